@@ -1,0 +1,170 @@
+//! The content-addressed output cache: memory first, then an optional disk store.
+
+mod codec;
+mod disk;
+mod memory;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+pub use disk::DiskCache;
+pub use memory::MemoryCache;
+
+use crate::params::ParamValue;
+use crate::value::Value;
+
+/// A cache key: the hash of node type, version, params, fingerprint and input hashes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey(pub [u8; 32]);
+
+impl CacheKey {
+    /// Computes the key of one node run.
+    pub fn compute(
+        type_name: &str,
+        version: u32,
+        params: &[(&'static str, ParamValue)],
+        input_hashes: &[blake3::Hash],
+        fingerprint: Option<&blake3::Hash>,
+    ) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(b"switchyard.node.v1\0");
+        h.update(type_name.as_bytes()).update(b"\0");
+        h.update(&version.to_le_bytes());
+        h.update(&(params.len() as u64).to_le_bytes());
+        for (name, value) in params {
+            h.update(name.as_bytes()).update(b"\0");
+            value.hash_into(&mut h);
+        }
+        h.update(&(input_hashes.len() as u64).to_le_bytes());
+        for ih in input_hashes {
+            h.update(ih.as_bytes());
+        }
+        if let Some(f) = fingerprint {
+            h.update(b"fp").update(f.as_bytes());
+        }
+        Self(*h.finalize().as_bytes())
+    }
+
+    /// The hash that stands for output port `index` of a deterministic node with this key,
+    /// so downstream keys never need to hash pixel data.
+    pub fn output_hash(&self, index: usize) -> blake3::Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(&self.0).update(&(index as u64).to_le_bytes());
+        h.finalize()
+    }
+
+    /// The key as lowercase hex.
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({})", &self.to_hex()[..16])
+    }
+}
+
+/// Hits and misses, for reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Served from memory.
+    pub memory_hits: u64,
+    /// Served from disk.
+    pub disk_hits: u64,
+    /// Not found.
+    pub misses: u64,
+    /// Bytes held in memory now.
+    pub memory_bytes: usize,
+    /// Entries dropped from memory to stay in budget.
+    pub evictions: u64,
+}
+
+/// Memory LRU with a byte budget, in front of an optional size-capped disk store.
+pub struct Cache {
+    memory: Mutex<MemoryCache>,
+    disk: Option<DiskCache>,
+    stats: Mutex<CacheStats>,
+}
+
+impl Cache {
+    /// A memory-only cache holding at most `budget_bytes`.
+    pub fn memory(budget_bytes: usize) -> Self {
+        Self {
+            memory: Mutex::new(MemoryCache::new(budget_bytes)),
+            disk: None,
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    /// A memory cache in front of a disk store.
+    pub fn with_disk(budget_bytes: usize, disk: DiskCache) -> Self {
+        Self { disk: Some(disk), ..Self::memory(budget_bytes) }
+    }
+
+    /// Whether a disk store is attached (lookups may block).
+    pub fn has_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Looks in memory only; never blocks on I/O.
+    pub fn get_memory(&self, key: &CacheKey) -> Option<Arc<[Value]>> {
+        let hit = lock(&self.memory).get(key);
+        if hit.is_some() {
+            lock(&self.stats).memory_hits += 1;
+        }
+        hit
+    }
+
+    /// Looks on disk, promoting a hit into memory. Blocking I/O: call from a blocking thread.
+    pub fn get_disk(&self, key: &CacheKey) -> Option<Arc<[Value]>> {
+        let found = self.disk.as_ref().and_then(|d| d.get(key));
+        let mut stats = lock(&self.stats);
+        match found {
+            Some(values) => {
+                stats.disk_hits += 1;
+                drop(stats);
+                let values: Arc<[Value]> = values.into();
+                self.put_memory(*key, Arc::clone(&values));
+                Some(values)
+            }
+            None => {
+                stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Counts a miss when no disk lookup follows.
+    pub fn record_miss(&self) {
+        lock(&self.stats).misses += 1;
+    }
+
+    /// Stores in memory.
+    pub fn put_memory(&self, key: CacheKey, values: Arc<[Value]>) {
+        let evicted = lock(&self.memory).put(key, values);
+        lock(&self.stats).evictions += evicted;
+    }
+
+    /// Stores on disk, if a store is attached. Blocking I/O: call from a blocking thread.
+    pub fn put_disk(&self, key: &CacheKey, values: &[Value]) {
+        if let Some(d) = &self.disk
+            && let Err(e) = d.put(key, values)
+        {
+            tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> CacheStats {
+        let mut s = *lock(&self.stats);
+        s.memory_bytes = lock(&self.memory).bytes();
+        s
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: cache state stays consistent because every
+/// critical section completes its updates before anything can panic.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

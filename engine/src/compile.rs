@@ -1,0 +1,451 @@
+//! Validation: the file format converted into a runtime [`Graph`], with every error collected.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::format::{InputRef, NodeEntry, Override, ParsedWorkflow, WorkflowFile, apply_override, parse_workflow};
+use crate::graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
+use crate::ids::NodeId;
+use crate::node::{Node, NodeSpec};
+use crate::params::{ParamKind, ParamValue, PathRole};
+use crate::paths::check_output_path;
+use crate::registry::{Registry, nearest};
+use crate::types::PortType;
+
+/// Limits applied while validating.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// The most nodes a graph may have.
+    pub max_nodes: usize,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self { max_nodes: 50_000 }
+    }
+}
+
+/// Reads, overrides and validates a workflow in one step.
+pub fn load_workflow(
+    text: &str,
+    registry: &Registry,
+    overrides: &[Override],
+    opts: &CompileOptions,
+) -> Result<(WorkflowFile, Graph), Diagnostics> {
+    let mut parsed = parse_workflow(text);
+    if let Some(file) = parsed.file.as_mut() {
+        for o in overrides {
+            if let Err(d) = apply_override(file, o, registry) {
+                parsed.diagnostics.push(d);
+            }
+        }
+    }
+    let file = parsed.file.clone();
+    let graph = compile(parsed, registry, opts)?;
+    Ok((file.unwrap_or_else(|| unreachable_file()), graph))
+}
+
+fn unreachable_file() -> WorkflowFile {
+    // compile() fails whenever parsing produced no file, so this is never used.
+    WorkflowFile {
+        format: String::new(),
+        version: 0,
+        name: String::new(),
+        description: String::new(),
+        nodes: BTreeMap::new(),
+        ui: None,
+    }
+}
+
+/// Validates a parsed file against the registry and builds the runtime graph.
+pub fn compile(parsed: ParsedWorkflow, registry: &Registry, opts: &CompileOptions) -> Result<Graph, Diagnostics> {
+    let ParsedWorkflow { file, mut diagnostics, broken_nodes } = parsed;
+    let Some(file) = file else {
+        return Err(diagnostics);
+    };
+    if file.nodes.len() > opts.max_nodes {
+        diagnostics.push(
+            Diagnostic::file(
+                "graph-too-large",
+                format!("the graph has {} nodes; the limit is {}", file.nodes.len(), opts.max_nodes),
+            )
+            .field("nodes")
+            .help("split the workflow, or raise the limit with --max-nodes"),
+        );
+    }
+    let ids: Vec<&str> = file.nodes.keys().map(String::as_str).collect();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let impls: Vec<Option<&Arc<dyn Node>>> =
+        file.nodes.iter().map(|(id, entry)| resolve_type(id, entry, registry, &mut diagnostics)).collect();
+    let lookup = Lookup { ids: &ids, index: &index, impls: &impls, broken: &broken_nodes };
+    let mut nodes = Vec::with_capacity(ids.len());
+    for ((id, entry), imp) in file.nodes.iter().zip(&impls) {
+        let Some(imp) = imp else { continue };
+        let checker = NodeChecker { id, entry, spec: imp.spec(), lookup: &lookup };
+        let (params, param_inputs) = checker.params_and_param_inputs(&mut diagnostics);
+        let inputs = checker.inputs(&mut diagnostics);
+        nodes.push(GraphNode { id: NodeId::new(id), node: Arc::clone(imp), params, inputs, param_inputs });
+    }
+    let order = match topological_order(&nodes, &index, ids.len()) {
+        Ok(order) => order,
+        Err(cycles) => {
+            for cycle in cycles {
+                diagnostics.push(cycle_diagnostic(&cycle, &ids));
+            }
+            Vec::new()
+        }
+    };
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    Ok(Graph::from_sorted(file.name.clone(), reorder(nodes, &index, &order)))
+}
+
+fn resolve_type<'r>(
+    id: &str,
+    entry: &NodeEntry,
+    registry: &'r Registry,
+    diags: &mut Diagnostics,
+) -> Option<&'r Arc<dyn Node>> {
+    if !valid_node_id(id) {
+        diags.push(
+            Diagnostic::node("invalid-node-id", id, "node ids may hold only letters, digits, '_' and '-'")
+                .help("rename the node; '.' separates a node from its port in wires"),
+        );
+    }
+    let found = registry.get(&entry.type_name);
+    if found.is_none() {
+        let hint = registry.suggest(&entry.type_name).map_or_else(
+            || "run `switchyard nodes` to list the node types".to_string(),
+            |s| format!("did you mean {s:?}?"),
+        );
+        diags.push(
+            Diagnostic::node("unknown-node-type", id, format!("unknown node type {:?}", entry.type_name))
+                .field("type")
+                .help(hint),
+        );
+    }
+    found
+}
+
+fn valid_node_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// What every node check needs to know about the other nodes, indexed by file order.
+struct Lookup<'a> {
+    ids: &'a [&'a str],
+    index: &'a HashMap<&'a str, usize>,
+    impls: &'a [Option<&'a Arc<dyn Node>>],
+    broken: &'a BTreeSet<String>,
+}
+
+struct NodeChecker<'a> {
+    id: &'a str,
+    entry: &'a NodeEntry,
+    spec: &'a NodeSpec,
+    lookup: &'a Lookup<'a>,
+}
+
+impl NodeChecker<'_> {
+    fn diag(&self, code: &'static str, field: String, message: String) -> Diagnostic {
+        Diagnostic::node(code, self.id, message).field(field)
+    }
+
+    fn params_and_param_inputs(&self, diags: &mut Diagnostics) -> (Vec<(&'static str, ParamValue)>, Vec<ParamBinding>) {
+        let mut given: HashMap<&str, ParamValue> = HashMap::new();
+        for (name, json) in &self.entry.params {
+            let field = format!("params.{name}");
+            let Some(ps) = self.spec.param_spec(name) else {
+                let names = self.spec.params.iter().map(|p| p.name);
+                let help = nearest(name, names.clone()).map_or_else(
+                    || format!("{} takes params: {}", self.spec.type_name, list_or_none(names)),
+                    |n| format!("did you mean {n:?}?"),
+                );
+                diags.push(
+                    self.diag("unknown-param", field, format!("{} has no param {name:?}", self.spec.type_name))
+                        .help(help),
+                );
+                continue;
+            };
+            if self.entry.inputs.contains_key(name) {
+                diags.push(
+                    self.diag(
+                        "param-and-input",
+                        field.clone(),
+                        format!("param {name:?} is set both as a value and as a wired input"),
+                    )
+                    .help("remove one of the two"),
+                );
+            }
+            match ps.kind.from_json(json) {
+                Ok(v) => {
+                    self.check_output_path(&ps.kind, &v, &field, diags);
+                    given.insert(ps.name, v);
+                }
+                Err(msg) => {
+                    diags.push(self.diag("invalid-param", field, msg).help(format!("{}: {}", ps.name, ps.description)))
+                }
+            }
+        }
+        let mut params = Vec::with_capacity(self.spec.params.len());
+        let mut bindings = Vec::new();
+        for ps in &self.spec.params {
+            if let Some(r) = self.entry.inputs.get(ps.name) {
+                if let Some(source) = self.param_source(ps.name, &ps.kind, r, diags) {
+                    bindings.push(ParamBinding { param: ps.name, source });
+                }
+                continue;
+            }
+            match given.remove(ps.name).or_else(|| ps.default.clone()) {
+                Some(v) => params.push((ps.name, v)),
+                None => diags.push(
+                    self.diag(
+                        "missing-param",
+                        format!("params.{}", ps.name),
+                        format!("required param {:?} is not set", ps.name),
+                    )
+                    .help(format!("set it to {}: {}", ps.kind.describe(), ps.description)),
+                ),
+            }
+        }
+        (params, bindings)
+    }
+
+    fn check_output_path(&self, kind: &ParamKind, value: &ParamValue, field: &str, diags: &mut Diagnostics) {
+        if let (ParamKind::Path { role: PathRole::Output }, ParamValue::Text(p)) = (kind, value)
+            && let Err(why) = check_output_path(p)
+        {
+            diags.push(
+                self.diag("output-path-escapes", field.to_string(), format!("output path {p:?} is refused: {why}"))
+                    .help("use a relative path inside the output folder (--out)"),
+            );
+        }
+    }
+
+    fn param_source(&self, name: &str, kind: &ParamKind, r: &InputRef, diags: &mut Diagnostics) -> Option<Source> {
+        let field = format!("inputs.{name}");
+        let InputRef::One(wire) = r else {
+            diags.push(self.diag("too-many-sources", field, format!("param {name:?} takes one wire")));
+            return None;
+        };
+        let (source, ty) = self.resolve_wire(wire, &field, diags)?;
+        let want = kind.port_type();
+        if !want.accepts(ty) {
+            diags.push(self.type_mismatch(&field, name, want, wire, ty));
+            return None;
+        }
+        Some(source)
+    }
+
+    fn inputs(&self, diags: &mut Diagnostics) -> Vec<InputBinding> {
+        let mut bindings = Vec::new();
+        for (name, r) in &self.entry.inputs {
+            let field = format!("inputs.{name}");
+            let Some(is) = self.spec.inputs.iter().find(|i| i.name == name) else {
+                if self.spec.param_spec(name).is_none() {
+                    let names = self.spec.inputs.iter().map(|i| i.name).chain(self.spec.params.iter().map(|p| p.name));
+                    let help = nearest(name, names.clone()).map_or_else(
+                        || {
+                            format!(
+                                "{} takes inputs: {}",
+                                self.spec.type_name,
+                                list_or_none(self.spec.inputs.iter().map(|i| i.name))
+                            )
+                        },
+                        |n| format!("did you mean {n:?}?"),
+                    );
+                    diags.push(
+                        self.diag("unknown-input", field, format!("{} has no input {name:?}", self.spec.type_name))
+                            .help(help),
+                    );
+                }
+                continue;
+            };
+            let wires = r.sources();
+            if wires.is_empty() || wires.len() > is.max_sources {
+                diags.push(self.diag(
+                    "too-many-sources",
+                    field,
+                    format!("input {name:?} takes 1 to {} wires, got {}", is.max_sources, wires.len()),
+                ));
+                continue;
+            }
+            let mut sources = Vec::with_capacity(wires.len());
+            for wire in wires {
+                if let Some((source, ty)) = self.resolve_wire(wire, &field, diags) {
+                    if is.ty.accepts(ty) {
+                        sources.push(source);
+                    } else {
+                        diags.push(self.type_mismatch(&field, name, is.ty, wire, ty));
+                    }
+                }
+            }
+            bindings.push(InputBinding { port: is.name, sources });
+        }
+        for is in self.spec.inputs.iter().filter(|i| !i.optional && !self.entry.inputs.contains_key(i.name)) {
+            diags.push(
+                self.diag(
+                    "missing-input",
+                    format!("inputs.{}", is.name),
+                    format!("required input {:?} ({}) is not wired", is.name, is.ty),
+                )
+                .help(format!("wire it: \"inputs\": {{ \"{}\": \"<node>.<output port>\" }}", is.name)),
+            );
+        }
+        bindings
+    }
+
+    fn type_mismatch(&self, field: &str, name: &str, want: PortType, wire: &str, got: PortType) -> Diagnostic {
+        self.diag("type-mismatch", field.to_string(), format!("input {name:?} takes {want}, but {wire:?} gives {got}"))
+            .help(format!("wire an output of type {want} here"))
+    }
+
+    /// Resolves `"node.port"`. Stays quiet about nodes already reported as broken or of unknown type.
+    fn resolve_wire(&self, wire: &str, field: &str, diags: &mut Diagnostics) -> Option<(Source, PortType)> {
+        let Some((node, port)) = wire.split_once('.') else {
+            diags.push(
+                self.diag("bad-reference", field.to_string(), format!("{wire:?} is not a wire"))
+                    .help("write \"<node>.<output port>\", for example \"noise.image\""),
+            );
+            return None;
+        };
+        let Some(&upstream) = self.lookup.index.get(node) else {
+            if !self.lookup.broken.contains(node) {
+                let hint = nearest(node, self.lookup.ids.iter().copied()).map(|n| format!("did you mean {n:?}?"));
+                diags.push(
+                    self.diag(
+                        "unknown-node",
+                        field.to_string(),
+                        format!("{wire:?} names node {node:?}, which the workflow lacks"),
+                    )
+                    .maybe_help(hint),
+                );
+            }
+            return None;
+        };
+        let spec = self.lookup.impls[upstream]?.spec();
+        let Some((output, out)) = spec.outputs.iter().enumerate().find(|(_, o)| o.name == port) else {
+            let ports = list_or_none(spec.outputs.iter().map(|o| o.name));
+            diags.push(
+                self.diag(
+                    "unknown-port",
+                    field.to_string(),
+                    format!("{wire:?}: node {node:?} ({}) has no output {port:?}", spec.type_name),
+                )
+                .help(format!("its outputs are: {ports}")),
+            );
+            return None;
+        };
+        Some((Source { node: upstream, output }, out.ty))
+    }
+}
+
+fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<_> = names.collect();
+    if list.is_empty() { "none".to_string() } else { list.join(", ") }
+}
+
+/// A topological order of file indices, or every cycle found (as file indices, first node repeated at the end).
+fn topological_order(
+    nodes: &[GraphNode],
+    index: &HashMap<&str, usize>,
+    count: usize,
+) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+    let mut dag: DiGraph<(), ()> = DiGraph::with_capacity(count, count);
+    for _ in 0..count {
+        dag.add_node(());
+    }
+    for node in nodes {
+        let to = index[node.id.as_str()];
+        for from in node.upstream() {
+            dag.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+        }
+    }
+    match petgraph::algo::toposort(&dag, None) {
+        Ok(order) => Ok(order.into_iter().map(NodeIndex::index).collect()),
+        Err(_) => Err(find_cycles(&dag)),
+    }
+}
+
+fn find_cycles(dag: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
+    let mut cycles = Vec::new();
+    for scc in petgraph::algo::tarjan_scc(dag) {
+        let start = scc.iter().copied().min_by_key(|n| n.index());
+        let Some(start) = start else { continue };
+        let self_loop = dag.contains_edge(start, start);
+        if scc.len() == 1 && !self_loop {
+            continue;
+        }
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        cycles.push(cycle_path(dag, start, &members));
+    }
+    cycles.sort();
+    cycles
+}
+
+/// A path from `start` back to itself inside one strongly connected component (breadth-first, so shortest).
+fn cycle_path(dag: &DiGraph<(), ()>, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<usize> {
+    let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(at) = queue.pop_front() {
+        let mut next: Vec<NodeIndex> = dag.neighbors(at).filter(|n| members.contains(n)).collect();
+        next.sort();
+        for n in next {
+            if n == start {
+                // Walk back from `at` to `start`, then read it forwards and close the loop.
+                let mut path = vec![at.index()];
+                let mut cur = at;
+                while cur != start {
+                    cur = parent[&cur];
+                    path.push(cur.index());
+                }
+                path.reverse();
+                path.push(start.index());
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(n) {
+                e.insert(at);
+                queue.push_back(n);
+            }
+        }
+    }
+    vec![start.index(), start.index()]
+}
+
+fn cycle_diagnostic(cycle: &[usize], ids: &[&str]) -> Diagnostic {
+    let shown: Vec<&str> = cycle.iter().map(|&i| ids[i]).collect();
+    Diagnostic::node("cycle", ids[cycle[0]], format!("the graph has a cycle: {}", shown.join(" -> ")))
+        .field("inputs")
+        .help("a node cannot depend on its own output; remove one of these wires")
+}
+
+/// Puts nodes into topological order and rewrites their wires to the new indices.
+fn reorder(nodes: Vec<GraphNode>, index: &HashMap<&str, usize>, order: &[usize]) -> Vec<GraphNode> {
+    let mut by_file: Vec<Option<GraphNode>> = (0..index.len()).map(|_| None).collect();
+    for node in nodes {
+        let i = index[node.id.as_str()];
+        by_file[i] = Some(node);
+    }
+    let mut new_index = vec![0usize; index.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut sorted = Vec::with_capacity(order.len());
+    for &old in order {
+        let Some(mut node) = by_file[old].take() else { continue };
+        for b in &mut node.inputs {
+            for s in &mut b.sources {
+                s.node = new_index[s.node];
+            }
+        }
+        for p in &mut node.param_inputs {
+            p.source.node = new_index[p.source.node];
+        }
+        sorted.push(node);
+    }
+    sorted
+}

@@ -1,0 +1,100 @@
+//! The typed event stream a run emits: the CLI, the editor and the server all read it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::ids::NodeId;
+
+/// One thing that happened to one node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    /// The batch item this run belongs to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Arc<str>>,
+    /// The node.
+    pub node: NodeId,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened to a node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Waiting for its inputs or a free slot.
+    Queued,
+    /// Running.
+    Started,
+    /// Partway through: `value` of `max`.
+    Progress {
+        /// Work done.
+        value: u64,
+        /// Work in all.
+        max: u64,
+    },
+    /// Served from the cache.
+    Cached,
+    /// Done.
+    Finished {
+        /// Wall time of the run in milliseconds.
+        duration_ms: u64,
+    },
+    /// Failed, errored or panicked.
+    Failed {
+        /// Why.
+        message: String,
+    },
+    /// Not run, because an input failed or was skipped.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Not run or stopped, because the run was cancelled.
+    Cancelled,
+}
+
+/// Where events go: a bounded channel, or nowhere.
+#[derive(Clone, Debug, Default)]
+pub struct EventSink {
+    tx: Option<mpsc::Sender<Event>>,
+    item: Option<Arc<str>>,
+}
+
+impl EventSink {
+    /// Drops every event.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Sends events into a bounded channel; state events wait for room, progress events are dropped when full.
+    pub fn channel(tx: mpsc::Sender<Event>) -> Self {
+        Self { tx: Some(tx), item: None }
+    }
+
+    /// The same sink, labelling events with a batch item.
+    pub fn for_item(&self, item: &str) -> Self {
+        Self { tx: self.tx.clone(), item: Some(Arc::from(item)) }
+    }
+
+    /// Whether anyone listens.
+    pub fn is_active(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Sends an event, waiting for room in the channel. A closed channel is ignored.
+    pub async fn emit(&self, node: &NodeId, kind: EventKind) {
+        if let Some(tx) = &self.tx {
+            let _closed = tx.send(Event { item: self.item.clone(), node: node.clone(), kind }).await;
+        }
+    }
+
+    /// Sends an event if there is room; used for progress, which may be dropped.
+    pub fn try_emit(&self, node: &NodeId, kind: EventKind) {
+        if let Some(tx) = &self.tx {
+            let _full_or_closed = tx.try_send(Event { item: self.item.clone(), node: node.clone(), kind });
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The scheduler loop: unmet-dependency counts, a ready queue, and the set of running node tasks.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::report::{NodeReport, NodeStatus, RunReport, RunStatus};
+use super::task::{NodeTask, Produced, TaskResult};
+use super::{Executor, RunOptions};
+use crate::events::EventKind;
+use crate::graph::{Graph, Source};
+use crate::node::NodeError;
+use crate::params::ParamValue;
+use crate::value::Value;
+
+/// The end state of one node.
+struct Ended {
+    status: NodeStatus,
+    duration_ms: Option<u64>,
+    error: Option<String>,
+    files: Vec<PathBuf>,
+}
+
+/// Mutable bookkeeping for one run.
+struct RunState<'g> {
+    graph: &'g Graph,
+    opts: RunOptions,
+    /// Cancelled by the user's token, or by fail-fast.
+    stop: CancellationToken,
+    unmet: Vec<u32>,
+    consumers_left: Vec<u32>,
+    /// Why a node must be skipped: the first failed or skipped input.
+    poisoned: Vec<Option<String>>,
+    produced: Vec<Option<Produced>>,
+    ended: Vec<Option<Ended>>,
+    kept: HashMap<crate::ids::NodeId, Vec<(&'static str, Value)>>,
+    ready: VecDeque<usize>,
+    any_failed: bool,
+}
+
+pub(super) async fn run_graph(exec: &Executor, graph: &Graph, opts: RunOptions) -> RunReport {
+    let started = Instant::now();
+    let stop = opts.cancel.child_token();
+    let mut st = RunState::new(graph, opts, stop);
+    if st.opts.events.is_active() {
+        for node in &graph.nodes {
+            st.opts.events.emit(&node.id, EventKind::Queued).await;
+        }
+    }
+    let mut running = FuturesUnordered::new();
+    loop {
+        while let Some(i) = st.ready.pop_front() {
+            if let Some(task) = st.launch(exec, i).await {
+                running.push(task.run());
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        if let Some((i, result)) = running.next().await {
+            st.complete(i, result, exec.config().fail_fast).await;
+        }
+    }
+    st.finish(started).await
+}
+
+impl<'g> RunState<'g> {
+    fn new(graph: &'g Graph, opts: RunOptions, stop: CancellationToken) -> Self {
+        let n = graph.len();
+        let ready = (0..n).filter(|&i| graph.dependency_count[i] == 0).collect();
+        Self {
+            graph,
+            opts,
+            stop,
+            unmet: graph.dependency_count.clone(),
+            consumers_left: graph.dependants.iter().map(|d| d.len() as u32).collect(),
+            poisoned: vec![None; n],
+            produced: (0..n).map(|_| None).collect(),
+            ended: (0..n).map(|_| None).collect(),
+            kept: HashMap::new(),
+            ready,
+            any_failed: false,
+        }
+    }
+
+    /// Turns a ready node into a task, or ends it at once (skipped, cancelled, bad wired param).
+    async fn launch(&mut self, exec: &Executor, i: usize) -> Option<NodeTask> {
+        if self.stop.is_cancelled() {
+            self.release_inputs(i);
+            self.end(i, NodeStatus::Cancelled, None, Some("the run was cancelled".into())).await;
+            return None;
+        }
+        if let Some(reason) = self.poisoned[i].take() {
+            self.release_inputs(i);
+            self.end(i, NodeStatus::Skipped, None, Some(reason)).await;
+            return None;
+        }
+        match self.gather(i) {
+            Ok(task) => Some(self.task(exec, i, task)),
+            Err(e) => {
+                self.fail(i, e, None).await;
+                None
+            }
+        }
+    }
+
+    /// Collects a node's input values, wired params and input hashes, then frees consumed outputs.
+    fn gather(&mut self, i: usize) -> Result<Gathered, NodeError> {
+        let gathered = self.gather_values(i);
+        self.release_inputs(i);
+        gathered
+    }
+
+    fn gather_values(&self, i: usize) -> Result<Gathered, NodeError> {
+        let node = &self.graph.nodes[i];
+        let mut hashes = Vec::new();
+        let mut inputs = Vec::with_capacity(node.inputs.len());
+        for b in &node.inputs {
+            let mut values = Vec::with_capacity(b.sources.len());
+            for s in &b.sources {
+                let (v, h) = self.output(*s)?;
+                values.push(v);
+                hashes.push(h);
+            }
+            inputs.push((b.port, values));
+        }
+        let mut params = node.params.clone();
+        for p in &node.param_inputs {
+            let (v, h) = self.output(p.source)?;
+            hashes.push(h);
+            params.push((p.param, wired_param(node.node.spec(), p.param, &v)?));
+        }
+        Ok(Gathered { inputs, params, hashes })
+    }
+
+    fn output(&self, s: Source) -> Result<(Value, blake3::Hash), NodeError> {
+        let p = self.produced[s.node]
+            .as_ref()
+            .ok_or_else(|| NodeError::Internal("an input's value was already released".into()))?;
+        Ok((p.values[s.output].clone(), p.hashes[s.output]))
+    }
+
+    fn task(&self, exec: &Executor, i: usize, g: Gathered) -> NodeTask {
+        let node = &self.graph.nodes[i];
+        let cfg = exec.config();
+        NodeTask {
+            index: i,
+            id: node.id.clone(),
+            node: Arc::clone(&node.node),
+            inputs: g.inputs,
+            params: g.params,
+            input_hashes: g.hashes,
+            paths: Arc::clone(&self.opts.paths),
+            cancel: self.stop.child_token(),
+            events: self.opts.events.clone(),
+            cache: Arc::clone(exec.cache()),
+            slots: Arc::clone(exec.limit(node.node.spec().resource)),
+            timeout: Duration::from_millis(cfg.node_timeout_ms),
+            cancel_grace: Duration::from_millis(cfg.cancel_grace_ms),
+        }
+    }
+
+    /// Frees upstream outputs that no other node still needs.
+    fn release_inputs(&mut self, i: usize) {
+        if self.opts.keep_outputs {
+            return;
+        }
+        let mut ups: Vec<usize> = self.graph.nodes[i].upstream().collect();
+        ups.sort_unstable();
+        ups.dedup();
+        for u in ups {
+            self.consumers_left[u] = self.consumers_left[u].saturating_sub(1);
+            if self.consumers_left[u] == 0 {
+                self.produced[u] = None;
+            }
+        }
+    }
+
+    async fn complete(&mut self, i: usize, result: TaskResult, fail_fast: bool) {
+        match result {
+            TaskResult::Cached(p) => {
+                self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Cached).await;
+                self.succeed(i, p, NodeStatus::Cached, None, Vec::new());
+            }
+            TaskResult::Executed { produced, files, duration_ms } => {
+                self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Finished { duration_ms }).await;
+                self.succeed(i, produced, NodeStatus::Executed, Some(duration_ms), files);
+            }
+            TaskResult::Failed { error, duration_ms } => {
+                self.fail(i, error, duration_ms).await;
+                if fail_fast && self.any_failed {
+                    self.stop.cancel();
+                }
+            }
+        }
+    }
+
+    fn succeed(&mut self, i: usize, p: Produced, status: NodeStatus, duration_ms: Option<u64>, files: Vec<PathBuf>) {
+        if self.opts.keep_outputs {
+            let spec = self.graph.nodes[i].node.spec();
+            let named = spec.outputs.iter().zip(p.values.iter()).map(|(o, v)| (o.name, v.clone())).collect();
+            self.kept.insert(self.graph.nodes[i].id.clone(), named);
+        }
+        if !self.graph.dependants[i].is_empty() {
+            self.produced[i] = Some(p);
+        }
+        self.ended[i] = Some(Ended { status, duration_ms, error: None, files });
+        self.release_dependants(i, None);
+    }
+
+    async fn fail(&mut self, i: usize, error: NodeError, duration_ms: Option<u64>) {
+        let status = if matches!(error, NodeError::Cancelled) && self.stop.is_cancelled() {
+            NodeStatus::Cancelled
+        } else {
+            self.any_failed = true;
+            NodeStatus::Failed
+        };
+        let message = error.to_string();
+        let id = self.graph.nodes[i].id.clone();
+        self.end(i, status, duration_ms, Some(message)).await;
+        if status == NodeStatus::Failed {
+            self.release_dependants(i, Some(format!("input node {:?} failed", id.as_str())));
+        }
+    }
+
+    /// Records a final status that produced nothing, and passes the reason on to dependants.
+    async fn end(&mut self, i: usize, status: NodeStatus, duration_ms: Option<u64>, error: Option<String>) {
+        let id = self.graph.nodes[i].id.clone();
+        let event = match status {
+            NodeStatus::Failed => EventKind::Failed { message: error.clone().unwrap_or_default() },
+            NodeStatus::Skipped => EventKind::Skipped { reason: error.clone().unwrap_or_default() },
+            _ => EventKind::Cancelled,
+        };
+        self.opts.events.emit(&id, event).await;
+        self.ended[i] = Some(Ended { status, duration_ms, error: error.clone(), files: Vec::new() });
+        if status != NodeStatus::Failed {
+            let reason = format!(
+                "input node {:?} was {}",
+                id.as_str(),
+                if status == NodeStatus::Skipped { "skipped" } else { "cancelled" }
+            );
+            self.release_dependants(i, Some(reason));
+        }
+    }
+
+    fn release_dependants(&mut self, i: usize, poison: Option<String>) {
+        for &d in &self.graph.dependants[i] {
+            if let Some(reason) = &poison
+                && self.poisoned[d].is_none()
+            {
+                self.poisoned[d] = Some(reason.clone());
+            }
+            self.unmet[d] -= 1;
+            if self.unmet[d] == 0 {
+                self.ready.push_back(d);
+            }
+        }
+    }
+
+    async fn finish(mut self, started: Instant) -> RunReport {
+        for i in 0..self.graph.len() {
+            if self.ended[i].is_none() {
+                let id = self.graph.nodes[i].id.clone();
+                self.opts.events.emit(&id, EventKind::Cancelled).await;
+                self.ended[i] = Some(Ended {
+                    status: NodeStatus::Cancelled,
+                    duration_ms: None,
+                    error: Some("the run was cancelled".into()),
+                    files: Vec::new(),
+                });
+            }
+        }
+        let nodes: Vec<NodeReport> = self
+            .graph
+            .nodes
+            .iter()
+            .zip(self.ended)
+            .map(|(n, e)| {
+                let e = e.unwrap_or(Ended {
+                    status: NodeStatus::Cancelled,
+                    duration_ms: None,
+                    error: None,
+                    files: Vec::new(),
+                });
+                NodeReport {
+                    id: n.id.clone(),
+                    type_name: n.node.spec().type_name,
+                    status: e.status,
+                    duration_ms: e.duration_ms,
+                    error: e.error,
+                    files: e.files,
+                }
+            })
+            .collect();
+        // A user's cancel wins (exit 130); fail-fast cancellations count as the failure they follow.
+        let status = if self.opts.cancel.is_cancelled() {
+            RunStatus::Cancelled
+        } else if self.any_failed {
+            RunStatus::Failed
+        } else if nodes.iter().any(|n| n.status == NodeStatus::Cancelled) {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Succeeded
+        };
+        RunReport {
+            workflow: self.graph.name.clone(),
+            item: self.opts.paths.item.clone(),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+            nodes,
+            values: self.kept,
+        }
+    }
+}
+
+struct Gathered {
+    inputs: Vec<(&'static str, Vec<Value>)>,
+    params: Vec<(&'static str, ParamValue)>,
+    hashes: Vec<blake3::Hash>,
+}
+
+/// Turns an upstream value into a param value, checked against the param's kind.
+fn wired_param(spec: &crate::node::NodeSpec, name: &str, v: &Value) -> Result<ParamValue, NodeError> {
+    let ps = spec.param_spec(name).ok_or_else(|| NodeError::Internal(format!("param {name:?} is not declared")))?;
+    let raw = match v {
+        Value::Int(n) => ParamValue::Int(*n),
+        Value::Float(f) => ParamValue::Float(*f),
+        Value::Bool(b) => ParamValue::Bool(*b),
+        Value::Text(t) => ParamValue::Text(Arc::clone(t)),
+        other => return Err(NodeError::Invalid(format!("param {name:?} cannot take {}", other.port_type()))),
+    };
+    ps.kind.check(raw).map_err(|msg| NodeError::Invalid(format!("wired param {name:?}: {msg}")))
+}

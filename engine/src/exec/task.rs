@@ -1,0 +1,225 @@
+//! One node's run as a future: cache lookup, a slot in its resource class, the run itself
+//! under a timeout, panic capture, output checks, and the cache write.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, CacheKey};
+use crate::context::{NodeContext, panic_message};
+use crate::events::{EventKind, EventSink};
+use crate::ids::NodeId;
+use crate::node::{Node, NodeError, Outputs};
+use crate::params::ParamValue;
+use crate::paths::PathRoots;
+use crate::value::Value;
+
+/// Output values above this size are content-hashed on a blocking thread.
+const INLINE_HASH_MAX_BYTES: usize = 64 * 1024;
+
+/// Everything one node run needs, gathered by the scheduler.
+pub(super) struct NodeTask {
+    pub index: usize,
+    pub id: NodeId,
+    pub node: Arc<dyn Node>,
+    pub inputs: Vec<(&'static str, Vec<Value>)>,
+    pub params: Vec<(&'static str, ParamValue)>,
+    pub input_hashes: Vec<blake3::Hash>,
+    pub paths: Arc<PathRoots>,
+    pub cancel: CancellationToken,
+    pub events: EventSink,
+    pub cache: Arc<Cache>,
+    pub slots: Arc<Semaphore>,
+    pub timeout: Duration,
+    pub cancel_grace: Duration,
+}
+
+/// A node's values in output-port order, with the hash that stands for each.
+pub(super) struct Produced {
+    pub values: Arc<[Value]>,
+    pub hashes: Vec<blake3::Hash>,
+}
+
+/// How a node task ended.
+pub(super) enum TaskResult {
+    Cached(Produced),
+    Executed { produced: Produced, files: Vec<PathBuf>, duration_ms: u64 },
+    Failed { error: NodeError, duration_ms: Option<u64> },
+}
+
+impl NodeTask {
+    pub async fn run(self) -> (usize, TaskResult) {
+        let index = self.index;
+        let result = match self.run_inner().await {
+            Ok(r) => r,
+            Err(error) => TaskResult::Failed { error, duration_ms: None },
+        };
+        (index, result)
+    }
+
+    async fn run_inner(mut self) -> Result<TaskResult, NodeError> {
+        let spec = self.node.spec();
+        let fingerprint = self.fingerprint().await?;
+        let key = spec.deterministic.then(|| {
+            CacheKey::compute(spec.type_name, spec.version, &self.params, &self.input_hashes, fingerprint.as_ref())
+        });
+        if spec.cacheable()
+            && let Some(key) = key
+            && let Some(values) = self.lookup(key).await
+        {
+            return Ok(TaskResult::Cached(Produced { hashes: key_hashes(&key, values.len()), values }));
+        }
+        let permit = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| NodeError::Internal("the executor's slots were closed".into()))?;
+        if self.cancel.is_cancelled() {
+            return Err(NodeError::Cancelled);
+        }
+        self.events.emit(&self.id, EventKind::Started).await;
+        let started = Instant::now();
+        let ctx = NodeContext {
+            node_id: self.id.clone(),
+            inputs: std::mem::take(&mut self.inputs),
+            params: std::mem::take(&mut self.params),
+            paths: Arc::clone(&self.paths),
+            cancel: self.cancel.clone(),
+            events: self.events.clone(),
+            _permit: Some(permit),
+        };
+        let outcome = guarded_run(&*self.node, ctx, &self.cancel, self.timeout, self.cancel_grace).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let outputs = match outcome.and_then(|o| order_outputs(&*self.node, o)) {
+            Ok(o) => o,
+            Err(error) => return Ok(TaskResult::Failed { error, duration_ms: Some(duration_ms) }),
+        };
+        let (values, files) = outputs;
+        let hashes = match key {
+            Some(k) => key_hashes(&k, values.len()),
+            None => match content_hashes(&values).await {
+                Ok(h) => h,
+                Err(error) => return Ok(TaskResult::Failed { error, duration_ms: Some(duration_ms) }),
+            },
+        };
+        if spec.cacheable()
+            && let Some(key) = key
+        {
+            self.store(key, &values).await;
+        }
+        Ok(TaskResult::Executed { produced: Produced { values, hashes }, files, duration_ms })
+    }
+
+    async fn fingerprint(&self) -> Result<Option<blake3::Hash>, NodeError> {
+        if !self.node.spec().fingerprinted {
+            return Ok(None);
+        }
+        let (node, params, paths) = (Arc::clone(&self.node), self.params.clone(), Arc::clone(&self.paths));
+        blocking(move || node.fingerprint(&params, &paths)).await?
+    }
+
+    async fn lookup(&self, key: CacheKey) -> Option<Arc<[Value]>> {
+        if let Some(hit) = self.cache.get_memory(&key) {
+            return Some(hit);
+        }
+        if !self.cache.has_disk() {
+            self.cache.record_miss();
+            return None;
+        }
+        let cache = Arc::clone(&self.cache);
+        blocking(move || cache.get_disk(&key)).await.ok().flatten()
+    }
+
+    async fn store(&self, key: CacheKey, values: &Arc<[Value]>) {
+        self.cache.put_memory(key, Arc::clone(values));
+        if self.cache.has_disk() {
+            let (cache, values) = (Arc::clone(&self.cache), Arc::clone(values));
+            let _best_effort = blocking(move || cache.put_disk(&key, &values)).await;
+        }
+    }
+}
+
+/// Calls the node with panics caught, a timeout, and a grace period after cancellation.
+async fn guarded_run(
+    node: &dyn Node,
+    ctx: NodeContext,
+    cancel: &CancellationToken,
+    timeout: Duration,
+    grace: Duration,
+) -> Result<Outputs, NodeError> {
+    let future = match std::panic::catch_unwind(AssertUnwindSafe(|| node.run(ctx))) {
+        Ok(f) => f,
+        Err(payload) => return Err(NodeError::Panicked(panic_message(payload))),
+    };
+    let mut guarded = Box::pin(tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()));
+    let settle = |r: Result<std::thread::Result<Result<Outputs, NodeError>>, _>| match r {
+        Ok(Ok(result)) => result,
+        Ok(Err(payload)) => Err(NodeError::Panicked(panic_message(payload))),
+        Err(_elapsed) => Err(NodeError::TimedOut { timeout_ms: timeout.as_millis() as u64 }),
+    };
+    let result = tokio::select! {
+        r = &mut guarded => settle(r),
+        _ = cancel.cancelled() => match tokio::time::timeout(grace, &mut guarded).await {
+            Ok(r) => settle(r),
+            Err(_) => Err(NodeError::Cancelled),
+        },
+    };
+    if matches!(result, Err(NodeError::TimedOut { .. })) {
+        // Tell cooperative blocking work to stop; its slot frees when it does.
+        cancel.cancel();
+    }
+    result
+}
+
+/// Checks the node gave exactly its declared outputs with the declared types, in port order.
+fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Vec<PathBuf>), NodeError> {
+    let spec = node.spec();
+    let mut values = Vec::with_capacity(spec.outputs.len());
+    for out in &spec.outputs {
+        let v = outputs.get(out.name).ok_or_else(|| {
+            NodeError::Internal(format!("{} gave no value for output {:?}", spec.type_name, out.name))
+        })?;
+        if v.port_type() != out.ty {
+            return Err(NodeError::Internal(format!(
+                "{} gave {} for output {:?}, declared {}",
+                spec.type_name,
+                v.port_type(),
+                out.name,
+                out.ty
+            )));
+        }
+        values.push(v.clone());
+    }
+    if let Some((extra, _)) = outputs.values.iter().find(|(p, _)| !spec.outputs.iter().any(|o| o.name == *p)) {
+        return Err(NodeError::Internal(format!("{} gave an undeclared output {extra:?}", spec.type_name)));
+    }
+    Ok((values.into(), outputs.files))
+}
+
+fn key_hashes(key: &CacheKey, count: usize) -> Vec<blake3::Hash> {
+    (0..count).map(|i| key.output_hash(i)).collect()
+}
+
+async fn content_hashes(values: &Arc<[Value]>) -> Result<Vec<blake3::Hash>, NodeError> {
+    let bytes: usize = values.iter().map(Value::byte_size).sum();
+    if bytes <= INLINE_HASH_MAX_BYTES {
+        return Ok(values.iter().map(Value::content_hash).collect());
+    }
+    let values = Arc::clone(values);
+    blocking(move || values.iter().map(Value::content_hash).collect()).await
+}
+
+/// Runs a closure on the blocking pool; a panic in it becomes `NodeError::Panicked`.
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl Future<Output = Result<T, NodeError>> {
+    tokio::task::spawn_blocking(f).map(|r| {
+        r.map_err(|e| match e.try_into_panic() {
+            Ok(payload) => NodeError::Panicked(panic_message(payload)),
+            Err(_) => NodeError::Cancelled,
+        })
+    })
+}

@@ -1,0 +1,82 @@
+//! The saved workflow format, version 1. Its own types, converted explicitly into a runtime graph.
+
+mod overrides;
+mod parse;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use overrides::{Override, apply_override, parse_override};
+pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
+
+/// The value of the `format` field.
+pub const FORMAT_NAME: &str = "switchyard.workflow";
+/// The format versions this build reads.
+pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+
+/// A workflow file as saved: nodes, their params and wiring, and the editor's layout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Switchyard workflow", extend("$id" = "switchyard.workflow.v1"))]
+pub struct WorkflowFile {
+    /// Always `switchyard.workflow`.
+    #[schemars(extend("const" = "switchyard.workflow"))]
+    pub format: String,
+    /// The format version; this build reads 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// A short name for the workflow.
+    #[serde(default)]
+    pub name: String,
+    /// One line on what it makes.
+    #[serde(default)]
+    pub description: String,
+    /// The nodes, keyed by node id (letters, digits, `_` and `-`).
+    pub nodes: BTreeMap<String, NodeEntry>,
+    /// Editor layout only (positions, colours); never affects execution or cache keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One node in the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// The node type, such as `image.blur`; `switchyard nodes` lists them.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Widget values by param name; omitted params take their defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Wires by input name: `"<node>.<output port>"`, or a list of them for list inputs.
+    /// An input named after a param drives that param from an upstream value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, InputRef>,
+}
+
+/// The source(s) of one input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum InputRef {
+    /// One wire: `"<node>.<output port>"`.
+    One(String),
+    /// Several wires, for a list input.
+    Many(Vec<String>),
+}
+
+impl InputRef {
+    /// The wires as a slice.
+    pub fn sources(&self) -> &[String] {
+        match self {
+            InputRef::One(s) => std::slice::from_ref(s),
+            InputRef::Many(v) => v,
+        }
+    }
+}
+
+/// The JSON Schema of the format, as `switchyard schema` prints it.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WorkflowFile)).unwrap_or_default()
+}

@@ -1,0 +1,110 @@
+//! The runtime graph: validated nodes, typed params and resolved wires, ready to execute.
+
+use std::sync::Arc;
+
+use petgraph::graph::DiGraph;
+
+use crate::ids::NodeId;
+use crate::node::Node;
+use crate::params::ParamValue;
+
+/// Where a wire comes from: a node index and one of its output port indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Index of the upstream node in [`Graph::nodes`].
+    pub node: usize,
+    /// Index of the output port in the upstream node's spec.
+    pub output: usize,
+}
+
+/// The wires feeding one input port.
+#[derive(Clone, Debug)]
+pub struct InputBinding {
+    /// The input port.
+    pub port: &'static str,
+    /// Its sources, in the file's order.
+    pub sources: Vec<Source>,
+}
+
+/// A param driven by an upstream value instead of a widget value.
+#[derive(Clone, Debug)]
+pub struct ParamBinding {
+    /// The param.
+    pub param: &'static str,
+    /// Its source.
+    pub source: Source,
+}
+
+/// One node of the runtime graph.
+#[derive(Clone)]
+pub struct GraphNode {
+    /// The node id from the file.
+    pub id: NodeId,
+    /// The implementation.
+    pub node: Arc<dyn Node>,
+    /// Checked param values, defaults filled in, in spec order (params driven by a wire are absent).
+    pub params: Vec<(&'static str, ParamValue)>,
+    /// Wired inputs.
+    pub inputs: Vec<InputBinding>,
+    /// Params driven by wires.
+    pub param_inputs: Vec<ParamBinding>,
+}
+
+impl GraphNode {
+    /// Every upstream node index, with repeats.
+    pub fn upstream(&self) -> impl Iterator<Item = usize> + '_ {
+        let wires = self.inputs.iter().flat_map(|b| b.sources.iter());
+        wires.chain(self.param_inputs.iter().map(|p| &p.source)).map(|s| s.node)
+    }
+}
+
+/// A validated, acyclic workflow.
+#[derive(Clone)]
+pub struct Graph {
+    /// The workflow's name.
+    pub name: String,
+    /// Nodes, in topological order: every node comes after all of its inputs.
+    pub nodes: Vec<GraphNode>,
+    /// The DAG over node indices; an edge per distinct upstream-downstream pair.
+    pub dag: DiGraph<usize, ()>,
+    pub(crate) dependants: Vec<Vec<usize>>,
+    pub(crate) dependency_count: Vec<u32>,
+}
+
+impl Graph {
+    /// Builds a graph from nodes already in topological order.
+    pub(crate) fn from_sorted(name: String, nodes: Vec<GraphNode>) -> Self {
+        let mut dag = DiGraph::with_capacity(nodes.len(), nodes.len());
+        for i in 0..nodes.len() {
+            dag.add_node(i);
+        }
+        let mut dependants = vec![Vec::new(); nodes.len()];
+        let mut dependency_count = vec![0u32; nodes.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            let mut ups: Vec<usize> = node.upstream().collect();
+            ups.sort_unstable();
+            ups.dedup();
+            dependency_count[i] = ups.len() as u32;
+            for u in ups {
+                dependants[u].push(i);
+                dag.add_edge(petgraph::graph::NodeIndex::new(u), petgraph::graph::NodeIndex::new(i), ());
+            }
+        }
+        Self { name, nodes, dag, dependants, dependency_count }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The index of a node by id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id.as_str() == id)
+    }
+}

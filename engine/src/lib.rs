@@ -1,0 +1,43 @@
+//! Switchyard's engine: the workflow format, validation, the graph model, the executor,
+//! events and the cache. It is the API boundary: it never imports a UI, HTTP or inference crate.
+//!
+//! ```
+//! use switchyard_engine::{load_workflow, CompileOptions, Registry};
+//!
+//! let text = r#"{ "format": "switchyard.workflow", "version": 1, "nodes": {
+//!     "a": { "type": "no.such.node" } } }"#;
+//! let errors = load_workflow(text, &Registry::new(), &[], &CompileOptions::default()).err().unwrap();
+//! assert_eq!(errors.0[0].code, "unknown-node-type");
+//! ```
+#![deny(missing_docs)]
+
+pub mod batch;
+pub mod cache;
+mod compile;
+mod context;
+mod diagnostics;
+mod events;
+mod exec;
+pub mod format;
+mod graph;
+mod ids;
+mod node;
+mod params;
+mod paths;
+mod registry;
+mod types;
+mod value;
+
+pub use compile::{CompileOptions, compile, load_workflow};
+pub use context::{NodeContext, panic_message, run_blocking};
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use events::{Event, EventKind, EventSink};
+pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
+pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
+pub use ids::NodeId;
+pub use node::{InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ResourceClass};
+pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
+pub use paths::{PathError, PathRoots, check_output_path};
+pub use registry::{DuplicateNodeType, Registry, nearest};
+pub use types::PortType;
+pub use value::{Audio, Image, Mask, Value, ValueError, VideoFrames};

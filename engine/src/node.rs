@@ -1,0 +1,287 @@
+//! The `Node` trait and the declarations a node type makes about itself.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+use crate::context::NodeContext;
+use crate::params::{ParamSpec, ParamValue};
+use crate::paths::PathRoots;
+use crate::types::PortType;
+use crate::value::Value;
+
+/// Where a node's work runs; each class has its own concurrency limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceClass {
+    /// CPU work on this machine.
+    Cpu,
+    /// A local accelerator (GPU or NPU), such as ONNX inference.
+    LocalAccelerator,
+    /// A call to a partner cloud API.
+    Cloud,
+}
+
+impl ResourceClass {
+    /// All classes, in a fixed order.
+    pub const ALL: [ResourceClass; 3] = [ResourceClass::Cpu, ResourceClass::LocalAccelerator, ResourceClass::Cloud];
+
+    /// A stable index, for arrays keyed by class.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A declared input port.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputSpec {
+    /// Port name.
+    pub name: &'static str,
+    /// The type it accepts.
+    #[serde(rename = "type")]
+    pub ty: PortType,
+    /// Whether the node runs without it.
+    pub optional: bool,
+    /// How many sources it takes: 1 for a plain port, more for a list port.
+    pub max_sources: usize,
+    /// One line for the editor.
+    pub description: &'static str,
+}
+
+/// A declared output port.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputSpec {
+    /// Port name.
+    pub name: &'static str,
+    /// The type it produces.
+    #[serde(rename = "type")]
+    pub ty: PortType,
+    /// One line for the editor.
+    pub description: &'static str,
+}
+
+/// Everything a node type declares about itself: the catalog entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeSpec {
+    /// Type name, such as `image.blur`.
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// Category path for palettes, such as `image/filter`.
+    pub category: &'static str,
+    /// One line on what it does.
+    pub description: &'static str,
+    /// Implementation version; part of every cache key.
+    pub version: u32,
+    /// Same inputs and params always give the same outputs.
+    pub deterministic: bool,
+    /// Writes outside the engine (files); never served from cache.
+    pub side_effects: bool,
+    /// Whether `Node::fingerprint` adds outside state (a file's content) to the cache key.
+    pub fingerprinted: bool,
+    /// Where the work runs.
+    pub resource: ResourceClass,
+    /// Input ports.
+    pub inputs: Vec<InputSpec>,
+    /// Output ports.
+    pub outputs: Vec<OutputSpec>,
+    /// Params (widget values).
+    pub params: Vec<ParamSpec>,
+}
+
+impl NodeSpec {
+    /// Starts a deterministic CPU node spec with no ports or params.
+    pub fn new(type_name: &'static str, category: &'static str, description: &'static str) -> Self {
+        Self {
+            type_name,
+            category,
+            description,
+            version: 1,
+            deterministic: true,
+            side_effects: false,
+            fingerprinted: false,
+            resource: ResourceClass::Cpu,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Sets the implementation version.
+    pub fn version(mut self, version: u32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Marks the node as giving different outputs for the same inputs.
+    pub fn nondeterministic(mut self) -> Self {
+        self.deterministic = false;
+        self
+    }
+
+    /// Marks the node as writing outside the engine.
+    pub fn with_side_effects(mut self) -> Self {
+        self.side_effects = true;
+        self
+    }
+
+    /// Marks the node as adding outside state to its cache key.
+    pub fn fingerprinted(mut self) -> Self {
+        self.fingerprinted = true;
+        self
+    }
+
+    /// Sets the resource class.
+    pub fn resource(mut self, resource: ResourceClass) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// Adds a required single-source input.
+    pub fn input(mut self, name: &'static str, ty: PortType, description: &'static str) -> Self {
+        self.inputs.push(InputSpec { name, ty, optional: false, max_sources: 1, description });
+        self
+    }
+
+    /// Adds an optional single-source input.
+    pub fn optional_input(mut self, name: &'static str, ty: PortType, description: &'static str) -> Self {
+        self.inputs.push(InputSpec { name, ty, optional: true, max_sources: 1, description });
+        self
+    }
+
+    /// Adds a required list input taking 1 to `max_sources` wires.
+    pub fn list_input(
+        mut self,
+        name: &'static str,
+        ty: PortType,
+        max_sources: usize,
+        description: &'static str,
+    ) -> Self {
+        self.inputs.push(InputSpec { name, ty, optional: false, max_sources, description });
+        self
+    }
+
+    /// Adds an output.
+    pub fn output(mut self, name: &'static str, ty: PortType, description: &'static str) -> Self {
+        self.outputs.push(OutputSpec { name, ty, description });
+        self
+    }
+
+    /// Adds a param.
+    pub fn param(mut self, param: ParamSpec) -> Self {
+        self.params.push(param);
+        self
+    }
+
+    /// Whether outputs may be served from the cache.
+    pub fn cacheable(&self) -> bool {
+        self.deterministic && !self.side_effects
+    }
+
+    /// Finds a param by name.
+    pub fn param_spec(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// What a running node gives back.
+pub type NodeFuture = Pin<Box<dyn Future<Output = Result<Outputs, NodeError>> + Send>>;
+
+/// A node type. Small on purpose: a spec and a run; everything else has a default.
+pub trait Node: Send + Sync + 'static {
+    /// The node's declarations.
+    fn spec(&self) -> &NodeSpec;
+
+    /// Runs the node. Heavy CPU work belongs in [`crate::run_blocking`], so the scheduler never stalls.
+    fn run(&self, ctx: NodeContext) -> NodeFuture;
+
+    /// Outside state that belongs in the cache key, such as a loaded file's content hash.
+    /// Called on a blocking thread, and only when the spec is marked `fingerprinted`.
+    fn fingerprint(
+        &self,
+        params: &[(&'static str, ParamValue)],
+        paths: &PathRoots,
+    ) -> Result<Option<blake3::Hash>, NodeError> {
+        let _ = (params, paths);
+        Ok(None)
+    }
+}
+
+/// The values a node produced, by output port, plus any files it wrote.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    pub(crate) values: Vec<(&'static str, Value)>,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+impl Outputs {
+    /// No outputs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the value of an output port.
+    pub fn with(mut self, port: &'static str, value: Value) -> Self {
+        self.values.push((port, value));
+        self
+    }
+
+    /// Records a file the node wrote, for the run summary.
+    pub fn with_file(mut self, path: PathBuf) -> Self {
+        self.files.push(path);
+        self
+    }
+
+    /// The value of a port, if set.
+    pub fn get(&self, port: &str) -> Option<&Value> {
+        self.values.iter().find(|(p, _)| *p == port).map(|(_, v)| v)
+    }
+
+    /// Files written.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+/// Why a node failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// An input or param value that cannot be processed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The node's own work failed.
+    #[error("{0}")]
+    Failed(String),
+    /// The run was cancelled while the node ran.
+    #[error("cancelled")]
+    Cancelled,
+    /// The node panicked; the message is the panic payload.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// The node ran past its time limit.
+    #[error("timed out after {timeout_ms} ms; raise it with --node-timeout-ms")]
+    TimedOut {
+        /// The limit.
+        timeout_ms: u64,
+    },
+    /// The node broke its contract with the engine (a missing or mistyped output).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl NodeError {
+    /// An I/O failure on a path.
+    pub fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+        NodeError::Io { path: path.into(), message: err.to_string() }
+    }
+}

@@ -1,0 +1,43 @@
+//! sRGB transfer functions. Images travel in linear light; files hold sRGB-encoded values.
+
+use std::sync::LazyLock;
+
+/// sRGB-encoded value (0..1) to linear light.
+pub fn srgb_to_linear(v: f32) -> f32 {
+    if v <= 0.040_45 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+}
+
+/// Linear light to an sRGB-encoded value; negative input gives 0.
+pub fn linear_to_srgb(v: f32) -> f32 {
+    if v <= 0.003_130_8 { (v * 12.92).max(0.0) } else { 1.055 * v.powf(1.0 / 2.4) - 0.055 }
+}
+
+/// 8-bit sRGB code to linear, exact.
+pub static DECODE_8: LazyLock<[f32; 256]> = LazyLock::new(|| std::array::from_fn(|i| srgb_to_linear(i as f32 / 255.0)));
+
+/// Linear (quantised to 16 bits) to 8-bit sRGB code. Fine enough that every 8-bit code round-trips.
+static ENCODE_8: LazyLock<Vec<u8>> =
+    LazyLock::new(|| (0..=u16::MAX).map(|i| (linear_to_srgb(f32::from(i) / 65535.0) * 255.0).round() as u8).collect());
+
+/// Linear light to an 8-bit sRGB code, clamped.
+pub fn encode_8(v: f32) -> u8 {
+    let i = (v.clamp(0.0, 1.0) * 65535.0).round() as usize;
+    ENCODE_8[i]
+}
+
+/// A 0..1 value (alpha, masks) to an 8-bit code, clamped.
+pub fn unit_8(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_8_bit_code_round_trips() {
+        for code in 0..=255u8 {
+            assert_eq!(encode_8(DECODE_8[code as usize]), code);
+        }
+    }
+}

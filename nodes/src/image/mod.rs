@@ -1,0 +1,34 @@
+//! Built-in image nodes. Every op works on linear-light `f32` RGBA with straight alpha;
+//! filters (blur, resize) work premultiplied so transparent edges do not darken.
+
+mod adjust;
+mod blend;
+mod blur;
+mod crop;
+mod grid;
+mod io_load;
+mod io_save;
+mod mask;
+mod noise;
+mod resize;
+
+use switchyard_engine::{DuplicateNodeType, Registry};
+
+pub(crate) fn register(r: &mut Registry) -> Result<(), DuplicateNodeType> {
+    r.register(io_load::ImageLoad::new())?;
+    r.register(io_save::node())?;
+    r.register(noise::node())?;
+    r.register(resize::node())?;
+    r.register(crop::node())?;
+    r.register(blur::node())?;
+    r.register(adjust::node())?;
+    r.register(blend::blend_node())?;
+    r.register(blend::composite_node())?;
+    r.register(grid::node())?;
+    r.register(mask::from_image_node())?;
+    Ok(())
+}
+
+/// The `image` port description shared by most nodes.
+const IMAGE_IN: &str = "The image to process";
+const IMAGE_OUT: &str = "The result";

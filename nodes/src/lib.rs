@@ -1,0 +1,35 @@
+//! Switchyard's built-in nodes: image ops (load, save, noise, resize, crop, blur, adjust,
+//! blend, composite, grid), masks, and value and text sources.
+//!
+//! ```
+//! let registry = switchyard_nodes::builtin_registry();
+//! assert!(registry.get("image.blur").is_some());
+//! ```
+#![deny(missing_docs)]
+
+mod color;
+mod convert;
+mod image;
+mod kit;
+mod values;
+
+use switchyard_engine::{DuplicateNodeType, Registry};
+
+pub use color::{linear_to_srgb, srgb_to_linear};
+pub use convert::{ImageLimits, from_dynamic, to_rgba8};
+
+/// Adds every built-in node type to `registry`.
+pub fn register_builtins(registry: &mut Registry) -> Result<(), DuplicateNodeType> {
+    image::register(registry)?;
+    values::register(registry)
+}
+
+/// A registry holding exactly the built-in node types.
+pub fn builtin_registry() -> Registry {
+    let mut registry = Registry::new();
+    // An empty registry cannot hold duplicates, and the built-in names are distinct.
+    if let Err(e) = register_builtins(&mut registry) {
+        unreachable!("built-in node types collide: {e}");
+    }
+    registry
+}

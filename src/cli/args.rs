@@ -1,0 +1,104 @@
+//! Command-line flags, parsed by clap, before any validation.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Switchyard: run node-graph workflows for AI generation, locally or headless on a farm.
+///
+/// Exit codes: 0 ok, 1 run failed, 2 invalid input, 130 cancelled.
+#[derive(Parser, Debug)]
+#[command(name = "switchyard", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a workflow, once or over a batch of inputs.
+    Run(RunArgs),
+    /// Check a workflow without running it; lists every problem found.
+    Validate(ValidateArgs),
+    /// List every node type with its ports and params.
+    Nodes {
+        /// Print the catalog as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the workflow file format.
+    Schema,
+}
+
+/// Flags shared by `run` and `validate`.
+#[derive(Args, Debug)]
+pub struct WorkflowArgs {
+    /// The workflow file (JSON).
+    pub workflow: PathBuf,
+    /// Override a param: node.param=value (repeatable).
+    #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+    pub overrides: Vec<String>,
+    /// The most nodes a graph may have.
+    #[arg(long, default_value_t = 50_000)]
+    pub max_nodes: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+    /// Print problems as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+    /// Folder that output paths resolve against; nothing is written outside it.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Run once per file matching this glob (relative to the current folder).
+    #[arg(long, value_name = "GLOB", requires = "bind")]
+    pub batch: Option<String>,
+    /// The param each batch file is bound to, as node.param.
+    #[arg(long, value_name = "NODE.PARAM", requires = "batch")]
+    pub bind: Option<String>,
+    /// Batch items run at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print events as NDJSON on stdout instead of progress bars.
+    #[arg(long)]
+    pub events_json: bool,
+    /// Stop launching nodes after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Cache folder; defaults to the user's cache folder.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Keep no cache on disk.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_disk_cache: bool,
+    /// Size cap of the disk cache, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub cache_max_mb: u64,
+    /// Byte budget of the in-memory cache, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_cache_mb: usize,
+    /// CPU nodes at once (default: the core count).
+    #[arg(long)]
+    pub cpu_limit: Option<usize>,
+    /// Local-accelerator nodes at once.
+    #[arg(long, default_value_t = 1)]
+    pub accelerator_limit: usize,
+    /// Cloud calls at once.
+    #[arg(long, default_value_t = 8)]
+    pub cloud_limit: usize,
+    /// The longest one node may run, in milliseconds.
+    #[arg(long, default_value_t = 600_000)]
+    pub node_timeout_ms: u64,
+}

@@ -1,0 +1,35 @@
+//! The subcommands. Each reads its flags, calls the library crates, and returns an exit code.
+
+pub mod args;
+mod catalog;
+mod load;
+mod progress;
+mod run;
+mod summary;
+
+use anyhow::Result;
+
+use args::{Cli, Command};
+
+/// Process exit codes, as documented in the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Ok = 0,
+    Failed = 1,
+    Invalid = 2,
+    Cancelled = 130,
+}
+
+pub fn dispatch(cli: Cli) -> Result<Exit> {
+    let registry = switchyard_nodes::builtin_registry();
+    match cli.command {
+        Command::Run(args) => run::run(&registry, args),
+        Command::Validate(args) => load::validate(&registry, &args),
+        Command::Nodes { json } => catalog::print_nodes(&registry, json),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
+            Ok(Exit::Ok)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `switchyard run`: validate everything first, then run once or per batch item.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use switchyard_engine::batch::{BatchItem, item_names, run_batch};
+use switchyard_engine::cache::{Cache, DiskCache};
+use switchyard_engine::format::Override;
+use switchyard_engine::{
+    Diagnostic, Diagnostics, EventSink, Executor, ExecutorConfig, PathRoots, Registry, RunOptions, RunReport,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::args::RunArgs;
+use super::load::{compile, load_and_compile, parse_overrides, print_diagnostics, read_source};
+use super::{Exit, progress, summary};
+
+/// The most files one `--batch` glob may match.
+const BATCH_MAX_ITEMS: usize = 100_000;
+/// Events buffered between the executor and the printer.
+const EVENT_QUEUE: usize = 4096;
+
+pub fn run(registry: &Registry, args: RunArgs) -> Result<Exit> {
+    let items = match prepare(registry, &args) {
+        Ok(items) => items,
+        Err(diags) => {
+            print_diagnostics(&args.workflow.workflow, &diags, args.json);
+            return Ok(Exit::Invalid);
+        }
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let exit = runtime.block_on(execute(items, &args));
+    // Blocking node work that ignores cancellation must not hold the process open for long.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    exit
+}
+
+/// Validates the workflow (once per batch item) before anything runs.
+fn prepare(registry: &Registry, args: &RunArgs) -> Result<Vec<BatchItem>, Diagnostics> {
+    let out = args.out.clone();
+    let (Some(pattern), Some(bind)) = (&args.batch, &args.bind) else {
+        let (source, graph) = load_and_compile(registry, &args.workflow, &[])?;
+        let paths = PathRoots::new(source.input_root, out);
+        return Ok(vec![BatchItem { name: String::new(), graph, paths }]);
+    };
+    let (node, param) = bind.split_once('.').ok_or_else(|| {
+        Diagnostic::file("bad-bind", format!("--bind {bind:?} is not of the form node.param"))
+            .help("for example --bind load.path")
+    })?;
+    let files = glob_files(pattern)?;
+    let source = read_source(&args.workflow.workflow)?;
+    let base = parse_overrides(&args.workflow.overrides)?;
+    let mut diags = Diagnostics::default();
+    let mut items = Vec::with_capacity(files.len());
+    for (file, name) in files.iter().zip(item_names(&files)) {
+        let mut overrides = base.clone();
+        overrides.push(Override { node: node.into(), param: param.into(), raw: file.to_string_lossy().into_owned() });
+        match compile(registry, &source, &overrides, args.workflow.max_nodes) {
+            Ok(graph) => items.push(BatchItem { name, graph, paths: PathRoots::new(&source.input_root, &out) }),
+            Err(d) => {
+                for mut e in d.0 {
+                    e.message = format!("batch item {}: {}", file.display(), e.message);
+                    diags.push(e);
+                }
+            }
+        }
+    }
+    if diags.is_empty() { Ok(items) } else { Err(diags) }
+}
+
+/// Expands the glob to absolute paths, sorted, refusing none or too many.
+fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
+    let bad = |msg: String| Diagnostics::from(Diagnostic::file("bad-batch", msg));
+    let entries = glob::glob(pattern).map_err(|e| bad(format!("--batch {pattern:?} is not a valid glob: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| bad(format!("--batch: {e}")))?;
+        if path.is_file() {
+            files.push(path.canonicalize().map_err(|e| bad(format!("{}: {e}", path.display())))?);
+        }
+        if files.len() > BATCH_MAX_ITEMS {
+            return Err(bad(format!("--batch {pattern:?} matches more than {BATCH_MAX_ITEMS} files; split the batch")));
+        }
+    }
+    if files.is_empty() {
+        let none = Diagnostic::file("bad-batch", format!("--batch {pattern:?} matches no files"));
+        return Err(none.help("check the pattern; it is relative to the current folder").into());
+    }
+    files.sort();
+    Ok(files)
+}
+
+async fn execute(items: Vec<BatchItem>, args: &RunArgs) -> Result<Exit> {
+    let executor = Executor::new(executor_config(args), Arc::new(build_cache(args)));
+    let cancel = CancellationToken::new();
+    watch_ctrl_c(cancel.clone());
+    let total_nodes: usize = items.iter().map(|i| i.graph.len()).sum();
+    let (tx, rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let printer = if args.events_json {
+        tokio::spawn(progress::print_ndjson(rx))
+    } else {
+        tokio::spawn(progress::show_bars(rx, total_nodes as u64))
+    };
+    let events = EventSink::channel(tx);
+    let reports: Vec<RunReport> = if items.len() == 1 && args.batch.is_none() {
+        let item = items.into_iter().next().context("no workflow to run")?;
+        let opts = RunOptions { paths: Arc::new(item.paths), events, cancel: cancel.clone(), keep_outputs: false };
+        vec![executor.run(&item.graph, opts).await]
+    } else {
+        let reports = run_batch(&executor, items, &events, &cancel, args.jobs).await;
+        drop(events);
+        reports
+    };
+    let _ = printer.await;
+    Ok(summary::print(&reports, args, executor.cache().stats()))
+}
+
+fn executor_config(args: &RunArgs) -> ExecutorConfig {
+    let defaults = ExecutorConfig::default();
+    ExecutorConfig {
+        cpu_limit: args.cpu_limit.unwrap_or(defaults.cpu_limit),
+        accelerator_limit: args.accelerator_limit,
+        cloud_limit: args.cloud_limit,
+        node_timeout_ms: args.node_timeout_ms,
+        fail_fast: args.fail_fast,
+        ..defaults
+    }
+}
+
+fn build_cache(args: &RunArgs) -> Cache {
+    let memory_bytes = args.memory_cache_mb << 20;
+    if args.no_disk_cache {
+        return Cache::memory(memory_bytes);
+    }
+    let dir = args.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join("switchyard").join("outputs")));
+    let Some(dir) = dir else {
+        tracing::warn!("no user cache folder is known; running without a disk cache (set --cache-dir)");
+        return Cache::memory(memory_bytes);
+    };
+    match DiskCache::open(&dir, args.cache_max_mb << 20) {
+        Ok(disk) => Cache::with_disk(memory_bytes, disk),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot open the disk cache; running without it");
+            Cache::memory(memory_bytes)
+        }
+    }
+}
+
+/// The first Ctrl-C cancels the run cooperatively; a second one exits at once.
+fn watch_ctrl_c(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ncancelling: stopping new nodes and waiting for running ones (Ctrl-C again to quit now)");
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(Exit::Cancelled as i32);
+            }
+        }
+    });
+}
