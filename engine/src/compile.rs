@@ -1,6 +1,6 @@
 //! Validation: the file format converted into a runtime [`Graph`], with every error collected.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -43,21 +43,11 @@ pub fn load_workflow(
             }
         }
     }
-    let file = parsed.file.clone();
+    let Some(file) = parsed.file.clone() else {
+        return Err(parsed.diagnostics);
+    };
     let graph = compile(parsed, registry, opts)?;
-    Ok((file.unwrap_or_else(|| unreachable_file()), graph))
-}
-
-fn unreachable_file() -> WorkflowFile {
-    // compile() fails whenever parsing produced no file, so this is never used.
-    WorkflowFile {
-        format: String::new(),
-        version: 0,
-        name: String::new(),
-        description: String::new(),
-        nodes: BTreeMap::new(),
-        ui: None,
-    }
+    Ok((file, graph))
 }
 
 /// Validates a parsed file against the registry and builds the runtime graph.
@@ -229,7 +219,7 @@ impl NodeChecker<'_> {
     fn param_source(&self, name: &str, kind: &ParamKind, r: &InputRef, diags: &mut Diagnostics) -> Option<Source> {
         let field = format!("inputs.{name}");
         let InputRef::One(wire) = r else {
-            diags.push(self.diag("too-many-sources", field, format!("param {name:?} takes one wire")));
+            diags.push(self.diag("too-many-sources", field, format!("param {name:?} takes one wire, got a list")));
             return None;
         };
         let (source, ty) = self.resolve_wire(wire, &field, diags)?;
@@ -267,11 +257,12 @@ impl NodeChecker<'_> {
             };
             let wires = r.sources();
             if wires.is_empty() || wires.len() > is.max_sources {
-                diags.push(self.diag(
-                    "too-many-sources",
-                    field,
-                    format!("input {name:?} takes 1 to {} wires, got {}", is.max_sources, wires.len()),
-                ));
+                let takes =
+                    if is.max_sources == 1 { "one wire".to_string() } else { format!("1 to {} wires", is.max_sources) };
+                diags.push(
+                    self.diag("too-many-sources", field, format!("input {name:?} takes {takes}, got {}", wires.len()))
+                        .help("combine images first (image.blend, image.grid), or wire one source"),
+                );
                 continue;
             }
             let mut sources = Vec::with_capacity(wires.len());

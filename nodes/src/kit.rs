@@ -77,7 +77,7 @@ pub fn u32_param(ctx: &NodeContext, name: &str) -> Result<u32, NodeError> {
 
 /// Reports progress and checks for cancellation every `every` rows.
 pub fn row_tick(ctx: &NodeContext, row: u32, rows: u32, every: u32) -> Result<(), NodeError> {
-    if row % every == 0 {
+    if row.is_multiple_of(every) {
         ctx.check_cancelled()?;
         ctx.progress(u64::from(row), u64::from(rows));
     }

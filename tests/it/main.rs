@@ -1,1 +1,9 @@
+//! Switchyard's integration tests: one binary, a module per area.
 
+mod cli;
+mod executor;
+mod image_nodes;
+mod property;
+mod run_fixtures;
+mod support;
+mod validation;

@@ -39,8 +39,11 @@ pub fn parse_workflow(text: &str) -> ParsedWorkflow {
     let root = match parse_checking_duplicates(text, &mut out.diagnostics) {
         Ok(v) => v,
         Err(e) => {
+            // serde_json's own text ends with the position; say it once, in front.
+            let text = e.to_string();
+            let what = text.split(" at line ").next().unwrap_or(&text);
             out.diagnostics.push(
-                Diagnostic::file("json-syntax", format!("line {}, column {}: {e}", e.line(), e.column()))
+                Diagnostic::file("json-syntax", format!("line {}, column {}: {what}", e.line(), e.column()))
                     .help("fix the JSON syntax at that position"),
             );
             return out;

@@ -38,7 +38,7 @@ pub fn gaussian_blur(ctx: &NodeContext, img: &Image, sigma: f32) -> Result<Image
     let mut tmp = vec![0.0f32; src.len()];
     // Horizontal pass.
     for y in 0..h {
-        if y % 64 == 0 {
+        if y.is_multiple_of(64) {
             ctx.check_cancelled()?;
             ctx.progress(y as u64, (2 * h) as u64);
         }
@@ -50,7 +50,7 @@ pub fn gaussian_blur(ctx: &NodeContext, img: &Image, sigma: f32) -> Result<Image
     let mut column = vec![0.0f32; h * 4];
     let mut blurred = vec![0.0f32; h * 4];
     for x in 0..w {
-        if x % 64 == 0 {
+        if x.is_multiple_of(64) {
             ctx.check_cancelled()?;
             ctx.progress((h + x * h / w) as u64, (2 * h) as u64);
         }

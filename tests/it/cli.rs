@@ -1,0 +1,227 @@
+//! The `switchyard` binary: exit codes, JSON summaries, `--set`, batches, path safety, Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_switchyard"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn template(name: &str) -> PathBuf {
+    root().join("workflows").join(name)
+}
+
+fn run_json(args: &[&str], out: &Path) -> (Output, Value) {
+    let output = bin().args(["run", "--json", "--no-disk-cache", "--out"]).arg(out).args(args).output().unwrap();
+    let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output, summary)
+}
+
+#[test]
+fn validate_exits_0_for_valid_and_2_for_invalid_with_every_error() {
+    let ok = bin().arg("validate").arg(template("lookdev-draft.json")).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    let bad = root().join("tests/fixtures/invalid/bad-params.json");
+    let out = bin().args(["validate", "--json"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["errors"].as_array().unwrap().len(), 7);
+    let missing = bin().args(["validate", "no/such/file.json"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("unreadable-file"));
+}
+
+#[test]
+fn run_prints_a_json_summary_and_writes_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, summary) = run_json(&[template("contact-sheet.json").to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary["status"], "succeeded");
+    assert_eq!(summary["counts"]["executed"], 11);
+    let save = summary["runs"][0]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "save").unwrap();
+    let file = PathBuf::from(save["files"][0].as_str().unwrap());
+    assert!(file.starts_with(tmp.path().canonicalize().unwrap()));
+    let img = image::open(&file).unwrap();
+    assert_eq!((img.width(), img.height()), (3 * 320 + 4 * 12, 2 * 180 + 3 * 12));
+}
+
+#[test]
+fn set_overrides_params_and_reports_unknown_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wf = template("lookdev-draft.json");
+    let wf = wf.to_str().unwrap();
+    let (out, _) = run_json(
+        &[wf, "--set", "clouds.width=64", "--set", "grain.width=64", "--set", "save.path=small.png"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(image::open(tmp.path().join("small.png")).unwrap().width(), 64);
+    let (bad, doc) = run_json(&[wf, "--set", "clods.seed=1", "--set", "soft.sigma=-3"], tmp.path());
+    assert_eq!(bad.status.code(), Some(2));
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{doc}");
+    assert_eq!(errors[0]["help"], "did you mean \"clouds\"?");
+    assert!(errors[1]["message"].as_str().unwrap().contains("-3 is out of range"), "{doc}");
+}
+
+#[test]
+fn a_failed_run_exits_1_and_reports_the_failing_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wf = tmp.path().join("wf.json");
+    std::fs::write(
+        &wf,
+        r#"{ "format": "switchyard.workflow", "version": 1, "nodes": {
+            "load": { "type": "image.load", "params": { "path": "missing.png" } },
+            "noise": { "type": "image.noise", "params": { "width": 8, "height": 8 } },
+            "save": { "type": "image.save", "params": { "path": "ok.png" }, "inputs": { "image": "noise.image" } },
+            "save2": { "type": "image.save", "params": { "path": "never.png" }, "inputs": { "image": "load.image" } } } }"#,
+    )
+    .unwrap();
+    let (out, summary) = run_json(&[wf.to_str().unwrap()], &tmp.path().join("out"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(summary["status"], "failed");
+    let nodes = summary["runs"][0]["nodes"].as_array().unwrap();
+    let by_id = |id: &str| nodes.iter().find(|n| n["id"] == id).unwrap().clone();
+    assert_eq!(by_id("load")["status"], "failed");
+    assert!(by_id("load")["error"].as_str().unwrap().contains("missing.png"));
+    assert_eq!(by_id("save2")["status"], "skipped");
+    assert_eq!(by_id("save")["status"], "executed");
+}
+
+#[test]
+fn batch_runs_once_per_file_with_outputs_named_per_item() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pattern = root().join("workflows/assets/frames/*.png");
+    let (out, summary) = run_json(
+        &[
+            template("batch-thumbnails.json").to_str().unwrap(),
+            "--batch",
+            pattern.to_str().unwrap(),
+            "--bind",
+            "load.path",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary["runs"].as_array().unwrap().len(), 4);
+    for n in 1..=4 {
+        let thumb = image::open(tmp.path().join(format!("thumbs/frame_000{n}.jpg"))).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (256, 144));
+        assert_eq!(image::open(tmp.path().join(format!("proxies/frame_000{n}.png"))).unwrap().height(), 720);
+    }
+    let (none, _) = run_json(
+        &[template("batch-thumbnails.json").to_str().unwrap(), "--batch", "/nonexistent/*.png", "--bind", "load.path"],
+        tmp.path(),
+    );
+    assert_eq!(none.status.code(), Some(2));
+}
+
+#[test]
+#[cfg(unix)]
+fn an_output_through_a_symlink_is_refused_and_nothing_is_written_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out_dir, outside) = (tmp.path().join("out"), tmp.path().join("outside"));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, out_dir.join("link")).unwrap();
+    let wf = template("lookdev-draft.json");
+    let (out, summary) = run_json(
+        &[wf.to_str().unwrap(), "--set", "save.path=link/x.png", "--set", "clouds.width=16", "--set", "grain.width=16"],
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let save = summary["runs"][0]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "save").unwrap().clone();
+    assert!(save["error"].as_str().unwrap().contains("symlink"), "{save}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+#[test]
+fn events_json_prints_one_event_per_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["run", "--events-json", "--no-disk-cache", "--out"])
+        .arg(tmp.path())
+        .arg(template("lookdev-draft.json"))
+        .args(["--set", "clouds.width=32", "--set", "grain.width=32"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!((count("queued"), count("started"), count("finished")), (6, 6, 6));
+}
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_cancels_the_run_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["run", "--events-json", "--no-disk-cache", "--out"])
+        .arg(tmp.path())
+        .arg(template("lookdev-draft.json"))
+        .args(["--set", "clouds.width=8000", "--set", "clouds.height=4000", "--set", "clouds.octaves=8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until the big noise node has started, then interrupt.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("\"clouds\"") && line.contains("started") {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(rest.iter().any(|l| l.contains("\"clouds\"") && l.contains("cancelled")), "{rest:?}");
+    assert!(!tmp.path().join("lookdev/draft.png").exists());
+}
+
+#[test]
+fn schema_command_matches_the_committed_schema() {
+    let out = bin().arg("schema").output().unwrap();
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("schema/workflow.schema.json")).unwrap()).unwrap();
+    assert_eq!(printed, committed, "run `switchyard schema > schema/workflow.schema.json` and commit it");
+}
+
+#[test]
+fn nodes_json_lists_every_builtin_with_ports_and_params() {
+    let out = bin().args(["nodes", "--json"]).output().unwrap();
+    let nodes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let types: Vec<&str> = nodes.as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+    for t in [
+        "image.load",
+        "image.save",
+        "image.noise",
+        "image.resize",
+        "image.crop",
+        "image.blur",
+        "image.adjust",
+        "image.blend",
+        "image.composite",
+        "image.grid",
+        "text.prompt",
+        "value.int",
+        "value.float",
+    ] {
+        assert!(types.contains(&t), "{t} missing");
+    }
+    let blur = nodes.as_array().unwrap().iter().find(|n| n["type"] == "image.blur").unwrap();
+    assert_eq!(blur["params"][0]["name"], "sigma");
+    assert_eq!(blur["params"][0]["type"], "float");
+    assert_eq!(blur["inputs"][0]["type"], "image");
+}

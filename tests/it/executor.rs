@@ -1,0 +1,280 @@
+//! Executor behaviour: failures and panics are recorded, cancellation, limits, and exact cache counts.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+use switchyard_engine::cache::{Cache, DiskCache};
+use switchyard_engine::{Event, EventKind, EventSink, Executor, ExecutorConfig, NodeStatus, RunStatus, Value};
+
+use crate::support::{Log, executor, graph, options, probe_registry, run, runtime, workflow};
+
+fn statuses(report: &switchyard_engine::RunReport) -> Vec<(String, NodeStatus)> {
+    let mut v: Vec<_> = report.nodes.iter().map(|n| (n.id.to_string(), n.status)).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn a_panicking_node_is_a_recorded_failure_and_independent_branches_finish() {
+    for panic_type in ["test.panic", "test.panic_blocking"] {
+        let log = Arc::new(Log::default());
+        let reg = probe_registry(&log);
+        let g = graph(
+            &reg,
+            &workflow(json!({
+                "boom": { "type": panic_type },
+                "after": { "type": "test.step", "inputs": { "in": "boom.out" } },
+                "after2": { "type": "test.step", "inputs": { "in": "after.out" } },
+                "other": { "type": "test.source", "params": { "ms": 20 } },
+                "other2": { "type": "test.step", "inputs": { "in": "other.out" } }
+            })),
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let report = run(&executor(2), &g, options(tmp.path()));
+        assert_eq!(report.status, RunStatus::Failed, "a panic must never read as success");
+        assert_eq!(
+            statuses(&report),
+            vec![
+                ("after".into(), NodeStatus::Skipped),
+                ("after2".into(), NodeStatus::Skipped),
+                ("boom".into(), NodeStatus::Failed),
+                ("other".into(), NodeStatus::Executed),
+                ("other2".into(), NodeStatus::Executed),
+            ]
+        );
+        let boom = report.node("boom").unwrap();
+        assert!(boom.error.as_deref().unwrap().contains("exploded"), "{:?}", boom.error);
+        assert!(report.node("after2").unwrap().error.as_deref().unwrap().contains("\"after\" was skipped"));
+    }
+}
+
+#[test]
+fn an_error_fails_the_node_and_fail_fast_stops_new_launches() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let text = workflow(json!({
+        "bad": { "type": "test.fail" },
+        "slow": { "type": "test.source", "params": { "ms": 50 } },
+        "later": { "type": "test.step", "inputs": { "in": "slow.out" } }
+    }));
+    let g = graph(&reg, &text);
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&executor(4), &g, options(tmp.path()));
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.node("later").unwrap().status, NodeStatus::Executed);
+
+    let config = ExecutorConfig { fail_fast: true, ..ExecutorConfig::default() };
+    let exec = Executor::new(config, Arc::new(Cache::memory(1 << 20)));
+    let report = run(&exec, &g, options(tmp.path()));
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.node("bad").unwrap().status, NodeStatus::Failed);
+    assert_eq!(report.node("later").unwrap().status, NodeStatus::Cancelled);
+}
+
+#[test]
+fn cancellation_stops_launches_and_reports_what_finished() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(
+        &reg,
+        &workflow(json!({
+            "quick": { "type": "test.source" },
+            "long": { "type": "test.source", "params": { "ms": 30000 } },
+            "after": { "type": "test.step", "inputs": { "in": "long.out" } }
+        })),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = options(tmp.path());
+    let cancel = opts.cancel.clone();
+    let exec = executor(2);
+    let rt = runtime();
+    let started = std::time::Instant::now();
+    let report = rt.block_on(async {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            cancel.cancel();
+        });
+        exec.run(&g, opts).await
+    });
+    assert!(started.elapsed() < Duration::from_secs(10), "cancel must not wait for the 30 s node");
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert_eq!(report.node("quick").unwrap().status, NodeStatus::Executed);
+    assert_eq!(report.node("long").unwrap().status, NodeStatus::Cancelled);
+    assert_eq!(report.node("after").unwrap().status, NodeStatus::Cancelled);
+}
+
+#[test]
+fn a_node_past_its_timeout_fails_with_a_clear_message() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(&reg, &workflow(json!({ "slow": { "type": "test.source", "params": { "ms": 5000 } } })));
+    let config = ExecutorConfig { node_timeout_ms: 50, ..ExecutorConfig::default() };
+    let exec = Executor::new(config, Arc::new(Cache::memory(1 << 20)));
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&exec, &g, options(tmp.path()));
+    let slow = report.node("slow").unwrap();
+    assert_eq!(slow.status, NodeStatus::Failed);
+    assert!(slow.error.as_deref().unwrap().contains("timed out after 50 ms"), "{:?}", slow.error);
+}
+
+#[test]
+fn concurrency_never_exceeds_the_class_limit_even_past_a_timeout() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let nodes: serde_json::Map<String, serde_json::Value> = (0..8)
+        .map(|i| (format!("n{i}"), json!({ "type": "test.source", "params": { "ms": 40, "salt": i } })))
+        .collect();
+    let g = graph(&reg, &workflow(serde_json::Value::Object(nodes)));
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&executor(3), &g, options(tmp.path()));
+    assert_eq!(report.count(NodeStatus::Executed), 8);
+    assert_eq!(log.max_running.load(Ordering::SeqCst), 3);
+
+    // Blocking work that ignores cancellation keeps its slot past its timeout, so the second
+    // stubborn node can start only when the first one's 300 ms of work ends, not at its 50 ms timeout.
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(
+        &reg,
+        &workflow(json!({
+            "a": { "type": "test.stubborn", "params": { "ms": 300 } },
+            "b": { "type": "test.stubborn", "params": { "ms": 300 } }
+        })),
+    );
+    let config = ExecutorConfig { cpu_limit: 1, node_timeout_ms: 50, ..ExecutorConfig::default() };
+    let exec = Executor::new(config, Arc::new(Cache::memory(1 << 20)));
+    let report = run(&exec, &g, options(tmp.path()));
+    assert_eq!(report.count(NodeStatus::Failed), 2);
+    assert!(report.duration_ms >= 300, "the second node started early: run took {} ms", report.duration_ms);
+}
+
+fn chain(salt_of_c: i64) -> String {
+    workflow(json!({
+        "a": { "type": "test.source", "params": { "salt": 1 } },
+        "b": { "type": "test.step", "inputs": { "in": "a.out" } },
+        "c": { "type": "test.step", "params": { "salt": salt_of_c }, "inputs": { "in": "b.out" } },
+        "d": { "type": "test.step", "inputs": { "in": "c.out" } },
+        "side": { "type": "test.step", "inputs": { "in": "a.out" } },
+        "rand": { "type": "test.random" }
+    }))
+}
+
+#[test]
+fn cached_rerun_counts_are_exact_and_a_param_change_reruns_only_descendants() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let exec = executor(2);
+    let tmp = tempfile::tempdir().unwrap();
+    let first = run(&exec, &graph(&reg, &chain(0)), options(tmp.path()));
+    assert_eq!((first.count(NodeStatus::Executed), first.count(NodeStatus::Cached)), (6, 0));
+    let again = run(&exec, &graph(&reg, &chain(0)), options(tmp.path()));
+    // Everything deterministic is cached; the non-deterministic node always runs.
+    assert_eq!((again.count(NodeStatus::Executed), again.count(NodeStatus::Cached)), (1, 5));
+    assert_eq!(again.node("rand").unwrap().status, NodeStatus::Executed);
+    let changed = run(&exec, &graph(&reg, &chain(5)), options(tmp.path()));
+    let mut executed: Vec<&str> =
+        changed.nodes.iter().filter(|n| n.status == NodeStatus::Executed).map(|n| n.id.as_str()).collect();
+    executed.sort_unstable();
+    assert_eq!(executed, vec!["c", "d", "rand"], "only c, its descendant d, and the non-deterministic node");
+    assert_eq!(changed.value("d", "out"), Some(&Value::Int(6)));
+    assert_eq!(log.runs_of("a"), 1);
+}
+
+#[test]
+fn ui_layout_never_changes_cache_keys() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let exec = executor(2);
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = workflow(json!({ "a": { "type": "test.source", "params": { "salt": 3 } } }));
+    let mut with_ui: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    with_ui["ui"] = json!({ "nodes": { "a": { "pos": [10, 20] } } });
+    run(&exec, &graph(&reg, &plain), options(tmp.path()));
+    let again = run(&exec, &graph(&reg, &with_ui.to_string()), options(tmp.path()));
+    assert_eq!(again.node("a").unwrap().status, NodeStatus::Cached);
+}
+
+#[test]
+fn disk_cache_serves_a_fresh_executor() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let tmp = tempfile::tempdir().unwrap();
+    let text = workflow(json!({
+        "noise": { "type": "image.noise", "params": { "width": 32, "height": 16, "seed": 4 } },
+        "blur": { "type": "image.blur", "inputs": { "image": "noise.image" } }
+    }));
+    let make = || {
+        let disk = DiskCache::open(tmp.path().join("cache"), 64 << 20).unwrap();
+        Executor::new(ExecutorConfig::default(), Arc::new(Cache::with_disk(64 << 20, disk)))
+    };
+    let first = run(&make(), &graph(&reg, &text), options(tmp.path()));
+    let second_exec = make();
+    let second = run(&second_exec, &graph(&reg, &text), options(tmp.path()));
+    assert_eq!(second.count(NodeStatus::Cached), 2);
+    assert_eq!(second_exec.cache().stats().disk_hits, 2);
+    assert_eq!(first.value("blur", "image"), second.value("blur", "image"));
+}
+
+#[test]
+fn a_wired_param_out_of_range_fails_that_node_only() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(
+        &reg,
+        &workflow(json!({
+            "size": { "type": "value.int", "params": { "value": -5 } },
+            "noise": { "type": "image.noise", "inputs": { "width": "size.value" } }
+        })),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&executor(2), &g, options(tmp.path()));
+    let noise = report.node("noise").unwrap();
+    assert_eq!(noise.status, NodeStatus::Failed);
+    assert!(noise.error.as_deref().unwrap().contains("wired param \"width\": -5 is out of range"), "{:?}", noise.error);
+}
+
+#[test]
+fn events_follow_each_node_from_queued_to_its_end() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(
+        &reg,
+        &workflow(json!({
+            "a": { "type": "test.source" },
+            "b": { "type": "test.step", "inputs": { "in": "a.out" } }
+        })),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let exec = executor(2);
+    let rt = runtime();
+    let events: Vec<Event> = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let mut opts = options(tmp.path());
+        opts.events = EventSink::channel(tx);
+        exec.run(&g, opts).await;
+        let mut got = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            got.push(e);
+        }
+        got
+    });
+    let kinds_of = |id: &str| -> Vec<&'static str> {
+        events
+            .iter()
+            .filter(|e| e.node.as_str() == id)
+            .map(|e| match e.kind {
+                EventKind::Queued => "queued",
+                EventKind::Started => "started",
+                EventKind::Finished { .. } => "finished",
+                _ => "other",
+            })
+            .collect()
+    };
+    assert_eq!(kinds_of("a"), vec!["queued", "started", "finished"]);
+    assert_eq!(kinds_of("b"), vec!["queued", "started", "finished"]);
+    let pos =
+        |id: &str, k: &str| events.iter().position(|e| e.node.as_str() == id && format!("{:?}", e.kind).starts_with(k));
+    assert!(pos("a", "Finished") < pos("b", "Started"));
+}

@@ -1,0 +1,62 @@
+//! Data-driven validation: each `tests/fixtures/invalid/NAME.json` must fail with exactly the
+//! diagnostics in `NAME.expected`. Run with `UPDATE_EXPECT=1` to rewrite the expectations.
+
+use std::path::Path;
+
+use switchyard_engine::{CompileOptions, load_workflow};
+
+/// Validates `input` and compares the rendered diagnostics with the `expect` file.
+fn check(input: &Path, expect: &Path) {
+    let text = std::fs::read_to_string(input).unwrap();
+    let registry = switchyard_nodes::builtin_registry();
+    let actual = match load_workflow(&text, &registry, &[], &CompileOptions::default()) {
+        Ok(_) => panic!("{} should be invalid", input.display()),
+        Err(d) => d.to_string(),
+    };
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(expect, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(expect).unwrap_or_else(|_| panic!("missing {}", expect.display()));
+    assert_eq!(actual, expected, "diagnostics for {} changed", input.display());
+}
+
+#[test]
+fn every_invalid_fixture_reports_its_expected_diagnostics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            check(&path, &path.with_extension("expected"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} fixtures found");
+}
+
+#[test]
+fn every_template_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    let registry = switchyard_nodes::builtin_registry();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(d) = load_workflow(&text, &registry, &[], &CompileOptions::default()) {
+                panic!("{} is invalid:\n{d}", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_graph_over_the_node_limit_is_refused() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/lookdev-draft.json")).unwrap();
+    let registry = switchyard_nodes::builtin_registry();
+    let err = load_workflow(&text, &registry, &[], &CompileOptions { max_nodes: 3 }).err().unwrap();
+    assert_eq!(err.0.len(), 1);
+    assert_eq!(err.0[0].code, "graph-too-large");
+    assert!(err.0[0].message.contains("the graph has 6 nodes; the limit is 3"));
+}
