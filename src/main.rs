@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: validating and running large graphs is allocation-bound; it halved compile time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::args::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")

@@ -15,6 +15,9 @@ use crate::paths::check_output_path;
 use crate::registry::{Registry, nearest};
 use crate::types::PortType;
 
+/// Node-id lookups, with the same fast seeded hasher as the file's maps.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Limits applied while validating.
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
@@ -43,19 +46,29 @@ pub fn load_workflow(
             }
         }
     }
-    let Some(file) = parsed.file.clone() else {
+    let Some(file) = parsed.file.take() else {
         return Err(parsed.diagnostics);
     };
-    let graph = compile(parsed, registry, opts)?;
+    let graph = compile_file(&file, parsed.diagnostics, &parsed.broken_nodes, registry, opts)?;
     Ok((file, graph))
 }
 
 /// Validates a parsed file against the registry and builds the runtime graph.
 pub fn compile(parsed: ParsedWorkflow, registry: &Registry, opts: &CompileOptions) -> Result<Graph, Diagnostics> {
-    let ParsedWorkflow { file, mut diagnostics, broken_nodes } = parsed;
+    let ParsedWorkflow { file, diagnostics, broken_nodes } = parsed;
     let Some(file) = file else {
         return Err(diagnostics);
     };
+    compile_file(&file, diagnostics, &broken_nodes, registry, opts)
+}
+
+fn compile_file(
+    file: &WorkflowFile,
+    mut diagnostics: Diagnostics,
+    broken_nodes: &BTreeSet<String>,
+    registry: &Registry,
+    opts: &CompileOptions,
+) -> Result<Graph, Diagnostics> {
     if file.nodes.len() > opts.max_nodes {
         diagnostics.push(
             Diagnostic::file(
@@ -67,10 +80,10 @@ pub fn compile(parsed: ParsedWorkflow, registry: &Registry, opts: &CompileOption
         );
     }
     let ids: Vec<&str> = file.nodes.keys().map(String::as_str).collect();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let index: FastMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let impls: Vec<Option<&Arc<dyn Node>>> =
         file.nodes.iter().map(|(id, entry)| resolve_type(id, entry, registry, &mut diagnostics)).collect();
-    let lookup = Lookup { ids: &ids, index: &index, impls: &impls, broken: &broken_nodes };
+    let lookup = Lookup { ids: &ids, index: &index, impls: &impls, broken: broken_nodes };
     let mut nodes = Vec::with_capacity(ids.len());
     for ((id, entry), imp) in file.nodes.iter().zip(&impls) {
         let Some(imp) = imp else { continue };
@@ -128,7 +141,7 @@ fn valid_node_id(id: &str) -> bool {
 /// What every node check needs to know about the other nodes, indexed by file order.
 struct Lookup<'a> {
     ids: &'a [&'a str],
-    index: &'a HashMap<&'a str, usize>,
+    index: &'a FastMap<&'a str, usize>,
     impls: &'a [Option<&'a Arc<dyn Node>>],
     broken: &'a BTreeSet<String>,
 }
@@ -146,9 +159,9 @@ impl NodeChecker<'_> {
     }
 
     fn params_and_param_inputs(&self, diags: &mut Diagnostics) -> (Vec<(&'static str, ParamValue)>, Vec<ParamBinding>) {
-        let mut given: HashMap<&str, ParamValue> = HashMap::new();
+        let mut given: Vec<(&str, ParamValue)> = Vec::with_capacity(self.entry.params.len());
         for (name, json) in &self.entry.params {
-            let field = format!("params.{name}");
+            let field = || format!("params.{name}");
             let Some(ps) = self.spec.param_spec(name) else {
                 let names = self.spec.params.iter().map(|p| p.name);
                 let help = nearest(name, names.clone()).map_or_else(
@@ -156,7 +169,7 @@ impl NodeChecker<'_> {
                     |n| format!("did you mean {n:?}?"),
                 );
                 diags.push(
-                    self.diag("unknown-param", field, format!("{} has no param {name:?}", self.spec.type_name))
+                    self.diag("unknown-param", field(), format!("{} has no param {name:?}", self.spec.type_name))
                         .help(help),
                 );
                 continue;
@@ -165,7 +178,7 @@ impl NodeChecker<'_> {
                 diags.push(
                     self.diag(
                         "param-and-input",
-                        field.clone(),
+                        field(),
                         format!("param {name:?} is set both as a value and as a wired input"),
                     )
                     .help("remove one of the two"),
@@ -174,11 +187,10 @@ impl NodeChecker<'_> {
             match ps.kind.from_json(json) {
                 Ok(v) => {
                     self.check_output_path(&ps.kind, &v, &field, diags);
-                    given.insert(ps.name, v);
+                    given.push((ps.name, v));
                 }
-                Err(msg) => {
-                    diags.push(self.diag("invalid-param", field, msg).help(format!("{}: {}", ps.name, ps.description)))
-                }
+                Err(msg) => diags
+                    .push(self.diag("invalid-param", field(), msg).help(format!("{}: {}", ps.name, ps.description))),
             }
         }
         let mut params = Vec::with_capacity(self.spec.params.len());
@@ -190,7 +202,8 @@ impl NodeChecker<'_> {
                 }
                 continue;
             }
-            match given.remove(ps.name).or_else(|| ps.default.clone()) {
+            let from_file = given.iter().position(|(n, _)| *n == ps.name).map(|i| given.swap_remove(i).1);
+            match from_file.or_else(|| ps.default.clone()) {
                 Some(v) => params.push((ps.name, v)),
                 None => diags.push(
                     self.diag(
@@ -205,27 +218,33 @@ impl NodeChecker<'_> {
         (params, bindings)
     }
 
-    fn check_output_path(&self, kind: &ParamKind, value: &ParamValue, field: &str, diags: &mut Diagnostics) {
+    fn check_output_path(
+        &self,
+        kind: &ParamKind,
+        value: &ParamValue,
+        field: &dyn Fn() -> String,
+        diags: &mut Diagnostics,
+    ) {
         if let (ParamKind::Path { role: PathRole::Output }, ParamValue::Text(p)) = (kind, value)
             && let Err(why) = check_output_path(p)
         {
             diags.push(
-                self.diag("output-path-escapes", field.to_string(), format!("output path {p:?} is refused: {why}"))
+                self.diag("output-path-escapes", field(), format!("output path {p:?} is refused: {why}"))
                     .help("use a relative path inside the output folder (--out)"),
             );
         }
     }
 
     fn param_source(&self, name: &str, kind: &ParamKind, r: &InputRef, diags: &mut Diagnostics) -> Option<Source> {
-        let field = format!("inputs.{name}");
+        let field = || format!("inputs.{name}");
         let InputRef::One(wire) = r else {
-            diags.push(self.diag("too-many-sources", field, format!("param {name:?} takes one wire, got a list")));
+            diags.push(self.diag("too-many-sources", field(), format!("param {name:?} takes one wire, got a list")));
             return None;
         };
         let (source, ty) = self.resolve_wire(wire, &field, diags)?;
         let want = kind.port_type();
         if !want.accepts(ty) {
-            diags.push(self.type_mismatch(&field, name, want, wire, ty));
+            diags.push(self.type_mismatch(&field(), name, want, wire, ty));
             return None;
         }
         Some(source)
@@ -234,7 +253,7 @@ impl NodeChecker<'_> {
     fn inputs(&self, diags: &mut Diagnostics) -> Vec<InputBinding> {
         let mut bindings = Vec::new();
         for (name, r) in &self.entry.inputs {
-            let field = format!("inputs.{name}");
+            let field = || format!("inputs.{name}");
             let Some(is) = self.spec.inputs.iter().find(|i| i.name == name) else {
                 if self.spec.param_spec(name).is_none() {
                     let names = self.spec.inputs.iter().map(|i| i.name).chain(self.spec.params.iter().map(|p| p.name));
@@ -249,7 +268,7 @@ impl NodeChecker<'_> {
                         |n| format!("did you mean {n:?}?"),
                     );
                     diags.push(
-                        self.diag("unknown-input", field, format!("{} has no input {name:?}", self.spec.type_name))
+                        self.diag("unknown-input", field(), format!("{} has no input {name:?}", self.spec.type_name))
                             .help(help),
                     );
                 }
@@ -260,8 +279,12 @@ impl NodeChecker<'_> {
                 let takes =
                     if is.max_sources == 1 { "one wire".to_string() } else { format!("1 to {} wires", is.max_sources) };
                 diags.push(
-                    self.diag("too-many-sources", field, format!("input {name:?} takes {takes}, got {}", wires.len()))
-                        .help("combine images first (image.blend, image.grid), or wire one source"),
+                    self.diag(
+                        "too-many-sources",
+                        field(),
+                        format!("input {name:?} takes {takes}, got {}", wires.len()),
+                    )
+                    .help("combine images first (image.blend, image.grid), or wire one source"),
                 );
                 continue;
             }
@@ -271,7 +294,7 @@ impl NodeChecker<'_> {
                     if is.ty.accepts(ty) {
                         sources.push(source);
                     } else {
-                        diags.push(self.type_mismatch(&field, name, is.ty, wire, ty));
+                        diags.push(self.type_mismatch(&field(), name, is.ty, wire, ty));
                     }
                 }
             }
@@ -296,10 +319,15 @@ impl NodeChecker<'_> {
     }
 
     /// Resolves `"node.port"`. Stays quiet about nodes already reported as broken or of unknown type.
-    fn resolve_wire(&self, wire: &str, field: &str, diags: &mut Diagnostics) -> Option<(Source, PortType)> {
+    fn resolve_wire(
+        &self,
+        wire: &str,
+        field: &dyn Fn() -> String,
+        diags: &mut Diagnostics,
+    ) -> Option<(Source, PortType)> {
         let Some((node, port)) = wire.split_once('.') else {
             diags.push(
-                self.diag("bad-reference", field.to_string(), format!("{wire:?} is not a wire"))
+                self.diag("bad-reference", field(), format!("{wire:?} is not a wire"))
                     .help("write \"<node>.<output port>\", for example \"noise.image\""),
             );
             return None;
@@ -310,7 +338,7 @@ impl NodeChecker<'_> {
                 diags.push(
                     self.diag(
                         "unknown-node",
-                        field.to_string(),
+                        field(),
                         format!("{wire:?} names node {node:?}, which the workflow lacks"),
                     )
                     .maybe_help(hint),
@@ -324,7 +352,7 @@ impl NodeChecker<'_> {
             diags.push(
                 self.diag(
                     "unknown-port",
-                    field.to_string(),
+                    field(),
                     format!("{wire:?}: node {node:?} ({}) has no output {port:?}", spec.type_name),
                 )
                 .help(format!("its outputs are: {ports}")),
@@ -343,7 +371,7 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// A topological order of file indices, or every cycle found (as file indices, first node repeated at the end).
 fn topological_order(
     nodes: &[GraphNode],
-    index: &HashMap<&str, usize>,
+    index: &FastMap<&str, usize>,
     count: usize,
 ) -> Result<Vec<usize>, Vec<Vec<usize>>> {
     let mut dag: DiGraph<(), ()> = DiGraph::with_capacity(count, count);
@@ -415,7 +443,7 @@ fn cycle_diagnostic(cycle: &[usize], ids: &[&str]) -> Diagnostic {
 }
 
 /// Puts nodes into topological order and rewrites their wires to the new indices.
-fn reorder(nodes: Vec<GraphNode>, index: &HashMap<&str, usize>, order: &[usize]) -> Vec<GraphNode> {
+fn reorder(nodes: Vec<GraphNode>, index: &FastMap<&str, usize>, order: &[usize]) -> Vec<GraphNode> {
     let mut by_file: Vec<Option<GraphNode>> = (0..index.len()).map(|_| None).collect();
     for node in nodes {
         let i = index[node.id.as_str()];

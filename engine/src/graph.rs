@@ -68,6 +68,8 @@ pub struct Graph {
     /// The DAG over node indices; an edge per distinct upstream-downstream pair.
     pub dag: DiGraph<usize, ()>,
     pub(crate) dependants: Vec<Vec<usize>>,
+    /// Distinct upstream nodes of each node.
+    pub(crate) dependencies: Vec<Vec<usize>>,
     pub(crate) dependency_count: Vec<u32>,
 }
 
@@ -79,18 +81,19 @@ impl Graph {
             dag.add_node(i);
         }
         let mut dependants = vec![Vec::new(); nodes.len()];
-        let mut dependency_count = vec![0u32; nodes.len()];
+        let mut dependencies = Vec::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             let mut ups: Vec<usize> = node.upstream().collect();
             ups.sort_unstable();
             ups.dedup();
-            dependency_count[i] = ups.len() as u32;
-            for u in ups {
+            for &u in &ups {
                 dependants[u].push(i);
                 dag.add_edge(petgraph::graph::NodeIndex::new(u), petgraph::graph::NodeIndex::new(i), ());
             }
+            dependencies.push(ups);
         }
-        Self { name, nodes, dag, dependants, dependency_count }
+        let dependency_count = dependencies.iter().map(|d| d.len() as u32).collect();
+        Self { name, nodes, dag, dependants, dependencies, dependency_count }
     }
 
     /// Number of nodes.

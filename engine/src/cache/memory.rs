@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// An LRU of node outputs holding at most `budget_bytes`.
 pub struct MemoryCache {
-    entries: LruCache<CacheKey, (Arc<[Value]>, usize)>,
+    entries: LruCache<CacheKey, (Arc<[Value]>, usize), foldhash::fast::RandomState>,
     bytes: usize,
     budget_bytes: usize,
 }
@@ -17,7 +17,11 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// An empty cache with a byte budget.
     pub fn new(budget_bytes: usize) -> Self {
-        Self { entries: LruCache::unbounded(), bytes: 0, budget_bytes }
+        Self {
+            entries: LruCache::unbounded_with_hasher(foldhash::fast::RandomState::default()),
+            bytes: 0,
+            budget_bytes,
+        }
     }
 
     /// Looks up and marks as recently used.

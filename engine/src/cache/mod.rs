@@ -5,6 +5,7 @@ mod disk;
 mod memory;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use disk::DiskCache;
@@ -24,7 +25,6 @@ impl CacheKey {
         version: u32,
         params: &[(&'static str, ParamValue)],
         input_hashes: &[blake3::Hash],
-        fingerprint: Option<&blake3::Hash>,
     ) -> Self {
         let mut h = blake3::Hasher::new();
         h.update(b"switchyard.node.v1\0");
@@ -39,18 +39,26 @@ impl CacheKey {
         for ih in input_hashes {
             h.update(ih.as_bytes());
         }
-        if let Some(f) = fingerprint {
-            h.update(b"fp").update(f.as_bytes());
-        }
+        Self(*h.finalize().as_bytes())
+    }
+
+    /// This key combined with outside state a node reported, such as a loaded file's hash.
+    pub fn with_fingerprint(&self, fingerprint: &blake3::Hash) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(b"switchyard.fingerprint.v1\0").update(&self.0).update(fingerprint.as_bytes());
         Self(*h.finalize().as_bytes())
     }
 
     /// The hash that stands for output port `index` of a deterministic node with this key,
-    /// so downstream keys never need to hash pixel data.
+    /// so downstream keys never need to hash pixel data. The key is already a uniform 256-bit
+    /// hash, so tagging it with the index keeps outputs distinct without hashing again.
     pub fn output_hash(&self, index: usize) -> blake3::Hash {
-        let mut h = blake3::Hasher::new();
-        h.update(&self.0).update(&(index as u64).to_le_bytes());
-        h.finalize()
+        let mut bytes = self.0;
+        let tag = (index as u64).wrapping_add(1).to_le_bytes();
+        for (b, t) in bytes.iter_mut().zip(tag) {
+            *b ^= t;
+        }
+        blake3::Hash::from_bytes(bytes)
     }
 
     /// The key as lowercase hex.
@@ -84,17 +92,26 @@ pub struct CacheStats {
 pub struct Cache {
     memory: Mutex<MemoryCache>,
     disk: Option<DiskCache>,
-    stats: Mutex<CacheStats>,
+    counters: Counters,
+}
+
+/// Lock-free hit and miss counters.
+#[derive(Default)]
+struct Counters {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
 }
 
 impl Cache {
     /// A memory-only cache holding at most `budget_bytes`.
     pub fn memory(budget_bytes: usize) -> Self {
-        Self {
-            memory: Mutex::new(MemoryCache::new(budget_bytes)),
-            disk: None,
-            stats: Mutex::new(CacheStats::default()),
-        }
+        Self { memory: Mutex::new(MemoryCache::new(budget_bytes)), disk: None, counters: Counters::default() }
     }
 
     /// A memory cache in front of a disk store.
@@ -111,7 +128,7 @@ impl Cache {
     pub fn get_memory(&self, key: &CacheKey) -> Option<Arc<[Value]>> {
         let hit = lock(&self.memory).get(key);
         if hit.is_some() {
-            lock(&self.stats).memory_hits += 1;
+            bump(&self.counters.memory_hits, 1);
         }
         hit
     }
@@ -119,17 +136,15 @@ impl Cache {
     /// Looks on disk, promoting a hit into memory. Blocking I/O: call from a blocking thread.
     pub fn get_disk(&self, key: &CacheKey) -> Option<Arc<[Value]>> {
         let found = self.disk.as_ref().and_then(|d| d.get(key));
-        let mut stats = lock(&self.stats);
         match found {
             Some(values) => {
-                stats.disk_hits += 1;
-                drop(stats);
+                bump(&self.counters.disk_hits, 1);
                 let values: Arc<[Value]> = values.into();
                 self.put_memory(*key, Arc::clone(&values));
                 Some(values)
             }
             None => {
-                stats.misses += 1;
+                bump(&self.counters.misses, 1);
                 None
             }
         }
@@ -137,13 +152,13 @@ impl Cache {
 
     /// Counts a miss when no disk lookup follows.
     pub fn record_miss(&self) {
-        lock(&self.stats).misses += 1;
+        bump(&self.counters.misses, 1);
     }
 
     /// Stores in memory.
     pub fn put_memory(&self, key: CacheKey, values: Arc<[Value]>) {
         let evicted = lock(&self.memory).put(key, values);
-        lock(&self.stats).evictions += evicted;
+        bump(&self.counters.evictions, evicted);
     }
 
     /// Stores on disk, if a store is attached. Blocking I/O: call from a blocking thread.
@@ -157,9 +172,14 @@ impl Cache {
 
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
-        let mut s = *lock(&self.stats);
-        s.memory_bytes = lock(&self.memory).bytes();
-        s
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CacheStats {
+            memory_hits: read(&self.counters.memory_hits),
+            disk_hits: read(&self.counters.disk_hits),
+            misses: read(&self.counters.misses),
+            memory_bytes: lock(&self.memory).bytes(),
+            evictions: read(&self.counters.evictions),
+        }
     }
 }
 

@@ -9,8 +9,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::report::{NodeReport, NodeStatus, RunReport, RunStatus};
-use super::task::{NodeTask, Produced, TaskResult};
+use super::task::{NodeTask, Produced, TaskResult, key_hashes};
 use super::{Executor, RunOptions};
+use crate::cache::CacheKey;
 use crate::events::EventKind;
 use crate::graph::{Graph, Source};
 use crate::node::NodeError;
@@ -99,8 +100,31 @@ impl<'g> RunState<'g> {
             self.end(i, NodeStatus::Skipped, None, Some(reason)).await;
             return None;
         }
-        match self.gather(i) {
-            Ok(task) => Some(self.task(exec, i, task)),
+        let node = &self.graph.nodes[i];
+        let spec = node.node.spec();
+        let hashes = match self.input_hashes(i) {
+            Ok(h) => h,
+            Err(e) => {
+                self.release_inputs(i);
+                self.fail(i, e, None).await;
+                return None;
+            }
+        };
+        let key = spec.deterministic.then(|| CacheKey::compute(spec.type_name, spec.version, &node.params, &hashes));
+        // Memory hits are served here, before any input value is touched: a cached re-run stays cheap.
+        if let Some(k) = key
+            && spec.cacheable()
+            && !spec.fingerprinted
+            && let Some(values) = exec.cache().get_memory(&k)
+        {
+            self.release_inputs(i);
+            let produced = Produced { hashes: key_hashes(&k, values.len()), values };
+            self.complete(i, TaskResult::Cached(produced), false).await;
+            return None;
+        }
+        let gathered = self.gather(i);
+        match gathered {
+            Ok(g) => Some(self.task(exec, i, g, key)),
             Err(e) => {
                 self.fail(i, e, None).await;
                 None
@@ -108,7 +132,21 @@ impl<'g> RunState<'g> {
         }
     }
 
-    /// Collects a node's input values, wired params and input hashes, then frees consumed outputs.
+    /// The hashes of every wired input, wired params last, in a fixed order.
+    fn input_hashes(&self, i: usize) -> Result<Vec<blake3::Hash>, NodeError> {
+        let node = &self.graph.nodes[i];
+        let wires =
+            node.inputs.iter().flat_map(|b| b.sources.iter()).chain(node.param_inputs.iter().map(|p| &p.source));
+        wires.map(|s| self.produced_of(*s).map(|p| p.hashes[s.output])).collect()
+    }
+
+    fn produced_of(&self, s: Source) -> Result<&Produced, NodeError> {
+        self.produced[s.node]
+            .as_ref()
+            .ok_or_else(|| NodeError::Internal("an input's value was already released".into()))
+    }
+
+    /// Collects a node's input values and wired params, then frees consumed outputs.
     fn gather(&mut self, i: usize) -> Result<Gathered, NodeError> {
         let gathered = self.gather_values(i);
         self.release_inputs(i);
@@ -117,34 +155,21 @@ impl<'g> RunState<'g> {
 
     fn gather_values(&self, i: usize) -> Result<Gathered, NodeError> {
         let node = &self.graph.nodes[i];
-        let mut hashes = Vec::new();
         let mut inputs = Vec::with_capacity(node.inputs.len());
         for b in &node.inputs {
-            let mut values = Vec::with_capacity(b.sources.len());
-            for s in &b.sources {
-                let (v, h) = self.output(*s)?;
-                values.push(v);
-                hashes.push(h);
-            }
-            inputs.push((b.port, values));
+            let values = b.sources.iter().map(|s| self.produced_of(*s).map(|p| p.values[s.output].clone()));
+            inputs.push((b.port, values.collect::<Result<Vec<_>, _>>()?));
         }
         let mut params = node.params.clone();
         for p in &node.param_inputs {
-            let (v, h) = self.output(p.source)?;
-            hashes.push(h);
-            params.push((p.param, wired_param(node.node.spec(), p.param, &v)?));
+            let v = &self.produced_of(p.source)?.values[p.source.output];
+            params.push((p.param, wired_param(node.node.spec(), p.param, v)?));
         }
-        Ok(Gathered { inputs, params, hashes })
+        Ok(Gathered { inputs, params })
     }
 
-    fn output(&self, s: Source) -> Result<(Value, blake3::Hash), NodeError> {
-        let p = self.produced[s.node]
-            .as_ref()
-            .ok_or_else(|| NodeError::Internal("an input's value was already released".into()))?;
-        Ok((p.values[s.output].clone(), p.hashes[s.output]))
-    }
-
-    fn task(&self, exec: &Executor, i: usize, g: Gathered) -> NodeTask {
+    /// A task for node `i`; `key` is its cache key before any fingerprint (deterministic nodes only).
+    fn task(&self, exec: &Executor, i: usize, g: Gathered, key: Option<CacheKey>) -> NodeTask {
         let node = &self.graph.nodes[i];
         let cfg = exec.config();
         NodeTask {
@@ -153,7 +178,7 @@ impl<'g> RunState<'g> {
             node: Arc::clone(&node.node),
             inputs: g.inputs,
             params: g.params,
-            input_hashes: g.hashes,
+            key,
             paths: Arc::clone(&self.opts.paths),
             cancel: self.stop.child_token(),
             events: self.opts.events.clone(),
@@ -169,10 +194,7 @@ impl<'g> RunState<'g> {
         if self.opts.keep_outputs {
             return;
         }
-        let mut ups: Vec<usize> = self.graph.nodes[i].upstream().collect();
-        ups.sort_unstable();
-        ups.dedup();
-        for u in ups {
+        for &u in &self.graph.dependencies[i] {
             self.consumers_left[u] = self.consumers_left[u].saturating_sub(1);
             if self.consumers_left[u] == 0 {
                 self.produced[u] = None;
@@ -320,7 +342,6 @@ impl<'g> RunState<'g> {
 struct Gathered {
     inputs: Vec<(&'static str, Vec<Value>)>,
     params: Vec<(&'static str, ParamValue)>,
-    hashes: Vec<blake3::Hash>,
 }
 
 /// Turns an upstream value into a param value, checked against the param's kind.

@@ -30,7 +30,9 @@ pub(super) struct NodeTask {
     pub node: Arc<dyn Node>,
     pub inputs: Vec<(&'static str, Vec<Value>)>,
     pub params: Vec<(&'static str, ParamValue)>,
-    pub input_hashes: Vec<blake3::Hash>,
+    /// The cache key from type, version, params and input hashes (deterministic nodes only).
+    /// For nodes that are cacheable and not fingerprinted, memory was already checked.
+    pub key: Option<CacheKey>,
     pub paths: Arc<PathRoots>,
     pub cancel: CancellationToken,
     pub events: EventSink,
@@ -65,13 +67,14 @@ impl NodeTask {
 
     async fn run_inner(mut self) -> Result<TaskResult, NodeError> {
         let spec = self.node.spec();
-        let fingerprint = self.fingerprint().await?;
-        let key = spec.deterministic.then(|| {
-            CacheKey::compute(spec.type_name, spec.version, &self.params, &self.input_hashes, fingerprint.as_ref())
-        });
+        let memory_checked = !spec.fingerprinted;
+        let key = match (self.key, self.fingerprint().await?) {
+            (Some(k), Some(fp)) => Some(k.with_fingerprint(&fp)),
+            (k, _) => k,
+        };
         if spec.cacheable()
             && let Some(key) = key
-            && let Some(values) = self.lookup(key).await
+            && let Some(values) = self.lookup(key, memory_checked).await
         {
             return Ok(TaskResult::Cached(Produced { hashes: key_hashes(&key, values.len()), values }));
         }
@@ -123,8 +126,8 @@ impl NodeTask {
         blocking(move || node.fingerprint(&params, &paths)).await?
     }
 
-    async fn lookup(&self, key: CacheKey) -> Option<Arc<[Value]>> {
-        if let Some(hit) = self.cache.get_memory(&key) {
+    async fn lookup(&self, key: CacheKey, memory_checked: bool) -> Option<Arc<[Value]>> {
+        if !memory_checked && let Some(hit) = self.cache.get_memory(&key) {
             return Some(hit);
         }
         if !self.cache.has_disk() {
@@ -201,7 +204,7 @@ fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Vec
     Ok((values.into(), outputs.files))
 }
 
-fn key_hashes(key: &CacheKey, count: usize) -> Vec<blake3::Hash> {
+pub(super) fn key_hashes(key: &CacheKey, count: usize) -> Vec<blake3::Hash> {
     (0..count).map(|i| key.output_hash(i)).collect()
 }
 

@@ -1,10 +1,11 @@
 //! The saved workflow format, version 1. Its own types, converted explicitly into a runtime graph.
 
+mod fast;
 mod overrides;
 mod parse;
 
-use std::collections::BTreeMap;
-
+/// An object in the file: keys in the file's order, hashed with a fast seeded hasher.
+pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -33,8 +34,8 @@ pub struct WorkflowFile {
     /// One line on what it makes.
     #[serde(default)]
     pub description: String,
-    /// The nodes, keyed by node id (letters, digits, `_` and `-`).
-    pub nodes: BTreeMap<String, NodeEntry>,
+    /// The nodes, keyed by node id (letters, digits, `_` and `-`), in the file's order.
+    pub nodes: FileMap<NodeEntry>,
     /// Editor layout only (positions, colours); never affects execution or cache keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui: Option<serde_json::Map<String, serde_json::Value>>,
@@ -48,16 +49,16 @@ pub struct NodeEntry {
     #[serde(rename = "type")]
     pub type_name: String,
     /// Widget values by param name; omitted params take their defaults.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "FileMap::is_empty")]
+    pub params: FileMap<serde_json::Value>,
     /// Wires by input name: `"<node>.<output port>"`, or a list of them for list inputs.
     /// An input named after a param drives that param from an upstream value.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub inputs: BTreeMap<String, InputRef>,
+    #[serde(default, skip_serializing_if = "FileMap::is_empty")]
+    pub inputs: FileMap<InputRef>,
 }
 
 /// The source(s) of one input.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum InputRef {
     /// One wire: `"<node>.<output port>"`.
@@ -79,4 +80,32 @@ impl InputRef {
 /// The JSON Schema of the format, as `switchyard schema` prints it.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(WorkflowFile)).unwrap_or_default()
+}
+
+/// Reads a wire or a list of wires directly; serde's untagged enums buffer every value first,
+/// which made large files several times slower to read.
+impl<'de> Deserialize<'de> for InputRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Wires;
+        impl<'de> serde::de::Visitor<'de> for Wires {
+            type Value = InputRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a wire \"<node>.<port>\" or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InputRef, E> {
+                Ok(InputRef::One(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<InputRef, E> {
+                Ok(InputRef::One(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<InputRef, A::Error> {
+                let mut wires = Vec::new();
+                while let Some(w) = seq.next_element::<String>()? {
+                    wires.push(w);
+                }
+                Ok(InputRef::Many(wires))
+            }
+        }
+        d.deserialize_any(Wires)
+    }
 }

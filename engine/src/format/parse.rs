@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{FORMAT_NAME, NodeEntry, SUPPORTED_VERSIONS, WorkflowFile};
+use super::{FORMAT_NAME, NodeEntry, SUPPORTED_VERSIONS, WorkflowFile, fast};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
 /// The largest workflow file read, in bytes.
@@ -34,6 +34,10 @@ pub fn parse_workflow(text: &str) -> ParsedWorkflow {
             "file-too-large",
             format!("the file is {} bytes; the limit is {MAX_FILE_BYTES}", text.len()),
         ));
+        return out;
+    }
+    if let Some(file) = fast::parse(text) {
+        out.file = Some(file);
         return out;
     }
     let root = match parse_checking_duplicates(text, &mut out.diagnostics) {
@@ -123,8 +127,8 @@ fn check_header(root: &Map<String, Value>, diags: &mut Diagnostics) -> bool {
     }
 }
 
-fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> std::collections::BTreeMap<String, NodeEntry> {
-    let mut entries = std::collections::BTreeMap::new();
+fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> super::FileMap<NodeEntry> {
+    let mut entries = super::FileMap::default();
     let nodes = match nodes {
         Some(Value::Object(m)) => m,
         Some(_) => {
@@ -163,7 +167,7 @@ fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> std::collection
 fn parse_checking_duplicates(text: &str, diags: &mut Diagnostics) -> Result<Value, serde_json::Error> {
     let duplicates = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = DuplicateCheck { path: String::new(), duplicates: &duplicates }.deserialize(&mut de)?;
+    let value = DuplicateCheck { path: String::new(), duplicates: Some(&duplicates) }.deserialize(&mut de)?;
     de.end()?;
     for path in duplicates.into_inner() {
         diags.push(
@@ -174,9 +178,10 @@ fn parse_checking_duplicates(text: &str, diags: &mut Diagnostics) -> Result<Valu
     Ok(value)
 }
 
-struct DuplicateCheck<'a> {
-    path: String,
-    duplicates: &'a RefCell<Vec<String>>,
+/// Builds a `Value`, recording duplicated keys with their paths, or (with no record) failing on the first.
+pub(super) struct DuplicateCheck<'a> {
+    pub(super) path: String,
+    pub(super) duplicates: Option<&'a RefCell<Vec<String>>>,
 }
 
 impl<'de> DeserializeSeed<'de> for DuplicateCheck<'_> {
@@ -228,7 +233,7 @@ impl<'de> Visitor<'de> for DuplicateCheck<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", items.len())))? {
+        while let Some(v) = seq.next_element_seed(self.child_index(items.len()))? {
             items.push(v);
         }
         Ok(Value::Array(items))
@@ -237,11 +242,14 @@ impl<'de> Visitor<'de> for DuplicateCheck<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let child = self.child(&format!(".{key}"));
-            let value =
-                map.next_value_seed(DuplicateCheck { path: child.path.clone(), duplicates: self.duplicates })?;
+            let child = if self.duplicates.is_some() { self.child(&format!(".{key}")) } else { self.child("") };
+            let path = child.path.clone();
+            let value = map.next_value_seed(child)?;
             if object.contains_key(&key) {
-                self.duplicates.borrow_mut().push(format!("{:?}", child.path.trim_start_matches('.')));
+                match self.duplicates {
+                    Some(record) => record.borrow_mut().push(format!("{:?}", path.trim_start_matches('.'))),
+                    None => return Err(serde::de::Error::custom(format!("duplicate key {key:?}"))),
+                }
             }
             object.insert(key, value);
         }
@@ -250,7 +258,13 @@ impl<'de> Visitor<'de> for DuplicateCheck<'_> {
 }
 
 impl<'a> DuplicateCheck<'a> {
+    fn child_index(&self, i: usize) -> DuplicateCheck<'a> {
+        if self.duplicates.is_some() { self.child(&format!("[{i}]")) } else { self.child("") }
+    }
+
     fn child(&self, step: &str) -> DuplicateCheck<'a> {
-        DuplicateCheck { path: format!("{}{step}", self.path), duplicates: self.duplicates }
+        // Paths only matter when duplicates are recorded; the strict fast path skips building them.
+        let path = if self.duplicates.is_some() { format!("{}{step}", self.path) } else { String::new() };
+        DuplicateCheck { path, duplicates: self.duplicates }
     }
 }
