@@ -59,7 +59,7 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
         let luma = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
         for (dst, v) in p.iter_mut().zip(c) {
             let v = luma + (v - luma) * saturation;
-            *dst = v.max(0.0).powf(inv_gamma);
+            *dst = if inv_gamma == 1.0 { v.max(0.0) } else { v.max(0.0).powf(inv_gamma) };
         }
     }
     ctx.check_cancelled()?;

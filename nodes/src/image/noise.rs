@@ -4,7 +4,7 @@ use switchyard_engine::{
     Image, NodeContext, NodeError, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PortType, Value,
 };
 
-use crate::color::srgb_to_linear;
+use crate::color::srgb_unit_to_linear;
 use crate::kit::{CpuNode, check_size, row_tick, u32_param};
 
 pub fn node() -> CpuNode {
@@ -48,9 +48,13 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
         row_tick(ctx, y, h, 64)?;
         for x in 0..w {
             let (fx, fy) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
-            let r = field.sample(fx, fy, 0);
-            let (g, b) = if color { (field.sample(fx, fy, 1), field.sample(fx, fy, 2)) } else { (r, r) };
-            px.extend_from_slice(&[srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b), 1.0]);
+            let r = srgb_unit_to_linear(field.sample(fx, fy, 0));
+            let (g, b) = if color {
+                (srgb_unit_to_linear(field.sample(fx, fy, 1)), srgb_unit_to_linear(field.sample(fx, fy, 2)))
+            } else {
+                (r, r)
+            };
+            px.extend_from_slice(&[r, g, b, 1.0]);
         }
     }
     let img = Image::new(w, h, px).map_err(|e| NodeError::Internal(e.to_string()))?;
