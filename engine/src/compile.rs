@@ -368,26 +368,48 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
     if list.is_empty() { "none".to_string() } else { list.join(", ") }
 }
 
-/// A topological order of file indices, or every cycle found (as file indices, first node repeated at the end).
+/// A topological order of file indices (Kahn's algorithm), or every cycle found (as file
+/// indices, first node repeated at the end).
 fn topological_order(
     nodes: &[GraphNode],
     index: &FastMap<&str, usize>,
     count: usize,
 ) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); count];
+    let mut unmet = vec![0u32; count];
+    for node in nodes {
+        let to = index[node.id.as_str()];
+        for from in node.upstream() {
+            dependants[from].push(to);
+            unmet[to] += 1;
+        }
+    }
+    let mut order: Vec<usize> = (0..count).filter(|&i| unmet[i] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let at = order[next];
+        next += 1;
+        for &d in &dependants[at] {
+            unmet[d] -= 1;
+            if unmet[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    if order.len() == count {
+        return Ok(order);
+    }
+    // Only a graph with a cycle gets here; petgraph finds and orders the cycles for the message.
     let mut dag: DiGraph<(), ()> = DiGraph::with_capacity(count, count);
     for _ in 0..count {
         dag.add_node(());
     }
-    for node in nodes {
-        let to = index[node.id.as_str()];
-        for from in node.upstream() {
+    for (from, ds) in dependants.iter().enumerate() {
+        for &to in ds {
             dag.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
         }
     }
-    match petgraph::algo::toposort(&dag, None) {
-        Ok(order) => Ok(order.into_iter().map(NodeIndex::index).collect()),
-        Err(_) => Err(find_cycles(&dag)),
-    }
+    Err(find_cycles(&dag))
 }
 
 fn find_cycles(dag: &DiGraph<(), ()>) -> Vec<Vec<usize>> {

@@ -33,15 +33,9 @@ fn check(input: &Path, expect: &Path) {
 
 #[test]
 fn every_run_fixture_matches_its_expected_outcome() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".json") && !name.ends_with(".expected.json") {
-            check(&path, &dir.join(name.replace(".json", ".expected.json")));
-            checked += 1;
-        }
+    let files = crate::support::fixture_workflows("run");
+    for path in &files {
+        check(path, &path.with_extension("expected.json"));
     }
-    assert!(checked >= 3);
+    assert!(files.len() >= 3);
 }

@@ -1,7 +1,7 @@
 //! Test nodes and helpers: a registry of probes that record when they run.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -183,4 +183,19 @@ pub fn run(exec: &Executor, graph: &Graph, opts: RunOptions) -> RunReport {
 /// A multi-threaded runtime like the CLI's.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The workflow files in `tests/fixtures/<dir>`, sorted: every `.json` but the `.expected.json`.
+pub fn fixture_workflows(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.ends_with(".json") && !name.ends_with(".expected.json")
+        })
+        .collect();
+    files.sort();
+    files
 }

@@ -23,16 +23,11 @@ fn check(input: &Path, expect: &Path) {
 
 #[test]
 fn every_invalid_fixture_reports_its_expected_diagnostics() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            check(&path, &path.with_extension("expected"));
-            checked += 1;
-        }
+    let files = crate::support::fixture_workflows("invalid");
+    for path in &files {
+        check(path, &path.with_extension("expected"));
     }
-    assert!(checked >= 12, "only {checked} fixtures found");
+    assert!(files.len() >= 12, "only {} fixtures found", files.len());
 }
 
 #[test]
