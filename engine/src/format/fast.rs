@@ -20,7 +20,8 @@ struct FastFile {
     name: String,
     #[serde(default)]
     description: String,
-    nodes: UniqueMap<FastNode>,
+    #[serde(deserialize_with = "nodes")]
+    nodes: FileMap<NodeEntry>,
     #[serde(default)]
     ui: Option<StrictObject>,
 }
@@ -42,14 +43,21 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
     if f.format != FORMAT_NAME || !SUPPORTED_VERSIONS.contains(&f.version) {
         return None;
     }
-    let nodes = f
-        .nodes
-        .0
-        .into_iter()
-        .map(|(id, n)| (id, NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0 }))
-        .collect();
     let ui = f.ui.map(|m| m.0.into_iter().collect());
-    Some(WorkflowFile { format: f.format, version: f.version, name: f.name, description: f.description, nodes, ui })
+    Some(WorkflowFile {
+        format: f.format,
+        version: f.version,
+        name: f.name,
+        description: f.description,
+        nodes: f.nodes,
+        ui,
+    })
+}
+
+/// Reads the nodes straight into the file's map, so no second map of every node is built.
+fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<FileMap<NodeEntry>, D::Error> {
+    let entry = |n: FastNode| Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0 });
+    d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, entry)).map(|m| m.0)
 }
 
 /// A JSON object whose keys must be unique, in file order.
