@@ -11,6 +11,7 @@ mod color;
 mod convert;
 mod image;
 mod kit;
+pub mod onnx;
 mod values;
 
 use switchyard_engine::{DuplicateNodeType, Registry};
@@ -18,17 +19,19 @@ use switchyard_engine::{DuplicateNodeType, Registry};
 pub use color::{linear_to_srgb, srgb_to_linear};
 pub use convert::{ImageLimits, from_dynamic, to_rgba8};
 
-/// Adds every built-in node type to `registry`.
-pub fn register_builtins(registry: &mut Registry) -> Result<(), DuplicateNodeType> {
+/// Adds every built-in node type to `registry`, with ONNX models found as `settings` say.
+pub fn register_builtins(registry: &mut Registry, settings: onnx::OnnxSettings) -> Result<(), DuplicateNodeType> {
     image::register(registry)?;
-    values::register(registry)
+    values::register(registry)?;
+    onnx::register(registry, settings)
 }
 
-/// A registry holding exactly the built-in node types.
+/// A registry holding exactly the built-in node types, with models from `SWITCHYARD_MODELS`
+/// or `./models`.
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
     // An empty registry cannot hold duplicates, and the built-in names are distinct.
-    if let Err(e) = register_builtins(&mut registry) {
+    if let Err(e) = register_builtins(&mut registry, onnx::OnnxSettings::from_env()) {
         unreachable!("built-in node types collide: {e}");
     }
     registry

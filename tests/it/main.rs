@@ -3,6 +3,7 @@
 mod cli;
 mod executor;
 mod image_nodes;
+mod onnx;
 mod property;
 mod run_fixtures;
 mod support;

@@ -1,0 +1,19 @@
+//! Local inference through ONNX Runtime: the runtime loader, model manifests, a session cache,
+//! and the `onnx.image` and `onnx.mask` nodes. Free to run: no credits are spent here.
+
+pub mod manifest;
+mod node;
+pub mod runtime;
+mod sessions;
+pub mod tensor;
+
+pub use node::{OnnxImageNode, OnnxSettings, OnnxShared};
+
+use switchyard_engine::{DuplicateNodeType, Registry};
+
+/// Adds `onnx.image` and `onnx.mask`, sharing one session cache.
+pub fn register(registry: &mut Registry, settings: OnnxSettings) -> Result<(), DuplicateNodeType> {
+    let shared = OnnxShared::new(settings);
+    registry.register(OnnxImageNode::image(std::sync::Arc::clone(&shared)))?;
+    registry.register(OnnxImageNode::mask(shared))
+}
