@@ -150,6 +150,21 @@ fn concurrency_never_exceeds_the_class_limit_even_past_a_timeout() {
     assert!(report.duration_ms >= 300, "the second node started early: run took {} ms", report.duration_ms);
 }
 
+#[test]
+fn local_accelerator_nodes_are_bounded_by_their_own_limit() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let nodes: serde_json::Map<String, serde_json::Value> =
+        (0..6).map(|i| (format!("a{i}"), json!({ "type": "test.accel", "params": { "ms": 40, "salt": i } }))).collect();
+    let g = graph(&reg, &workflow(serde_json::Value::Object(nodes)));
+    let config = ExecutorConfig { cpu_limit: 8, accelerator_limit: 2, ..ExecutorConfig::default() };
+    let exec = Executor::new(config, Arc::new(Cache::memory(1 << 20)));
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(&exec, &g, options(tmp.path()));
+    assert_eq!(report.count(NodeStatus::Executed), 6);
+    assert_eq!(log.max_running.load(Ordering::SeqCst), 2, "two accelerator slots, however many CPU slots");
+}
+
 fn chain(salt_of_c: i64) -> String {
     workflow(json!({
         "a": { "type": "test.source", "params": { "salt": 1 } },

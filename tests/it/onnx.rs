@@ -65,7 +65,7 @@ fn every_shipped_model_matches_python_onnxruntime_through_the_node() {
         let ctx = NodeContext::standalone(
             "t",
             vec![("image", vec![Value::Image(img)])],
-            vec![("model", ParamValue::Text(name.clone().into()))],
+            vec![("model", ParamValue::Text(name.clone().into())), ("tile", ParamValue::Int(0))],
             PathRoots::new(".", "."),
         );
         let out = rt.block_on(node.run(ctx)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -155,4 +155,73 @@ fn a_missing_runtime_fails_only_the_onnx_nodes_with_install_advice() {
     let up = by_id("up");
     assert_eq!(up["status"], "failed");
     assert!(up["error"].as_str().unwrap().contains("scripts/install-onnxruntime"), "{up}");
+}
+
+fn run_model(model: &str, mask: bool, tile: i64, img: &Image) -> Vec<f32> {
+    let reg = registry();
+    let node = reg.get(if mask { "onnx.mask" } else { "onnx.image" }).unwrap();
+    let params = vec![("model", ParamValue::Text(model.into())), ("tile", ParamValue::Int(tile))];
+    let ctx = NodeContext::standalone(
+        "t",
+        vec![("image", vec![Value::Image(img.clone())])],
+        params,
+        PathRoots::new(".", "."),
+    );
+    let out = crate::support::runtime().block_on(node.run(ctx)).unwrap();
+    match out.get(if mask { "mask" } else { "image" }).unwrap() {
+        Value::Image(i) => i.pixels().to_vec(),
+        Value::Mask(m) => m.values().to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn noise(w: u32, h: u32) -> Image {
+    let px = (0..w * h).flat_map(|i| {
+        let v = |k: u32| ((i.wrapping_mul(2_654_435_761).wrapping_add(k * 97)) % 1000) as f32 / 1000.0;
+        [v(1), v(2), v(3), 1.0]
+    });
+    Image::new(w, h, px.collect()).unwrap()
+}
+
+/// Tiles of 32 px with 8 px overlaps (35 tiles) against one whole-image pass. Tolerance 1e-4
+/// per value (linear light, 0..1): these models see 3 px around a pixel, less than the
+/// overlap margin that blending ignores, so tiling should change nothing but rounding.
+#[test]
+fn tiled_inference_matches_untiled_within_tolerance() {
+    let img = noise(100, 70);
+    for (model, mask) in [("upscale2x", false), ("sobel_edges", true), ("grade_teal_orange", false)] {
+        let whole = run_model(model, mask, 4096, &img);
+        let tiled = run_model(model, mask, 32, &img);
+        assert_eq!(whole.len(), tiled.len(), "{model}");
+        let diffs: Vec<f32> = whole.iter().zip(&tiled).map(|(a, b)| (a - b).abs()).collect();
+        let worst = diffs.iter().copied().fold(0.0f32, f32::max);
+        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        eprintln!("{model}: worst {worst:.6}, mean {mean:.7}");
+        assert!(worst < 1e-4, "{model}: worst {worst}, mean {mean}");
+    }
+}
+
+#[test]
+fn onnx_templates_run_end_to_end_from_another_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .current_dir(tmp.path())
+            .args(["run", "--json", "--no-disk-cache", "--out", "out"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let upscale = root().join("workflows/local-upscale.json");
+    let out = run(&[upscale.to_str().unwrap(), "--set", "draft.width=96", "--set", "draft.height=54"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let img = image::open(tmp.path().join("out/upscaled/draft_2x.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (192, 108));
+    let frames = root().join("workflows/assets/frames/frame_000[12].png");
+    let grade = root().join("workflows/batch-grade.json");
+    let out = run(&[grade.to_str().unwrap(), "--batch", frames.to_str().unwrap(), "--bind", "load.path"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    for f in ["frame_0001.png", "frame_0002_edges.png"] {
+        assert!(tmp.path().join("out/graded").join(f).is_file(), "{f} missing");
+    }
 }

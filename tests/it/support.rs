@@ -129,7 +129,8 @@ fn probe_spec(name: &'static str) -> NodeSpec {
 }
 
 /// A registry with the built-in nodes and the probes `test.step`, `test.source`, `test.panic`,
-/// `test.panic_blocking`, `test.fail`, `test.random` and `test.stubborn`, all logging to `log`.
+/// `test.panic_blocking`, `test.fail`, `test.random`, `test.stubborn` and `test.accel` (a
+/// local-accelerator step), all logging to `log`.
 pub fn probe_registry(log: &Arc<Log>) -> Registry {
     let mut r = switchyard_nodes::builtin_registry();
     let mut add = |name: &'static str, behaviour: Behaviour, spec_fn: fn(&'static str) -> NodeSpec| {
@@ -146,6 +147,7 @@ pub fn probe_registry(log: &Arc<Log>) -> Registry {
     add("test.fail", Behaviour::Fail, probe_spec);
     add("test.random", Behaviour::Random, |n| probe_spec(n).nondeterministic());
     add("test.stubborn", Behaviour::Stubborn, probe_spec);
+    add("test.accel", Behaviour::Step, |n| probe_spec(n).resource(switchyard_engine::ResourceClass::LocalAccelerator));
     r
 }
 

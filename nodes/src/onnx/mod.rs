@@ -6,6 +6,7 @@ mod node;
 pub mod runtime;
 mod sessions;
 pub mod tensor;
+pub mod tiles;
 
 pub use node::{OnnxImageNode, OnnxSettings, OnnxShared};
 

@@ -12,6 +12,7 @@ use super::manifest::{self, Manifest, Task};
 use super::runtime::{self, RuntimeConfig};
 use super::sessions::{SessionCache, SharedSession, lock};
 use super::tensor::{Rect, pack, unpack_mask, unpack_rgb};
+use super::tiles::{Blender, MIN_TILE, is_allocation_failure, plan};
 
 /// Where models live and how to find the runtime.
 #[derive(Clone, Debug)]
@@ -23,9 +24,10 @@ pub struct OnnxSettings {
 }
 
 impl OnnxSettings {
-    /// `SWITCHYARD_MODELS`, or `models/` in the current folder.
+    /// `SWITCHYARD_MODELS`; else `models/` in the current folder; else the `models/` of the
+    /// checkout or install the executable sits in; else `./models` (which then reports as missing).
     pub fn from_env() -> Self {
-        let models_dir = std::env::var_os("SWITCHYARD_MODELS").map_or_else(|| PathBuf::from("models"), PathBuf::from);
+        let models_dir = std::env::var_os("SWITCHYARD_MODELS").map(PathBuf::from).unwrap_or_else(default_models_dir);
         Self { models_dir, runtime: RuntimeConfig::default() }
     }
 
@@ -35,6 +37,17 @@ impl OnnxSettings {
         let file = if p.extension().is_some_and(|e| e == "toml") { p.to_path_buf() } else { p.with_extension("toml") };
         if file.is_absolute() { file } else { self.models_dir.join(file) }
     }
+}
+
+fn default_models_dir() -> PathBuf {
+    let here = PathBuf::from("models");
+    if here.is_dir() {
+        return here;
+    }
+    let exe = std::env::current_exe().ok();
+    let near_exe =
+        exe.iter().flat_map(|e| e.ancestors().skip(1).take(4)).map(|d| d.join("models")).find(|d| d.is_dir());
+    near_exe.unwrap_or(here)
 }
 
 /// State shared by every ONNX node of one registry.
@@ -101,6 +114,12 @@ fn base_spec(name: &'static str, description: &'static str) -> NodeSpec {
             ParamKind::Text { multiline: false, max_len: 1024 },
             "A model manifest name in the models folder, such as \"upscale2x\"",
         ))
+        .param(ParamSpec::new(
+            "tile",
+            ParamKind::Int { min: 0, max: 8192 },
+            ParamValue::Int(0),
+            "Tile side in pixels; 0 uses the model's own (halved automatically if memory runs out)",
+        ))
 }
 
 impl Node for OnnxImageNode {
@@ -114,10 +133,8 @@ impl Node for OnnxImageNode {
             let m = shared.manifest(ctx.text("model")?)?;
             check_task(&m, mask)?;
             let session = shared.session(&m)?;
-            ctx.check_cancelled()?;
-            ctx.progress(0, 1);
-            let value = infer(&session, &m, ctx.image("image")?, mask)?;
-            ctx.progress(1, 1);
+            let tile = u32::try_from(ctx.int("tile")?).unwrap_or(0);
+            let value = infer(ctx, &session, &m, ctx.image("image")?, mask, tile)?;
             let port = if mask { "mask" } else { "image" };
             Ok(Outputs::new().with(port, value))
         })
@@ -150,11 +167,74 @@ fn check_task(m: &Manifest, mask: bool) -> Result<(), NodeError> {
     Err(NodeError::Invalid(format!("model {:?} is a {:?} model; use it with {node}", m.name, m.task)))
 }
 
-/// Runs the whole image through the model.
-fn infer(session: &SharedSession, m: &Manifest, img: &Image, mask: bool) -> Result<Value, NodeError> {
+/// Runs the image through the model in tiles, halving the tile side when memory runs out.
+fn infer(
+    ctx: &NodeContext,
+    session: &SharedSession,
+    m: &Manifest,
+    img: &Image,
+    mask: bool,
+    tile: u32,
+) -> Result<Value, NodeError> {
     check_size(m, img)?;
-    let (w, h) = (img.width(), img.height());
-    let (shape, data) = pack(img.pixels(), w, Rect { x: 0, y: 0, w, h }, m);
+    let mut tile = match (m.fixed_size, tile) {
+        (Some(_), _) => img.width().max(img.height()),
+        (None, 0) => m.tile,
+        (None, t) => t.max(MIN_TILE),
+    };
+    loop {
+        match infer_tiled(ctx, session, m, img, mask, tile) {
+            Err(NodeError::Failed(msg))
+                if is_allocation_failure(&msg) && tile / 2 >= MIN_TILE && m.fixed_size.is_none() =>
+            {
+                tracing::warn!(model = %m.name, tile, "out of memory on a tile; halving the tile side");
+                tile /= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn infer_tiled(
+    ctx: &NodeContext,
+    session: &SharedSession,
+    m: &Manifest,
+    img: &Image,
+    mask: bool,
+    tile: u32,
+) -> Result<Value, NodeError> {
+    let scale = match m.task {
+        Task::Upscale { factor } => factor,
+        _ => 1,
+    };
+    let overlap = m.overlap.min(tile / 4);
+    let tiles = plan(img.width(), img.height(), tile, overlap);
+    let mut blender = Blender::new(img.width(), img.height(), scale, if mask { 1 } else { 3 }, overlap);
+    for (i, t) in tiles.iter().enumerate() {
+        ctx.check_cancelled()?;
+        ctx.progress(i as u64, tiles.len() as u64);
+        blender.add(t, &run_region(session, m, img, t.src, mask)?)?;
+    }
+    ctx.progress(tiles.len() as u64, tiles.len() as u64);
+    let (ow, oh, data) = blender.finish();
+    if mask {
+        return Mask::new(ow, oh, data).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
+    }
+    let alpha = crate::convert::resample(img, ow, oh, image::imageops::FilterType::Triangle)?;
+    let px =
+        data.chunks_exact(3).zip(alpha.pixels().chunks_exact(4)).flat_map(|(c, a)| [c[0], c[1], c[2], a[3]]).collect();
+    Image::new(ow, oh, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+}
+
+/// One region through the model: interleaved RGB triples, or mask values.
+fn run_region(
+    session: &SharedSession,
+    m: &Manifest,
+    img: &Image,
+    region: Rect,
+    mask: bool,
+) -> Result<Vec<f32>, NodeError> {
+    let (shape, data) = pack(img.pixels(), img.width(), region, m);
     let failed = |e: ort::Error| NodeError::Failed(format!("model {:?}: {e}", m.name));
     let tensor = ort::value::Tensor::from_array((shape, data)).map_err(failed)?;
     let mut guard = lock(session);
@@ -167,13 +247,9 @@ fn infer(session: &SharedSession, m: &Manifest, img: &Image, mask: bool) -> Resu
     })?;
     let (oshape, odata) = out.try_extract_tensor::<f32>().map_err(failed)?;
     if mask {
-        let (mw, mh, values) = unpack_mask(oshape, odata, m)?;
-        return Mask::new(mw, mh, values).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
+        return unpack_mask(oshape, odata, m).map(|(_, _, v)| v);
     }
-    let (ow, oh, rgb) = unpack_rgb(oshape, odata, m)?;
-    let alpha = crate::convert::resample(img, ow, oh, image::imageops::FilterType::Triangle)?;
-    let px = rgb.iter().zip(alpha.pixels().chunks_exact(4)).flat_map(|(c, a)| [c[0], c[1], c[2], a[3]]).collect();
-    Image::new(ow, oh, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+    unpack_rgb(oshape, odata, m).map(|(_, _, rgb)| rgb.into_iter().flatten().collect())
 }
 
 fn check_size(m: &Manifest, img: &Image) -> Result<(), NodeError> {
