@@ -12,9 +12,11 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // wgpu_hal logs each graphics backend that fails to start while probing (EGL without a
+    // display, say) as an error; those are expected here, so they stay quiet unless asked for.
     let args = cli::args::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let code = match cli::dispatch(args) {
         Ok(code) => code,

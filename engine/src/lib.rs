@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod capability;
 mod compile;
 mod context;
 mod diagnostics;

@@ -12,6 +12,7 @@ mod convert;
 mod image;
 mod kit;
 pub mod onnx;
+pub mod probe;
 mod values;
 
 use switchyard_engine::{DuplicateNodeType, Registry};

@@ -28,6 +28,15 @@ pub enum Command {
     },
     /// Print the JSON Schema of the workflow file format.
     Schema,
+    /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The cache folder whose free space to report.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// Flags shared by `run` and `validate`.

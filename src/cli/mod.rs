@@ -2,6 +2,7 @@
 
 pub mod args;
 mod catalog;
+mod doctor;
 mod load;
 mod progress;
 mod run;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Run(args) => run::run(&registry, args),
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
+        Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

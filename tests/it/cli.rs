@@ -225,3 +225,29 @@ fn nodes_json_lists_every_builtin_with_ports_and_params() {
     assert_eq!(blur["params"][0]["type"], "float");
     assert_eq!(blur["inputs"][0]["type"], "image");
 }
+
+#[test]
+fn doctor_reports_cpu_memory_adapters_and_the_onnx_runtime() {
+    let out = bin().args(["doctor", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let local = &doc["local"];
+    assert!(local["cpu_threads"].as_u64().unwrap() >= 1);
+    assert!(local["memory_total_bytes"].as_u64().unwrap() > local["memory_available_bytes"].as_u64().unwrap() / 2);
+    for a in local["adapters"].as_array().unwrap() {
+        let name = a["name"].as_str().unwrap().to_lowercase();
+        if name.contains("llvmpipe") || name.contains("lavapipe") {
+            assert_eq!(a["device_type"], "cpu", "a software rasteriser is not a GPU: {a}");
+        }
+    }
+    let gpus = local["adapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["device_type"] == "discrete_gpu" || a["device_type"] == "integrated_gpu")
+        .count();
+    assert_eq!(doc["local_gpu"], gpus > 0);
+    assert_eq!(local["onnx"]["version"], "1.31.1");
+    assert!(local["onnx"]["providers"].as_array().unwrap().iter().any(|p| p == "CPUExecutionProvider"));
+    assert!(local["cache_free_bytes"].as_u64().is_some());
+}

@@ -3,6 +3,7 @@
 
 pub mod manifest;
 mod node;
+pub mod providers;
 pub mod runtime;
 mod sessions;
 pub mod tensor;

@@ -25,7 +25,8 @@ pub struct SessionCache {
 impl SessionCache {
     /// The session for a model, loading it on first use. Returns whether it was already loaded.
     pub fn get(&self, runtime: &OnnxRuntime, manifest: &Manifest) -> Result<(SharedSession, bool), String> {
-        let key = (manifest.model_path.clone(), "cpu");
+        let provider = super::providers::chosen();
+        let key = (manifest.model_path.clone(), provider);
         let mut entries = lock(&self.entries);
         if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
             let entry = entries.remove(i);
@@ -39,9 +40,11 @@ impl SessionCache {
             .map_err(|e| e.to_string())?
             .with_intra_threads(threads)
             .map_err(|e| e.to_string())?
+            .with_execution_providers([super::providers::dispatch(provider)])
+            .map_err(|e| e.to_string())?
             .commit_from_file(&manifest.model_path)
             .map_err(|e| format!("cannot load {}: {e}", manifest.model_path.display()))?;
-        tracing::info!(model = %manifest.name, provider = "cpu", load_ms = started.elapsed().as_millis() as u64, "loaded an ONNX session");
+        tracing::info!(model = %manifest.name, provider, load_ms = started.elapsed().as_millis() as u64, "loaded an ONNX session");
         let session = Arc::new(Mutex::new(session));
         if entries.len() >= MAX_SESSIONS {
             entries.remove(0);
