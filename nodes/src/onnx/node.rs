@@ -54,12 +54,22 @@ fn default_models_dir() -> PathBuf {
 pub struct OnnxShared {
     settings: OnnxSettings,
     sessions: SessionCache,
+    /// Checked manifests, so a model's hash is computed again only when a file changes.
+    manifests: std::sync::Mutex<std::collections::HashMap<PathBuf, (FileStamps, Manifest)>>,
+}
+
+/// Size and modification time of the manifest and of its model.
+type FileStamps = (Option<(u64, std::time::SystemTime)>, Option<(u64, std::time::SystemTime)>);
+
+fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
 }
 
 impl OnnxShared {
     /// Shared state for these settings.
     pub fn new(settings: OnnxSettings) -> Arc<Self> {
-        Arc::new(Self { settings, sessions: SessionCache::default() })
+        Arc::new(Self { settings, sessions: SessionCache::default(), manifests: Default::default() })
     }
 
     fn manifest(&self, model: &str) -> Result<Manifest, NodeError> {
@@ -71,7 +81,15 @@ impl OnnxShared {
                 self.settings.models_dir.display()
             )));
         }
-        manifest::load(&path).map_err(|e| NodeError::Invalid(e.to_string()))
+        let stamp = (file_stamp(&path), file_stamp(&path.with_extension("onnx")));
+        if let Some((seen, m)) = lock(&self.manifests).get(&path)
+            && *seen == stamp
+        {
+            return Ok(m.clone());
+        }
+        let m = manifest::load(&path).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        lock(&self.manifests).insert(path, (stamp, m.clone()));
+        Ok(m)
     }
 
     fn session(&self, m: &Manifest) -> Result<SharedSession, NodeError> {
@@ -209,6 +227,14 @@ fn infer_tiled(
     };
     let overlap = m.overlap.min(tile / 4);
     let tiles = plan(img.width(), img.height(), tile, overlap);
+    if let [only] = tiles.as_slice() {
+        // One tile: nothing to blend.
+        ctx.check_cancelled()?;
+        let data = run_region(session, m, img, only.src, mask)?;
+        let (ow, oh) = (img.width() * scale, img.height() * scale);
+        ctx.progress(1, 1);
+        return assemble(img, ow, oh, data, mask);
+    }
     let mut blender = Blender::new(img.width(), img.height(), scale, if mask { 1 } else { 3 }, overlap);
     for (i, t) in tiles.iter().enumerate() {
         ctx.check_cancelled()?;
@@ -217,6 +243,18 @@ fn infer_tiled(
     }
     ctx.progress(tiles.len() as u64, tiles.len() as u64);
     let (ow, oh, data) = blender.finish();
+    assemble(img, ow, oh, data, mask)
+}
+
+/// The node's output value from the model's values at the output size.
+fn assemble(img: &Image, ow: u32, oh: u32, data: Vec<f32>, mask: bool) -> Result<Value, NodeError> {
+    let channels = if mask { 1 } else { 3 };
+    if data.len() != ow as usize * oh as usize * channels {
+        return Err(NodeError::Failed(format!(
+            "the model gave {} values for a {ow}x{oh} output; check the manifest's task and scale",
+            data.len()
+        )));
+    }
     if mask {
         return Mask::new(ow, oh, data).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
     }
@@ -249,7 +287,7 @@ fn run_region(
     if mask {
         return unpack_mask(oshape, odata, m).map(|(_, _, v)| v);
     }
-    unpack_rgb(oshape, odata, m).map(|(_, _, rgb)| rgb.into_iter().flatten().collect())
+    unpack_rgb(oshape, odata, m).map(|(_, _, rgb)| rgb)
 }
 
 fn check_size(m: &Manifest, img: &Image) -> Result<(), NodeError> {

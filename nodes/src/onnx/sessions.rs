@@ -36,12 +36,20 @@ impl SessionCache {
         }
         let started = Instant::now();
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let session = Session::builder(&runtime.environment)
+        let mut builder = Session::builder(&runtime.environment)
             .map_err(|e| e.to_string())?
             .with_intra_threads(threads)
             .map_err(|e| e.to_string())?
-            .with_execution_providers([super::providers::dispatch(provider)])
-            .map_err(|e| e.to_string())?
+            // Spinning workers would keep every core busy after a run, starving the tensor
+            // conversions and the other nodes that share this machine.
+            .with_intra_op_spinning(false)
+            .map_err(|e| e.to_string())?;
+        // The CPU provider is built in; registering it explicitly only changes its defaults.
+        if provider != "CPUExecutionProvider" {
+            builder =
+                builder.with_execution_providers([super::providers::dispatch(provider)]).map_err(|e| e.to_string())?;
+        }
+        let session = builder
             .commit_from_file(&manifest.model_path)
             .map_err(|e| format!("cannot load {}: {e}", manifest.model_path.display()))?;
         tracing::info!(model = %manifest.name, provider, load_ms = started.elapsed().as_millis() as u64, "loaded an ONNX session");

@@ -3,7 +3,7 @@
 use switchyard_engine::NodeError;
 
 use super::manifest::{Layout, Manifest, ValueRange};
-use crate::color::{linear_to_srgb, srgb_to_linear};
+use crate::color::SrgbTables;
 
 /// A region of an image, in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,13 +23,13 @@ pub struct Rect {
 pub fn pack(pixels: &[f32], stride_px: u32, r: Rect, m: &Manifest) -> ([usize; 4], Vec<f32>) {
     let (w, h) = (r.w as usize, r.h as usize);
     let plane = w * h;
+    let codec = Codec::new(m);
     let mut data = vec![0.0f32; plane * 3];
     for y in 0..h {
-        for x in 0..w {
-            let src = ((r.y as usize + y) * stride_px as usize + r.x as usize + x) * 4;
+        let row = &pixels[((r.y as usize + y) * stride_px as usize + r.x as usize) * 4..][..w * 4];
+        for (x, px) in row.chunks_exact(4).enumerate() {
             for c in 0..3 {
-                let channel = if m.bgr { 2 - c } else { c };
-                let v = encode(pixels[src + channel], c, m);
+                let v = codec.encode(px[if m.bgr { 2 - c } else { c }], c);
                 let dst = match m.layout {
                     Layout::Nchw => c * plane + y * w + x,
                     Layout::Nhwc => (y * w + x) * 3 + c,
@@ -45,24 +45,32 @@ pub fn pack(pixels: &[f32], stride_px: u32, r: Rect, m: &Manifest) -> ([usize; 4
     (shape, data)
 }
 
-/// Reads a 3-channel output tensor of `w` x `h` back into linear RGB triples.
-pub fn unpack_rgb(shape: &[i64], data: &[f32], m: &Manifest) -> Result<(u32, u32, Vec<[f32; 3]>), NodeError> {
+/// Reads a 3-channel output tensor back into interleaved linear RGB: `(width, height, values)`.
+pub fn unpack_rgb(shape: &[i64], data: &[f32], m: &Manifest) -> Result<(u32, u32, Vec<f32>), NodeError> {
     let (h, w) = match (m.layout, shape) {
         (Layout::Nchw, [1, 3, h, w]) | (Layout::Nhwc, [1, h, w, 3]) => (*h as usize, *w as usize),
         _ => return Err(shape_error(shape, m, "3 channels")),
     };
     let plane = w * h;
-    let mut out = Vec::with_capacity(plane);
-    for i in 0..plane {
-        let mut px = [0.0f32; 3];
-        for c in 0..3 {
-            let raw = match m.layout {
-                Layout::Nchw => data[c * plane + i],
-                Layout::Nhwc => data[i * 3 + c],
-            };
-            px[if m.bgr { 2 - c } else { c }] = decode(raw, c, m);
+    if data.len() != plane * 3 {
+        return Err(shape_error(shape, m, "3 channels"));
+    }
+    let codec = Codec::new(m);
+    let mut out = vec![0.0f32; plane * 3];
+    for c in 0..3 {
+        let dst_c = if m.bgr { 2 - c } else { c };
+        match m.layout {
+            Layout::Nchw => {
+                for (i, raw) in data[c * plane..(c + 1) * plane].iter().enumerate() {
+                    out[i * 3 + dst_c] = codec.decode(*raw, c);
+                }
+            }
+            Layout::Nhwc => {
+                for i in 0..plane {
+                    out[i * 3 + dst_c] = codec.decode(data[i * 3 + c], c);
+                }
+            }
         }
-        out.push(px);
     }
     Ok((w as u32, h as u32, out))
 }
@@ -86,20 +94,35 @@ fn shape_error(shape: &[i64], m: &Manifest, wanted: &str) -> NodeError {
     ))
 }
 
-fn encode(linear: f32, c: usize, m: &Manifest) -> f32 {
-    let v = if m.srgb { linear_to_srgb(linear.clamp(0.0, 1.0)) } else { linear };
-    match m.range {
-        ValueRange::Unit => v,
-        ValueRange::Signed => v * 2.0 - 1.0,
-        ValueRange::MeanStd { mean, std } => (v - mean[c]) / std[c],
-    }
+/// A manifest's value mapping with the sRGB tables fetched once.
+struct Codec {
+    tables: SrgbTables,
+    srgb: bool,
+    range: ValueRange,
 }
 
-fn decode(raw: f32, c: usize, m: &Manifest) -> f32 {
-    let v = match m.range {
-        ValueRange::Unit => raw,
-        ValueRange::Signed => (raw + 1.0) / 2.0,
-        ValueRange::MeanStd { mean, std } => raw * std[c] + mean[c],
-    };
-    if m.srgb { srgb_to_linear(v.clamp(0.0, 1.0)) } else { v }
+impl Codec {
+    fn new(m: &Manifest) -> Self {
+        Self { tables: SrgbTables::get(), srgb: m.srgb, range: m.range }
+    }
+
+    #[inline]
+    fn encode(&self, linear: f32, c: usize) -> f32 {
+        let v = if self.srgb { self.tables.encode(linear) } else { linear };
+        match self.range {
+            ValueRange::Unit => v,
+            ValueRange::Signed => v * 2.0 - 1.0,
+            ValueRange::MeanStd { mean, std } => (v - mean[c]) / std[c],
+        }
+    }
+
+    #[inline]
+    fn decode(&self, raw: f32, c: usize) -> f32 {
+        let v = match self.range {
+            ValueRange::Unit => raw,
+            ValueRange::Signed => (raw + 1.0) / 2.0,
+            ValueRange::MeanStd { mean, std } => raw * std[c] + mean[c],
+        };
+        if self.srgb { self.tables.decode(v) } else { v }
+    }
 }
