@@ -27,6 +27,16 @@ impl Image {
         Ok(Self { width, height, pixels: pixels.into() })
     }
 
+    /// Builds an image around a shared buffer without copying it (`collect` an exact-size
+    /// iterator into an `Arc<[f32]>` to build one in a single allocation).
+    pub fn from_shared(width: u32, height: u32, pixels: Arc<[f32]>) -> Result<Self, ValueError> {
+        let expected = pixel_count(width, height) * Self::CHANNELS;
+        if pixels.len() != expected || width == 0 || height == 0 {
+            return Err(ValueError::BadBuffer { width, height, expected, actual: pixels.len() });
+        }
+        Ok(Self { width, height, pixels })
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.width

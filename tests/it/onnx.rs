@@ -225,3 +225,16 @@ fn onnx_templates_run_end_to_end_from_another_folder() {
         assert!(tmp.path().join("out/graded").join(f).is_file(), "{f} missing");
     }
 }
+
+#[test]
+fn transparency_survives_an_onnx_upscale() {
+    let px: Vec<f32> = (0..40 * 30).flat_map(|i| [0.2, 0.4, 0.6, if i % 40 < 20 { 1.0 } else { 0.25 }]).collect();
+    let img = Image::new(40, 30, px).unwrap();
+    let out = run_model("upscale2x", false, 0, &img);
+    assert_eq!(out.len(), 80 * 60 * 4);
+    let alpha_at = |x: usize, y: usize| out[(y * 80 + x) * 4 + 3];
+    assert!((alpha_at(5, 30) - 1.0).abs() < 1e-5, "left half stays opaque");
+    assert!((alpha_at(75, 30) - 0.25).abs() < 1e-5, "right half keeps its alpha");
+    let opaque = run_model("upscale2x", false, 0, &noise(40, 30));
+    assert!(opaque.chunks_exact(4).all(|p| p[3] == 1.0), "opaque input gives opaque output");
+}

@@ -11,7 +11,7 @@ use switchyard_engine::{
 use super::manifest::{self, Manifest, Task};
 use super::runtime::{self, RuntimeConfig};
 use super::sessions::{SessionCache, SharedSession, lock};
-use super::tensor::{Rect, pack, unpack_mask, unpack_rgb};
+use super::tensor::{Rect, pack, unpack_mask, unpack_rgb, unpack_rgba};
 use super::tiles::{Blender, MIN_TILE, is_allocation_failure, plan};
 
 /// Where models live and how to find the runtime.
@@ -228,12 +228,20 @@ fn infer_tiled(
     let overlap = m.overlap.min(tile / 4);
     let tiles = plan(img.width(), img.height(), tile, overlap);
     if let [only] = tiles.as_slice() {
-        // One tile: nothing to blend.
+        // One tile: nothing to blend; the output goes straight into the final image.
         ctx.check_cancelled()?;
-        let data = run_region(session, m, img, only.src, mask)?;
         let (ow, oh) = (img.width() * scale, img.height() * scale);
+        let alpha = if mask { None } else { output_alpha(img, ow, oh)? };
+        let value = with_output(session, m, img, only.src, |shape, data| {
+            if mask {
+                let (mw, mh, values) = unpack_mask(shape, data, m)?;
+                return Mask::new(mw, mh, values).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
+            }
+            let (w, h, px) = unpack_rgba(shape, data, m, alpha.as_deref())?;
+            Image::from_shared(w, h, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+        })?;
         ctx.progress(1, 1);
-        return assemble(img, ow, oh, data, mask);
+        return Ok(value);
     }
     let mut blender = Blender::new(img.width(), img.height(), scale, if mask { 1 } else { 3 }, overlap);
     for (i, t) in tiles.iter().enumerate() {
@@ -258,10 +266,25 @@ fn assemble(img: &Image, ow: u32, oh: u32, data: Vec<f32>, mask: bool) -> Result
     if mask {
         return Mask::new(ow, oh, data).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
     }
-    let alpha = crate::convert::resample(img, ow, oh, image::imageops::FilterType::Triangle)?;
-    let px =
-        data.chunks_exact(3).zip(alpha.pixels().chunks_exact(4)).flat_map(|(c, a)| [c[0], c[1], c[2], a[3]]).collect();
-    Image::new(ow, oh, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+    let alpha = output_alpha(img, ow, oh)?;
+    let px: std::sync::Arc<[f32]> = (0..data.len() / 3 * 4)
+        .map(|k| {
+            let (i, c) = (k / 4, k % 4);
+            if c == 3 { alpha.as_ref().map_or(1.0, |a| a[i]) } else { data[i * 3 + c] }
+        })
+        .collect();
+    Image::from_shared(ow, oh, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+}
+
+/// The input's alpha at the output size, or `None` when the input is opaque (the usual case,
+/// which then costs one scan instead of a resample).
+fn output_alpha(img: &Image, ow: u32, oh: u32) -> Result<Option<Vec<f32>>, NodeError> {
+    if img.pixels().chunks_exact(4).all(|p| p[3] >= 1.0) {
+        return Ok(None);
+    }
+    let alpha: Vec<f32> = img.pixels().chunks_exact(4).map(|p| p[3]).collect();
+    let mask = Mask::new(img.width(), img.height(), alpha).map_err(|e| NodeError::Internal(e.to_string()))?;
+    Ok(Some(crate::convert::resample_mask(&mask, ow, oh)?.values().to_vec()))
 }
 
 /// One region through the model: interleaved RGB triples, or mask values.
@@ -272,6 +295,23 @@ fn run_region(
     region: Rect,
     mask: bool,
 ) -> Result<Vec<f32>, NodeError> {
+    with_output(session, m, img, region, |shape, data| {
+        if mask {
+            unpack_mask(shape, data, m).map(|(_, _, v)| v)
+        } else {
+            unpack_rgb(shape, data, m).map(|(_, _, v)| v)
+        }
+    })
+}
+
+/// Runs one region and hands the output tensor (shape, values) to `read` while it is alive.
+fn with_output<T>(
+    session: &SharedSession,
+    m: &Manifest,
+    img: &Image,
+    region: Rect,
+    read: impl FnOnce(&[i64], &[f32]) -> Result<T, NodeError>,
+) -> Result<T, NodeError> {
     let (shape, data) = pack(img.pixels(), img.width(), region, m);
     let failed = |e: ort::Error| NodeError::Failed(format!("model {:?}: {e}", m.name));
     let tensor = ort::value::Tensor::from_array((shape, data)).map_err(failed)?;
@@ -284,10 +324,7 @@ fn run_region(
         ))
     })?;
     let (oshape, odata) = out.try_extract_tensor::<f32>().map_err(failed)?;
-    if mask {
-        return unpack_mask(oshape, odata, m).map(|(_, _, v)| v);
-    }
-    unpack_rgb(oshape, odata, m).map(|(_, _, rgb)| rgb)
+    read(oshape, odata)
 }
 
 fn check_size(m: &Manifest, img: &Image) -> Result<(), NodeError> {

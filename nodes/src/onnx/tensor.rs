@@ -75,6 +75,40 @@ pub fn unpack_rgb(shape: &[i64], data: &[f32], m: &Manifest) -> Result<(u32, u32
     Ok((w as u32, h as u32, out))
 }
 
+/// Reads a 3-channel output tensor straight into the final RGBA buffer, alpha taken from
+/// `alpha` (one value per output pixel) or opaque: one pass, one allocation.
+pub fn unpack_rgba(
+    shape: &[i64],
+    data: &[f32],
+    m: &Manifest,
+    alpha: Option<&[f32]>,
+) -> Result<(u32, u32, std::sync::Arc<[f32]>), NodeError> {
+    let (h, w) = match (m.layout, shape) {
+        (Layout::Nchw, [1, 3, h, w]) | (Layout::Nhwc, [1, h, w, 3]) => (*h as usize, *w as usize),
+        _ => return Err(shape_error(shape, m, "3 channels")),
+    };
+    let plane = w * h;
+    if data.len() != plane * 3 || alpha.is_some_and(|a| a.len() != plane) {
+        return Err(shape_error(shape, m, "3 channels"));
+    }
+    let codec = Codec::new(m);
+    let pixels = (0..plane * 4)
+        .map(|k| {
+            let (i, c) = (k / 4, k % 4);
+            if c == 3 {
+                return alpha.map_or(1.0, |a| a[i]);
+            }
+            let src_c = if m.bgr { 2 - c } else { c };
+            let raw = match m.layout {
+                Layout::Nchw => data[src_c * plane + i],
+                Layout::Nhwc => data[i * 3 + src_c],
+            };
+            codec.decode(raw, src_c)
+        })
+        .collect();
+    Ok((w as u32, h as u32, pixels))
+}
+
 /// Reads a one-channel output tensor as mask values in 0..1.
 pub fn unpack_mask(shape: &[i64], data: &[f32], m: &Manifest) -> Result<(u32, u32, Vec<f32>), NodeError> {
     let (h, w) = match shape {
