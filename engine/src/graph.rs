@@ -70,7 +70,6 @@ pub struct Graph {
     pub(crate) dependants: Vec<Vec<usize>>,
     /// Distinct upstream nodes of each node.
     pub(crate) dependencies: Vec<Vec<usize>>,
-    pub(crate) dependency_count: Vec<u32>,
 }
 
 impl Graph {
@@ -92,8 +91,7 @@ impl Graph {
             }
             dependencies.push(ups);
         }
-        let dependency_count = dependencies.iter().map(|d| d.len() as u32).collect();
-        Self { name, nodes, dag, dependants, dependencies, dependency_count }
+        Self { name, nodes, dag, dependants, dependencies }
     }
 
     /// Number of nodes.

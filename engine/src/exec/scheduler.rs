@@ -72,12 +72,13 @@ pub(super) async fn run_graph(exec: &Executor, graph: &Graph, opts: RunOptions) 
 impl<'g> RunState<'g> {
     fn new(graph: &'g Graph, opts: RunOptions, stop: CancellationToken) -> Self {
         let n = graph.len();
-        let ready = (0..n).filter(|&i| graph.dependency_count[i] == 0).collect();
+        let unmet: Vec<u32> = graph.dependencies.iter().map(|d| d.len() as u32).collect();
+        let ready = (0..n).filter(|&i| unmet[i] == 0).collect();
         Self {
             graph,
             opts,
             stop,
-            unmet: graph.dependency_count.clone(),
+            unmet,
             consumers_left: graph.dependants.iter().map(|d| d.len() as u32).collect(),
             poisoned: vec![None; n],
             produced: (0..n).map(|_| None).collect(),
