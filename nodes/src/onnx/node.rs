@@ -12,7 +12,7 @@ use super::manifest::{self, Manifest, Task};
 use super::runtime::{self, RuntimeConfig};
 use super::sessions::{SessionCache, SharedSession, lock};
 use super::tensor::{Rect, pack, unpack_mask, unpack_rgb, unpack_rgba};
-use super::tiles::{Blender, MIN_TILE, is_allocation_failure, plan};
+use super::tiles::{Blender, MIN_TILE, effective_overlap, is_allocation_failure, plan};
 
 /// Where models live and how to find the runtime.
 #[derive(Clone, Debug)]
@@ -225,7 +225,7 @@ fn infer_tiled(
         Task::Upscale { factor } => factor,
         _ => 1,
     };
-    let overlap = m.overlap.min(tile / 4);
+    let overlap = effective_overlap(tile, m.overlap);
     let tiles = plan(img.width(), img.height(), tile, overlap);
     if let [only] = tiles.as_slice() {
         // One tile: nothing to blend; the output goes straight into the final image.

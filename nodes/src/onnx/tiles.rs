@@ -17,10 +17,16 @@ pub struct Tile {
     pub interior: [bool; 4],
 }
 
+/// The overlap actually used with tiles of side `tile`: at most a quarter of the tile, so
+/// every tile keeps a core. The planner and the blender must both use this value.
+pub fn effective_overlap(tile: u32, overlap: u32) -> u32 {
+    overlap.min(tile / 4)
+}
+
 /// Covers a `w` x `h` image with tiles of at most `tile` pixels a side that overlap their
-/// neighbours by `2 * overlap` pixels.
+/// neighbours by `2 * effective_overlap(tile, overlap)` pixels.
 pub fn plan(w: u32, h: u32, tile: u32, overlap: u32) -> Vec<Tile> {
-    let overlap = overlap.min(tile / 4);
+    let overlap = effective_overlap(tile, overlap);
     let core = (tile - 2 * overlap).max(1);
     let starts = |len: u32| (0..len).step_by(core as usize).collect::<Vec<_>>();
     let mut tiles = Vec::new();
@@ -129,7 +135,7 @@ mod tests {
     fn tiles_cover_every_pixel_and_blending_a_constant_keeps_it() {
         for (w, h, tile, overlap) in [(100, 70, 32, 8), (33, 17, 16, 2), (10, 10, 256, 16), (64, 64, 32, 0)] {
             let tiles = plan(w, h, tile, overlap);
-            let mut b = Blender::new(w, h, 2, 1, overlap.min(tile / 4));
+            let mut b = Blender::new(w, h, 2, 1, effective_overlap(tile, overlap));
             for t in &tiles {
                 assert!(t.src.w <= tile && t.src.h <= tile);
                 b.add(t, &vec![0.75; (t.src.w * 2 * t.src.h * 2) as usize]).unwrap();
