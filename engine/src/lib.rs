@@ -41,4 +41,4 @@ pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
 pub use paths::{PathError, PathRoots, check_output_path};
 pub use registry::{DuplicateNodeType, Registry, nearest};
 pub use types::PortType;
-pub use value::{Audio, Image, Mask, Value, ValueError, VideoFrames};
+pub use value::{Audio, Image, Mask, PixelStore, Value, ValueError, VideoFrames};

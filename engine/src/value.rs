@@ -1,17 +1,48 @@
 //! Runtime values: what nodes produce and consume. Separate from the file format.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 use crate::types::PortType;
 
-/// An RGBA image in linear light, `f32` per channel, straight (not premultiplied) alpha.
+/// An RGBA image in linear light, straight (not premultiplied) alpha.
 ///
-/// Pixels are row-major, four channels each. Clones share the pixel buffer.
+/// Pixels are row-major, four channels each. Most images hold `f32`; very large ones (an 8K
+/// upscale) may hold half floats to halve their memory, and convert on read. Clones share
+/// the pixel buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
     width: u32,
     height: u32,
-    pixels: Arc<[f32]>,
+    pixels: PixelStore,
+}
+
+/// How an image's channel values are stored.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PixelStore {
+    /// 32-bit floats: the working format of every image op.
+    F32(Arc<[f32]>),
+    /// 16-bit floats, as in half-float EXR: for outputs too large to keep in `f32`.
+    F16(Arc<[f16]>),
+}
+
+impl PixelStore {
+    fn len(&self) -> usize {
+        match self {
+            PixelStore::F32(p) => p.len(),
+            PixelStore::F16(p) => p.len(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            PixelStore::F32(p) => p.len() * 4,
+            PixelStore::F16(p) => p.len() * 2,
+        }
+    }
 }
 
 impl Image {
@@ -20,16 +51,31 @@ impl Image {
 
     /// Builds an image, checking that the buffer holds `width * height * 4` floats.
     pub fn new(width: u32, height: u32, pixels: Vec<f32>) -> Result<Self, ValueError> {
-        let expected = pixel_count(width, height) * Self::CHANNELS;
-        if pixels.len() != expected || width == 0 || height == 0 {
-            return Err(ValueError::BadBuffer { width, height, expected, actual: pixels.len() });
-        }
-        Ok(Self { width, height, pixels: pixels.into() })
+        Self::from_shared(width, height, pixels.into())
     }
 
     /// Builds an image around a shared buffer without copying it (`collect` an exact-size
     /// iterator into an `Arc<[f32]>` to build one in a single allocation).
     pub fn from_shared(width: u32, height: u32, pixels: Arc<[f32]>) -> Result<Self, ValueError> {
+        Self::from_store(width, height, PixelStore::F32(pixels))
+    }
+
+    /// Builds an `f32` image in one allocation, with `fill` writing the (zeroed) RGBA floats;
+    /// unlike [`Image::new`], no second copy of a large buffer is ever made.
+    pub fn build(width: u32, height: u32, fill: impl FnOnce(&mut [f32])) -> Result<Self, ValueError> {
+        let mut pixels: Arc<[f32]> = std::iter::repeat_n(0.0, pixel_count(width, height) * Self::CHANNELS).collect();
+        if let Some(px) = Arc::get_mut(&mut pixels) {
+            fill(px);
+        }
+        Self::from_shared(width, height, pixels)
+    }
+
+    /// Builds a half-float image around a shared buffer.
+    pub fn from_half(width: u32, height: u32, pixels: Arc<[f16]>) -> Result<Self, ValueError> {
+        Self::from_store(width, height, PixelStore::F16(pixels))
+    }
+
+    fn from_store(width: u32, height: u32, pixels: PixelStore) -> Result<Self, ValueError> {
         let expected = pixel_count(width, height) * Self::CHANNELS;
         if pixels.len() != expected || width == 0 || height == 0 {
             return Err(ValueError::BadBuffer { width, height, expected, actual: pixels.len() });
@@ -47,9 +93,45 @@ impl Image {
         self.height
     }
 
-    /// The RGBA floats, row-major.
-    pub fn pixels(&self) -> &[f32] {
+    /// The RGBA floats, row-major: borrowed, or converted whole from a half-float image
+    /// (prefer [`Image::row`] there, which converts one row at a time).
+    pub fn pixels(&self) -> Cow<'_, [f32]> {
+        match &self.pixels {
+            PixelStore::F32(p) => Cow::Borrowed(p),
+            PixelStore::F16(p) => {
+                let mut out = vec![0.0; p.len()];
+                p.convert_to_f32_slice(&mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// `n` pixels of row `y` from column `x`, as RGBA floats: borrowed from an `f32` image, or
+    /// converted into `scratch` from a half-float one. Panics if the span is outside the image.
+    pub fn row<'a>(&'a self, y: u32, x: u32, n: u32, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        let start = (y as usize * self.width as usize + x as usize) * Self::CHANNELS;
+        let len = n as usize * Self::CHANNELS;
+        match &self.pixels {
+            PixelStore::F32(p) => &p[start..start + len],
+            PixelStore::F16(p) => {
+                scratch.resize(len, 0.0);
+                p[start..start + len].convert_to_f32_slice(scratch);
+                scratch
+            }
+        }
+    }
+
+    /// How the pixels are stored.
+    pub fn store(&self) -> &PixelStore {
         &self.pixels
+    }
+
+    /// Whether every pixel is fully opaque.
+    pub fn is_opaque(&self) -> bool {
+        match &self.pixels {
+            PixelStore::F32(p) => p.chunks_exact(4).all(|px| px[3] >= 1.0),
+            PixelStore::F16(p) => p.chunks_exact(4).all(|px| px[3] >= f16::ONE),
+        }
     }
 }
 
@@ -148,10 +230,10 @@ impl Value {
     pub fn byte_size(&self) -> usize {
         const F32: usize = std::mem::size_of::<f32>();
         let heap = match self {
-            Value::Image(i) => i.pixels.len() * F32,
+            Value::Image(i) => i.pixels.bytes(),
             Value::Mask(m) => m.values.len() * F32,
             Value::Text(t) => t.len(),
-            Value::VideoFrames(v) => v.frames.iter().map(|f| f.pixels.len() * F32).sum(),
+            Value::VideoFrames(v) => v.frames.iter().map(|f| f.pixels.bytes()).sum(),
             Value::Audio(a) => a.samples.len() * F32,
             Value::Int(_) | Value::Float(_) | Value::Bool(_) => 0,
         };
@@ -163,7 +245,7 @@ impl Value {
         let mut h = blake3::Hasher::new();
         h.update(self.port_type().name().as_bytes());
         match self {
-            Value::Image(i) => hash_pixels(&mut h, i.width, i.height, &i.pixels),
+            Value::Image(i) => hash_image(&mut h, i),
             Value::Mask(m) => hash_pixels(&mut h, m.width, m.height, &m.values),
             Value::Text(t) => {
                 h.update(t.as_bytes());
@@ -180,7 +262,7 @@ impl Value {
             Value::VideoFrames(v) => {
                 h.update(&v.fps.to_le_bytes());
                 for f in v.frames.iter() {
-                    hash_pixels(&mut h, f.width, f.height, &f.pixels);
+                    hash_image(&mut h, f);
                 }
             }
             Value::Audio(a) => {
@@ -190,6 +272,25 @@ impl Value {
             }
         }
         h.finalize()
+    }
+}
+
+fn hash_image(h: &mut blake3::Hasher, img: &Image) {
+    match &img.pixels {
+        PixelStore::F32(p) => hash_pixels(h, img.width, img.height, p),
+        PixelStore::F16(p) => {
+            // Tagged, so a half image never hashes like an f32 one.
+            h.update(b"f16");
+            h.update(&img.width.to_le_bytes());
+            h.update(&img.height.to_le_bytes());
+            for chunk in p.chunks(2048) {
+                let mut buf = [0u8; 4096];
+                for (dst, v) in buf.chunks_exact_mut(2).zip(chunk) {
+                    dst.copy_from_slice(&v.to_le_bytes());
+                }
+                h.update(&buf[..chunk.len() * 2]);
+            }
+        }
     }
 }
 
@@ -230,4 +331,29 @@ pub enum ValueError {
         /// Floats given.
         actual: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_images_read_back_by_row_and_whole_and_hash_apart_from_f32() {
+        let values = [0.0, 0.25, 0.5, 1.0, 2.0, 0.125, 0.75, 0.5];
+        let full = Image::new(2, 1, values.to_vec()).unwrap();
+        let half = Image::from_half(2, 1, values.iter().map(|v| f16::from_f32(*v)).collect()).unwrap();
+        assert_eq!(half.pixels().as_ref(), &values);
+        let mut scratch = Vec::new();
+        assert_eq!(half.row(0, 1, 1, &mut scratch), &values[4..]);
+        assert_eq!(full.row(0, 1, 1, &mut scratch), &values[4..]);
+        assert_ne!(Value::Image(full.clone()).content_hash(), Value::Image(half.clone()).content_hash());
+        assert_eq!(Value::Image(half).byte_size() * 2 - std::mem::size_of::<Value>(), Value::Image(full).byte_size());
+        assert!(Image::from_half(2, 2, vec![f16::ZERO; 4].into()).is_err());
+    }
+
+    #[test]
+    fn build_fills_one_buffer() {
+        let img = Image::build(2, 1, |px| px.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32)).unwrap();
+        assert_eq!(img.pixels()[7], 7.0);
+    }
 }

@@ -50,11 +50,17 @@ fn main() {
             "{model}: raw ort session.run from Rust: median {:.2} ms",
             ms(raw_ort(&root.join("models").join(format!("{model}.onnx"))))
         );
-        match python_median(&root.join("models").join(format!("{model}.onnx"))) {
-            Some(py) => println!(
-                "{model}: Python onnxruntime session.run: median {py:.2} ms; ratio Python/node = {:.2}",
-                py / ms(rust)
-            ),
+        match python_medians(&root.join("models").join(format!("{model}.onnx")), model == "upscale2x") {
+            Some((bare, pipeline)) => {
+                println!(
+                    "{model}: Python, the node's job in numpy (encode, run, decode): median {pipeline:.2} ms; ratio Python/node = {:.2}",
+                    pipeline / ms(rust)
+                );
+                println!(
+                    "{model}: Python, bare session.run on a ready tensor: median {bare:.2} ms; ratio Python/node = {:.2}",
+                    bare / ms(rust)
+                );
+            }
             None => println!(
                 "{model}: Python onnxruntime not installed; comparison skipped (pip install onnxruntime==1.31.1 numpy)"
             ),
@@ -119,29 +125,46 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Times Python onnxruntime on the same model and the same input values, session creation excluded.
-fn python_median(model: &std::path::Path) -> Option<f64> {
+/// Times Python onnxruntime on the same model and input, session creation excluded: the bare
+/// `session.run` on a ready tensor, and the same job as the node written in numpy (linear
+/// RGBA in, sRGB encode, NCHW, run, decode, RGBA out), as a Python tool would run it.
+/// Returns (bare, pipeline) medians in ms.
+fn python_medians(model: &std::path::Path, upscale: bool) -> Option<(f64, f64)> {
     let script = format!(
         r#"
 import time, numpy as np, onnxruntime as ort
 s = ort.InferenceSession({model:?}, providers=["CPUExecutionProvider"])
 i = np.arange({n}, dtype=np.int64)
 img = np.stack([(i % 251) / 251.0, (i % 241) / 241.0, (i % 239) / 239.0]).astype(np.float32).reshape(1, 3, {side}, {side})
+rgba = np.concatenate([img[0].transpose(1, 2, 0), np.ones(({side}, {side}, 1), np.float32)], axis=2)
 name = s.get_inputs()[0].name
-s.run(None, {{name: img}})
-t = []
-for _ in range({runs}):
-    a = time.perf_counter(); s.run(None, {{name: img}}); t.append((time.perf_counter() - a) * 1000)
-print(sorted(t)[len(t) // 2])
+def node(px):
+    v = np.clip(px[..., :3], 0.0, 1.0)
+    enc = np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055).astype(np.float32)
+    out = s.run(None, {{name: np.ascontiguousarray(enc.transpose(2, 0, 1)[None])}})[0][0]
+    out = np.clip(out, 0.0, 1.0)
+    lin = np.where(out <= 0.04045, out / 12.92, np.power((out + 0.055) / 1.055, 2.4)).astype(np.float32)
+    alpha = np.repeat(np.repeat(px[..., 3:], {f}, 0), {f}, 1)
+    return np.concatenate([lin.transpose(1, 2, 0), alpha], axis=2)
+s.run(None, {{name: img}}); node(rgba)
+def median(f):
+    t = []
+    for _ in range({runs}):
+        a = time.perf_counter(); f(); t.append((time.perf_counter() - a) * 1000)
+    return sorted(t)[len(t) // 2]
+print(median(lambda: s.run(None, {{name: img}})), median(lambda: node(rgba)))
 "#,
         model = model.to_string_lossy(),
         n = SIDE * SIDE,
         side = SIDE,
-        runs = RUNS
+        runs = RUNS,
+        f = if upscale { 2 } else { 1 },
     );
     let out = Command::new("python3").args(["-c", &script]).output().ok()?;
     if !out.status.success() {
         return None;
     }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(str::parse::<f64>);
+    Some((it.next()?.ok()?, it.next()?.ok()?))
 }

@@ -27,67 +27,74 @@ impl Default for ImageLimits {
 pub fn from_dynamic(img: DynamicImage) -> Result<Image, NodeError> {
     let (w, h) = (img.width(), img.height());
     crate::kit::check_size("the decoded image", w, h)?;
-    let pixels: Vec<f32> = match img {
-        DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_) => img.into_rgba32f().into_raw(),
+    let fill = |out: &mut [f32]| match img {
+        DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_) => {
+            out.copy_from_slice(&img.into_rgba32f());
+        }
         DynamicImage::ImageLuma16(_)
         | DynamicImage::ImageLumaA16(_)
         | DynamicImage::ImageRgb16(_)
         | DynamicImage::ImageRgba16(_) => {
-            let raw = img.into_rgba16().into_raw();
-            let mut out = Vec::with_capacity(raw.len());
-            for px in raw.chunks_exact(4) {
-                let f = |v: u16| f32::from(v) / 65535.0;
-                out.extend_from_slice(&[
+            let f = |v: u16| f32::from(v) / 65535.0;
+            for (d, px) in out.chunks_exact_mut(4).zip(img.into_rgba16().chunks_exact(4)) {
+                d.copy_from_slice(&[
                     srgb_to_linear(f(px[0])),
                     srgb_to_linear(f(px[1])),
                     srgb_to_linear(f(px[2])),
                     f(px[3]),
                 ]);
             }
-            out
         }
         other => {
-            let raw = other.into_rgba8().into_raw();
-            let mut out = Vec::with_capacity(raw.len());
-            for px in raw.chunks_exact(4) {
-                let lut = &*DECODE_8;
-                out.extend_from_slice(&[
+            let lut = &*DECODE_8;
+            for (d, px) in out.chunks_exact_mut(4).zip(other.into_rgba8().chunks_exact(4)) {
+                d.copy_from_slice(&[
                     lut[px[0] as usize],
                     lut[px[1] as usize],
                     lut[px[2] as usize],
                     f32::from(px[3]) / 255.0,
                 ]);
             }
-            out
         }
     };
-    Image::new(w, h, pixels).map_err(|e| NodeError::Internal(e.to_string()))
+    Image::build(w, h, fill).map_err(|e| NodeError::Internal(e.to_string()))
 }
 
 /// Linear light to 8-bit sRGB RGBA.
 pub fn to_rgba8(img: &Image) -> RgbaImage {
-    let raw: Vec<u8> = img
-        .pixels()
-        .chunks_exact(4)
-        .flat_map(|p| [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])])
-        .collect();
+    let raw = collect_rows(img, |p| [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])]);
     RgbaImage::from_raw(img.width(), img.height(), raw).unwrap_or_default()
+}
+
+/// Row `y` as 8-bit sRGB RGBA, into `out` (cleared first); for streaming encoders.
+pub fn row_rgba8(img: &Image, y: u32, out: &mut Vec<u8>, scratch: &mut Vec<f32>) {
+    out.clear();
+    let row = img.row(y, 0, img.width(), scratch);
+    out.extend(row.chunks_exact(4).flat_map(|p| [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])]));
 }
 
 /// Linear light to 16-bit sRGB RGBA.
 pub fn to_rgba16(img: &Image) -> ImageBuffer<Rgba<u16>, Vec<u16>> {
     let q = |v: f32| (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
-    let raw: Vec<u16> = img
-        .pixels()
-        .chunks_exact(4)
-        .flat_map(|p| [q(linear_to_srgb(p[0])), q(linear_to_srgb(p[1])), q(linear_to_srgb(p[2])), q(p[3])])
-        .collect();
+    let raw =
+        collect_rows(img, |p| [q(linear_to_srgb(p[0])), q(linear_to_srgb(p[1])), q(linear_to_srgb(p[2])), q(p[3])]);
     ImageBuffer::from_raw(img.width(), img.height(), raw).unwrap_or_default()
 }
 
 /// The linear float buffer as an `image` crate buffer (for EXR and resampling).
 pub fn to_rgba32f(img: &Image) -> Rgba32FImage {
-    Rgba32FImage::from_raw(img.width(), img.height(), img.pixels().to_vec()).unwrap_or_default()
+    Rgba32FImage::from_raw(img.width(), img.height(), collect_rows(img, |p| [p[0], p[1], p[2], p[3]]))
+        .unwrap_or_default()
+}
+
+/// Every pixel through `f`, a row at a time, so a half-float image is never converted whole.
+fn collect_rows<T>(img: &Image, f: impl Fn(&[f32]) -> [T; 4]) -> Vec<T> {
+    let mut out = Vec::with_capacity(img.width() as usize * img.height() as usize * 4);
+    let mut scratch = Vec::new();
+    for y in 0..img.height() {
+        out.extend(img.row(y, 0, img.width(), &mut scratch).chunks_exact(4).flat_map(&f));
+    }
+    out
 }
 
 /// A float buffer back to an engine image.

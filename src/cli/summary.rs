@@ -28,6 +28,8 @@ struct Summary<'a> {
     status: RunStatus,
     counts: Counts,
     cache: CacheSummary,
+    /// The process's peak resident memory so far, where the OS tells it (Linux).
+    peak_rss_mib: Option<u64>,
     /// One run, or one per batch item.
     runs: &'a [RunReport],
 }
@@ -44,7 +46,7 @@ pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats) -> Exit {
         counts.cancelled += r.count(NodeStatus::Cancelled);
     }
     let cache = CacheSummary { memory_hits: stats.memory_hits, disk_hits: stats.disk_hits, misses: stats.misses };
-    let summary = Summary { status, counts, cache, runs: reports };
+    let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports };
     if args.json {
         let text =
             if args.events_json { serde_json::to_string(&summary) } else { serde_json::to_string_pretty(&summary) };
@@ -57,6 +59,14 @@ pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats) -> Exit {
         RunStatus::Failed => Exit::Failed,
         RunStatus::Cancelled => Exit::Cancelled,
     }
+}
+
+/// `VmHWM` from `/proc/self/status`: the high-water mark of resident memory.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 fn overall(reports: &[RunReport]) -> RunStatus {
@@ -104,4 +114,7 @@ fn print_table(s: &Summary<'_>) {
         c.skipped,
         c.cancelled
     );
+    if let Some(mib) = s.peak_rss_mib {
+        eprintln!("peak memory: {mib} MiB");
+    }
 }

@@ -47,7 +47,7 @@ fn exr_keeps_linear_floats_above_one() {
     assert_eq!(report.status, RunStatus::Succeeded);
     let Some(Value::Image(hot)) = report.value("hot", "image") else { panic!("no image") };
     let back = image::open(tmp.path().join("hot.exr")).unwrap().into_rgba32f();
-    assert!(back.as_raw().iter().zip(hot.pixels()).all(|(a, b)| (a - b).abs() < 1e-6));
+    assert!(back.as_raw().iter().zip(hot.pixels().iter()).all(|(a, b)| (a - b).abs() < 1e-6));
     assert!(back.as_raw()[0] > 1.0);
 }
 
@@ -134,4 +134,38 @@ fn an_oversized_image_request_fails_without_allocating() {
     let noise = report.node("noise").unwrap();
     assert_eq!(noise.status, NodeStatus::Failed);
     assert!(noise.error.as_deref().unwrap().contains("40000000 pixels"), "{:?}", noise.error);
+}
+
+/// Large outputs travel as half floats; saving one must give the PNG its `f32` twin gives,
+/// within the one 8-bit code that half precision can move a value across a rounding edge.
+#[test]
+fn a_half_float_image_saves_like_its_f32_twin() {
+    use switchyard_engine::{Image, NodeContext, ParamValue, PathRoots};
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = switchyard_nodes::builtin_registry();
+    let save = reg.get("image.save").unwrap();
+    let values: Vec<f32> = (0..64 * 32).flat_map(|i| [i as f32 / 2048.0, 0.5, 0.02, (i % 7) as f32 / 6.0]).collect();
+    let twins = [
+        Image::new(64, 32, values.clone()).unwrap(),
+        Image::from_half(64, 32, values.iter().map(|v| half::f16::from_f32(*v)).collect()).unwrap(),
+    ];
+    let mut decoded = Vec::new();
+    for (name, img) in ["full.png", "half.png"].iter().zip(twins) {
+        let ctx = NodeContext::standalone(
+            "save",
+            vec![("image", vec![Value::Image(img)])],
+            vec![
+                ("path", ParamValue::Text((*name).into())),
+                ("format", ParamValue::Text("auto".into())),
+                ("quality", ParamValue::Int(90)),
+                ("compression", ParamValue::Text("fast".into())),
+            ],
+            PathRoots::new(tmp.path(), tmp.path()),
+        );
+        crate::support::runtime().block_on(save.run(ctx)).unwrap();
+        decoded.push(image::open(tmp.path().join(name)).unwrap().to_rgba8().into_raw());
+    }
+    let off: Vec<i16> = decoded[0].iter().zip(&decoded[1]).map(|(a, b)| i16::from(*a) - i16::from(*b)).collect();
+    assert!(off.iter().all(|d| d.abs() <= 1), "at most one code apart");
+    assert!(off.iter().filter(|d| **d != 0).count() < off.len() / 10, "most codes equal");
 }

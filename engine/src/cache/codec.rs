@@ -1,8 +1,11 @@
 //! A small, checked binary encoding of node outputs for the disk cache.
 
+use std::io::{self, Write};
 use std::sync::Arc;
 
-use crate::value::{Audio, Image, Mask, Value, VideoFrames};
+use half::f16;
+
+use crate::value::{Audio, Image, Mask, PixelStore, Value, VideoFrames};
 
 const MAGIC: &[u8; 4] = b"SYC1";
 /// The largest width or height decoded, as a guard against corrupt files.
@@ -11,74 +14,127 @@ const MAX_SIDE: u32 = 1 << 16;
 const MAX_FLOATS: usize = 1 << 28;
 
 /// Encodes values, followed by a blake3 checksum of everything before it.
-pub fn encode(values: &[Value]) -> Vec<u8> {
+#[cfg(test)]
+fn encode(values: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.iter().map(Value::byte_size).sum::<usize>() + 64);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    for v in values {
-        encode_value(&mut out, v);
-    }
-    let sum = blake3::hash(&out);
-    out.extend_from_slice(sum.as_bytes());
+    // Writing into a Vec cannot fail.
+    let _infallible = encode_to(values, &mut out);
     out
 }
 
-fn encode_value(out: &mut Vec<u8>, v: &Value) {
+/// Streams the encoding of [`encode`] into `w`, so a large output never needs a second copy
+/// in memory. Returns the bytes written.
+pub fn encode_to(values: &[Value], w: &mut impl Write) -> io::Result<u64> {
+    let mut out = Hashing { inner: w, hasher: blake3::Hasher::new(), written: 0 };
+    out.put(MAGIC)?;
+    out.put(&(values.len() as u32).to_le_bytes())?;
+    for v in values {
+        encode_value(&mut out, v)?;
+    }
+    let sum = out.hasher.finalize();
+    out.put(sum.as_bytes())?;
+    Ok(out.written)
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<'a, W> {
+    inner: &'a mut W,
+    hasher: blake3::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Hashing<'_, W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+}
+
+fn encode_value(out: &mut Hashing<'_, impl Write>, v: &Value) -> io::Result<()> {
     match v {
-        Value::Image(i) => {
-            out.push(0);
-            put_sized(out, i.width(), i.height(), i.pixels());
-        }
+        Value::Image(i) => put_image(out, i)?,
         Value::Mask(m) => {
-            out.push(1);
-            put_sized(out, m.width(), m.height(), m.values());
+            out.put(&[1])?;
+            put_sized(out, m.width(), m.height(), m.values())?;
         }
         Value::Text(t) => {
-            out.push(2);
-            out.extend_from_slice(&(t.len() as u64).to_le_bytes());
-            out.extend_from_slice(t.as_bytes());
+            out.put(&[2])?;
+            out.put(&(t.len() as u64).to_le_bytes())?;
+            out.put(t.as_bytes())?;
         }
         Value::Int(n) => {
-            out.push(3);
-            out.extend_from_slice(&n.to_le_bytes());
+            out.put(&[3])?;
+            out.put(&n.to_le_bytes())?;
         }
         Value::Float(f) => {
-            out.push(4);
-            out.extend_from_slice(&f.to_le_bytes());
+            out.put(&[4])?;
+            out.put(&f.to_le_bytes())?;
         }
         Value::Bool(b) => {
-            out.push(5);
-            out.push(u8::from(*b));
+            out.put(&[5, u8::from(*b)])?;
         }
         Value::VideoFrames(v) => {
-            out.push(6);
-            out.extend_from_slice(&v.fps.to_le_bytes());
-            out.extend_from_slice(&(v.frames.len() as u32).to_le_bytes());
+            out.put(&[6])?;
+            out.put(&v.fps.to_le_bytes())?;
+            out.put(&(v.frames.len() as u32).to_le_bytes())?;
             for f in v.frames.iter() {
-                put_sized(out, f.width(), f.height(), f.pixels());
+                put_image_body(out, f)?;
             }
         }
         Value::Audio(a) => {
-            out.push(7);
-            out.extend_from_slice(&a.sample_rate_hz.to_le_bytes());
-            out.extend_from_slice(&a.channels.to_le_bytes());
-            put_floats(out, &a.samples);
+            out.put(&[7])?;
+            out.put(&a.sample_rate_hz.to_le_bytes())?;
+            out.put(&a.channels.to_le_bytes())?;
+            put_floats(out, &a.samples)?;
+        }
+    }
+    Ok(())
+}
+
+/// Tag 0 for an `f32` image, 8 for a half-float one.
+fn put_image(out: &mut Hashing<'_, impl Write>, img: &Image) -> io::Result<()> {
+    out.put(&[if matches!(img.store(), PixelStore::F16(_)) { 8 } else { 0 }])?;
+    put_image_body(out, img)
+}
+
+fn put_image_body(out: &mut Hashing<'_, impl Write>, img: &Image) -> io::Result<()> {
+    match img.store() {
+        PixelStore::F32(p) => put_sized(out, img.width(), img.height(), p),
+        PixelStore::F16(p) => {
+            out.put(&img.width().to_le_bytes())?;
+            out.put(&img.height().to_le_bytes())?;
+            out.put(&(p.len() as u64).to_le_bytes())?;
+            put_chunked(out, p, |v| v.to_le_bytes())
         }
     }
 }
 
-fn put_sized(out: &mut Vec<u8>, w: u32, h: u32, data: &[f32]) {
-    out.extend_from_slice(&w.to_le_bytes());
-    out.extend_from_slice(&h.to_le_bytes());
-    put_floats(out, data);
+fn put_sized(out: &mut Hashing<'_, impl Write>, w: u32, h: u32, data: &[f32]) -> io::Result<()> {
+    out.put(&w.to_le_bytes())?;
+    out.put(&h.to_le_bytes())?;
+    put_floats(out, data)
 }
 
-fn put_floats(out: &mut Vec<u8>, data: &[f32]) {
-    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    out.reserve(data.len() * 4);
-    for f in data {
-        out.extend_from_slice(&f.to_le_bytes());
+fn put_floats(out: &mut Hashing<'_, impl Write>, data: &[f32]) -> io::Result<()> {
+    out.put(&(data.len() as u64).to_le_bytes())?;
+    put_chunked(out, data, |v| v.to_le_bytes())
+}
+
+/// Writes values through a small fixed buffer.
+fn put_chunked<T: Copy, const N: usize>(
+    out: &mut Hashing<'_, impl Write>,
+    data: &[T],
+    bytes: impl Fn(T) -> [u8; N],
+) -> io::Result<()> {
+    let mut buf = [0u8; 16384];
+    for chunk in data.chunks(buf.len() / N) {
+        for (dst, v) in buf.chunks_exact_mut(N).zip(chunk) {
+            dst.copy_from_slice(&bytes(*v));
+        }
+        out.put(&buf[..chunk.len() * N])?;
     }
+    Ok(())
 }
 
 /// Decodes what [`encode`] wrote; any damage gives `None`.
@@ -134,6 +190,23 @@ impl Reader<'_> {
         Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
+    fn halves(&mut self) -> Option<Vec<f16>> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        if n > MAX_FLOATS * 2 {
+            return None;
+        }
+        let raw = self.take(n.checked_mul(2)?)?;
+        Some(raw.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect())
+    }
+
+    fn half_image(&mut self) -> Option<Image> {
+        let (w, h) = (self.u32()?, self.u32()?);
+        if w > MAX_SIDE || h > MAX_SIDE {
+            return None;
+        }
+        Image::from_half(w, h, self.halves()?.into()).ok()
+    }
+
     fn sized(&mut self) -> Option<(u32, u32, Vec<f32>)> {
         let (w, h) = (self.u32()?, self.u32()?);
         if w > MAX_SIDE || h > MAX_SIDE {
@@ -173,6 +246,7 @@ impl Reader<'_> {
                 let channels = u16::from_le_bytes(self.array()?);
                 Value::Audio(Audio { samples: self.floats()?.into(), sample_rate_hz, channels })
             }
+            8 => Value::Image(self.half_image()?),
             _ => return None,
         })
     }
@@ -191,6 +265,7 @@ mod tests {
             Value::Int(-3),
             Value::Float(2.5),
             Value::Bool(true),
+            Value::Image(Image::from_half(1, 1, vec![f16::from_f32(0.25); 4].into()).unwrap()),
         ];
         let bytes = encode(&values);
         assert_eq!(decode(&bytes).unwrap(), values);

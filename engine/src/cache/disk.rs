@@ -1,7 +1,7 @@
 //! The disk store: one checksummed file per entry, capped in size, evicting the least recently used.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -59,22 +59,31 @@ impl DiskCache {
         }
     }
 
-    /// Writes an entry atomically (temp file, then rename), then evicts to stay under the cap.
+    /// Writes an entry atomically (temp file, then rename), streaming it so a large output is
+    /// never copied whole in memory, then evicts to stay under the cap.
     pub fn put(&self, key: &CacheKey, values: &[Value]) -> io::Result<()> {
-        let bytes = codec::encode(values);
-        if bytes.len() as u64 > self.cap_bytes {
+        if values.iter().map(Value::byte_size).sum::<usize>() as u64 > self.cap_bytes {
             return Ok(());
         }
         let path = self.path(key);
         let tmp = self.dir.join(format!(".{}.{}.tmp", key.to_hex(), std::process::id()));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        drop(f);
+        let written = {
+            let mut f = io::BufWriter::new(fs::File::create(&tmp)?);
+            let n = codec::encode_to(values, &mut f);
+            n.and_then(|n| f.flush().map(|()| n))
+        };
+        let written = match written {
+            Ok(n) if n <= self.cap_bytes => n,
+            other => {
+                let _best_effort = fs::remove_file(&tmp);
+                return other.map(|_| ());
+            }
+        };
         let replaced = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         fs::rename(&tmp, &path)?;
         {
             let mut total = self.total_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            *total = total.saturating_sub(replaced) + bytes.len() as u64;
+            *total = total.saturating_sub(replaced) + written;
         }
         self.evict_if_needed()
     }

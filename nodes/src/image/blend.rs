@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn opacity_mixes_and_transparent_top_leaves_base() {
         let (b, s) = (px([0.0, 0.0, 0.0, 1.0]), px([1.0, 1.0, 1.0, 1.0]));
-        assert_eq!(compose(&b, &s, Mode::Normal, |_| 0.25).unwrap().pixels(), &[0.25, 0.25, 0.25, 1.0]);
+        assert_eq!(compose(&b, &s, Mode::Normal, |_| 0.25).unwrap().pixels()[..], [0.25, 0.25, 0.25, 1.0]);
         let clear = px([1.0, 0.0, 0.0, 0.0]);
         assert_eq!(compose(&b, &clear, Mode::Multiply, |_| 1.0).unwrap().pixels(), b.pixels());
     }

@@ -118,7 +118,7 @@ mod tests {
     fn blur_keeps_flat_images_flat_and_spreads_a_dot() {
         let flat = Image::new(8, 8, [0.25, 0.5, 0.75, 1.0].repeat(64)).unwrap();
         let out = gaussian_blur(&ctx(), &flat, 2.0).unwrap();
-        assert!(out.pixels().iter().zip(flat.pixels()).all(|(a, b)| (a - b).abs() < 1e-5));
+        assert!(out.pixels().iter().zip(flat.pixels().iter()).all(|(a, b)| (a - b).abs() < 1e-5));
         let mut dot = vec![0.0; 9 * 9 * 4];
         for p in dot.chunks_exact_mut(4) {
             p[3] = 1.0;

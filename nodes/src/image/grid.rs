@@ -93,9 +93,10 @@ fn place(sheet: &mut [f32], sheet_w: u32, l: &Layout, i: u32, img: &Image) -> Re
     let (col, row) = (i % l.columns, i / l.columns);
     let x0 = l.gap + col * (l.cell_w + l.gap) + (l.cell_w - w) / 2;
     let y0 = l.gap + row * (l.cell_h + l.gap) + (l.cell_h - h) / 2;
+    let src = fitted.pixels();
     for y in 0..h {
         for x in 0..w {
-            let s = &fitted.pixels()[((y * w + x) * 4) as usize..][..4];
+            let s = &src[((y * w + x) * 4) as usize..][..4];
             let d = &mut sheet[(((y0 + y) * sheet_w + x0 + x) * 4) as usize..][..4];
             let a = s[3];
             for c in 0..3 {

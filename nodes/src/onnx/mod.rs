@@ -3,6 +3,7 @@
 
 pub mod manifest;
 mod node;
+mod output;
 pub mod providers;
 pub mod runtime;
 mod sessions;

@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use switchyard_engine::{
-    Image, Mask, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue,
-    PathRoots, PortType, ResourceClass, Value, run_blocking,
+    Image, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PathRoots,
+    PortType, ResourceClass, Value, run_blocking,
 };
 
 use super::manifest::{self, Manifest, Task};
+use super::output::Sink;
 use super::runtime::{self, RuntimeConfig};
 use super::sessions::{SessionCache, SharedSession, lock};
-use super::tensor::{Rect, pack, unpack_mask, unpack_rgb, unpack_rgba};
+use super::tensor::{Rect, RgbTensor, pack, unpack_mask};
 use super::tiles::{Blender, MIN_TILE, effective_overlap, is_allocation_failure, plan};
 
 /// Where models live and how to find the runtime.
@@ -227,64 +228,34 @@ fn infer_tiled(
     };
     let overlap = effective_overlap(tile, m.overlap);
     let tiles = plan(img.width(), img.height(), tile, overlap);
+    let mut sink = Sink::new(img, img.width() * scale, img.height() * scale, mask)?;
     if let [only] = tiles.as_slice() {
         // One tile: nothing to blend; the output goes straight into the final image.
         ctx.check_cancelled()?;
-        let (ow, oh) = (img.width() * scale, img.height() * scale);
-        let alpha = if mask { None } else { output_alpha(img, ow, oh)? };
-        let value = with_output(session, m, img, only.src, |shape, data| {
+        with_output(session, m, img, only.src, |shape, data| {
             if mask {
-                let (mw, mh, values) = unpack_mask(shape, data, m)?;
-                return Mask::new(mw, mh, values).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
+                let (_, _, values) = unpack_mask(shape, data, m)?;
+                return sink.write_rows(0, &values);
             }
-            let (w, h, px) = unpack_rgba(shape, data, m, alpha.as_deref())?;
-            Image::from_shared(w, h, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
+            let t = RgbTensor::new(shape, data, m)?;
+            sink.fill_rows(0, t.size.1 as usize, |y, row| t.read_row(y, row))
         })?;
         ctx.progress(1, 1);
-        return Ok(value);
+        return sink.finish();
     }
-    let mut blender = Blender::new(img.width(), img.height(), scale, if mask { 1 } else { 3 }, overlap);
+    let channels = if mask { 1 } else { 3 };
+    let mut blender = Blender::new(img.width(), img.height(), scale, channels, overlap, &tiles);
+    let mut emit = |first_row: usize, rows: &[f32]| sink.write_rows(first_row, rows);
     for (i, t) in tiles.iter().enumerate() {
         ctx.check_cancelled()?;
         ctx.progress(i as u64, tiles.len() as u64);
-        blender.add(t, &run_region(session, m, img, t.src, mask)?)?;
+        let values = run_region(session, m, img, t.src, mask)?;
+        blender.flush(Some((t.src.y * scale) as usize), &mut emit)?;
+        blender.add(t, &values)?;
     }
+    blender.flush(None, &mut emit)?;
     ctx.progress(tiles.len() as u64, tiles.len() as u64);
-    let (ow, oh, data) = blender.finish();
-    assemble(img, ow, oh, data, mask)
-}
-
-/// The node's output value from the model's values at the output size.
-fn assemble(img: &Image, ow: u32, oh: u32, data: Vec<f32>, mask: bool) -> Result<Value, NodeError> {
-    let channels = if mask { 1 } else { 3 };
-    if data.len() != ow as usize * oh as usize * channels {
-        return Err(NodeError::Failed(format!(
-            "the model gave {} values for a {ow}x{oh} output; check the manifest's task and scale",
-            data.len()
-        )));
-    }
-    if mask {
-        return Mask::new(ow, oh, data).map(Value::Mask).map_err(|e| NodeError::Internal(e.to_string()));
-    }
-    let alpha = output_alpha(img, ow, oh)?;
-    let px: std::sync::Arc<[f32]> = (0..data.len() / 3 * 4)
-        .map(|k| {
-            let (i, c) = (k / 4, k % 4);
-            if c == 3 { alpha.as_ref().map_or(1.0, |a| a[i]) } else { data[i * 3 + c] }
-        })
-        .collect();
-    Image::from_shared(ow, oh, px).map(Value::Image).map_err(|e| NodeError::Internal(e.to_string()))
-}
-
-/// The input's alpha at the output size, or `None` when the input is opaque (the usual case,
-/// which then costs one scan instead of a resample).
-fn output_alpha(img: &Image, ow: u32, oh: u32) -> Result<Option<Vec<f32>>, NodeError> {
-    if img.pixels().chunks_exact(4).all(|p| p[3] >= 1.0) {
-        return Ok(None);
-    }
-    let alpha: Vec<f32> = img.pixels().chunks_exact(4).map(|p| p[3]).collect();
-    let mask = Mask::new(img.width(), img.height(), alpha).map_err(|e| NodeError::Internal(e.to_string()))?;
-    Ok(Some(crate::convert::resample_mask(&mask, ow, oh)?.values().to_vec()))
+    sink.finish()
 }
 
 /// One region through the model: interleaved RGB triples, or mask values.
@@ -299,7 +270,7 @@ fn run_region(
         if mask {
             unpack_mask(shape, data, m).map(|(_, _, v)| v)
         } else {
-            unpack_rgb(shape, data, m).map(|(_, _, v)| v)
+            RgbTensor::new(shape, data, m).map(|t| t.to_rgb())
         }
     })
 }
@@ -312,7 +283,7 @@ fn with_output<T>(
     region: Rect,
     read: impl FnOnce(&[i64], &[f32]) -> Result<T, NodeError>,
 ) -> Result<T, NodeError> {
-    let (shape, data) = pack(img.pixels(), img.width(), region, m);
+    let (shape, data) = pack(img, region, m);
     let failed = |e: ort::Error| NodeError::Failed(format!("model {:?}: {e}", m.name));
     let tensor = ort::value::Tensor::from_array((shape, data)).map_err(failed)?;
     let mut guard = lock(session);

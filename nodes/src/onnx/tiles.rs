@@ -1,6 +1,7 @@
 //! Auto tiling: large images run through a model in overlapping tiles, blended across the
 //! overlaps with linear ramps, so the model's memory stays bounded by the tile size.
 
+use rayon::prelude::*;
 use switchyard_engine::NodeError;
 
 use super::tensor::Rect;
@@ -41,32 +42,57 @@ pub fn plan(w: u32, h: u32, tile: u32, overlap: u32) -> Vec<Tile> {
     tiles
 }
 
-/// Tiled output under construction: weighted sums and weights per output pixel.
+/// Tiled output under construction, one band of tile rows at a time: weighted sums for the
+/// output rows that tiles still reach. Rows above the current tile row are final and go out,
+/// so memory stays at a band (a tile's height across the image), not the whole output.
+///
+/// The tiles form a grid, so the total weight at a pixel is the product of a column weight
+/// and a row weight; two small vectors replace a per-pixel weight plane.
 pub struct Blender {
-    width: u32,
+    width: usize,
     channels: usize,
     scale: u32,
     ramp: f32,
+    col_weight: Vec<f32>,
+    row_weight: Vec<f32>,
+    /// The output row that `sum` starts at.
+    top: usize,
     sum: Vec<f32>,
-    weight: Vec<f32>,
 }
 
 impl Blender {
-    /// An output of `w * scale` x `h * scale` pixels with `channels` values each; tiles
-    /// overlap by `overlap` input pixels on each interior side.
-    pub fn new(w: u32, h: u32, scale: u32, channels: usize, overlap: u32) -> Self {
+    /// An output of `w * scale` x `h * scale` pixels with `channels` values each, for the
+    /// tiles of [`plan`] with this `overlap` (as [`effective_overlap`] gives it).
+    pub fn new(w: u32, h: u32, scale: u32, channels: usize, overlap: u32, tiles: &[Tile]) -> Self {
         let (ow, oh) = (w as usize * scale as usize, h as usize * scale as usize);
-        Self {
-            width: ow as u32,
-            channels,
-            scale,
-            ramp: (2 * overlap * scale) as f32,
-            sum: vec![0.0; ow * oh * channels],
-            weight: vec![0.0; ow * oh],
+        let ramp_px = (2 * overlap * scale) as f32;
+        let mut col_weight = vec![0.0; ow];
+        let mut row_weight = vec![0.0; oh];
+        let first = tiles.first().map(|t| t.src);
+        for t in tiles {
+            let (x0, w, y0, h) = (
+                (t.src.x * scale) as usize,
+                (t.src.w * scale) as usize,
+                (t.src.y * scale) as usize,
+                (t.src.h * scale) as usize,
+            );
+            let [left, right, top, bottom] = t.interior;
+            if first.is_some_and(|f| f.y == t.src.y) {
+                for x in 0..w {
+                    col_weight[x0 + x] += ramp(x, w, left, right, ramp_px);
+                }
+            }
+            if first.is_some_and(|f| f.x == t.src.x) {
+                for y in 0..h {
+                    row_weight[y0 + y] += ramp(y, h, top, bottom, ramp_px);
+                }
+            }
         }
+        Self { width: ow, channels, scale, ramp: ramp_px, col_weight, row_weight, top: 0, sum: Vec::new() }
     }
 
-    /// Adds a tile's output (`channels` values per pixel, `tile.src` scaled up).
+    /// Adds a tile's output (`channels` values per pixel, `tile.src` scaled up). Tiles must
+    /// come in [`plan`]'s order, row by row.
     pub fn add(&mut self, tile: &Tile, out: &[f32]) -> Result<(), NodeError> {
         let (tw, th) = ((tile.src.w * self.scale) as usize, (tile.src.h * self.scale) as usize);
         if out.len() != tw * th * self.channels {
@@ -79,31 +105,59 @@ impl Blender {
             )));
         }
         let (ox, oy) = ((tile.src.x * self.scale) as usize, (tile.src.y * self.scale) as usize);
+        let row_len = self.width * self.channels;
+        let end = (oy + th - self.top) * row_len;
+        if oy < self.top {
+            return Err(NodeError::Internal("a tile came after its rows were written out".into()));
+        }
+        if self.sum.len() < end {
+            self.sum.resize(end, 0.0);
+        }
         let [left, right, top, bottom] = tile.interior;
-        for y in 0..th {
+        let ch = self.channels;
+        let col: Vec<f32> = (0..tw).map(|x| ramp(x, tw, left, right, self.ramp)).collect();
+        for (y, src) in out.chunks_exact(tw * ch).enumerate() {
             let wy = ramp(y, th, top, bottom, self.ramp);
-            for x in 0..tw {
-                let w = wy * ramp(x, tw, left, right, self.ramp);
-                let dst = (oy + y) * self.width as usize + ox + x;
-                self.weight[dst] += w;
-                for c in 0..self.channels {
-                    self.sum[dst * self.channels + c] += out[(y * tw + x) * self.channels + c] * w;
+            let dst = &mut self.sum[(oy + y - self.top) * row_len + ox * ch..][..tw * ch];
+            for ((d, s), wx) in dst.chunks_exact_mut(ch).zip(src.chunks_exact(ch)).zip(&col) {
+                let w = wy * wx;
+                for c in 0..ch {
+                    d[c] += s[c] * w;
                 }
             }
         }
         Ok(())
     }
 
-    /// The blended output: `channels` values per pixel.
-    pub fn finish(mut self) -> (u32, u32, Vec<f32>) {
-        for (i, w) in self.weight.iter().enumerate() {
-            let inv = if *w > 0.0 { 1.0 / w } else { 0.0 };
-            for v in &mut self.sum[i * self.channels..(i + 1) * self.channels] {
-                *v *= inv;
-            }
+    /// Normalises and hands out every row above output row `before` (all rows when `None`):
+    /// `emit(first_row, values)`, `channels` values per pixel.
+    pub fn flush(
+        &mut self,
+        before: Option<usize>,
+        emit: &mut impl FnMut(usize, &[f32]) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let row_len = self.width * self.channels;
+        let held = self.sum.len() / row_len.max(1);
+        let rows = before.map_or(held, |b| b.saturating_sub(self.top).min(held));
+        if rows == 0 {
+            return Ok(());
         }
-        let height = (self.weight.len() / self.width as usize) as u32;
-        (self.width, height, self.sum)
+        let (top, ch) = (self.top, self.channels);
+        let (cols, weights) = (&self.col_weight, &self.row_weight[top..top + rows]);
+        let done = &mut self.sum[..rows * row_len];
+        done.par_chunks_mut(row_len).zip(weights).with_min_len(super::tensor::rows_per_job(row_len)).for_each(
+            |(row, wy)| {
+                for (px, wx) in row.chunks_exact_mut(ch).zip(cols) {
+                    let total = wy * wx;
+                    let inv = if total > 0.0 { 1.0 / total } else { 0.0 };
+                    px.iter_mut().for_each(|v| *v *= inv);
+                }
+            },
+        );
+        emit(top, done)?;
+        self.sum.drain(..rows * row_len);
+        self.top += rows;
+        Ok(())
     }
 }
 
@@ -135,13 +189,18 @@ mod tests {
     fn tiles_cover_every_pixel_and_blending_a_constant_keeps_it() {
         for (w, h, tile, overlap) in [(100, 70, 32, 8), (33, 17, 16, 2), (10, 10, 256, 16), (64, 64, 32, 0)] {
             let tiles = plan(w, h, tile, overlap);
-            let mut b = Blender::new(w, h, 2, 1, effective_overlap(tile, overlap));
+            let mut b = Blender::new(w, h, 2, 1, effective_overlap(tile, overlap), &tiles);
+            let mut out = vec![f32::NAN; (w * 2 * h * 2) as usize];
+            let mut emit = |y0: usize, rows: &[f32]| {
+                out[y0 * (w * 2) as usize..][..rows.len()].copy_from_slice(rows);
+                Ok(())
+            };
             for t in &tiles {
                 assert!(t.src.w <= tile && t.src.h <= tile);
+                b.flush(Some((t.src.y * 2) as usize), &mut emit).unwrap();
                 b.add(t, &vec![0.75; (t.src.w * 2 * t.src.h * 2) as usize]).unwrap();
             }
-            let (ow, oh, out) = b.finish();
-            assert_eq!((ow, oh), (w * 2, h * 2));
+            b.flush(None, &mut emit).unwrap();
             assert!(out.iter().all(|v| (v - 0.75).abs() < 1e-5), "{w}x{h} tile {tile}");
         }
     }
