@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod color;
+pub mod config;
 mod convert;
 mod image;
 mod kit;
@@ -30,9 +31,14 @@ pub fn register_builtins(registry: &mut Registry, settings: onnx::OnnxSettings) 
 /// A registry holding exactly the built-in node types, with models from `SWITCHYARD_MODELS`
 /// or `./models`.
 pub fn builtin_registry() -> Registry {
+    registry_with(onnx::OnnxSettings::from_env())
+}
+
+/// A registry holding exactly the built-in node types, with these ONNX settings.
+pub fn registry_with(settings: onnx::OnnxSettings) -> Registry {
     let mut registry = Registry::new();
     // An empty registry cannot hold duplicates, and the built-in names are distinct.
-    if let Err(e) = register_builtins(&mut registry, onnx::OnnxSettings::from_env()) {
+    if let Err(e) = register_builtins(&mut registry, settings) {
         unreachable!("built-in node types collide: {e}");
     }
     registry

@@ -10,6 +10,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "switchyard", version, about, long_about = None)]
 pub struct Cli {
+    /// Settings file (default: $SWITCHYARD_CONFIG, ./switchyard.toml, then the user's
+    /// switchyard/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -4,19 +4,29 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use switchyard_engine::capability::LocalCapability;
-use switchyard_nodes::onnx::runtime::RuntimeConfig;
+use switchyard_nodes::config::Config;
 
 use super::Exit;
 
-pub fn doctor(json: bool, cache_dir: Option<PathBuf>) -> Result<Exit> {
+pub fn doctor(json: bool, cache_dir: Option<PathBuf>, config: &Config) -> Result<Exit> {
     let cache_dir =
         cache_dir.or_else(|| dirs::cache_dir().map(|d| d.join("switchyard"))).unwrap_or_else(|| PathBuf::from("."));
-    let cap = switchyard_nodes::probe::probe(&cache_dir, &RuntimeConfig::default());
+    let settings = config.onnx_settings();
+    let cap = switchyard_nodes::probe::probe(&cache_dir, &settings.runtime);
     if json {
-        let doc = serde_json::json!({ "local": &cap, "local_gpu": cap.has_gpu(), "cache_dir": cache_dir });
+        let doc = serde_json::json!({
+            "local": &cap,
+            "local_gpu": cap.has_gpu(),
+            "cache_dir": cache_dir,
+            "config_file": config.source,
+            "models_dir": settings.models_dir,
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_report(&cap, &cache_dir);
+        let file = config.source.as_ref().map_or_else(|| "none (defaults)".into(), |p| p.display().to_string());
+        println!("config     {file}");
+        println!("models     {}", settings.models_dir.display());
     }
     Ok(Exit::Ok)
 }

@@ -11,6 +11,7 @@ mod summary;
 use anyhow::Result;
 
 use args::{Cli, Command};
+use switchyard_nodes::config::Config;
 
 /// Process exit codes, as documented in the README.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,12 +24,19 @@ pub enum Exit {
 }
 
 pub fn dispatch(cli: Cli) -> Result<Exit> {
-    let registry = switchyard_nodes::builtin_registry();
+    let config = match Config::discover(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let registry = switchyard_nodes::registry_with(config.onnx_settings());
     match cli.command {
         Command::Run(args) => run::run(&registry, args),
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
-        Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir),
+        Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

@@ -238,3 +238,36 @@ fn transparency_survives_an_onnx_upscale() {
     let opaque = run_model("upscale2x", false, 0, &noise(40, 30));
     assert!(opaque.chunks_exact(4).all(|p| p[3] == 1.0), "opaque input gives opaque output");
 }
+
+/// The settings file comes first: its runtime path is used (here, missing: a clear error
+/// naming the file's setting), and its models folder is where manifests are looked for
+/// (the run finds `upscale2x` there even though the current folder has no `models/`).
+#[test]
+fn the_settings_file_names_the_runtime_and_the_models_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("switchyard.toml");
+    let models = root().join("models");
+    let text = format!("[onnx]\nruntime = \"lib/missing.so\"\nmodels = {:?}\n", models.display().to_string());
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .current_dir(tmp.path())
+        .args([
+            "run",
+            "--json",
+            "--no-disk-cache",
+            "--out",
+            "out",
+            "--set",
+            "draft.width=32",
+            "--set",
+            "draft.height=32",
+        ])
+        .arg(root().join("workflows/local-upscale.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = doc["runs"][0]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "upscale").unwrap().clone();
+    let err = up["error"].as_str().unwrap();
+    assert!(err.contains("lib/missing.so") && err.contains("from the config file"), "{err}");
+}

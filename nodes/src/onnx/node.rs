@@ -77,7 +77,7 @@ impl OnnxShared {
         let path = self.settings.manifest_path(model);
         if !path.is_file() {
             return Err(NodeError::Invalid(format!(
-                "no model manifest {} (model {model:?}); models are found in {} (set SWITCHYARD_MODELS to change it)",
+                "no model manifest {} (model {model:?}); models are found in {} (set `models` under [onnx] in switchyard.toml, or SWITCHYARD_MODELS)",
                 path.display(),
                 self.settings.models_dir.display()
             )));

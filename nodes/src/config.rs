@@ -1,0 +1,128 @@
+//! The settings file, `switchyard.toml`: where local models and the ONNX Runtime live.
+//! Later sections (providers, credits) grow here. A setting in the file wins over the
+//! environment; relative paths are taken from the file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::onnx::OnnxSettings;
+use crate::onnx::runtime::RuntimeConfig;
+
+/// The file name looked for in the current folder.
+pub const FILE_NAME: &str = "switchyard.toml";
+
+/// The parsed settings file; every section is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Local inference.
+    #[serde(default)]
+    pub onnx: OnnxSection,
+    /// The file these settings came from, if any.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// `[onnx]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxSection {
+    /// The ONNX Runtime library; tried before `ORT_DYLIB_PATH`.
+    pub runtime: Option<PathBuf>,
+    /// The models folder; used before `SWITCHYARD_MODELS`.
+    pub models: Option<PathBuf>,
+}
+
+/// The settings file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file named explicitly does not exist or cannot be read.
+    #[error("cannot read the settings file {path} ({why}): {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Where its name came from.
+        why: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid settings.
+    #[error("the settings file {path} is invalid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Finds and reads the settings: `explicit` (a `--config` flag), else `SWITCHYARD_CONFIG`,
+    /// else `./switchyard.toml`, else `switchyard/config.toml` in the user's config folder,
+    /// else the defaults. A file named explicitly must exist.
+    pub fn discover(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let named = explicit
+            .map(|p| (p.to_path_buf(), "--config"))
+            .or_else(|| std::env::var_os("SWITCHYARD_CONFIG").map(|p| (PathBuf::from(p), "SWITCHYARD_CONFIG")));
+        if let Some((path, why)) = named {
+            return Self::read(&path, why);
+        }
+        let user = dirs::config_dir().map(|d| d.join("switchyard").join("config.toml"));
+        match [Some(PathBuf::from(FILE_NAME)), user].into_iter().flatten().find(|p| p.is_file()) {
+            Some(path) => Self::read(&path, "found by default"),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// Reads one settings file.
+    pub fn read(path: &Path, why: &'static str) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            why,
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p.as_mut().filter(|p| p.is_relative()) {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.onnx.runtime);
+        resolve(&mut config.onnx.models);
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// ONNX settings: the file's, then the environment's, then the defaults.
+    pub fn onnx_settings(&self) -> OnnxSettings {
+        let mut settings = OnnxSettings::from_env();
+        if let Some(models) = &self.onnx.models {
+            settings.models_dir = models.clone();
+        }
+        settings.runtime = RuntimeConfig { library: self.onnx.runtime.clone() };
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_taken_from_the_file_and_unknown_keys_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("switchyard.toml");
+        std::fs::write(&file, "[onnx]\nruntime = \"lib/libonnxruntime.so\"\nmodels = \"/srv/models\"\n").unwrap();
+        let c = Config::read(&file, "test").unwrap();
+        assert_eq!(c.onnx.runtime.clone().unwrap(), tmp.path().join("lib/libonnxruntime.so"));
+        assert_eq!(c.onnx_settings().models_dir, PathBuf::from("/srv/models"));
+        std::fs::write(&file, "[onnx]\nruntim = \"x\"\n").unwrap();
+        let err = Config::read(&file, "test").unwrap_err().to_string();
+        assert!(err.contains("unknown field `runtim`") && err.contains("line 2"), "{err}");
+        let err = Config::discover(Some(&tmp.path().join("missing.toml"))).unwrap_err().to_string();
+        assert!(err.contains("missing.toml") && err.contains("--config"), "{err}");
+    }
+}
