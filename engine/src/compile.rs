@@ -87,7 +87,7 @@ fn compile_file(
     let mut nodes = Vec::with_capacity(ids.len());
     for ((id, entry), imp) in file.nodes.iter().zip(&impls) {
         let Some(imp) = imp else { continue };
-        let checker = NodeChecker { id, entry, spec: imp.spec(), lookup: &lookup };
+        let checker = NodeChecker { id, entry, node: imp.as_ref(), spec: imp.spec(), lookup: &lookup };
         let (params, param_inputs) = checker.params_and_param_inputs(&mut diagnostics);
         let inputs = checker.inputs(&mut diagnostics);
         nodes.push(GraphNode { id: NodeId::new(id), node: Arc::clone(imp), params, inputs, param_inputs });
@@ -149,6 +149,7 @@ struct Lookup<'a> {
 struct NodeChecker<'a> {
     id: &'a str,
     entry: &'a NodeEntry,
+    node: &'a dyn Node,
     spec: &'a NodeSpec,
     lookup: &'a Lookup<'a>,
 }
@@ -187,6 +188,9 @@ impl NodeChecker<'_> {
             match ps.kind.from_json(json) {
                 Ok(v) => {
                     self.check_output_path(&ps.kind, &v, &field, diags);
+                    if let Err(p) = self.node.check_param(ps.name, &v) {
+                        diags.push(self.diag("invalid-param", field(), p.message).help(p.help));
+                    }
                     given.push((ps.name, v));
                 }
                 Err(msg) => diags

@@ -188,6 +188,15 @@ impl NodeSpec {
 /// What a running node gives back.
 pub type NodeFuture = Pin<Box<dyn Future<Output = Result<Outputs, NodeError>> + Send>>;
 
+/// A param value that its node refuses at validation time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamProblem {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
 /// A node type. Small on purpose: a spec and a run; everything else has a default.
 pub trait Node: Send + Sync + 'static {
     /// The node's declarations.
@@ -195,6 +204,14 @@ pub trait Node: Send + Sync + 'static {
 
     /// Runs the node. Heavy CPU work belongs in [`crate::run_blocking`], so the scheduler never stalls.
     fn run(&self, ctx: NodeContext) -> NodeFuture;
+
+    /// Checks a param's value beyond its kind, at validation time: a model manifest that must
+    /// exist, say. Returns what is wrong and how to fix it. Must be quick and local (no
+    /// inference, no network); the default accepts every value.
+    fn check_param(&self, name: &str, value: &ParamValue) -> Result<(), ParamProblem> {
+        let _ = (name, value);
+        Ok(())
+    }
 
     /// Outside state that belongs in the cache key, such as a loaded file's content hash.
     /// Called on a blocking thread, and only when the spec is marked `fingerprinted`.

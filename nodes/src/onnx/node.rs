@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use switchyard_engine::{
-    Image, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PathRoots,
-    PortType, ResourceClass, Value, run_blocking,
+    Image, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamKind, ParamProblem, ParamSpec, ParamValue,
+    PathRoots, PortType, ResourceClass, Value, nearest, run_blocking,
 };
 
 use super::manifest::{self, Manifest, Task};
@@ -159,6 +159,23 @@ impl Node for OnnxImageNode {
         })
     }
 
+    /// The model must have a valid manifest that suits this node, before anything runs.
+    fn check_param(&self, name: &str, value: &ParamValue) -> Result<(), ParamProblem> {
+        let (ParamValue::Text(model), "model") = (value, name) else { return Ok(()) };
+        let problem = |e: NodeError| {
+            let dir = &self.shared.settings.models_dir;
+            let names = model_names(dir);
+            let help = match nearest(model, names.iter().map(String::as_str)) {
+                Some(n) if n != &**model => format!("did you mean {n:?}?"),
+                _ if names.is_empty() => format!("{} holds no model manifests", dir.display()),
+                _ => format!("models in {}: {}", dir.display(), names.join(", ")),
+            };
+            ParamProblem { message: e.to_string(), help }
+        };
+        let m = self.shared.manifest(model).map_err(problem)?;
+        check_task(&m, self.mask).map_err(problem)
+    }
+
     /// The manifest's content, so a new model version is never served from the cache.
     fn fingerprint(
         &self,
@@ -173,6 +190,18 @@ impl Node for OnnxImageNode {
     }
 }
 
+/// The manifest names in a models folder, sorted.
+fn model_names(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten().take(10_000);
+    let mut names: Vec<String> = entries
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names
+}
+
 fn check_task(m: &Manifest, mask: bool) -> Result<(), NodeError> {
     let fits = match m.task {
         Task::Mask => mask,
@@ -182,8 +211,13 @@ fn check_task(m: &Manifest, mask: bool) -> Result<(), NodeError> {
     if fits {
         return Ok(());
     }
-    let node = if matches!(m.task, Task::Mask) { "onnx.mask" } else { "onnx.image" };
-    Err(NodeError::Invalid(format!("model {:?} is a {:?} model; use it with {node}", m.name, m.task)))
+    let (task, fix) = match m.task {
+        Task::Mask => ("mask", "use it with onnx.mask"),
+        Task::ImageToImage => ("image-to-image", "use it with onnx.image"),
+        Task::Upscale { .. } => ("upscale", "use it with onnx.image"),
+        Task::Tensor => ("tensor", "no image node runs it; set its manifest's task if it takes an image"),
+    };
+    Err(NodeError::Invalid(format!("model {:?} has task {task:?}; {fix}", m.name)))
 }
 
 /// Runs the image through the model in tiles, halving the tile side when memory runs out.
