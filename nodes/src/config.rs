@@ -4,7 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use crate::cloud::client::ClientConfig;
+use crate::cloud::{CloudSettings, ProviderSettings};
 
 use crate::onnx::OnnxSettings;
 use crate::onnx::runtime::RuntimeConfig;
@@ -19,6 +24,9 @@ pub struct Config {
     /// Local inference.
     #[serde(default)]
     pub onnx: OnnxSection,
+    /// Partner providers, by name (`[providers.openai]`).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
     /// The file these settings came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -32,6 +40,30 @@ pub struct OnnxSection {
     pub runtime: Option<PathBuf>,
     /// The models folder; used before `SWITCHYARD_MODELS`.
     pub models: Option<PathBuf>,
+}
+
+/// `[providers.NAME]`: where a provider is reached, its key, and its limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// Base URL: a proxy, a regional endpoint, or `switchyard mock-providers`.
+    pub base_url: Option<String>,
+    /// The variable holding the key (default: the provider's usual one, such as OPENAI_API_KEY).
+    pub api_key_env: Option<String>,
+    /// Requests in flight at once.
+    pub concurrency: Option<usize>,
+    /// Requests per second.
+    pub rate_per_s: Option<u32>,
+    /// Retries after the first attempt.
+    pub max_retries: Option<u32>,
+    /// First retry backoff.
+    pub backoff_base_ms: Option<u64>,
+    /// One request's limit.
+    pub request_timeout_ms: Option<u64>,
+    /// The whole call's limit.
+    pub overall_timeout_ms: Option<u64>,
+    /// Delay between polls of an async task.
+    pub poll_interval_ms: Option<u64>,
 }
 
 /// The settings file could not be used.
@@ -94,6 +126,31 @@ impl Config {
         resolve(&mut config.onnx.models);
         config.source = Some(path.to_path_buf());
         Ok(config)
+    }
+
+    /// Cloud settings: keys only ever from the environment (never from a file that could be
+    /// shared), everything else from `[providers.*]`.
+    pub fn cloud_settings(&self) -> CloudSettings {
+        let mut out = CloudSettings::default();
+        for (name, p) in &self.providers {
+            let mut client = ClientConfig::default();
+            let set = |dst: &mut u64, v: Option<u64>| *dst = v.unwrap_or(*dst);
+            set(&mut client.backoff_base_ms, p.backoff_base_ms);
+            set(&mut client.request_timeout_ms, p.request_timeout_ms);
+            set(&mut client.overall_timeout_ms, p.overall_timeout_ms);
+            set(&mut client.poll_interval_ms, p.poll_interval_ms);
+            client.concurrency = p.concurrency.unwrap_or(client.concurrency);
+            client.rate_per_s = p.rate_per_s.unwrap_or(client.rate_per_s);
+            client.max_retries = p.max_retries.unwrap_or(client.max_retries);
+            let settings = ProviderSettings {
+                base_url: p.base_url.clone(),
+                api_key: None,
+                api_key_env: p.api_key_env.clone(),
+                client,
+            };
+            out.providers.insert(name.clone(), settings);
+        }
+        out
     }
 
     /// ONNX settings: the file's, then the environment's, then the defaults.

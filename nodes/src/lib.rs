@@ -7,6 +7,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cloud;
 mod color;
 pub mod config;
 mod convert;
@@ -22,23 +23,38 @@ pub use color::{linear_to_srgb, srgb_to_linear};
 pub use convert::{ImageLimits, from_dynamic, to_rgba8};
 
 /// Adds every built-in node type to `registry`, with ONNX models found as `settings` say.
+/// Cloud providers take their keys from the environment and their default settings.
 pub fn register_builtins(registry: &mut Registry, settings: onnx::OnnxSettings) -> Result<(), DuplicateNodeType> {
+    register_with(registry, settings, &cloud::CloudSettings::default())
+}
+
+/// Adds every built-in node type with these ONNX and cloud settings.
+pub fn register_with(
+    registry: &mut Registry,
+    onnx_settings: onnx::OnnxSettings,
+    cloud_settings: &cloud::CloudSettings,
+) -> Result<(), DuplicateNodeType> {
     image::register(registry)?;
     values::register(registry)?;
-    onnx::register(registry, settings)
+    onnx::register(registry, onnx_settings)?;
+    cloud::register(registry, cloud_settings)
 }
 
 /// A registry holding exactly the built-in node types, with models from `SWITCHYARD_MODELS`
 /// or `./models`.
 pub fn builtin_registry() -> Registry {
-    registry_with(onnx::OnnxSettings::from_env())
+    registry_with(onnx::OnnxSettings::from_env(), &cloud::CloudSettings::default())
 }
 
-/// A registry holding exactly the built-in node types, with these ONNX settings.
-pub fn registry_with(settings: onnx::OnnxSettings) -> Registry {
+/// A registry holding exactly the built-in node types, as the settings file says.
+pub fn registry_from(config: &config::Config) -> Registry {
+    registry_with(config.onnx_settings(), &config.cloud_settings())
+}
+
+fn registry_with(settings: onnx::OnnxSettings, cloud_settings: &cloud::CloudSettings) -> Registry {
     let mut registry = Registry::new();
     // An empty registry cannot hold duplicates, and the built-in names are distinct.
-    if let Err(e) = register_builtins(&mut registry, settings) {
+    if let Err(e) = register_with(&mut registry, settings, cloud_settings) {
         unreachable!("built-in node types collide: {e}");
     }
     registry

@@ -31,7 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             return Ok(Exit::Invalid);
         }
     };
-    let registry = switchyard_nodes::registry_with(config.onnx_settings());
+    let registry = switchyard_nodes::registry_from(&config);
     match cli.command {
         Command::Run(args) => run::run(&registry, args),
         Command::Validate(args) => load::validate(&registry, &args),

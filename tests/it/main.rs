@@ -1,6 +1,7 @@
 //! Switchyard's integration tests: one binary, a module per area.
 
 mod cli;
+mod cloud;
 mod executor;
 mod image_nodes;
 mod onnx;

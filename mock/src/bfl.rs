@@ -1,0 +1,140 @@
+//! Black Forest Labs: `POST /v1/{model}` with `x-key`, answered with `{id, polling_url, cost}`;
+//! `GET polling_url` gives `Pending`, then `Ready` with `result.sample`, or a moderation
+//! status. Validation errors are 422 `{detail:[{loc,msg,type}]}`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as Axum};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::keys;
+use crate::state::{Fault, State, Task, hang, json_reply, malformed, status_fault};
+
+/// Polls a task answers `Pending` before it is `Ready`.
+const PENDING_POLLS: u32 = 2;
+
+pub fn routes() -> Router<Arc<State>> {
+    Router::new().route("/v1/get_result", get(poll)).route("/v1/{model}", post(create))
+}
+
+fn unauthorised(headers: &HeaderMap) -> Option<Response> {
+    let key = headers.get("x-key").and_then(|v| v.to_str().ok());
+    (key != Some(keys::BFL)).then(|| {
+        json_reply(StatusCode::FORBIDDEN, &[], json!({ "detail": "Not authenticated - Invalid Authentication" }))
+    })
+}
+
+fn invalid(field: &str, msg: &str, kind: &str) -> Response {
+    json_reply(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &[],
+        json!({ "detail": [{ "loc": ["body", field], "msg": msg, "type": kind }] }),
+    )
+}
+
+/// A side's value, or the 422 BFL gives for it.
+fn side(req: &Value, name: &str, max: u64) -> Result<u32, Box<Response>> {
+    let v = req[name].as_u64().unwrap_or(1024);
+    if !(256..=max).contains(&v) || !v.is_multiple_of(32) {
+        return Err(Box::new(invalid(
+            name,
+            &format!("Input should be a multiple of 32 between 256 and {max}"),
+            "value_error",
+        )));
+    }
+    Ok(v as u32)
+}
+
+async fn create(Axum(st): Axum<Arc<State>>, Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = st.arrive("bfl.create", "POST", &format!("/v1/{model}"), &headers, &body);
+    if let Some(r) = unauthorised(&headers) {
+        return r;
+    }
+    let max = match model.as_str() {
+        "flux-pro-1.1" | "flux-dev" => 1440,
+        "flux-2-pro" | "flux-2-max" => 2048,
+        _ => return json_reply(StatusCode::NOT_FOUND, &[], json!({ "detail": "Not Found" })),
+    };
+    match fault {
+        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
+            return status_fault(status, retry_after, retry_after_ms, json!({ "detail": "Internal error" }));
+        }
+        Some(Fault::Hang) => return hang().await,
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Malformed) => return malformed(),
+        _ => {}
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return invalid("body", "JSON decode error", "json_invalid");
+    };
+    if req["prompt"].as_str().is_none_or(str::is_empty) {
+        return invalid("prompt", "Field required", "missing");
+    }
+    let (w, h) = match (side(&req, "width", max), side(&req, "height", max)) {
+        (Ok(w), Ok(h)) => (w, h),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    let id = st.next_id("task");
+    let mp = (f64::from(w) * f64::from(h) / 1_048_576.0).ceil().max(1.0);
+    let cost_cents = if model.starts_with("flux-2-pro") { 3.0 + 1.5 * (mp - 1.0) } else { 4.0 };
+    let task = Task {
+        polls_left: PENDING_POLLS,
+        width: w,
+        height: h,
+        never_finish: matches!(fault, Some(Fault::NeverFinish)),
+    };
+    st.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), task);
+    let polling_url = format!("{}/v1/get_result?id={id}", st.base_url);
+    json_reply(
+        StatusCode::OK,
+        &[],
+        json!({ "id": id, "polling_url": polling_url, "cost": cost_cents, "input_mp": 0.0, "output_mp": mp }),
+    )
+}
+
+async fn poll(
+    Axum(st): Axum<Arc<State>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let id = q.get("id").cloned().unwrap_or_default();
+    let fault = st.arrive("bfl.poll", "GET", &format!("/v1/get_result?id={id}"), &headers, &[]);
+    if let Some(r) = unauthorised(&headers) {
+        return r;
+    }
+    match fault {
+        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
+            return status_fault(status, retry_after, retry_after_ms, json!({ "detail": "Internal error" }));
+        }
+        Some(Fault::Hang) => return hang().await,
+        Some(Fault::Malformed) => return malformed(),
+        Some(Fault::Moderated) => {
+            let body = json!({ "id": id, "status": "Content Moderated", "result": null, "progress": null, "details": { "Moderation Reasons": ["Derivative Works Filter"] } });
+            return json_reply(StatusCode::OK, &[], body);
+        }
+        _ => {}
+    }
+    let mut tasks = st.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(task) = tasks.get_mut(&id) else {
+        return json_reply(StatusCode::OK, &[], json!({ "id": id, "status": "Task not found", "result": null }));
+    };
+    if task.never_finish || task.polls_left > 0 {
+        task.polls_left = task.polls_left.saturating_sub(1);
+        return json_reply(
+            StatusCode::OK,
+            &[],
+            json!({ "id": id, "status": "Pending", "result": null, "progress": 0.5 }),
+        );
+    }
+    let sample = format!("{}/files/{id}.png", st.base_url);
+    json_reply(
+        StatusCode::OK,
+        &[],
+        json!({ "id": id, "status": "Ready", "result": { "sample": sample, "seed": 42 }, "progress": 1.0 }),
+    )
+}

@@ -1,0 +1,117 @@
+//! OpenAI Images: `POST /v1/images/generations`, bearer auth, `{error:{message,type,param,code}}`
+//! errors with `x-request-id`, and a `b64_json` image with `usage` tokens.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as Axum;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::keys;
+use crate::state::{Fault, State, hang, json_reply, malformed, status_fault};
+
+const SIZES: &[&str] = &["1024x1024", "1536x1024", "1024x1536", "auto"];
+
+pub fn routes() -> Router<Arc<State>> {
+    Router::new().route("/v1/images/generations", post(generate))
+}
+
+fn error(
+    status: StatusCode,
+    request_id: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+    message: &str,
+) -> Response {
+    let body = json!({ "error": { "message": message, "type": kind, "param": param, "code": code } });
+    json_reply(status, &[("x-request-id", request_id.to_string())], body)
+}
+
+async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = st.arrive("openai.generate", "POST", "/v1/images/generations", &headers, &body);
+    let rid = st.next_id("req");
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if bearer != Some(&format!("Bearer {}", keys::OPENAI)) {
+        let msg = "Incorrect API key provided. You can find your API key in your account settings.";
+        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), msg);
+    }
+    match fault {
+        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
+            let body = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
+            return status_fault(status, retry_after, retry_after_ms, body);
+        }
+        Some(Fault::Hang) => return hang().await,
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Malformed) => return malformed(),
+        Some(Fault::Moderated) => {
+            let msg = "Your request was rejected as a result of our safety system.";
+            return error(
+                StatusCode::BAD_REQUEST,
+                &rid,
+                "image_generation_user_error",
+                None,
+                Some("moderation_blocked"),
+                msg,
+            );
+        }
+        _ => {}
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        let msg = "We could not parse the JSON body of your request.";
+        return error(StatusCode::BAD_REQUEST, &rid, "invalid_request_error", None, None, msg);
+    };
+    let Some(prompt) = req["prompt"].as_str().filter(|p| !p.is_empty()) else {
+        let msg = "Missing required parameter: 'prompt'.";
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "invalid_request_error",
+            Some("prompt"),
+            Some("missing_required_parameter"),
+            msg,
+        );
+    };
+    let size = req["size"].as_str().unwrap_or("auto");
+    if !SIZES.contains(&size) {
+        let msg = format!(
+            "Invalid value: '{size}'. Supported values are: 'auto', '1024x1024', '1024x1536', and '1536x1024'."
+        );
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "invalid_request_error",
+            Some("size"),
+            Some("invalid_value"),
+            &msg,
+        );
+    }
+    let (w, h) =
+        size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))).unwrap_or((1024, 1024));
+    let n = req["n"].as_u64().unwrap_or(1).clamp(1, 10);
+    let quality = req["quality"].as_str().unwrap_or("auto");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(crate::assets::png(w, h).as_slice());
+    let out_tokens: u64 = match quality {
+        "low" => 272,
+        "medium" => 1056,
+        _ => 4160,
+    } * n;
+    let in_tokens = (prompt.len() as u64).div_ceil(4);
+    let reply = json!({
+        "created": 1_763_700_000,
+        "data": (0..n).map(|_| json!({ "b64_json": b64 })).collect::<Vec<_>>(),
+        "usage": {
+            "input_tokens": in_tokens,
+            "input_tokens_details": { "image_tokens": 0, "text_tokens": in_tokens },
+            "output_tokens": out_tokens,
+            "total_tokens": in_tokens + out_tokens
+        },
+        "background": "opaque", "output_format": "png", "quality": quality, "size": size
+    });
+    json_reply(StatusCode::OK, &[("x-request-id", rid)], reply)
+}

@@ -1,0 +1,300 @@
+//! One HTTP client layer for every adapter: timeouts, bounded retries with backoff and
+//! jitter that honour `Retry-After` and `retry-after-ms`, a per-provider concurrency and
+//! rate limit, size-capped downloads, and the rule that a paid create is never re-sent
+//! after an ambiguous failure.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::error::CloudError;
+use super::secret::ApiKey;
+
+/// Time limits, retry budget and sizes, per provider (from the settings file).
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// TCP and TLS connect limit.
+    pub connect_timeout_ms: u64,
+    /// One request, from send to the last body byte.
+    pub request_timeout_ms: u64,
+    /// The whole call: create, polls and download.
+    pub overall_timeout_ms: u64,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; doubles each retry, with full jitter.
+    pub backoff_base_ms: u64,
+    /// Backoff ceiling (a longer `Retry-After` is still honoured, within the overall limit).
+    pub backoff_max_ms: u64,
+    /// Polls of an async task before giving up.
+    pub max_polls: u32,
+    /// Delay between polls.
+    pub poll_interval_ms: u64,
+    /// The largest result download.
+    pub max_download_bytes: u64,
+    /// Requests in flight to this provider.
+    pub concurrency: usize,
+    /// Requests per second to this provider (a token bucket with this burst).
+    pub rate_per_s: u32,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 10_000,
+            request_timeout_ms: 180_000,
+            overall_timeout_ms: 900_000,
+            max_retries: 4,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            max_polls: 900,
+            poll_interval_ms: 1_000,
+            max_download_bytes: 64 << 20,
+            concurrency: 8,
+            rate_per_s: 10,
+        }
+    }
+}
+
+/// Whether a request may be sent again when it is unclear if the provider got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resend {
+    /// Reads, polls and downloads: sending twice costs nothing.
+    Safe,
+    /// A create that may charge: re-sent only when the provider surely did not start it
+    /// (no connection, or an explicit 408/429/500/503 refusal).
+    OnlyIfRefused,
+}
+
+/// A provider's answer that is not a retryable failure.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body, at most `max_download_bytes`.
+    pub body: Vec<u8>,
+    /// The provider's request id, when it sends one.
+    pub request_id: Option<String>,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self, provider: &'static str) -> Result<serde_json::Value, CloudError> {
+        serde_json::from_slice(&self.body).map_err(|e| CloudError::Malformed {
+            provider,
+            request_id: self.request_id.clone(),
+            detail: format!("body is not JSON ({e})"),
+        })
+    }
+}
+
+/// A client for one provider.
+pub struct ProviderClient {
+    /// Provider name, for errors and logs.
+    pub name: &'static str,
+    /// Base URL (no trailing slash).
+    pub base_url: String,
+    key: Option<ApiKey>,
+    /// Where the key should come from, for the error when it is missing.
+    pub key_hint: String,
+    http: reqwest::Client,
+    /// Limits and retry budget.
+    pub config: ClientConfig,
+    slots: Arc<Semaphore>,
+    rate: governor::DefaultDirectRateLimiter,
+    request_id_header: &'static str,
+}
+
+impl ProviderClient {
+    /// A client; `request_id_header` names the header that carries the provider's request id.
+    pub fn new(
+        name: &'static str,
+        base_url: &str,
+        key: Option<ApiKey>,
+        key_hint: String,
+        config: ClientConfig,
+        request_id_header: &'static str,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .timeout(Duration::from_millis(config.request_timeout_ms))
+            .pool_max_idle_per_host(config.concurrency)
+            .build()
+            .map_err(|e| format!("{name}: cannot build the HTTP client: {e}"))?;
+        let rate = NonZeroU32::new(config.rate_per_s.max(1)).unwrap_or(NonZeroU32::MIN);
+        Ok(Self {
+            name,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            key_hint,
+            http,
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            rate: governor::RateLimiter::direct(governor::Quota::per_second(rate)),
+            config,
+            request_id_header,
+        })
+    }
+
+    /// The key, or an auth error saying where to set it. Checked before any request.
+    pub fn key(&self) -> Result<&ApiKey, CloudError> {
+        self.key.as_ref().ok_or_else(|| CloudError::Auth {
+            provider: self.name,
+            request_id: None,
+            message: "no API key is set".into(),
+            hint: self.key_hint.clone(),
+        })
+    }
+
+    /// The underlying HTTP client, for building requests.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Text with the key scrubbed out.
+    pub fn redact(&self, text: &str) -> String {
+        self.key.as_ref().map_or_else(|| text.to_string(), |k| k.redact(text))
+    }
+
+    /// Sends `build()`'s request within the limits, retrying what `resend` allows, and
+    /// returns the first reply that is not a retryable failure.
+    pub async fn send(
+        &self,
+        resend: Resend,
+        cancel: &CancellationToken,
+        deadline: Instant,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Reply, CloudError> {
+        let mut attempt = 0u32;
+        loop {
+            let outcome = {
+                let _slot = tokio::select! {
+                    slot = self.slots.acquire() => slot.map_err(|_| CloudError::Cancelled)?,
+                    () = cancel.cancelled() => return Err(CloudError::Cancelled),
+                };
+                tokio::select! {
+                    () = self.rate.until_ready() => {}
+                    () = cancel.cancelled() => return Err(CloudError::Cancelled),
+                }
+                tokio::select! {
+                    r = self.attempt(&build) => r,
+                    () = cancel.cancelled() => return Err(CloudError::Cancelled),
+                }
+            };
+            let (failure, wait_hint) = match outcome {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Retryable { status, headers, message } => {
+                    let refused = matches!(status.as_u16(), 408 | 429 | 500 | 503);
+                    if resend == Resend::OnlyIfRefused && !refused {
+                        return Err(self.unknown(format!("HTTP {status} ({message})")));
+                    }
+                    (format!("HTTP {status}: {message}"), retry_after(&headers))
+                }
+                Attempt::Transport { sent, message } => {
+                    if resend == Resend::OnlyIfRefused && sent {
+                        return Err(self.unknown(format!("a transport failure after sending ({message})")));
+                    }
+                    (message, None)
+                }
+            };
+            attempt += 1;
+            if attempt > self.config.max_retries {
+                return Err(CloudError::Exhausted { provider: self.name, attempts: attempt, last: failure });
+            }
+            let delay = wait_hint.unwrap_or_else(|| self.backoff(attempt));
+            if Instant::now() + delay > deadline {
+                return Err(CloudError::Exhausted { provider: self.name, attempts: attempt, last: failure });
+            }
+            tracing::debug!(provider = self.name, attempt, delay_ms = delay.as_millis() as u64, %failure, "retrying");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = cancel.cancelled() => return Err(CloudError::Cancelled),
+            }
+        }
+    }
+
+    fn unknown(&self, what: String) -> CloudError {
+        tracing::warn!(provider = self.name, %what, "create outcome unknown; not re-sent");
+        CloudError::OutcomeUnknown { provider: self.name, what }
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self.config.backoff_base_ms.saturating_mul(1 << attempt.min(20)).min(self.config.backoff_max_ms);
+        Duration::from_millis(rand::random_range(0..=cap))
+    }
+
+    async fn attempt(&self, build: &impl Fn() -> RequestBuilder) -> Attempt {
+        let resp = match build().send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Transport { sent: !e.is_connect(), message: self.redact(&e.to_string()) },
+        };
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let request_id = headers.get(self.request_id_header).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = match read_capped(resp, self.config.max_download_bytes).await {
+            Ok(b) => b,
+            Err(message) => return Attempt::Transport { sent: true, message: self.redact(&message) },
+        };
+        if matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504) {
+            let message = self.redact(&String::from_utf8_lossy(&body[..body.len().min(300)]));
+            return Attempt::Retryable { status, headers, message };
+        }
+        Attempt::Done(Reply { status, headers, body, request_id })
+    }
+
+    /// Downloads a result URL (no auth: delivery URLs are signed), checking its size and
+    /// that its content type starts with `kind` (such as `image/`).
+    pub async fn download(
+        &self,
+        url: &str,
+        kind: &str,
+        cancel: &CancellationToken,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, CloudError> {
+        let reply = self.send(Resend::Safe, cancel, deadline, || self.http.get(url)).await?;
+        let malformed = |detail: String| CloudError::Malformed { provider: self.name, request_id: None, detail };
+        if !reply.status.is_success() {
+            return Err(malformed(format!("downloading the result gave HTTP {}", reply.status)));
+        }
+        let ctype = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !ctype.starts_with(kind) {
+            return Err(malformed(format!("the result is {ctype:?}, not {kind}*")));
+        }
+        Ok(reply.body)
+    }
+}
+
+enum Attempt {
+    Done(Reply),
+    Retryable { status: StatusCode, headers: HeaderMap, message: String },
+    Transport { sent: bool, message: String },
+}
+
+/// Reads a body, refusing one larger than `max` bytes.
+async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(format!("the reply is larger than the {max}-byte limit"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the reply failed: {e}"))? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Err(format!("the reply is larger than the {max}-byte limit"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `retry-after-ms`, else `Retry-After` in seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    if let Some(ms) = get("retry-after-ms").filter(|ms| *ms >= 0.0) {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    get("retry-after").filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
+}
