@@ -38,8 +38,10 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
     let rid = st.next_id("req");
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
     if bearer != Some(&format!("Bearer {}", keys::OPENAI)) {
-        let msg = "Incorrect API key provided. You can find your API key in your account settings.";
-        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), msg);
+        // Echoes the key it was given, as some real services partly do: clients must redact.
+        let given = bearer.unwrap_or("").trim_start_matches("Bearer ");
+        let msg = format!("Incorrect API key provided: {given}. You can find your API key in your account settings.");
+        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), &msg);
     }
     match fault {
         Some(Fault::Status { status, retry_after, retry_after_ms }) => {

@@ -32,6 +32,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of the workflow file format.
     Schema,
+    /// Serve the mock partner providers on a loopback port, for offline demos and tests.
+    /// A mock: it speaks the providers' wire formats, generates nothing and charges nothing.
+    MockProviders {
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 8790)]
+        port: u16,
+    },
     /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
     Doctor {
         /// Print the report as JSON.

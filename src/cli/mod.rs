@@ -4,6 +4,7 @@ pub mod args;
 mod catalog;
 mod doctor;
 mod load;
+mod mock;
 mod progress;
 mod run;
 mod summary;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
+        Command::MockProviders { port } => mock::serve(port),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

@@ -233,3 +233,31 @@ fn a_missing_key_fails_before_sending_and_says_where_to_set_it() {
         assert!(mock.requests().is_empty());
     });
 }
+
+/// The key never appears in logs (at trace level), events, the summary or outputs, even when
+/// the provider echoes it back in an error.
+#[test]
+fn the_api_key_is_redacted_from_logs_events_and_errors() {
+    let secret = "sk-test-redaction-7f3a9c1e5b";
+    let rt = crate::support::runtime();
+    let mock = rt.block_on(MockServer::start(0)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("switchyard.toml");
+    std::fs::write(&config, format!("[providers.openai]\nbase_url = \"{}\"\nmax_retries = 1\n", mock.url())).unwrap();
+    let workflow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/cloud-draft.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .current_dir(tmp.path())
+        .env("OPENAI_API_KEY", secret)
+        .env("SWITCHYARD_LOG", "trace")
+        .args(["run", "--json", "--events-json", "--no-disk-cache", "--out", "out"])
+        .arg(&workflow)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("authentication failed") && stdout.contains("[redacted]"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret), "the key leaked:\n{stdout}\n{stderr}");
+    let [req] = mock.requests_to("openai.generate").try_into().unwrap();
+    assert_eq!(req.header("authorization"), Some(format!("Bearer {secret}").as_str()), "it was sent where it belongs");
+    assert!(!std::fs::read_to_string(&workflow).unwrap().contains(secret));
+}

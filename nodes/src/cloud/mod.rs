@@ -50,6 +50,9 @@ pub struct CloudSettings {
 /// The clients, one per known provider, shared by every cloud node of a registry.
 pub struct Providers {
     clients: BTreeMap<&'static str, Arc<ProviderClient>>,
+    /// Results decoding at once: one per core, so a thousand finishing together neither
+    /// spawn a thousand threads nor hold a thousand decode buffers.
+    decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Providers {
@@ -64,7 +67,12 @@ impl Providers {
             let url = s.base_url.as_deref().unwrap_or(default_url);
             clients.insert(name, Arc::new(ProviderClient::new(name, url, key, hint, s.client, rid_header)?));
         }
-        Ok(Self { clients })
+        Ok(Self { clients, decode_slots: decode_slots() })
+    }
+
+    /// A permit to decode one result.
+    pub async fn decode_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.decode_slots).acquire_owned().await.ok()
     }
 
     /// A provider's client.
@@ -78,13 +86,17 @@ impl Providers {
     }
 }
 
+fn decode_slots() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
+}
+
 /// Adds the cloud nodes.
 pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(), DuplicateNodeType> {
     let providers = match Providers::new(settings) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             tracing::error!(error = %e, "cloud providers unavailable");
-            Arc::new(Providers { clients: BTreeMap::new() })
+            Arc::new(Providers { clients: BTreeMap::new(), decode_slots: decode_slots() })
         }
     };
     registry.register(TextToImageNode::new(providers))

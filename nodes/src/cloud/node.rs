@@ -106,6 +106,7 @@ impl Node for TextToImageNode {
             }?;
             tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
             let bytes = generated.bytes;
+            let _slot = providers.decode_slot().await;
             let image = tokio::task::spawn_blocking(move || decode(&bytes))
                 .await
                 .map_err(|e| NodeError::Internal(format!("decoding task: {e}")))??;
