@@ -49,21 +49,20 @@ struct Ask {
 const OPENAI: Ask = Ask { provider: "openai:gpt-image-1", width: 1024, height: 1024, seed: -1, quality: "low" };
 const BFL: Ask = Ask { provider: "bfl:flux-2-pro", width: 512, height: 384, seed: 7, quality: "auto" };
 
+fn params(ask: &Ask) -> Vec<(&'static str, ParamValue)> {
+    vec![
+        ("provider", ParamValue::Text(ask.provider.into())),
+        ("prompt", ParamValue::Text("a red fox in snow".into())),
+        ("negative_prompt", ParamValue::Text("".into())),
+        ("width", ParamValue::Int(ask.width)),
+        ("height", ParamValue::Int(ask.height)),
+        ("seed", ParamValue::Int(ask.seed)),
+        ("quality", ParamValue::Text(ask.quality.into())),
+    ]
+}
+
 fn context(ask: &Ask) -> NodeContext {
-    NodeContext::standalone(
-        "gen",
-        vec![],
-        vec![
-            ("provider", ParamValue::Text(ask.provider.into())),
-            ("prompt", ParamValue::Text("a red fox in snow".into())),
-            ("negative_prompt", ParamValue::Text("".into())),
-            ("width", ParamValue::Int(ask.width)),
-            ("height", ParamValue::Int(ask.height)),
-            ("seed", ParamValue::Int(ask.seed)),
-            ("quality", ParamValue::Text(ask.quality.into())),
-        ],
-        PathRoots::new(".", "."),
-    )
+    NodeContext::standalone("gen", vec![], params(ask), PathRoots::new(".", "."))
 }
 
 /// Starts the mock, scripts it, runs the node once; returns the result and the mock.
@@ -260,4 +259,20 @@ fn the_api_key_is_redacted_from_logs_events_and_errors() {
     let [req] = mock.requests_to("openai.generate").try_into().unwrap();
     assert_eq!(req.header("authorization"), Some(format!("Bearer {secret}").as_str()), "it was sent where it belongs");
     assert!(!std::fs::read_to_string(&workflow).unwrap().contains(secret));
+}
+
+/// A result cached from one endpoint (the mock, a proxy) is never served for another.
+#[test]
+fn the_cache_key_includes_the_provider_endpoint() {
+    let rt = crate::support::runtime();
+    rt.block_on(async {
+        let (a, b) = (MockServer::start(0).await.unwrap(), MockServer::start(0).await.unwrap());
+        let node_a = registry(&a, keys::OPENAI);
+        let node_b = registry(&b, keys::OPENAI);
+        let params = params(&OPENAI);
+        let roots = PathRoots::new(".", ".");
+        let fp = |reg: &Registry| reg.get("cloud.text_to_image").unwrap().fingerprint(&params, &roots).unwrap();
+        assert!(fp(&node_a).is_some());
+        assert_ne!(fp(&node_a), fp(&node_b));
+    });
 }

@@ -90,6 +90,20 @@ impl Node for TextToImageNode {
         }
     }
 
+    /// The endpoint, so a result from a proxy or the mock is never served for the real
+    /// provider (or the other way round).
+    fn fingerprint(
+        &self,
+        params: &[(&'static str, ParamValue)],
+        _: &switchyard_engine::PathRoots,
+    ) -> Result<Option<blake3::Hash>, NodeError> {
+        let Some((_, ParamValue::Text(value))) = params.iter().find(|(n, _)| *n == "provider") else {
+            return Ok(None);
+        };
+        let provider = value.split(':').next().unwrap_or_default();
+        Ok(self.providers.get(provider).map(|c| blake3::hash(c.base_url.as_bytes())))
+    }
+
     fn run(&self, ctx: NodeContext) -> NodeFuture {
         let providers = Arc::clone(&self.providers);
         Box::pin(async move {
