@@ -283,13 +283,7 @@ fn hash_image(h: &mut blake3::Hasher, img: &Image) {
             h.update(b"f16");
             h.update(&img.width.to_le_bytes());
             h.update(&img.height.to_le_bytes());
-            for chunk in p.chunks(2048) {
-                let mut buf = [0u8; 4096];
-                for (dst, v) in buf.chunks_exact_mut(2).zip(chunk) {
-                    dst.copy_from_slice(&v.to_le_bytes());
-                }
-                h.update(&buf[..chunk.len() * 2]);
-            }
+            hash_le(h, p, f16::to_le_bytes);
         }
     }
 }
@@ -301,14 +295,31 @@ fn hash_pixels(h: &mut blake3::Hasher, width: u32, height: u32, data: &[f32]) {
 }
 
 fn hash_floats(h: &mut blake3::Hasher, data: &[f32]) {
-    // Hash in chunks to avoid one large temporary byte buffer.
-    let mut buf = [0u8; 4096];
-    for chunk in data.chunks(buf.len() / 4) {
-        for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
-            dst.copy_from_slice(&v.to_le_bytes());
+    hash_le(h, data, f32::to_le_bytes);
+}
+
+fn hash_le<T: Copy, const N: usize>(h: &mut blake3::Hasher, data: &[T], bytes: impl Fn(T) -> [u8; N]) {
+    let Ok(()) = le_chunks(data, bytes, |b| {
+        h.update(b);
+        Ok::<(), std::convert::Infallible>(())
+    });
+}
+
+/// Hands `data` to `sink` as little-endian bytes through a small fixed buffer, so hashing or
+/// writing a large buffer never needs a byte copy of it.
+pub(crate) fn le_chunks<T: Copy, const N: usize, E>(
+    data: &[T],
+    bytes: impl Fn(T) -> [u8; N],
+    mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut buf = [0u8; 16384];
+    for chunk in data.chunks(buf.len() / N) {
+        for (dst, v) in buf.chunks_exact_mut(N).zip(chunk) {
+            dst.copy_from_slice(&bytes(*v));
         }
-        h.update(&buf[..chunk.len() * 4]);
+        sink(&buf[..chunk.len() * N])?;
     }
+    Ok(())
 }
 
 fn pixel_count(width: u32, height: u32) -> usize {

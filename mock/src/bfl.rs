@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::keys;
-use crate::state::{Fault, State, Task, hang, json_reply, malformed, status_fault};
+use crate::state::{Fault, Next, State, Task, json_reply, shared_fault};
 
 /// Polls a task answers `Pending` before it is `Ready`.
 const PENDING_POLLS: u32 = 2;
@@ -60,15 +60,10 @@ async fn create(Axum(st): Axum<Arc<State>>, Path(model): Path<String>, headers: 
         "flux-2-pro" | "flux-2-max" => 2048,
         _ => return json_reply(StatusCode::NOT_FOUND, &[], json!({ "detail": "Not Found" })),
     };
-    match fault {
-        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
-            return status_fault(status, retry_after, retry_after_ms, json!({ "detail": "Internal error" }));
-        }
-        Some(Fault::Hang) => return hang().await,
-        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Malformed) => return malformed(),
-        _ => {}
-    }
+    let fault = match shared_fault(fault, json!({ "detail": "Internal error" })).await {
+        Next::Reply(r) => return r,
+        Next::Continue(f) => f,
+    };
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return invalid("body", "JSON decode error", "json_invalid");
     };
@@ -107,17 +102,13 @@ async fn poll(
     if let Some(r) = unauthorised(&headers) {
         return r;
     }
-    match fault {
-        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
-            return status_fault(status, retry_after, retry_after_ms, json!({ "detail": "Internal error" }));
-        }
-        Some(Fault::Hang) => return hang().await,
-        Some(Fault::Malformed) => return malformed(),
-        Some(Fault::Moderated) => {
-            let body = json!({ "id": id, "status": "Content Moderated", "result": null, "progress": null, "details": { "Moderation Reasons": ["Derivative Works Filter"] } });
-            return json_reply(StatusCode::OK, &[], body);
-        }
-        _ => {}
+    let fault = match shared_fault(fault, json!({ "detail": "Internal error" })).await {
+        Next::Reply(r) => return r,
+        Next::Continue(f) => f,
+    };
+    if let Some(Fault::Moderated) = fault {
+        let body = json!({ "id": id, "status": "Content Moderated", "result": null, "progress": null, "details": { "Moderation Reasons": ["Derivative Works Filter"] } });
+        return json_reply(StatusCode::OK, &[], body);
     }
     let mut tasks = st.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(task) = tasks.get_mut(&id) else {

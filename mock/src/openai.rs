@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::keys;
-use crate::state::{Fault, State, hang, json_reply, malformed, status_fault};
+use crate::state::{Fault, Next, State, json_reply, shared_fault};
 
 const SIZES: &[&str] = &["1024x1024", "1536x1024", "1024x1536", "auto"];
 
@@ -43,26 +43,21 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         let msg = format!("Incorrect API key provided: {given}. You can find your API key in your account settings.");
         return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), &msg);
     }
-    match fault {
-        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
-            let body = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
-            return status_fault(status, retry_after, retry_after_ms, body);
-        }
-        Some(Fault::Hang) => return hang().await,
-        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Malformed) => return malformed(),
-        Some(Fault::Moderated) => {
-            let msg = "Your request was rejected as a result of our safety system.";
-            return error(
-                StatusCode::BAD_REQUEST,
-                &rid,
-                "image_generation_user_error",
-                None,
-                Some("moderation_blocked"),
-                msg,
-            );
-        }
-        _ => {}
+    let server_error = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
+    let fault = match shared_fault(fault, server_error).await {
+        Next::Reply(r) => return r,
+        Next::Continue(f) => f,
+    };
+    if let Some(Fault::Moderated) = fault {
+        let msg = "Your request was rejected as a result of our safety system.";
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "image_generation_user_error",
+            None,
+            Some("moderation_blocked"),
+            msg,
+        );
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         let msg = "We could not parse the JSON body of your request.";

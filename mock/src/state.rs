@@ -154,6 +154,31 @@ pub fn status_fault(
     json_reply(code, &headers, body)
 }
 
+/// What a route does after the faults every JSON route answers the same way.
+pub enum Next {
+    /// Answer with this.
+    Reply(Response),
+    /// Go on, with the fault (if any) that is the route's own to answer.
+    Continue(Option<Fault>),
+}
+
+/// Answers a status fault (with `error_body`), a hang or a malformed body, and waits out a
+/// slow one; other faults go back to the route.
+pub async fn shared_fault(fault: Option<Fault>, error_body: serde_json::Value) -> Next {
+    match fault {
+        Some(Fault::Status { status, retry_after, retry_after_ms }) => {
+            Next::Reply(status_fault(status, retry_after, retry_after_ms, error_body))
+        }
+        Some(Fault::Hang) => Next::Reply(hang().await),
+        Some(Fault::Malformed) => Next::Reply(malformed()),
+        Some(Fault::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            Next::Continue(None)
+        }
+        other => Next::Continue(other),
+    }
+}
+
 /// Waits forever (until the client gives up and the connection drops).
 pub async fn hang() -> Response {
     std::future::pending::<()>().await;

@@ -16,6 +16,17 @@ pub struct ImageLimits {
     pub max_file_bytes: u64,
 }
 
+impl ImageLimits {
+    /// The same limits for the `image` crate's decoder.
+    pub fn decoder_limits(&self) -> image::Limits {
+        let mut l = image::Limits::default();
+        l.max_image_width = Some(self.max_side);
+        l.max_image_height = Some(self.max_side);
+        l.max_alloc = Some(self.max_alloc_bytes);
+        l
+    }
+}
+
 impl Default for ImageLimits {
     fn default() -> Self {
         Self { max_side: crate::kit::MAX_SIDE, max_alloc_bytes: 1 << 30, max_file_bytes: 512 << 20 }
@@ -62,7 +73,7 @@ pub fn from_dynamic(img: DynamicImage) -> Result<Image, NodeError> {
 
 /// Linear light to 8-bit sRGB RGBA.
 pub fn to_rgba8(img: &Image) -> RgbaImage {
-    let raw = collect_rows(img, |p| [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])]);
+    let raw = collect_rows(img, rgba8);
     RgbaImage::from_raw(img.width(), img.height(), raw).unwrap_or_default()
 }
 
@@ -70,7 +81,12 @@ pub fn to_rgba8(img: &Image) -> RgbaImage {
 pub fn row_rgba8(img: &Image, y: u32, out: &mut Vec<u8>, scratch: &mut Vec<f32>) {
     out.clear();
     let row = img.row(y, 0, img.width(), scratch);
-    out.extend(row.chunks_exact(4).flat_map(|p| [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])]));
+    out.extend(row.chunks_exact(4).flat_map(rgba8));
+}
+
+/// One linear RGBA pixel as 8-bit sRGB RGBA.
+fn rgba8(p: &[f32]) -> [u8; 4] {
+    [encode_8(p[0]), encode_8(p[1]), encode_8(p[2]), unit_8(p[3])]
 }
 
 /// Linear light to 16-bit sRGB RGBA.

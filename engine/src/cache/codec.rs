@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use half::f16;
 
-use crate::value::{Audio, Image, Mask, PixelStore, Value, VideoFrames};
+use crate::value::{Audio, Image, Mask, PixelStore, Value, VideoFrames, le_chunks};
 
 const MAGIC: &[u8; 4] = b"SYC1";
 /// The largest width or height decoded, as a guard against corrupt files.
@@ -105,7 +105,7 @@ fn put_image_body(out: &mut Hashing<'_, impl Write>, img: &Image) -> io::Result<
             out.put(&img.width().to_le_bytes())?;
             out.put(&img.height().to_le_bytes())?;
             out.put(&(p.len() as u64).to_le_bytes())?;
-            put_chunked(out, p, |v| v.to_le_bytes())
+            le_chunks(p, f16::to_le_bytes, |b| out.put(b))
         }
     }
 }
@@ -118,23 +118,7 @@ fn put_sized(out: &mut Hashing<'_, impl Write>, w: u32, h: u32, data: &[f32]) ->
 
 fn put_floats(out: &mut Hashing<'_, impl Write>, data: &[f32]) -> io::Result<()> {
     out.put(&(data.len() as u64).to_le_bytes())?;
-    put_chunked(out, data, |v| v.to_le_bytes())
-}
-
-/// Writes values through a small fixed buffer.
-fn put_chunked<T: Copy, const N: usize>(
-    out: &mut Hashing<'_, impl Write>,
-    data: &[T],
-    bytes: impl Fn(T) -> [u8; N],
-) -> io::Result<()> {
-    let mut buf = [0u8; 16384];
-    for chunk in data.chunks(buf.len() / N) {
-        for (dst, v) in buf.chunks_exact_mut(N).zip(chunk) {
-            dst.copy_from_slice(&bytes(*v));
-        }
-        out.put(&buf[..chunk.len() * N])?;
-    }
-    Ok(())
+    le_chunks(data, f32::to_le_bytes, |b| out.put(b))
 }
 
 /// Decodes what [`encode`] wrote; any damage gives `None`.

@@ -144,15 +144,10 @@ fn ask(ctx: &NodeContext) -> Result<ImageAsk, NodeError> {
 }
 
 fn decode(bytes: &[u8]) -> Result<switchyard_engine::Image, NodeError> {
-    let limits = ImageLimits::default();
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| NodeError::Failed(format!("the provider's image cannot be read: {e}")))?;
-    let mut l = image::Limits::default();
-    l.max_image_width = Some(limits.max_side);
-    l.max_image_height = Some(limits.max_side);
-    l.max_alloc = Some(limits.max_alloc_bytes);
-    reader.limits(l);
+    reader.limits(ImageLimits::default().decoder_limits());
     let img = reader.decode().map_err(|e| NodeError::Failed(format!("the provider's image cannot be decoded: {e}")))?;
     from_dynamic(img)
 }

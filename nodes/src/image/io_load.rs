@@ -77,11 +77,7 @@ pub fn decode(path: &Path, limits: ImageLimits) -> Result<switchyard_engine::Ima
     let mut reader = image::ImageReader::new(std::io::BufReader::new(file))
         .with_guessed_format()
         .map_err(|e| NodeError::io(path, e))?;
-    let mut l = image::Limits::default();
-    l.max_image_width = Some(limits.max_side);
-    l.max_image_height = Some(limits.max_side);
-    l.max_alloc = Some(limits.max_alloc_bytes);
-    reader.limits(l);
+    reader.limits(limits.decoder_limits());
     let img = reader.decode().map_err(|e| NodeError::io(path, format!("cannot decode: {e}")))?;
     from_dynamic(img)
 }

@@ -12,9 +12,6 @@ use switchyard_engine::{Image, Mask, NodeError, Value};
 use super::tensor::rows_per_job;
 use crate::kit::{MAX_PIXELS, MAX_SIDE};
 
-/// The most pixels a half-float output may have: 16K by 16K.
-pub const MAX_HALF_PIXELS: u64 = MAX_SIDE as u64 * MAX_SIDE as u64;
-
 /// An output under construction.
 pub struct Sink<'a> {
     width: usize,
@@ -45,7 +42,8 @@ impl<'a> Sink<'a> {
         half_above_pixels: u64,
     ) -> Result<Self, NodeError> {
         let pixels = u64::from(width) * u64::from(height);
-        if width > MAX_SIDE || height > MAX_SIDE || pixels > MAX_HALF_PIXELS || (mask && pixels > MAX_PIXELS) {
+        // The side limit bounds a half-float image at 16K by 16K (2 GiB).
+        if width > MAX_SIDE || height > MAX_SIDE || (mask && pixels > MAX_PIXELS) {
             return Err(NodeError::Invalid(format!(
                 "the model's output would be {width}x{height}; the limit is {MAX_SIDE} per side (resize the input first)"
             )));
