@@ -7,7 +7,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchyard_nodes::cloud::client::{ClientConfig, ProviderClient, Resend};
+use switchyard_nodes::cloud::client::{Auth, ClientConfig, ProviderClient, Resend};
 use switchyard_nodes::cloud::secret::ApiKey;
 
 const NODES: usize = 1000;
@@ -72,7 +72,9 @@ fn overhead(url: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let config = ClientConfig { rate_per_s: 100_000, ..ClientConfig::default() };
     let key = ApiKey::new(switchyard_mock::keys::BFL);
-    let client = ProviderClient::new("bfl", url, Some(key), String::new(), config, "x-request-id").expect("client");
+    let client =
+        ProviderClient::new("bfl", url, Some(key), String::new(), config, "x-request-id", Auth::Header("x-key"))
+            .expect("client");
     let raw = reqwest::Client::new();
     let target = format!("{url}/v1/flux-2-pro");
     let body = serde_json::json!({ "prompt": "overhead", "width": 256, "height": 256 });

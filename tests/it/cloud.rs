@@ -57,6 +57,7 @@ fn params(ask: &Ask) -> Vec<(&'static str, ParamValue)> {
         ("width", ParamValue::Int(ask.width)),
         ("height", ParamValue::Int(ask.height)),
         ("seed", ParamValue::Int(ask.seed)),
+        ("steps", ParamValue::Int(0)),
         ("quality", ParamValue::Text(ask.quality.into())),
     ]
 }

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -109,6 +109,21 @@ pub struct ProviderClient {
     slots: Arc<Semaphore>,
     rate: governor::DefaultDirectRateLimiter,
     request_id_header: &'static str,
+    auth: Auth,
+}
+
+/// How a provider wants its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer KEY`.
+    Bearer,
+    /// The key as this header's value, such as `x-key`.
+    Header(&'static str),
+    /// `Authorization: PREFIX KEY`, such as fal's `Key`.
+    Prefixed(&'static str),
+    /// `Authorization: Bearer JWT`, an HS256 token signed per request from an
+    /// `ACCESS_KEY:SECRET_KEY` pair (Kling).
+    Jwt,
 }
 
 impl ProviderClient {
@@ -120,6 +135,7 @@ impl ProviderClient {
         key_hint: String,
         config: ClientConfig,
         request_id_header: &'static str,
+        auth: Auth,
     ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
@@ -138,6 +154,7 @@ impl ProviderClient {
             rate: governor::RateLimiter::direct(governor::Quota::per_second(rate)),
             config,
             request_id_header,
+            auth,
         })
     }
 
@@ -149,6 +166,30 @@ impl ProviderClient {
             message: "no API key is set".into(),
             hint: self.key_hint.clone(),
         })
+    }
+
+    /// The header that carries the key, as this provider wants it; marked sensitive so
+    /// reqwest never prints it.
+    pub fn auth_header(&self) -> Result<(&'static str, HeaderValue), CloudError> {
+        let key = self.key()?.expose();
+        let (name, value) = match self.auth {
+            Auth::Bearer => ("authorization", format!("Bearer {key}")),
+            Auth::Header(name) => (name, key.to_string()),
+            Auth::Prefixed(prefix) => ("authorization", format!("{prefix} {key}")),
+            Auth::Jwt => {
+                let token = super::jwt::kling_token(key, std::time::SystemTime::now())
+                    .ok_or_else(|| self.auth_error("the key is not ACCESS_KEY:SECRET_KEY"))?;
+                ("authorization", format!("Bearer {token}"))
+            }
+        };
+        let mut value =
+            HeaderValue::from_str(&value).map_err(|_| self.auth_error("the key holds characters a header cannot"))?;
+        value.set_sensitive(true);
+        Ok((name, value))
+    }
+
+    fn auth_error(&self, message: &str) -> CloudError {
+        CloudError::Auth { provider: self.name, request_id: None, message: message.into(), hint: self.key_hint.clone() }
     }
 
     /// The underlying HTTP client, for building requests.
@@ -255,17 +296,17 @@ impl ProviderClient {
         kind: &str,
         cancel: &CancellationToken,
         deadline: Instant,
-    ) -> Result<Vec<u8>, CloudError> {
+    ) -> Result<(Vec<u8>, String), CloudError> {
         let reply = self.send(Resend::Safe, cancel, deadline, || self.http.get(url)).await?;
         let malformed = |detail: String| CloudError::Malformed { provider: self.name, request_id: None, detail };
         if !reply.status.is_success() {
             return Err(malformed(format!("downloading the result gave HTTP {}", reply.status)));
         }
-        let ctype = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ctype = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         if !ctype.starts_with(kind) {
             return Err(malformed(format!("the result is {ctype:?}, not {kind}*")));
         }
-        Ok(reply.body)
+        Ok((reply.body, ctype))
     }
 }
 

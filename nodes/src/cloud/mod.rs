@@ -2,30 +2,30 @@
 //! `provider` param (`openai:gpt-image-1`, `bfl:flux-2-pro`) says where. Adapters map the
 //! portable params onto each provider's wire format over one client layer ([`client`]).
 
+mod adapters;
 pub mod ask;
 mod bfl;
+pub mod call;
 pub mod client;
 pub mod error;
+mod jwt;
 mod node;
 mod openai;
+mod output;
 pub mod secret;
+mod specs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use switchyard_engine::{DuplicateNodeType, Registry};
 
-pub use node::TextToImageNode;
+pub use adapters::{PROVIDERS, ProviderInfo};
+pub use node::CloudNode;
 
+use ask::Capability;
 use client::{ClientConfig, ProviderClient};
 use secret::ApiKey;
-
-/// The providers this build has adapters for: name, default base URL, key variable,
-/// request-id header.
-pub const PROVIDERS: &[(&str, &str, &str, &str)] = &[
-    ("openai", "https://api.openai.com", "OPENAI_API_KEY", "x-request-id"),
-    ("bfl", "https://api.bfl.ai", "BFL_API_KEY", "x-request-id"),
-];
 
 /// One provider's settings, from `[providers.NAME]` in the settings file.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +49,7 @@ pub struct CloudSettings {
 
 /// The clients, one per known provider, shared by every cloud node of a registry.
 pub struct Providers {
-    clients: BTreeMap<&'static str, Arc<ProviderClient>>,
+    clients: BTreeMap<&'static str, (Arc<ProviderClient>, &'static ProviderInfo)>,
     /// Results decoding at once: one per core, so a thousand finishing together neither
     /// spawn a thousand threads nor hold a thousand decode buffers.
     decode_slots: Arc<tokio::sync::Semaphore>,
@@ -59,13 +59,14 @@ impl Providers {
     /// Builds a client per known provider; keys come from the settings or the environment.
     pub fn new(settings: &CloudSettings) -> Result<Self, String> {
         let mut clients = BTreeMap::new();
-        for &(name, default_url, default_env, rid_header) in PROVIDERS {
-            let s = settings.providers.get(name).cloned().unwrap_or_default();
-            let env = s.api_key_env.clone().unwrap_or_else(|| default_env.to_string());
+        for info in PROVIDERS {
+            let s = settings.providers.get(info.name).cloned().unwrap_or_default();
+            let env = s.api_key_env.clone().unwrap_or_else(|| info.key_env.to_string());
             let key = s.api_key.clone().or_else(|| std::env::var(&env).ok().filter(|k| !k.is_empty()).map(ApiKey::new));
-            let hint = format!("set {env}, or api_key_env under [providers.{name}] in switchyard.toml");
-            let url = s.base_url.as_deref().unwrap_or(default_url);
-            clients.insert(name, Arc::new(ProviderClient::new(name, url, key, hint, s.client, rid_header)?));
+            let hint = format!("set {env}, or api_key_env under [providers.{}] in switchyard.toml", info.name);
+            let url = s.base_url.as_deref().unwrap_or(info.base_url);
+            let client = ProviderClient::new(info.name, url, key, hint, s.client, info.request_id_header, info.auth)?;
+            clients.insert(info.name, (Arc::new(client), info));
         }
         Ok(Self { clients, decode_slots: decode_slots() })
     }
@@ -77,12 +78,17 @@ impl Providers {
 
     /// A provider's client.
     pub fn get(&self, name: &str) -> Option<&Arc<ProviderClient>> {
-        self.clients.get(name)
+        self.clients.get(name).map(|(c, _)| c)
     }
 
-    /// The provider names.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.clients.keys().copied()
+    /// The providers that serve `capability`.
+    pub fn serving(&self, capability: Capability) -> impl Iterator<Item = &'static str> + '_ {
+        self.clients.values().filter(move |(_, i)| i.serves.contains(&capability)).map(|(_, i)| i.name)
+    }
+
+    /// Whether `provider` serves `capability`.
+    pub fn serves(&self, provider: &str, capability: Capability) -> bool {
+        self.clients.get(provider).is_some_and(|(_, i)| i.serves.contains(&capability))
     }
 }
 
@@ -90,7 +96,7 @@ fn decode_slots() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
 }
 
-/// Adds the cloud nodes.
+/// Adds the cloud nodes, one per capability.
 pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(), DuplicateNodeType> {
     let providers = match Providers::new(settings) {
         Ok(p) => Arc::new(p),
@@ -99,5 +105,8 @@ pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(),
             Arc::new(Providers { clients: BTreeMap::new(), decode_slots: decode_slots() })
         }
     };
-    registry.register(TextToImageNode::new(providers))
+    for capability in Capability::ALL {
+        registry.register(CloudNode::new(capability, Arc::clone(&providers)))?;
+    }
+    Ok(())
 }
