@@ -21,7 +21,7 @@ fn main() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start the mock");
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://127.0.0.1:{port}/bfl");
     wait_for(port);
     let tmp = tempfile::tempdir().expect("temp dir");
     let nodes: serde_json::Map<String, serde_json::Value> = (0..NODES)

@@ -36,7 +36,9 @@ pub use events::{Event, EventKind, EventSink};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
 pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 pub use ids::NodeId;
-pub use node::{InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, ResourceClass};
+pub use node::{
+    InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record, ResourceClass,
+};
 pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
 pub use paths::{PathError, PathRoots, check_output_path};
 pub use registry::{DuplicateNodeType, Registry, nearest};

@@ -225,11 +225,22 @@ pub trait Node: Send + Sync + 'static {
     }
 }
 
+/// What one run of a node leaves besides its values: the files it wrote and what a paid
+/// provider metered, for the run report (and the ledger).
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Provider usage (ids and metered quantities), for executed cloud nodes.
+    pub metering: Option<serde_json::Value>,
+}
+
 /// The values a node produced, by output port, plus any files it wrote.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     pub(crate) values: Vec<(&'static str, Value)>,
     pub(crate) files: Vec<PathBuf>,
+    pub(crate) metering: Option<serde_json::Value>,
 }
 
 impl Outputs {
@@ -255,7 +266,18 @@ impl Outputs {
         self.values.iter().find(|(p, _)| *p == port).map(|(_, v)| v)
     }
 
-    /// Files written.
+    /// What a provider metered, if anything.
+    pub fn metering(&self) -> Option<&serde_json::Value> {
+        self.metering.as_ref()
+    }
+
+    /// Records what a provider metered for this run (ids and quantities), for the report.
+    pub fn with_metering(mut self, metering: serde_json::Value) -> Self {
+        self.metering = Some(metering);
+        self
+    }
+
+    /// The files the node wrote.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::keys;
-use crate::state::{Fault, Next, State, Task, json_reply, shared_fault};
+use crate::state::{Asset, Fault, Next, Stage, State, json_reply, shared_fault};
 
 /// Polls a task answers `Pending` before it is `Ready`.
 const PENDING_POLLS: u32 = 2;
@@ -74,17 +74,10 @@ async fn create(Axum(st): Axum<Arc<State>>, Path(model): Path<String>, headers: 
         (Ok(w), Ok(h)) => (w, h),
         (Err(r), _) | (_, Err(r)) => return *r,
     };
-    let id = st.next_id("task");
     let mp = (f64::from(w) * f64::from(h) / 1_048_576.0).ceil().max(1.0);
     let cost_cents = if model.starts_with("flux-2-pro") { 3.0 + 1.5 * (mp - 1.0) } else { 4.0 };
-    let task = Task {
-        polls_left: PENDING_POLLS,
-        width: w,
-        height: h,
-        never_finish: matches!(fault, Some(Fault::NeverFinish)),
-    };
-    st.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), task);
-    let polling_url = format!("{}/v1/get_result?id={id}", st.base_url);
+    let id = st.new_task("task", Asset::Png(w, h), PENDING_POLLS, &fault);
+    let polling_url = format!("{}/bfl/v1/get_result?id={id}", st.base_url);
     json_reply(
         StatusCode::OK,
         &[],
@@ -107,25 +100,24 @@ async fn poll(
         Next::Continue(f) => f,
     };
     if let Some(Fault::Moderated) = fault {
-        let body = json!({ "id": id, "status": "Content Moderated", "result": null, "progress": null, "details": { "Moderation Reasons": ["Derivative Works Filter"] } });
-        return json_reply(StatusCode::OK, &[], body);
+        return moderated(&id);
     }
-    let mut tasks = st.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(task) = tasks.get_mut(&id) else {
-        return json_reply(StatusCode::OK, &[], json!({ "id": id, "status": "Task not found", "result": null }));
-    };
-    if task.never_finish || task.polls_left > 0 {
-        task.polls_left = task.polls_left.saturating_sub(1);
-        return json_reply(
-            StatusCode::OK,
-            &[],
-            json!({ "id": id, "status": "Pending", "result": null, "progress": 0.5 }),
-        );
+    match st.poll_task(&id).map(|(stage, _)| stage) {
+        None => json_reply(StatusCode::OK, &[], json!({ "id": id, "status": "Task not found", "result": null })),
+        Some(Stage::Running(_) | Stage::Cancelled) => {
+            json_reply(StatusCode::OK, &[], json!({ "id": id, "status": "Pending", "result": null, "progress": 0.5 }))
+        }
+        Some(Stage::Moderated) => moderated(&id),
+        Some(Stage::Done) => {
+            let sample = st.file_url(&id);
+            let body =
+                json!({ "id": id, "status": "Ready", "result": { "sample": sample, "seed": 42 }, "progress": 1.0 });
+            json_reply(StatusCode::OK, &[], body)
+        }
     }
-    let sample = format!("{}/files/{id}.png", st.base_url);
-    json_reply(
-        StatusCode::OK,
-        &[],
-        json!({ "id": id, "status": "Ready", "result": { "sample": sample, "seed": 42 }, "progress": 1.0 }),
-    )
+}
+
+fn moderated(id: &str) -> Response {
+    let body = json!({ "id": id, "status": "Content Moderated", "result": null, "progress": null, "details": { "Moderation Reasons": ["Derivative Works Filter"] } });
+    json_reply(StatusCode::OK, &[], body)
 }

@@ -5,7 +5,17 @@
 
 mod assets;
 mod bfl;
+mod elevenlabs;
+mod fal;
+pub mod form;
+mod ideogram;
+mod kling;
+mod luma;
 mod openai;
+mod recraft;
+mod replicate;
+mod runway;
+mod stability;
 mod state;
 
 use std::net::SocketAddr;
@@ -13,6 +23,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+pub use form::Field;
 use state::State;
 pub use state::{Fault, Recorded};
 
@@ -23,6 +34,39 @@ pub mod keys {
     pub const OPENAI: &str = "mock-openai-key";
     /// Black Forest Labs' `x-key`.
     pub const BFL: &str = "mock-bfl-key";
+    /// Stability's bearer key.
+    pub const STABILITY: &str = "mock-stability-key";
+    /// Replicate's bearer token.
+    pub const REPLICATE: &str = "mock-replicate-token";
+    /// fal's `Authorization: Key` value.
+    pub const FAL: &str = "mock-fal-id:mock-fal-secret";
+    /// Runway's bearer secret.
+    pub const RUNWAY: &str = "mock-runway-secret";
+    /// Luma's bearer key.
+    pub const LUMA: &str = "mock-luma-key";
+    /// Kling's `ACCESS_KEY:SECRET_KEY` pair; requests carry a JWT signed with it.
+    pub const KLING: &str = "mock-kling-access:mock-kling-secret";
+    /// Ideogram's `Api-Key`.
+    pub const IDEOGRAM: &str = "mock-ideogram-key";
+    /// Recraft's bearer token.
+    pub const RECRAFT: &str = "mock-recraft-token";
+    /// ElevenLabs' `xi-api-key`.
+    pub const ELEVENLABS: &str = "mock-elevenlabs-key";
+
+    /// The mock's key for each provider, by provider name.
+    pub const ALL: &[(&str, &str)] = &[
+        ("openai", OPENAI),
+        ("stability", STABILITY),
+        ("bfl", BFL),
+        ("replicate", REPLICATE),
+        ("fal", FAL),
+        ("runway", RUNWAY),
+        ("luma", LUMA),
+        ("kling", KLING),
+        ("ideogram", IDEOGRAM),
+        ("recraft", RECRAFT),
+        ("elevenlabs", ELEVENLABS),
+    ];
 }
 
 /// A running mock server. Dropping it stops it.
@@ -38,8 +82,21 @@ impl MockServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new(format!("http://{addr}")));
-        let app: Router<Arc<State>> =
-            Router::new().merge(openai::routes()).merge(bfl::routes()).merge(assets::routes());
+        // Each provider lives under its own prefix, as their paths overlap (OpenAI and Recraft
+        // both serve /v1/images/generations); base URLs carry the prefix.
+        let app: Router<Arc<State>> = Router::new()
+            .nest("/openai", openai::routes())
+            .nest("/stability", stability::routes())
+            .nest("/bfl", bfl::routes())
+            .nest("/replicate", replicate::routes())
+            .nest("/fal", fal::routes())
+            .nest("/runway", runway::routes())
+            .nest("/luma", luma::routes())
+            .nest("/kling", kling::routes())
+            .nest("/ideogram", ideogram::routes())
+            .nest("/recraft", recraft::routes())
+            .nest("/elevenlabs", elevenlabs::routes())
+            .merge(assets::routes());
         let app = app.with_state(Arc::clone(&state));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -49,12 +106,18 @@ impl MockServer {
         Ok(Self { addr, state, task })
     }
 
-    /// The base URL, such as `http://127.0.0.1:41234`.
+    /// The server's root URL, such as `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Queues faults for a route (`openai.generate`, `bfl.create`, `bfl.poll`, `files`); each
+    /// A provider's base URL on the mock, such as `http://127.0.0.1:41234/openai`.
+    pub fn base_url(&self, provider: &str) -> String {
+        format!("http://{}/{provider}", self.addr)
+    }
+
+    /// Queues faults for a route (such as `openai.generate`, `bfl.create`, `bfl.poll`,
+    /// `runway.poll`, `files`; each module names its routes); each
     /// request to it takes the next one, and once they are used up the route behaves.
     pub fn script(&self, route: &str, faults: impl IntoIterator<Item = Fault>) {
         self.state.script(route, faults);

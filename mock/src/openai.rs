@@ -18,7 +18,7 @@ use crate::state::{Fault, Next, State, json_reply, shared_fault};
 const SIZES: &[&str] = &["1024x1024", "1536x1024", "1024x1536", "auto"];
 
 pub fn routes() -> Router<Arc<State>> {
-    Router::new().route("/v1/images/generations", post(generate))
+    Router::new().route("/v1/images/generations", post(generate)).route("/v1/images/edits", post(edit))
 }
 
 fn error(
@@ -92,6 +92,11 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))).unwrap_or((1024, 1024));
     let n = req["n"].as_u64().unwrap_or(1).clamp(1, 10);
     let quality = req["quality"].as_str().unwrap_or("auto");
+    success(&rid, prompt, (w, h), quality, n, size)
+}
+
+/// The images reply with `usage` tokens.
+fn success(rid: &str, prompt: &str, (w, h): (u32, u32), quality: &str, n: u64, size: &str) -> Response {
     let b64 = base64::engine::general_purpose::STANDARD.encode(crate::assets::png(w, h).as_slice());
     let out_tokens: u64 = match quality {
         "low" => 272,
@@ -110,5 +115,59 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         },
         "background": "opaque", "output_format": "png", "quality": quality, "size": size
     });
-    json_reply(StatusCode::OK, &[("x-request-id", rid)], reply)
+    json_reply(StatusCode::OK, &[("x-request-id", rid.to_string())], reply)
+}
+
+/// `POST /v1/images/edits`: multipart `model`, `prompt`, `image[]` (or `image`).
+async fn edit(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = st.arrive("openai.edit", "POST", "/v1/images/edits", &headers, &body);
+    let rid = st.next_id("req");
+    if !crate::state::bearer_is(&headers, keys::OPENAI) {
+        let msg = "Incorrect API key provided.";
+        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), msg);
+    }
+    let server_error = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
+    let fault = match shared_fault(fault, server_error).await {
+        Next::Reply(r) => return r,
+        Next::Continue(f) => f,
+    };
+    if let Some(Fault::Moderated) = fault {
+        let msg = "Your request was rejected as a result of our safety system.";
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "image_generation_user_error",
+            None,
+            Some("moderation_blocked"),
+            msg,
+        );
+    }
+    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let form = crate::form::parse(ctype, &body).unwrap_or_default();
+    let text = |name: &str| form.iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned());
+    let Some(prompt) = text("prompt").filter(|p| !p.is_empty()) else {
+        let msg = "Missing required parameter: 'prompt'.";
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "invalid_request_error",
+            Some("prompt"),
+            Some("missing_required_parameter"),
+            msg,
+        );
+    };
+    let image = form.iter().find(|f| f.name == "image[]" || f.name == "image");
+    let Some((w, h)) = image.and_then(|f| crate::state::image_size(&f.data)) else {
+        let msg = "Missing required parameter: 'image'.";
+        return error(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "invalid_request_error",
+            Some("image"),
+            Some("missing_required_parameter"),
+            msg,
+        );
+    };
+    let quality = text("quality").unwrap_or_else(|| "auto".into());
+    success(&rid, &prompt, (w, h), &quality, 1, "auto")
 }

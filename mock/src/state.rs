@@ -32,6 +32,10 @@ pub enum Fault {
     NeverFinish,
     /// A download cut short: the headers promise more bytes than are sent.
     Truncated,
+    /// The request is carried out, then the reply is lost (the connection hangs): the
+    /// client cannot tell this from a request that never arrived. Routes without their own
+    /// handling treat it as [`Fault::Hang`].
+    LoseReply,
 }
 
 impl Fault {
@@ -54,6 +58,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body as text (lossy).
     pub body: String,
+    /// The body's bytes.
+    pub raw: Vec<u8>,
 }
 
 impl Recorded {
@@ -66,14 +72,72 @@ impl Recorded {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_default()
     }
+
+    /// A multipart body's fields (empty if it is not multipart).
+    pub fn form(&self) -> Vec<crate::form::Field> {
+        crate::form::parse(self.header("content-type").unwrap_or(""), &self.raw).unwrap_or_default()
+    }
+
+    /// A multipart text field's value.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.form().into_iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned())
+    }
 }
 
-/// A BFL-style async task.
+/// A result file a task serves at `/files/{id}.{ext}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asset {
+    /// A PNG of this size.
+    Png(u32, u32),
+    /// A JPEG of this size.
+    Jpeg(u32, u32),
+    /// The short MP4 clip.
+    Mp4,
+    /// A PNG of this size with a transparent background.
+    Cutout(u32, u32),
+}
+
+impl Asset {
+    /// The file extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            Asset::Png(..) | Asset::Cutout(..) => "png",
+            Asset::Jpeg(..) => "jpg",
+            Asset::Mp4 => "mp4",
+        }
+    }
+}
+
+/// An async task, or a sync result waiting to be downloaded.
+#[derive(Clone, Debug)]
 pub struct Task {
+    /// Polls answered "still running" before it finishes.
     pub polls_left: u32,
-    pub width: u32,
-    pub height: u32,
+    /// Polls so far.
+    pub polls: u32,
+    /// The result file.
+    pub asset: Asset,
+    /// Stays running forever.
     pub never_finish: bool,
+    /// Finishes in a moderation failure.
+    pub moderated: bool,
+    /// Cancelled by the client.
+    pub cancelled: bool,
+    /// The client's own id for it, where the provider takes one.
+    pub external_id: Option<String>,
+}
+
+/// Where a task stands after a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Still running; this many polls so far (counting this one).
+    Running(u32),
+    /// Finished with a result.
+    Done,
+    /// Finished in a moderation failure.
+    Moderated,
+    /// Cancelled.
+    Cancelled,
 }
 
 pub struct State {
@@ -113,15 +177,78 @@ impl State {
             .iter()
             .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = String::from_utf8_lossy(body).into_owned();
+        let (raw, body) = (body.to_vec(), String::from_utf8_lossy(body).into_owned());
         let mut requests = lock(&self.requests);
-        requests.push(Recorded { route, method: method.to_string(), path: path.to_string(), headers, body });
+        requests.push(Recorded { route, method: method.to_string(), path: path.to_string(), headers, body, raw });
         drop(requests);
         lock(&self.faults).get_mut(route).and_then(VecDeque::pop_front)
     }
 
     pub fn next_id(&self, prefix: &str) -> String {
         format!("{prefix}_{:06}", lock(&self.requests).len())
+    }
+
+    /// Starts a task that finishes after `polls` polls; `fault` may make it never finish or
+    /// end in moderation.
+    pub fn new_task(&self, prefix: &str, asset: Asset, polls: u32, fault: &Option<Fault>) -> String {
+        let id = self.next_id(prefix);
+        let task = Task {
+            polls_left: polls,
+            polls: 0,
+            asset,
+            never_finish: matches!(fault, Some(Fault::NeverFinish)),
+            moderated: matches!(fault, Some(Fault::Moderated)),
+            cancelled: false,
+            external_id: None,
+        };
+        lock(&self.tasks).insert(id.clone(), task);
+        id
+    }
+
+    /// Sets a task's client-chosen id.
+    pub fn set_external_id(&self, id: &str, external: &str) {
+        if let Some(t) = lock(&self.tasks).get_mut(id) {
+            t.external_id = Some(external.to_string());
+        }
+    }
+
+    /// The task id with this client-chosen id.
+    pub fn find_external(&self, external: &str) -> Option<String> {
+        lock(&self.tasks).iter().find(|(_, t)| t.external_id.as_deref() == Some(external)).map(|(id, _)| id.clone())
+    }
+
+    /// Polls a task once.
+    pub fn poll_task(&self, id: &str) -> Option<(Stage, Task)> {
+        let mut tasks = lock(&self.tasks);
+        let task = tasks.get_mut(id)?;
+        task.polls += 1;
+        let stage = if task.cancelled {
+            Stage::Cancelled
+        } else if task.never_finish || task.polls_left > 0 {
+            task.polls_left = task.polls_left.saturating_sub(1);
+            Stage::Running(task.polls)
+        } else if task.moderated {
+            Stage::Moderated
+        } else {
+            Stage::Done
+        };
+        Some((stage, task.clone()))
+    }
+
+    /// Cancels a task; false when there is none.
+    pub fn cancel_task(&self, id: &str) -> bool {
+        lock(&self.tasks).get_mut(id).map(|t| t.cancelled = true).is_some()
+    }
+
+    /// A task's result URL.
+    pub fn file_url(&self, id: &str) -> String {
+        let ext = lock(&self.tasks).get(id).map_or("png", |t| t.asset.ext());
+        format!("{}/files/{id}.{ext}", self.base_url)
+    }
+
+    /// A task's asset.
+    pub fn asset(&self, id: &str) -> Option<Asset> {
+        lock(&self.tasks).get(id).map(|t| t.asset)
     }
 }
 
@@ -169,7 +296,7 @@ pub async fn shared_fault(fault: Option<Fault>, error_body: serde_json::Value) -
         Some(Fault::Status { status, retry_after, retry_after_ms }) => {
             Next::Reply(status_fault(status, retry_after, retry_after_ms, error_body))
         }
-        Some(Fault::Hang) => Next::Reply(hang().await),
+        Some(Fault::Hang | Fault::LoseReply) => Next::Reply(hang().await),
         Some(Fault::Malformed) => Next::Reply(malformed()),
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
@@ -177,6 +304,50 @@ pub async fn shared_fault(fault: Option<Fault>, error_body: serde_json::Value) -
         }
         other => Next::Continue(other),
     }
+}
+
+/// Checks auth (answering `unauthorised` when it fails), then answers the shared faults.
+pub async fn gate(
+    fault: Option<Fault>,
+    authorised: bool,
+    unauthorised: impl FnOnce() -> Response,
+    server_error: serde_json::Value,
+) -> Result<Option<Fault>, Response> {
+    if !authorised {
+        return Err(unauthorised());
+    }
+    match shared_fault(fault, server_error).await {
+        Next::Reply(r) => Err(r),
+        Next::Continue(f) => Ok(f),
+    }
+}
+
+/// The size of a PNG or JPEG, read from its header.
+pub fn image_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
+}
+
+/// A size with the long side 1024 for a `W:H` ratio.
+pub fn size_for_ratio(ratio: &str, sep: char) -> Option<(u32, u32)> {
+    let (w, h) = ratio.split_once(sep)?;
+    let (w, h): (u32, u32) = (w.parse().ok()?, h.parse().ok()?);
+    let long = w.max(h).max(1);
+    Some(((1024 * w / long).max(1), (1024 * h / long).max(1)))
+}
+
+/// Whether `name` holds exactly `value`.
+pub fn header_is(headers: &HeaderMap, name: &str, value: &str) -> bool {
+    headers.get(name).and_then(|v| v.to_str().ok()) == Some(value)
+}
+
+/// Whether the bearer token is `key`.
+pub fn bearer_is(headers: &HeaderMap, key: &str) -> bool {
+    header_is(headers, "authorization", &format!("Bearer {key}"))
+}
+
+/// The JSON body, or `None`.
+pub fn json_body(body: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(body).ok()
 }
 
 /// Waits forever (until the client gives up and the connection drops).

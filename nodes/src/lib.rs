@@ -1,5 +1,6 @@
 //! Switchyard's built-in nodes: image ops (load, save, noise, resize, crop, blur, adjust,
-//! blend, composite, grid), masks, and value and text sources.
+//! blend, composite, grid), masks, audio save, value and text sources, ONNX models and
+//! partner cloud nodes.
 //!
 //! ```
 //! let registry = switchyard_nodes::builtin_registry();
@@ -7,6 +8,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audio;
 pub mod cloud;
 mod color;
 pub mod config;
@@ -35,6 +37,7 @@ pub fn register_with(
     cloud_settings: &cloud::CloudSettings,
 ) -> Result<(), DuplicateNodeType> {
     image::register(registry)?;
+    audio::register(registry)?;
     values::register(registry)?;
     onnx::register(registry, onnx_settings)?;
     cloud::register(registry, cloud_settings)

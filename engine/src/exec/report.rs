@@ -43,6 +43,9 @@ pub struct NodeReport {
     /// Files it wrote.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
+    /// What a paid provider metered (ids and quantities), when it executed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metering: Option<serde_json::Value>,
 }
 
 /// How the whole run ended.

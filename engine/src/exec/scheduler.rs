@@ -1,7 +1,6 @@
 //! The scheduler loop: unmet-dependency counts, a ready queue, and the set of running node tasks.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use super::{Executor, RunOptions};
 use crate::cache::CacheKey;
 use crate::events::EventKind;
 use crate::graph::{Graph, Source};
-use crate::node::NodeError;
+use crate::node::{NodeError, Record};
 use crate::params::ParamValue;
 use crate::value::Value;
 
@@ -23,7 +22,7 @@ struct Ended {
     status: NodeStatus,
     duration_ms: Option<u64>,
     error: Option<String>,
-    files: Vec<PathBuf>,
+    record: Record,
 }
 
 /// Mutable bookkeeping for one run.
@@ -207,11 +206,11 @@ impl<'g> RunState<'g> {
         match result {
             TaskResult::Cached(p) => {
                 self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Cached).await;
-                self.succeed(i, p, NodeStatus::Cached, None, Vec::new());
+                self.succeed(i, p, NodeStatus::Cached, None, Record::default());
             }
-            TaskResult::Executed { produced, files, duration_ms } => {
+            TaskResult::Executed { produced, record, duration_ms } => {
                 self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Finished { duration_ms }).await;
-                self.succeed(i, produced, NodeStatus::Executed, Some(duration_ms), files);
+                self.succeed(i, produced, NodeStatus::Executed, Some(duration_ms), record);
             }
             TaskResult::Failed { error, duration_ms } => {
                 self.fail(i, error, duration_ms).await;
@@ -222,7 +221,7 @@ impl<'g> RunState<'g> {
         }
     }
 
-    fn succeed(&mut self, i: usize, p: Produced, status: NodeStatus, duration_ms: Option<u64>, files: Vec<PathBuf>) {
+    fn succeed(&mut self, i: usize, p: Produced, status: NodeStatus, duration_ms: Option<u64>, record: Record) {
         if self.opts.keep_outputs {
             let spec = self.graph.nodes[i].node.spec();
             let named = spec.outputs.iter().zip(p.values.iter()).map(|(o, v)| (o.name, v.clone())).collect();
@@ -231,7 +230,7 @@ impl<'g> RunState<'g> {
         if !self.graph.dependants[i].is_empty() {
             self.produced[i] = Some(p);
         }
-        self.ended[i] = Some(Ended { status, duration_ms, error: None, files });
+        self.ended[i] = Some(Ended { status, duration_ms, error: None, record });
         self.release_dependants(i, None);
     }
 
@@ -259,7 +258,7 @@ impl<'g> RunState<'g> {
             _ => EventKind::Cancelled,
         };
         self.opts.events.emit(&id, event).await;
-        self.ended[i] = Some(Ended { status, duration_ms, error: error.clone(), files: Vec::new() });
+        self.ended[i] = Some(Ended { status, duration_ms, error: error.clone(), record: Record::default() });
         if status != NodeStatus::Failed {
             let reason = format!(
                 "input node {:?} was {}",
@@ -293,7 +292,7 @@ impl<'g> RunState<'g> {
                     status: NodeStatus::Cancelled,
                     duration_ms: None,
                     error: Some("the run was cancelled".into()),
-                    files: Vec::new(),
+                    record: Record::default(),
                 });
             }
         }
@@ -307,7 +306,7 @@ impl<'g> RunState<'g> {
                     status: NodeStatus::Cancelled,
                     duration_ms: None,
                     error: None,
-                    files: Vec::new(),
+                    record: Record::default(),
                 });
                 NodeReport {
                     id: n.id.clone(),
@@ -315,7 +314,8 @@ impl<'g> RunState<'g> {
                     status: e.status,
                     duration_ms: e.duration_ms,
                     error: e.error,
-                    files: e.files,
+                    files: e.record.files,
+                    metering: e.record.metering,
                 }
             })
             .collect();

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use crate::cache::{Cache, CacheKey};
 use crate::context::{NodeContext, panic_message};
 use crate::events::{EventKind, EventSink};
 use crate::ids::NodeId;
+use crate::node::Record;
 use crate::node::{Node, NodeError, Outputs};
 use crate::params::ParamValue;
 use crate::paths::PathRoots;
@@ -51,7 +51,7 @@ pub(super) struct Produced {
 /// How a node task ended.
 pub(super) enum TaskResult {
     Cached(Produced),
-    Executed { produced: Produced, files: Vec<PathBuf>, duration_ms: u64 },
+    Executed { produced: Produced, record: Record, duration_ms: u64 },
     Failed { error: NodeError, duration_ms: Option<u64> },
 }
 
@@ -102,7 +102,7 @@ impl NodeTask {
             Ok(o) => o,
             Err(error) => return Ok(TaskResult::Failed { error, duration_ms: Some(duration_ms) }),
         };
-        let (values, files) = outputs;
+        let (values, record) = outputs;
         let hashes = match key {
             Some(k) => key_hashes(&k, values.len()),
             None => match content_hashes(&values).await {
@@ -115,7 +115,7 @@ impl NodeTask {
         {
             self.store(key, &values).await;
         }
-        Ok(TaskResult::Executed { produced: Produced { values, hashes }, files, duration_ms })
+        Ok(TaskResult::Executed { produced: Produced { values, hashes }, record, duration_ms })
     }
 
     async fn fingerprint(&self) -> Result<Option<blake3::Hash>, NodeError> {
@@ -180,7 +180,7 @@ async fn guarded_run(
 }
 
 /// Checks the node gave exactly its declared outputs with the declared types, in port order.
-fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Vec<PathBuf>), NodeError> {
+fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Record), NodeError> {
     let spec = node.spec();
     let mut values = Vec::with_capacity(spec.outputs.len());
     for out in &spec.outputs {
@@ -201,7 +201,7 @@ fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Vec
     if let Some((extra, _)) = outputs.values.iter().find(|(p, _)| !spec.outputs.iter().any(|o| o.name == *p)) {
         return Err(NodeError::Internal(format!("{} gave an undeclared output {extra:?}", spec.type_name)));
     }
-    Ok((values.into(), outputs.files))
+    Ok((values.into(), Record { files: outputs.files, metering: outputs.metering }))
 }
 
 pub(super) fn key_hashes(key: &CacheKey, count: usize) -> Vec<blake3::Hash> {

@@ -6,7 +6,7 @@ use super::ask::{Ask, Generated};
 use super::call::Call;
 use super::client::Auth;
 use super::error::CloudError;
-use super::{bfl, openai};
+use super::{bfl, elevenlabs, fal, ideogram, kling, luma, openai, recraft, replicate, runway, stability};
 
 /// A provider's fixed facts.
 #[derive(Debug)]
@@ -23,8 +23,6 @@ pub struct ProviderInfo {
     pub auth: Auth,
     /// What it can make.
     pub serves: &'static [Capability],
-    /// A model to suggest for each capability it serves, in the same order.
-    pub example_models: &'static [&'static str],
 }
 
 /// Every provider with an adapter.
@@ -36,7 +34,14 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         request_id_header: "x-request-id",
         auth: Auth::Bearer,
         serves: &[TextToImage, ImageToImage],
-        example_models: &["gpt-image-1", "gpt-image-1"],
+    },
+    ProviderInfo {
+        name: "stability",
+        base_url: "https://api.stability.ai",
+        key_env: "STABILITY_API_KEY",
+        request_id_header: "x-request-id",
+        auth: Auth::Bearer,
+        serves: &[TextToImage, ImageToImage, Upscale],
     },
     ProviderInfo {
         name: "bfl",
@@ -45,7 +50,70 @@ pub const PROVIDERS: &[ProviderInfo] = &[
         request_id_header: "x-request-id",
         auth: Auth::Header("x-key"),
         serves: &[TextToImage, ImageToImage],
-        example_models: &["flux-2-pro", "flux-kontext-pro"],
+    },
+    ProviderInfo {
+        name: "replicate",
+        base_url: "https://api.replicate.com",
+        key_env: "REPLICATE_API_TOKEN",
+        request_id_header: "x-request-id",
+        auth: Auth::Bearer,
+        serves: &[TextToImage, Upscale],
+    },
+    ProviderInfo {
+        name: "fal",
+        base_url: "https://queue.fal.run",
+        key_env: "FAL_KEY",
+        request_id_header: "x-fal-request-id",
+        auth: Auth::Prefixed("Key"),
+        serves: &[TextToImage, Upscale, ImageToVideo],
+    },
+    ProviderInfo {
+        name: "runway",
+        base_url: "https://api.dev.runwayml.com",
+        key_env: "RUNWAYML_API_SECRET",
+        request_id_header: "x-request-id",
+        auth: Auth::Bearer,
+        serves: &[ImageToVideo],
+    },
+    ProviderInfo {
+        name: "luma",
+        base_url: "https://api.lumalabs.ai",
+        key_env: "LUMAAI_API_KEY",
+        request_id_header: "x-request-id",
+        auth: Auth::Bearer,
+        serves: &[TextToImage],
+    },
+    ProviderInfo {
+        name: "kling",
+        base_url: "https://api.klingai.com",
+        key_env: "KLING_API_KEY",
+        request_id_header: "x-request-id",
+        auth: Auth::Jwt,
+        serves: &[ImageToVideo],
+    },
+    ProviderInfo {
+        name: "ideogram",
+        base_url: "https://api.ideogram.ai",
+        key_env: "IDEOGRAM_API_KEY",
+        request_id_header: "x-request-id",
+        auth: Auth::Header("Api-Key"),
+        serves: &[TextToImage],
+    },
+    ProviderInfo {
+        name: "recraft",
+        base_url: "https://external.api.recraft.ai",
+        key_env: "RECRAFT_API_TOKEN",
+        request_id_header: "x-request-id",
+        auth: Auth::Bearer,
+        serves: &[TextToImage, RemoveBackground],
+    },
+    ProviderInfo {
+        name: "elevenlabs",
+        base_url: "https://api.elevenlabs.io",
+        key_env: "ELEVENLABS_API_KEY",
+        request_id_header: "request-id",
+        auth: Auth::Header("xi-api-key"),
+        serves: &[TextToSpeech],
     },
 ];
 
@@ -53,7 +121,16 @@ pub const PROVIDERS: &[ProviderInfo] = &[
 pub async fn generate(provider: &str, call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
     match provider {
         "openai" => openai::generate(call, model, ask).await,
+        "stability" => stability::generate(call, model, ask).await,
         "bfl" => bfl::generate(call, model, ask).await,
+        "replicate" => replicate::generate(call, model, ask).await,
+        "fal" => fal::generate(call, model, ask).await,
+        "runway" => runway::generate(call, model, ask).await,
+        "luma" => luma::generate(call, model, ask).await,
+        "kling" => kling::generate(call, model, ask).await,
+        "ideogram" => ideogram::generate(call, model, ask).await,
+        "recraft" => recraft::generate(call, model, ask).await,
+        "elevenlabs" => elevenlabs::generate(call, model, ask).await,
         _ => Err(call.unsupported("provider", format!("no adapter is named {provider:?}"))),
     }
 }

@@ -187,6 +187,19 @@ impl Usage {
         Self { task_id: Some(task_id.to_string()), ..Self::default() }
     }
 
+    /// The record kept in the run report for metering and reconciliation.
+    pub fn to_json(&self, provider: &str, model: &str) -> serde_json::Value {
+        let metered: serde_json::Map<String, serde_json::Value> =
+            self.metered.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
+        serde_json::json!({
+            "provider": provider,
+            "model": model,
+            "request_id": self.request_id,
+            "task_id": self.task_id,
+            "metered": metered,
+        })
+    }
+
     /// Adds a metered dimension, when the provider reported it.
     pub fn meter(&mut self, name: &'static str, value: Option<f64>) {
         if let Some(v) = value {

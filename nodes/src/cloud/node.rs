@@ -100,8 +100,9 @@ impl Node for CloudNode {
             };
             let generated = adapters::generate(provider, &call, model, &ask).await?;
             tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
+            let metering = generated.usage.to_json(provider, model);
             let _slot = providers.decode_slot().await;
-            output::outputs(capability, &ctx, generated, &ask).await
+            Ok(output::outputs(capability, &ctx, generated).await?.with_metering(metering))
         })
     }
 }

@@ -6,16 +6,11 @@ use std::sync::Arc;
 
 use switchyard_engine::{Audio, Image, Mask, NodeContext, NodeError, Outputs, Value};
 
-use super::ask::{Ask, Capability, Generated};
+use super::ask::{Capability, Generated};
 use crate::convert::{ImageLimits, from_dynamic, to_rgba8};
 
 /// The engine values for `generated`.
-pub async fn outputs(
-    capability: Capability,
-    ctx: &NodeContext,
-    generated: Generated,
-    _ask: &Ask,
-) -> Result<Outputs, NodeError> {
+pub async fn outputs(capability: Capability, ctx: &NodeContext, generated: Generated) -> Result<Outputs, NodeError> {
     let Generated { bytes, media_type, .. } = generated;
     match capability {
         Capability::ImageToVideo => save_video(ctx, &bytes, &media_type),
@@ -76,7 +71,7 @@ fn save_video(ctx: &NodeContext, bytes: &[u8], media_type: &str) -> Result<Outpu
     let (path, mut file) =
         ctx.paths().create_output(ctx.text("path")?).map_err(|e| NodeError::Invalid(e.to_string()))?;
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| NodeError::io(&path, e.to_string()))?;
-    Ok(Outputs::new().with("path", Value::Text(Arc::from(path.display().to_string()))))
+    Ok(Outputs::new().with("path", Value::Text(Arc::from(path.display().to_string()))).with_file(path))
 }
 
 /// Raw PCM (`audio/L16;rate=R;channels=C`, little-endian as providers send it) or WAV.

@@ -110,7 +110,7 @@ pub fn spec(capability: Capability) -> NodeSpec {
             .output("image", PortType::Image, "The subject on a transparent background")
             .output("mask", PortType::Mask, "The subject's mask (the result's alpha)")
             .param(provider_param("Where it runs: provider:model, such as recraft:remove-background")),
-        Capability::ImageToVideo => base("cloud.image_to_video", "Animate an image into a video file on a partner provider (costs credits)")
+        Capability::ImageToVideo => base("cloud.image_to_video", "Animate an image into a video file on a partner provider (costs credits); the video takes the image's aspect ratio")
             .with_side_effects()
             .input("image", PortType::Image, "The first frame")
             .output("path", PortType::Text, "Where the video file was written")
@@ -118,8 +118,6 @@ pub fn spec(capability: Capability) -> NodeSpec {
             .param(ParamSpec::new("prompt", text(true, 2_000), ParamValue::Text("".into()), "What happens in the shot"))
             .param(negative())
             .param(ParamSpec::new("duration_s", ParamKind::Int { min: 1, max: 20 }, ParamValue::Int(5), "Length in seconds"))
-            .param(side("width", 1280, "Width in pixels (sets the aspect ratio)"))
-            .param(side("height", 720, "Height in pixels (sets the aspect ratio)"))
             .param(seed())
             .param(ParamSpec::new(
                 "path",
@@ -157,7 +155,11 @@ impl Shape {
 /// scheduler's threads.
 pub async fn ask(capability: Capability, shape: &Shape, ctx: &NodeContext) -> Result<Ask, NodeError> {
     let has = |name: &str| shape.params.contains(&name);
-    let prompt = if capability == Capability::TextToSpeech { ctx.text("text")? } else { ctx.text("prompt")? };
+    let prompt = match capability {
+        Capability::TextToSpeech => ctx.text("text")?,
+        _ if has("prompt") => ctx.text("prompt")?,
+        _ => "",
+    };
     let (width, height) = if has("width") { (u32_of(ctx, "width")?, u32_of(ctx, "height")?) } else { (0, 0) };
     let mut ask = Ask::new(capability, prompt, width, height);
     let nonempty = |name| -> Result<Option<String>, NodeError> {
