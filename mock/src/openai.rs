@@ -33,32 +33,49 @@ fn error(
     json_reply(status, &[("x-request-id", request_id.to_string())], body)
 }
 
-async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = st.arrive("openai.generate", "POST", "/v1/images/generations", &headers, &body);
+/// Records the request, checks the key (echoing a wrong one back, as the real service
+/// partly does: clients must redact), answers the shared faults and moderation; the request
+/// id on success.
+async fn admit(
+    st: &State,
+    route: &'static str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Response> {
+    let fault = st.arrive(route, "POST", path, headers, body);
     let rid = st.next_id("req");
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
     if bearer != Some(&format!("Bearer {}", keys::OPENAI)) {
-        // Echoes the key it was given, as some real services partly do: clients must redact.
         let given = bearer.unwrap_or("").trim_start_matches("Bearer ");
         let msg = format!("Incorrect API key provided: {given}. You can find your API key in your account settings.");
-        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), &msg);
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            &rid,
+            "invalid_request_error",
+            None,
+            Some("invalid_api_key"),
+            &msg,
+        ));
     }
     let server_error = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
     let fault = match shared_fault(fault, server_error).await {
-        Next::Reply(r) => return r,
+        Next::Reply(r) => return Err(r),
         Next::Continue(f) => f,
     };
     if let Some(Fault::Moderated) = fault {
         let msg = "Your request was rejected as a result of our safety system.";
-        return error(
-            StatusCode::BAD_REQUEST,
-            &rid,
-            "image_generation_user_error",
-            None,
-            Some("moderation_blocked"),
-            msg,
-        );
+        let kind = "image_generation_user_error";
+        return Err(error(StatusCode::BAD_REQUEST, &rid, kind, None, Some("moderation_blocked"), msg));
     }
+    Ok(rid)
+}
+
+async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = match admit(&st, "openai.generate", "/v1/images/generations", &headers, &body).await {
+        Ok(rid) => rid,
+        Err(r) => return r,
+    };
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         let msg = "We could not parse the JSON body of your request.";
         return error(StatusCode::BAD_REQUEST, &rid, "invalid_request_error", None, None, msg);
@@ -120,28 +137,10 @@ fn success(rid: &str, prompt: &str, (w, h): (u32, u32), quality: &str, n: u64, s
 
 /// `POST /v1/images/edits`: multipart `model`, `prompt`, `image[]` (or `image`).
 async fn edit(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = st.arrive("openai.edit", "POST", "/v1/images/edits", &headers, &body);
-    let rid = st.next_id("req");
-    if !crate::state::bearer_is(&headers, keys::OPENAI) {
-        let msg = "Incorrect API key provided.";
-        return error(StatusCode::UNAUTHORIZED, &rid, "invalid_request_error", None, Some("invalid_api_key"), msg);
-    }
-    let server_error = json!({ "error": { "message": "The server had an error processing your request.", "type": "server_error", "param": null, "code": null } });
-    let fault = match shared_fault(fault, server_error).await {
-        Next::Reply(r) => return r,
-        Next::Continue(f) => f,
+    let rid = match admit(&st, "openai.edit", "/v1/images/edits", &headers, &body).await {
+        Ok(rid) => rid,
+        Err(r) => return r,
     };
-    if let Some(Fault::Moderated) = fault {
-        let msg = "Your request was rejected as a result of our safety system.";
-        return error(
-            StatusCode::BAD_REQUEST,
-            &rid,
-            "image_generation_user_error",
-            None,
-            Some("moderation_blocked"),
-            msg,
-        );
-    }
     let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
     let form = crate::form::parse(ctype, &body).unwrap_or_default();
     let text = |name: &str| form.iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned());

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::cloud::client::ClientConfig;
-use crate::cloud::{CloudSettings, ProviderSettings};
+use crate::cloud::{CloudSettings, PROVIDERS, ProviderSettings};
 
 use crate::onnx::OnnxSettings;
 use crate::onnx::runtime::RuntimeConfig;
@@ -116,6 +116,11 @@ impl Config {
         })?;
         let mut config: Config = toml::from_str(&text)
             .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        if let Some(name) = config.providers.keys().find(|n| !PROVIDERS.iter().any(|p| p.name == n.as_str())) {
+            let known = PROVIDERS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+            let message = format!("[providers.{name}] names no provider this build has; known: {known}");
+            return Err(ConfigError::Invalid { path: path.to_path_buf(), message });
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut Option<PathBuf>| {
             if let Some(p) = p.as_mut().filter(|p| p.is_relative()) {
@@ -181,5 +186,14 @@ mod tests {
         assert!(err.contains("unknown field `runtim`") && err.contains("line 2"), "{err}");
         let err = Config::discover(Some(&tmp.path().join("missing.toml"))).unwrap_err().to_string();
         assert!(err.contains("missing.toml") && err.contains("--config"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_provider_section_is_refused_not_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("switchyard.toml");
+        std::fs::write(&file, "[providers.runwayml]\nbase_url = \"http://127.0.0.1:1\"\n").unwrap();
+        let err = Config::read(&file, "test").unwrap_err().to_string();
+        assert!(err.contains("[providers.runwayml]") && err.contains("runway"), "{err}");
     }
 }

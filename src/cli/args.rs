@@ -39,6 +39,8 @@ pub enum Command {
         #[arg(long, default_value_t = 8790)]
         port: u16,
     },
+    /// The credit wallet: balance, top-ups, plan grants, holds and the audit trail.
+    Credits(CreditsArgs),
     /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
     Doctor {
         /// Print the report as JSON.
@@ -121,4 +123,68 @@ pub struct RunArgs {
     /// The longest one node may run, in milliseconds.
     #[arg(long, default_value_t = 600_000)]
     pub node_timeout_ms: u64,
+}
+
+/// `switchyard credits`.
+#[derive(Args, Debug)]
+pub struct CreditsArgs {
+    /// The ledger database (default: $SWITCHYARD_LEDGER, else switchyard/ledger.db in the
+    /// user's data folder).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// The wallet.
+    #[arg(long, global = true, default_value = "default")]
+    pub account: String,
+    /// A plans-and-packs file instead of the shipped one.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub plans: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CreditsCommand,
+}
+
+/// What to do with the wallet.
+#[derive(Subcommand, Debug)]
+pub enum CreditsCommand {
+    /// Credits in unexpired lots, held, and available.
+    Balance {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a credit pack (it never expires).
+    Topup {
+        /// The pack: 100, 500 or 1000 (see the plans file).
+        #[arg(long)]
+        pack: String,
+        /// The payment's id, so a retried top-up is never added twice.
+        #[arg(long)]
+        payment_id: String,
+    },
+    /// Grant a plan's credits for this calendar month (once per month; a repeat is a no-op).
+    Grant {
+        /// The plan: solo-lite, pro, pro-plus, team-seat, team-pool, enterprise.
+        #[arg(long)]
+        plan: String,
+        /// Seats, for per-seat plans.
+        #[arg(long, default_value_t = 1)]
+        seats: i64,
+    },
+    /// Every transfer, oldest first, with run, node, provider and vendor ids.
+    History {
+        /// Print CSV instead of JSON.
+        #[arg(long)]
+        csv: bool,
+        /// Every wallet's, not only --account's.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Holds, newest first.
+    Holds {
+        /// Settled ones too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

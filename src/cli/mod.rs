@@ -2,6 +2,7 @@
 
 pub mod args;
 mod catalog;
+mod credits;
 mod doctor;
 mod load;
 mod mock;
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
+        Command::Credits(args) => credits::run(args),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

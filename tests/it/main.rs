@@ -2,6 +2,7 @@
 
 mod cli;
 mod cloud;
+mod credits;
 mod executor;
 mod image_nodes;
 mod onnx;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message};
+use super::call::{Call, Polled, error_message, put};
 use super::error::CloudError;
 
 /// The request body for `ask`, or the portable param this API cannot honour.
@@ -42,12 +42,8 @@ pub fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError
         body["width"] = json!(ask.width);
         body["height"] = json!(ask.height);
     }
-    if let Some(seed) = ask.seed {
-        body["seed"] = json!(seed);
-    }
-    if let Some(steps) = ask.steps {
-        body["steps"] = json!(steps);
-    }
+    put(&mut body, "seed", ask.seed);
+    put(&mut body, "steps", ask.steps);
     Ok(body)
 }
 

@@ -156,6 +156,13 @@ impl Call<'_> {
     }
 }
 
+/// Sets `body[name]` when the portable param was given.
+pub fn put<T: serde::Serialize>(body: &mut Value, name: &str, value: Option<T>) {
+    if let Some(v) = value {
+        body[name] = serde_json::json!(v);
+    }
+}
+
 /// The message in the common error shapes: `{detail: "…"}`, `{detail: [{loc, msg}]}`,
 /// `{detail: {message}}`, `{message}`, `{error: "…" | {message}}`, `{errors: […]}`.
 pub fn error_message(doc: &Value) -> String {

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::ask::{Ask, Generated, Usage};
-use super::call::{Call, error_message};
+use super::call::{Call, error_message, put};
 use super::error::CloudError;
 
 /// A premade voice every account has.
@@ -20,9 +20,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
         return Err(call.unsupported("voice", format!("{voice:?} is not an ElevenLabs voice id (letters and digits)")));
     }
     let mut body = json!({ "text": ask.prompt, "model_id": model });
-    if let Some(seed) = ask.seed {
-        body["seed"] = json!(seed);
-    }
+    put(&mut body, "seed", ask.seed);
     let http = call.client.http();
     let url = call.url(&format!("/v1/text-to-speech/{voice}?output_format=pcm_{RATE_HZ}"));
     let reply = call.create(|| http.post(&url).json(&body)).await?;

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message};
+use super::call::{Call, Polled, error_message, put};
 use super::error::CloudError;
 
 /// The model's input for `ask`.
@@ -34,15 +34,9 @@ fn input(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
             "output_format": "png",
         }),
     };
-    if let Some(n) = &ask.negative_prompt {
-        input["negative_prompt"] = json!(n);
-    }
-    if let Some(steps) = ask.steps {
-        input["num_inference_steps"] = json!(steps);
-    }
-    if let Some(seed) = ask.seed {
-        input["seed"] = json!(seed);
-    }
+    put(&mut input, "negative_prompt", ask.negative_prompt.as_ref());
+    put(&mut input, "num_inference_steps", ask.steps);
+    put(&mut input, "seed", ask.seed);
     Ok(input)
 }
 

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Generated, Usage};
-use super::call::{Call, Polled};
+use super::call::{Call, Polled, put};
 use super::client::Reply;
 use super::error::CloudError;
 
@@ -34,9 +34,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask, external_id: &str) -> Result<Va
     if !ask.prompt.trim().is_empty() {
         body["prompt"] = json!(ask.prompt);
     }
-    if let Some(n) = &ask.negative_prompt {
-        body["negative_prompt"] = json!(n);
-    }
+    put(&mut body, "negative_prompt", ask.negative_prompt.as_ref());
     Ok(body)
 }
 
@@ -75,7 +73,15 @@ async fn create(call: &Call<'_>, body: &Value, external_id: &str) -> Result<Valu
                 return Err(CloudError::OutcomeUnknown { provider: call.name(), what });
             }
             let again = call.create(|| http.post(&url).json(body)).await?;
-            envelope(call, &again)
+            match envelope(call, &again) {
+                Ok(data) => Ok(data),
+                Err(refused) => {
+                    // Kling refuses a duplicate id: the first create may have landed late, and
+                    // that task is the one to follow.
+                    let late = call.read(|| http.get(&lookup_url)).await?;
+                    if late.status.is_success() { envelope(call, &late) } else { Err(refused) }
+                }
+            }
         }
         Err(e) => Err(e),
     }

@@ -7,7 +7,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::Call;
+use super::call::{Call, put};
 use super::error::CloudError;
 
 const SIZES: &[(u32, u32)] = &[(1024, 1024), (1536, 1024), (1024, 1536)];
@@ -43,9 +43,7 @@ fn check(call: &Call<'_>, model: &str, ask: &Ask) -> Result<(), CloudError> {
 pub fn body(model: &str, ask: &Ask) -> Value {
     let mut body =
         json!({ "model": model, "prompt": ask.prompt, "n": 1, "size": format!("{}x{}", ask.width, ask.height) });
-    if let Some(q) = &ask.quality {
-        body["quality"] = json!(q);
-    }
+    put(&mut body, "quality", ask.quality.as_ref());
     body
 }
 

@@ -7,7 +7,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, error_message};
+use super::call::{Call, error_message, put};
 use super::error::CloudError;
 
 const SIZES: &[&str] = &[
@@ -39,9 +39,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
         return Err(call.unsupported("width/height", format!("Recraft makes {}, not {size}", SIZES.join(", "))));
     }
     let mut body = json!({ "prompt": ask.prompt, "model": model, "size": size, "n": 1, "response_format": "url" });
-    if let Some(n) = &ask.negative_prompt {
-        body["negative_prompt"] = json!(n);
-    }
+    put(&mut body, "negative_prompt", ask.negative_prompt.as_ref());
     Ok(body)
 }
 

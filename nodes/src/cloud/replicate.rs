@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message};
+use super::call::{Call, Polled, error_message, put};
 use super::client::Reply;
 use super::error::CloudError;
 
@@ -28,17 +28,11 @@ fn input(call: &Call<'_>, ask: &Ask) -> Result<Value, CloudError> {
             input["prompt"] = json!(ask.prompt);
             input["aspect_ratio"] = json!(ask.ratio_from(call.name(), RATIOS, ':')?);
             input["output_format"] = json!("png");
-            if let Some(n) = &ask.negative_prompt {
-                input["negative_prompt"] = json!(n);
-            }
-            if let Some(steps) = ask.steps {
-                input["num_inference_steps"] = json!(steps);
-            }
+            put(&mut input, "negative_prompt", ask.negative_prompt.as_ref());
+            put(&mut input, "num_inference_steps", ask.steps);
         }
     }
-    if let Some(seed) = ask.seed {
-        input["seed"] = json!(seed);
-    }
+    put(&mut input, "seed", ask.seed);
     Ok(input)
 }
 

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Generated, Usage};
-use super::call::{Call, Polled, error_message};
+use super::call::{Call, Polled, error_message, put};
 use super::error::CloudError;
 
 /// The API version this adapter speaks.
@@ -31,9 +31,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
     if !ask.prompt.trim().is_empty() {
         body["promptText"] = json!(ask.prompt);
     }
-    if let Some(seed) = ask.seed {
-        body["seed"] = json!(seed);
-    }
+    put(&mut body, "seed", ask.seed);
     Ok(body)
 }
 

@@ -1,0 +1,71 @@
+//! What a ledger mutation can refuse, in words that say what and what next.
+
+use crate::types::Credits;
+
+/// A refused or failed ledger operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// Not enough unreserved credit.
+    #[error("{wallet} has {available} available, {needed} needed; top up or lower the budget")]
+    InsufficientFunds {
+        /// The wallet.
+        wallet: String,
+        /// What it has.
+        available: Credits,
+        /// What was asked.
+        needed: Credits,
+    },
+    /// No such wallet.
+    #[error("no wallet {0:?}; create it with `switchyard credits grant` or `topup`")]
+    UnknownWallet(String),
+    /// No such hold.
+    #[error("no hold {0:?}")]
+    UnknownHold(String),
+    /// The hold is already settled.
+    #[error("hold {id} is already {state}")]
+    Settled {
+        /// The hold.
+        id: String,
+        /// Its state.
+        state: String,
+    },
+    /// A post larger than its hold.
+    #[error("hold {id} reserved {held}; it cannot post {asked}")]
+    OverPost {
+        /// The hold.
+        id: String,
+        /// What it reserved.
+        held: Credits,
+        /// What was asked.
+        asked: Credits,
+    },
+    /// An amount that is not positive (or a cost above its charge).
+    #[error("invalid amount: {0}")]
+    InvalidAmount(String),
+    /// An idempotency key reused for a different request.
+    #[error("idempotency key {0:?} was used for a different request; use a new key")]
+    KeyReused(String),
+    /// An idempotency key whose first use failed: it stays failed.
+    #[error("idempotency key {key:?} already failed: {message}")]
+    KeyFailed {
+        /// The key.
+        key: String,
+        /// The first failure.
+        message: String,
+    },
+    /// The database failed.
+    #[error("ledger database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("ledger migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl LedgerError {
+    /// Whether the failure belongs to the request (and so is remembered under its key),
+    /// rather than to the database.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, LedgerError::Database(_) | LedgerError::Migrate(_))
+    }
+}

@@ -1,0 +1,186 @@
+//! Wallets and their lots: granting credit, expiring it into breakage, and balances.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::fingerprint;
+use crate::types::{Audit, Balance, Credits, Grant};
+use crate::{Ledger, LedgerError, Tx, system};
+
+/// A granted lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantReceipt {
+    /// The lot's account.
+    pub lot: String,
+    /// How much it holds.
+    pub amount: Credits,
+}
+
+/// A transfer's bookkeeping besides its two accounts and amount.
+pub(crate) struct Entry<'a> {
+    pub reason: &'a str,
+    pub hold_id: Option<&'a str>,
+    pub audit: &'a Audit,
+    pub key: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+/// Creates an account if it does not exist.
+pub(crate) async fn ensure_account(
+    tx: &mut Tx,
+    id: &str,
+    kind: &str,
+    allow_negative: bool,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, kind, allow_negative, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(i64::from(allow_negative))
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves `amount` from `debit` to `credit` and records it. The accounts' balance checks
+/// refuse a move that would take an ordinary account below zero.
+pub(crate) async fn transfer(
+    tx: &mut Tx,
+    debit: &str,
+    credit: &str,
+    amount: i64,
+    e: &Entry<'_>,
+) -> Result<(), LedgerError> {
+    sqlx::query("UPDATE accounts SET posted_debits = posted_debits + ? WHERE id = ?")
+        .bind(amount)
+        .bind(debit)
+        .execute(&mut **tx)
+        .await?;
+    credit_account(tx, credit, amount).await?;
+    record(tx, debit, credit, amount, e).await
+}
+
+pub(crate) async fn credit_account(tx: &mut Tx, id: &str, amount: i64) -> Result<(), LedgerError> {
+    sqlx::query("UPDATE accounts SET posted_credits = posted_credits + ? WHERE id = ?")
+        .bind(amount)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes the immutable transfer row.
+pub(crate) async fn record(
+    tx: &mut Tx,
+    debit: &str,
+    credit: &str,
+    amount: i64,
+    e: &Entry<'_>,
+) -> Result<(), LedgerError> {
+    sqlx::query(
+        "INSERT INTO transfers (debit, credit, amount, reason, hold_id, run_id, node_id, provider, vendor_id, \
+         idempotency_key, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(debit)
+    .bind(credit)
+    .bind(amount)
+    .bind(e.reason)
+    .bind(e.hold_id)
+    .bind(&e.audit.run_id)
+    .bind(&e.audit.node_id)
+    .bind(&e.audit.provider)
+    .bind(&e.audit.vendor_id)
+    .bind(e.key)
+    .bind(e.now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Ledger {
+    /// Adds a lot of credit to a wallet (creating the wallet), from its source.
+    pub async fn grant(&self, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
+        let hash = fingerprint(&("grant", grant));
+        let mut tx = self.begin().await?;
+        if let Some(done) = self.recall(&mut tx, key, &hash).await? {
+            tx.rollback().await?;
+            return Ok(done);
+        }
+        let outcome = self.grant_in(&mut tx, grant, key).await;
+        self.settle(tx, key, &hash, outcome).await
+    }
+
+    async fn grant_in(&self, tx: &mut Tx, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
+        if grant.amount.0 <= 0 {
+            return Err(LedgerError::InvalidAmount(format!("a grant must be positive, not {}", grant.amount)));
+        }
+        let now = self.now();
+        ensure_account(tx, &grant.wallet, "wallet", false, now).await?;
+        let source = system::source(grant.source);
+        ensure_account(tx, &source, "source", true, now).await?;
+        let lot = format!("lot:{}:{key}", grant.wallet);
+        sqlx::query(
+            "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, created_at_ms) \
+             VALUES (?, 'lot', ?, ?, ?, ?, ?)",
+        )
+        .bind(&lot)
+        .bind(&grant.wallet)
+        .bind(grant.source.name())
+        .bind(grant.source.priority())
+        .bind(grant.expires_at_ms)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let audit = Audit::default();
+        let entry = Entry { reason: &grant.reason, hold_id: None, audit: &audit, key: Some(key), now_ms: now };
+        transfer(tx, &source, &lot, grant.amount.0, &entry).await?;
+        Ok(GrantReceipt { lot, amount: grant.amount })
+    }
+
+    /// Moves what is left in expired lots (less what pending holds still reserve) to
+    /// breakage; returns how much.
+    pub async fn expire_grants(&self) -> Result<Credits, LedgerError> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        ensure_account(&mut tx, system::BREAKAGE, "breakage", false, now).await?;
+        let lots: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
+             WHERE kind = 'lot' AND expires_at_ms <= ? AND posted_credits - posted_debits - pending_debits > 0",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let audit = Audit::default();
+        let entry = Entry { reason: "grant_expired", hold_id: None, audit: &audit, key: None, now_ms: now };
+        let mut total = 0;
+        for (lot, free) in lots {
+            transfer(&mut tx, &lot, system::BREAKAGE, free, &entry).await?;
+            total += free;
+        }
+        tx.commit().await?;
+        Ok(Credits(total))
+    }
+
+    /// A wallet's credits in unexpired lots.
+    pub async fn balance(&self, wallet: &str) -> Result<Balance, LedgerError> {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
+            .bind(wallet)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(LedgerError::UnknownWallet(wallet.to_string()));
+        }
+        let (posted, held): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT SUM(posted_credits - posted_debits), SUM(pending_debits) FROM accounts \
+             WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+        )
+        .bind(wallet)
+        .bind(self.now())
+        .fetch_one(&self.pool)
+        .await?;
+        let (posted, held) = (posted.unwrap_or(0), held.unwrap_or(0));
+        Ok(Balance { posted: Credits(posted), held: Credits(held), available: Credits(posted - held) })
+    }
+}

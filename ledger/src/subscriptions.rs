@@ -1,0 +1,100 @@
+//! Plan grants and pack top-ups over the plain grant, and the listing of holds.
+
+use serde::Serialize;
+
+use crate::grants::GrantReceipt;
+use crate::plans::{Pack, Plan, month_end};
+use crate::types::{Credits, Grant, Source};
+use crate::{Ledger, LedgerError};
+
+/// One hold, as `credits holds` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct HoldRecord {
+    /// The hold.
+    pub id: String,
+    /// Its wallet.
+    pub wallet: String,
+    /// What it reserved.
+    pub amount: i64,
+    /// `pending`, `unknown`, `posted`, `voided` or `expired`.
+    pub state: String,
+    /// When it expires (unix ms) unless settled or unknown.
+    pub timeout_at_ms: i64,
+    /// What was charged.
+    pub posted: i64,
+    /// The run.
+    pub run_id: Option<String>,
+    /// The node.
+    pub node_id: Option<String>,
+    /// The provider.
+    pub provider: Option<String>,
+    /// The provider's id.
+    pub vendor_id: Option<String>,
+}
+
+impl Ledger {
+    /// Grants a plan's credits for the current calendar month, expiring at its end, and
+    /// records the plan and tier on the wallet. The key is the plan, wallet and month, so
+    /// granting the same month twice is a replay, never a second grant.
+    pub async fn grant_plan(
+        &self,
+        wallet: &str,
+        name: &str,
+        plan: &Plan,
+        seats: i64,
+    ) -> Result<GrantReceipt, LedgerError> {
+        let seats = if plan.per_seat { seats.max(1) } else { 1 };
+        let (expires, month) = month_end(self.now());
+        let amount = Credits(plan.monthly_credits.saturating_mul(seats));
+        let grant = Grant {
+            wallet: wallet.to_string(),
+            amount,
+            source: Source::Plan,
+            expires_at_ms: Some(expires),
+            reason: format!("plan:{name}:{month}"),
+        };
+        let receipt = self.grant(&grant, &format!("plan:{name}:{wallet}:{month}")).await?;
+        sqlx::query("UPDATE accounts SET plan = ?, tier = ? WHERE id = ?")
+            .bind(name)
+            .bind(plan.tier)
+            .bind(wallet)
+            .execute(&self.pool)
+            .await?;
+        Ok(receipt)
+    }
+
+    /// Adds a bought pack (never expires). `key` is the payment's id.
+    pub async fn topup(&self, wallet: &str, name: &str, pack: &Pack, key: &str) -> Result<GrantReceipt, LedgerError> {
+        let grant = Grant {
+            wallet: wallet.to_string(),
+            amount: Credits(pack.credits),
+            source: Source::Pack,
+            expires_at_ms: None,
+            reason: format!("pack:{name}"),
+        };
+        self.grant(&grant, key).await
+    }
+
+    /// Holds, newest first; with `open_only`, those still pending or unknown.
+    pub async fn holds(&self, wallet: Option<&str>, open_only: bool) -> Result<Vec<HoldRecord>, LedgerError> {
+        Ok(sqlx::query_as(
+            "SELECT id, wallet, amount, state, timeout_at_ms, posted, run_id, node_id, provider, vendor_id FROM holds \
+             WHERE (? IS NULL OR wallet = ?) AND (? = 0 OR state IN ('pending', 'unknown')) \
+             ORDER BY created_at_ms DESC, id DESC",
+        )
+        .bind(wallet)
+        .bind(wallet)
+        .bind(i64::from(open_only))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A wallet's plan and tier, if it has one.
+    pub async fn plan_of(&self, wallet: &str) -> Result<Option<(String, i64)>, LedgerError> {
+        let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as("SELECT plan, tier FROM accounts WHERE id = ?")
+            .bind(wallet)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(p, t)| Some((p?, t.unwrap_or(0)))))
+    }
+}

@@ -1,0 +1,255 @@
+//! The ledger's behaviour: grants, spending order, two-phase holds, expiry into breakage,
+//! idempotency, recovery, no overdraft under concurrency, and (property tests) that it always
+//! sums to zero and never goes negative.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use proptest::prelude::*;
+use switchyard_ledger::{Audit, Credits, Grant, HoldRequest, Ledger, LedgerError, Source, to_csv};
+
+struct Fixture {
+    ledger: Ledger,
+    now: Arc<AtomicI64>,
+    _dir: tempfile::TempDir,
+}
+
+async fn ledger() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(1_000_000));
+    let clock = Arc::clone(&now);
+    let ledger = Ledger::open(&dir.path().join("ledger.db"))
+        .await
+        .unwrap()
+        .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    Fixture { ledger, now, _dir: dir }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn grant(wallet: &str, amount: i64, source: Source, expires_at_ms: Option<i64>) -> Grant {
+    Grant {
+        wallet: wallet.into(),
+        amount: Credits(amount),
+        source,
+        expires_at_ms,
+        reason: format!("{}:{amount}", source.name()),
+    }
+}
+
+fn hold(wallet: &str, amount: i64) -> HoldRequest {
+    let audit = Audit {
+        run_id: Some("run-1".into()),
+        node_id: Some("gen".into()),
+        provider: Some("bfl".into()),
+        vendor_id: None,
+    };
+    HoldRequest { wallet: wallet.into(), amount: Credits(amount), timeout_ms: 60_000, audit }
+}
+
+#[test]
+fn a_hold_posts_the_metered_charge_and_releases_the_rest() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("alice", 1000, Source::Pack, None), "g1").await.unwrap();
+        let h = l.hold(&hold("alice", 300), "h1").await.unwrap();
+        let b = l.balance("alice").await.unwrap();
+        assert_eq!((b.posted, b.held, b.available), (Credits(1000), Credits(300), Credits(700)));
+        let posted = l.post(&h, Credits(250), Credits(200), Some("task-42"), "p1").await.unwrap();
+        assert_eq!((posted.charged, posted.released), (Credits(250), Credits(50)));
+        let b = l.balance("alice").await.unwrap();
+        assert_eq!((b.posted, b.held, b.available), (Credits(750), Credits(0), Credits(750)));
+        assert_eq!(l.total().await.unwrap(), 0);
+        let history = l.history(Some("alice")).await.unwrap();
+        let charges: Vec<_> =
+            history.iter().filter(|t| t.reason == "charge").map(|t| (t.credit.as_str(), t.amount)).collect();
+        assert_eq!(charges, [("payable:bfl", Credits(200)), ("margin", Credits(50))]);
+        assert!(
+            history.iter().filter(|t| t.reason == "charge").all(|t| t.audit.vendor_id.as_deref() == Some("task-42"))
+        );
+        let csv = to_csv(&history);
+        assert!(csv.lines().nth(2).unwrap().contains("run-1,gen,bfl,task-42,p1"), "{csv}");
+        assert!(matches!(l.post(&h, Credits(1), Credits(0), None, "p2").await, Err(LedgerError::Settled { .. })));
+        let h2 = l.hold(&hold("alice", 100), "h2").await.unwrap();
+        assert!(matches!(l.post(&h2, Credits(101), Credits(0), None, "p3").await, Err(LedgerError::OverPost { .. })));
+        l.void(&h2, "v2").await.unwrap();
+        assert_eq!(l.balance("alice").await.unwrap().available, Credits(750));
+    });
+}
+
+#[test]
+fn spending_takes_the_earliest_expiry_first_then_promotional_before_paid() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("bob", 100, Source::Pack, None), "pack").await.unwrap();
+        l.grant(&grant("bob", 100, Source::Plan, Some(5_000_000)), "plan").await.unwrap();
+        l.grant(&grant("bob", 100, Source::Promo, Some(5_000_000)), "promo").await.unwrap();
+        l.grant(&grant("bob", 50, Source::Plan, Some(2_000_000)), "early").await.unwrap();
+        let h = l.hold(&hold("bob", 200), "h").await.unwrap();
+        l.post(&h, Credits(200), Credits(200), None, "p").await.unwrap();
+        let spent: Vec<(String, Credits)> = l
+            .history(Some("bob"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.reason == "charge")
+            .map(|t| (t.debit, t.amount))
+            .collect();
+        let want = [("lot:bob:early", 50), ("lot:bob:promo", 100), ("lot:bob:plan", 50)];
+        assert_eq!(spent, want.map(|(lot, n)| (lot.to_string(), Credits(n))));
+    });
+}
+
+#[test]
+fn expired_grants_go_to_breakage_but_held_credit_stays_reserved() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("carol", 100, Source::Plan, Some(2_000_000)), "plan").await.unwrap();
+        l.grant(&grant("carol", 40, Source::Pack, None), "pack").await.unwrap();
+        let h = l.hold(&hold("carol", 30), "h").await.unwrap();
+        f.now.store(2_000_000, Ordering::SeqCst);
+        assert_eq!(l.expire_grants().await.unwrap(), Credits(70), "the unreserved 70 expire");
+        assert_eq!(l.balance("carol").await.unwrap().available, Credits(40));
+        l.post(&h, Credits(30), Credits(30), None, "p").await.unwrap();
+        assert_eq!(l.total().await.unwrap(), 0);
+        assert!(l.lowest_available().await.unwrap() >= 0);
+    });
+}
+
+#[test]
+fn idempotency_keys_replay_refuse_reuse_and_keep_failures() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("dan", 100, Source::Pack, None), "g").await.unwrap();
+        let a = l.hold(&hold("dan", 60), "k").await.unwrap();
+        let b = l.hold(&hold("dan", 60), "k").await.unwrap();
+        assert_eq!(a, b, "a replay returns the first result");
+        assert_eq!(l.balance("dan").await.unwrap().held, Credits(60), "and has no effect");
+        assert!(matches!(l.hold(&hold("dan", 10), "k").await, Err(LedgerError::KeyReused(_))));
+        let refused = l.hold(&hold("dan", 60), "k2").await.unwrap_err();
+        assert!(matches!(refused, LedgerError::InsufficientFunds { .. }), "{refused}");
+        l.grant(&grant("dan", 500, Source::Pack, None), "g2").await.unwrap();
+        let again = l.hold(&hold("dan", 60), "k2").await.unwrap_err();
+        assert!(matches!(again, LedgerError::KeyFailed { .. }), "a failed key stays failed: {again}");
+        let p1 = l.post(&a, Credits(50), Credits(40), Some("v"), "post").await.unwrap();
+        let p2 = l.post(&a, Credits(50), Credits(40), Some("v"), "post").await.unwrap();
+        assert_eq!(p1, p2);
+        assert_eq!(l.balance("dan").await.unwrap().posted, Credits(550));
+    });
+}
+
+#[test]
+fn recovery_voids_expired_holds_and_keeps_unknown_ones_open() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("erin", 100, Source::Pack, None), "g").await.unwrap();
+        let _crashed = l.hold(&hold("erin", 30), "a").await.unwrap();
+        let unknown = l.hold(&hold("erin", 20), "b").await.unwrap();
+        l.mark_unknown(&unknown).await.unwrap();
+        f.now.fetch_add(120_000, Ordering::SeqCst);
+        let r = l.recover().await.unwrap();
+        assert_eq!((r.voided, r.unknown), (1, 1));
+        assert_eq!(l.balance("erin").await.unwrap().held, Credits(20), "the unknown outcome stays reserved");
+        l.post(&unknown, Credits(20), Credits(15), Some("found-by-reconciliation"), "rec").await.unwrap();
+        assert_eq!(l.balance("erin").await.unwrap().available, Credits(80));
+    });
+}
+
+#[test]
+fn concurrent_holds_never_overdraw() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = f.ledger.clone();
+        l.grant(&grant("farm", 1000, Source::Pack, None), "g").await.unwrap();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let l = l.clone();
+                tokio::spawn(async move { l.hold(&hold("farm", 30), &format!("run-{i}")).await })
+            })
+            .collect();
+        let mut admitted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => admitted += 30,
+                Err(LedgerError::InsufficientFunds { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(admitted, 990, "33 holds of 30 fit in 1000; the rest are refused");
+        assert_eq!(l.balance("farm").await.unwrap().available, Credits(10));
+    });
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Grant(i64, Option<i64>),
+    Hold(i64),
+    Post(usize, i64),
+    Void(usize),
+    Tick(i64),
+    Expire,
+    Replay(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1i64..500, proptest::option::of(1i64..100)).prop_map(|(a, e)| Op::Grant(a, e)),
+        (1i64..400).prop_map(Op::Hold),
+        (0usize..8, 0i64..400).prop_map(|(i, a)| Op::Post(i, a)),
+        (0usize..8).prop_map(Op::Void),
+        (1i64..60).prop_map(Op::Tick),
+        Just(Op::Expire),
+        (0usize..8).prop_map(Op::Replay),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// After any sequence of operations the ledger sums to zero, no ordinary account is
+    /// negative, and replaying a key changes nothing.
+    #[test]
+    fn the_ledger_balances_after_any_sequence(ops in proptest::collection::vec(op(), 1..40)) {
+        rt().block_on(async {
+            let f = ledger().await;
+            let l = &f.ledger;
+            let mut holds = Vec::new();
+            let mut keys: Vec<(String, HoldRequest)> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                let now = f.now.load(Ordering::SeqCst);
+                let _ = match op {
+                    Op::Grant(a, e) => l.grant(&grant("w", a, Source::Plan, e.map(|s| now + s * 1000)), &format!("g{n}")).await.map(|_| ()),
+                    Op::Hold(a) => {
+                        let req = hold("w", a);
+                        keys.push((format!("h{n}"), req.clone()));
+                        l.hold(&req, &format!("h{n}")).await.map(|h| holds.push(h))
+                    }
+                    Op::Post(i, a) if !holds.is_empty() => {
+                        let h = holds[i % holds.len()].clone();
+                        l.post(&h, Credits(a), Credits(a / 2), None, &format!("p{n}")).await.map(|_| ())
+                    }
+                    Op::Void(i) if !holds.is_empty() => l.void(&holds[i % holds.len()].clone(), &format!("v{n}")).await.map(|_| ()),
+                    Op::Tick(s) => { f.now.fetch_add(s * 1000, Ordering::SeqCst); l.recover().await.map(|_| ()) }
+                    Op::Expire => l.expire_grants().await.map(|_| ()),
+                    Op::Replay(i) if !keys.is_empty() => {
+                        let (key, req) = keys[i % keys.len()].clone();
+                        let before = l.balance("w").await.ok();
+                        let _ = l.hold(&req, &key).await;
+                        assert_eq!(l.balance("w").await.ok(), before, "a replay has no effect");
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                };
+                assert_eq!(l.total().await.unwrap(), 0, "sums to zero");
+                assert!(l.lowest_available().await.unwrap() >= 0, "never negative");
+            }
+        });
+    }
+}

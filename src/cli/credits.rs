@@ -1,0 +1,124 @@
+//! `switchyard credits`: the wallet's balance, top-ups, plan grants, holds and audit trail.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use switchyard_ledger::plans::Plans;
+use switchyard_ledger::{Ledger, LedgerError, to_csv};
+
+use super::Exit;
+use super::args::{CreditsArgs, CreditsCommand};
+
+/// Where the ledger lives unless `--ledger` says.
+fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = explicit.or_else(|| std::env::var_os("SWITCHYARD_LEDGER").map(PathBuf::from)) {
+        return Ok(p);
+    }
+    let dir = dirs::data_dir().context("no user data folder; pass --ledger FILE")?.join("switchyard");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir.join("ledger.db"))
+}
+
+/// A request refused for what it asked (exit 2), not for a failure of the store.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+fn plans(file: Option<&PathBuf>) -> Result<Plans> {
+    match file {
+        None => Ok(Plans::builtin()),
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+            Plans::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+        }
+    }
+}
+
+pub fn run(args: CreditsArgs) -> Result<Exit> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let path = ledger_path(args.ledger.clone())?;
+        let ledger = Ledger::open(&path).await.with_context(|| format!("cannot open the ledger {}", path.display()))?;
+        let recovered = ledger.recover().await?;
+        if recovered.voided > 0 || recovered.unknown > 0 {
+            eprintln!(
+                "ledger recovery: {} expired hold(s) voided, {} unknown outcome(s) await reconciliation",
+                recovered.voided, recovered.unknown
+            );
+        }
+        ledger.expire_grants().await?;
+        match command(&ledger, &args).await {
+            Ok(()) => Ok(Exit::Ok),
+            Err(e) => match (e.downcast_ref::<LedgerError>(), e.downcast_ref::<Refused>()) {
+                (Some(LedgerError::Database(_) | LedgerError::Migrate(_)), _) | (None, None) => Err(e),
+                _ => {
+                    eprintln!("error: {e}");
+                    Ok(Exit::Invalid)
+                }
+            },
+        }
+    })
+}
+
+async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
+    let account = args.account.as_str();
+    match &args.command {
+        CreditsCommand::Balance { json } => {
+            let b = ledger.balance(account).await?;
+            let plan = ledger.plan_of(account).await?;
+            if *json {
+                let doc = serde_json::json!({ "account": account, "balance": b, "plan": plan.as_ref().map(|p| &p.0), "tier": plan.as_ref().map(|p| p.1) });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                let plan = plan.map_or_else(|| "no plan".to_string(), |(p, t)| format!("plan {p}, tier {t}"));
+                println!(
+                    "{account}: {} available ({} in unexpired lots, {} held; {plan})",
+                    b.available, b.posted, b.held
+                );
+            }
+        }
+        CreditsCommand::Topup { pack, payment_id } => {
+            let plans = plans(args.plans.as_ref())?;
+            let Some(p) = plans.packs.get(pack) else {
+                let known = plans.packs.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(Refused(format!("no pack {pack:?}; packs: {known}")).into());
+            };
+            let receipt = ledger.topup(account, pack, p, &format!("topup:{payment_id}")).await?;
+            println!("{account}: +{} from pack {pack} (lot {})", receipt.amount, receipt.lot);
+        }
+        CreditsCommand::Grant { plan, seats } => {
+            let plans = plans(args.plans.as_ref())?;
+            let Some(p) = plans.plans.get(plan) else {
+                let known = plans.plans.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(Refused(format!("no plan {plan:?}; plans: {known}")).into());
+            };
+            let receipt = ledger.grant_plan(account, plan, p, *seats).await?;
+            println!("{account}: {} from plan {plan} this month (lot {})", receipt.amount, receipt.lot);
+        }
+        CreditsCommand::History { csv, all } => {
+            let records = ledger.history((!all).then_some(account)).await?;
+            if *csv {
+                print!("{}", to_csv(&records));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&records)?);
+            }
+        }
+        CreditsCommand::Holds { all, json } => {
+            let holds = ledger.holds(Some(account), !all).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&holds)?);
+            } else if holds.is_empty() {
+                println!("{account}: no open holds");
+            } else {
+                for h in holds {
+                    let who = [h.run_id, h.node_id, h.provider, h.vendor_id].map(|v| v.unwrap_or_else(|| "-".into()));
+                    println!(
+                        "{} {} {} cr (posted {}) run {} node {} provider {} vendor {}",
+                        h.id, h.state, h.amount, h.posted, who[0], who[1], who[2], who[3]
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

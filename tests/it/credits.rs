@@ -1,0 +1,46 @@
+//! `switchyard credits` end to end on a real ledger file: plan grants happen once a month,
+//! top-ups once per payment id, bad input exits 2 without touching the ledger, and the audit
+//! trail exports as CSV.
+
+use std::process::Command;
+
+fn credits(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["credits", "--ledger"])
+        .arg(ledger)
+        .args(["--account", "studio"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn grants_and_top_ups_are_idempotent_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let (code, _, err) = credits(&db, &["balance"]);
+    assert_eq!(code, 2, "an unknown wallet is a refusal: {err}");
+    assert!(err.contains("no wallet \"studio\""), "{err}");
+    for _ in 0..2 {
+        assert_eq!(credits(&db, &["grant", "--plan", "pro"]).0, 0);
+        assert_eq!(credits(&db, &["topup", "--pack", "500", "--payment-id", "pay_1"]).0, 0);
+    }
+    let (code, _, err) = credits(&db, &["topup", "--pack", "50", "--payment-id", "pay_2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no pack \"50\"; packs: 100, 1000, 500"), "{err}");
+    let (code, out, _) = credits(&db, &["balance", "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["balance"]["available"], 20_500, "one plan grant and one pack, despite the repeats");
+    assert_eq!((doc["plan"].as_str(), doc["tier"].as_i64()), (Some("pro"), Some(2)));
+    let (_, csv, _) = credits(&db, &["history", "--csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("id,created_at_ms,debit,credit,amount,reason"));
+    assert!(lines[2].ends_with(",pack:500,,,,,,topup:pay_1"), "{}", lines[2]);
+}
