@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::fingerprint;
+use crate::keys::{Begun, fingerprint};
 use crate::types::{Audit, Balance, Credits, Grant};
 use crate::{Ledger, LedgerError, Tx, system};
 
@@ -103,11 +103,10 @@ impl Ledger {
     /// Adds a lot of credit to a wallet (creating the wallet), from its source.
     pub async fn grant(&self, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
         let hash = fingerprint(&("grant", grant));
-        let mut tx = self.begin().await?;
-        if let Some(done) = self.recall(&mut tx, key, &hash).await? {
-            tx.rollback().await?;
-            return Ok(done);
-        }
+        let mut tx = match self.begin_keyed(key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
         let outcome = self.grant_in(&mut tx, grant, key).await;
         self.settle(tx, key, &hash, outcome).await
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::grants::{Entry, credit_account, ensure_account, record};
-use crate::keys::fingerprint;
+use crate::keys::{Begun, fingerprint};
 use crate::types::{Audit, Credits, HoldRequest};
 use crate::{Ledger, LedgerError, Tx, system};
 
@@ -44,38 +44,12 @@ impl Ledger {
     /// paid), or refuses with what is available. Check and reservation are one atomic step.
     pub async fn hold(&self, req: &HoldRequest, key: &str) -> Result<HoldId, LedgerError> {
         let hash = fingerprint(&("hold", req));
-        let mut tx = self.begin().await?;
-        if let Some(done) = self.recall(&mut tx, key, &hash).await? {
-            tx.rollback().await?;
-            return Ok(done);
-        }
+        let mut tx = match self.begin_keyed(key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
         let outcome = self.hold_in(&mut tx, req, key).await;
         self.settle(tx, key, &hash, outcome).await
-    }
-
-    /// Many holds in one transaction (one durable commit): each succeeds or is refused on
-    /// its own, in order.
-    pub async fn hold_many(
-        &self,
-        reqs: &[(HoldRequest, String)],
-    ) -> Result<Vec<Result<HoldId, LedgerError>>, LedgerError> {
-        let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(reqs.len());
-        for (req, key) in reqs {
-            let hash = fingerprint(&("hold", req));
-            let outcome = match self.recall(&mut tx, key, &hash).await {
-                Ok(Some(done)) => Ok(done),
-                Ok(None) => {
-                    let outcome = self.hold_in(&mut tx, req, key).await;
-                    self.remember_in(&mut tx, key, &hash, &outcome).await?;
-                    outcome
-                }
-                Err(e) => Err(e),
-            };
-            out.push(outcome);
-        }
-        tx.commit().await?;
-        Ok(out)
     }
 
     async fn hold_in(&self, tx: &mut Tx, req: &HoldRequest, key: &str) -> Result<HoldId, LedgerError> {
@@ -86,25 +60,16 @@ impl Ledger {
             )));
         }
         let now = self.now();
-        let lots: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
-             WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
-             AND posted_credits - posted_debits - pending_debits > 0 \
-             ORDER BY (expires_at_ms IS NULL), expires_at_ms, priority, created_at_ms, id",
-        )
-        .bind(&req.wallet)
-        .bind(now)
-        .fetch_all(&mut **tx)
-        .await?;
-        let available: i64 = lots.iter().map(|(_, free)| free).sum();
-        if available < req.amount.0 {
+        let mut lots = free_lots(tx, &req.wallet, now).await?;
+        let Some(legs) = allocate(&mut lots, req.amount.0) else {
             self.wallet_exists(tx, &req.wallet).await?;
+            let available = lots.iter().map(|(_, free)| free).sum();
             return Err(LedgerError::InsufficientFunds {
                 wallet: req.wallet.clone(),
                 available: Credits(available),
                 needed: req.amount,
             });
-        }
+        };
         let id = format!("hold:{key}");
         let a = &req.audit;
         sqlx::query(
@@ -122,10 +87,8 @@ impl Ledger {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        let mut left = req.amount.0;
-        for (seq, (lot, free)) in lots.iter().enumerate() {
-            let take = left.min(*free);
-            reserve(tx, lot, take).await?;
+        for (seq, (lot, take)) in legs.iter().enumerate() {
+            reserve(tx, lot, *take).await?;
             sqlx::query("INSERT INTO hold_legs (hold_id, seq, lot, amount) VALUES (?, ?, ?, ?)")
                 .bind(&id)
                 .bind(seq as i64)
@@ -133,15 +96,11 @@ impl Ledger {
                 .bind(take)
                 .execute(&mut **tx)
                 .await?;
-            left -= take;
-            if left == 0 {
-                break;
-            }
         }
         Ok(HoldId(id))
     }
 
-    async fn wallet_exists(&self, tx: &mut Tx, wallet: &str) -> Result<(), LedgerError> {
+    pub(crate) async fn wallet_exists(&self, tx: &mut Tx, wallet: &str) -> Result<(), LedgerError> {
         let found: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
             .bind(wallet)
             .fetch_optional(&mut **tx)
@@ -160,11 +119,10 @@ impl Ledger {
         key: &str,
     ) -> Result<Posted, LedgerError> {
         let hash = fingerprint(&("post", hold, charge, cost, vendor_id));
-        let mut tx = self.begin().await?;
-        if let Some(done) = self.recall(&mut tx, key, &hash).await? {
-            tx.rollback().await?;
-            return Ok(done);
-        }
+        let mut tx = match self.begin_keyed(key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
         let outcome = self.post_in(&mut tx, hold, charge, cost, vendor_id, key).await;
         self.settle(tx, key, &hash, outcome).await
     }
@@ -226,11 +184,10 @@ impl Ledger {
     /// Releases a hold in full (the call failed, was cancelled or was skipped).
     pub async fn void(&self, hold: &HoldId, key: &str) -> Result<Posted, LedgerError> {
         let hash = fingerprint(&("void", hold));
-        let mut tx = self.begin().await?;
-        if let Some(done) = self.recall(&mut tx, key, &hash).await? {
-            tx.rollback().await?;
-            return Ok(done);
-        }
+        let mut tx = match self.begin_keyed(key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
         let outcome = self.release(&mut tx, hold, "voided").await;
         self.settle(tx, key, &hash, outcome).await
     }
@@ -285,8 +242,43 @@ impl Ledger {
     }
 }
 
+/// A wallet's unexpired lots with free credit, in spending order: earliest expiry first
+/// (never-expiring last), then promotional before paid.
+pub(crate) async fn free_lots(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<Vec<(String, i64)>, LedgerError> {
+    Ok(sqlx::query_as(
+        "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
+         WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
+         AND posted_credits - posted_debits - pending_debits > 0 \
+         ORDER BY (expires_at_ms IS NULL), expires_at_ms, priority, created_at_ms, id",
+    )
+    .bind(wallet)
+    .bind(now_ms)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Takes `amount` from `lots` (free credit, in spending order), returning the legs, or `None`
+/// (and takes nothing) when they hold too little.
+pub(crate) fn allocate(lots: &mut [(String, i64)], amount: i64) -> Option<Vec<(String, i64)>> {
+    if lots.iter().map(|(_, free)| free).sum::<i64>() < amount {
+        return None;
+    }
+    let mut legs = Vec::new();
+    let mut left = amount;
+    for (lot, free) in lots.iter_mut().filter(|(_, free)| *free > 0) {
+        let take = left.min(*free);
+        *free -= take;
+        left -= take;
+        legs.push((lot.clone(), take));
+        if left == 0 {
+            break;
+        }
+    }
+    Some(legs)
+}
+
 /// Adds to a lot's reserved credit, only if it has that much free.
-async fn reserve(tx: &mut Tx, lot: &str, amount: i64) -> Result<(), LedgerError> {
+pub(crate) async fn reserve(tx: &mut Tx, lot: &str, amount: i64) -> Result<(), LedgerError> {
     let done = sqlx::query(
         "UPDATE accounts SET pending_debits = pending_debits + ? \
          WHERE id = ? AND posted_credits - posted_debits - pending_debits >= ?",

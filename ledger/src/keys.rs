@@ -13,7 +13,36 @@ pub(crate) fn fingerprint(request: &impl Serialize) -> String {
     blake3::hash(&bytes).to_hex().to_string()
 }
 
+/// A keyed mutation's start: the earlier result to replay, or a fresh write transaction.
+pub(crate) enum Begun<T> {
+    /// The key was used for this request before: its result.
+    Replay(T),
+    /// A new request: a write transaction to do it in.
+    Fresh(Tx),
+}
+
 impl Ledger {
+    /// Starts a mutation under `key`: replays an earlier outcome (or refuses a reused or
+    /// failed key), else opens the write transaction.
+    pub(crate) async fn begin_keyed<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        hash: &str,
+    ) -> Result<Begun<T>, LedgerError> {
+        let mut tx = self.begin().await?;
+        match self.recall(&mut tx, key, hash).await {
+            Ok(Some(done)) => {
+                tx.rollback().await?;
+                Ok(Begun::Replay(done))
+            }
+            Ok(None) => Ok(Begun::Fresh(tx)),
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
     /// The earlier outcome under `key`, if any: its result, its failure, or a refusal when
     /// the key was used for a different request.
     pub(crate) async fn recall<T: DeserializeOwned>(
@@ -65,24 +94,6 @@ impl Ledger {
                 }
                 Err(e)
             }
-        }
-    }
-}
-
-impl Ledger {
-    /// Stores an outcome inside a transaction that goes on (a batch): a refused request
-    /// wrote nothing, so its refusal can share the batch's commit.
-    pub(crate) async fn remember_in<T: Serialize>(
-        &self,
-        tx: &mut Tx,
-        key: &str,
-        hash: &str,
-        outcome: &Result<T, LedgerError>,
-    ) -> Result<(), LedgerError> {
-        match outcome {
-            Ok(v) => remember(tx, key, hash, true, &serde_json::to_string(v).unwrap_or_default(), self.now()).await,
-            Err(e) if e.is_final() => remember(tx, key, hash, false, &e.to_string(), self.now()).await,
-            Err(_) => Ok(()),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! The SQL is kept portable for PostgreSQL; only the `?` placeholders and `BEGIN IMMEDIATE`
 //! are SQLite's.
 
+mod batch;
 mod error;
 mod grants;
 mod history;

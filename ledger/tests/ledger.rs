@@ -187,6 +187,49 @@ fn concurrent_holds_never_overdraw() {
     });
 }
 
+#[test]
+fn a_batch_of_holds_behaves_like_the_same_holds_one_by_one() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("gus", 100, Source::Promo, Some(9_000_000)), "promo").await.unwrap();
+        l.grant(&grant("gus", 100, Source::Pack, None), "pack").await.unwrap();
+        let earlier = l.hold(&hold("gus", 10), "earlier").await.unwrap();
+        let batch = vec![
+            (hold("gus", 10), "earlier".to_string()),
+            (hold("gus", 99), "earlier".to_string()),
+            (hold("gus", 120), "a".to_string()),
+            (hold("gus", 120), "a".to_string()),
+            (hold("gus", 80), "b".to_string()),
+            (hold("nobody", 1), "c".to_string()),
+            (hold("gus", 0), "d".to_string()),
+        ];
+        let out = l.hold_many(&batch).await.unwrap();
+        assert_eq!(out[0].as_ref().unwrap(), &earlier, "a replay of an earlier key");
+        assert!(matches!(out[1], Err(LedgerError::KeyReused(_))));
+        let a = out[2].as_ref().unwrap().clone();
+        assert_eq!(out[3].as_ref().unwrap(), &a, "a key repeated inside the batch replays");
+        assert!(matches!(out[4], Err(LedgerError::InsufficientFunds { available: Credits(70), .. })), "{:?}", out[4]);
+        assert!(matches!(out[5], Err(LedgerError::UnknownWallet(_))));
+        assert!(matches!(out[6], Err(LedgerError::InvalidAmount(_))));
+        assert_eq!(l.balance("gus").await.unwrap().held, Credits(130));
+        assert!(matches!(l.hold(&hold("gus", 80), "b").await, Err(LedgerError::KeyFailed { .. })), "refusals stay");
+        let posted = l.post(&a, Credits(120), Credits(100), None, "pa").await.unwrap();
+        assert_eq!(posted.charged, Credits(120));
+        let spent: Vec<_> = l
+            .history(Some("gus"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.reason == "charge")
+            .map(|t| t.debit)
+            .collect();
+        assert!(spent.iter().all(|d| d == "lot:gus:promo" || d == "lot:gus:pack"));
+        assert_eq!(l.total().await.unwrap(), 0);
+        assert!(l.lowest_available().await.unwrap() >= 0);
+    });
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Grant(i64, Option<i64>),
@@ -196,6 +239,7 @@ enum Op {
     Tick(i64),
     Expire,
     Replay(usize),
+    Batch(Vec<i64>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -207,6 +251,7 @@ fn op() -> impl Strategy<Value = Op> {
         (1i64..60).prop_map(Op::Tick),
         Just(Op::Expire),
         (0usize..8).prop_map(Op::Replay),
+        proptest::collection::vec(0i64..200, 1..6).prop_map(Op::Batch),
     ]
 }
 
@@ -238,6 +283,13 @@ proptest! {
                     Op::Void(i) if !holds.is_empty() => l.void(&holds[i % holds.len()].clone(), &format!("v{n}")).await.map(|_| ()),
                     Op::Tick(s) => { f.now.fetch_add(s * 1000, Ordering::SeqCst); l.recover().await.map(|_| ()) }
                     Op::Expire => l.expire_grants().await.map(|_| ()),
+                    Op::Batch(amounts) => {
+                        let reqs: Vec<_> = amounts.iter().enumerate().map(|(j, a)| (hold("w", *a), format!("b{n}-{j}"))).collect();
+                        for r in l.hold_many(&reqs).await.unwrap().into_iter().flatten() {
+                            holds.push(r);
+                        }
+                        Ok(())
+                    }
                     Op::Replay(i) if !keys.is_empty() => {
                         let (key, req) = keys[i % keys.len()].clone();
                         let before = l.balance("w").await.ok();

@@ -1,0 +1,169 @@
+//! Many holds in one transaction, written with multi-row statements: the earlier outcomes of
+//! every key are read at once, each wallet's lots once, allocation happens in memory in
+//! request order, and holds, legs, reservations and idempotency records are written in a few
+//! statements. One durable commit for the whole batch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::holds::{HoldId, allocate, free_lots, reserve};
+use crate::keys::fingerprint;
+use crate::types::{Credits, HoldRequest};
+use crate::{Ledger, LedgerError, Tx};
+
+/// Rows per multi-row statement (SQLite allows 32,766 bound values; holds bind 10 per row).
+const ROWS: usize = 1_000;
+
+/// An earlier or in-batch outcome under a key: its request hash and result.
+type Known = HashMap<String, (String, Result<HoldId, String>)>;
+
+struct NewHold<'a> {
+    id: String,
+    req: &'a HoldRequest,
+    legs: Vec<(String, i64)>,
+}
+
+impl Ledger {
+    /// Many holds in one transaction (one durable commit): each succeeds or is refused on
+    /// its own, in order, exactly as the same holds made one by one would.
+    pub async fn hold_many(
+        &self,
+        reqs: &[(HoldRequest, String)],
+    ) -> Result<Vec<Result<HoldId, LedgerError>>, LedgerError> {
+        let mut tx = self.begin().await?;
+        let now = self.now();
+        let keys: Vec<&str> = reqs.iter().map(|(_, k)| k.as_str()).collect();
+        let mut known = earlier_outcomes(&mut tx, &keys).await?;
+        let mut lots: BTreeMap<&str, Vec<(String, i64)>> = BTreeMap::new();
+        let (mut out, mut fresh, mut remembered) = (Vec::with_capacity(reqs.len()), Vec::new(), Vec::new());
+        for (req, key) in reqs {
+            let hash = fingerprint(&("hold", req));
+            if let Some((stored, result)) = known.get(key.as_str()) {
+                out.push(replay(key, stored, &hash, result));
+                continue;
+            }
+            if !lots.contains_key(req.wallet.as_str()) {
+                lots.insert(&req.wallet, free_lots(&mut tx, &req.wallet, now).await?);
+            }
+            let wallet_lots = lots.get_mut(req.wallet.as_str()).map_or(&mut [][..], |v| &mut v[..]);
+            let outcome = if req.amount.0 <= 0 || req.timeout_ms <= 0 {
+                Err(LedgerError::InvalidAmount(format!(
+                    "a hold needs a positive amount and timeout, not {}",
+                    req.amount
+                )))
+            } else if let Some(legs) = allocate(wallet_lots, req.amount.0) {
+                let id = format!("hold:{key}");
+                fresh.push(NewHold { id: id.clone(), req, legs });
+                Ok(HoldId(id))
+            } else {
+                let available = Credits(wallet_lots.iter().map(|(_, f)| f).sum());
+                match self.wallet_exists(&mut tx, &req.wallet).await {
+                    Ok(()) => Err(LedgerError::InsufficientFunds {
+                        wallet: req.wallet.clone(),
+                        available,
+                        needed: req.amount,
+                    }),
+                    Err(unknown) => Err(unknown),
+                }
+            };
+            let stored = outcome.as_ref().map(Clone::clone).map_err(ToString::to_string);
+            remembered.push((key.as_str(), hash.clone(), stored.clone()));
+            known.insert(key.clone(), (hash, stored));
+            out.push(outcome);
+        }
+        write_holds(&mut tx, &fresh, now).await?;
+        write_outcomes(&mut tx, &remembered, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+fn replay(key: &str, stored: &str, hash: &str, result: &Result<HoldId, String>) -> Result<HoldId, LedgerError> {
+    if stored != hash {
+        return Err(LedgerError::KeyReused(key.to_string()));
+    }
+    result.clone().map_err(|message| LedgerError::KeyFailed { key: key.to_string(), message })
+}
+
+async fn earlier_outcomes(tx: &mut Tx, keys: &[&str]) -> Result<Known, LedgerError> {
+    let mut known = Known::new();
+    for chunk in keys.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT key, request_hash, ok, result FROM idempotency WHERE key IN (");
+        let mut list = q.separated(", ");
+        for k in chunk {
+            list.push_bind(*k);
+        }
+        list.push_unseparated(")");
+        let rows: Vec<(String, String, i64, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for (key, hash, ok, result) in rows {
+            let outcome = if ok == 1 { serde_json::from_str(&result).map_err(|e| e.to_string()) } else { Err(result) };
+            known.insert(key, (hash, outcome));
+        }
+    }
+    Ok(known)
+}
+
+async fn write_holds(tx: &mut Tx, fresh: &[NewHold<'_>], now: i64) -> Result<(), LedgerError> {
+    let mut per_lot: BTreeMap<&str, i64> = BTreeMap::new();
+    for h in fresh {
+        for (lot, take) in &h.legs {
+            *per_lot.entry(lot.as_str()).or_default() += take;
+        }
+    }
+    for (lot, total) in per_lot {
+        reserve(tx, lot, total).await?;
+    }
+    for chunk in fresh.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms) ",
+        );
+        q.push_values(chunk, |mut row, h| {
+            let a = &h.req.audit;
+            row.push_bind(h.id.clone())
+                .push_bind(h.req.wallet.clone())
+                .push_bind(h.req.amount.0)
+                .push_bind("pending")
+                .push_bind(now.saturating_add(h.req.timeout_ms))
+                .push_bind(a.run_id.clone())
+                .push_bind(a.node_id.clone())
+                .push_bind(a.provider.clone())
+                .push_bind(a.vendor_id.clone())
+                .push_bind(now);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    let legs: Vec<(&str, usize, &str, i64)> = fresh
+        .iter()
+        .flat_map(|h| h.legs.iter().enumerate().map(|(seq, (lot, take))| (h.id.as_str(), seq, lot.as_str(), *take)))
+        .collect();
+    for chunk in legs.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO hold_legs (hold_id, seq, lot, amount) ");
+        q.push_values(chunk, |mut row, (hold, seq, lot, take)| {
+            row.push_bind(hold.to_string()).push_bind(*seq as i64).push_bind(lot.to_string()).push_bind(*take);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn write_outcomes(
+    tx: &mut Tx,
+    rows: &[(&str, String, Result<HoldId, String>)],
+    now: i64,
+) -> Result<(), LedgerError> {
+    for chunk in rows.chunks(ROWS) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO idempotency (key, request_hash, ok, result, created_at_ms) ");
+        q.push_values(chunk, |mut row, (key, hash, outcome)| {
+            let (ok, result) = match outcome {
+                Ok(id) => (1i64, serde_json::to_string(id).unwrap_or_default()),
+                Err(message) => (0, message.clone()),
+            };
+            row.push_bind(key.to_string()).push_bind(hash.clone()).push_bind(ok).push_bind(result).push_bind(now);
+        });
+        q.push(" ON CONFLICT (key) DO NOTHING");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
