@@ -191,3 +191,21 @@ fn cloud_templates_run_end_to_end_with_metering_in_the_report() {
         assert_eq!(metering, metered, "{template}: one metering record per cloud node");
     }
 }
+
+/// The shipped catalog and the adapters agree: every catalog model is on a provider with an
+/// adapter that serves each capability the catalog lists, and the capability names match.
+#[test]
+fn the_catalog_prices_only_what_the_adapters_serve() {
+    use switchyard_nodes::cloud::ask::Capability;
+    let names: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, switchyard_catalog::CAPABILITIES);
+    let catalog = switchyard_catalog::Catalog::builtin();
+    for model in &catalog.models {
+        let provider = model.id.split(':').next().unwrap();
+        let info = switchyard_nodes::cloud::PROVIDERS.iter().find(|p| p.name == provider);
+        let info = info.unwrap_or_else(|| panic!("{}: no adapter", model.id));
+        for serve in &model.serves {
+            assert!(info.serves.iter().any(|c| c.name() == serve), "{}: the adapter does not serve {serve}", model.id);
+        }
+    }
+}
