@@ -5,6 +5,7 @@
 //! every problem names the model and field.
 
 pub mod price;
+pub mod quote;
 
 use std::collections::BTreeMap;
 

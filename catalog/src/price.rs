@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub enum Dimension {
     /// Output images.
     Images,
-    /// Output megapixels.
+    /// Output megapixels (of 1024 x 1024 pixels, as providers bill them).
     Megapixels,
     /// Sampling steps.
     Steps,
@@ -56,6 +56,9 @@ pub struct Term {
     /// Units included before the rate applies.
     #[serde(default)]
     pub above: f64,
+    /// Whether units are rounded up to whole ones first (BFL bills whole megapixels).
+    #[serde(default)]
+    pub round_up: bool,
     /// Applies only when these params have these values.
     #[serde(default)]
     pub when: BTreeMap<String, String>,
@@ -94,6 +97,7 @@ impl Term {
 
     /// USD for `units`.
     pub fn usd_for(&self, units: f64) -> f64 {
+        let units = if self.round_up { units.ceil() } else { units };
         let billable = (units - self.above).max(0.0);
         if self.tiers.is_empty() {
             return billable * self.usd;
@@ -164,6 +168,7 @@ mod tests {
             usd: 0.0,
             tiers: vec![Tier { up_to: Some(10.0), usd: 0.01 }, Tier { up_to: None, usd: 0.007 }],
             above: 0.0,
+            round_up: false,
             when: BTreeMap::new(),
         };
         assert!((term.usd_for(4.0) - 0.04).abs() < 1e-12);
@@ -179,10 +184,11 @@ mod tests {
                 usd: 0.015,
                 tiers: vec![],
                 above: 1.0,
+                round_up: true,
                 when: BTreeMap::new(),
             }],
         };
-        let q = Quantities::from([(Dimension::Megapixels, (4.0, 4.0))]);
+        let q = Quantities::from([(Dimension::Megapixels, (3.2, 3.2))]);
         let (lo, hi) = flux.usd(&q, &BTreeMap::new()).unwrap();
         assert!((lo - 0.075).abs() < 1e-12 && lo == hi);
         let gpu = Price {
@@ -192,6 +198,7 @@ mod tests {
                 usd: 0.0014,
                 tiers: vec![],
                 above: 0.0,
+                round_up: false,
                 when: BTreeMap::new(),
             }],
         };
@@ -206,6 +213,7 @@ mod tests {
             usd,
             tiers: vec![],
             above: 0.0,
+            round_up: false,
             when: BTreeMap::from([("quality".to_string(), quality.to_string())]),
         };
         let price = Price { base_usd: 0.0, terms: vec![term("low", 0.011), term("high", 0.167)] };

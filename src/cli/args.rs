@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// Switchyard: run node-graph workflows for AI generation, locally or headless on a farm.
 ///
-/// Exit codes: 0 ok, 1 run failed, 2 invalid input, 130 cancelled.
+/// Exit codes: 0 ok, 1 run failed, 2 invalid input, 3 over the balance or budget, 130
+/// cancelled.
 #[derive(Parser, Debug)]
 #[command(name = "switchyard", version, about, long_about = None)]
 pub struct Cli {
@@ -39,6 +40,9 @@ pub enum Command {
         #[arg(long, default_value_t = 8790)]
         port: u16,
     },
+    /// Price a workflow before running it: each cloud node's credits, ETA and gCO2eq, and the
+    /// totals against the wallet and budget.
+    Quote(QuoteArgs),
     /// The credit wallet: balance, top-ups, plan grants, holds and the audit trail.
     Credits(CreditsArgs),
     /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
@@ -187,4 +191,26 @@ pub enum CreditsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `switchyard quote`.
+#[derive(Args, Debug)]
+pub struct QuoteArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A catalog file instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// The wallet to check the quote against.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The ledger database (as for `credits`).
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// The most this run may spend, in credits.
+    #[arg(long)]
+    pub budget: Option<i64>,
 }

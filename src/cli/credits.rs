@@ -10,7 +10,7 @@ use super::Exit;
 use super::args::{CreditsArgs, CreditsCommand};
 
 /// Where the ledger lives unless `--ledger` says.
-fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
+pub fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = explicit.or_else(|| std::env::var_os("SWITCHYARD_LEDGER").map(PathBuf::from)) {
         return Ok(p);
     }

@@ -7,6 +7,7 @@ mod doctor;
 mod load;
 mod mock;
 mod progress;
+mod quote;
 mod run;
 mod summary;
 
@@ -22,6 +23,7 @@ pub enum Exit {
     Ok = 0,
     Failed = 1,
     Invalid = 2,
+    OverBudget = 3,
     Cancelled = 130,
 }
 
@@ -41,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
+        Command::Quote(args) => quote::quote(&registry, &args),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

@@ -44,3 +44,46 @@ fn grants_and_top_ups_are_idempotent_and_audited() {
     assert!(lines[0].starts_with("id,created_at_ms,debit,credit,amount,reason"));
     assert!(lines[2].ends_with(",pack:500,,,,,,topup:pay_1"), "{}", lines[2]);
 }
+
+/// `switchyard quote` prices the templates from the shipped catalog: local nodes cost 0, cloud
+/// nodes their published price with the margin, and a run over the budget exits 3.
+#[test]
+fn quotes_price_the_templates_and_refuse_over_budget() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let quote = |template: &str, extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["quote", "--json"])
+            .arg(root.join(format!("workflows/{template}.json")))
+            .args(extra)
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (out.status.code().unwrap_or(-1), doc)
+    };
+    // Expected: (template, total credits [min, max], cloud placements).
+    let cases: [(&str, [i64; 2], &[&str]); 4] = [
+        ("lookdev-draft", [0, 0], &[]),
+        ("cloud-draft", [3, 3], &["openai:gpt-image-1@openai-us"]),
+        (
+            "cloud-shot",
+            [74, 74],
+            &["bfl:flux-2-pro@bfl-eu", "runway:gen4_turbo@runway-us", "recraft:remove-background@recraft-eu"],
+        ),
+        ("cloud-voiceover", [1, 1], &["elevenlabs:eleven_multilingual_v2@elevenlabs-us"]),
+    ];
+    for (template, credits, placements) in cases {
+        let (code, doc) = quote(template, &[]);
+        assert_eq!(code, 0, "{template}: {doc}");
+        assert_eq!(doc["totals"]["credits"], serde_json::json!(credits), "{template}");
+        let cloud: Vec<&str> = doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["placement"].as_str())
+            .filter(|p| *p != "local")
+            .collect();
+        assert_eq!(cloud, placements, "{template}");
+    }
+    let (code, doc) = quote("cloud-shot", &["--budget", "50"]);
+    assert_eq!((code, &doc["fits"]), (3, &serde_json::json!(false)));
+}
