@@ -115,6 +115,13 @@ fn num(params: &BTreeMap<String, String>, name: &str) -> Option<f64> {
 /// The quantities `call`'s params imply. Sizes of images that arrive on wires are not known
 /// before the run, so they are a range (a quarter of a megapixel to 16).
 pub fn quantities(call: &Call, model: &Model) -> Quantities {
+    let mut q = call_quantities(call);
+    q.insert(Dimension::GpuSeconds, (model.latency.typical_s, model.latency.max_s));
+    q
+}
+
+/// The quantities that do not depend on the model (all but GPU time).
+fn call_quantities(call: &Call) -> Quantities {
     let p = &call.params;
     let exact = |v: f64| (v, v);
     let mp = match (num(p, "width"), num(p, "height")) {
@@ -132,15 +139,15 @@ pub fn quantities(call: &Call, model: &Model) -> Quantities {
         (Dimension::Characters, exact(p.get("text").or(p.get("prompt")).map_or(0, |t| t.chars().count()) as f64)),
         (Dimension::InputTokens, exact((p.get("prompt").map_or(0, String::len) as f64 / 4.0).ceil())),
         (Dimension::OutputTokens, (0.0, 6_240.0)),
-        (Dimension::GpuSeconds, (model.latency.typical_s, model.latency.max_s)),
         (Dimension::InputMegabytes, (0.0, 64.0)),
     ])
 }
 
 impl Catalog {
-    /// Credits (least, most) for `call` on `model`.
-    fn credits(&self, call: &Call, model: &Model) -> Result<(i64, i64), PriceError> {
-        let (lo, hi) = model.price.usd(&quantities(call, model), &call.params)?;
+    /// Credits (least, most) for `call` on `model`, given the call's own quantities.
+    fn credits(&self, call: &Call, q: &mut Quantities, model: &Model) -> Result<(i64, i64), PriceError> {
+        q.insert(Dimension::GpuSeconds, (model.latency.typical_s, model.latency.max_s));
+        let (lo, hi) = model.price.usd(q, &call.params)?;
         Ok((self.conversion.credits(lo), self.conversion.credits(hi)))
     }
 
@@ -163,11 +170,12 @@ impl Catalog {
             });
         };
         let price_error = |source| QuoteError::Price { node: call.node.clone(), model: model.id.clone(), source };
-        let credits = self.credits(call, model).map_err(price_error)?;
+        let mut q = call_quantities(call);
+        let credits = self.credits(call, &mut q, model).map_err(price_error)?;
         let runner_up = serving
             .iter()
             .filter(|m| m.id != model.id)
-            .filter_map(|m| self.credits(call, m).ok().map(|c| (m.id.as_str(), c)))
+            .filter_map(|m| self.credits(call, &mut q, m).ok().map(|c| (m.id.as_str(), c)))
             .min_by_key(|(_, c)| c.1);
         let why = match runner_up {
             Some((id, (lo, hi))) if lo == hi => format!("pinned in the workflow; cheapest other: {id} at {hi} cr"),
