@@ -239,8 +239,7 @@ pub struct Record {
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     pub(crate) values: Vec<(&'static str, Value)>,
-    pub(crate) files: Vec<PathBuf>,
-    pub(crate) metering: Option<serde_json::Value>,
+    pub(crate) record: Record,
 }
 
 impl Outputs {
@@ -257,7 +256,7 @@ impl Outputs {
 
     /// Records a file the node wrote, for the run summary.
     pub fn with_file(mut self, path: PathBuf) -> Self {
-        self.files.push(path);
+        self.record.files.push(path);
         self
     }
 
@@ -268,18 +267,18 @@ impl Outputs {
 
     /// What a provider metered, if anything.
     pub fn metering(&self) -> Option<&serde_json::Value> {
-        self.metering.as_ref()
+        self.record.metering.as_ref()
     }
 
     /// Records what a provider metered for this run (ids and quantities), for the report.
     pub fn with_metering(mut self, metering: serde_json::Value) -> Self {
-        self.metering = Some(metering);
+        self.record.metering = Some(metering);
         self
     }
 
     /// The files the node wrote.
     pub fn files(&self) -> &[PathBuf] {
-        &self.files
+        &self.record.files
     }
 }
 

@@ -201,7 +201,7 @@ fn order_outputs(node: &dyn Node, outputs: Outputs) -> Result<(Arc<[Value]>, Rec
     if let Some((extra, _)) = outputs.values.iter().find(|(p, _)| !spec.outputs.iter().any(|o| o.name == *p)) {
         return Err(NodeError::Internal(format!("{} gave an undeclared output {extra:?}", spec.type_name)));
     }
-    Ok((values.into(), Record { files: outputs.files, metering: outputs.metering }))
+    Ok((values.into(), outputs.record))
 }
 
 pub(super) fn key_hashes(key: &CacheKey, count: usize) -> Vec<blake3::Hash> {
