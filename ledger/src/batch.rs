@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::holds::{HoldId, allocate, free_lots, reserve};
+use crate::holds::{HoldId, allocate, check_request, free_lots, reserve, wallet_exists};
 use crate::keys::fingerprint;
 use crate::types::{Credits, HoldRequest};
 use crate::{Ledger, LedgerError, Tx};
@@ -47,18 +47,15 @@ impl Ledger {
                 lots.insert(&req.wallet, free_lots(&mut tx, &req.wallet, now).await?);
             }
             let wallet_lots = lots.get_mut(req.wallet.as_str()).map_or(&mut [][..], |v| &mut v[..]);
-            let outcome = if req.amount.0 <= 0 || req.timeout_ms <= 0 {
-                Err(LedgerError::InvalidAmount(format!(
-                    "a hold needs a positive amount and timeout, not {}",
-                    req.amount
-                )))
+            let outcome = if let Err(invalid) = check_request(req) {
+                Err(invalid)
             } else if let Some(legs) = allocate(wallet_lots, req.amount.0) {
                 let id = format!("hold:{key}");
                 fresh.push(NewHold { id: id.clone(), req, legs });
                 Ok(HoldId(id))
             } else {
                 let available = Credits(wallet_lots.iter().map(|(_, f)| f).sum());
-                match self.wallet_exists(&mut tx, &req.wallet).await {
+                match wallet_exists(&mut *tx, &req.wallet).await {
                     Ok(()) => Err(LedgerError::InsufficientFunds {
                         wallet: req.wallet.clone(),
                         available,

@@ -164,13 +164,7 @@ impl Ledger {
 
     /// A wallet's credits in unexpired lots.
     pub async fn balance(&self, wallet: &str) -> Result<Balance, LedgerError> {
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
-            .bind(wallet)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_none() {
-            return Err(LedgerError::UnknownWallet(wallet.to_string()));
-        }
+        crate::holds::wallet_exists(&self.pool, wallet).await?;
         let (posted, held): (Option<i64>, Option<i64>) = sqlx::query_as(
             "SELECT SUM(posted_credits - posted_debits), SUM(pending_debits) FROM accounts \
              WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?)",

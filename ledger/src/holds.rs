@@ -53,16 +53,11 @@ impl Ledger {
     }
 
     async fn hold_in(&self, tx: &mut Tx, req: &HoldRequest, key: &str) -> Result<HoldId, LedgerError> {
-        if req.amount.0 <= 0 || req.timeout_ms <= 0 {
-            return Err(LedgerError::InvalidAmount(format!(
-                "a hold needs a positive amount and timeout, not {} for {} ms",
-                req.amount, req.timeout_ms
-            )));
-        }
+        check_request(req)?;
         let now = self.now();
         let mut lots = free_lots(tx, &req.wallet, now).await?;
         let Some(legs) = allocate(&mut lots, req.amount.0) else {
-            self.wallet_exists(tx, &req.wallet).await?;
+            wallet_exists(&mut **tx, &req.wallet).await?;
             let available = lots.iter().map(|(_, free)| free).sum();
             return Err(LedgerError::InsufficientFunds {
                 wallet: req.wallet.clone(),
@@ -98,14 +93,6 @@ impl Ledger {
                 .await?;
         }
         Ok(HoldId(id))
-    }
-
-    pub(crate) async fn wallet_exists(&self, tx: &mut Tx, wallet: &str) -> Result<(), LedgerError> {
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
-            .bind(wallet)
-            .fetch_optional(&mut **tx)
-            .await?;
-        found.map(|_| ()).ok_or_else(|| LedgerError::UnknownWallet(wallet.to_string()))
     }
 
     /// Charges `charge` (at most the hold) and releases the rest; `cost` of it is owed to the
@@ -255,6 +242,26 @@ pub(crate) async fn free_lots(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<
     .bind(now_ms)
     .fetch_all(&mut **tx)
     .await?)
+}
+
+/// Refuses a hold that is not for a positive amount and timeout.
+pub(crate) fn check_request(req: &HoldRequest) -> Result<(), LedgerError> {
+    if req.amount.0 <= 0 || req.timeout_ms <= 0 {
+        return Err(LedgerError::InvalidAmount(format!(
+            "a hold needs a positive amount and timeout, not {} for {} ms",
+            req.amount, req.timeout_ms
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a wallet that does not exist.
+pub(crate) async fn wallet_exists(db: impl sqlx::SqliteExecutor<'_>, wallet: &str) -> Result<(), LedgerError> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
+        .bind(wallet)
+        .fetch_optional(db)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| LedgerError::UnknownWallet(wallet.to_string()))
 }
 
 /// Takes `amount` from `lots` (free credit, in spending order), returning the legs, or `None`
