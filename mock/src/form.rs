@@ -14,6 +14,21 @@ pub struct Field {
     pub data: Vec<u8>,
 }
 
+/// The fields of a request's body, by its `content-type` header; `None` if it is not a form.
+pub fn of_request(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<Vec<Field>> {
+    parse(headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(""), body)
+}
+
+/// A field's bytes.
+pub fn get<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
+    fields.iter().find(|f| f.name == name).map(|f| f.data.as_slice())
+}
+
+/// A field's text (`None` if absent or not UTF-8).
+pub fn text<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
+    get(fields, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
 /// The fields of `body`, given its `content-type`; `None` if it is not a well-formed form.
 pub fn parse(content_type: &str, body: &[u8]) -> Option<Vec<Field>> {
     let boundary = content_type

@@ -40,11 +40,10 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         Ok(f) => f,
         Err(r) => return r,
     };
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(form) = crate::form::parse(ctype, &body) else {
+    let Some(form) = crate::form::of_request(&headers, &body) else {
         return detail(StatusCode::BAD_REQUEST, "The request must be multipart/form-data");
     };
-    let text = |name: &str| form.iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned());
+    let text = |name: &str| crate::form::text(&form, name).map(str::to_string);
     let Some(prompt) = text("prompt").filter(|p| !p.is_empty()) else {
         return detail(StatusCode::UNPROCESSABLE_ENTITY, "prompt: field required");
     };

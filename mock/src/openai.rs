@@ -33,6 +33,12 @@ fn error(
     json_reply(status, &[("x-request-id", request_id.to_string())], body)
 }
 
+/// OpenAI's 400 for a missing parameter.
+fn missing(rid: &str, param: &str) -> Response {
+    let msg = format!("Missing required parameter: '{param}'.");
+    error(StatusCode::BAD_REQUEST, rid, "invalid_request_error", Some(param), Some("missing_required_parameter"), &msg)
+}
+
 /// Records the request, checks the key (echoing a wrong one back, as the real service
 /// partly does: clients must redact), answers the shared faults and moderation; the request
 /// id on success.
@@ -81,15 +87,7 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         return error(StatusCode::BAD_REQUEST, &rid, "invalid_request_error", None, None, msg);
     };
     let Some(prompt) = req["prompt"].as_str().filter(|p| !p.is_empty()) else {
-        let msg = "Missing required parameter: 'prompt'.";
-        return error(
-            StatusCode::BAD_REQUEST,
-            &rid,
-            "invalid_request_error",
-            Some("prompt"),
-            Some("missing_required_parameter"),
-            msg,
-        );
+        return missing(&rid, "prompt");
     };
     let size = req["size"].as_str().unwrap_or("auto");
     if !SIZES.contains(&size) {
@@ -141,31 +139,14 @@ async fn edit(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Re
         Ok(rid) => rid,
         Err(r) => return r,
     };
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let form = crate::form::parse(ctype, &body).unwrap_or_default();
-    let text = |name: &str| form.iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned());
+    let form = crate::form::of_request(&headers, &body).unwrap_or_default();
+    let text = |name: &str| crate::form::text(&form, name).map(str::to_string);
     let Some(prompt) = text("prompt").filter(|p| !p.is_empty()) else {
-        let msg = "Missing required parameter: 'prompt'.";
-        return error(
-            StatusCode::BAD_REQUEST,
-            &rid,
-            "invalid_request_error",
-            Some("prompt"),
-            Some("missing_required_parameter"),
-            msg,
-        );
+        return missing(&rid, "prompt");
     };
     let image = form.iter().find(|f| f.name == "image[]" || f.name == "image");
     let Some((w, h)) = image.and_then(|f| crate::state::image_size(&f.data)) else {
-        let msg = "Missing required parameter: 'image'.";
-        return error(
-            StatusCode::BAD_REQUEST,
-            &rid,
-            "invalid_request_error",
-            Some("image"),
-            Some("missing_required_parameter"),
-            msg,
-        );
+        return missing(&rid, "image");
     };
     let quality = text("quality").unwrap_or_else(|| "auto".into());
     success(&rid, &prompt, (w, h), &quality, 1, "auto")

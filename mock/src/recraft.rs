@@ -79,9 +79,8 @@ async fn remove_background(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body:
     if let Err(r) = admit(&st, "recraft.remove_background", "/v1/images/removeBackground", &headers, &body).await {
         return r;
     }
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let file = crate::form::parse(ctype, &body).and_then(|f| f.into_iter().find(|f| f.name == "file"));
-    let Some((w, h)) = file.and_then(|f| image_size(&f.data)) else {
+    let form = crate::form::of_request(&headers, &body).unwrap_or_default();
+    let Some((w, h)) = crate::form::get(&form, "file").and_then(image_size) else {
         return error(StatusCode::BAD_REQUEST, "invalid_file", "file: an image is required");
     };
     let id = st.new_task("rcbg", Asset::Cutout(w, h), 0, &None);

@@ -36,12 +36,9 @@ fn server_error() -> serde_json::Value {
     json!({ "id": "err", "name": "internal_error", "errors": ["An unexpected server error occurred."] })
 }
 
-fn field<'a>(form: &'a [Field], name: &str) -> Option<&'a [u8]> {
-    form.iter().find(|f| f.name == name).map(|f| f.data.as_slice())
-}
-
+/// A non-empty text field (Stability treats an empty one as absent).
 fn text<'a>(form: &'a [Field], name: &str) -> Option<&'a str> {
-    field(form, name).and_then(|v| std::str::from_utf8(v).ok()).filter(|v| !v.is_empty())
+    crate::form::text(form, name).filter(|v| !v.is_empty())
 }
 
 /// Checks auth, shared faults, moderation and the form; the form on success.
@@ -60,8 +57,7 @@ async fn admit(
         let msg = "Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.";
         return Err(error(StatusCode::FORBIDDEN, &rid, "content_moderation", &[msg]));
     }
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(form) = crate::form::parse(ctype, body) else {
+    let Some(form) = crate::form::of_request(headers, body) else {
         return Err(error(StatusCode::BAD_REQUEST, &rid, "bad_request", &["the body must be multipart/form-data"]));
     };
     Ok((form, fault, rid))
@@ -95,7 +91,7 @@ async fn generate(Axum(st): Axum<Arc<State>>, Path(model): Path<String>, headers
     if text(&form, "prompt").is_none() {
         return error(StatusCode::BAD_REQUEST, &rid, "bad_request", &["prompt: cannot be empty"]);
     }
-    let size = match field(&form, "image") {
+    let size = match crate::form::get(&form, "image") {
         Some(img) => match image_size(img) {
             Some(size) => size,
             None => return error(StatusCode::BAD_REQUEST, &rid, "bad_request", &["image: cannot be decoded"]),
@@ -122,7 +118,7 @@ async fn upscale(Axum(st): Axum<Arc<State>>, Path(mode): Path<String>, headers: 
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some((w, h)) = field(&form, "image").and_then(image_size) else {
+    let Some((w, h)) = crate::form::get(&form, "image").and_then(image_size) else {
         return error(StatusCode::BAD_REQUEST, &rid, "bad_request", &["image: required, and must be an image"]);
     };
     if mode != "fast" && text(&form, "prompt").is_none() {

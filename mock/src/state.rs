@@ -77,11 +77,6 @@ impl Recorded {
     pub fn form(&self) -> Vec<crate::form::Field> {
         crate::form::parse(self.header("content-type").unwrap_or(""), &self.raw).unwrap_or_default()
     }
-
-    /// A multipart text field's value.
-    pub fn field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|f| f.name == name).map(|f| String::from_utf8_lossy(&f.data).into_owned())
-    }
 }
 
 /// A result file a task serves at `/files/{id}.{ext}`.
