@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message, put};
+use super::call::{Call, Polled, put};
 use super::error::CloudError;
 
 /// The request body for `ask`, or the portable param this API cannot honour.
@@ -53,11 +53,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     let http = call.client.http();
     let url = call.url(&format!("/v1/{model}"));
     let reply = call.create(|| http.post(&url).json(&body)).await?;
-    let doc = reply.json(call.name());
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), None, &error_message(&doc.unwrap_or_default()), false));
-    }
-    let doc = doc?;
+    let doc = call.created_json(&reply, None)?;
     let id = doc["id"].as_str().ok_or_else(|| call.malformed(None, "no id in the create reply"))?.to_string();
     let polling_url = doc["polling_url"].as_str().ok_or_else(|| call.malformed(None, "no polling_url"))?;
     if !same_origin(&call.client.base_url, polling_url) {
@@ -74,10 +70,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
     let reply = call.read(|| call.client.http().get(url)).await?;
-    let doc = reply.json(call.name())?;
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), None, &error_message(&doc), false));
-    }
+    let doc = call.read_json(&reply, None)?;
     let details = doc["details"].to_string();
     match doc["status"].as_str().unwrap_or("") {
         "Ready" => doc["result"]["sample"]

@@ -90,6 +90,26 @@ impl Call<'_> {
         }
     }
 
+    /// A create's JSON reply, or the refusal its status says (a refusal's body need not be
+    /// JSON: its message is then "no message").
+    pub fn created_json(&self, reply: &Reply, request_id: Option<String>) -> Result<Value, CloudError> {
+        let doc = reply.json(self.name());
+        if !reply.status.is_success() {
+            let message = error_message(&doc.unwrap_or_default());
+            return Err(self.refusal(reply.status.as_u16(), request_id, &message, false));
+        }
+        doc
+    }
+
+    /// A poll's or lookup's reply, which must be JSON, or the refusal its status says.
+    pub fn read_json(&self, reply: &Reply, request_id: Option<String>) -> Result<Value, CloudError> {
+        let doc = reply.json(self.name())?;
+        if !reply.status.is_success() {
+            return Err(self.refusal(reply.status.as_u16(), request_id, &error_message(&doc), false));
+        }
+        Ok(doc)
+    }
+
     /// A task the provider reports failed.
     pub fn failed(&self, task: &str, message: &str) -> CloudError {
         CloudError::JobFailed {

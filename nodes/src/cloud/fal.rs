@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message, put};
+use super::call::{Call, Polled, put};
 use super::error::CloudError;
 
 /// The model's input for `ask`.
@@ -50,11 +50,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     let http = call.client.http();
     let url = call.url(&format!("/{model}"));
     let reply = call.create(|| http.post(&url).json(&input)).await?;
-    let doc = reply.json(call.name());
-    if !reply.status.is_success() {
-        let doc = doc.unwrap_or_default();
-        return Err(call.refusal(reply.status.as_u16(), reply.request_id.clone(), &error_message(&doc), false));
-    }
+    let doc = call.created_json(&reply, reply.request_id.clone());
     let id = doc?["request_id"]
         .as_str()
         .map(str::to_string)
@@ -64,10 +60,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     let cancel = || http.put(&cancel_url);
     call.poll(&id, || poll_once(call, &id, &base), Some(&cancel)).await?;
     let reply = call.read(|| http.get(&base)).await?;
-    let output = reply.json(call.name())?;
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), Some(id.clone()), &error_message(&output), false));
-    }
+    let output = call.read_json(&reply, Some(id.clone()))?;
     let kind = if ask.capability == Capability::ImageToVideo { "video/" } else { "image/" };
     let file =
         output["images"][0]["url"].as_str().or(output["image"]["url"].as_str()).or(output["video"]["url"].as_str());
@@ -79,10 +72,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 async fn poll_once(call: &Call<'_>, id: &str, base: &str) -> Result<Polled<()>, CloudError> {
     let url = format!("{base}/status");
     let reply = call.read(|| call.client.http().get(&url)).await?;
-    let doc = reply.json(call.name())?;
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), Some(id.into()), &error_message(&doc), false));
-    }
+    let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["status"].as_str().unwrap_or("") {
         "IN_QUEUE" | "IN_PROGRESS" => Ok(Polled::Pending(None)),
         "COMPLETED" if doc["error"].is_null() => Ok(Polled::Done(())),

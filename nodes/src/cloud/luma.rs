@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Generated, Usage};
-use super::call::{Call, Polled, error_message};
+use super::call::{Call, Polled};
 use super::error::CloudError;
 
 const RATIOS: &[&str] = &["1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9"];
@@ -32,11 +32,10 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     let url = call.url("/dream-machine/v1/generations/image");
     let reply = call.create(|| http.post(&url).json(&body)).await?;
     let rid = reply.request_id.clone();
-    let doc = reply.json(call.name());
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), rid, &error_message(&doc.unwrap_or_default()), false));
-    }
-    let id = doc?["id"].as_str().map(str::to_string).ok_or_else(|| call.malformed(rid.clone(), "no id"))?;
+    let id = call.created_json(&reply, rid.clone())?["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| call.malformed(rid.clone(), "no id"))?;
     let gen_url = call.url(&format!("/dream-machine/v1/generations/{id}"));
     let cancel = || http.delete(&gen_url);
     let image = call.poll(&id, || poll_once(call, &id, &gen_url), Some(&cancel)).await?;
@@ -48,10 +47,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
     let reply = call.read(|| call.client.http().get(url)).await?;
-    let doc = reply.json(call.name())?;
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), Some(id.into()), &error_message(&doc), false));
-    }
+    let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["state"].as_str().unwrap_or("") {
         "queued" | "dreaming" => Ok(Polled::Pending(None)),
         "completed" => doc["assets"]["image"]

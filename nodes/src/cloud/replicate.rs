@@ -7,8 +7,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Capability, Generated, Usage};
-use super::call::{Call, Polled, error_message, put};
-use super::client::Reply;
+use super::call::{Call, Polled, put};
 use super::error::CloudError;
 
 const RATIOS: &[&str] = &["1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"];
@@ -48,7 +47,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     };
     let http = call.client.http();
     let reply = call.create(|| http.post(&url).header("prefer", "wait").json(&body)).await?;
-    let prediction = prediction(call, &reply)?;
+    let prediction = call.created_json(&reply, reply.request_id.clone())?;
     let id = prediction["id"].as_str().ok_or_else(|| call.malformed(reply.request_id.clone(), "no id"))?.to_string();
     let done = match state(call, &id, prediction)? {
         Polled::Done(p) => p,
@@ -66,23 +65,10 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     Ok(Generated { bytes, media_type, usage })
 }
 
-fn prediction(call: &Call<'_>, reply: &Reply) -> Result<Value, CloudError> {
-    let doc = reply.json(call.name());
-    if !reply.status.is_success() {
-        return Err(call.refusal(
-            reply.status.as_u16(),
-            reply.request_id.clone(),
-            &error_message(&doc.unwrap_or_default()),
-            false,
-        ));
-    }
-    doc
-}
-
 async fn poll_once(call: &Call<'_>, id: &str) -> Result<Polled<Value>, CloudError> {
     let url = call.url(&format!("/v1/predictions/{id}"));
     let reply = call.read(|| call.client.http().get(&url)).await?;
-    let doc = prediction(call, &reply)?;
+    let doc = call.created_json(&reply, reply.request_id.clone())?;
     state(call, id, doc)
 }
 

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::ask::{Ask, Generated, Usage};
-use super::call::{Call, Polled, error_message, put};
+use super::call::{Call, Polled, put};
 use super::error::CloudError;
 
 /// The API version this adapter speaks.
@@ -42,11 +42,10 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     let url = call.url("/v1/image_to_video");
     let reply = call.create(|| http.post(&url).header("x-runway-version", VERSION).json(&body)).await?;
     let rid = reply.request_id.clone();
-    let doc = reply.json(call.name());
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), rid, &error_message(&doc.unwrap_or_default()), false));
-    }
-    let id = doc?["id"].as_str().map(str::to_string).ok_or_else(|| call.malformed(rid.clone(), "no id"))?;
+    let id = call.created_json(&reply, rid.clone())?["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| call.malformed(rid.clone(), "no id"))?;
     let task_url = call.url(&format!("/v1/tasks/{id}"));
     let cancel = || http.delete(&task_url).header("x-runway-version", VERSION);
     let video = call.poll(&id, || poll_once(call, &id, &task_url), Some(&cancel)).await?;
@@ -59,10 +58,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
     let reply = call.read(|| call.client.http().get(url).header("x-runway-version", VERSION)).await?;
-    let doc = reply.json(call.name())?;
-    if !reply.status.is_success() {
-        return Err(call.refusal(reply.status.as_u16(), Some(id.into()), &error_message(&doc), false));
-    }
+    let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["status"].as_str().unwrap_or("") {
         "PENDING" | "THROTTLED" => Ok(Polled::Pending(Some(0.0))),
         "RUNNING" => Ok(Polled::Pending(doc["progress"].as_f64())),
