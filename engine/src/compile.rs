@@ -9,7 +9,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::format::{InputRef, NodeEntry, Override, ParsedWorkflow, WorkflowFile, apply_override, parse_workflow};
 use crate::graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 use crate::ids::NodeId;
-use crate::node::{Node, NodeSpec};
+use crate::node::{Node, NodeSpec, ResourceClass};
 use crate::params::{ParamKind, ParamValue, PathRole};
 use crate::paths::check_output_path;
 use crate::registry::{Registry, nearest};
@@ -90,7 +90,11 @@ fn compile_file(
         let checker = NodeChecker { id, entry, node: imp.as_ref(), spec: imp.spec(), lookup: &lookup };
         let (params, param_inputs) = checker.params_and_param_inputs(&mut diagnostics);
         let inputs = checker.inputs(&mut diagnostics);
-        nodes.push(GraphNode { id: NodeId::new(id), node: Arc::clone(imp), params, inputs, param_inputs });
+        checker.placement(&mut diagnostics);
+        let placement = entry.placement.clone().unwrap_or_default();
+        let quality = entry.quality.unwrap_or_default();
+        let node = Arc::clone(imp);
+        nodes.push(GraphNode { id: NodeId::new(id), node, params, inputs, param_inputs, placement, quality });
     }
     let order = match topological_order(&nodes, &index, ids.len()) {
         Ok(order) => order,
@@ -155,6 +159,24 @@ struct NodeChecker<'a> {
 }
 
 impl NodeChecker<'_> {
+    /// Placement and quality mean something only on nodes that may run in the cloud.
+    fn placement(&self, diags: &mut Diagnostics) {
+        if self.spec.resource == ResourceClass::Cloud {
+            if let Some(max) = self.entry.placement.as_ref().and_then(|p| p.max_credits).filter(|m| *m < 0) {
+                diags.push(self.diag("bad-placement", "placement.max_credits".into(), format!("{max} is negative")));
+            }
+            return;
+        }
+        for (field, given) in [("placement", self.entry.placement.is_some()), ("quality", self.entry.quality.is_some())]
+        {
+            if given {
+                let message =
+                    format!("{} always runs on this machine; {field} applies to cloud.* nodes", self.spec.type_name);
+                diags.push(self.diag("not-placeable", field.into(), message).help(format!("remove \"{field}\"")));
+            }
+        }
+    }
+
     fn diag(&self, code: &'static str, field: String, message: String) -> Diagnostic {
         Diagnostic::node(code, self.id, message).field(field)
     }

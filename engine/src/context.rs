@@ -44,6 +44,31 @@ impl NodeContext {
         }
     }
 
+    /// A context for running the node again with one param replaced (a fallback to another
+    /// provider). It shares the inputs (values are reference-counted) and holds no slot: the
+    /// original context keeps it.
+    pub fn with_param(&self, name: &'static str, value: ParamValue) -> Self {
+        let mut params = self.params.clone();
+        match params.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => params.push((name, value)),
+        }
+        Self {
+            node_id: self.node_id.clone(),
+            inputs: self.inputs.clone(),
+            params,
+            paths: Arc::clone(&self.paths),
+            cancel: self.cancel.clone(),
+            events: self.events.clone(),
+            _permit: None,
+        }
+    }
+
+    /// Every param value, in spec order (wired ones included once their values arrive).
+    pub fn params(&self) -> &[(&'static str, ParamValue)] {
+        &self.params
+    }
+
     /// This node's id in the workflow.
     pub fn node_id(&self) -> &NodeId {
         &self.node_id

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use petgraph::graph::DiGraph;
 
+use crate::format::{Placement, Quality};
 use crate::ids::NodeId;
 use crate::node::Node;
 use crate::params::ParamValue;
@@ -48,6 +49,10 @@ pub struct GraphNode {
     pub inputs: Vec<InputBinding>,
     /// Params driven by wires.
     pub param_inputs: Vec<ParamBinding>,
+    /// Placement preferences from the file (cloud-capable nodes only).
+    pub placement: Placement,
+    /// Draft or final, from the file.
+    pub quality: Quality,
 }
 
 impl GraphNode {

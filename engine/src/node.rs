@@ -265,6 +265,11 @@ impl Outputs {
         self.values.iter().find(|(p, _)| *p == port).map(|(_, v)| v)
     }
 
+    /// Every port and its value.
+    pub fn values(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.values.iter().map(|(p, v)| (*p, v))
+    }
+
     /// What a provider metered, if anything.
     pub fn metering(&self) -> Option<&serde_json::Value> {
         self.record.metering.as_ref()
@@ -300,6 +305,14 @@ pub enum NodeError {
     /// The node's own work failed.
     #[error("{0}")]
     Failed(String),
+    /// A remote service refused the work before accepting it: nothing was done or charged,
+    /// so another place may try it.
+    #[error("{0}")]
+    Refused(String),
+    /// A remote service may have accepted the work (a reply was lost); it must not be sent
+    /// again, and its outcome is for reconciliation.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// The run was cancelled while the node ran.
     #[error("cancelled")]
     Cancelled,

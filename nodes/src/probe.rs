@@ -9,6 +9,12 @@ use crate::onnx::runtime::{self, RuntimeConfig};
 
 /// Probes this machine. Never fails: what cannot be read is reported as unknown.
 pub fn probe(cache_dir: &Path, onnx: &RuntimeConfig) -> LocalCapability {
+    LocalCapability { adapters: adapters(), cache_free_bytes: free_space(cache_dir), ..probe_light(onnx) }
+}
+
+/// CPU, memory and the ONNX Runtime only: what local placement needs, without the slower
+/// graphics-adapter and disk probes.
+pub fn probe_light(onnx: &RuntimeConfig) -> LocalCapability {
     let (cpu_model, memory_total_bytes, memory_available_bytes) = cpu_and_memory();
     let cpu_threads = std::thread::available_parallelism().map_or(1, usize::from);
     let (onnx, onnx_error) = match onnx_info(onnx) {
@@ -21,10 +27,10 @@ pub fn probe(cache_dir: &Path, onnx: &RuntimeConfig) -> LocalCapability {
         cpu_threads,
         memory_total_bytes,
         memory_available_bytes,
-        adapters: adapters(),
+        adapters: Vec::new(),
         onnx,
         onnx_error,
-        cache_free_bytes: free_space(cache_dir),
+        cache_free_bytes: None,
     }
 }
 

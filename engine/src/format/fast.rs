@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::parse::DuplicateCheck;
-use super::{FORMAT_NAME, FileMap, InputRef, NodeEntry, SUPPORTED_VERSIONS, WorkflowFile};
+use super::{FORMAT_NAME, FileMap, InputRef, NodeEntry, Placement, Quality, SUPPORTED_VERSIONS, WorkflowFile};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +35,10 @@ struct FastNode {
     params: StrictObject,
     #[serde(default)]
     inputs: UniqueMap<InputRef>,
+    #[serde(default)]
+    placement: Option<Placement>,
+    #[serde(default)]
+    quality: Option<Quality>,
 }
 
 /// Reads a well-formed file of a supported version, or gives `None`.
@@ -56,7 +60,10 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
 
 /// Reads the nodes straight into the file's map, so no second map of every node is built.
 fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<FileMap<NodeEntry>, D::Error> {
-    let entry = |n: FastNode| Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0 });
+    let entry = |n: FastNode| {
+        let (placement, quality) = (n.placement, n.quality);
+        Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0, placement, quality })
+    };
     d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, entry)).map(|m| m.0)
 }
 

@@ -3,6 +3,7 @@
 mod fast;
 mod overrides;
 mod parse;
+mod placement;
 
 /// An object in the file: keys in the file's order, hashed with a fast seeded hasher.
 pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use overrides::{Override, apply_override, parse_override};
 pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
+pub use placement::{Placement, Quality};
 
 /// The value of the `format` field.
 pub const FORMAT_NAME: &str = "switchyard.workflow";
@@ -55,6 +57,12 @@ pub struct NodeEntry {
     /// An input named after a param drives that param from an upstream value.
     #[serde(default, skip_serializing_if = "FileMap::is_empty")]
     pub inputs: FileMap<InputRef>,
+    /// Where a node that can run in the cloud may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// Draft or final, for the `local-first` policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
 }
 
 /// The source(s) of one input.

@@ -153,7 +153,7 @@ fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> super::FileMap<
             Err(e) => {
                 out.diagnostics.push(
                     Diagnostic::node("malformed-node", &id, e.to_string())
-                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }"),
+                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }, with \"placement\" and \"quality\" on cloud.* nodes"),
                 );
                 out.broken_nodes.insert(id);
             }

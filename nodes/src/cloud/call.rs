@@ -2,6 +2,7 @@
 //! sink, with the steps every adapter shares (authed sends, bounded polling that cancels the
 //! remote task when it stops, downloads, and errors in the provider's words).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::RequestBuilder;
@@ -29,6 +30,9 @@ pub struct Call<'a> {
     pub deadline: Instant,
     /// Progress from 0 to 1.
     pub progress: &'a (dyn Fn(f64) + Send + Sync),
+    /// Set once the provider has answered a create or a read with success: from then on the
+    /// work may have been done (and charged), so a failure is no longer a clean refusal.
+    pub accepted: AtomicBool,
 }
 
 impl Call<'_> {
@@ -60,7 +64,16 @@ impl Call<'_> {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Reply, CloudError> {
         let (name, value) = self.client.auth_header()?;
-        self.client.send(resend, cancel, deadline, || build().header(name, value.clone())).await
+        let reply = self.client.send(resend, cancel, deadline, || build().header(name, value.clone())).await?;
+        if reply.status.is_success() {
+            self.accepted.store(true, Ordering::Relaxed);
+        }
+        Ok(reply)
+    }
+
+    /// Whether the provider may have taken the work on.
+    pub fn was_accepted(&self) -> bool {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Downloads a result URL (no key is sent), checking its size and media type prefix.

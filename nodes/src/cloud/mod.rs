@@ -105,8 +105,10 @@ fn decode_slots() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
 }
 
-/// Adds the cloud nodes, one per capability.
+/// Adds the capability nodes, one per capability. Placed on `local:<model>`, they run the
+/// registry's `onnx.image` node on that model (registered before them).
 pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(), DuplicateNodeType> {
+    let local = registry.get("onnx.image").cloned();
     let providers = match Providers::new(settings) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -115,7 +117,7 @@ pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(),
         }
     };
     for capability in Capability::ALL {
-        registry.register(CloudNode::new(capability, Arc::clone(&providers)))?;
+        registry.register(CloudNode::new(capability, Arc::clone(&providers), local.clone()))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! its `provider` param names, and turns the result into engine values.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use switchyard_engine::{Node, NodeContext, NodeError, NodeFuture, NodeSpec, ParamProblem, ParamValue, PathRoots};
@@ -11,6 +12,7 @@ use super::Providers;
 use super::adapters;
 use super::ask::Capability;
 use super::call::Call;
+use super::error::CloudError;
 use super::output;
 use super::specs;
 
@@ -20,14 +22,28 @@ pub struct CloudNode {
     spec: NodeSpec,
     shape: Arc<specs::Shape>,
     providers: Arc<Providers>,
+    /// Runs `local:<model>` placements (the `onnx.image` node).
+    local: Option<Arc<dyn Node>>,
 }
 
 impl CloudNode {
-    /// The node for `capability` over these provider clients.
-    pub fn new(capability: Capability, providers: Arc<Providers>) -> Self {
+    /// The node for `capability` over these provider clients, and the local model runner.
+    pub fn new(capability: Capability, providers: Arc<Providers>, local: Option<Arc<dyn Node>>) -> Self {
         let spec = specs::spec(capability);
-        Self { capability, shape: Arc::new(specs::Shape::of(&spec)), spec, providers }
+        Self { capability, shape: Arc::new(specs::Shape::of(&spec)), spec, providers, local }
     }
+
+    /// The local runner and model name, for a `local:<model>` placement.
+    fn local_model<'a>(&self, value: &'a str) -> Option<(&Arc<dyn Node>, &'a str)> {
+        let model = value.strip_prefix("local:")?;
+        let local = self.local.as_ref().filter(|_| self.capability == Capability::Upscale)?;
+        Some((local, model))
+    }
+}
+
+/// The params the local runner takes.
+fn local_params(model: &str) -> [(&'static str, ParamValue); 2] {
+    [("model", ParamValue::Text(model.into())), ("tile", ParamValue::Int(0))]
 }
 
 /// Splits `provider:model` and checks that the provider is known and serves `capability`.
@@ -58,6 +74,18 @@ fn placement<'a>(
     Ok((provider, model))
 }
 
+/// The engine error for a failed call, saying whether it could have been charged: refused
+/// before the provider took the work on (another provider may try it), taken on then failed,
+/// or unknown (never re-sent anywhere; for reconciliation).
+fn settled_error(e: CloudError, accepted: bool) -> NodeError {
+    match e {
+        CloudError::OutcomeUnknown { .. } => NodeError::OutcomeUnknown(e.to_string()),
+        CloudError::Cancelled | CloudError::Unsupported { .. } => e.into(),
+        e if !accepted => NodeError::Refused(e.to_string()),
+        e => e.into(),
+    }
+}
+
 impl Node for CloudNode {
     fn spec(&self) -> &NodeSpec {
         &self.spec
@@ -65,6 +93,14 @@ impl Node for CloudNode {
 
     fn check_param(&self, name: &str, value: &ParamValue) -> Result<(), ParamProblem> {
         match (name, value) {
+            ("provider", ParamValue::Text(v)) if v.is_empty() => Ok(()),
+            ("provider", ParamValue::Text(v)) if v.starts_with("local:") => match self.local_model(v) {
+                Some((local, model)) => local.check_param("model", &ParamValue::Text(model.into())),
+                None => Err(ParamProblem {
+                    message: format!("{} has no local model runner", self.capability.name()),
+                    help: "local models serve cloud.upscale; pick a provider:model".into(),
+                }),
+            },
             ("provider", ParamValue::Text(v)) => placement(&self.providers, self.capability, v).map(|_| ()),
             _ => Ok(()),
         }
@@ -75,19 +111,33 @@ impl Node for CloudNode {
     fn fingerprint(
         &self,
         params: &[(&'static str, ParamValue)],
-        _: &PathRoots,
+        paths: &PathRoots,
     ) -> Result<Option<blake3::Hash>, NodeError> {
         let Some((_, ParamValue::Text(value))) = params.iter().find(|(n, _)| *n == "provider") else {
             return Ok(None);
         };
+        if let Some((local, model)) = self.local_model(value) {
+            return local.fingerprint(&local_params(model), paths);
+        }
         let provider = value.split(':').next().unwrap_or_default();
         Ok(self.providers.get(provider).map(|c| blake3::hash(c.base_url.as_bytes())))
     }
 
     fn run(&self, ctx: NodeContext) -> NodeFuture {
+        if let Ok(Some((local, model))) = ctx.text("provider").map(|v| self.local_model(v)) {
+            let [model, tile] = local_params(model);
+            return local.run(ctx.with_param(model.0, model.1).with_param(tile.0, tile.1));
+        }
         let (providers, capability, shape) = (Arc::clone(&self.providers), self.capability, Arc::clone(&self.shape));
         Box::pin(async move {
-            let (provider, model) = placement(&providers, capability, ctx.text("provider")?)
+            let chosen = ctx.text("provider")?;
+            if chosen.is_empty() {
+                return Err(NodeError::Invalid(format!(
+                    "no provider: {} is placed by the scheduler (switchyard run --policy), or set its provider param",
+                    capability.name()
+                )));
+            }
+            let (provider, model) = placement(&providers, capability, chosen)
                 .map_err(|p| NodeError::Invalid(format!("{}; {}", p.message, p.help)))?;
             let client = providers.get(provider).ok_or_else(|| NodeError::Internal("provider vanished".into()))?;
             let ask = specs::ask(capability, &shape, &ctx).await?;
@@ -97,8 +147,12 @@ impl Node for CloudNode {
                 cancel: ctx.cancellation(),
                 deadline: Instant::now() + Duration::from_millis(client.config.overall_timeout_ms),
                 progress: &progress,
+                accepted: AtomicBool::new(false),
             };
-            let generated = adapters::generate(provider, &call, model, &ask).await?;
+            let generated = match adapters::generate(provider, &call, model, &ask).await {
+                Ok(g) => g,
+                Err(e) => return Err(settled_error(e, call.was_accepted())),
+            };
             tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
             let metering = generated.usage.to_json(provider, model);
             let _slot = providers.decode_slot().await;

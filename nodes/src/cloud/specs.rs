@@ -24,8 +24,9 @@ fn text(multiline: bool, max_len: usize) -> ParamKind {
     ParamKind::Text { multiline, max_len }
 }
 
+/// Where the node runs; empty leaves it to the scheduler's placement policy.
 fn provider_param(description: &'static str) -> ParamSpec {
-    ParamSpec::required("provider", text(false, 200), description)
+    ParamSpec::new("provider", text(false, 200), ParamValue::Text("".into()), description)
 }
 
 fn negative() -> ParamSpec {
@@ -75,7 +76,7 @@ pub fn spec(capability: Capability) -> NodeSpec {
     match capability {
         Capability::TextToImage => base("cloud.text_to_image", "Make an image from a prompt on a partner provider (costs credits)")
             .output("image", PortType::Image, "The generated image")
-            .param(provider_param("Where it runs: provider:model, such as openai:gpt-image-1, bfl:flux-2-pro or stability:core"))
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as openai:gpt-image-1, bfl:flux-2-pro or stability:core"))
             .param(prompt())
             .param(negative())
             .param(side("width", 1024, "Width in pixels"))
@@ -86,7 +87,7 @@ pub fn spec(capability: Capability) -> NodeSpec {
         Capability::ImageToImage => base("cloud.image_to_image", "Change an image as a prompt says, on a partner provider (costs credits)")
             .input("image", PortType::Image, "The image to change")
             .output("image", PortType::Image, "The changed image")
-            .param(provider_param("Where it runs: provider:model, such as bfl:flux-kontext-pro, openai:gpt-image-1 or stability:sd3.5-large"))
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as bfl:flux-kontext-pro, openai:gpt-image-1 or stability:sd3.5-large"))
             .param(prompt())
             .param(negative())
             .param(ParamSpec::new(
@@ -101,7 +102,7 @@ pub fn spec(capability: Capability) -> NodeSpec {
         Capability::Upscale => base("cloud.upscale", "Enlarge an image on a partner provider (costs credits)")
             .input("image", PortType::Image, "The image to enlarge")
             .output("image", PortType::Image, "The enlarged image")
-            .param(provider_param("Where it runs: provider:model, such as stability:fast, stability:creative or replicate:nightmareai/real-esrgan"))
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as stability:fast, stability:creative or replicate:nightmareai/real-esrgan"))
             .param(ParamSpec::new("scale", ParamKind::Int { min: 2, max: 8 }, ParamValue::Int(4), "Upscale factor, where the provider lets it be chosen"))
             .param(ParamSpec::new("prompt", text(true, 10_000), ParamValue::Text("".into()), "Guidance for creative upscalers"))
             .param(seed()),
@@ -109,12 +110,12 @@ pub fn spec(capability: Capability) -> NodeSpec {
             .input("image", PortType::Image, "The image")
             .output("image", PortType::Image, "The subject on a transparent background")
             .output("mask", PortType::Mask, "The subject's mask (the result's alpha)")
-            .param(provider_param("Where it runs: provider:model, such as recraft:remove-background")),
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as recraft:remove-background")),
         Capability::ImageToVideo => base("cloud.image_to_video", "Animate an image into a video file on a partner provider (costs credits); the video takes the image's aspect ratio")
             .with_side_effects()
             .input("image", PortType::Image, "The first frame")
             .output("path", PortType::Text, "Where the video file was written")
-            .param(provider_param("Where it runs: provider:model, such as runway:gen4_turbo, kling:kling-v1-6 or fal:fal-ai/kling-video/v1.6/standard/image-to-video"))
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as runway:gen4_turbo, kling:kling-v1-6 or fal:fal-ai/kling-video/v1.6/standard/image-to-video"))
             .param(ParamSpec::new("prompt", text(true, 2_000), ParamValue::Text("".into()), "What happens in the shot"))
             .param(negative())
             .param(ParamSpec::new("duration_s", ParamKind::Int { min: 1, max: 20 }, ParamValue::Int(5), "Length in seconds"))
@@ -127,7 +128,7 @@ pub fn spec(capability: Capability) -> NodeSpec {
             )),
         Capability::TextToSpeech => base("cloud.text_to_speech", "Speak text on a partner provider (costs credits)")
             .output("audio", PortType::Audio, "The speech")
-            .param(provider_param("Where it runs: provider:model, such as elevenlabs:eleven_multilingual_v2"))
+            .param(provider_param("Where it runs (empty: placed by the policy): provider:model, such as elevenlabs:eleven_multilingual_v2"))
             .param(ParamSpec::required("text", text(true, 10_000), "What to say"))
             .param(ParamSpec::new("voice", text(false, 100), ParamValue::Text("".into()), "The provider's voice id; empty for its default"))
             .param(seed()),

@@ -1,6 +1,7 @@
 //! Local inference through ONNX Runtime: the runtime loader, model manifests, a session cache,
 //! and the `onnx.image` and `onnx.mask` nodes. Free to run: no credits are spent here.
 
+mod fit;
 pub mod manifest;
 mod node;
 mod output;
@@ -10,6 +11,7 @@ mod sessions;
 pub mod tensor;
 pub mod tiles;
 
+pub use fit::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
 pub use node::{OnnxImageNode, OnnxSettings, OnnxShared};
 
 use switchyard_engine::{DuplicateNodeType, Registry};
