@@ -4,6 +4,8 @@
 //! licences it needs, and its price formula ([`price`]). A catalog is checked when loaded;
 //! every problem names the model and field.
 
+pub mod modifiers;
+pub mod place;
 pub mod price;
 pub mod quote;
 
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use modifiers::{Route, RouteTerms, Routes, Window};
 pub use price::{Conversion, Dimension, Price, PriceError, Quantities};
 
 /// The capabilities a model may serve (the `cloud.*` node names).
@@ -78,8 +81,54 @@ pub struct Model {
     /// Licences the user must hold.
     #[serde(default)]
     pub licences: Vec<String>,
+    /// Params it takes only certain values of (`scale = ["4"]`).
+    #[serde(default)]
+    pub accepts: BTreeMap<String, Vec<String>>,
+    /// Params it has no use for: they must stay at their defaults.
+    #[serde(default)]
+    pub takes_no: Vec<String>,
     /// What a call costs.
     pub price: Price,
+    /// Index of its first region in `Catalog::regions` (filled when loaded).
+    #[serde(skip)]
+    pub(crate) home: usize,
+    /// Index of its lowest-carbon region (filled when loaded).
+    #[serde(skip)]
+    pub(crate) greenest: usize,
+}
+
+/// A model this machine can run for free (an ONNX model behind a capability).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalModel {
+    /// `local:<name>`.
+    pub id: String,
+    /// What it makes.
+    pub serves: Vec<String>,
+    /// The ONNX model's manifest name (`models/<name>.toml`).
+    pub manifest: String,
+    /// Params it takes only certain values of.
+    #[serde(default)]
+    pub accepts: BTreeMap<String, Vec<String>>,
+    /// Params it has no use for.
+    #[serde(default)]
+    pub takes_no: Vec<String>,
+}
+
+/// This machine, for the carbon estimate of local work.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalMachine {
+    /// Power drawn while working, in kW.
+    pub power_kw: f64,
+    /// The local grid's gCO2eq per kWh.
+    pub gco2eq_per_kwh: f64,
+}
+
+impl Default for LocalMachine {
+    fn default() -> Self {
+        Self { power_kw: 0.15, gco2eq_per_kwh: 480.0 }
+    }
 }
 
 /// The whole catalog.
@@ -92,6 +141,18 @@ pub struct Catalog {
     pub regions: Vec<Region>,
     /// Models.
     pub models: Vec<Model>,
+    /// Economy and green routes.
+    #[serde(default)]
+    pub routes: Routes,
+    /// Surge and off-peak windows; the first that covers a call applies.
+    #[serde(default)]
+    pub schedule: Vec<Window>,
+    /// Models this machine can run.
+    #[serde(default)]
+    pub local: Vec<LocalModel>,
+    /// This machine's power and grid.
+    #[serde(default)]
+    pub local_machine: LocalMachine,
 }
 
 /// A catalog that cannot be used.
@@ -122,6 +183,7 @@ impl Catalog {
             })?;
         }
         catalog.check()?;
+        catalog.index_regions();
         Ok(catalog)
     }
 
@@ -138,6 +200,21 @@ impl Catalog {
     /// A region by id.
     pub fn region(&self, id: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.id == id)
+    }
+
+    /// Resolves each model's regions to indices once, so placement compares no names.
+    fn index_regions(&mut self) {
+        let regions = &self.regions;
+        let index = |id: &String| regions.iter().position(|r| &r.id == id).unwrap_or(0);
+        for m in &mut self.models {
+            let indices: Vec<usize> = m.regions.iter().map(index).collect();
+            m.home = indices.first().copied().unwrap_or(0);
+            m.greenest = indices
+                .iter()
+                .copied()
+                .min_by(|a, b| regions[*a].gco2eq_per_kwh.total_cmp(&regions[*b].gco2eq_per_kwh))
+                .unwrap_or(m.home);
+        }
     }
 
     fn check(&self) -> Result<(), CatalogError> {
@@ -169,6 +246,32 @@ impl Catalog {
                 );
             }
             check_price(&m.id, &m.price)?;
+        }
+        for l in &self.local {
+            if !l.id.starts_with("local:") || l.serves.iter().any(|s| !CAPABILITIES.contains(&s.as_str())) {
+                return bad(format!("local {}", l.id), "needs a local:<name> id and known capabilities".into());
+            }
+        }
+        for w in &self.schedule {
+            if let Some(problem) = w.problem() {
+                return bad(format!("schedule {}", w.name), problem);
+            }
+        }
+        let routes = [self.routes.economy, self.routes.green];
+        if routes.iter().flatten().any(|r| r.price_factor <= 0.0 || r.eta_factor <= 0.0) {
+            return bad("routes".into(), "price_factor and eta_factor must be positive".into());
+        }
+        // No discount may sell below the provider's price: the margin must cover it.
+        let lowest =
+            routes.iter().flatten().map(|r| r.price_factor).chain(self.schedule.iter().map(|w| w.price_factor));
+        if let Some(low) = lowest.filter(|f| f * (1.0 + self.conversion.margin) < 1.0).reduce(f64::min) {
+            return bad(
+                "routes and schedule".into(),
+                format!(
+                    "a price factor of {low} with a margin of {} sells below cost; raise either",
+                    self.conversion.margin
+                ),
+            );
         }
         Ok(())
     }

@@ -83,8 +83,8 @@ pub type Quantities = BTreeMap<Dimension, (f64, f64)>;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PriceError {
     /// Every term is conditional and none matches the params.
-    #[error("no price term matches {0}; the catalog prices only the listed param values")]
-    NoMatchingTerm(String),
+    #[error("no price term matches its params; the catalog prices only the listed param values")]
+    NoMatchingTerm,
     /// A quantity the formula needs was not given.
     #[error("the price needs a quantity of {0:?}")]
     MissingQuantity(Dimension),
@@ -117,12 +117,28 @@ impl Term {
 }
 
 impl Price {
+    /// Why `params` match no term: the values given for the params the terms depend on, and
+    /// the combinations the catalog prices.
+    pub fn unmatched(&self, params: &BTreeMap<String, String>) -> String {
+        let mut keys: Vec<&String> = self.terms.iter().flat_map(|t| t.when.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let given: Vec<String> =
+            keys.iter().map(|k| format!("{k}={}", params.get(*k).map_or("(unset)", String::as_str))).collect();
+        let mut priced: Vec<String> = self
+            .terms
+            .iter()
+            .map(|t| t.when.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+            .collect();
+        priced.dedup();
+        format!("no price term matches {}; the catalog prices {}", given.join(", "), priced.join("; "))
+    }
+
     /// USD as a (min, max) range for these quantities and params.
     pub fn usd(&self, quantities: &Quantities, params: &BTreeMap<String, String>) -> Result<(f64, f64), PriceError> {
         let applicable: Vec<&Term> = self.terms.iter().filter(|t| t.applies(params)).collect();
         if applicable.is_empty() && !self.terms.is_empty() && self.terms.iter().all(|t| !t.when.is_empty()) {
-            let shown = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
-            return Err(PriceError::NoMatchingTerm(shown));
+            return Err(PriceError::NoMatchingTerm);
         }
         let (mut lo, mut hi) = (self.base_usd, self.base_usd);
         for term in applicable {
@@ -150,6 +166,11 @@ impl Conversion {
         let exact = usd * (1.0 + self.margin) / self.usd_per_credit;
         // The epsilon keeps float noise (0.30000000000000004) from adding a credit.
         (exact - 1e-9).ceil().max(0.0) as i64
+    }
+
+    /// Whole credits owed to the provider for `usd`, without the margin.
+    pub fn cost_credits(&self, usd: f64) -> i64 {
+        (usd / self.usd_per_credit - 1e-9).ceil().max(0.0) as i64
     }
 }
 
@@ -219,10 +240,11 @@ mod tests {
         let price = Price { base_usd: 0.0, terms: vec![term("low", 0.011), term("high", 0.167)] };
         let q = Quantities::from([(Dimension::Images, (2.0, 2.0))]);
         assert!((price.usd(&q, &params(&[("quality", "high")])).unwrap().0 - 0.334).abs() < 1e-12);
-        let err = price.usd(&q, &params(&[("quality", "medium")])).unwrap_err();
+        let medium = params(&[("quality", "medium")]);
+        assert!(matches!(price.usd(&q, &medium), Err(PriceError::NoMatchingTerm)));
         assert_eq!(
-            err.to_string(),
-            "no price term matches quality=medium; the catalog prices only the listed param values"
+            price.unmatched(&medium),
+            "no price term matches quality=medium; the catalog prices quality=low; quality=high"
         );
     }
 

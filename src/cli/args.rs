@@ -82,6 +82,10 @@ pub struct ValidateArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub workflow: WorkflowArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
     /// Folder that output paths resolve against; nothing is written outside it.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
@@ -201,10 +205,43 @@ pub struct QuoteArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+}
+
+/// How cloud-capable nodes are placed (`quote` and `run`).
+#[derive(Args, Debug, Clone)]
+pub struct PlacementArgs {
+    /// fastest, cheapest, greenest, brand:nvidia|google|amd, or local-first[:POLICY] (drafts
+    /// here, finals to the cloud under POLICY, cheapest by default).
+    #[arg(long, default_value = "cheapest")]
+    pub policy: String,
+    /// With cheapest: the graph must finish within this, such as 90s, 5m or 1h.
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
+    /// Price as of this time (RFC 3339 in UTC, such as 2026-11-18T12:00:00Z, or unix
+    /// seconds), for surge and off-peak windows; default now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// A catalog file instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
-    /// The wallet to check the quote against.
+    /// Accept a cheaper or greener route where it wins under the policy (repeatable):
+    /// economy (18% off, up to 4x the ETA) or green (the model's lowest-carbon region, 12%
+    /// more; greenest accepts it anyway).
+    #[arg(long = "route", value_name = "economy|green")]
+    pub routes: Vec<String>,
+    /// A licence you hold, for models that need one (repeatable).
+    #[arg(long = "licence", value_name = "NAME")]
+    pub licences: Vec<String>,
+}
+
+/// The wallet a run spends from.
+#[derive(Args, Debug, Clone)]
+pub struct WalletArgs {
+    /// The wallet: quotes are checked against it, and runs hold and charge it.
     #[arg(long)]
     pub account: Option<String>,
     /// The ledger database (as for `credits`).

@@ -6,9 +6,11 @@ mod credits;
 mod doctor;
 mod load;
 mod mock;
+mod placement;
 mod progress;
 mod quote;
 mod run;
+mod spend;
 mod summary;
 
 use anyhow::Result;
@@ -37,13 +39,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
     };
     let registry = switchyard_nodes::registry_from(&config);
     match cli.command {
-        Command::Run(args) => run::run(&registry, args),
+        Command::Run(args) => run::run(&registry, args, &config.onnx_settings()),
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
-        Command::Quote(args) => quote::quote(&registry, &args),
+        Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
             Ok(Exit::Ok)

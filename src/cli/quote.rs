@@ -1,123 +1,152 @@
-//! `switchyard quote`: every cloud node priced from the catalog before anything runs.
+//! `switchyard quote`: every cloud-capable node placed by policy and priced before anything
+//! runs, with the totals against the wallet and the budget.
 
-use std::collections::BTreeMap;
-
-use anyhow::{Context, Result};
-use switchyard_catalog::Catalog;
-use switchyard_catalog::quote::{Call, NodeQuote, totals};
-use switchyard_engine::{ParamValue, Registry};
+use anyhow::Result;
+use switchyard_billing::GraphPlan;
+use switchyard_catalog::quote::{NodeQuote, Totals};
+use switchyard_engine::{Graph, Registry};
+use switchyard_nodes::onnx::OnnxSettings;
 
 use super::Exit;
-use super::args::QuoteArgs;
+use super::args::{QuoteArgs, WalletArgs};
 use super::load::{load_and_compile, print_diagnostics};
+use super::placement::{load_catalog, place};
 
-fn text(v: &ParamValue) -> String {
-    match v {
-        ParamValue::Int(i) => i.to_string(),
-        ParamValue::Float(f) => f.to_string(),
-        ParamValue::Bool(b) => b.to_string(),
-        ParamValue::Text(t) => t.to_string(),
-    }
-}
-
-fn catalog(args: &QuoteArgs) -> Result<Catalog> {
-    let Some(file) = &args.catalog else { return Ok(Catalog::builtin()) };
-    let body = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Catalog::parse(&body, switchyard_catalog::CARBON_CSV).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
-}
-
-pub fn quote(registry: &Registry, args: &QuoteArgs) -> Result<Exit> {
+pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Result<Exit> {
     let path = &args.workflow.workflow;
-    let graph = match load_and_compile(registry, &args.workflow, &[]) {
+    let mut graph = match load_and_compile(registry, &args.workflow, &[]) {
         Ok((_, g)) => g,
         Err(diags) => {
             print_diagnostics(path, &diags, args.json);
             return Ok(Exit::Invalid);
         }
     };
-    let catalog = catalog(args)?;
-    let mut quotes: Vec<Option<NodeQuote>> = Vec::with_capacity(graph.nodes.len());
-    for n in &graph.nodes {
-        let Some(capability) = n.node.spec().type_name.strip_prefix("cloud.") else {
-            quotes.push(None);
-            continue;
-        };
-        let params: BTreeMap<String, String> = n.params.iter().map(|(k, v)| (k.to_string(), text(v))).collect();
-        let model = params.get("provider").cloned().unwrap_or_default();
-        match catalog.quote(&Call::new(n.id.as_str(), capability, &model, params)) {
-            Ok(q) => quotes.push(Some(q)),
+    let plan = match load_catalog(&args.placement).and_then(|c| place(&mut graph, &c, &args.placement, onnx)) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
+    let verdict = match &args.wallet.account {
+        Some(account) => match available(&args.wallet, account) {
+            Ok(a) => Verdict::new(&plan.plan.totals, Some(a), args.wallet.budget),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
             }
-        }
-    }
-    let shape: Vec<_> =
-        graph.nodes.iter().zip(&quotes).map(|(n, q)| (q.as_ref(), n.upstream().collect::<Vec<_>>())).collect();
-    let total = totals(&shape);
-    let available = match &args.account {
-        Some(account) => Some(available(args, account)?),
-        None => None,
+        },
+        None => Verdict::new(&plan.plan.totals, None, args.wallet.budget),
     };
-    let over_balance = available.filter(|a| total.credits.1 > *a);
-    let over_budget = args.budget.filter(|b| total.credits.1 > *b);
-    let fits = over_balance.is_none() && over_budget.is_none();
     if args.json {
-        let nodes: Vec<_> = graph
-            .nodes
-            .iter()
-            .zip(&quotes)
-            .map(|(n, q)| match q {
-                Some(q) => serde_json::to_value(q).unwrap_or_default(),
-                None => serde_json::json!({ "node": n.id.as_str(), "placement": "local", "credits": [0, 0] }),
-            })
-            .collect();
-        let after = available.map(|a| a - total.credits.1);
-        let doc = serde_json::json!({ "nodes": nodes, "totals": total, "available": available, "balance_after_max": after, "budget": args.budget, "fits": fits });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        println!("{}", serde_json::to_string_pretty(&json(&graph, &plan, &verdict, &args.placement.policy))?);
     } else {
-        print_text(&graph.nodes.iter().map(|n| n.id.as_str().to_string()).collect::<Vec<_>>(), &quotes);
-        let range = |(lo, hi): (i64, i64)| if lo == hi { format!("{hi} cr") } else { format!("{lo}-{hi} cr") };
-        println!(
-            "total: {}, about {:.0} s, about {:.1} gCO2eq{}",
-            range(total.credits),
-            total.makespan_s,
-            total.gco2eq,
-            available.map_or(String::new(), |a| format!("; {a} cr available, {} after at most", a - total.credits.1))
+        for line in node_lines(&graph, &plan).into_iter().chain(verdict.lines(&plan.plan.totals)) {
+            println!("{line}");
+        }
+    }
+    Ok(if verdict.fits() { Exit::Ok } else { Exit::OverBudget })
+}
+
+/// A plan's totals against the wallet and the budget.
+pub struct Verdict {
+    pub available: Option<i64>,
+    pub budget: Option<i64>,
+    pub most: i64,
+}
+
+impl Verdict {
+    pub fn new(totals: &Totals, available: Option<i64>, budget: Option<i64>) -> Self {
+        Self { available, budget, most: totals.credits.1 }
+    }
+
+    pub fn fits(&self) -> bool {
+        self.available.is_none_or(|a| self.most <= a) && self.budget.is_none_or(|b| self.most <= b)
+    }
+
+    /// The totals line and whether the run fits.
+    pub fn lines(&self, totals: &Totals) -> [String; 2] {
+        let after =
+            self.available.map_or(String::new(), |a| format!("; {a} cr available, {} after at most", a - self.most));
+        let total = format!(
+            "total: {}, about {:.0} s, about {:.1} gCO2eq{after}",
+            credits_text(totals.credits),
+            totals.makespan_s,
+            totals.gco2eq
         );
-        match (over_balance, over_budget) {
-            (None, None) => println!("fits"),
-            (Some(a), _) => println!("does NOT fit: at most {} cr against {a} cr available", total.credits.1),
-            (None, Some(b)) => println!("does NOT fit: at most {} cr against the budget of {b} cr", total.credits.1),
-        }
+        let fit = match (self.available.filter(|a| self.most > *a), self.budget.filter(|b| self.most > *b)) {
+            (None, None) => "fits".to_string(),
+            (Some(a), _) => format!("does NOT fit: at most {} cr against {a} cr available", self.most),
+            (None, Some(b)) => format!("does NOT fit: at most {} cr against the budget of {b} cr", self.most),
+        };
+        [total, fit]
     }
-    Ok(if fits { Exit::Ok } else { Exit::OverBudget })
 }
 
-fn print_text(ids: &[String], quotes: &[Option<NodeQuote>]) {
-    for (id, q) in ids.iter().zip(quotes) {
-        match q {
-            None => println!("{id}: local, 0 cr"),
-            Some(q) => {
-                let cr = if q.credits.0 == q.credits.1 {
-                    format!("{}", q.credits.1)
-                } else {
-                    format!("{}-{}", q.credits.0, q.credits.1)
-                };
-                println!(
-                    "{id}: {} {cr} cr, ETA {:.0}-{:.0} s, {:.2} gCO2eq ({})",
-                    q.placement, q.eta_s.0, q.eta_s.1, q.gco2eq, q.why
-                );
+pub fn credits_text((lo, hi): (i64, i64)) -> String {
+    if lo == hi { format!("{hi} cr") } else { format!("{lo}-{hi} cr") }
+}
+
+fn json(graph: &Graph, plan: &GraphPlan, v: &Verdict, policy: &str) -> serde_json::Value {
+    let nodes: Vec<_> = graph
+        .nodes
+        .iter()
+        .zip(&plan.plan.nodes)
+        .map(|(n, p)| match p {
+            Some(p) => {
+                let mut q = serde_json::to_value(&p.quote).unwrap_or_default();
+                if let Some(obj) = q.as_object_mut() {
+                    obj.insert("candidates".into(), serde_json::to_value(&p.candidates).unwrap_or_default());
+                }
+                q
             }
-        }
-    }
+            None => serde_json::json!({ "node": n.id.as_str(), "placement": "local", "credits": [0, 0] }),
+        })
+        .collect();
+    let after = v.available.map(|a| a - v.most);
+    serde_json::json!({
+        "policy": policy,
+        "nodes": nodes,
+        "totals": plan.plan.totals,
+        "available": v.available,
+        "balance_after_max": after,
+        "budget": v.budget,
+        "fits": v.fits(),
+    })
 }
 
-fn available(args: &QuoteArgs, account: &str) -> Result<i64> {
-    let path = super::credits::ledger_path(args.ledger.clone())?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// One line per node: its placement, credits, ETA, gCO2eq and why.
+pub fn node_lines(graph: &Graph, plan: &GraphPlan) -> Vec<String> {
+    let line = |n: &switchyard_engine::GraphNode, p: &Option<switchyard_catalog::place::Placed>| match p {
+        None => format!("{}: local, 0 cr", n.id.as_str()),
+        Some(p) => node_line(&p.quote),
+    };
+    graph.nodes.iter().zip(&plan.plan.nodes).map(|(n, p)| line(n, p)).collect()
+}
+
+fn node_line(q: &NodeQuote) -> String {
+    format!(
+        "{}: {} {}, ETA {:.0}-{:.0} s, {:.2} gCO2eq ({})",
+        q.node,
+        q.placement,
+        credits_text(q.credits),
+        q.eta_s.0,
+        q.eta_s.1,
+        q.gco2eq,
+        q.why
+    )
+}
+
+/// The wallet's available credits; an unknown wallet is an error, and a missing ledger is
+/// not created.
+pub fn available(wallet: &WalletArgs, account: &str) -> Result<i64, String> {
+    let path = super::credits::ledger_path(wallet.ledger.clone()).map_err(|e| e.to_string())?;
+    if !path.is_file() {
+        return Err(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display()));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let ledger = switchyard_ledger::Ledger::open(&path).await?;
-        Ok(ledger.balance(account).await?.available.0)
+        let ledger = switchyard_ledger::Ledger::open(&path).await.map_err(|e| e.to_string())?;
+        ledger.balance(account).await.map(|b| b.available.0).map_err(|e| e.to_string())
     })
 }

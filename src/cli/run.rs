@@ -15,24 +15,36 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
 use super::load::{compile, load_and_compile, parse_overrides, print_diagnostics, read_source};
-use super::{Exit, progress, summary};
+use super::placement::{load_catalog, place};
+use super::{Exit, progress, spend, summary};
+use switchyard_billing::GraphPlan;
+use switchyard_billing::plan::capability;
+use switchyard_catalog::Catalog;
+use switchyard_nodes::onnx::OnnxSettings;
 
 /// The most files one `--batch` glob may match.
 const BATCH_MAX_ITEMS: usize = 100_000;
 /// Events buffered between the executor and the printer.
 const EVENT_QUEUE: usize = 4096;
 
-pub fn run(registry: &Registry, args: RunArgs) -> Result<Exit> {
-    let items = match prepare(registry, &args) {
+pub fn run(registry: &Registry, args: RunArgs, onnx: &OnnxSettings) -> Result<Exit> {
+    let mut items = match prepare(registry, &args) {
         Ok(items) => items,
         Err(diags) => {
             print_diagnostics(&args.workflow.workflow, &diags, args.json);
             return Ok(Exit::Invalid);
         }
     };
+    let (catalog, plans) = match place_items(&mut items, &args, onnx) {
+        Ok(placed) => placed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
+    };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let exit = runtime.block_on(execute(items, &args));
+    let exit = runtime.block_on(execute(items, catalog, plans, &args));
     // Blocking node work that ignores cancellation must not hold the process open for long.
     runtime.shutdown_timeout(Duration::from_secs(2));
     exit
@@ -93,7 +105,46 @@ fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
     Ok(files)
 }
 
-async fn execute(items: Vec<BatchItem>, args: &RunArgs) -> Result<Exit> {
+/// Places every item's cloud-capable nodes by the policy (setting their `provider`).
+fn place_items(
+    items: &mut [BatchItem],
+    args: &RunArgs,
+    onnx: &OnnxSettings,
+) -> Result<(Catalog, Vec<GraphPlan>), String> {
+    let catalog = load_catalog(&args.placement)?;
+    let mut plans = Vec::with_capacity(items.len());
+    for item in items.iter_mut() {
+        let plan = match place(&mut item.graph, &catalog, &args.placement, onnx) {
+            Ok(plan) => plan,
+            // Unbilled, on the user's own keys, a pinned model the catalog cannot price still runs.
+            Err(e) if args.wallet.account.is_none() && all_pinned(&item.graph) => {
+                tracing::warn!(error = %e, "cannot price this workflow; running its pinned providers unbilled");
+                GraphPlan::unplaced(item.graph.len())
+            }
+            Err(e) => return Err(if item.name.is_empty() { e } else { format!("batch item {}: {e}", item.name) }),
+        };
+        plans.push(plan);
+    }
+    Ok((catalog, plans))
+}
+
+/// Whether every cloud-capable node names its provider.
+fn all_pinned(graph: &switchyard_engine::Graph) -> bool {
+    graph.nodes.iter().filter(|n| capability(n).is_some()).all(|n| {
+        n.params.iter().any(|(name, v)| {
+            *name == "provider" && !matches!(v, switchyard_engine::ParamValue::Text(t) if t.is_empty())
+        })
+    })
+}
+
+async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPlan>, args: &RunArgs) -> Result<Exit> {
+    let placed_any = plans.iter().any(|p| p.plan.nodes.iter().any(Option::is_some));
+    if args.wallet.account.is_some() && placed_any {
+        match spend::open(args, catalog, &items, &plans).await {
+            Ok(billing) => spend::wrap(&mut items, &plans, &billing),
+            Err(exit) => return Ok(exit),
+        }
+    }
     let executor = Executor::new(executor_config(args), Arc::new(build_cache(args)));
     let cancel = CancellationToken::new();
     watch_ctrl_c(cancel.clone());
@@ -115,7 +166,8 @@ async fn execute(items: Vec<BatchItem>, args: &RunArgs) -> Result<Exit> {
         reports
     };
     let _ = printer.await;
-    Ok(summary::print(&reports, args, executor.cache().stats()))
+    let spent = spend::Spent::new(args, &plans, &reports);
+    Ok(summary::print(&reports, args, executor.cache().stats(), spent.as_ref()))
 }
 
 fn executor_config(args: &RunArgs) -> ExecutorConfig {

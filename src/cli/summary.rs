@@ -6,6 +6,7 @@ use switchyard_engine::{NodeStatus, RunReport, RunStatus};
 
 use super::Exit;
 use super::args::RunArgs;
+use super::spend::Spent;
 
 #[derive(Serialize, Default)]
 struct Counts {
@@ -32,10 +33,13 @@ struct Summary<'a> {
     peak_rss_mib: Option<u64>,
     /// One run, or one per batch item.
     runs: &'a [RunReport],
+    /// Credits quoted and charged, and gCO2eq, when the workflow has cloud-capable nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<&'a Spent>,
 }
 
 /// Prints the summary and returns the exit code.
-pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats) -> Exit {
+pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats, credits: Option<&Spent>) -> Exit {
     let status = overall(reports);
     let mut counts = Counts::default();
     for r in reports {
@@ -46,7 +50,7 @@ pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats) -> Exit {
         counts.cancelled += r.count(NodeStatus::Cancelled);
     }
     let cache = CacheSummary { memory_hits: stats.memory_hits, disk_hits: stats.disk_hits, misses: stats.misses };
-    let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports };
+    let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports, credits };
     if args.json {
         let text =
             if args.events_json { serde_json::to_string(&summary) } else { serde_json::to_string_pretty(&summary) };
@@ -114,6 +118,9 @@ fn print_table(s: &Summary<'_>) {
         c.skipped,
         c.cancelled
     );
+    if let Some(spent) = s.credits {
+        spent.print();
+    }
     if let Some(mib) = s.peak_rss_mib {
         eprintln!("peak memory: {mib} MiB");
     }

@@ -52,7 +52,7 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let quote = |template: &str, extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["quote", "--json"])
+            .args(["quote", "--json", "--at", "2025-11-19T12:00:00Z"])
             .arg(root.join(format!("workflows/{template}.json")))
             .args(extra)
             .output()
@@ -86,4 +86,32 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
     }
     let (code, doc) = quote("cloud-shot", &["--budget", "50"]);
     assert_eq!((code, &doc["fits"]), (3, &serde_json::json!(false)));
+    // Each policy places the hybrid template's draft and final upscales.
+    let local = "local:upscale2x";
+    let policies: [(&str, [&str; 2], [i64; 2]); 5] = [
+        ("cheapest", [local, "stability:fast@stability-us"], [3, 3]),
+        ("fastest", [local, "stability:fast@stability-us"], [3, 3]),
+        ("greenest", [local, "replicate:nightmareai/real-esrgan@replicate-us"], [1, 4]),
+        ("local-first:greenest", [local, "replicate:nightmareai/real-esrgan@replicate-us"], [1, 4]),
+        ("brand:amd", [local, "stability:fast@stability-us"], [3, 3]),
+    ];
+    for (policy, placements, credits) in policies {
+        let (code, doc) = quote("hybrid-upscale", &["--policy", policy]);
+        assert_eq!(code, 0, "{policy}: {doc}");
+        let got: Vec<&str> = doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["placement"].as_str())
+            .filter(|p| *p != "local")
+            .collect();
+        assert_eq!(got, placements, "{policy}");
+        assert_eq!(doc["totals"]["credits"], serde_json::json!(credits), "{policy}");
+    }
+    let (code, doc) = quote("hybrid-upscale", &["--policy", "local-first", "--set", "final.scale=2"]);
+    assert_eq!(code, 0);
+    let fin = doc["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "final").unwrap();
+    assert!(fin["why"].as_str().unwrap().starts_with("a final, sent to the cloud"), "{doc}");
+    let (code, _) = quote("hybrid-upscale", &["--policy", "cheapest", "--deadline", "1s"]);
+    assert_eq!(code, 2, "a deadline no placement meets is refused");
 }

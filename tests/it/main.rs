@@ -8,5 +8,6 @@ mod image_nodes;
 mod onnx;
 mod property;
 mod run_fixtures;
+mod spend;
 mod support;
 mod validation;

@@ -1,0 +1,283 @@
+//! A cloud node that spends through the ledger. Before each call it holds the candidate's
+//! most (and the run's budget), after a success it posts the metered charge, after a
+//! failure it voids, and after a lost reply it leaves the hold open as unknown for
+//! reconciliation. A refusal before any charge moves the node to its next candidate on
+//! another provider, when its placement allows: the old hold is voided first, so a node
+//! never holds or pays twice.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use switchyard_catalog::Catalog;
+use switchyard_catalog::place::{Candidate, Placed};
+use switchyard_catalog::quote::Call;
+use switchyard_engine::{
+    Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamProblem, ParamValue, PathRoots,
+};
+use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
+
+use crate::charge::{Charge, charge};
+use crate::plan::param_text;
+
+/// The least time a hold lives, however quick the call is expected to be.
+const HOLD_MIN_MS: i64 = 600_000;
+
+/// What a run spends from.
+pub struct Billing {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// Prices.
+    pub catalog: Arc<Catalog>,
+    /// The wallet.
+    pub account: String,
+    /// This run's id, on every hold and transfer.
+    pub run_id: String,
+    /// The run's budget.
+    pub budget: RunBudget,
+}
+
+/// Credits a run may still commit; every hold takes from it and every settlement gives the
+/// unused part back, so concurrent nodes can never overspend it together.
+pub struct RunBudget {
+    left: Mutex<Option<i64>>,
+}
+
+impl RunBudget {
+    /// A budget of `limit` credits, or none.
+    pub fn new(limit: Option<i64>) -> Self {
+        Self { left: Mutex::new(limit) }
+    }
+
+    fn take(&self, amount: i64) -> Result<(), i64> {
+        let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        match *left {
+            Some(l) if l < amount => Err(l),
+            Some(l) => {
+                *left = Some(l - amount);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn give_back(&self, amount: i64) {
+        let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = left.as_mut() {
+            *l += amount;
+        }
+    }
+}
+
+/// A cloud node wrapped to spend through the ledger.
+pub struct Billed {
+    inner: Arc<dyn Node>,
+    placed: Placed,
+    capability: String,
+    billing: Arc<Billing>,
+}
+
+impl Billed {
+    /// Wraps `inner` (a capability node) placed as `placed`.
+    pub fn new(inner: Arc<dyn Node>, placed: Placed, capability: &str, billing: Arc<Billing>) -> Self {
+        Self { inner, placed, capability: capability.into(), billing }
+    }
+}
+
+/// How one attempt on one candidate ended.
+struct Attempt {
+    placement: String,
+    outcome: String,
+}
+
+impl Node for Billed {
+    fn spec(&self) -> &NodeSpec {
+        self.inner.spec()
+    }
+
+    fn check_param(&self, name: &str, value: &ParamValue) -> Result<(), ParamProblem> {
+        self.inner.check_param(name, value)
+    }
+
+    fn fingerprint(
+        &self,
+        params: &[(&'static str, ParamValue)],
+        paths: &PathRoots,
+    ) -> Result<Option<blake3::Hash>, NodeError> {
+        self.inner.fingerprint(params, paths)
+    }
+
+    fn run(&self, ctx: NodeContext) -> NodeFuture {
+        let (inner, billing) = (Arc::clone(&self.inner), Arc::clone(&self.billing));
+        let (placed, capability) = (self.placed.clone(), self.capability.clone());
+        Box::pin(async move { spend(inner, &billing, &placed, &capability, ctx).await })
+    }
+}
+
+async fn spend(
+    inner: Arc<dyn Node>,
+    billing: &Billing,
+    placed: &Placed,
+    capability: &str,
+    ctx: NodeContext,
+) -> Result<Outputs, NodeError> {
+    let node = ctx.node_id().as_str().to_string();
+    let tries = if placed.fallbacks { placed.candidates.len() } else { 1 };
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut refused_providers: Vec<String> = Vec::new();
+    let mut last_refusal = None;
+    for (n, cand) in placed.candidates.iter().take(tries).enumerate() {
+        let provider = provider_of(&cand.id).to_string();
+        if refused_providers.contains(&provider) {
+            continue;
+        }
+        let run_ctx = ctx.with_param("provider", ParamValue::Text(cand.id.as_str().into()));
+        if cand.credits.1 == 0 {
+            // Local work is free: nothing to hold.
+            return inner.run(run_ctx).await;
+        }
+        let hold = take_hold(billing, &node, cand, n).await?;
+        match inner.run(run_ctx).await {
+            Ok(out) => {
+                let call = call_of(&node, capability, &ctx, cand);
+                let charged = settle(billing, &hold, cand, &call, &out, &node).await?;
+                attempts.push(Attempt { placement: cand.placement.clone(), outcome: "done".into() });
+                let record = record(out.metering(), placed, cand, &charged, &hold, &attempts);
+                return Ok(out.with_metering(record));
+            }
+            Err(NodeError::Refused(message)) => {
+                release(billing, &hold, cand, &node, "refused").await?;
+                tracing::warn!(node, placement = %cand.placement, %message, "refused before any charge; trying the next candidate");
+                attempts.push(Attempt { placement: cand.placement.clone(), outcome: message.clone() });
+                refused_providers.push(provider);
+                last_refusal = Some(message);
+            }
+            Err(NodeError::OutcomeUnknown(message)) => {
+                // The credits stay held, and the budget stays spent, until reconciliation.
+                billing.ledger.mark_unknown(&hold).await.map_err(ledger_error)?;
+                return Err(NodeError::OutcomeUnknown(format!("{message}; hold {} stays open", hold.0)));
+            }
+            Err(e) => {
+                release(billing, &hold, cand, &node, "failed").await?;
+                return Err(e);
+            }
+        }
+    }
+    let tried: Vec<String> = attempts.iter().map(|a| format!("{}: {}", a.placement, a.outcome)).collect();
+    let message = last_refusal.unwrap_or_else(|| "no candidate to try".into());
+    Err(NodeError::Failed(if tried.len() > 1 {
+        format!("every candidate refused before any charge ({}); nothing was charged", tried.join("; "))
+    } else {
+        format!("{message}; nothing was charged")
+    }))
+}
+
+fn provider_of(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(p, _)| p)
+}
+
+fn ledger_error(e: switchyard_ledger::LedgerError) -> NodeError {
+    NodeError::Failed(format!("ledger: {e}"))
+}
+
+async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) -> Result<HoldId, NodeError> {
+    let amount = cand.credits.1;
+    billing.budget.take(amount).map_err(|left| {
+        NodeError::Failed(format!(
+            "{} needs up to {amount} cr but the run's budget has {left} cr left; nothing was charged",
+            cand.placement
+        ))
+    })?;
+    let req = HoldRequest {
+        wallet: billing.account.clone(),
+        amount: Credits(amount),
+        timeout_ms: ((cand.eta_s.1 * 3000.0) as i64).max(HOLD_MIN_MS),
+        audit: Audit {
+            run_id: Some(billing.run_id.clone()),
+            node_id: Some(node.into()),
+            provider: Some(provider_of(&cand.id).into()),
+            vendor_id: None,
+        },
+    };
+    let key = format!("{}:{node}:hold:{n}", billing.run_id);
+    match billing.ledger.hold(&req, &key).await {
+        Ok(hold) => Ok(hold),
+        Err(e) => {
+            billing.budget.give_back(amount);
+            Err(NodeError::Failed(format!("{}: cannot hold credits: {e}; nothing was charged", cand.placement)))
+        }
+    }
+}
+
+async fn release(billing: &Billing, hold: &HoldId, cand: &Candidate, node: &str, why: &str) -> Result<(), NodeError> {
+    let key = format!("{}:{node}:void:{}", billing.run_id, hold.0);
+    billing.ledger.void(hold, &key).await.map_err(ledger_error)?;
+    billing.budget.give_back(cand.credits.1);
+    tracing::debug!(node, hold = %hold.0, why, "hold voided");
+    Ok(())
+}
+
+fn call_of(node: &str, capability: &str, ctx: &NodeContext, cand: &Candidate) -> Call {
+    let params: BTreeMap<String, String> =
+        ctx.params().iter().map(|(name, value)| (name.to_string(), param_text(value))).collect();
+    Call::new(node, capability, &cand.id, params)
+}
+
+async fn settle(
+    billing: &Billing,
+    hold: &HoldId,
+    cand: &Candidate,
+    call: &Call,
+    out: &Outputs,
+    node: &str,
+) -> Result<Charge, NodeError> {
+    let megapixels = out.values().find_map(|(_, v)| match v {
+        switchyard_engine::Value::Image(img) => Some(f64::from(img.width()) * f64::from(img.height()) / 1_048_576.0),
+        _ => None,
+    });
+    let charged = charge(&billing.catalog, cand, call, out.metering(), megapixels);
+    let vendor = out.metering().and_then(|m| m.get("task_id").or(m.get("request_id"))).and_then(Value::as_str);
+    let key = format!("{}:{node}:post", billing.run_id);
+    if charged.credits == 0 {
+        billing.ledger.void(hold, &key).await.map_err(ledger_error)?;
+    } else {
+        let (credits, cost) = (Credits(charged.credits), Credits(charged.cost));
+        billing.ledger.post(hold, credits, cost, vendor, &key).await.map_err(ledger_error)?;
+    }
+    billing.budget.give_back(cand.credits.1 - charged.credits);
+    Ok(charged)
+}
+
+/// The node's metering record, with what it was quoted, held and charged.
+fn record(
+    metering: Option<&Value>,
+    placed: &Placed,
+    cand: &Candidate,
+    charged: &Charge,
+    hold: &HoldId,
+    attempts: &[Attempt],
+) -> Value {
+    let mut record = metering.cloned().unwrap_or_else(|| json!({}));
+    let fell_back: Vec<Value> = attempts
+        .iter()
+        .filter(|a| a.outcome != "done")
+        .map(|a| json!({ "placement": a.placement, "refused": a.outcome }))
+        .collect();
+    if let Some(obj) = record.as_object_mut() {
+        obj.insert(
+            "credits".into(),
+            json!({
+                "placement": cand.placement,
+                "quoted": [placed.quote.credits.0, placed.quote.credits.1],
+                "held": cand.credits.1,
+                "charged": charged.credits,
+                "cost": charged.cost,
+                "metered": charged.metered,
+                "hold": hold.0,
+                "gco2eq": cand.gco2eq,
+                "fell_back_from": fell_back,
+            }),
+        );
+    }
+    record
+}

@@ -1,0 +1,11 @@
+//! Credits in a run: a compiled graph placed by the user's policy ([`plan`]), and cloud
+//! nodes wrapped so each call holds its most before it starts, posts the metered charge
+//! after, and voids on failure, never paying twice ([`billed`]). The engine knows nothing of
+//! this: the wrapper is an ordinary [`switchyard_engine::Node`].
+
+pub mod billed;
+pub mod charge;
+pub mod plan;
+
+pub use billed::{Billing, RunBudget};
+pub use plan::{GraphPlan, place_graph};

@@ -1,0 +1,87 @@
+//! A compiled graph placed by policy: its capability nodes become catalog needs, the plan
+//! comes back, and each placed node's `provider` param is set to its pick.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use switchyard_catalog::Catalog;
+use switchyard_catalog::place::{Need, Options, PlaceError, Plan, Prefs};
+use switchyard_catalog::quote::Call;
+use switchyard_engine::format::Quality;
+use switchyard_engine::{Graph, GraphNode, ParamValue, ResourceClass};
+
+/// A graph's placement, with what each placed node was given.
+#[derive(Clone, Debug)]
+pub struct GraphPlan {
+    /// The catalog's plan (per node in graph order).
+    pub plan: Plan,
+}
+
+impl GraphPlan {
+    /// No node placed, for a graph of `len` nodes.
+    pub fn unplaced(len: usize) -> Self {
+        Self { plan: Plan { nodes: vec![None; len], totals: Default::default() } }
+    }
+}
+
+/// A param as the catalog reads it.
+pub fn param_text(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Float(f) => f.to_string(),
+        ParamValue::Bool(b) => b.to_string(),
+        ParamValue::Text(t) => t.to_string(),
+    }
+}
+
+/// The capability a node serves, for nodes that can be placed (`cloud.*`).
+pub fn capability(node: &GraphNode) -> Option<&'static str> {
+    let spec = node.node.spec();
+    (spec.resource == ResourceClass::Cloud).then(|| spec.type_name.strip_prefix("cloud.")).flatten()
+}
+
+fn need(node: &GraphNode, capability: &str) -> Need {
+    let spec = node.node.spec();
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut set = BTreeSet::new();
+    for (name, value) in &node.params {
+        if spec.param_spec(name).is_none_or(|p| p.default.as_ref() != Some(value)) {
+            set.insert(name.to_string());
+        }
+        params.insert(name.to_string(), param_text(value));
+    }
+    // A param driven by a wire is set, to a value not known yet.
+    set.extend(node.param_inputs.iter().map(|b| b.param.to_string()));
+    let model = params.remove("provider").unwrap_or_default();
+    set.remove("provider");
+    let p = &node.placement;
+    let prefs = Prefs {
+        pin: p.pin.clone(),
+        order: p.order.clone(),
+        allow_fallbacks: p.fallbacks(),
+        max_credits: p.max_credits,
+        only: p.only.clone(),
+        ignore: p.ignore.clone(),
+    };
+    Need {
+        call: Call::new(node.id.as_str(), capability, &model, params),
+        set,
+        prefs,
+        final_quality: node.quality == Quality::Final,
+    }
+}
+
+/// Places every capability node of `graph` and sets its `provider` param to the pick.
+pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Result<GraphPlan, PlaceError> {
+    let shape: Vec<(Option<Need>, Vec<usize>)> =
+        graph.nodes.iter().map(|n| (capability(n).map(|c| need(n, c)), n.upstream().collect())).collect();
+    let plan = catalog.plan(&shape, opts)?;
+    for (node, placed) in graph.nodes.iter_mut().zip(&plan.nodes) {
+        let Some(placed) = placed else { continue };
+        let Some(first) = placed.candidates.first() else { continue };
+        match node.params.iter_mut().find(|(n, _)| *n == "provider") {
+            Some(slot) => slot.1 = ParamValue::Text(first.id.as_str().into()),
+            None => node.params.push(("provider", ParamValue::Text(first.id.as_str().into()))),
+        }
+    }
+    Ok(GraphPlan { plan })
+}

@@ -1,0 +1,152 @@
+//! A run that spends credits: the refusal before it starts (exit 3, with the quote shown),
+//! cloud nodes wrapped to hold, post and void through the ledger, and the closing account of
+//! quoted against charged credits and the run's gCO2eq.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use switchyard_billing::billed::Billed;
+use switchyard_billing::plan::capability;
+use switchyard_billing::{Billing, GraphPlan, RunBudget};
+use switchyard_catalog::Catalog;
+use switchyard_engine::batch::BatchItem;
+use switchyard_engine::{NodeStatus, RunReport};
+use switchyard_ledger::Ledger;
+
+use super::Exit;
+use super::args::RunArgs;
+use super::quote::{Verdict, node_lines};
+
+/// Opens the wallet, voids expired holds, and checks the quote fits the balance and budget.
+/// `Err` is the exit code when it does not.
+pub async fn open(
+    args: &RunArgs,
+    catalog: Catalog,
+    items: &[BatchItem],
+    plans: &[GraphPlan],
+) -> Result<Arc<Billing>, Exit> {
+    let account = args.wallet.account.clone().unwrap_or_default();
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        Exit::Invalid
+    };
+    let path = super::credits::ledger_path(args.wallet.ledger.clone()).map_err(|e| fail(e.to_string()))?;
+    if !path.is_file() {
+        return Err(fail(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display())));
+    }
+    let ledger = Ledger::open(&path).await.map_err(|e| fail(e.to_string()))?;
+    let recovered = ledger.recover().await.map_err(|e| fail(e.to_string()))?;
+    if recovered.voided > 0 || recovered.unknown > 0 {
+        tracing::info!(voided = recovered.voided, unknown = recovered.unknown, "expired holds recovered");
+    }
+    let available = ledger.balance(&account).await.map_err(|e| fail(e.to_string()))?.available.0;
+    let mut totals = switchyard_catalog::quote::Totals::default();
+    for p in plans {
+        totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
+        totals.gco2eq += p.plan.totals.gco2eq;
+        totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
+    }
+    let verdict = Verdict::new(&totals, Some(available), args.wallet.budget);
+    if !verdict.fits() {
+        let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
+        for line in nodes.into_iter().chain(verdict.lines(&totals)) {
+            eprintln!("{line}");
+        }
+        eprintln!("refused before starting: nothing was run or charged (exit 3)");
+        return Err(Exit::OverBudget);
+    }
+    let run_id = format!("run-{}-{}", now_ms(), std::process::id());
+    let budget = RunBudget::new(args.wallet.budget);
+    Ok(Arc::new(Billing { ledger, catalog: Arc::new(catalog), account, run_id, budget }))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Wraps every placed node so it spends through `billing`.
+pub fn wrap(items: &mut [BatchItem], plans: &[GraphPlan], billing: &Arc<Billing>) {
+    for (item, plan) in items.iter_mut().zip(plans) {
+        for (node, placed) in item.graph.nodes.iter_mut().zip(&plan.plan.nodes) {
+            let (Some(placed), Some(cap)) = (placed, capability(node)) else { continue };
+            let billed = Billed::new(Arc::clone(&node.node), placed.clone(), cap, Arc::clone(billing));
+            node.node = Arc::new(billed);
+        }
+    }
+}
+
+/// One placed node's account.
+#[derive(Serialize)]
+struct NodeSpend {
+    node: String,
+    placement: String,
+    quoted: (i64, i64),
+    charged: Option<i64>,
+    status: NodeStatus,
+}
+
+/// The run's account: quoted against charged, and the gCO2eq of the work done.
+#[derive(Serialize)]
+pub struct Spent {
+    policy: String,
+    account: Option<String>,
+    quoted: (i64, i64),
+    charged: Option<i64>,
+    gco2eq: f64,
+    nodes: Vec<NodeSpend>,
+}
+
+impl Spent {
+    /// From the plans and the run reports (each node's metering record carries its charge).
+    pub fn new(args: &RunArgs, plans: &[GraphPlan], reports: &[RunReport]) -> Option<Self> {
+        let billed = args.wallet.account.is_some();
+        let mut s = Spent {
+            policy: args.placement.policy.clone(),
+            account: args.wallet.account.clone(),
+            quoted: (0, 0),
+            charged: billed.then_some(0),
+            gco2eq: 0.0,
+            nodes: Vec::new(),
+        };
+        for (plan, report) in plans.iter().zip(reports) {
+            for (placed, n) in plan.plan.nodes.iter().zip(&report.nodes) {
+                let Some(placed) = placed else { continue };
+                let record = n.metering.as_ref().and_then(|m| m.get("credits"));
+                let charged = record.and_then(|c| c.get("charged")).and_then(serde_json::Value::as_i64);
+                let placement = record.and_then(|c| c.get("placement")).and_then(|p| p.as_str());
+                if n.status == NodeStatus::Executed {
+                    let g = record.and_then(|c| c.get("gco2eq")).and_then(serde_json::Value::as_f64);
+                    s.gco2eq += g.unwrap_or(placed.quote.gco2eq);
+                }
+                let q = placed.quote.credits;
+                s.quoted = (s.quoted.0 + q.0, s.quoted.1 + q.1);
+                s.charged = s.charged.map(|c| c + charged.unwrap_or(0));
+                s.nodes.push(NodeSpend {
+                    node: n.id.as_str().to_string(),
+                    placement: placement.unwrap_or(&placed.quote.placement).to_string(),
+                    quoted: q,
+                    charged: billed.then_some(charged.unwrap_or(0)),
+                    status: n.status,
+                });
+            }
+        }
+        (!s.nodes.is_empty()).then_some(s)
+    }
+
+    /// The closing lines for people.
+    pub fn print(&self) {
+        for n in &self.nodes {
+            let charged = n.charged.map_or_else(|| "unbilled".to_string(), |c| format!("charged {c} cr"));
+            let quoted = super::quote::credits_text(n.quoted);
+            eprintln!("  {:<20} {:<44} quoted {quoted:<12} {charged}", n.node, n.placement);
+        }
+        let quoted = super::quote::credits_text(self.quoted);
+        match (&self.account, self.charged) {
+            (Some(a), Some(c)) => eprintln!("credits ({}): quoted {quoted}, charged {c} cr to {a}", self.policy),
+            _ => {
+                eprintln!("credits ({}): quoted {quoted}; unbilled (no --account: your own provider keys)", self.policy)
+            }
+        }
+        eprintln!("carbon: about {:.2} gCO2eq for the cloud and local models run", self.gco2eq);
+    }
+}

@@ -1,0 +1,202 @@
+//! Runs that spend credits, end to end: the binary against the mock providers and a real
+//! ledger file. Each run holds before every cloud call, posts the metered charge after,
+//! voids what failed or fell back, refuses before starting when the quote does not fit, and
+//! leaves a lost reply's hold open for reconciliation.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use switchyard_mock::{Fault, MockServer};
+
+/// A Wednesday noon (UTC): no surge or off-peak window, so prices are the list prices.
+const AT: &str = "2025-11-19T12:00:00Z";
+
+struct Farm {
+    _rt: tokio::runtime::Runtime,
+    mock: MockServer,
+    dir: tempfile::TempDir,
+}
+
+impl Farm {
+    /// A mock, a settings file pointing every provider at it, and a ledger granting the Pro
+    /// plan (20,000 credits) to `studio`.
+    fn new() -> Self {
+        let rt = crate::support::runtime();
+        let mock = rt.block_on(MockServer::start(0)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = String::new();
+        for (name, _) in switchyard_mock::keys::ALL {
+            settings += &format!(
+                "[providers.{name}]\nbase_url = \"{}\"\npoll_interval_ms = 5\nrequest_timeout_ms = 1500\nbackoff_base_ms = 5\n",
+                mock.base_url(name)
+            );
+        }
+        std::fs::write(dir.path().join("switchyard.toml"), settings).unwrap();
+        let farm = Self { _rt: rt, mock, dir };
+        assert_eq!(farm.credits(&["grant", "--plan", "pro"]).0, 0);
+        farm
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.db")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        for info in switchyard_nodes::cloud::PROVIDERS {
+            let key = switchyard_mock::keys::ALL.iter().find(|(n, _)| *n == info.name).unwrap().1;
+            cmd.env(info.key_env, key);
+        }
+        cmd.current_dir(self.dir.path());
+        cmd
+    }
+
+    fn credits(&self, args: &[&str]) -> (i32, Value) {
+        let out = self
+            .cmd()
+            .args(["credits", "--ledger"])
+            .arg(self.ledger())
+            .args(["--account", "studio"])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), serde_json::from_slice(&out.stdout).unwrap_or_default())
+    }
+
+    fn available(&self) -> i64 {
+        self.credits(&["balance", "--json"]).1["balance"]["available"].as_i64().unwrap()
+    }
+
+    fn holds(&self) -> Vec<Value> {
+        self.credits(&["holds", "--all", "--json"]).1.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs `workflow` billed to `studio`; the exit code, the JSON summary and stderr.
+    fn run(&self, workflow: &Path, extra: &[&str]) -> (i32, Value, String) {
+        let out = self
+            .cmd()
+            .args(["run", "--json", "--no-disk-cache", "--out", "out", "--account", "studio", "--at", AT, "--ledger"])
+            .arg(self.ledger())
+            .args(extra)
+            .arg(workflow)
+            .output()
+            .unwrap();
+        let summary = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (out.status.code().unwrap_or(-1), summary, String::from_utf8_lossy(&out.stderr).into())
+    }
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn node<'a>(summary: &'a Value, id: &str) -> &'a Value {
+    let nodes = summary["runs"][0]["nodes"].as_array().unwrap();
+    nodes.iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no node {id}: {summary}"))
+}
+
+/// The template's three cloud nodes each hold their quote's most, post what they metered,
+/// and name the vendor's id; the wallet loses exactly what the summary says was charged.
+#[test]
+fn a_billed_run_holds_then_posts_the_metered_charge() {
+    let farm = Farm::new();
+    let before = farm.available();
+    let (code, summary, err) = farm.run(&root().join("workflows/cloud-shot.json"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let credits = &summary["credits"];
+    let charged = credits["charged"].as_i64().unwrap();
+    assert_eq!(farm.available(), before - charged, "the wallet lost what the summary says");
+    assert_eq!(credits["quoted"], serde_json::json!([74, 74]));
+    assert!(charged > 0 && charged <= 74, "{credits}");
+    assert!(credits["gco2eq"].as_f64().unwrap() > 0.0);
+    for id in ["key", "clip", "cutout"] {
+        let c = &node(&summary, id)["metering"]["credits"];
+        assert!(c["charged"].as_i64().unwrap() <= c["held"].as_i64().unwrap(), "{id}: {c}");
+    }
+    let holds = farm.holds();
+    assert_eq!(holds.len(), 3, "{holds:?}");
+    for h in &holds {
+        assert_eq!(h["state"], "posted", "{h}");
+        assert!(h["run_id"].as_str().unwrap().starts_with("run-"));
+    }
+    let history = farm.credits(&["history"]).1;
+    let posts: Vec<&Value> = history.as_array().unwrap().iter().filter(|t| t["hold_id"].is_string()).collect();
+    assert!(!posts.is_empty(), "{history}");
+    for t in posts {
+        assert!(t["run_id"].is_string() && t["node_id"].is_string(), "{t}");
+        // Recraft's background removal returns no request or task id to record.
+        assert!(t["vendor_id"].is_string() || t["provider"] == "recraft", "{t}");
+    }
+}
+
+/// A quote over the budget exits 3 before anything runs: no request, no hold, no charge.
+#[test]
+fn a_run_over_its_budget_is_refused_before_it_starts() {
+    let farm = Farm::new();
+    let before = farm.available();
+    let (code, _, err) = farm.run(&root().join("workflows/cloud-shot.json"), &["--budget", "50"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("does NOT fit: at most 74 cr against the budget of 50 cr"), "{err}");
+    assert!(farm.mock.requests().is_empty(), "nothing was sent");
+    assert_eq!((farm.available(), farm.holds().len()), (before, 0));
+}
+
+/// Runway refuses the key before taking the work: the hold is voided and the node moves to
+/// its next candidate (Kling, from `placement.order`), which is charged once.
+#[test]
+fn a_refused_provider_falls_back_and_the_node_pays_once() {
+    let farm = Farm::new();
+    farm.mock.script("runway.create", [Fault::status(401)]);
+    let before = farm.available();
+    let (code, summary, err) = farm.run(&root().join("tests/fixtures/spend/unpinned-shot.json"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let c = &node(&summary, "clip")["metering"]["credits"];
+    assert!(c["placement"].as_str().unwrap().starts_with("kling:kling-v1-6@"), "{c}");
+    assert!(c["fell_back_from"][0]["placement"].as_str().unwrap().starts_with("runway:"), "{c}");
+    assert!(node(&summary, "key")["metering"]["credits"]["placement"].as_str().unwrap().starts_with("bfl:"));
+    let states: Vec<(String, String)> = farm
+        .holds()
+        .iter()
+        .map(|h| (h["provider"].as_str().unwrap().to_string(), h["state"].as_str().unwrap().to_string()))
+        .collect();
+    for want in [("runway", "voided"), ("kling", "posted"), ("bfl", "posted")] {
+        assert!(states.contains(&(want.0.into(), want.1.into())), "{states:?}");
+    }
+    assert_eq!(states.len(), 3, "{states:?}");
+    assert_eq!(farm.available(), before - summary["credits"]["charged"].as_i64().unwrap());
+}
+
+/// With fallbacks off, the refusal fails the node and nothing is charged for it.
+#[test]
+fn without_fallbacks_a_refusal_fails_the_node_and_charges_nothing_for_it() {
+    let farm = Farm::new();
+    farm.mock.script("runway.create", [Fault::status(401)]);
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/spend/unpinned-shot.json")).unwrap())
+            .unwrap();
+    doc["nodes"]["clip"]["placement"]["allow_fallbacks"] = Value::Bool(false);
+    let file = farm.dir.path().join("no-fallback.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let (code, summary, err) = farm.run(&file, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(node(&summary, "clip")["status"], "failed");
+    assert!(node(&summary, "clip")["error"].as_str().unwrap().contains("nothing was charged"), "{summary}");
+    assert!(farm.mock.requests_to("kling.create").is_empty());
+    let clip = summary["credits"]["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "clip").cloned().unwrap();
+    assert_eq!(clip["charged"], 0);
+}
+
+/// A create whose reply is lost may have been accepted: its hold stays open as unknown, for
+/// reconciliation, and is neither charged nor released.
+#[test]
+fn a_lost_reply_leaves_its_hold_open_as_unknown() {
+    let farm = Farm::new();
+    farm.mock.script("runway.create", [Fault::LoseReply]);
+    let (code, summary, err) = farm.run(&root().join("workflows/cloud-shot.json"), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(node(&summary, "clip")["error"].as_str().unwrap().contains("stays open"), "{summary}");
+    let unknown: Vec<Value> = farm.holds().into_iter().filter(|h| h["state"] == "unknown").collect();
+    assert_eq!(unknown.len(), 1, "{:?}", farm.holds());
+    assert_eq!(unknown[0]["provider"], "runway");
+}
