@@ -31,6 +31,8 @@ pub struct Billing {
     pub catalog: Arc<Catalog>,
     /// The wallet.
     pub account: String,
+    /// The team member spending from it, within their cap.
+    pub member: Option<String>,
     /// This run's id, on every hold and transfer.
     pub run_id: String,
     /// The run's budget.
@@ -75,12 +77,42 @@ pub struct Billed {
     placed: Placed,
     capability: String,
     billing: Arc<Billing>,
+    /// The batch item this node belongs to (empty for a single run), so keys stay distinct.
+    scope: String,
 }
 
 impl Billed {
-    /// Wraps `inner` (a capability node) placed as `placed`.
-    pub fn new(inner: Arc<dyn Node>, placed: Placed, capability: &str, billing: Arc<Billing>) -> Self {
-        Self { inner, placed, capability: capability.into(), billing }
+    /// Wraps `inner` (a capability node) placed as `placed`, in batch item `scope` (empty for
+    /// a single run).
+    pub fn new(inner: Arc<dyn Node>, placed: Placed, capability: &str, billing: Arc<Billing>, scope: &str) -> Self {
+        Self { inner, placed, capability: capability.into(), billing, scope: scope.into() }
+    }
+}
+
+/// An open hold that nothing has settled yet. If the node's future is dropped (the engine's
+/// node timeout), the call may still be running at the provider, so the hold is marked
+/// unknown rather than left to expire and be voided.
+struct OpenHold {
+    ledger: Ledger,
+    hold: Option<HoldId>,
+}
+
+impl OpenHold {
+    fn settled(mut self) {
+        self.hold = None;
+    }
+}
+
+impl Drop for OpenHold {
+    fn drop(&mut self) {
+        let (Some(hold), Ok(rt)) = (self.hold.take(), tokio::runtime::Handle::try_current()) else { return };
+        let ledger = self.ledger.clone();
+        tracing::warn!(hold = %hold.0, "a billed node stopped mid-call; its hold stays open as unknown");
+        rt.spawn(async move {
+            if let Err(e) = ledger.mark_unknown(&hold).await {
+                tracing::error!(hold = %hold.0, error = %e, "cannot mark the hold unknown; start-up recovery will see it");
+            }
+        });
     }
 }
 
@@ -109,8 +141,8 @@ impl Node for Billed {
 
     fn run(&self, ctx: NodeContext) -> NodeFuture {
         let (inner, billing) = (Arc::clone(&self.inner), Arc::clone(&self.billing));
-        let (placed, capability) = (self.placed.clone(), self.capability.clone());
-        Box::pin(async move { spend(inner, &billing, &placed, &capability, ctx).await })
+        let (placed, capability, scope) = (self.placed.clone(), self.capability.clone(), self.scope.clone());
+        Box::pin(async move { spend(inner, &billing, &placed, &capability, &scope, ctx).await })
     }
 }
 
@@ -119,9 +151,11 @@ async fn spend(
     billing: &Billing,
     placed: &Placed,
     capability: &str,
+    scope: &str,
     ctx: NodeContext,
 ) -> Result<Outputs, NodeError> {
-    let node = ctx.node_id().as_str().to_string();
+    let id = ctx.node_id().as_str();
+    let node = if scope.is_empty() { id.to_string() } else { format!("{scope}/{id}") };
     let tries = if placed.fallbacks { placed.candidates.len() } else { 1 };
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut refused_providers: Vec<String> = Vec::new();
@@ -137,16 +171,20 @@ async fn spend(
             return inner.run(run_ctx).await;
         }
         let hold = take_hold(billing, &node, cand, n).await?;
-        match inner.run(run_ctx).await {
+        let open = OpenHold { ledger: billing.ledger.clone(), hold: Some(hold.clone()) };
+        let result = inner.run(run_ctx).await;
+        match result {
             Ok(out) => {
                 let call = call_of(&node, capability, &ctx, cand);
                 let charged = settle(billing, &hold, cand, &call, &out, &node).await?;
+                open.settled();
                 attempts.push(Attempt { placement: cand.placement.clone(), outcome: "done".into() });
                 let record = record(out.metering(), placed, cand, &charged, &hold, &attempts);
                 return Ok(out.with_metering(record));
             }
             Err(NodeError::Refused(message)) => {
                 release(billing, &hold, cand, &node, "refused").await?;
+                open.settled();
                 tracing::warn!(node, placement = %cand.placement, %message, "refused before any charge; trying the next candidate");
                 attempts.push(Attempt { placement: cand.placement.clone(), outcome: message.clone() });
                 refused_providers.push(provider);
@@ -155,10 +193,12 @@ async fn spend(
             Err(NodeError::OutcomeUnknown(message)) => {
                 // The credits stay held, and the budget stays spent, until reconciliation.
                 billing.ledger.mark_unknown(&hold).await.map_err(ledger_error)?;
+                open.settled();
                 return Err(NodeError::OutcomeUnknown(format!("{message}; hold {} stays open", hold.0)));
             }
             Err(e) => {
                 release(billing, &hold, cand, &node, "failed").await?;
+                open.settled();
                 return Err(e);
             }
         }
@@ -198,6 +238,7 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
             provider: Some(provider_of(&cand.id).into()),
             vendor_id: None,
         },
+        member: billing.member.clone(),
     };
     let key = format!("{}:{node}:hold:{n}", billing.run_id);
     match billing.ledger.hold(&req, &key).await {

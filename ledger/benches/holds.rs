@@ -22,6 +22,7 @@ fn main() {
             source: Source::Pack,
             expires_at_ms: None,
             reason: "bench".into(),
+            rollover_cap: 0,
         };
         ledger.grant(&grant, "bench-grant").await.expect("grant");
         let request = |i: usize| HoldRequest {
@@ -34,6 +35,7 @@ fn main() {
                 provider: Some("bfl".into()),
                 vendor_id: None,
             },
+            member: None,
         };
         let mut latencies = Vec::with_capacity(SINGLE);
         let started = Instant::now();

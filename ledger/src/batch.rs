@@ -12,7 +12,7 @@ use crate::keys::fingerprint;
 use crate::types::{Credits, HoldRequest};
 use crate::{Ledger, LedgerError, Tx};
 
-/// Rows per multi-row statement (SQLite allows 32,766 bound values; holds bind 10 per row).
+/// Rows per multi-row statement (SQLite allows 32,766 bound values; holds bind 11 per row).
 const ROWS: usize = 1_000;
 
 /// An earlier or in-batch outcome under a key: its request hash and result.
@@ -50,9 +50,17 @@ impl Ledger {
             let outcome = if let Err(invalid) = check_request(req) {
                 Err(invalid)
             } else if let Some(legs) = allocate(wallet_lots, req.amount.0) {
-                let id = format!("hold:{key}");
-                fresh.push(NewHold { id: id.clone(), req, legs });
-                Ok(HoldId(id))
+                match take_member(&mut tx, req, now).await {
+                    Ok(()) => {
+                        let id = format!("hold:{key}");
+                        fresh.push(NewHold { id: id.clone(), req, legs });
+                        Ok(HoldId(id))
+                    }
+                    Err(refused) => {
+                        give_back(wallet_lots, &legs);
+                        Err(refused)
+                    }
+                }
             } else {
                 let available = Credits(wallet_lots.iter().map(|(_, f)| f).sum());
                 match wallet_exists(&mut *tx, &req.wallet).await {
@@ -73,6 +81,23 @@ impl Ledger {
         write_outcomes(&mut tx, &remembered, now).await?;
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+/// Reserves the member's cap, for a hold with a member (one statement each).
+async fn take_member(tx: &mut Tx, req: &HoldRequest, now: i64) -> Result<(), LedgerError> {
+    match &req.member {
+        Some(member) => crate::members::take(tx, &req.wallet, member, req.amount.0, now).await,
+        None => Ok(()),
+    }
+}
+
+/// Returns an in-memory allocation to the lots it came from.
+fn give_back(lots: &mut [(String, i64)], legs: &[(String, i64)]) {
+    for (lot, take) in legs {
+        if let Some(l) = lots.iter_mut().find(|(id, _)| id == lot) {
+            l.1 += take;
+        }
     }
 }
 
@@ -113,7 +138,7 @@ async fn write_holds(tx: &mut Tx, fresh: &[NewHold<'_>], now: i64) -> Result<(),
     }
     for chunk in fresh.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms) ",
+            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms, member) ",
         );
         q.push_values(chunk, |mut row, h| {
             let a = &h.req.audit;
@@ -126,7 +151,8 @@ async fn write_holds(tx: &mut Tx, fresh: &[NewHold<'_>], now: i64) -> Result<(),
                 .push_bind(a.node_id.clone())
                 .push_bind(a.provider.clone())
                 .push_bind(a.vendor_id.clone())
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(h.req.member.clone());
         });
         q.build().execute(&mut **tx).await?;
     }

@@ -16,6 +16,30 @@ pub enum LedgerError {
         /// What was asked.
         needed: Credits,
     },
+    /// A team member's monthly cap would be exceeded.
+    #[error(
+        "{member} has used {used} of a {cap} monthly cap in {pool}; {needed} more is over it; raise it with `switchyard credits member --name {member} --cap N`"
+    )]
+    MemberCapReached {
+        /// The pool.
+        pool: String,
+        /// The member.
+        member: String,
+        /// The cap.
+        cap: Credits,
+        /// Spent this month plus held.
+        used: Credits,
+        /// What was asked.
+        needed: Credits,
+    },
+    /// No such member in the pool.
+    #[error("no member {member:?} in {pool:?}; add one with `switchyard credits member --name {member} --cap N`")]
+    UnknownMember {
+        /// The pool.
+        pool: String,
+        /// The member.
+        member: String,
+    },
     /// No such wallet.
     #[error("no wallet {0:?}; create it with `switchyard credits grant` or `topup`")]
     UnknownWallet(String),

@@ -44,6 +44,33 @@ pub(crate) async fn ensure_account(
     Ok(())
 }
 
+/// The lot that credit rolled over from lots expiring at `expired_at_ms` goes to: one per
+/// owner and month, expiring at the end of the month that starts then, and itself able to
+/// roll over up to the same cap.
+async fn rollover_lot(
+    tx: &mut Tx,
+    owner: &str,
+    expired_at_ms: i64,
+    cap: i64,
+    now_ms: i64,
+) -> Result<String, LedgerError> {
+    let (expires, month) = crate::plans::month_end(expired_at_ms);
+    let lot = format!("lot:{owner}:rollover:{month}");
+    sqlx::query(
+        "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, rollover_cap, created_at_ms) \
+         VALUES (?, 'lot', ?, 'plan', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&lot)
+    .bind(owner)
+    .bind(crate::types::Source::Plan.priority())
+    .bind(expires)
+    .bind(cap)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(lot)
+}
+
 /// Moves `amount` from `debit` to `credit` and records it. The accounts' balance checks
 /// refuse a move that would take an ordinary account below zero.
 pub(crate) async fn transfer(
@@ -121,14 +148,15 @@ impl Ledger {
         ensure_account(tx, &source, "source", true, now).await?;
         let lot = format!("lot:{}:{key}", grant.wallet);
         sqlx::query(
-            "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, created_at_ms) \
-             VALUES (?, 'lot', ?, ?, ?, ?, ?)",
+            "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, rollover_cap, created_at_ms) \
+             VALUES (?, 'lot', ?, ?, ?, ?, ?, ?)",
         )
         .bind(&lot)
         .bind(&grant.wallet)
         .bind(grant.source.name())
         .bind(grant.source.priority())
         .bind(grant.expires_at_ms)
+        .bind(grant.rollover_cap.max(0))
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -139,24 +167,45 @@ impl Ledger {
     }
 
     /// Moves what is left in expired lots (less what pending holds still reserve) to
-    /// breakage; returns how much.
+    /// breakage, except that a plan that rolls over carries up to its cap (summed over the
+    /// owner's lots that expired at the same time) into a new lot expiring a month later.
+    /// Returns how much went to breakage.
     pub async fn expire_grants(&self) -> Result<Credits, LedgerError> {
         let now = self.now();
         let mut tx = self.begin().await?;
         ensure_account(&mut tx, system::BREAKAGE, "breakage", false, now).await?;
-        let lots: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
-             WHERE kind = 'lot' AND expires_at_ms <= ? AND posted_credits - posted_debits - pending_debits > 0",
+        let lots: Vec<(String, Option<String>, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, owner, expires_at_ms, rollover_cap, posted_credits - posted_debits - pending_debits FROM accounts \
+             WHERE kind = 'lot' AND expires_at_ms <= ? AND posted_credits - posted_debits - pending_debits > 0 \
+             ORDER BY owner, expires_at_ms, id",
         )
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         let audit = Audit::default();
-        let entry = Entry { reason: "grant_expired", hold_id: None, audit: &audit, key: None, now_ms: now };
+        let expired = Entry { reason: "grant_expired", hold_id: None, audit: &audit, key: None, now_ms: now };
+        let rolled = Entry { reason: "rollover", ..expired };
+        let mut carried: std::collections::BTreeMap<(String, i64), i64> = Default::default();
         let mut total = 0;
-        for (lot, free) in lots {
-            transfer(&mut tx, &lot, system::BREAKAGE, free, &entry).await?;
-            total += free;
+        for (lot, owner, expires_at_ms, cap, free) in lots {
+            let room = owner.as_ref().filter(|_| cap > 0).map(|o| {
+                let used = carried.entry((o.clone(), expires_at_ms)).or_insert(0);
+                let take = free.min(cap - *used).max(0);
+                *used += take;
+                (o.clone(), take)
+            });
+            let carry = match room {
+                Some((owner, take)) if take > 0 => {
+                    let next = rollover_lot(&mut tx, &owner, expires_at_ms, cap, now).await?;
+                    transfer(&mut tx, &lot, &next, take, &rolled).await?;
+                    take
+                }
+                _ => 0,
+            };
+            if free > carry {
+                transfer(&mut tx, &lot, system::BREAKAGE, free - carry, &expired).await?;
+                total += free - carry;
+            }
         }
         tx.commit().await?;
         Ok(Credits(total))

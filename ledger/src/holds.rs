@@ -37,6 +37,18 @@ pub struct Recovery {
 struct HoldRow {
     amount: i64,
     audit: Audit,
+    wallet: String,
+    member: Option<String>,
+}
+
+impl HoldRow {
+    /// Gives back the member's reservation, if the hold had a member.
+    async fn settle_member(&self, tx: &mut Tx, charged: i64) -> Result<(), LedgerError> {
+        match &self.member {
+            Some(m) => crate::members::settle(tx, &self.wallet, m, self.amount, charged).await,
+            None => Ok(()),
+        }
+    }
 }
 
 impl Ledger {
@@ -65,11 +77,14 @@ impl Ledger {
                 needed: req.amount,
             });
         };
+        if let Some(member) = &req.member {
+            crate::members::take(tx, &req.wallet, member, req.amount.0, now).await?;
+        }
         let id = format!("hold:{key}");
         let a = &req.audit;
         sqlx::query(
-            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms, member) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&req.wallet)
@@ -80,6 +95,7 @@ impl Ledger {
         .bind(&a.provider)
         .bind(&a.vendor_id)
         .bind(now)
+        .bind(&req.member)
         .execute(&mut **tx)
         .await?;
         for (seq, (lot, take)) in legs.iter().enumerate() {
@@ -158,6 +174,7 @@ impl Ledger {
             }
             (left, cost_left) = (left - take, cost_left - to_provider);
         }
+        row.settle_member(tx, charge.0).await?;
         sqlx::query("UPDATE holds SET state = 'posted', posted = ?, vendor_id = ?, settled_at_ms = ? WHERE id = ?")
             .bind(charge.0)
             .bind(&audit.vendor_id)
@@ -188,6 +205,7 @@ impl Ledger {
                 .execute(&mut **tx)
                 .await?;
         }
+        row.settle_member(tx, 0).await?;
         sqlx::query("UPDATE holds SET state = ?, settled_at_ms = ? WHERE id = ?")
             .bind(state)
             .bind(self.now())
@@ -304,6 +322,8 @@ pub(crate) async fn reserve(tx: &mut Tx, lot: &str, amount: i64) -> Result<(), L
 #[derive(sqlx::FromRow)]
 struct StoredHold {
     amount: i64,
+    wallet: String,
+    member: Option<String>,
     state: String,
     run_id: Option<String>,
     node_id: Option<String>,
@@ -313,11 +333,12 @@ struct StoredHold {
 
 /// A hold that can still be settled (pending or unknown).
 async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
-    let row: Option<StoredHold> =
-        sqlx::query_as("SELECT amount, state, run_id, node_id, provider, vendor_id FROM holds WHERE id = ?")
-            .bind(&hold.0)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let row: Option<StoredHold> = sqlx::query_as(
+        "SELECT amount, wallet, member, state, run_id, node_id, provider, vendor_id FROM holds WHERE id = ?",
+    )
+    .bind(&hold.0)
+    .fetch_optional(&mut **tx)
+    .await?;
     let Some(h) = row else {
         return Err(LedgerError::UnknownHold(hold.0.clone()));
     };
@@ -325,7 +346,7 @@ async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
         return Err(LedgerError::Settled { id: hold.0.clone(), state: h.state });
     }
     let audit = Audit { run_id: h.run_id, node_id: h.node_id, provider: h.provider, vendor_id: h.vendor_id };
-    Ok(HoldRow { amount: h.amount, audit })
+    Ok(HoldRow { amount: h.amount, audit, wallet: h.wallet, member: h.member })
 }
 
 /// A hold's legs in order: lot and amount reserved.

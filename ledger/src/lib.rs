@@ -18,6 +18,7 @@ mod grants;
 mod history;
 mod holds;
 mod keys;
+mod members;
 pub mod plans;
 mod subscriptions;
 mod types;
@@ -33,6 +34,7 @@ pub use error::LedgerError;
 pub use grants::GrantReceipt;
 pub use history::to_csv;
 pub use holds::{HoldId, Posted, Recovery};
+pub use members::MemberUse;
 pub use subscriptions::HoldRecord;
 pub use types::{Audit, Balance, Credits, Grant, HoldRequest, Source, TransferRecord};
 

@@ -36,22 +36,37 @@ impl Ledger {
     /// Grants a plan's credits for the current calendar month, expiring at its end, and
     /// records the plan and tier on the wallet. The key is the plan, wallet and month, so
     /// granting the same month twice is a replay, never a second grant.
+    /// A custom plan (monthly_credits 0, such as Enterprise) takes its amount in `custom`.
     pub async fn grant_plan(
         &self,
         wallet: &str,
         name: &str,
         plan: &Plan,
         seats: i64,
+        custom: Option<i64>,
     ) -> Result<GrantReceipt, LedgerError> {
         let seats = if plan.per_seat { seats.max(1) } else { 1 };
         let (expires, month) = month_end(self.now());
-        let amount = Credits(plan.monthly_credits.saturating_mul(seats));
+        let monthly = match (plan.monthly_credits, custom) {
+            (0, Some(n)) => n,
+            (0, None) => {
+                return Err(LedgerError::InvalidAmount(format!(
+                    "plan {name} is custom: give its monthly credits (--credits N)"
+                )));
+            }
+            (n, None) => n,
+            (_, Some(_)) => {
+                return Err(LedgerError::InvalidAmount(format!("plan {name} grants a fixed amount; drop --credits")));
+            }
+        };
+        let amount = Credits(monthly.saturating_mul(seats));
         let grant = Grant {
             wallet: wallet.to_string(),
             amount,
             source: Source::Plan,
             expires_at_ms: Some(expires),
             reason: format!("plan:{name}:{month}"),
+            rollover_cap: plan.rollover_cap,
         };
         let receipt = self.grant(&grant, &format!("plan:{name}:{wallet}:{month}")).await?;
         sqlx::query("UPDATE accounts SET plan = ?, tier = ? WHERE id = ?")
@@ -71,6 +86,7 @@ impl Ledger {
             source: Source::Pack,
             expires_at_ms: None,
             reason: format!("pack:{name}"),
+            rollover_cap: 0,
         };
         self.grant(&grant, key).await
     }

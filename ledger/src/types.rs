@@ -71,6 +71,10 @@ pub struct Grant {
     pub expires_at_ms: Option<i64>,
     /// Why, such as `plan:pro:2026-11` or `pack:500`.
     pub reason: String,
+    /// At expiry, up to this much of what is left rolls into the next month (0: none).
+    /// Left out of the request's fingerprint when 0, so keys from before it still replay.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollover_cap: i64,
 }
 
 /// A request to reserve credits before a paid call.
@@ -84,6 +88,10 @@ pub struct HoldRequest {
     pub timeout_ms: i64,
     /// Who and why.
     pub audit: Audit,
+    /// The team member spending from a pool wallet, within their monthly cap. Left out of
+    /// the request's fingerprint when absent, so keys from before it still replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
 }
 
 /// A wallet's credits.
@@ -119,4 +127,8 @@ pub struct TransferRecord {
     pub idempotency_key: Option<String>,
     /// When (unix ms).
     pub created_at_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use proptest::prelude::*;
-use switchyard_ledger::{Audit, Credits, Grant, HoldRequest, Ledger, LedgerError, Source, to_csv};
+use switchyard_ledger::{Audit, Credits, Grant, HoldId, HoldRequest, Ledger, LedgerError, Source, to_csv};
 
 struct Fixture {
     ledger: Ledger,
@@ -36,6 +36,7 @@ fn grant(wallet: &str, amount: i64, source: Source, expires_at_ms: Option<i64>) 
         source,
         expires_at_ms,
         reason: format!("{}:{amount}", source.name()),
+        rollover_cap: 0,
     }
 }
 
@@ -46,7 +47,7 @@ fn hold(wallet: &str, amount: i64) -> HoldRequest {
         provider: Some("bfl".into()),
         vendor_id: None,
     };
-    HoldRequest { wallet: wallet.into(), amount: Credits(amount), timeout_ms: 60_000, audit }
+    HoldRequest { wallet: wallet.into(), amount: Credits(amount), timeout_ms: 60_000, audit, member: None }
 }
 
 #[test]
@@ -101,6 +102,82 @@ fn spending_takes_the_earliest_expiry_first_then_promotional_before_paid() {
             .collect();
         let want = [("lot:bob:early", 50), ("lot:bob:promo", 100), ("lot:bob:plan", 50)];
         assert_eq!(spent, want.map(|(lot, n)| (lot.to_string(), Credits(n))));
+    });
+}
+
+/// A plan that rolls over carries what is left, up to its cap, into a lot for the next month;
+/// the rest goes to breakage, and the carried lot can roll again under the same cap.
+#[test]
+fn rollover_carries_up_to_the_cap_and_the_rest_expires() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        let nov_15 = 1_794_700_800_000; // 2026-11-15T00:00:00Z
+        let (dec_1, jan_1) = (1_796_083_200_000, 1_798_761_600_000);
+        f.now.store(nov_15, Ordering::SeqCst);
+        let plans = switchyard_ledger::plans::Plans::builtin();
+        let enterprise = &plans.plans["enterprise"];
+        let mut capped = enterprise.clone();
+        capped.rollover_cap = 300;
+        let err = l.grant_plan("corp", "enterprise", enterprise, 1, None).await.unwrap_err();
+        assert!(err.to_string().contains("give its monthly credits (--credits N)"), "{err}");
+        l.grant_plan("corp", "enterprise", &capped, 1, Some(1000)).await.unwrap();
+        let h = l.hold(&hold("corp", 200), "h").await.unwrap();
+        l.post(&h, Credits(200), Credits(150), None, "p").await.unwrap();
+        f.now.store(dec_1, Ordering::SeqCst);
+        assert_eq!(l.expire_grants().await.unwrap(), Credits(500), "800 left: 300 roll over, 500 expire");
+        assert_eq!(l.balance("corp").await.unwrap().available, Credits(300));
+        f.now.store(jan_1, Ordering::SeqCst);
+        assert_eq!(l.expire_grants().await.unwrap(), Credits(0), "the carried 300 fit the cap again");
+        assert_eq!(l.balance("corp").await.unwrap().available, Credits(300));
+        assert_eq!(l.total().await.unwrap(), 0);
+    });
+}
+
+/// Team pools: concurrent holds by one member never pass the member's monthly cap, whatever
+/// the pool holds; a void gives the room back; another member is unaffected; a new month
+/// starts from zero; batched holds keep the same rule.
+#[test]
+fn members_never_pass_their_caps_under_concurrency() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let l = &f.ledger;
+        l.grant(&grant("team", 10_000, Source::Plan, None), "pool").await.unwrap();
+        let err = l.set_member_cap("nobody", "alice", Credits(300)).await.unwrap_err();
+        assert!(matches!(err, LedgerError::UnknownWallet(_)), "{err}");
+        l.set_member_cap("team", "alice", Credits(300)).await.unwrap();
+        l.set_member_cap("team", "bob", Credits(500)).await.unwrap();
+        let as_member = |who: &str, n: i64| HoldRequest { member: Some(who.into()), ..hold("team", n) };
+        let tries: Vec<_> = (0..8)
+            .map(|i| {
+                let (l, req) = (l.clone(), as_member("alice", 100));
+                tokio::spawn(async move { l.hold(&req, &format!("a{i}")).await })
+            })
+            .collect();
+        let mut admitted: Vec<HoldId> = Vec::new();
+        for t in tries {
+            match t.await.unwrap() {
+                Ok(h) => admitted.push(h),
+                Err(LedgerError::MemberCapReached { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(admitted.len(), 3, "300 of cap in 100s");
+        let err = l.hold(&as_member("alice", 1), "a-more").await.unwrap_err();
+        assert!(err.to_string().contains("alice has used 300 cr of a 300 cr monthly cap in team"), "{err}");
+        assert!(l.hold(&as_member("bob", 500), "b1").await.is_ok(), "bob's cap is his own");
+        let err = l.hold(&as_member("carol", 1), "c1").await.unwrap_err();
+        assert!(matches!(err, LedgerError::UnknownMember { .. }), "{err}");
+        l.void(&admitted[0], "v0").await.unwrap();
+        l.post(&admitted[1], Credits(60), Credits(50), None, "p1").await.unwrap();
+        let alice = l.member("team", "alice").await.unwrap();
+        assert_eq!((alice.spent, alice.held), (60, 100));
+        let batch = vec![(as_member("alice", 100), "m1".to_string()), (as_member("alice", 100), "m2".to_string())];
+        let out = l.hold_many(&batch).await.unwrap();
+        assert!(out[0].is_ok() && out[1].is_err(), "60 spent + 100 held + 100 fits 300; another 100 does not");
+        f.now.store(1_000_000 + 40 * 86_400_000, Ordering::SeqCst);
+        assert!(l.hold(&as_member("alice", 100), "next-month").await.is_ok(), "a new month starts from zero");
+        assert_eq!(l.total().await.unwrap(), 0);
     });
 }
 

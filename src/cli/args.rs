@@ -176,6 +176,19 @@ pub enum CreditsCommand {
         /// Seats, for per-seat plans.
         #[arg(long, default_value_t = 1)]
         seats: i64,
+        /// Monthly credits, for a custom plan (enterprise).
+        #[arg(long)]
+        credits: Option<i64>,
+    },
+    /// A team member's monthly cap in a pool wallet: set it with --cap, or show it and this
+    /// month's use.
+    Member {
+        /// The member.
+        #[arg(long)]
+        name: String,
+        /// Credits a month.
+        #[arg(long)]
+        cap: Option<i64>,
     },
     /// Every transfer, oldest first, with run, node, provider and vendor ids.
     History {
@@ -250,4 +263,7 @@ pub struct WalletArgs {
     /// The most this run may spend, in credits.
     #[arg(long)]
     pub budget: Option<i64>,
+    /// The team member spending from a pool wallet, within their monthly cap.
+    #[arg(long, requires = "account")]
+    pub member: Option<String>,
 }

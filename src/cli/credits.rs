@@ -86,13 +86,13 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
             let receipt = ledger.topup(account, pack, p, &format!("topup:{payment_id}")).await?;
             println!("{account}: +{} from pack {pack} (lot {})", receipt.amount, receipt.lot);
         }
-        CreditsCommand::Grant { plan, seats } => {
+        CreditsCommand::Grant { plan, seats, credits } => {
             let plans = plans(args.plans.as_ref())?;
             let Some(p) = plans.plans.get(plan) else {
                 let known = plans.plans.keys().cloned().collect::<Vec<_>>().join(", ");
                 return Err(Refused(format!("no plan {plan:?}; plans: {known}")).into());
             };
-            let receipt = ledger.grant_plan(account, plan, p, *seats).await?;
+            let receipt = ledger.grant_plan(account, plan, p, *seats, *credits).await?;
             println!("{account}: {} from plan {plan} this month (lot {})", receipt.amount, receipt.lot);
         }
         CreditsCommand::History { csv, all } => {
@@ -102,6 +102,16 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
             } else {
                 println!("{}", serde_json::to_string_pretty(&records)?);
             }
+        }
+        CreditsCommand::Member { name, cap } => {
+            let used = match cap {
+                Some(cap) => ledger.set_member_cap(account, name, switchyard_ledger::Credits(*cap)).await?,
+                None => ledger.member(account, name).await?,
+            };
+            println!(
+                "{account}/{name}: cap {} cr a month; {} spent in {}, {} held",
+                used.cap, used.spent, used.period, used.held
+            );
         }
         CreditsCommand::Holds { all, json } => {
             let holds = ledger.holds(Some(account), !all).await?;

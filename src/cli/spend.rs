@@ -57,7 +57,21 @@ pub async fn open(
     }
     let run_id = format!("run-{}-{}", now_ms(), std::process::id());
     let budget = RunBudget::new(args.wallet.budget);
-    Ok(Arc::new(Billing { ledger, catalog: Arc::new(catalog), account, run_id, budget }))
+    let member = args.wallet.member.clone();
+    if let Some(m) = &member {
+        let used = ledger.member(&account, m).await.map_err(|e| fail(e.to_string()))?;
+        let left = used.cap - used.held - if used.period == current_month() { used.spent } else { 0 };
+        if totals.credits.1 > left {
+            eprintln!("does NOT fit: at most {} cr against {left} cr left of {m}'s monthly cap", totals.credits.1);
+            eprintln!("refused before starting: nothing was run or charged (exit 3)");
+            return Err(Exit::OverBudget);
+        }
+    }
+    Ok(Arc::new(Billing { ledger, catalog: Arc::new(catalog), account, member, run_id, budget }))
+}
+
+fn current_month() -> String {
+    switchyard_ledger::plans::month_end(now_ms()).1
 }
 
 fn now_ms() -> i64 {
@@ -69,7 +83,7 @@ pub fn wrap(items: &mut [BatchItem], plans: &[GraphPlan], billing: &Arc<Billing>
     for (item, plan) in items.iter_mut().zip(plans) {
         for (node, placed) in item.graph.nodes.iter_mut().zip(&plan.plan.nodes) {
             let (Some(placed), Some(cap)) = (placed, capability(node)) else { continue };
-            let billed = Billed::new(Arc::clone(&node.node), placed.clone(), cap, Arc::clone(billing));
+            let billed = Billed::new(Arc::clone(&node.node), placed.clone(), cap, Arc::clone(billing), &item.name);
             node.node = Arc::new(billed);
         }
     }

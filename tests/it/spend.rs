@@ -200,3 +200,48 @@ fn a_lost_reply_leaves_its_hold_open_as_unknown() {
     assert_eq!(unknown.len(), 1, "{:?}", farm.holds());
     assert_eq!(unknown[0]["provider"], "runway");
 }
+
+/// Batch items bill separately: four frames, four holds, each posted under its own item's
+/// node id, never one item's hold replayed for another (regression: the keys once left the
+/// item out).
+#[test]
+fn batch_items_hold_and_post_under_their_own_keys() {
+    let farm = Farm::new();
+    let frames = root().join("workflows/assets/frames/*.png");
+    let batch = ["--batch", frames.to_str().unwrap(), "--bind", "load.path"];
+    let (code, summary, err) = farm.run(&root().join("tests/fixtures/spend/batch-upscale.json"), &batch);
+    assert_eq!(code, 0, "{err}");
+    let holds = farm.holds();
+    let nodes: std::collections::BTreeSet<&str> = holds.iter().map(|h| h["node_id"].as_str().unwrap()).collect();
+    assert_eq!(nodes.len(), 4, "{holds:?}");
+    assert!(nodes.contains("frame_0001/up"), "{nodes:?}");
+    assert!(holds.iter().all(|h| h["state"] == "posted"), "{holds:?}");
+    assert_eq!(summary["credits"]["charged"], 12, "four 4x upscales at 3 cr");
+    assert_eq!(farm.mock.requests_to("stability.upscale").len(), 4);
+}
+
+/// A team member runs within their monthly cap: a run whose quote passes what is left of it
+/// is refused before it starts, and a run that fits counts toward it.
+#[test]
+fn a_member_runs_within_their_monthly_cap() {
+    let farm = Farm::new();
+    assert_eq!(farm.credits(&["member", "--name", "alice", "--cap", "50"]).0, 0);
+    let shot = root().join("workflows/cloud-shot.json");
+    let (code, _, err) = farm.run(&shot, &["--member", "alice"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("against 50 cr left of alice's monthly cap"), "{err}");
+    assert!(farm.mock.requests().is_empty());
+    assert_eq!(farm.credits(&["member", "--name", "alice", "--cap", "100"]).0, 0);
+    let (code, summary, err) = farm.run(&shot, &["--member", "alice"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary["credits"]["charged"], 74);
+    let out = farm
+        .cmd()
+        .args(["credits", "--ledger"])
+        .arg(farm.ledger())
+        .args(["--account", "studio", "member", "--name", "alice"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cap 100 cr a month; 74 spent in ") && text.ends_with(", 0 held\n"), "{text}");
+}

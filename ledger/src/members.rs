@@ -1,0 +1,116 @@
+//! Team pools: members spend from one shared wallet, each within a monthly cap. A member's
+//! hold takes from the cap in the same transaction (and the same statement) that checks it,
+//! so concurrent runs can no more overspend a member's cap than the pool.
+
+use serde::Serialize;
+
+use crate::plans::month_end;
+use crate::types::Credits;
+use crate::{Ledger, LedgerError, Tx};
+
+/// A member's cap and use this month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct MemberUse {
+    /// The pool wallet.
+    pub pool: String,
+    /// The member.
+    pub member: String,
+    /// Credits a month.
+    pub cap: i64,
+    /// The month `spent` counts (`2026-11`).
+    pub period: String,
+    /// Charged this month.
+    pub spent: i64,
+    /// Reserved by open holds.
+    pub held: i64,
+}
+
+/// The calendar month (UTC) holding `now_ms`.
+pub(crate) fn period(now_ms: i64) -> String {
+    month_end(now_ms).1
+}
+
+impl Ledger {
+    /// Sets a member's monthly cap in a pool wallet (adding the member).
+    pub async fn set_member_cap(&self, pool: &str, member: &str, cap: Credits) -> Result<MemberUse, LedgerError> {
+        if cap.0 < 0 || member.is_empty() {
+            return Err(LedgerError::InvalidAmount(format!("a member needs a name and a cap of 0 or more, not {cap}")));
+        }
+        let mut tx = self.begin().await?;
+        crate::holds::wallet_exists(&mut *tx, pool).await?;
+        sqlx::query(
+            "INSERT INTO members (pool, member, cap, period) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (pool, member) DO UPDATE SET cap = excluded.cap",
+        )
+        .bind(pool)
+        .bind(member)
+        .bind(cap.0)
+        .bind(period(self.now()))
+        .execute(&mut *tx)
+        .await?;
+        let used = member_use(&mut tx, pool, member).await?;
+        tx.commit().await?;
+        Ok(used)
+    }
+
+    /// A member's cap and use.
+    pub async fn member(&self, pool: &str, member: &str) -> Result<MemberUse, LedgerError> {
+        let mut tx = self.begin().await?;
+        let used = member_use(&mut tx, pool, member).await?;
+        tx.commit().await?;
+        Ok(used)
+    }
+}
+
+async fn member_use(tx: &mut Tx, pool: &str, member: &str) -> Result<MemberUse, LedgerError> {
+    let row: Option<MemberUse> =
+        sqlx::query_as("SELECT pool, member, cap, period, spent, held FROM members WHERE pool = ? AND member = ?")
+            .bind(pool)
+            .bind(member)
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.ok_or_else(|| LedgerError::UnknownMember { pool: pool.into(), member: member.into() })
+}
+
+/// Reserves `amount` of the member's cap for this month, or refuses with what is left. A new
+/// month starts the member's spending from zero.
+pub(crate) async fn take(tx: &mut Tx, pool: &str, member: &str, amount: i64, now_ms: i64) -> Result<(), LedgerError> {
+    let month = period(now_ms);
+    let done = sqlx::query(
+        "UPDATE members SET spent = CASE WHEN period = ? THEN spent ELSE 0 END, period = ?, held = held + ? \
+         WHERE pool = ? AND member = ? AND (CASE WHEN period = ? THEN spent ELSE 0 END) + held + ? <= cap",
+    )
+    .bind(&month)
+    .bind(&month)
+    .bind(amount)
+    .bind(pool)
+    .bind(member)
+    .bind(&month)
+    .bind(amount)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let used = member_use(tx, pool, member).await?;
+    let spent = if used.period == month { used.spent } else { 0 };
+    Err(LedgerError::MemberCapReached {
+        pool: pool.into(),
+        member: member.into(),
+        cap: Credits(used.cap),
+        used: Credits(spent + used.held),
+        needed: Credits(amount),
+    })
+}
+
+/// Gives back a settled hold's reservation and counts what was charged.
+pub(crate) async fn settle(tx: &mut Tx, pool: &str, member: &str, held: i64, charged: i64) -> Result<(), LedgerError> {
+    sqlx::query("UPDATE members SET held = held - ?, spent = spent + ? WHERE pool = ? AND member = ?")
+        .bind(held)
+        .bind(charged)
+        .bind(pool)
+        .bind(member)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
