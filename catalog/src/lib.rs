@@ -26,7 +26,7 @@ pub const BUILTIN: &str = include_str!("../data/catalog.toml");
 pub const CARBON_CSV: &str = include_str!("../data/carbon-intensity.csv");
 
 /// The compute brand behind a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Brand {
     /// NVIDIA GPUs.
@@ -38,7 +38,7 @@ pub enum Brand {
 }
 
 /// Expected seconds per call.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
     /// Usual.
@@ -48,7 +48,7 @@ pub struct Latency {
 }
 
 /// A region a model runs in.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
     /// Its name in the catalog, such as `bfl-eu`.
@@ -63,7 +63,7 @@ pub struct Region {
 }
 
 /// One model on one provider.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     /// `provider:model`.
@@ -98,7 +98,7 @@ pub struct Model {
 }
 
 /// A model this machine can run for free (an ONNX model behind a capability).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalModel {
     /// `local:<name>`.
@@ -116,7 +116,7 @@ pub struct LocalModel {
 }
 
 /// This machine, for the carbon estimate of local work.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalMachine {
     /// Power drawn while working, in kW.
@@ -132,7 +132,7 @@ impl Default for LocalMachine {
 }
 
 /// The whole catalog.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     /// USD to credits.
@@ -153,6 +153,12 @@ pub struct Catalog {
     /// This machine's power and grid.
     #[serde(default)]
     pub local_machine: LocalMachine,
+}
+
+/// The JSON Schema of a catalog file's data (the TOML maps onto it one to one), for editors
+/// and for checking a user's catalog before it is used.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Catalog)).unwrap_or_default()
 }
 
 /// A catalog that cannot be used.

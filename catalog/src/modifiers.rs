@@ -27,7 +27,7 @@ impl Route {
 }
 
 /// What a route changes.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteTerms {
     /// Multiplies the price.
@@ -42,7 +42,7 @@ fn one() -> f64 {
 }
 
 /// The routes on offer besides the standard one; a missing route is not offered.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Routes {
     /// Cheaper and slower.
@@ -52,7 +52,7 @@ pub struct Routes {
 }
 
 /// A window of surge or off-peak prices.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Shown in quotes, such as `us-peak`.

@@ -31,8 +31,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the JSON Schema of the workflow file format.
-    Schema,
+    /// Print the JSON Schema of the workflow file format (or, with --catalog, of the provider
+    /// catalog).
+    Schema {
+        /// The provider catalog's schema instead.
+        #[arg(long)]
+        catalog: bool,
+    },
     /// Serve the mock partner providers on a loopback port, for offline demos and tests.
     /// A mock: it speaks the providers' wire formats, generates nothing and charges nothing.
     MockProviders {

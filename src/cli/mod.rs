@@ -46,8 +46,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
-        Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&switchyard_engine::format::json_schema())?);
+        Command::Schema { catalog } => {
+            let schema =
+                if catalog { switchyard_catalog::json_schema() } else { switchyard_engine::format::json_schema() };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(Exit::Ok)
         }
     }

@@ -190,12 +190,14 @@ fn ctrl_c_cancels_the_run_and_exits_130() {
 }
 
 #[test]
-fn schema_command_matches_the_committed_schema() {
-    let out = bin().arg("schema").output().unwrap();
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let committed: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("schema/workflow.schema.json")).unwrap()).unwrap();
-    assert_eq!(printed, committed, "run `switchyard schema > schema/workflow.schema.json` and commit it");
+fn schema_command_matches_the_committed_schemas() {
+    for (args, file) in [(&["schema"][..], "workflow"), (&["schema", "--catalog"][..], "catalog")] {
+        let out = bin().args(args).output().unwrap();
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = root().join(format!("schema/{file}.schema.json"));
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(printed, committed, "run `switchyard {} > schema/{file}.schema.json` and commit it", args.join(" "));
+    }
 }
 
 #[test]
