@@ -60,21 +60,29 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         (out.status.code().unwrap_or(-1), doc)
     };
-    // Expected: (template, total credits [min, max], cloud placements).
-    let cases: [(&str, [i64; 2], &[&str]); 4] = [
-        ("lookdev-draft", [0, 0], &[]),
-        ("cloud-draft", [3, 3], &["openai:gpt-image-1@openai-us"]),
+    // Expected: (template, policy, total credits [min, max], cloud-capable placements). The
+    // hybrid template's draft and final upscales are placed by each policy.
+    let local = "local:upscale2x";
+    let cases: [(&str, &str, [i64; 2], &[&str]); 9] = [
+        ("lookdev-draft", "cheapest", [0, 0], &[]),
+        ("cloud-draft", "cheapest", [3, 3], &["openai:gpt-image-1@openai-us"]),
         (
             "cloud-shot",
+            "cheapest",
             [74, 74],
             &["bfl:flux-2-pro@bfl-eu", "runway:gen4_turbo@runway-us", "recraft:remove-background@recraft-eu"],
         ),
-        ("cloud-voiceover", [1, 1], &["elevenlabs:eleven_multilingual_v2@elevenlabs-us"]),
+        ("cloud-voiceover", "cheapest", [1, 1], &["elevenlabs:eleven_multilingual_v2@elevenlabs-us"]),
+        ("hybrid-upscale", "cheapest", [3, 3], &[local, "stability:fast@stability-us"]),
+        ("hybrid-upscale", "fastest", [3, 3], &[local, "stability:fast@stability-us"]),
+        ("hybrid-upscale", "greenest", [1, 4], &[local, "replicate:nightmareai/real-esrgan@replicate-us"]),
+        ("hybrid-upscale", "local-first:greenest", [1, 4], &[local, "replicate:nightmareai/real-esrgan@replicate-us"]),
+        ("hybrid-upscale", "brand:amd", [3, 3], &[local, "stability:fast@stability-us"]),
     ];
-    for (template, credits, placements) in cases {
-        let (code, doc) = quote(template, &[]);
-        assert_eq!(code, 0, "{template}: {doc}");
-        assert_eq!(doc["totals"]["credits"], serde_json::json!(credits), "{template}");
+    for (template, policy, credits, placements) in cases {
+        let (code, doc) = quote(template, &["--policy", policy]);
+        assert_eq!(code, 0, "{template} {policy}: {doc}");
+        assert_eq!(doc["totals"]["credits"], serde_json::json!(credits), "{template} {policy}");
         let cloud: Vec<&str> = doc["nodes"]
             .as_array()
             .unwrap()
@@ -82,32 +90,10 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
             .filter_map(|n| n["placement"].as_str())
             .filter(|p| *p != "local")
             .collect();
-        assert_eq!(cloud, placements, "{template}");
+        assert_eq!(cloud, placements, "{template} {policy}");
     }
     let (code, doc) = quote("cloud-shot", &["--budget", "50"]);
     assert_eq!((code, &doc["fits"]), (3, &serde_json::json!(false)));
-    // Each policy places the hybrid template's draft and final upscales.
-    let local = "local:upscale2x";
-    let policies: [(&str, [&str; 2], [i64; 2]); 5] = [
-        ("cheapest", [local, "stability:fast@stability-us"], [3, 3]),
-        ("fastest", [local, "stability:fast@stability-us"], [3, 3]),
-        ("greenest", [local, "replicate:nightmareai/real-esrgan@replicate-us"], [1, 4]),
-        ("local-first:greenest", [local, "replicate:nightmareai/real-esrgan@replicate-us"], [1, 4]),
-        ("brand:amd", [local, "stability:fast@stability-us"], [3, 3]),
-    ];
-    for (policy, placements, credits) in policies {
-        let (code, doc) = quote("hybrid-upscale", &["--policy", policy]);
-        assert_eq!(code, 0, "{policy}: {doc}");
-        let got: Vec<&str> = doc["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|n| n["placement"].as_str())
-            .filter(|p| *p != "local")
-            .collect();
-        assert_eq!(got, placements, "{policy}");
-        assert_eq!(doc["totals"]["credits"], serde_json::json!(credits), "{policy}");
-    }
     let (code, doc) = quote("hybrid-upscale", &["--policy", "local-first", "--set", "final.scale=2"]);
     assert_eq!(code, 0);
     let fin = doc["nodes"].as_array().unwrap().iter().find(|n| n["node"] == "final").unwrap();
