@@ -322,3 +322,25 @@ fn record(
     }
     record
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_budget_never_lets_concurrent_holds_pass_it() {
+        let budget = Arc::new(RunBudget::new(Some(100)));
+        let takers: Vec<_> = (0..16)
+            .map(|_| {
+                let b = Arc::clone(&budget);
+                std::thread::spawn(move || b.take(30).is_ok())
+            })
+            .collect();
+        let taken = takers.into_iter().map(|t| t.join()).filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(taken, 3, "three holds of 30 fit in 100");
+        assert_eq!(budget.take(11), Err(10), "the refusal says what is left");
+        budget.give_back(30);
+        assert!(budget.take(40).is_ok(), "a settled hold gives back what it did not charge");
+        assert!(RunBudget::new(None).take(i64::MAX).is_ok(), "no budget, no limit");
+    }
+}

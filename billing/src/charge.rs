@@ -64,3 +64,52 @@ pub fn charge(
     let credits = conv.credits(usd * candidate.price_factor).min(candidate.credits.1);
     Charge { credits, cost: conv.cost_credits(usd).min(credits), metered: metered || stated.is_some() }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn candidate(id: &str, most: i64) -> Candidate {
+        Candidate {
+            id: id.into(),
+            placement: id.into(),
+            credits: (1, most),
+            eta_s: (5.0, 60.0),
+            gco2eq: 0.1,
+            price_factor: 1.0,
+        }
+    }
+
+    fn call(capability: &str, model: &str, params: &[(&str, &str)]) -> Call {
+        Call::new("n", capability, model, params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn charges_follow_the_providers_figures_and_never_pass_the_hold() {
+        let catalog = Catalog::builtin();
+        let flux = call("text_to_image", "bfl:flux-2-pro", &[("width", "1024"), ("height", "1024")]);
+        let stated = |cents: f64| json!({ "metered": { "cost_usd_cents": cents } });
+        let c = charge(&catalog, &candidate("bfl:flux-2-pro", 40), &flux, Some(&stated(3.0)), None);
+        assert_eq!((c.credits, c.cost, c.metered), (8, 6, true), "$0.03 is 6 cr at cost, 7.5 with the margin");
+        let c = charge(&catalog, &candidate("bfl:flux-2-pro", 5), &flux, Some(&stated(3.0)), None);
+        assert_eq!((c.credits, c.cost), (5, 5), "never more than the hold");
+        let esrgan = call("upscale", "replicate:nightmareai/real-esrgan", &[("scale", "4")]);
+        let timed = |s: f64| json!({ "metered": { "predict_time_s": s } });
+        let cand = candidate("replicate:nightmareai/real-esrgan", 1_000);
+        let (short, long) = (
+            charge(&catalog, &cand, &esrgan, Some(&timed(1.0)), None),
+            charge(&catalog, &cand, &esrgan, Some(&timed(30.0)), None),
+        );
+        assert!(short.credits < long.credits && long.metered, "GPU time is billed as metered: {short:?} {long:?}");
+        let unmetered = charge(
+            &catalog,
+            &candidate("recraft:remove-background", 10),
+            &call("remove_background", "recraft:remove-background", &[]),
+            None,
+            Some(1.0),
+        );
+        assert!(!unmetered.metered && unmetered.credits > 0, "the formula over the output: {unmetered:?}");
+    }
+}

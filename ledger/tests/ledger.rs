@@ -317,6 +317,7 @@ enum Op {
     Expire,
     Replay(usize),
     Batch(Vec<i64>),
+    MemberHold(i64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -329,6 +330,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Expire),
         (0usize..8).prop_map(Op::Replay),
         proptest::collection::vec(0i64..200, 1..6).prop_map(Op::Batch),
+        (1i64..200).prop_map(Op::MemberHold),
     ]
 }
 
@@ -336,7 +338,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// After any sequence of operations the ledger sums to zero, no ordinary account is
-    /// negative, and replaying a key changes nothing.
+    /// negative, replaying a key changes nothing, and a member never passes their cap.
     #[test]
     fn the_ledger_balances_after_any_sequence(ops in proptest::collection::vec(op(), 1..40)) {
         rt().block_on(async {
@@ -344,6 +346,7 @@ proptest! {
             let l = &f.ledger;
             let mut holds = Vec::new();
             let mut keys: Vec<(String, HoldRequest)> = Vec::new();
+            let mut member = false;
             for (n, op) in ops.into_iter().enumerate() {
                 let now = f.now.load(Ordering::SeqCst);
                 let _ = match op {
@@ -367,6 +370,13 @@ proptest! {
                         }
                         Ok(())
                     }
+                    Op::MemberHold(a) => {
+                        if !member && l.set_member_cap("w", "m", Credits(250)).await.is_ok() {
+                            member = true;
+                        }
+                        let req = HoldRequest { member: Some("m".into()), ..hold("w", a) };
+                        l.hold(&req, &format!("m{n}")).await.map(|h| holds.push(h))
+                    }
                     Op::Replay(i) if !keys.is_empty() => {
                         let (key, req) = keys[i % keys.len()].clone();
                         let before = l.balance("w").await.ok();
@@ -378,6 +388,9 @@ proptest! {
                 };
                 assert_eq!(l.total().await.unwrap(), 0, "sums to zero");
                 assert!(l.lowest_available().await.unwrap() >= 0, "never negative");
+                if let Ok(m) = l.member("w", "m").await {
+                    assert!(m.held >= 0 && m.spent + m.held <= m.cap, "within the cap: {m:?}");
+                }
             }
         });
     }
