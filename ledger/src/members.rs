@@ -25,6 +25,14 @@ pub struct MemberUse {
     pub held: i64,
 }
 
+impl MemberUse {
+    /// What is left of the cap at `now_ms` (a new month has spent nothing yet).
+    pub fn left_at(&self, now_ms: i64) -> i64 {
+        let spent = if self.period == period(now_ms) { self.spent } else { 0 };
+        self.cap - spent - self.held
+    }
+}
+
 /// The calendar month (UTC) holding `now_ms`.
 pub(crate) fn period(now_ms: i64) -> String {
     month_end(now_ms).1

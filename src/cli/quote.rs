@@ -29,8 +29,8 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
         }
     };
     let verdict = match &args.wallet.account {
-        Some(account) => match available(&args.wallet, account) {
-            Ok(a) => Verdict::new(&plan.plan.totals, Some(a), args.wallet.budget),
+        Some(account) => match room(&args.wallet, account) {
+            Ok((a, member)) => Verdict::new(&plan.plan.totals, Some(a), args.wallet.budget).member(member),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
@@ -52,16 +52,25 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
 pub struct Verdict {
     pub available: Option<i64>,
     pub budget: Option<i64>,
+    /// A team member and what is left of their monthly cap.
+    pub member: Option<(String, i64)>,
     pub most: i64,
 }
 
 impl Verdict {
     pub fn new(totals: &Totals, available: Option<i64>, budget: Option<i64>) -> Self {
-        Self { available, budget, most: totals.credits.1 }
+        Self { available, budget, member: None, most: totals.credits.1 }
+    }
+
+    pub fn member(mut self, member: Option<(String, i64)>) -> Self {
+        self.member = member;
+        self
     }
 
     pub fn fits(&self) -> bool {
-        self.available.is_none_or(|a| self.most <= a) && self.budget.is_none_or(|b| self.most <= b)
+        self.available.is_none_or(|a| self.most <= a)
+            && self.budget.is_none_or(|b| self.most <= b)
+            && self.member.as_ref().is_none_or(|(_, left)| self.most <= *left)
     }
 
     /// The totals line and whether the run fits.
@@ -74,10 +83,14 @@ impl Verdict {
             totals.makespan_s,
             totals.gco2eq
         );
-        let fit = match (self.available.filter(|a| self.most > *a), self.budget.filter(|b| self.most > *b)) {
-            (None, None) => "fits".to_string(),
-            (Some(a), _) => format!("does NOT fit: at most {} cr against {a} cr available", self.most),
-            (None, Some(b)) => format!("does NOT fit: at most {} cr against the budget of {b} cr", self.most),
+        let member = self.member.as_ref().filter(|(_, left)| self.most > *left);
+        let fit = match (self.available.filter(|a| self.most > *a), self.budget.filter(|b| self.most > *b), member) {
+            (None, None, None) => "fits".to_string(),
+            (Some(a), _, _) => format!("does NOT fit: at most {} cr against {a} cr available", self.most),
+            (None, Some(b), _) => format!("does NOT fit: at most {} cr against the budget of {b} cr", self.most),
+            (None, None, Some((m, left))) => {
+                format!("does NOT fit: at most {} cr against {left} cr left of {m}'s monthly cap", self.most)
+            }
         };
         [total, fit]
     }
@@ -137,9 +150,9 @@ fn node_line(q: &NodeQuote) -> String {
     )
 }
 
-/// The wallet's available credits; an unknown wallet is an error, and a missing ledger is
-/// not created.
-pub fn available(wallet: &WalletArgs, account: &str) -> Result<i64, String> {
+/// The wallet's available credits and the member's room; an unknown wallet or member is an
+/// error, and a missing ledger is not created.
+fn room(wallet: &WalletArgs, account: &str) -> Result<(i64, Option<(String, i64)>), String> {
     let path = super::credits::ledger_path(wallet.ledger.clone()).map_err(|e| e.to_string())?;
     if !path.is_file() {
         return Err(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display()));
@@ -147,6 +160,19 @@ pub fn available(wallet: &WalletArgs, account: &str) -> Result<i64, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let ledger = switchyard_ledger::Ledger::open(&path).await.map_err(|e| e.to_string())?;
-        ledger.balance(account).await.map(|b| b.available.0).map_err(|e| e.to_string())
+        wallet_room(&ledger, account, wallet.member.as_deref()).await.map_err(|e| e.to_string())
     })
+}
+
+/// A wallet's available credits, and what is left of a member's monthly cap.
+pub async fn wallet_room(
+    ledger: &switchyard_ledger::Ledger,
+    account: &str,
+    member: Option<&str>,
+) -> Result<(i64, Option<(String, i64)>), switchyard_ledger::LedgerError> {
+    let available = ledger.balance(account).await?.available.0;
+    let Some(m) = member else { return Ok((available, None)) };
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let left = ledger.member(account, m).await?.left_at(now_ms);
+    Ok((available, Some((m.to_string(), left))))
 }

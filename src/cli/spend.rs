@@ -15,7 +15,7 @@ use switchyard_ledger::Ledger;
 
 use super::Exit;
 use super::args::RunArgs;
-use super::quote::{Verdict, node_lines};
+use super::quote::{Verdict, node_lines, wallet_room};
 
 /// Opens the wallet, voids expired holds, and checks the quote fits the balance and budget.
 /// `Err` is the exit code when it does not.
@@ -39,14 +39,15 @@ pub async fn open(
     if recovered.voided > 0 || recovered.unknown > 0 {
         tracing::info!(voided = recovered.voided, unknown = recovered.unknown, "expired holds recovered");
     }
-    let available = ledger.balance(&account).await.map_err(|e| fail(e.to_string()))?.available.0;
+    let member = args.wallet.member.clone();
+    let (available, room) = wallet_room(&ledger, &account, member.as_deref()).await.map_err(|e| fail(e.to_string()))?;
     let mut totals = switchyard_catalog::quote::Totals::default();
     for p in plans {
         totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
         totals.gco2eq += p.plan.totals.gco2eq;
         totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
     }
-    let verdict = Verdict::new(&totals, Some(available), args.wallet.budget);
+    let verdict = Verdict::new(&totals, Some(available), args.wallet.budget).member(room);
     if !verdict.fits() {
         let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
         for line in nodes.into_iter().chain(verdict.lines(&totals)) {
@@ -57,21 +58,7 @@ pub async fn open(
     }
     let run_id = format!("run-{}-{}", now_ms(), std::process::id());
     let budget = RunBudget::new(args.wallet.budget);
-    let member = args.wallet.member.clone();
-    if let Some(m) = &member {
-        let used = ledger.member(&account, m).await.map_err(|e| fail(e.to_string()))?;
-        let left = used.cap - used.held - if used.period == current_month() { used.spent } else { 0 };
-        if totals.credits.1 > left {
-            eprintln!("does NOT fit: at most {} cr against {left} cr left of {m}'s monthly cap", totals.credits.1);
-            eprintln!("refused before starting: nothing was run or charged (exit 3)");
-            return Err(Exit::OverBudget);
-        }
-    }
     Ok(Arc::new(Billing { ledger, catalog: Arc::new(catalog), account, member, run_id, budget }))
-}
-
-fn current_month() -> String {
-    switchyard_ledger::plans::month_end(now_ms()).1
 }
 
 fn now_ms() -> i64 {

@@ -231,6 +231,16 @@ fn a_member_runs_within_their_monthly_cap() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("against 50 cr left of alice's monthly cap"), "{err}");
     assert!(farm.mock.requests().is_empty());
+    let quote = farm
+        .cmd()
+        .args(["quote", "--account", "studio", "--member", "alice", "--at", AT, "--ledger"])
+        .arg(farm.ledger())
+        .arg(&shot)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&quote.stdout);
+    assert_eq!(quote.status.code(), Some(3), "{text}");
+    assert!(text.contains("does NOT fit: at most 74 cr against 50 cr left of alice's monthly cap"), "{text}");
     assert_eq!(farm.credits(&["member", "--name", "alice", "--cap", "100"]).0, 0);
     let (code, summary, err) = farm.run(&shot, &["--member", "alice"]);
     assert_eq!(code, 0, "{err}");
