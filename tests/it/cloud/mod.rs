@@ -16,9 +16,11 @@ use switchyard_nodes::cloud::{CloudSettings, ProviderSettings};
 
 use cases::{Body, Case, Yields};
 
+/// Quick polls and backoff; requests get 3 s, room for an unoptimised debug build to encode
+/// and decode an image.
 pub fn fast_client() -> ClientConfig {
     ClientConfig {
-        request_timeout_ms: 400,
+        request_timeout_ms: 3_000,
         backoff_base_ms: 1,
         poll_interval_ms: 5,
         max_polls: 20,
@@ -27,8 +29,18 @@ pub fn fast_client() -> ClientConfig {
     }
 }
 
+/// As [`fast_client`], but a hung request gives up after 400 ms: for the tests that hang on
+/// purpose.
+fn hang_client() -> ClientConfig {
+    ClientConfig { request_timeout_ms: 400, ..fast_client() }
+}
+
 /// Every provider pointed at the mock with its key; `wrong_key` replaces one provider's key.
 pub fn registry(mock: &MockServer, wrong_key: Option<&str>) -> Registry {
+    registry_with(mock, wrong_key, fast_client())
+}
+
+fn registry_with(mock: &MockServer, wrong_key: Option<&str>, client: ClientConfig) -> Registry {
     let mut cloud = CloudSettings::default();
     for (name, key) in keys::ALL {
         let key = if wrong_key == Some(name) { wrong(key) } else { key.to_string() };
@@ -36,7 +48,7 @@ pub fn registry(mock: &MockServer, wrong_key: Option<&str>) -> Registry {
             base_url: Some(mock.base_url(name)),
             api_key: Some(ApiKey::new(key)),
             api_key_env: None,
-            client: fast_client(),
+            client: client.clone(),
         };
         cloud.providers.insert(name.to_string(), settings);
     }
@@ -105,6 +117,15 @@ impl Ran {
 
 /// Runs `case` once against a fresh mock scripted with `script`.
 pub fn run(case: &Case, wrong_key: bool, script: &[(&str, Vec<Fault>)]) -> Ran {
+    run_with(case, wrong_key, script, fast_client())
+}
+
+/// [`run`] with hung requests given up after 400 ms.
+fn run_hanging(case: &Case, script: &[(&str, Vec<Fault>)]) -> Ran {
+    run_with(case, false, script, hang_client())
+}
+
+fn run_with(case: &Case, wrong_key: bool, script: &[(&str, Vec<Fault>)], client: ClientConfig) -> Ran {
     let rt = crate::support::runtime();
     let dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
@@ -113,7 +134,7 @@ pub fn run(case: &Case, wrong_key: bool, script: &[(&str, Vec<Fault>)]) -> Ran {
             mock.script(route, faults.clone());
         }
         let provider = case.provider.split(':').next().unwrap();
-        let reg = registry(&mock, wrong_key.then_some(provider));
+        let reg = registry_with(&mock, wrong_key.then_some(provider), client);
         let out = reg.get(case.node).unwrap().run(context(&reg, case, dir.path())).await;
         Ran { out, mock, _dir: dir }
     })
@@ -237,7 +258,7 @@ fn every_adapter_fails_permanent_faults_once_with_a_clear_error() {
 fn no_adapter_sends_an_ambiguous_create_twice() {
     for case in cases::all().into_iter().filter(|c| !c.provider.starts_with("kling")) {
         for fault in [Fault::Hang, Fault::status(502), Fault::status(504)] {
-            let ran = run(&case, false, &[(case.create.0, vec![fault.clone()])]);
+            let ran = run_hanging(&case, &[(case.create.0, vec![fault.clone()])]);
             let err = ran.error();
             assert!(
                 err.contains("outcome unknown") && err.contains("not re-sent"),
@@ -254,11 +275,11 @@ fn no_adapter_sends_an_ambiguous_create_twice() {
 #[test]
 fn kling_settles_an_ambiguous_create_by_its_external_id() {
     let case = cases::all().into_iter().find(|c| c.provider.starts_with("kling")).unwrap();
-    let ran = run(&case, false, &[(case.create.0, vec![Fault::LoseReply])]);
+    let ran = run_hanging(&case, &[(case.create.0, vec![Fault::LoseReply])]);
     check_yields(&case, ran.out.as_ref().unwrap());
     assert_eq!(ran.count(case.create.0), 1, "the lost reply's task was found, not created again");
     for fault in [Fault::Hang, Fault::status(502)] {
-        let ran = run(&case, false, &[(case.create.0, vec![fault.clone()])]);
+        let ran = run_hanging(&case, &[(case.create.0, vec![fault.clone()])]);
         check_yields(&case, ran.out.as_ref().unwrap_or_else(|e| panic!("{fault:?}: {e}")));
         let creates = ran.mock.requests_to(case.create.0);
         assert_eq!(creates.len(), 2, "{fault:?}: no task existed, so it was sent once more");
