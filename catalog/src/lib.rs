@@ -155,6 +155,11 @@ pub struct Catalog {
     pub local_machine: LocalMachine,
 }
 
+/// The provider of a `provider:model` id (`local` for `local:<model>`).
+pub fn provider_of(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(provider, _)| provider)
+}
+
 /// The JSON Schema of a catalog file's data (the TOML maps onto it one to one), for editors
 /// and for checking a user's catalog before it is used.
 pub fn json_schema() -> serde_json::Value {

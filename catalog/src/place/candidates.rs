@@ -101,7 +101,7 @@ impl Why<'_> {
 
 /// Whether a preference entry (`provider`, `provider:model`, `local`) names `id`.
 pub(super) fn names(entry: &str, id: &str) -> bool {
-    entry == id || id.split_once(':').is_some_and(|(provider, _)| provider == entry)
+    entry == id || (id.contains(':') && crate::provider_of(id) == entry)
 }
 
 impl Catalog {
@@ -223,7 +223,7 @@ impl Catalog {
         out: &mut Vec<Cand<'a>>,
     ) -> Option<Why<'a>> {
         let before = out.len();
-        let provider = m.id.split_once(':').map_or(m.id.as_str(), |(p, _)| p);
+        let provider = crate::provider_of(&m.id);
         let window = self.schedule.iter().find(|w| w.covers(provider, opts.at_unix_s));
         let surge = window.map_or(1.0, |w| w.price_factor);
         let home = self.regions.get(m.home);

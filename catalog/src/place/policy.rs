@@ -117,12 +117,14 @@ pub(super) fn placed(need: &Need, ranked: &Ranked, pick: usize, opts: &Options) 
     let cands = &ranked.cands;
     let runner_up = ranked.runner_up(pick);
     let chosen = cands[pick.min(cands.len() - 1)];
+    let mut pools = vec![chosen.pool];
     let mut list = vec![chosen.public()];
-    for c in cands {
+    for c in cands.iter().filter(|c| c.pool != chosen.pool) {
         if list.len() > MAX_FALLBACKS {
             break;
         }
-        if !list.iter().any(|l| l.id.split(':').next() == Some(c.pool)) && c.pool != chosen.pool {
+        if !pools.contains(&c.pool) {
+            pools.push(c.pool);
             list.push(c.public());
         }
     }

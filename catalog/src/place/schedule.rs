@@ -55,50 +55,50 @@ impl<'a> Graph<'_, 'a> {
         self.upstream[i].iter().filter_map(|u| finish.get(*u)).fold(0.0, |a, b| a.max(*b))
     }
 
-    /// Each node's finish time with these picks.
-    pub fn simulate(&self, choice: &[usize]) -> Vec<f64> {
+    /// List-schedules the graph: each node, in topological order, goes on the candidate that
+    /// `pick` chooses given when its inputs are ready and the pools' free slots. Returns the
+    /// picks and each node's finish time.
+    fn schedule(
+        &self,
+        mut pick: impl FnMut(usize, &[Cand<'a>], &mut Pools<'a>, f64) -> usize,
+    ) -> (Vec<usize>, Vec<f64>) {
         let mut pools = Pools::new(self.opts);
-        let mut finish = vec![0.0; self.ranked.len()];
+        let n = self.ranked.len();
+        let (mut choice, mut finish) = (vec![0; n], vec![0.0; n]);
         for (i, cands) in self.ranked.iter().enumerate() {
             let ready = self.ready(i, &finish);
-            finish[i] = match cands.and_then(|c| c.get(choice[i])) {
-                Some(c) => {
-                    let (slot, free) = pools.earliest(c.pool);
-                    let end = ready.max(free) + c.eta_s.0;
-                    pools.take(c.pool, slot, end);
-                    end
-                }
-                None => ready,
-            };
-        }
-        finish
-    }
-
-    /// Earliest-finish-time picks.
-    fn earliest_finish(&self) -> Vec<usize> {
-        let mut pools = Pools::new(self.opts);
-        let mut finish = vec![0.0; self.ranked.len()];
-        let mut choice = vec![0; self.ranked.len()];
-        for (i, cands) in self.ranked.iter().enumerate() {
-            let ready = self.ready(i, &finish);
-            let Some(cands) = cands else {
+            let Some(cands) = cands.filter(|c| !c.is_empty()) else {
                 finish[i] = ready;
                 continue;
             };
-            let mut best: Option<(usize, usize, f64)> = None;
+            let k = pick(i, cands, &mut pools, ready).min(cands.len() - 1);
+            let c = &cands[k];
+            let (slot, free) = pools.earliest(c.pool);
+            let end = ready.max(free) + c.eta_s.0;
+            pools.take(c.pool, slot, end);
+            (choice[i], finish[i]) = (k, end);
+        }
+        (choice, finish)
+    }
+
+    /// Each node's finish time with these picks.
+    pub fn simulate(&self, choice: &[usize]) -> Vec<f64> {
+        self.schedule(|i, _, _, _| choice[i]).1
+    }
+
+    /// Earliest-finish-time picks: the first candidate that would finish soonest.
+    fn earliest_finish(&self) -> Vec<usize> {
+        let soonest = |_: usize, cands: &[Cand<'a>], pools: &mut Pools<'a>, ready: f64| {
+            let mut best = (0, f64::INFINITY);
             for (k, c) in cands.iter().enumerate() {
-                let (slot, free) = pools.earliest(c.pool);
-                let end = ready.max(free) + c.eta_s.0;
-                if best.is_none_or(|(_, _, b)| end < b) {
-                    best = Some((k, slot, end));
+                let end = ready.max(pools.earliest(c.pool).1) + c.eta_s.0;
+                if end < best.1 {
+                    best = (k, end);
                 }
             }
-            if let Some((k, slot, end)) = best {
-                pools.take(cands[k].pool, slot, end);
-                (choice[i], finish[i]) = (k, end);
-            }
-        }
-        choice
+            best.0
+        };
+        self.schedule(soonest).0
     }
 
     fn makespan(&self, choice: &[usize]) -> f64 {
