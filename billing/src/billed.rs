@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use switchyard_catalog::Catalog;
 use switchyard_catalog::place::{Candidate, Placed};
 use switchyard_catalog::quote::Call;
+use switchyard_catalog::{Catalog, provider_of};
 use switchyard_engine::{
     Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamProblem, ParamValue, PathRoots,
 };
@@ -116,10 +116,10 @@ impl Drop for OpenHold {
     }
 }
 
-/// How one attempt on one candidate ended.
-struct Attempt {
+/// A candidate that refused the call before any charge.
+struct Refusal {
     placement: String,
-    outcome: String,
+    message: String,
 }
 
 impl Node for Billed {
@@ -157,9 +157,8 @@ async fn spend(
     let id = ctx.node_id().as_str();
     let node = if scope.is_empty() { id.to_string() } else { format!("{scope}/{id}") };
     let tries = if placed.fallbacks { placed.candidates.len() } else { 1 };
-    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut refusals: Vec<Refusal> = Vec::new();
     let mut refused_providers: Vec<String> = Vec::new();
-    let mut last_refusal = None;
     for (n, cand) in placed.candidates.iter().take(tries).enumerate() {
         let provider = provider_of(&cand.id).to_string();
         if refused_providers.contains(&provider) {
@@ -178,17 +177,15 @@ async fn spend(
                 let call = call_of(&node, capability, &ctx, cand);
                 let charged = settle(billing, &hold, cand, &call, &out, &node).await?;
                 open.settled();
-                attempts.push(Attempt { placement: cand.placement.clone(), outcome: "done".into() });
-                let record = record(out.metering(), placed, cand, &charged, &hold, &attempts);
+                let record = record(out.metering(), placed, cand, &charged, &hold, &refusals);
                 return Ok(out.with_metering(record));
             }
             Err(NodeError::Refused(message)) => {
                 release(billing, &hold, cand, &node, "refused").await?;
                 open.settled();
                 tracing::warn!(node, placement = %cand.placement, %message, "refused before any charge; trying the next candidate");
-                attempts.push(Attempt { placement: cand.placement.clone(), outcome: message.clone() });
+                refusals.push(Refusal { placement: cand.placement.clone(), message });
                 refused_providers.push(provider);
-                last_refusal = Some(message);
             }
             Err(NodeError::OutcomeUnknown(message)) => {
                 // The credits stay held, and the budget stays spent, until reconciliation.
@@ -203,17 +200,12 @@ async fn spend(
             }
         }
     }
-    let tried: Vec<String> = attempts.iter().map(|a| format!("{}: {}", a.placement, a.outcome)).collect();
-    let message = last_refusal.unwrap_or_else(|| "no candidate to try".into());
-    Err(NodeError::Failed(if tried.len() > 1 {
-        format!("every candidate refused before any charge ({}); nothing was charged", tried.join("; "))
-    } else {
-        format!("{message}; nothing was charged")
+    let tried: Vec<String> = refusals.iter().map(|r| format!("{}: {}", r.placement, r.message)).collect();
+    Err(NodeError::Failed(match refusals.as_slice() {
+        [] => "no candidate to try; nothing was charged".into(),
+        [only] => format!("{}; nothing was charged", only.message),
+        _ => format!("every candidate refused before any charge ({}); nothing was charged", tried.join("; ")),
     }))
-}
-
-fn provider_of(id: &str) -> &str {
-    id.split_once(':').map_or(id, |(p, _)| p)
 }
 
 fn ledger_error(e: switchyard_ledger::LedgerError) -> NodeError {
@@ -277,7 +269,7 @@ async fn settle(
         _ => None,
     });
     let charged = charge(&billing.catalog, cand, call, out.metering(), megapixels);
-    let vendor = out.metering().and_then(|m| m.get("task_id").or(m.get("request_id"))).and_then(Value::as_str);
+    let vendor = out.metering().and_then(vendor_id);
     let key = format!("{}:{node}:post", billing.run_id);
     if charged.credits == 0 {
         billing.ledger.void(hold, &key).await.map_err(ledger_error)?;
@@ -289,6 +281,12 @@ async fn settle(
     Ok(charged)
 }
 
+/// The vendor's transaction id in a metering record: the task id of an async job, else the
+/// request id. The record writes an absent id as `null`, so a null task id falls through.
+fn vendor_id(metering: &Value) -> Option<&str> {
+    ["task_id", "request_id"].into_iter().find_map(|k| metering.get(k)?.as_str())
+}
+
 /// The node's metering record, with what it was quoted, held and charged.
 fn record(
     metering: Option<&Value>,
@@ -296,14 +294,11 @@ fn record(
     cand: &Candidate,
     charged: &Charge,
     hold: &HoldId,
-    attempts: &[Attempt],
+    refusals: &[Refusal],
 ) -> Value {
     let mut record = metering.cloned().unwrap_or_else(|| json!({}));
-    let fell_back: Vec<Value> = attempts
-        .iter()
-        .filter(|a| a.outcome != "done")
-        .map(|a| json!({ "placement": a.placement, "refused": a.outcome }))
-        .collect();
+    let fell_back: Vec<Value> =
+        refusals.iter().map(|r| json!({ "placement": r.placement, "refused": r.message })).collect();
     if let Some(obj) = record.as_object_mut() {
         obj.insert(
             "credits".into(),
@@ -326,6 +321,17 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 5): a sync provider's record has `"task_id": null`, which once hid
+    /// its request id from the ledger's audit trail.
+    #[test]
+    fn the_vendor_id_is_the_task_id_else_the_request_id() {
+        let sync = json!({ "provider": "openai", "request_id": "req_1", "task_id": null });
+        assert_eq!(vendor_id(&sync), Some("req_1"));
+        let task = json!({ "request_id": "req_2", "task_id": "task_9" });
+        assert_eq!(vendor_id(&task), Some("task_9"));
+        assert_eq!(vendor_id(&json!({ "request_id": null, "task_id": null })), None);
+    }
 
     #[test]
     fn a_run_budget_never_lets_concurrent_holds_pass_it() {
