@@ -61,6 +61,11 @@ impl Ledger {
         Ok(used)
     }
 
+    /// What is left of a member's cap this month, by the ledger's clock.
+    pub async fn member_left(&self, pool: &str, member: &str) -> Result<i64, LedgerError> {
+        Ok(self.member(pool, member).await?.left_at(self.now()))
+    }
+
     /// A member's cap and use.
     pub async fn member(&self, pool: &str, member: &str) -> Result<MemberUse, LedgerError> {
         let mut tx = self.begin().await?;

@@ -12,7 +12,9 @@ use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, OnnxSettings, local_fit};
 
 use super::args::PlacementArgs;
 
-/// Calls one provider runs at once, for the makespan estimate (the client's default).
+/// Calls one provider is assumed to run at once, for the makespan estimate: half the
+/// client's default concurrency of 8, as providers queue work (Runway's THROTTLED) well
+/// before a client's own limit.
 const PROVIDER_SLOTS: usize = 4;
 
 /// The shipped catalog, or the user's.
@@ -22,18 +24,15 @@ pub fn load_catalog(args: &PlacementArgs) -> Result<Catalog, String> {
     Catalog::parse(&body, switchyard_catalog::CARBON_CSV).map_err(|e| format!("{}: {e}", file.display()))
 }
 
-/// Places every capability node of `graph` by the flags' policy.
-pub fn place(
-    graph: &mut Graph,
-    catalog: &Catalog,
-    args: &PlacementArgs,
-    onnx: &OnnxSettings,
-) -> Result<GraphPlan, String> {
-    let opts = options(args, catalog, graph, onnx)?;
-    place_graph(catalog, graph, &opts).map_err(|e| e.to_string())
+/// Places every capability node of `graph`.
+pub fn place(graph: &mut Graph, catalog: &Catalog, opts: &Options) -> Result<GraphPlan, String> {
+    place_graph(catalog, graph, opts).map_err(|e| e.to_string())
 }
 
-fn options(args: &PlacementArgs, catalog: &Catalog, graph: &Graph, onnx: &OnnxSettings) -> Result<Options, String> {
+/// The flags' placement options, once for every graph of a run (a batch's items share the
+/// time, and local models are probed once): local models are checked for the capabilities
+/// `graph` uses.
+pub fn options(args: &PlacementArgs, catalog: &Catalog, graph: &Graph, onnx: &OnnxSettings) -> Result<Options, String> {
     let policy: Policy = args.policy.parse().map_err(|e| format!("--policy: {e}"))?;
     let at_unix_s = match &args.at {
         Some(at) => parse_time(at).map_err(|e| format!("--at: {e}"))?,

@@ -10,7 +10,7 @@ use switchyard_nodes::onnx::OnnxSettings;
 use super::Exit;
 use super::args::{QuoteArgs, WalletArgs};
 use super::load::{load_and_compile, print_diagnostics};
-use super::placement::{load_catalog, place};
+use super::placement::{load_catalog, options, place};
 
 pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Result<Exit> {
     let path = &args.workflow.workflow;
@@ -21,7 +21,11 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
             return Ok(Exit::Invalid);
         }
     };
-    let plan = match load_catalog(&args.placement).and_then(|c| place(&mut graph, &c, &args.placement, onnx)) {
+    let placed = load_catalog(&args.placement).and_then(|catalog| {
+        let opts = options(&args.placement, &catalog, &graph, onnx)?;
+        place(&mut graph, &catalog, &opts)
+    });
+    let plan = match placed {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e}");
@@ -153,15 +157,20 @@ fn node_line(q: &NodeQuote) -> String {
 /// The wallet's available credits and the member's room; an unknown wallet or member is an
 /// error, and a missing ledger is not created.
 fn room(wallet: &WalletArgs, account: &str) -> Result<(i64, Option<(String, i64)>), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let ledger = open_existing_ledger(wallet).await?;
+        wallet_room(&ledger, account, wallet.member.as_deref()).await.map_err(|e| e.to_string())
+    })
+}
+
+/// The ledger `--ledger` (or the default) names; a missing one is an error, never created.
+pub async fn open_existing_ledger(wallet: &WalletArgs) -> Result<switchyard_ledger::Ledger, String> {
     let path = super::credits::ledger_path(wallet.ledger.clone()).map_err(|e| e.to_string())?;
     if !path.is_file() {
         return Err(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display()));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let ledger = switchyard_ledger::Ledger::open(&path).await.map_err(|e| e.to_string())?;
-        wallet_room(&ledger, account, wallet.member.as_deref()).await.map_err(|e| e.to_string())
-    })
+    switchyard_ledger::Ledger::open(&path).await.map_err(|e| e.to_string())
 }
 
 /// A wallet's available credits, and what is left of a member's monthly cap.
@@ -172,7 +181,5 @@ pub async fn wallet_room(
 ) -> Result<(i64, Option<(String, i64)>), switchyard_ledger::LedgerError> {
     let available = ledger.balance(account).await?.available.0;
     let Some(m) = member else { return Ok((available, None)) };
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let left = ledger.member(account, m).await?.left_at(now_ms);
-    Ok((available, Some((m.to_string(), left))))
+    Ok((available, Some((m.to_string(), ledger.member_left(account, m).await?))))
 }

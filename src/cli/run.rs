@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
 use super::load::{compile, load_and_compile, parse_overrides, print_diagnostics, read_source};
-use super::placement::{load_catalog, place};
+use super::placement::{load_catalog, options, place};
 use super::{Exit, progress, spend, summary};
 use switchyard_billing::GraphPlan;
 use switchyard_billing::plan::capability;
@@ -112,9 +112,12 @@ fn place_items(
     onnx: &OnnxSettings,
 ) -> Result<(Catalog, Vec<GraphPlan>), String> {
     let catalog = load_catalog(&args.placement)?;
+    // Every item is the same workflow, so the first one's capabilities stand for all.
+    let Some(first) = items.first() else { return Ok((catalog, Vec::new())) };
+    let opts = options(&args.placement, &catalog, &first.graph, onnx)?;
     let mut plans = Vec::with_capacity(items.len());
     for item in items.iter_mut() {
-        let plan = match place(&mut item.graph, &catalog, &args.placement, onnx) {
+        let plan = match place(&mut item.graph, &catalog, &opts) {
             Ok(plan) => plan,
             // Unbilled, on the user's own keys, a pinned model the catalog cannot price still runs.
             Err(e) if args.wallet.account.is_none() && all_pinned(&item.graph) => {

@@ -11,11 +11,10 @@ use switchyard_billing::{Billing, GraphPlan, RunBudget};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{NodeStatus, RunReport};
-use switchyard_ledger::Ledger;
 
 use super::Exit;
 use super::args::RunArgs;
-use super::quote::{Verdict, node_lines, wallet_room};
+use super::quote::{Verdict, node_lines, open_existing_ledger, wallet_room};
 
 /// Opens the wallet, voids expired holds, and checks the quote fits the balance and budget.
 /// `Err` is the exit code when it does not.
@@ -30,11 +29,7 @@ pub async fn open(
         eprintln!("error: {e}");
         Exit::Invalid
     };
-    let path = super::credits::ledger_path(args.wallet.ledger.clone()).map_err(|e| fail(e.to_string()))?;
-    if !path.is_file() {
-        return Err(fail(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display())));
-    }
-    let ledger = Ledger::open(&path).await.map_err(|e| fail(e.to_string()))?;
+    let ledger = open_existing_ledger(&args.wallet).await.map_err(fail)?;
     let recovered = ledger.recover().await.map_err(|e| fail(e.to_string()))?;
     if recovered.voided > 0 || recovered.unknown > 0 {
         tracing::info!(voided = recovered.voided, unknown = recovered.unknown, "expired holds recovered");
