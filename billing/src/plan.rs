@@ -70,6 +70,20 @@ fn need(node: &GraphNode, capability: &str) -> Need {
     }
 }
 
+/// Offers `opts` the catalog's local models that serve a capability `graph` uses, each with
+/// `fit(manifest)`: its typical seconds here, or why it cannot run here.
+pub fn offer_local_models(
+    catalog: &Catalog,
+    graph: &Graph,
+    opts: &mut Options,
+    fit: impl Fn(&str) -> Result<f64, String>,
+) {
+    let wanted: BTreeSet<&str> = graph.nodes.iter().filter_map(capability).collect();
+    for local in catalog.local.iter().filter(|l| l.serves.iter().any(|s| wanted.contains(s.as_str()))) {
+        opts.local.insert(local.id.clone(), fit(&local.manifest));
+    }
+}
+
 /// Places every capability node of `graph` and sets its `provider` param to the pick.
 pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Result<GraphPlan, PlaceError> {
     let shape: Vec<(Option<Need>, Vec<usize>)> =

@@ -22,7 +22,7 @@ mod values;
 use switchyard_engine::{DuplicateNodeType, Registry};
 
 pub use color::{linear_to_srgb, srgb_to_linear};
-pub use convert::{ImageLimits, from_dynamic, to_rgba8};
+pub use convert::{ImageLimits, from_dynamic, row_rgba8, to_rgba8};
 
 /// Adds every built-in node type to `registry`, with ONNX models found as `settings` say.
 /// Cloud providers take their keys from the environment and their default settings.

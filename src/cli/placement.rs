@@ -1,9 +1,7 @@
 //! Placement for `quote` and `run`: the catalog, the policy's options (local models that fit
 //! this machine included), and the placed graph.
 
-use std::collections::BTreeSet;
-
-use switchyard_billing::plan::capability;
+use switchyard_billing::plan::offer_local_models;
 use switchyard_billing::{GraphPlan, place_graph};
 use switchyard_catalog::place::{Options, Policy};
 use switchyard_catalog::{Catalog, Route};
@@ -54,10 +52,7 @@ pub fn options(args: &PlacementArgs, catalog: &Catalog, graph: &Graph, onnx: &On
         });
     }
     opts.provider_slots = PROVIDER_SLOTS;
-    let wanted: BTreeSet<&str> = graph.nodes.iter().filter_map(capability).collect();
-    for local in catalog.local.iter().filter(|l| l.serves.iter().any(|s| wanted.contains(s.as_str()))) {
-        opts.local.insert(local.id.clone(), local_fit(onnx, &local.manifest, ASSUMED_INPUT_MEGAPIXELS));
-    }
+    offer_local_models(catalog, graph, &mut opts, |manifest| local_fit(onnx, manifest, ASSUMED_INPUT_MEGAPIXELS));
     Ok(opts)
 }
 

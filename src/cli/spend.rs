@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use switchyard_billing::billed::Billed;
-use switchyard_billing::plan::capability;
+use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, GraphPlan, RunBudget};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
@@ -63,11 +62,7 @@ fn now_ms() -> i64 {
 /// Wraps every placed node so it spends through `billing`.
 pub fn wrap(items: &mut [BatchItem], plans: &[GraphPlan], billing: &Arc<Billing>) {
     for (item, plan) in items.iter_mut().zip(plans) {
-        for (node, placed) in item.graph.nodes.iter_mut().zip(&plan.plan.nodes) {
-            let (Some(placed), Some(cap)) = (placed, capability(node)) else { continue };
-            let billed = Billed::new(Arc::clone(&node.node), placed.clone(), cap, Arc::clone(billing), &item.name);
-            node.node = Arc::new(billed);
-        }
+        wrap_graph(&mut item.graph, plan, billing, &item.name);
     }
 }
 
