@@ -1,0 +1,262 @@
+//! Files: open, save and save-as in the workflow format, the template browser's folder, the
+//! recent list, and the question asked before unsaved changes are dropped.
+
+use std::path::{Path, PathBuf};
+
+use egui_file_dialog::FileDialog;
+use switchyard_engine::format::{MAX_FILE_BYTES, WorkflowFile, parse_workflow};
+
+use crate::app::Editor;
+use crate::convert::{from_file, to_file};
+
+/// Recent files kept.
+pub const MAX_RECENT: usize = 10;
+
+/// What a file dialog was opened for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Purpose {
+    /// Open a workflow.
+    Open,
+    /// Save the workflow under a new name.
+    SaveAs,
+    /// Fill a node's path param.
+    Param(String, String),
+}
+
+/// Something that would drop unsaved changes, waiting for the user's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pending {
+    /// Start an empty graph.
+    New,
+    /// Open this file.
+    Open(PathBuf),
+    /// Open this template as a new graph.
+    Template(PathBuf),
+    /// Close the window.
+    Quit,
+}
+
+/// The editor's files.
+pub struct Files {
+    /// The file the graph was opened from or saved to.
+    pub path: Option<PathBuf>,
+    /// The revision last saved (or opened).
+    pub saved_rev: Option<u64>,
+    /// Recently opened or saved files, newest first.
+    pub recent: Vec<PathBuf>,
+    /// Where the recent list is kept; `None` keeps it in memory only.
+    pub recent_store: Option<PathBuf>,
+    /// The shared templates folder (`workflows/`).
+    pub templates_dir: PathBuf,
+    /// Where input paths resolve for a graph with no file yet (a template's folder).
+    pub base_dir: PathBuf,
+    /// Whether the template browser is open.
+    pub show_templates: bool,
+    /// An action waiting on "save changes?".
+    pub confirm: Option<Pending>,
+    /// Set once the user agreed to close.
+    pub may_close: bool,
+    dialog: FileDialog,
+    purpose: Option<Purpose>,
+}
+
+impl Files {
+    /// Files with the recent list read from `recent_store`.
+    pub fn new(templates_dir: PathBuf, recent_store: Option<PathBuf>) -> Self {
+        let recent = recent_store.as_deref().map(read_recent).unwrap_or_default();
+        let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Self {
+            path: None,
+            saved_rev: Some(0),
+            recent,
+            recent_store,
+            templates_dir,
+            base_dir,
+            show_templates: false,
+            confirm: None,
+            may_close: false,
+            dialog: FileDialog::new().add_file_filter_extensions("Workflows", vec!["json"]),
+            purpose: None,
+        }
+    }
+
+    /// Where the graph's relative input paths resolve: its file's folder.
+    pub fn input_root(&self) -> PathBuf {
+        let parent = self.path.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty());
+        parent.map_or_else(|| self.base_dir.clone(), Path::to_path_buf)
+    }
+
+    /// Opens the picker for a node's path param.
+    pub fn pick_param(&mut self, key: String, param: String) {
+        self.purpose = Some(Purpose::Param(key, param));
+        self.dialog.pick_file();
+    }
+
+    /// Opens the picker to open a workflow.
+    pub fn pick_open(&mut self) {
+        self.purpose = Some(Purpose::Open);
+        self.dialog.pick_file();
+    }
+
+    /// Opens the picker to save under a new name.
+    pub fn pick_save_as(&mut self) {
+        self.purpose = Some(Purpose::SaveAs);
+        self.dialog.save_file();
+    }
+
+    /// Draws the dialog if open; returns what was picked and for what.
+    pub fn dialog(&mut self, ctx: &egui::Context) -> Option<(Purpose, PathBuf)> {
+        self.dialog.update(ctx);
+        let path = self.dialog.take_picked()?;
+        Some((self.purpose.take()?, path))
+    }
+
+    fn remember(&mut self, path: &Path) {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.recent.retain(|p| p != &path);
+        self.recent.insert(0, path);
+        self.recent.truncate(MAX_RECENT);
+        if let Some(store) = &self.recent_store
+            && let Err(e) = write_recent(store, &self.recent)
+        {
+            tracing::warn!(error = %e, file = %store.display(), "cannot keep the recent files list");
+        }
+    }
+}
+
+fn read_recent(store: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(store).unwrap_or_default();
+    let mut list: Vec<PathBuf> = serde_json::from_str(&text).unwrap_or_default();
+    list.truncate(MAX_RECENT);
+    list
+}
+
+fn write_recent(store: &Path, list: &[PathBuf]) -> std::io::Result<()> {
+    if let Some(dir) = store.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(store, serde_json::to_string_pretty(list).unwrap_or_default())
+}
+
+/// Reads and parses a workflow file, refusing what is too large or malformed.
+pub fn read_workflow(path: &Path) -> Result<WorkflowFile, String> {
+    let len = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+    if len > MAX_FILE_BYTES as u64 {
+        return Err(format!("{}: {len} bytes; the limit is {MAX_FILE_BYTES}", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let parsed = parse_workflow(&text);
+    match (parsed.file, parsed.diagnostics.0.first()) {
+        (Some(file), None) => Ok(file),
+        (_, Some(first)) => Err(format!("{}: {first}", path.display())),
+        (None, None) => Err(format!("{}: not a workflow file", path.display())),
+    }
+}
+
+/// Does `pending`, or asks first when there are unsaved changes.
+pub fn request(ed: &mut Editor, pending: Pending) {
+    if ed.dirty() {
+        ed.files.confirm = Some(pending);
+    } else {
+        carry_out(ed, pending);
+    }
+}
+
+/// Does `pending` now, dropping unsaved changes.
+pub fn carry_out(ed: &mut Editor, pending: Pending) {
+    match pending {
+        Pending::New => {
+            ed.set_doc(crate::model::Doc::default());
+            ed.files.path = None;
+            after_load(ed, "new graph");
+        }
+        Pending::Open(path) => open(ed, &path, false),
+        Pending::Template(path) => open(ed, &path, true),
+        Pending::Quit => ed.files.may_close = true,
+    }
+}
+
+/// Opens `path`; a template opens as a new, unsaved graph that reads inputs beside it.
+pub fn open(ed: &mut Editor, path: &Path, as_template: bool) {
+    let doc = read_workflow(path).and_then(|f| from_file(&f, &ed.registry).map_err(|e| e.to_string()));
+    match doc {
+        Ok(doc) => {
+            ed.set_doc(doc);
+            if as_template {
+                ed.files.path = None;
+                ed.files.base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                ed.files.saved_rev = None;
+                ed.history.clear();
+                ed.status = format!("template {} opened; save it to keep it", path.display());
+            } else {
+                ed.files.path = Some(path.to_path_buf());
+                ed.files.remember(path);
+                after_load(ed, &format!("opened {}", path.display()));
+            }
+        }
+        Err(e) => ed.status = format!("cannot open: {e}"),
+    }
+}
+
+fn after_load(ed: &mut Editor, word: &str) {
+    ed.files.saved_rev = Some(ed.rev);
+    ed.history.clear();
+    ed.status = word.to_string();
+}
+
+/// Saves to the graph's file, or asks where when it has none.
+pub fn save(ed: &mut Editor) {
+    match ed.files.path.clone() {
+        Some(path) => save_to(ed, &path),
+        None => ed.files.pick_save_as(),
+    }
+}
+
+/// Writes the graph to `path` (through a temporary file, so a failed write keeps the old one).
+pub fn save_to(ed: &mut Editor, path: &Path) {
+    let file = to_file(&ed.doc, &ed.registry);
+    let text = match serde_json::to_string_pretty(&file) {
+        Ok(t) => t + "\n",
+        Err(e) => return ed.status = format!("cannot save: {e}"),
+    };
+    let tmp = path.with_extension("json.saving");
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    match written {
+        Ok(()) => {
+            ed.files.path = Some(path.to_path_buf());
+            ed.files.saved_rev = Some(ed.rev);
+            ed.files.remember(path);
+            ed.status = format!("saved {}", path.display());
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            ed.status = format!("cannot save {}: {e}", path.display());
+        }
+    }
+}
+
+/// Templates in the shared folder: path, name and description, sorted by name.
+pub fn templates(dir: &Path) -> Vec<(PathBuf, String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<(PathBuf, String, String)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let f = read_workflow(&p).ok()?;
+            let name = if f.name.is_empty() { p.file_stem()?.to_string_lossy().into_owned() } else { f.name };
+            Some((p, name, f.description))
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found
+}
+
+/// Sets a node's path param to a picked file, relative to the graph's folder when inside it.
+pub fn set_param_path(ed: &mut Editor, key: &str, param: &str, picked: &Path) {
+    let root = ed.files.input_root();
+    let shown = picked.strip_prefix(&root).unwrap_or(picked).to_string_lossy().into_owned();
+    let Some(id) = ed.doc.find(key) else { return };
+    ed.doc.snarl[id].params.insert(param.to_string(), serde_json::Value::String(shown));
+    ed.commit(&format!("{key}.{param}"));
+}

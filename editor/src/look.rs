@@ -1,0 +1,133 @@
+//! What the canvas shows besides the file: the latest quote, validation problems, each
+//! node's run state and its preview.
+
+use std::collections::HashMap;
+
+use egui::{Color32, TextureHandle};
+use switchyard_engine::{Diagnostic, Event, EventKind};
+
+use crate::quote::GraphQuote;
+
+/// A node's state in the current or last run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeRun {
+    /// Waiting for inputs or a slot.
+    Queued,
+    /// Running; with progress when the node reports it.
+    Running(Option<(u64, u64)>),
+    /// Served from the cache.
+    Cached,
+    /// Finished, in this many milliseconds.
+    Done(u64),
+    /// Failed, with the message.
+    Failed(String),
+    /// Not run because an input failed, with why.
+    Skipped(String),
+    /// Stopped or never started because the run was cancelled.
+    Cancelled,
+}
+
+impl NodeRun {
+    /// The state in one word or two, as the node header shows it.
+    pub fn word(&self) -> String {
+        match self {
+            NodeRun::Queued => "queued".into(),
+            NodeRun::Running(Some((v, m))) if *m > 0 => format!("running {}%", v * 100 / m),
+            NodeRun::Running(_) => "running".into(),
+            NodeRun::Cached => "cached".into(),
+            NodeRun::Done(ms) => format!("done {ms} ms"),
+            NodeRun::Failed(_) => "failed".into(),
+            NodeRun::Skipped(_) => "skipped".into(),
+            NodeRun::Cancelled => "cancelled".into(),
+        }
+    }
+
+    /// The state's colour, for the header and the node's outline.
+    pub fn color(&self) -> Color32 {
+        match self {
+            NodeRun::Queued => Color32::GRAY,
+            NodeRun::Running(_) => Color32::from_rgb(90, 160, 255),
+            NodeRun::Cached => Color32::from_rgb(80, 200, 200),
+            NodeRun::Done(_) => Color32::from_rgb(90, 200, 110),
+            NodeRun::Failed(_) => Color32::from_rgb(240, 90, 90),
+            NodeRun::Skipped(_) => Color32::from_rgb(230, 160, 60),
+            NodeRun::Cancelled => Color32::from_rgb(200, 180, 80),
+        }
+    }
+
+    /// The state an engine event puts a node in.
+    pub fn from_event(kind: &EventKind) -> Self {
+        match kind {
+            EventKind::Queued => NodeRun::Queued,
+            EventKind::Started => NodeRun::Running(None),
+            EventKind::Progress { value, max } => NodeRun::Running(Some((*value, *max))),
+            EventKind::Cached => NodeRun::Cached,
+            EventKind::Finished { duration_ms } => NodeRun::Done(*duration_ms),
+            EventKind::Failed { message } => NodeRun::Failed(message.clone()),
+            EventKind::Skipped { reason } => NodeRun::Skipped(reason.clone()),
+            EventKind::Cancelled => NodeRun::Cancelled,
+        }
+    }
+}
+
+/// Everything drawn over the graph.
+#[derive(Default)]
+pub struct Look {
+    /// The latest quote (or why the graph cannot be placed), for `quoted_rev`.
+    pub quote: Option<Result<GraphQuote, String>>,
+    /// The document revision the quote and problems are for.
+    pub checked_rev: Option<u64>,
+    /// Validation problems of that revision.
+    pub problems: Vec<Diagnostic>,
+    /// Run states by node key.
+    pub runs: HashMap<String, NodeRun>,
+    /// Preview textures by node key, with the source image's size.
+    pub previews: HashMap<String, (TextureHandle, [u32; 2])>,
+}
+
+impl Look {
+    /// Applies a run event.
+    pub fn apply(&mut self, event: &Event) {
+        self.runs.insert(event.node.as_str().to_string(), NodeRun::from_event(&event.kind));
+    }
+
+    /// A node's run state.
+    pub fn run_of(&self, key: &str) -> Option<&NodeRun> {
+        self.runs.get(key)
+    }
+
+    /// The problem with one param of one node, if validation found one.
+    pub fn field_problem(&self, key: &str, param: &str) -> Option<String> {
+        self.problems
+            .iter()
+            .find(|d| {
+                d.node.as_deref() == Some(key)
+                    && d.field.as_deref().and_then(|f| f.strip_prefix("params.")) == Some(param)
+            })
+            .map(problem_text)
+    }
+
+    /// A node's problems that are not about one of its params.
+    pub fn node_problems(&self, key: &str) -> Vec<String> {
+        let on_param = |d: &Diagnostic| d.field.as_deref().is_some_and(|f| f.starts_with("params."));
+        self.problems.iter().filter(|d| d.node.as_deref() == Some(key) && !on_param(d)).map(problem_text).collect()
+    }
+
+    /// Whether validation found anything wrong with the node.
+    pub fn has_problems(&self, key: &str) -> bool {
+        self.problems.iter().any(|d| d.node.as_deref() == Some(key))
+    }
+
+    /// A node's preview texture.
+    pub fn preview(&self, key: &str) -> Option<&TextureHandle> {
+        self.previews.get(key).map(|(t, _)| t)
+    }
+}
+
+/// A diagnostic as one line: what, then how to fix it.
+pub fn problem_text(d: &Diagnostic) -> String {
+    match &d.help {
+        Some(help) => format!("{} ({help})", d.message),
+        None => d.message.clone(),
+    }
+}

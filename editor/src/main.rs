@@ -1,0 +1,73 @@
+//! `switchyard-editor`: opens the editor window. Glue only: flags, settings, the registry.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use switchyard_editor::{Launch, run::Wallet};
+use switchyard_nodes::config::Config;
+
+/// Switchyard's node-graph editor.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// A workflow file to open.
+    workflow: Option<PathBuf>,
+    /// The settings file (as for `switchyard --config`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where runs write their files.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// The shared templates folder.
+    #[arg(long, default_value = "workflows")]
+    templates: PathBuf,
+    /// The wallet runs spend from; without it, runs are unbilled (your own provider keys).
+    #[arg(long)]
+    account: Option<String>,
+    /// The ledger database (default: SWITCHYARD_LEDGER, else the user data folder).
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let config = Config::discover(args.config.as_deref()).context("reading the settings file")?;
+    let data = dirs::data_dir().map(|d| d.join("switchyard"));
+    let wallet = match args.account {
+        Some(account) => {
+            let ledger = args.ledger.or_else(|| std::env::var_os("SWITCHYARD_LEDGER").map(PathBuf::from));
+            let ledger = ledger.or_else(|| data.as_ref().map(|d| d.join("ledger.db")));
+            Some(Wallet { ledger: ledger.context("no user data folder; pass --ledger FILE")?, account })
+        }
+        None => None,
+    };
+    let launch = Launch {
+        registry: switchyard_nodes::registry_from(&config),
+        catalog: switchyard_catalog::Catalog::builtin(),
+        onnx: config.onnx_settings(),
+        open: args.workflow,
+        out_dir: args.out,
+        templates_dir: args.templates,
+        wallet,
+        recent_store: dirs::config_dir().map(|d| d.join("switchyard").join("editor-recent.json")),
+        at_unix_s: None,
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title("Switchyard").with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Switchyard",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let editor = switchyard_editor::start(launch, move || ctx.request_repaint())?;
+            Ok(Box::new(editor))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the editor window failed: {e}"))
+}

@@ -1,0 +1,99 @@
+//! A check of the graph: validation, then placement and the quote by the chosen policy,
+//! through the same billing and catalog calls as `switchyard quote`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use switchyard_billing::place_graph;
+use switchyard_billing::plan::offer_local_models;
+use switchyard_catalog::place::{Options, Policy};
+use switchyard_engine::{CompileOptions, Diagnostic, Graph, load_workflow};
+use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
+
+use crate::backend::{Check, Settings};
+
+/// The most nodes the editor checks, as `switchyard run` allows by default.
+pub const MAX_NODES: usize = 100_000;
+/// Provider slots for the makespan estimate, as the command line assumes.
+const PROVIDER_SLOTS: usize = 4;
+
+/// One node's badge: where it runs, what it costs, its carbon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Badge {
+    /// `local`, or `provider:model@region` (with the route).
+    pub placement: String,
+    /// Credits, least and most.
+    pub credits: (i64, i64),
+    /// Estimated gCO2eq.
+    pub gco2eq: f64,
+    /// Why the policy chose it.
+    pub why: String,
+}
+
+/// A placed graph's quote.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GraphQuote {
+    /// Badges of cloud-capable nodes by node key.
+    pub nodes: HashMap<String, Badge>,
+    /// Credits for the whole graph, least and most.
+    pub credits: (i64, i64),
+    /// The graph's estimated gCO2eq.
+    pub gco2eq: f64,
+    /// Typical seconds for the whole graph.
+    pub makespan_s: f64,
+}
+
+/// Local model fits by manifest, probed once per editor session (the probe reads the
+/// machine and loads the runtime).
+#[derive(Debug, Default)]
+pub struct LocalFits(Mutex<HashMap<String, Result<f64, String>>>);
+
+/// Validates `check.file`, then places and quotes it. `Err` holds every diagnostic;
+/// `Ok(Err)` says why the valid graph cannot be placed.
+pub fn quote(settings: &Settings, check: &Check) -> Result<Result<GraphQuote, String>, Vec<Diagnostic>> {
+    let mut graph = compile(settings, check)?;
+    Ok(place(settings, &mut graph, &check.policy))
+}
+
+/// The file compiled as `switchyard run` would compile it.
+pub fn compile(settings: &Settings, check: &Check) -> Result<Graph, Vec<Diagnostic>> {
+    let text = serde_json::to_string(&check.file).map_err(|e| vec![Diagnostic::file("unwritable", e.to_string())])?;
+    let opts = CompileOptions { max_nodes: MAX_NODES };
+    load_workflow(&text, &settings.registry, &[], &opts).map(|(_, g)| g).map_err(|d| d.0)
+}
+
+/// Placement options for `graph` under `policy`, starting now.
+pub fn options(settings: &Settings, graph: &Graph, policy: &str) -> Result<Options, String> {
+    let policy: Policy = policy.parse().map_err(|e| format!("policy: {e}"))?;
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let mut opts = Options::new(policy, settings.at_unix_s.unwrap_or_else(now));
+    opts.provider_slots = PROVIDER_SLOTS;
+    offer_local_models(&settings.catalog, graph, &mut opts, |manifest| fit(settings, manifest));
+    Ok(opts)
+}
+
+/// Places `graph` by `policy` and sets each placed node's provider.
+pub fn place(settings: &Settings, graph: &mut Graph, policy: &str) -> Result<GraphQuote, String> {
+    let opts = options(settings, graph, policy)?;
+    let plan = place_graph(&settings.catalog, graph, &opts).map_err(|e| e.to_string())?;
+    let mut quote = GraphQuote {
+        credits: plan.plan.totals.credits,
+        gco2eq: plan.plan.totals.gco2eq,
+        makespan_s: plan.plan.totals.makespan_s,
+        ..GraphQuote::default()
+    };
+    for (node, placed) in graph.nodes.iter().zip(&plan.plan.nodes) {
+        let Some(p) = placed else { continue };
+        let q = &p.quote;
+        let badge = Badge { placement: q.placement.clone(), credits: q.credits, gco2eq: q.gco2eq, why: q.why.clone() };
+        quote.nodes.insert(node.id.as_str().to_string(), badge);
+    }
+    Ok(quote)
+}
+
+fn fit(settings: &Settings, manifest: &str) -> Result<f64, String> {
+    let mut fits = settings.local_fits.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fits.entry(manifest.to_string())
+        .or_insert_with(|| local_fit(&settings.onnx, manifest, ASSUMED_INPUT_MEGAPIXELS))
+        .clone()
+}

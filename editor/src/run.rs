@@ -1,0 +1,160 @@
+//! A run from the editor: validated and placed as `switchyard run` does, billed through the
+//! wallet when one is set, with every node event and small previews sent back to the UI.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use switchyard_billing::billed::wrap_graph;
+use switchyard_billing::{Billing, GraphPlan, RunBudget, place_graph};
+use switchyard_engine::cache::Cache;
+use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, RunStatus, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Check, Outbox, Reply, Settings};
+use crate::preview::{Preview, preview};
+
+/// Events buffered between the executor and the UI.
+const EVENT_QUEUE: usize = 1024;
+/// Bytes of outputs the editor's executor keeps between runs, so unchanged nodes are cached.
+const CACHE_BYTES: usize = 512 << 20;
+
+/// The wallet a run spends from.
+#[derive(Clone, Debug)]
+pub struct Wallet {
+    /// The ledger database.
+    pub ledger: PathBuf,
+    /// The wallet's name.
+    pub account: String,
+}
+
+/// How a run ended, node by node.
+#[derive(Debug)]
+pub struct Finished {
+    /// The whole run.
+    pub status: RunStatus,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Each node's key, status and error.
+    pub nodes: Vec<(String, NodeStatus, Option<String>)>,
+    /// Small pictures of each node's first image output.
+    pub previews: Vec<(String, Preview)>,
+    /// Credits charged, when billed.
+    pub charged: Option<i64>,
+}
+
+/// The executor runs share, so a second run serves unchanged nodes from its cache.
+pub fn shared_executor() -> Arc<Executor> {
+    Arc::new(Executor::new(Default::default(), Arc::new(Cache::memory(CACHE_BYTES))))
+}
+
+/// Runs `check`'s graph, sending events and then `Finished` (or `Refused`).
+pub async fn run(
+    settings: Arc<Settings>,
+    executor: Arc<Executor>,
+    check: Check,
+    cancel: CancellationToken,
+    out: Outbox,
+) {
+    let (mut graph, plan) = match prepare(&settings, &check) {
+        Ok(ready) => ready,
+        Err(why) => return out.send(Reply::Refused(why)),
+    };
+    if let Some(wallet) = &settings.wallet
+        && plan.plan.nodes.iter().any(Option::is_some)
+    {
+        match open_billing(&settings, wallet, &plan, check.budget).await {
+            Ok(billing) => wrap_graph(&mut graph, &plan, &billing, ""),
+            Err(why) => return out.send(Reply::Refused(why)),
+        }
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let forward = {
+        let out = out.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                out.send(Reply::Event(event));
+            }
+        })
+    };
+    let paths = PathRoots::new(&check.input_root, &settings.out_dir);
+    let opts = RunOptions { paths: Arc::new(paths), events: EventSink::channel(tx), cancel, keep_outputs: true };
+    let report = executor.run(&graph, opts).await;
+    let _ = forward.await;
+    let mut previews = Vec::new();
+    for n in &report.nodes {
+        let first_image = report.values.get(&n.id).and_then(|v| v.iter().find_map(|(_, v)| image_of(v)));
+        if let Some(p) = first_image {
+            previews.push((n.id.as_str().to_string(), p));
+        }
+    }
+    let charged = settings.wallet.as_ref().map(|_| {
+        let charge = |m: &serde_json::Value| m.get("credits")?.get("charged")?.as_i64();
+        report.nodes.iter().filter_map(|n| n.metering.as_ref().and_then(charge)).sum()
+    });
+    let nodes = report.nodes.iter().map(|n| (n.id.as_str().to_string(), n.status, n.error.clone())).collect();
+    let done = Finished { status: report.status, duration_ms: report.duration_ms, nodes, previews, charged };
+    out.send(Reply::Finished(Box::new(done)));
+}
+
+fn image_of(value: &Value) -> Option<Preview> {
+    match value {
+        Value::Image(img) => Some(preview(img)),
+        _ => None,
+    }
+}
+
+fn prepare(settings: &Settings, check: &Check) -> Result<(switchyard_engine::Graph, GraphPlan), String> {
+    let mut graph = crate::quote::compile(settings, check).map_err(|d| {
+        let first = d.first().map(ToString::to_string).unwrap_or_default();
+        format!("the graph has {} problem(s); first: {first}", d.len())
+    })?;
+    let quote = crate::quote::options(settings, &graph, &check.policy)?;
+    let plan = place_graph(&settings.catalog, &mut graph, &quote).map_err(|e| e.to_string())?;
+    Ok((graph, plan))
+}
+
+async fn open_billing(
+    settings: &Settings,
+    wallet: &Wallet,
+    plan: &GraphPlan,
+    budget: Option<i64>,
+) -> Result<Arc<Billing>, String> {
+    let ledger = open_ledger(wallet).await?;
+    ledger.recover().await.map_err(|e| e.to_string())?;
+    let available = ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0;
+    let most = plan.plan.totals.credits.1;
+    if most > available {
+        return Err(format!("the quote's most, {most} cr, is over the {available} cr available in {}", wallet.account));
+    }
+    if let Some(b) = budget.filter(|b| most > *b) {
+        return Err(format!("the quote's most, {most} cr, is over the budget of {b} cr"));
+    }
+    let run_id = format!("edit-{}-{}", unix_ms(), std::process::id());
+    let billing = Billing {
+        ledger,
+        catalog: Arc::clone(&settings.catalog),
+        account: wallet.account.clone(),
+        member: None,
+        run_id,
+        budget: RunBudget::new(budget),
+    };
+    Ok(Arc::new(billing))
+}
+
+async fn open_ledger(wallet: &Wallet) -> Result<switchyard_ledger::Ledger, String> {
+    if !wallet.ledger.is_file() {
+        return Err(format!("no ledger at {}; grant credits with `switchyard credits`", wallet.ledger.display()));
+    }
+    switchyard_ledger::Ledger::open(&wallet.ledger).await.map_err(|e| e.to_string())
+}
+
+/// The wallet's available credits.
+pub async fn balance(wallet: Option<&Wallet>) -> Result<i64, String> {
+    let wallet = wallet.ok_or("no wallet: start the editor with --account to bill runs")?;
+    let ledger = open_ledger(wallet).await?;
+    Ok(ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0)
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,60 @@
+//! Keyboard shortcuts: delete, duplicate, save, open, undo/redo, run, cancel and frame-all.
+//! Keys that type text are left alone while a text field has focus.
+
+use egui::{Key, KeyboardShortcut, Modifiers, Ui};
+
+use crate::app::Editor;
+use crate::files;
+use crate::viewer::Action;
+
+const SAVE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
+const SAVE_AS: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::S);
+const OPEN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+const REDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::Z);
+const REDO_Y: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+const DUPLICATE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::D);
+const RUN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Enter);
+
+/// Handles this frame's shortcuts.
+pub fn handle(ed: &mut Editor, ui: &mut Ui) {
+    let ctx = ui.ctx().clone();
+    let typing = ctx.egui_wants_keyboard_input();
+    let pressed = |s: &KeyboardShortcut| ctx.input_mut(|i| i.consume_shortcut(s));
+    // Longer combinations first: Ctrl+Shift+S would also match Ctrl+S.
+    if pressed(&SAVE_AS) {
+        ed.files.pick_save_as();
+    } else if pressed(&SAVE) {
+        files::save(ed);
+    }
+    if pressed(&OPEN) {
+        ed.files.pick_open();
+    }
+    if pressed(&REDO) || pressed(&REDO_Y) {
+        ed.redo();
+    } else if !typing && pressed(&UNDO) {
+        ed.undo();
+    }
+    if pressed(&RUN) {
+        ed.run();
+    }
+    if typing {
+        return;
+    }
+    if pressed(&DUPLICATE) {
+        ed.act(Action::Duplicate(ed.selected(&ctx)));
+    }
+    let key = |k: Key| ctx.input_mut(|i| i.consume_key(Modifiers::NONE, k));
+    if key(Key::Delete) || key(Key::Backspace) {
+        let selected = ed.selected(&ctx);
+        if !selected.is_empty() {
+            ed.act(Action::Delete(selected));
+        }
+    }
+    if key(Key::F) {
+        ed.frame_all();
+    }
+    if key(Key::Escape) {
+        ed.cancel();
+    }
+}

@@ -1,0 +1,306 @@
+//! How the canvas draws and edits nodes: headers with run state, typed pins, param widgets,
+//! badges, previews and failures; wiring that refuses what the engine would refuse.
+
+use std::collections::HashMap;
+
+use egui::{Color32, Rect, RichText, Stroke, Ui};
+use egui_snarl::ui::{PinInfo, SnarlViewer};
+use egui_snarl::{InPin, InPinId, NodeId, OutPin, Snarl};
+use switchyard_engine::{PortType, Registry};
+
+use crate::look::{Look, NodeRun};
+use crate::model::{EdNode, spec_of, would_cycle};
+use crate::pins::{PinRects, Side};
+use crate::widgets::param_widget;
+
+/// Something the viewer asks the app to do after the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Add a node of this type at this canvas position.
+    Add(String, egui::Pos2),
+    /// Duplicate these nodes.
+    Duplicate(Vec<NodeId>),
+    /// Delete these nodes.
+    Delete(Vec<NodeId>),
+    /// Show this node's preview large.
+    View(String),
+    /// Pick a file for this node's param.
+    PickFile(String, String),
+}
+
+/// A wire the viewer refused, with why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    /// The input it was dropped on.
+    pub pin: InPinId,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The canvas's view of one frame.
+pub struct Viewer<'a> {
+    /// Node types.
+    pub registry: &'a Registry,
+    /// Quotes, run states, diagnostics and previews.
+    pub look: &'a Look,
+    /// Model ids by capability, for provider pickers.
+    pub providers: &'a HashMap<String, Vec<String>>,
+    /// Set when something in the file changed: what changed, for undo coalescing.
+    pub edited: Option<String>,
+    /// The last refused wire.
+    pub refusal: &'a mut Option<Refusal>,
+    /// Requests for the app.
+    pub actions: Vec<Action>,
+    /// Where each node was drawn (canvas space), for frame-all and tests.
+    pub rects: &'a mut HashMap<NodeId, Rect>,
+    /// Where each pin was drawn.
+    pub pins: &'a PinRects,
+    /// When set, the view jumps to this transform (frame-all).
+    pub frame_to: Option<egui::emath::TSTransform>,
+    /// The canvas-to-screen transform this frame used.
+    pub transform: egui::emath::TSTransform,
+}
+
+/// A port type's colour, shared by pins and wires.
+pub fn port_color(ty: PortType) -> Color32 {
+    match ty {
+        PortType::Image => Color32::from_rgb(100, 160, 240),
+        PortType::Mask => Color32::from_rgb(200, 200, 200),
+        PortType::Text => Color32::from_rgb(240, 200, 90),
+        PortType::Int | PortType::Float => Color32::from_rgb(120, 210, 140),
+        PortType::Bool => Color32::from_rgb(230, 120, 120),
+        PortType::VideoFrames => Color32::from_rgb(190, 120, 240),
+        PortType::Audio => Color32::from_rgb(240, 140, 200),
+        _ => Color32::GRAY,
+    }
+}
+
+impl Viewer<'_> {
+    fn refuse(&mut self, pin: InPinId, reason: String) {
+        *self.refusal = Some(Refusal { pin, reason });
+    }
+
+    /// Why a wire from `from` into `to` cannot be, if it cannot.
+    fn wire_problem(&self, from: &OutPin, to: &InPin, snarl: &Snarl<EdNode>) -> Option<String> {
+        let (src, dst) = (&snarl[from.id.node], &snarl[to.id.node]);
+        let (Some(src_spec), Some(dst_spec)) = (spec_of(self.registry, src), spec_of(self.registry, dst)) else {
+            return Some("unknown node type".into());
+        };
+        let out = src_spec.outputs.get(from.id.output)?;
+        let port = dst.in_port(dst_spec, to.id.input)?;
+        if from.id.node == to.id.node {
+            return Some(format!("{} cannot feed itself", dst.key));
+        }
+        if !port.ty.accepts(out.ty) {
+            return Some(format!(
+                "{}.{} is {}; {}.{} accepts {}",
+                src.key, out.name, out.ty, dst.key, port.name, port.ty
+            ));
+        }
+        if port.max_sources > 1 && to.remotes.len() >= port.max_sources {
+            return Some(format!("{}.{} takes at most {} wires", dst.key, port.name, port.max_sources));
+        }
+        would_cycle(snarl, from.id.node, to.id.node)
+            .then(|| format!("{} already depends on {}; this wire would make a loop", src.key, dst.key))
+    }
+}
+
+impl SnarlViewer<EdNode> for Viewer<'_> {
+    fn title(&mut self, node: &EdNode) -> String {
+        node.key.clone()
+    }
+
+    fn show_header(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
+        let n = &snarl[node];
+        let run = self.look.run_of(&n.key);
+        // The header row is laid out left to right already; a nested row would take its width
+        // before the node has one.
+        ui.label(RichText::new(&n.key).strong());
+        ui.label(RichText::new(&n.type_name).small().weak());
+        if let Some(run) = run {
+            ui.label(RichText::new(run.word()).small().color(run.color()));
+        }
+    }
+
+    fn inputs(&mut self, node: &EdNode) -> usize {
+        spec_of(self.registry, node).map_or(0, |s| node.in_count(s))
+    }
+
+    fn outputs(&mut self, node: &EdNode) -> usize {
+        spec_of(self.registry, node).map_or(0, |s| s.outputs.len())
+    }
+
+    fn show_input(
+        &mut self,
+        pin: &InPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<EdNode>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let n = &snarl[pin.id.node];
+        let record = |info| self.pins.pin(info, pin.id.node, Side::In, pin.id.input);
+        let Some(port) = spec_of(self.registry, n).and_then(|s| n.in_port(s, pin.id.input)) else {
+            return record(PinInfo::circle());
+        };
+        let text =
+            if port.max_sources > 1 { format!("{} [{}]", port.name, pin.remotes.len()) } else { port.name.into() };
+        ui.label(text).on_hover_text(format!("accepts {}", port.ty));
+        if let Some(r) = self.refusal.as_ref().filter(|r| r.pin == pin.id) {
+            ui.label(RichText::new("✖ wire refused").color(Color32::LIGHT_RED)).on_hover_text(&r.reason);
+        }
+        record(PinInfo::circle().with_fill(port_color(port.ty)))
+    }
+
+    fn show_output(
+        &mut self,
+        pin: &OutPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<EdNode>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let n = &snarl[pin.id.node];
+        let record = |info| self.pins.pin(info, pin.id.node, Side::Out, pin.id.output);
+        let Some(out) = spec_of(self.registry, n).and_then(|s| s.outputs.get(pin.id.output)) else {
+            return record(PinInfo::circle());
+        };
+        ui.label(out.name).on_hover_text(format!("{}: {}", out.ty, out.description));
+        record(PinInfo::circle().with_fill(port_color(out.ty)))
+    }
+
+    fn has_body(&mut self, _: &EdNode) -> bool {
+        true
+    }
+
+    fn show_body(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
+        // A node's first frame has no size yet (its body rect is NaN wide); it is drawn from
+        // the next frame on.
+        if !ui.max_rect().is_finite() || !ui.available_width().is_finite() {
+            ui.ctx().request_repaint();
+            return;
+        }
+        let registry = self.registry;
+        let n = &mut snarl[node];
+        let Some(spec) = spec_of(registry, n) else { return };
+        let key = n.key.clone();
+        ui.vertical(|ui| {
+            ui.set_max_width(250.0);
+            ui.spacing_mut().slider_width = 70.0;
+            ui.spacing_mut().combo_width = 100.0;
+            for p in &spec.params {
+                if n.param_wires.iter().any(|w| w == p.name) {
+                    continue;
+                }
+                let problem = self.look.field_problem(&key, p.name);
+                let capability = spec.type_name.strip_prefix("cloud.");
+                let choices = capability.filter(|_| p.name == "provider").and_then(|c| self.providers.get(c));
+                let out = param_widget(ui, &key, p, &mut n.params, choices, problem);
+                if out.changed {
+                    self.edited = Some(format!("{key}.{}", p.name));
+                }
+                if out.pick_file {
+                    self.actions.push(Action::PickFile(key.clone(), p.name.to_string()));
+                }
+            }
+            crate::badges::show(ui, self.look, &key, spec);
+            if let Some(shown) = self.look.preview(&key) {
+                let size = shown.size_vec2() * (200.0 / shown.size_vec2().max_elem()).min(1.0);
+                let image = egui::Image::new((shown.id(), size))
+                    .sense(egui::Sense::click())
+                    .alt_text(format!("preview of {key}"));
+                if ui.add(image).on_hover_text("click to view").clicked() {
+                    self.actions.push(Action::View(key.clone()));
+                }
+            }
+            if let Some(NodeRun::Failed(msg)) = self.look.run_of(&key) {
+                ui.label(RichText::new(format!("failed: {msg}")).color(Color32::LIGHT_RED));
+            }
+            for problem in self.look.node_problems(&key) {
+                ui.label(RichText::new(problem).color(Color32::LIGHT_RED));
+            }
+        });
+    }
+
+    fn node_frame(
+        &mut self,
+        default: egui::Frame,
+        node: NodeId,
+        _: &[InPin],
+        _: &[OutPin],
+        snarl: &Snarl<EdNode>,
+    ) -> egui::Frame {
+        let key = &snarl[node].key;
+        let stroke = match self.look.run_of(key) {
+            Some(run) => Stroke::new(2.0, run.color()),
+            None if self.look.has_problems(key) => Stroke::new(2.0, Color32::LIGHT_RED),
+            None => default.stroke,
+        };
+        default.stroke(stroke)
+    }
+
+    fn final_node_rect(&mut self, node: NodeId, rect: Rect, _: &mut Ui, _: &mut Snarl<EdNode>) {
+        self.rects.insert(node, rect);
+    }
+
+    fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<EdNode>) {
+        if let Some(reason) = self.wire_problem(from, to, snarl) {
+            return self.refuse(to.id, reason);
+        }
+        let single = {
+            let n = &snarl[to.id.node];
+            spec_of(self.registry, n).and_then(|s| n.in_port(s, to.id.input)).is_none_or(|p| p.max_sources <= 1)
+        };
+        if single {
+            snarl.drop_inputs(to.id);
+        }
+        snarl.connect(from.id, to.id);
+        *self.refusal = None;
+        self.edited = Some("wire".into());
+    }
+
+    fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<EdNode>) {
+        snarl.disconnect(from.id, to.id);
+        self.edited = Some("wire".into());
+    }
+
+    fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<EdNode>) {
+        snarl.drop_inputs(pin.id);
+        self.edited = Some("wire".into());
+    }
+
+    fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<EdNode>) {
+        snarl.drop_outputs(pin.id);
+        self.edited = Some("wire".into());
+    }
+
+    fn has_graph_menu(&mut self, _: egui::Pos2, _: &mut Snarl<EdNode>) -> bool {
+        true
+    }
+
+    fn show_graph_menu(&mut self, pos: egui::Pos2, ui: &mut Ui, _: &mut Snarl<EdNode>) {
+        ui.label("Add node");
+        if let Some(type_name) = crate::palette::menu(ui, self.registry) {
+            self.actions.push(Action::Add(type_name, pos));
+            ui.close();
+        }
+    }
+
+    fn has_node_menu(&mut self, _: &EdNode) -> bool {
+        true
+    }
+
+    fn show_node_menu(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, _: &mut Snarl<EdNode>) {
+        if ui.button("Duplicate").clicked() {
+            self.actions.push(Action::Duplicate(vec![node]));
+            ui.close();
+        }
+        if ui.button("Delete").clicked() {
+            self.actions.push(Action::Delete(vec![node]));
+            ui.close();
+        }
+    }
+
+    fn current_transform(&mut self, to_global: &mut egui::emath::TSTransform, _: &mut Snarl<EdNode>) {
+        if let Some(target) = self.frame_to.take() {
+            *to_global = target;
+        }
+        self.transform = *to_global;
+    }
+}

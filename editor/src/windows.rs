@@ -1,0 +1,103 @@
+//! Windows over the canvas: the large preview, the template browser, the file dialog and the
+//! "save changes?" question.
+
+use egui::Ui;
+
+use crate::app::Editor;
+use crate::files::{self, Pending, Purpose};
+
+/// Draws whichever windows are open.
+pub fn show(ed: &mut Editor, ui: &mut Ui) {
+    let ctx = ui.ctx().clone();
+    preview_window(ed, &ctx);
+    templates_window(ed, &ctx);
+    if let Some((purpose, path)) = ed.files.dialog(&ctx) {
+        match purpose {
+            Purpose::Open => files::request(ed, Pending::Open(path)),
+            Purpose::SaveAs => files::save_to(ed, &path),
+            Purpose::Param(key, param) => files::set_param_path(ed, &key, &param, &path),
+        }
+    }
+    confirm_window(ed, &ctx);
+    close_guard(ed, &ctx);
+}
+
+fn preview_window(ed: &mut Editor, ctx: &egui::Context) {
+    let Some(key) = ed.viewing.clone() else { return };
+    let Some((texture, size)) = ed.look.previews.get(&key) else {
+        ed.viewing = None;
+        return;
+    };
+    let mut open = true;
+    egui::Window::new(format!("Preview: {key}")).open(&mut open).default_size([720.0, 520.0]).show(ctx, |ui| {
+        ui.label(format!("{} × {} px", size[0], size[1]));
+        ui.add(egui::Image::new(texture).shrink_to_fit());
+    });
+    if !open {
+        ed.viewing = None;
+    }
+}
+
+fn templates_window(ed: &mut Editor, ctx: &egui::Context) {
+    if !ed.files.show_templates {
+        return;
+    }
+    let mut open = true;
+    let mut picked = None;
+    egui::Window::new("Templates").open(&mut open).show(ctx, |ui| {
+        ui.label(format!("from {}", ed.files.templates_dir.display()));
+        egui::ScrollArea::vertical().max_height(420.0).show(ui, |ui| {
+            for (path, name, description) in files::templates(&ed.files.templates_dir) {
+                if ui.button(&name).on_hover_text(&description).clicked() {
+                    picked = Some(path);
+                }
+                ui.label(egui::RichText::new(description).small().weak());
+            }
+        });
+    });
+    if let Some(path) = picked {
+        ed.files.show_templates = false;
+        files::request(ed, Pending::Template(path));
+    } else if !open {
+        ed.files.show_templates = false;
+    }
+}
+
+fn confirm_window(ed: &mut Editor, ctx: &egui::Context) {
+    let Some(pending) = ed.files.confirm.clone() else { return };
+    let modal = egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
+        ui.heading("Unsaved changes");
+        ui.label("The graph has changes that are not saved. Save them first?");
+        ui.horizontal(|ui| {
+            if ui.button("Save").clicked() {
+                files::save(ed);
+                ed.files.confirm = None;
+                if !ed.dirty() {
+                    files::carry_out(ed, pending.clone());
+                }
+            }
+            if ui.button("Discard").clicked() {
+                ed.files.confirm = None;
+                files::carry_out(ed, pending.clone());
+            }
+            if ui.button("Cancel").clicked() {
+                ed.files.confirm = None;
+            }
+        });
+    });
+    if modal.should_close() {
+        ed.files.confirm = None;
+    }
+}
+
+/// Closing the window with unsaved changes asks first.
+fn close_guard(ed: &mut Editor, ctx: &egui::Context) {
+    if ed.files.may_close {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        return;
+    }
+    if ctx.input(|i| i.viewport().close_requested()) && ed.dirty() {
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        ed.files.confirm = Some(Pending::Quit);
+    }
+}

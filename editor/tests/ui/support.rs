@@ -1,0 +1,82 @@
+//! The harness: the real editor and backend, headless, with helpers that act as a user does.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_snarl::NodeId;
+use switchyard_editor::files;
+use switchyard_editor::pins::Side;
+use switchyard_editor::{Editor, Launch};
+
+/// Quotes are taken at this time (a Wednesday, 10:00 UTC: no surge window), so badges hold still.
+pub const QUOTE_AT: i64 = 1_763_546_400;
+
+pub fn launch(out: &Path) -> Launch {
+    Launch {
+        registry: switchyard_nodes::builtin_registry(),
+        catalog: switchyard_catalog::Catalog::builtin(),
+        onnx: switchyard_nodes::onnx::OnnxSettings::from_env(),
+        open: None,
+        out_dir: out.to_path_buf(),
+        templates_dir: workflows(),
+        wallet: None,
+        recent_store: Some(out.join("recent.json")),
+        at_unix_s: Some(QUOTE_AT),
+    }
+}
+
+pub fn workflows() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn harness(out: &Path) -> Harness<'static, Editor> {
+    let editor = switchyard_editor::start(launch(out), || {}).expect("the backend starts");
+    Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, ed: &mut Editor| ed.ui(ui), editor)
+}
+
+pub fn opened(out: &Path, file: &Path) -> Harness<'static, Editor> {
+    let mut h = harness(out);
+    files::open(h.state_mut(), file, false);
+    settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev));
+    h
+}
+
+/// Steps frames until `done` holds (backend replies arrive between frames), for up to 20 s.
+pub fn settle(h: &mut Harness<'static, Editor>, done: impl Fn(&Editor) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the editor did not settle; status: {}", h.state().status);
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(3);
+}
+
+pub fn node(ed: &Editor, key: &str) -> NodeId {
+    ed.doc.find(key).unwrap_or_else(|| panic!("no node {key}"))
+}
+
+/// Drags a wire from an output pin to an input pin, as a mouse does.
+pub fn drag_wire(h: &mut Harness<'static, Editor>, from: (&str, usize), to: (&str, usize)) {
+    let ed = h.state();
+    let at = |key: &str, side, i| {
+        let rect = ed.pins.get(node(ed, key), side, i).expect("the pin was drawn");
+        ed.transform() * rect.center()
+    };
+    let (a, b) = (at(from.0, Side::Out, from.1), at(to.0, Side::In, to.1));
+    h.hover_at(a);
+    h.step();
+    h.drag_at(a);
+    h.step();
+    for t in [0.1, 0.5, 0.9, 1.0] {
+        h.hover_at(a + (b - a) * t);
+        h.step();
+    }
+    h.drop_at(b);
+    h.run_steps(3);
+}
