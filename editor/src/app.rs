@@ -20,6 +20,8 @@ use crate::viewer::{Action, Refusal, Viewer};
 
 /// The canvas widget's id, so selection can be read back.
 pub const CANVAS_ID: &str = "switchyard-canvas";
+/// Below this zoom, node bodies are too small to read and only reserve their space.
+const DETAIL_ZOOM: f32 = 0.5;
 /// The policies the picker offers, as `--policy` takes them.
 pub const POLICIES: &[&str] =
     &["cheapest", "fastest", "greenest", "brand:nvidia", "brand:google", "brand:amd", "local-first"];
@@ -56,6 +58,7 @@ pub struct Editor {
     pub rects: HashMap<NodeId, Rect>,
     /// Pin rects as last drawn (canvas space).
     pub pins: PinRects,
+    body_sizes: HashMap<NodeId, egui::Vec2>,
     /// Files: path, dialogs, recent list, templates.
     pub files: Files,
     /// The node whose preview is shown large.
@@ -93,6 +96,7 @@ impl Editor {
             refusal: None,
             rects: HashMap::new(),
             pins: PinRects::default(),
+            body_sizes: HashMap::new(),
             files,
             viewing: None,
             providers,
@@ -107,12 +111,19 @@ impl Editor {
     /// Replaces the graph (a file was opened, or undo), keeping nothing of the old run.
     pub fn set_doc(&mut self, doc: Doc) {
         self.doc = doc;
+        self.forget_layout();
         self.current = to_file(&self.doc, &self.registry);
         self.rev += 1;
         self.look.runs.clear();
         self.look.previews.clear();
         self.refusal = None;
         self.frame_all = 4;
+    }
+
+    /// Drops what was measured of the old graph's nodes (canvas ids are reused).
+    fn forget_layout(&mut self) {
+        self.rects.clear();
+        self.body_sizes.clear();
     }
 
     /// Records an edit: the state before it goes to undo, and the graph is re-quoted.
@@ -177,6 +188,8 @@ impl Editor {
             actions: Vec::new(),
             rects: &mut self.rects,
             pins: &self.pins,
+            body_sizes: &mut self.body_sizes,
+            detail: self.transform.scaling >= DETAIL_ZOOM,
             frame_to,
             transform: self.transform,
         };
@@ -258,6 +271,7 @@ impl Editor {
         match crate::convert::from_file(file, &self.registry) {
             Ok(doc) => {
                 self.doc = doc;
+                self.forget_layout();
                 self.current = file.clone();
                 self.rev += 1;
                 self.status = word.into();

@@ -55,6 +55,11 @@ pub struct Viewer<'a> {
     pub rects: &'a mut HashMap<NodeId, Rect>,
     /// Where each pin was drawn.
     pub pins: &'a PinRects,
+    /// Each node body's size as last drawn: a body that is off screen, or too small to read,
+    /// only reserves its space (snarl lays out every node every frame).
+    pub body_sizes: &'a mut HashMap<NodeId, egui::Vec2>,
+    /// Whether the zoom is high enough to read widgets.
+    pub detail: bool,
     /// When set, the view jumps to this transform (frame-all).
     pub frame_to: Option<egui::emath::TSTransform>,
     /// The canvas-to-screen transform this frame used.
@@ -176,6 +181,11 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
             ui.ctx().request_repaint();
             return;
         }
+        let seen = self.rects.get(&node).is_none_or(|r| ui.clip_rect().intersects(*r));
+        if let Some(size) = self.body_sizes.get(&node).filter(|_| !seen || !self.detail) {
+            ui.allocate_space(*size);
+            return;
+        }
         let registry = self.registry;
         let n = &mut snarl[node];
         let Some(spec) = spec_of(registry, n) else { return };
@@ -216,6 +226,7 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
                 ui.label(RichText::new(problem).color(Color32::LIGHT_RED));
             }
         });
+        self.body_sizes.insert(node, ui.min_rect().size());
     }
 
     fn node_frame(
