@@ -80,3 +80,26 @@ pub fn drag_wire(h: &mut Harness<'static, Editor>, from: (&str, usize), to: (&st
     h.drop_at(b);
     h.run_steps(3);
 }
+
+/// The quote API's answer for `file` under `policy`, as `switchyard quote` computes it.
+pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) -> switchyard_editor::quote::GraphQuote {
+    let dir = tempfile::tempdir().unwrap();
+    let l = launch(dir.path());
+    let settings = switchyard_editor::backend::Settings {
+        registry: l.registry,
+        catalog: std::sync::Arc::new(l.catalog),
+        onnx: l.onnx,
+        out_dir: l.out_dir,
+        wallet: None,
+        local_fits: Default::default(),
+        at_unix_s: l.at_unix_s,
+    };
+    let check = switchyard_editor::backend::Check {
+        rev: 0,
+        file: file.clone(),
+        input_root: workflows(),
+        policy: policy.into(),
+        budget: None,
+    };
+    switchyard_editor::quote::quote(&settings, &check).unwrap().unwrap()
+}
