@@ -2,7 +2,8 @@
 //! the UI pass (layout, widgets, the canvas), tessellation, and a whole rendered frame on the
 //! wgpu adapter (lavapipe here: the CPU renderer), read back. Prints median and p95.
 //!
-//! `cargo bench -p switchyard-editor --bench frame`
+//! `cargo bench -p switchyard-editor --bench frame`; with `-- --write-graph FILE` it writes the
+//! graph instead, for `switchyard-editor FILE --frame-stats 10` in a real window.
 
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,12 @@ fn frame(ctx: &egui::Context, ed: &mut Editor, n: usize) -> egui::FullOutput {
 }
 
 fn main() {
+    // `-- --write-graph FILE` only writes the graph, for timing the real window on it.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args.iter().position(|a| a == "--write-graph").and_then(|i| args.get(i + 1)) {
+        std::fs::write(path, graph().to_string()).expect("the graph is written");
+        return;
+    }
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut ed = switchyard_editor::start(launch(dir.path()), || {}).expect("the editor starts");
     let ctx = egui::Context::default();

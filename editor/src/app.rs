@@ -14,7 +14,7 @@ use crate::convert::to_file;
 use crate::files::Files;
 use crate::history::History;
 use crate::look::Look;
-use crate::model::Doc;
+use crate::model::{Doc, spec_of};
 use crate::pins::PinRects;
 use crate::viewer::{Action, Refusal, Viewer};
 
@@ -234,6 +234,16 @@ impl Editor {
             }
             Action::View(key) => self.viewing = Some(key),
             Action::PickFile(key, param) => self.files.pick_param(key, param),
+            Action::DriveByWire(node, param) => {
+                self.doc.drive_by_wire(node, &param);
+                self.commit("wire param");
+            }
+            Action::BackToWidget(node, param) => {
+                let declared =
+                    self.doc.snarl.get_node(node).and_then(|n| spec_of(&self.registry, n)).map(|s| s.inputs.len());
+                self.doc.back_to_widget(node, &param, declared.unwrap_or(0));
+                self.commit("wire param");
+            }
         }
     }
 

@@ -24,6 +24,7 @@ mod shortcuts;
 pub mod status;
 pub mod viewer;
 mod widgets;
+pub mod window;
 mod windows;
 
 use std::collections::HashMap;
@@ -90,10 +91,4 @@ fn providers_by_capability(catalog: &Catalog) -> HashMap<String, Vec<String>> {
     }
     map.values_mut().for_each(|v| v.sort());
     map
-}
-
-impl eframe::App for Editor {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        Editor::ui(self, ui);
-    }
 }

@@ -1,9 +1,11 @@
 //! `switchyard-editor`: opens the editor window. Glue only: flags, settings, the registry.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use switchyard_editor::window::Window;
 use switchyard_editor::{Launch, run::Wallet};
 use switchyard_nodes::config::Config;
 
@@ -28,6 +30,9 @@ struct Args {
     /// The ledger database (default: SWITCHYARD_LEDGER, else the user data folder).
     #[arg(long)]
     ledger: Option<PathBuf>,
+    /// Repaint continuously for this many seconds, print frame CPU times, and close.
+    #[arg(long, value_name = "SECONDS")]
+    frame_stats: Option<u64>,
 }
 
 fn main() -> Result<()> {
@@ -36,11 +41,9 @@ fn main() -> Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = Config::discover(args.config.as_deref()).context("reading the settings file")?;
-    let data = dirs::data_dir().map(|d| d.join("switchyard"));
     let wallet = match args.account {
         Some(account) => {
-            let ledger = args.ledger.or_else(|| std::env::var_os("SWITCHYARD_LEDGER").map(PathBuf::from));
-            let ledger = ledger.or_else(|| data.as_ref().map(|d| d.join("ledger.db")));
+            let ledger = args.ledger.or_else(switchyard_ledger::default_path);
             Some(Wallet { ledger: ledger.context("no user data folder; pass --ledger FILE")?, account })
         }
         None => None,
@@ -56,6 +59,7 @@ fn main() -> Result<()> {
         recent_store: dirs::config_dir().map(|d| d.join("switchyard").join("editor-recent.json")),
         at_unix_s: None,
     };
+    let stats = args.frame_stats.map(Duration::from_secs);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default().with_title("Switchyard").with_inner_size([1280.0, 800.0]),
         ..Default::default()
@@ -66,7 +70,7 @@ fn main() -> Result<()> {
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
             let editor = switchyard_editor::start(launch, move || ctx.request_repaint())?;
-            Ok(Box::new(editor))
+            Ok(Box::new(Window::new(editor, stats)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("the editor window failed: {e}"))

@@ -163,3 +163,32 @@ pub fn would_cycle(snarl: &Snarl<EdNode>, from: NodeId, to: NodeId) -> bool {
     }
     false
 }
+
+impl Doc {
+    /// Gives `param` of `node` an input pin (after the others); its widget value is dropped,
+    /// as a param is either set or wired.
+    pub fn drive_by_wire(&mut self, node: NodeId, param: &str) {
+        let Some(n) = self.snarl.get_node_mut(node) else { return };
+        if !n.param_wires.iter().any(|w| w == param) {
+            n.param_wires.push(param.to_string());
+            n.params.shift_remove(param);
+        }
+    }
+
+    /// Removes the input pin of wire-driven `param` of `node`, with its wire; the pins after
+    /// it move up one, and their wires with them.
+    pub fn back_to_widget(&mut self, node: NodeId, param: &str, declared_inputs: usize) {
+        let Some(n) = self.snarl.get_node_mut(node) else { return };
+        let Some(j) = n.param_wires.iter().position(|w| w == param) else { return };
+        n.param_wires.remove(j);
+        let removed = declared_inputs + j;
+        let moved: Vec<(OutPinId, InPinId)> =
+            self.snarl.wires().filter(|(_, i)| i.node == node && i.input >= removed).collect();
+        for (o, i) in moved {
+            self.snarl.disconnect(o, i);
+            if i.input > removed {
+                self.snarl.connect(o, InPinId { node, input: i.input - 1 });
+            }
+        }
+    }
+}

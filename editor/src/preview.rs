@@ -1,7 +1,7 @@
 //! Small 8-bit pictures of image outputs for the canvas, sampled row by row so a large
 //! output is never converted whole.
 
-use switchyard_engine::Image;
+use switchyard_engine::{Image, Mask};
 
 /// The longest side of a preview, in pixels.
 pub const PREVIEW_SIDE: u32 = 512;
@@ -34,6 +34,24 @@ pub fn preview(img: &Image) -> Preview {
     Preview { size: [pw as usize, ph as usize], rgba, source_size: [w, h] }
 }
 
+/// `mask` as grey, sampled down (nearest) like an image.
+pub fn mask_preview(mask: &Mask) -> Preview {
+    let (w, h) = (mask.width(), mask.height());
+    let step = w.max(h).div_ceil(PREVIEW_SIDE).max(1);
+    let (pw, ph) = (w.div_ceil(step), h.div_ceil(step));
+    let values = mask.values();
+    let mut rgba = Vec::with_capacity(pw as usize * ph as usize * 4);
+    for y in (0..h).step_by(step as usize) {
+        for x in (0..w).step_by(step as usize) {
+            let v = values.get(y as usize * w as usize + x as usize).copied().unwrap_or(0.0);
+            // Coverage, not light: shown as is, so half coverage is mid grey.
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            rgba.extend_from_slice(&[g, g, g, 255]);
+        }
+    }
+    Preview { size: [pw as usize, ph as usize], rgba, source_size: [w, h] }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +65,11 @@ mod tests {
         assert_eq!(p.size, [400, 100]);
         assert_eq!(p.rgba.len(), 400 * 100 * 4);
         assert_eq!(&p.rgba[..4], &[255, 0, 0, 255]);
+    }
+
+    #[test]
+    fn masks_preview_as_grey() {
+        let p = mask_preview(&Mask::new(2, 1, vec![0.0, 1.0]).unwrap());
+        assert_eq!(p.rgba, [0, 0, 0, 255, 255, 255, 255, 255]);
     }
 }

@@ -11,7 +11,7 @@ use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, 
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Check, Outbox, Reply, Settings};
-use crate::preview::{Preview, preview};
+use crate::preview::{Preview, mask_preview, preview};
 
 /// Events buffered between the executor and the UI.
 const EVENT_QUEUE: usize = 1024;
@@ -36,7 +36,7 @@ pub struct Finished {
     pub duration_ms: u64,
     /// Each node's key, status and error.
     pub nodes: Vec<(String, NodeStatus, Option<String>)>,
-    /// Small pictures of each node's first image output.
+    /// Small pictures of each node's first image or mask output.
     pub previews: Vec<(String, Preview)>,
     /// Credits charged, when billed.
     pub charged: Option<i64>,
@@ -99,6 +99,7 @@ pub async fn run(
 fn image_of(value: &Value) -> Option<Preview> {
     match value {
         Value::Image(img) => Some(preview(img)),
+        Value::Mask(mask) => Some(mask_preview(mask)),
         _ => None,
     }
 }

@@ -26,6 +26,10 @@ pub enum Action {
     View(String),
     /// Pick a file for this node's param.
     PickFile(String, String),
+    /// Give this node's param an input pin, so a wire drives it.
+    DriveByWire(NodeId, String),
+    /// Turn this node's wire-driven param back into a widget.
+    BackToWidget(NodeId, String),
 }
 
 /// A wire the viewer refused, with why.
@@ -297,7 +301,24 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         true
     }
 
-    fn show_node_menu(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, _: &mut Snarl<EdNode>) {
+    fn show_node_menu(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
+        let n = &snarl[node];
+        if let Some(spec) = spec_of(self.registry, n) {
+            ui.menu_button("Drive by a wire", |ui| {
+                for p in spec.params.iter().filter(|p| !n.param_wires.iter().any(|w| w == p.name)) {
+                    if ui.button(p.name).on_hover_text(p.description).clicked() {
+                        self.actions.push(Action::DriveByWire(node, p.name.to_string()));
+                        ui.close();
+                    }
+                }
+            });
+            for wired in &n.param_wires {
+                if ui.button(format!("Back to a widget: {wired}")).clicked() {
+                    self.actions.push(Action::BackToWidget(node, wired.clone()));
+                    ui.close();
+                }
+            }
+        }
         if ui.button("Duplicate").clicked() {
             self.actions.push(Action::Duplicate(vec![node]));
             ui.close();

@@ -23,7 +23,7 @@ pub mod plans;
 mod subscriptions;
 mod types;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,14 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use error::LedgerError;
+
+/// The default ledger file: `SWITCHYARD_LEDGER`, else `switchyard/ledger.db` in the user's
+/// data folder; `None` when there is no data folder. Every front end finds it here.
+pub fn default_path() -> Option<PathBuf> {
+    std::env::var_os("SWITCHYARD_LEDGER")
+        .map(PathBuf::from)
+        .or_else(|| dirs::data_dir().map(|d| d.join("switchyard").join("ledger.db")))
+}
 pub use grants::GrantReceipt;
 pub use history::to_csv;
 pub use holds::{HoldId, Posted, Recovery};

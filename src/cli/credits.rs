@@ -11,12 +11,14 @@ use super::args::{CreditsArgs, CreditsCommand};
 
 /// Where the ledger lives unless `--ledger` says.
 pub fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = explicit.or_else(|| std::env::var_os("SWITCHYARD_LEDGER").map(PathBuf::from)) {
+    if let Some(p) = explicit {
         return Ok(p);
     }
-    let dir = dirs::data_dir().context("no user data folder; pass --ledger FILE")?.join("switchyard");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir.join("ledger.db"))
+    let path = switchyard_ledger::default_path().context("no user data folder; pass --ledger FILE")?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(path)
 }
 
 /// A request refused for what it asked (exit 2), not for a failure of the store.

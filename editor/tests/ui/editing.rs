@@ -122,3 +122,42 @@ fn shift_click_header(h: &mut Harness<'static, Editor>, key: &str) {
 fn file_params(path: &std::path::Path, key: &str) -> switchyard_engine::format::FileMap<serde_json::Value> {
     switchyard_editor::files::read_workflow(path).unwrap().nodes[key].params.clone()
 }
+
+#[test]
+fn a_param_can_be_driven_by_a_wire_and_turned_back_into_a_widget() {
+    let out = tempfile::tempdir().unwrap();
+    let mut h = opened(out.path(), &fixture("param-wire.json"));
+    right_click_header(&mut h, "noise");
+    h.get_by_label("Drive by a wire ⏵").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "seed").click();
+    h.remove_cursor();
+    h.run_steps(5);
+    assert_eq!(h.state().current.nodes["noise"].params.get("seed"), None, "a wired param has no value of its own");
+    drag_wire(&mut h, ("count", 0), ("noise", 0));
+    crate::support::settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev));
+    assert_eq!(h.state().current.nodes["noise"].inputs["seed"].sources(), ["count.value"]);
+    assert!(h.state().look.problems.is_empty(), "{:?}", h.state().look.problems);
+    right_click_header(&mut h, "noise");
+    h.get_by_label("Back to a widget: seed").click();
+    h.run_steps(2);
+    assert!(h.state().current.nodes["noise"].inputs.is_empty(), "the pin went, with its wire");
+}
+
+fn right_click_header(h: &mut Harness<'static, Editor>, key: &str) {
+    let ed = h.state();
+    let rect = ed.rects[&node(ed, key)];
+    let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
+    h.hover_at(pos);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+}
