@@ -20,6 +20,8 @@ use crate::viewer::{Action, Refusal, Viewer};
 
 /// The canvas widget's id, so selection can be read back.
 pub const CANVAS_ID: &str = "switchyard-canvas";
+/// A re-quote waits this long after the last edit, so typing or dragging a slider quotes once.
+const QUOTE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(150);
 /// Below this zoom, node bodies are too small to read and only reserve their space.
 const DETAIL_ZOOM: f32 = 0.5;
 /// The policies the picker offers, as `--policy` takes them.
@@ -71,6 +73,7 @@ pub struct Editor {
     canvas_rect: Rect,
     transform: egui::emath::TSTransform,
     sent: Option<(u64, String)>,
+    last_edit: Option<std::time::Instant>,
     backend: Backend,
 }
 
@@ -104,6 +107,7 @@ impl Editor {
             canvas_rect: Rect::NOTHING,
             transform: egui::emath::TSTransform::IDENTITY,
             sent: None,
+            last_edit: None,
             backend,
         }
     }
@@ -131,6 +135,7 @@ impl Editor {
         let before = std::mem::replace(&mut self.current, to_file(&self.doc, &self.registry));
         self.history.record(before, Some(what));
         self.rev += 1;
+        self.last_edit = Some(std::time::Instant::now());
     }
 
     /// Whether the graph differs from its file on disk.
@@ -170,7 +175,7 @@ impl Editor {
         });
         egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
         crate::windows::show(self, ui);
-        self.request_check();
+        self.request_check(ui.ctx());
     }
 
     fn canvas(&mut self, ui: &mut Ui) {
@@ -320,7 +325,12 @@ impl Editor {
         }
     }
 
-    fn request_check(&mut self) {
+    fn request_check(&mut self, ctx: &egui::Context) {
+        let quiet = self.last_edit.map_or(QUOTE_DEBOUNCE, |t| t.elapsed());
+        if quiet < QUOTE_DEBOUNCE {
+            ctx.request_repaint_after(QUOTE_DEBOUNCE - quiet);
+            return;
+        }
         let want = (self.rev, self.policy.clone());
         if self.sent.as_ref() != Some(&want) && self.backend.send(Request::Check(self.check())) {
             self.sent = Some(want);

@@ -16,6 +16,9 @@ pub fn run_blocker(ed: &Editor) -> Option<String> {
     if ed.doc.snarl.nodes().next().is_none() {
         return Some("the graph is empty".into());
     }
+    if ed.look.checked_rev != Some(ed.rev) {
+        return Some("checking and quoting the latest edit".into());
+    }
     if !ed.look.problems.is_empty() {
         return Some(format!("{} problem(s) to fix first; they are marked on the nodes", ed.look.problems.len()));
     }
