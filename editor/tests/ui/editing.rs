@@ -74,7 +74,7 @@ fn a_param_changes_by_its_widget_and_undo_redo_walk_it_back_and_forth() {
 fn duplicate_and_delete_follow_the_selection_and_deleting_drops_the_wires() {
     let out = tempfile::tempdir().unwrap();
     let mut h = opened(out.path(), &fixture("small-local.json"));
-    shift_click_header(&mut h, "soft");
+    click_header(&mut h, "soft", egui::PointerButton::Primary, Modifiers::SHIFT);
     assert_eq!(h.state().selected(&h.ctx), [node(h.state(), "soft")]);
     h.key_press_modifiers(Modifiers::COMMAND, egui::Key::D);
     h.run_steps(2);
@@ -99,21 +99,16 @@ fn validation_problems_show_on_the_nodes_they_name() {
     h.get_by_label("total: 2 problem(s)");
 }
 
-/// Shift+click on a node's header selects it, as on the canvas.
-fn shift_click_header(h: &mut Harness<'static, Editor>, key: &str) {
+/// Clicks a node's header with `button` while holding `modifiers`: Shift+click selects,
+/// a right click opens the node's menu.
+fn click_header(h: &mut Harness<'static, Editor>, key: &str, button: egui::PointerButton, modifiers: Modifiers) {
     let ed = h.state();
     let rect = ed.rects[&node(ed, key)];
     let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
     h.hover_at(pos);
     h.step();
     for pressed in [true, false] {
-        let button = egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::SHIFT,
-        };
-        h.event_modifiers(button, Modifiers::SHIFT);
+        h.event_modifiers(egui::Event::PointerButton { pos, button, pressed, modifiers }, modifiers);
         h.step();
     }
     h.run_steps(2);
@@ -127,7 +122,7 @@ fn file_params(path: &std::path::Path, key: &str) -> switchyard_engine::format::
 fn a_param_can_be_driven_by_a_wire_and_turned_back_into_a_widget() {
     let out = tempfile::tempdir().unwrap();
     let mut h = opened(out.path(), &fixture("param-wire.json"));
-    right_click_header(&mut h, "noise");
+    click_header(&mut h, "noise", egui::PointerButton::Secondary, Modifiers::NONE);
     h.get_by_label("Drive by a wire ⏵").click();
     h.run_steps(2);
     h.get_by_role_and_label(Role::Button, "seed").click();
@@ -138,26 +133,8 @@ fn a_param_can_be_driven_by_a_wire_and_turned_back_into_a_widget() {
     crate::support::settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev));
     assert_eq!(h.state().current.nodes["noise"].inputs["seed"].sources(), ["count.value"]);
     assert!(h.state().look.problems.is_empty(), "{:?}", h.state().look.problems);
-    right_click_header(&mut h, "noise");
+    click_header(&mut h, "noise", egui::PointerButton::Secondary, Modifiers::NONE);
     h.get_by_label("Back to a widget: seed").click();
     h.run_steps(2);
     assert!(h.state().current.nodes["noise"].inputs.is_empty(), "the pin went, with its wire");
-}
-
-fn right_click_header(h: &mut Harness<'static, Editor>, key: &str) {
-    let ed = h.state();
-    let rect = ed.rects[&node(ed, key)];
-    let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
-    h.hover_at(pos);
-    h.step();
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Secondary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
 }
