@@ -50,8 +50,8 @@ pub struct Files {
     pub templates_dir: PathBuf,
     /// Where input paths resolve for a graph with no file yet (a template's folder).
     pub base_dir: PathBuf,
-    /// Whether the template browser is open.
-    pub show_templates: bool,
+    /// The template browser's list while it is open (read once when it opens).
+    pub templates: Option<Vec<(PathBuf, String, String)>>,
     /// An action waiting on "save changes?".
     pub confirm: Option<Pending>,
     /// Set once the user agreed to close.
@@ -72,7 +72,7 @@ impl Files {
             recent_store,
             templates_dir,
             base_dir,
-            show_templates: false,
+            templates: None,
             confirm: None,
             may_close: false,
             dialog: FileDialog::new().add_file_filter_extensions("Workflows", vec!["json"]),
@@ -84,6 +84,11 @@ impl Files {
     pub fn input_root(&self) -> PathBuf {
         let parent = self.path.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty());
         parent.map_or_else(|| self.base_dir.clone(), Path::to_path_buf)
+    }
+
+    /// Opens the template browser, reading the templates folder once.
+    pub fn show_templates(&mut self) {
+        self.templates = Some(templates(&self.templates_dir));
     }
 
     /// Opens the picker for a node's path param.

@@ -35,7 +35,7 @@ fn file_menu(ed: &mut Editor, ui: &mut Ui) {
         ui.close();
     }
     if ui.button("Templates…").clicked() {
-        ed.files.show_templates = true;
+        ed.files.show_templates();
         ui.close();
     }
     ui.menu_button("Recent", |ui| {

@@ -17,11 +17,17 @@ pub struct Preview {
     pub source_size: [u32; 2],
 }
 
+/// Every `step`-th pixel of a `w`×`h` picture, and the preview's size: at most
+/// `PREVIEW_SIDE` a side.
+fn sampling(w: u32, h: u32) -> (u32, u32, u32) {
+    let step = w.max(h).div_ceil(PREVIEW_SIDE).max(1);
+    (step, w.div_ceil(step), h.div_ceil(step))
+}
+
 /// `img` sampled down (nearest pixel) to at most `PREVIEW_SIDE` a side.
 pub fn preview(img: &Image) -> Preview {
     let (w, h) = (img.width(), img.height());
-    let step = w.max(h).div_ceil(PREVIEW_SIDE).max(1);
-    let (pw, ph) = (w.div_ceil(step), h.div_ceil(step));
+    let (step, pw, ph) = sampling(w, h);
     let mut rgba = Vec::with_capacity(pw as usize * ph as usize * 4);
     let (mut row, mut scratch) = (Vec::new(), Vec::new());
     for y in (0..h).step_by(step as usize) {
@@ -37,8 +43,7 @@ pub fn preview(img: &Image) -> Preview {
 /// `mask` as grey, sampled down (nearest) like an image.
 pub fn mask_preview(mask: &Mask) -> Preview {
     let (w, h) = (mask.width(), mask.height());
-    let step = w.max(h).div_ceil(PREVIEW_SIDE).max(1);
-    let (pw, ph) = (w.div_ceil(step), h.div_ceil(step));
+    let (step, pw, ph) = sampling(w, h);
     let values = mask.values();
     let mut rgba = Vec::with_capacity(pw as usize * ph as usize * 4);
     for y in (0..h).step_by(step as usize) {

@@ -7,13 +7,12 @@ use std::sync::Mutex;
 use switchyard_billing::place_graph;
 use switchyard_billing::plan::offer_local_models;
 use switchyard_catalog::place::{Options, Policy};
-use switchyard_engine::{CompileOptions, Diagnostic, Graph, load_workflow};
+use switchyard_engine::format::ParsedWorkflow;
+use switchyard_engine::{CompileOptions, Diagnostic, Graph};
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
 
 use crate::backend::{Check, Settings};
 
-/// The most nodes the editor checks, as `switchyard run` allows by default.
-pub const MAX_NODES: usize = 100_000;
 /// Provider slots for the makespan estimate, as the command line assumes.
 const PROVIDER_SLOTS: usize = 4;
 
@@ -55,11 +54,11 @@ pub fn quote(settings: &Settings, check: &Check) -> Result<Result<GraphQuote, St
     Ok(place(settings, &mut graph, &check.policy))
 }
 
-/// The file compiled as `switchyard run` would compile it.
+/// The file compiled as `switchyard run` compiles it once read, with the same default limits;
+/// the file is already in memory, so it is not written out and read back.
 pub fn compile(settings: &Settings, check: &Check) -> Result<Graph, Vec<Diagnostic>> {
-    let text = serde_json::to_string(&check.file).map_err(|e| vec![Diagnostic::file("unwritable", e.to_string())])?;
-    let opts = CompileOptions { max_nodes: MAX_NODES };
-    load_workflow(&text, &settings.registry, &[], &opts).map(|(_, g)| g).map_err(|d| d.0)
+    let parsed = ParsedWorkflow { file: Some(check.file.clone()), ..ParsedWorkflow::default() };
+    switchyard_engine::compile(parsed, &settings.registry, &CompileOptions::default()).map_err(|d| d.0)
 }
 
 /// Placement options for `graph` under `policy`, starting now.

@@ -39,27 +39,25 @@ fn preview_window(ed: &mut Editor, ctx: &egui::Context) {
 }
 
 fn templates_window(ed: &mut Editor, ctx: &egui::Context) {
-    if !ed.files.show_templates {
-        return;
-    }
+    let Some(list) = &ed.files.templates else { return };
     let mut open = true;
     let mut picked = None;
     egui::Window::new("Templates").open(&mut open).show(ctx, |ui| {
         ui.label(format!("from {}", ed.files.templates_dir.display()));
         egui::ScrollArea::vertical().max_height(420.0).show(ui, |ui| {
-            for (path, name, description) in files::templates(&ed.files.templates_dir) {
-                if ui.button(&name).on_hover_text(&description).clicked() {
-                    picked = Some(path);
+            for (path, name, description) in list {
+                if ui.button(name).on_hover_text(description).clicked() {
+                    picked = Some(path.clone());
                 }
                 ui.label(egui::RichText::new(description).small().weak());
             }
         });
     });
+    if picked.is_some() || !open {
+        ed.files.templates = None;
+    }
     if let Some(path) = picked {
-        ed.files.show_templates = false;
         files::request(ed, Pending::Template(path));
-    } else if !open {
-        ed.files.show_templates = false;
     }
 }
 
