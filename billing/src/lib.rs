@@ -6,6 +6,8 @@
 pub mod billed;
 pub mod charge;
 pub mod plan;
+pub mod verdict;
 
 pub use billed::{Billing, RunBudget};
 pub use plan::{GraphPlan, place_graph};
+pub use verdict::{Over, Verdict};

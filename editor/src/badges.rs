@@ -1,14 +1,10 @@
 //! A node's live badge: where it runs, what it costs and its carbon, from the last quote.
 
 use egui::{Color32, RichText, Ui};
+use switchyard_billing::verdict::credits_text;
 use switchyard_engine::{NodeSpec, ResourceClass};
 
 use crate::look::Look;
-
-/// Credits as a person reads them: `12 cr`, or `4–42 cr` for a range.
-pub fn credits_text((least, most): (i64, i64)) -> String {
-    if least == most { format!("{most} cr") } else { format!("{least}–{most} cr") }
-}
 
 /// Draws the badge under a node's params.
 pub fn show(ui: &mut Ui, look: &Look, key: &str, spec: &NodeSpec) {

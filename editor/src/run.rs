@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan, RunBudget, place_graph};
+use switchyard_billing::{Billing, GraphPlan, RunBudget, Verdict, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, RunStatus, Value};
+use switchyard_ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Check, Outbox, Reply, Settings};
@@ -120,15 +121,13 @@ async fn open_billing(
     plan: &GraphPlan,
     budget: Option<i64>,
 ) -> Result<Arc<Billing>, String> {
-    let ledger = open_ledger(wallet).await?;
+    let ledger = Ledger::open_existing(&wallet.ledger).await.map_err(|e| e.to_string())?;
     ledger.recover().await.map_err(|e| e.to_string())?;
     let available = ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0;
-    let most = plan.plan.totals.credits.1;
-    if most > available {
-        return Err(format!("the quote's most, {most} cr, is over the {available} cr available in {}", wallet.account));
-    }
-    if let Some(b) = budget.filter(|b| most > *b) {
-        return Err(format!("the quote's most, {most} cr, is over the budget of {b} cr"));
+    let verdict = Verdict::new(plan.plan.totals.credits.1, Some(available), budget);
+    if !verdict.fits() {
+        let [_, why] = verdict.lines(&plan.plan.totals);
+        return Err(format!("{}: {why}", wallet.account));
     }
     let run_id = format!("edit-{}-{}", unix_ms(), std::process::id());
     let billing = Billing {
@@ -142,17 +141,10 @@ async fn open_billing(
     Ok(Arc::new(billing))
 }
 
-async fn open_ledger(wallet: &Wallet) -> Result<switchyard_ledger::Ledger, String> {
-    if !wallet.ledger.is_file() {
-        return Err(format!("no ledger at {}; grant credits with `switchyard credits`", wallet.ledger.display()));
-    }
-    switchyard_ledger::Ledger::open(&wallet.ledger).await.map_err(|e| e.to_string())
-}
-
 /// The wallet's available credits.
 pub async fn balance(wallet: Option<&Wallet>) -> Result<i64, String> {
     let wallet = wallet.ok_or("no wallet: start the editor with --account to bill runs")?;
-    let ledger = open_ledger(wallet).await?;
+    let ledger = Ledger::open_existing(&wallet.ledger).await.map_err(|e| e.to_string())?;
     Ok(ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0)
 }
 

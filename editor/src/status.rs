@@ -4,9 +4,10 @@
 use egui::{Color32, RichText, Ui};
 
 use crate::app::{Editor, POLICIES};
-use crate::badges::credits_text;
 use crate::look::NodeRun;
 use crate::run::Finished;
+use switchyard_billing::verdict::credits_text;
+use switchyard_billing::{Over, Verdict};
 
 /// Why the graph cannot run now, if it cannot.
 pub fn run_blocker(ed: &Editor) -> Option<String> {
@@ -25,18 +26,15 @@ pub fn run_blocker(ed: &Editor) -> Option<String> {
     over_budget(ed)
 }
 
-/// The flag for a quote over the budget or the balance.
+/// The flag for a quote over the balance or the budget (the command line's verdict).
 pub fn over_budget(ed: &Editor) -> Option<String> {
     let most = ed.look.quote.as_ref()?.as_ref().ok()?.credits.1;
-    if let Some(b) = ed.budget().filter(|b| most > *b) {
-        return Some(format!("over budget: up to {most} cr against a budget of {b} cr"));
-    }
-    match &ed.balance {
-        Some(Ok(available)) if most > *available => {
-            Some(format!("over balance: up to {most} cr, {available} cr available"))
-        }
-        _ => None,
-    }
+    let available = ed.balance.as_ref().and_then(|b| b.as_ref().ok()).copied();
+    Some(match Verdict::new(most, available, ed.budget()).over()? {
+        Over::Balance(a) => format!("over balance: up to {most} cr, {a} cr available"),
+        Over::Budget(b) => format!("over budget: up to {most} cr against a budget of {b} cr"),
+        Over::MemberCap { member, left } => format!("over {member}'s cap: up to {most} cr, {left} cr left"),
+    })
 }
 
 /// Draws the status bar.

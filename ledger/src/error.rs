@@ -40,6 +40,9 @@ pub enum LedgerError {
         /// The member.
         member: String,
     },
+    /// No ledger file where one was expected.
+    #[error("no ledger at {}; grant credits first with `switchyard credits`", .0.display())]
+    NoLedger(std::path::PathBuf),
     /// No such wallet.
     #[error("no wallet {0:?}; create it with `switchyard credits grant` or `topup`")]
     UnknownWallet(String),

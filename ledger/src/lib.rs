@@ -75,6 +75,14 @@ pub mod system {
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 impl Ledger {
+    /// Opens the ledger at `path`, refusing to create one: spending needs credits granted first.
+    pub async fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        if !path.is_file() {
+            return Err(LedgerError::NoLedger(path.to_path_buf()));
+        }
+        Self::open(path).await
+    }
+
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, LedgerError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?

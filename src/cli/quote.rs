@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use switchyard_billing::GraphPlan;
-use switchyard_catalog::quote::{NodeQuote, Totals};
+pub use switchyard_billing::verdict::{Verdict, credits_text};
+use switchyard_catalog::quote::NodeQuote;
 use switchyard_engine::{Graph, Registry};
 use switchyard_nodes::onnx::OnnxSettings;
 
@@ -34,13 +35,13 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
     };
     let verdict = match &args.wallet.account {
         Some(account) => match room(&args.wallet, account) {
-            Ok((a, member)) => Verdict::new(&plan.plan.totals, Some(a), args.wallet.budget).member(member),
+            Ok((a, member)) => Verdict::new(plan.plan.totals.credits.1, Some(a), args.wallet.budget).member(member),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
             }
         },
-        None => Verdict::new(&plan.plan.totals, None, args.wallet.budget),
+        None => Verdict::new(plan.plan.totals.credits.1, None, args.wallet.budget),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&graph, &plan, &verdict, &args.placement.policy))?);
@@ -50,58 +51,6 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
         }
     }
     Ok(if verdict.fits() { Exit::Ok } else { Exit::OverBudget })
-}
-
-/// A plan's totals against the wallet and the budget.
-pub struct Verdict {
-    pub available: Option<i64>,
-    pub budget: Option<i64>,
-    /// A team member and what is left of their monthly cap.
-    pub member: Option<(String, i64)>,
-    pub most: i64,
-}
-
-impl Verdict {
-    pub fn new(totals: &Totals, available: Option<i64>, budget: Option<i64>) -> Self {
-        Self { available, budget, member: None, most: totals.credits.1 }
-    }
-
-    pub fn member(mut self, member: Option<(String, i64)>) -> Self {
-        self.member = member;
-        self
-    }
-
-    pub fn fits(&self) -> bool {
-        self.available.is_none_or(|a| self.most <= a)
-            && self.budget.is_none_or(|b| self.most <= b)
-            && self.member.as_ref().is_none_or(|(_, left)| self.most <= *left)
-    }
-
-    /// The totals line and whether the run fits.
-    pub fn lines(&self, totals: &Totals) -> [String; 2] {
-        let after =
-            self.available.map_or(String::new(), |a| format!("; {a} cr available, {} after at most", a - self.most));
-        let total = format!(
-            "total: {}, about {:.0} s, about {:.1} gCO2eq{after}",
-            credits_text(totals.credits),
-            totals.makespan_s,
-            totals.gco2eq
-        );
-        let member = self.member.as_ref().filter(|(_, left)| self.most > *left);
-        let fit = match (self.available.filter(|a| self.most > *a), self.budget.filter(|b| self.most > *b), member) {
-            (None, None, None) => "fits".to_string(),
-            (Some(a), _, _) => format!("does NOT fit: at most {} cr against {a} cr available", self.most),
-            (None, Some(b), _) => format!("does NOT fit: at most {} cr against the budget of {b} cr", self.most),
-            (None, None, Some((m, left))) => {
-                format!("does NOT fit: at most {} cr against {left} cr left of {m}'s monthly cap", self.most)
-            }
-        };
-        [total, fit]
-    }
-}
-
-pub fn credits_text((lo, hi): (i64, i64)) -> String {
-    if lo == hi { format!("{hi} cr") } else { format!("{lo}-{hi} cr") }
 }
 
 fn json(graph: &Graph, plan: &GraphPlan, v: &Verdict, policy: &str) -> serde_json::Value {
@@ -167,10 +116,7 @@ fn room(wallet: &WalletArgs, account: &str) -> Result<(i64, Option<(String, i64)
 /// The ledger `--ledger` (or the default) names; a missing one is an error, never created.
 pub async fn open_existing_ledger(wallet: &WalletArgs) -> Result<switchyard_ledger::Ledger, String> {
     let path = super::credits::ledger_path(wallet.ledger.clone()).map_err(|e| e.to_string())?;
-    if !path.is_file() {
-        return Err(format!("no ledger at {}; grant credits first with `switchyard credits`", path.display()));
-    }
-    switchyard_ledger::Ledger::open(&path).await.map_err(|e| e.to_string())
+    switchyard_ledger::Ledger::open_existing(&path).await.map_err(|e| e.to_string())
 }
 
 /// A wallet's available credits, and what is left of a member's monthly cap.

@@ -41,7 +41,7 @@ pub async fn open(
         totals.gco2eq += p.plan.totals.gco2eq;
         totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
     }
-    let verdict = Verdict::new(&totals, Some(available), args.wallet.budget).member(room);
+    let verdict = Verdict::new(totals.credits.1, Some(available), args.wallet.budget).member(room);
     if !verdict.fits() {
         let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
         for line in nodes.into_iter().chain(verdict.lines(&totals)) {
