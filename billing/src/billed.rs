@@ -13,7 +13,8 @@ use switchyard_catalog::place::{Candidate, Placed};
 use switchyard_catalog::quote::Call;
 use switchyard_catalog::{Catalog, provider_of};
 use switchyard_engine::{
-    Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamProblem, ParamValue, PathRoots,
+    CallJournal, JournalFuture, METERING_REUSED, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs,
+    ParamProblem, ParamValue, PathRoots,
 };
 use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
 
@@ -37,6 +38,66 @@ pub struct Billing {
     pub run_id: String,
     /// The run's budget.
     pub budget: RunBudget,
+    /// The run's reservation, taken at admission; node holds draw from it.
+    pub reservation: Option<HoldId>,
+}
+
+/// The least time a run's reservation lives: a killed run's reservation is released by
+/// recovery after this long, so it must outlast any run still going.
+const RUN_HOLD_MIN_MS: i64 = 30 * 60_000;
+
+impl Billing {
+    /// Admits a run: reserves its most (`most` credits, from the quote) on the wallet and
+    /// the member's cap in one step, so runs started together are admitted only while they
+    /// fit, and an admitted run never runs short. Refused with the ledger's reason
+    /// (insufficient funds, the member's cap) before anything runs or is charged.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn admit(
+        ledger: Ledger,
+        catalog: Arc<Catalog>,
+        account: String,
+        member: Option<String>,
+        run_id: String,
+        budget: Option<i64>,
+        most: i64,
+        makespan_s: f64,
+    ) -> Result<Self, switchyard_ledger::LedgerError> {
+        let reservation = match most {
+            0 => None,
+            most => {
+                let timeout_ms = ((makespan_s * 3000.0) as i64).max(RUN_HOLD_MIN_MS);
+                let held = ledger.reserve_run(&account, member.as_deref(), Credits(most), timeout_ms, &run_id);
+                Some(held.await?)
+            }
+        };
+        Ok(Self { ledger, catalog, account, member, run_id, budget: RunBudget::new(budget), reservation })
+    }
+
+    /// Closes the run: releases what its nodes did not draw from the reservation (their
+    /// unknown holds stay open on their own).
+    pub async fn close(&self) -> Result<(), switchyard_ledger::LedgerError> {
+        if let Some(r) = &self.reservation {
+            self.ledger.release_run(r, &self.run_id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a billed call's intent on its hold, so recovery after a crash marks the hold
+/// unknown instead of voiding it.
+struct HoldJournal {
+    ledger: Ledger,
+    hold: HoldId,
+}
+
+impl CallJournal for HoldJournal {
+    fn sending(&self) -> JournalFuture<'_> {
+        Box::pin(async move { self.ledger.record_intent(&self.hold, None).await.map_err(|e| e.to_string()) })
+    }
+
+    fn identified<'a>(&'a self, remote_id: &'a str) -> JournalFuture<'a> {
+        Box::pin(async move { self.ledger.record_intent(&self.hold, Some(remote_id)).await.map_err(|e| e.to_string()) })
+    }
 }
 
 /// Credits a run may still commit; every hold takes from it and every settlement gives the
@@ -171,14 +232,25 @@ async fn spend(
         }
         let hold = take_hold(billing, &node, cand, n).await?;
         let open = OpenHold { ledger: billing.ledger.clone(), hold: Some(hold.clone()) };
+        let journal = HoldJournal { ledger: billing.ledger.clone(), hold: hold.clone() };
+        let run_ctx = run_ctx.with_journal(Arc::new(journal));
         let result = inner.run(run_ctx).await;
         match result {
             Ok(out) => {
                 let call = call_of(&node, capability, &ctx, cand);
-                let charged = settle(billing, &hold, cand, &call, &out, &node).await?;
+                let charged = settle(billing, &hold, cand, &call, out.metering(), megapixels(&out), &node).await?;
                 open.settled();
                 let record = record(out.metering(), placed, cand, &charged, &hold, &refusals);
                 return Ok(out.with_metering(record));
+            }
+            Err(NodeError::AfterRemoteWork { message, metering }) => {
+                // The provider did the work: it is paid for, and the node keeps the result.
+                let call = call_of(&node, capability, &ctx, cand);
+                let charged = settle(billing, &hold, cand, &call, Some(&metering), None, &node).await?;
+                open.settled();
+                let message = format!("{message}; charged {} cr for the provider's work", charged.credits);
+                let record = record(Some(&metering), placed, cand, &charged, &hold, &refusals);
+                return Err(NodeError::AfterRemoteWork { message, metering: Box::new(record) });
             }
             Err(NodeError::Refused(message)) => {
                 release(billing, &hold, cand, &node, "refused").await?;
@@ -194,6 +266,8 @@ async fn spend(
                 return Err(NodeError::OutcomeUnknown(format!("{message}; hold {} stays open", hold.0)));
             }
             Err(e) => {
+                // The inner node says the provider never took the work (its errors after
+                // acceptance are unknown outcomes), so nothing can be owed.
                 release(billing, &hold, cand, &node, "failed").await?;
                 open.settled();
                 return Err(e);
@@ -231,6 +305,7 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
             vendor_id: None,
         },
         member: billing.member.clone(),
+        parent: billing.reservation.as_ref().map(|r| r.0.clone()),
     };
     let key = format!("{}:{node}:hold:{n}", billing.run_id);
     match billing.ledger.hold(&req, &key).await {
@@ -261,24 +336,31 @@ async fn settle(
     hold: &HoldId,
     cand: &Candidate,
     call: &Call,
-    out: &Outputs,
+    metering: Option<&Value>,
+    megapixels: Option<f64>,
     node: &str,
 ) -> Result<Charge, NodeError> {
-    let megapixels = out.values().find_map(|(_, v)| match v {
-        switchyard_engine::Value::Image(img) => Some(f64::from(img.width()) * f64::from(img.height()) / 1_048_576.0),
-        _ => None,
-    });
-    let charged = charge(&billing.catalog, cand, call, out.metering(), megapixels);
-    let vendor = out.metering().and_then(vendor_id);
+    let reused = metering.and_then(|m| m.get(METERING_REUSED)).and_then(Value::as_bool) == Some(true);
+    let charged = if reused { Charge::nothing() } else { charge(&billing.catalog, cand, call, metering, megapixels) };
+    let vendor = metering.and_then(vendor_id);
     let key = format!("{}:{node}:post", billing.run_id);
     if charged.credits == 0 {
         billing.ledger.void(hold, &key).await.map_err(ledger_error)?;
     } else {
         let (credits, cost) = (Credits(charged.credits), Credits(charged.cost));
-        billing.ledger.post(hold, credits, cost, vendor, &key).await.map_err(ledger_error)?;
+        let review = charged.review.as_deref();
+        billing.ledger.post_reviewed(hold, credits, cost, vendor, review, &key).await.map_err(ledger_error)?;
     }
     billing.budget.give_back(cand.credits.1 - charged.credits);
     Ok(charged)
+}
+
+/// The megapixels of the first image output, which an image's price is metered by.
+fn megapixels(out: &Outputs) -> Option<f64> {
+    out.values().find_map(|(_, v)| match v {
+        switchyard_engine::Value::Image(img) => Some(f64::from(img.width()) * f64::from(img.height()) / 1_048_576.0),
+        _ => None,
+    })
 }
 
 /// The vendor's transaction id in a metering record: the task id of an async job, else the

@@ -9,7 +9,7 @@ use switchyard_catalog::quote::{Call, quantities};
 use switchyard_catalog::{Catalog, Dimension};
 
 /// A call's charge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Charge {
     /// Credits charged to the wallet.
     pub credits: i64,
@@ -17,6 +17,16 @@ pub struct Charge {
     pub cost: i64,
     /// Whether the provider's usage figures were used.
     pub metered: bool,
+    /// Why the charge needs a person's look (figures from the provider that were not
+    /// trusted), kept on the hold for reconciliation.
+    pub review: Option<String>,
+}
+
+impl Charge {
+    /// Nothing charged.
+    pub fn nothing() -> Self {
+        Self { credits: 0, cost: 0, metered: false, review: None }
+    }
 }
 
 /// Provider usage names and the dimension each one measures.
@@ -38,15 +48,20 @@ pub fn charge(
     output_megapixels: Option<f64>,
 ) -> Charge {
     let Some(model) = catalog.model(&candidate.id) else {
-        return Charge { credits: 0, cost: 0, metered: false };
+        return Charge::nothing();
     };
     let mut q = quantities(call, model);
     let usage = metering.and_then(|m| m.get("metered"));
     let mut metered = false;
+    let mut distrusted: Vec<String> = Vec::new();
     for (name, dim) in METERED {
-        if let Some(v) = usage.and_then(|u| u.get(name)).and_then(Value::as_f64) {
-            q.insert(dim, (v, v));
-            metered = true;
+        match usage.and_then(|u| u.get(name)).and_then(Value::as_f64) {
+            Some(v) if v.is_finite() && v >= 0.0 => {
+                q.insert(dim, (v, v));
+                metered = true;
+            }
+            Some(v) => distrusted.push(format!("{name} {v}")),
+            None => {}
         }
     }
     if let Some(mp) = output_megapixels {
@@ -55,14 +70,25 @@ pub fn charge(
     for range in q.values_mut() {
         range.1 = range.0;
     }
-    let stated = usage.and_then(|u| u.get("cost_usd_cents")).and_then(Value::as_f64).map(|c| c / 100.0);
+    // A provider's stated cost is trusted only when positive: zero or less would let a
+    // faulty or hostile reply make a paid call free, so the formula charges it instead.
+    let stated = match usage.and_then(|u| u.get("cost_usd_cents")).and_then(Value::as_f64) {
+        Some(c) if c.is_finite() && c > 0.0 => Some(c / 100.0),
+        Some(c) => {
+            distrusted.push(format!("cost_usd_cents {c}"));
+            None
+        }
+        None => None,
+    };
     let usd = match stated {
         Some(usd) => usd,
         None => model.price.usd(&q, &call.params).map_or(0.0, |(lo, _)| lo),
     };
     let conv = &catalog.conversion;
     let credits = conv.credits(usd * candidate.price_factor).min(candidate.credits.1);
-    Charge { credits, cost: conv.cost_credits(usd).min(credits), metered: metered || stated.is_some() }
+    let review = (!distrusted.is_empty())
+        .then(|| format!("provider reported {}; charged by the catalog formula", distrusted.join(", ")));
+    Charge { credits, cost: conv.cost_credits(usd).min(credits), metered: metered || stated.is_some(), review }
 }
 
 #[cfg(test)]
@@ -111,5 +137,28 @@ mod tests {
             Some(1.0),
         );
         assert!(!unmetered.metered && unmetered.credits > 0, "the formula over the output: {unmetered:?}");
+    }
+
+    /// Regression (issue 13): a provider reporting a zero or negative cost (or usage) made
+    /// a paid call free. Such figures are distrusted: the formula charges, and the charge is
+    /// flagged for review.
+    #[test]
+    fn provider_reported_negative_or_zero_costs_are_charged_by_the_formula_and_flagged() {
+        let catalog = Catalog::builtin();
+        let flux = call("text_to_image", "bfl:flux-2-pro", &[("width", "1024"), ("height", "1024")]);
+        let cand = candidate("bfl:flux-2-pro", 40);
+        let formula = charge(&catalog, &cand, &flux, None, None);
+        assert!(formula.credits > 0 && formula.review.is_none(), "{formula:?}");
+        for cents in [0.0, -3.0, -1e300] {
+            let m = json!({ "metered": { "cost_usd_cents": cents } });
+            let c = charge(&catalog, &cand, &flux, Some(&m), None);
+            assert_eq!(c.credits, formula.credits, "{cents}");
+            assert!(c.review.as_deref().is_some_and(|r| r.contains("cost_usd_cents")), "{c:?}");
+        }
+        let esrgan = call("upscale", "replicate:nightmareai/real-esrgan", &[("scale", "4")]);
+        let cand = candidate("replicate:nightmareai/real-esrgan", 1_000);
+        let m = json!({ "metered": { "predict_time_s": -30.0 } });
+        let c = charge(&catalog, &cand, &esrgan, Some(&m), None);
+        assert!(c.credits > 0 && c.review.is_some(), "{c:?}");
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan, RunBudget, Verdict, place_graph};
+use switchyard_billing::{Billing, GraphPlan, Verdict, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, RunStatus, Value};
 use switchyard_ledger::Ledger;
@@ -60,11 +60,15 @@ pub async fn run(
         Ok(ready) => ready,
         Err(why) => return out.send(Reply::Refused(why)),
     };
+    let mut billed = None;
     if let Some(wallet) = &settings.wallet
         && plan.plan.nodes.iter().any(Option::is_some)
     {
         match open_billing(&settings, wallet, &plan, check.budget).await {
-            Ok(billing) => wrap_graph(&mut graph, &plan, &billing, ""),
+            Ok(billing) => {
+                wrap_graph(&mut graph, &plan, &billing, "");
+                billed = Some(billing);
+            }
             Err(why) => return out.send(Reply::Refused(why)),
         }
     }
@@ -81,6 +85,11 @@ pub async fn run(
     let opts = RunOptions { paths: Arc::new(paths), events: EventSink::channel(tx), cancel, keep_outputs: true };
     let report = executor.run(&graph, opts).await;
     let _ = forward.await;
+    if let Some(billing) = billed
+        && let Err(e) = billing.close().await
+    {
+        tracing::error!(error = %e, "cannot release the run's unused reservation; recovery will");
+    }
     let mut previews = Vec::new();
     for n in &report.nodes {
         let first_image = report.values.get(&n.id).and_then(|v| v.iter().find_map(|(_, v)| image_of(v)));
@@ -130,14 +139,20 @@ async fn open_billing(
         return Err(format!("{}: {why}", wallet.account));
     }
     let run_id = format!("edit-{}-{}", unix_ms(), std::process::id());
-    let billing = Billing {
+    let totals = &plan.plan.totals;
+    let catalog = Arc::clone(&settings.catalog);
+    let billing = Billing::admit(
         ledger,
-        catalog: Arc::clone(&settings.catalog),
-        account: wallet.account.clone(),
-        member: None,
+        catalog,
+        wallet.account.clone(),
+        None,
         run_id,
-        budget: RunBudget::new(budget),
-    };
+        budget,
+        totals.credits.1,
+        totals.makespan_s,
+    )
+    .await
+    .map_err(|e| format!("refused before starting, nothing was charged: {e}"))?;
     Ok(Arc::new(billing))
 }
 

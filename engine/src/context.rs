@@ -23,6 +23,22 @@ pub struct NodeContext {
     pub(crate) events: EventSink,
     /// Held until the node's work ends, so a timed-out blocking task still counts against its limit.
     pub(crate) _permit: Option<OwnedSemaphorePermit>,
+    /// Where a remote call's intent is written before it goes out (set by a wrapper).
+    pub(crate) journal: Option<Arc<dyn CallJournal>>,
+}
+
+/// A boxed future of a journal write.
+pub type JournalFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Where a node that calls a remote service writes, durably, that a call which may do paid
+/// work is about to go out, and the remote id once the service names it. Whoever wraps the
+/// node (billing) sets it, so a crash between the call and its settlement is never taken
+/// for a call that was never made. A node that cannot write its intent must not send.
+pub trait CallJournal: Send + Sync {
+    /// The call is about to be sent.
+    fn sending(&self) -> JournalFuture<'_>;
+    /// The service named the call (a request or task id).
+    fn identified<'a>(&'a self, remote_id: &'a str) -> JournalFuture<'a>;
 }
 
 impl NodeContext {
@@ -41,6 +57,7 @@ impl NodeContext {
             cancel: CancellationToken::new(),
             events: EventSink::none(),
             _permit: None,
+            journal: None,
         }
     }
 
@@ -61,7 +78,19 @@ impl NodeContext {
             cancel: self.cancel.clone(),
             events: self.events.clone(),
             _permit: None,
+            journal: self.journal.clone(),
         }
+    }
+
+    /// The same context writing remote calls' intent to `journal`.
+    pub fn with_journal(mut self, journal: Arc<dyn CallJournal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Where remote calls' intent is written, if anywhere.
+    pub fn journal(&self) -> Option<&Arc<dyn CallJournal>> {
+        self.journal.as_ref()
     }
 
     /// Every param value, in spec order (wired ones included once their values arrive).

@@ -30,14 +30,15 @@ mod types;
 mod value;
 
 pub use compile::{CompileOptions, compile, load_workflow};
-pub use context::{NodeContext, panic_message, run_blocking};
+pub use context::{CallJournal, JournalFuture, NodeContext, panic_message, run_blocking};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use events::{Event, EventKind, EventSink};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
 pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 pub use ids::NodeId;
 pub use node::{
-    InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record, ResourceClass,
+    InputSpec, METERING_REUSED, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record,
+    ResourceClass,
 };
 pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
 pub use paths::{PathError, PathRoots, check_output_path};

@@ -287,6 +287,10 @@ impl Outputs {
     }
 }
 
+/// The key a metering record carries, set to `true`, when its remote result was reused
+/// (kept from an earlier identical call): no remote call was made, so nothing is owed.
+pub const METERING_REUSED: &str = "reused";
+
 /// Why a node failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -313,6 +317,17 @@ pub enum NodeError {
     /// again, and its outcome is for reconciliation.
     #[error("{0}")]
     OutcomeUnknown(String),
+    /// A remote service did the work (its metering record is attached), then a local step
+    /// after it failed (decoding, writing the file). The work is done and was paid for:
+    /// whoever bills it settles it from the record, and the result is kept where the node
+    /// keeps results, so a re-run after the fix does not pay for it again.
+    #[error("{message}")]
+    AfterRemoteWork {
+        /// What failed locally.
+        message: String,
+        /// The remote call's metering record.
+        metering: Box<serde_json::Value>,
+    },
     /// The run was cancelled while the node ran.
     #[error("cancelled")]
     Cancelled,

@@ -36,6 +36,7 @@ fn main() {
                 vendor_id: None,
             },
             member: None,
+            parent: None,
         };
         let mut latencies = Vec::with_capacity(SINGLE);
         let started = Instant::now();

@@ -49,6 +49,8 @@ impl Ledger {
             let wallet_lots = lots.get_mut(req.wallet.as_str()).map_or(&mut [][..], |v| &mut v[..]);
             let outcome = if let Err(invalid) = check_request(req) {
                 Err(invalid)
+            } else if req.parent.is_some() {
+                Err(LedgerError::InvalidAmount("batched holds take from wallets, not run reservations".into()))
             } else if let Some(legs) = allocate(wallet_lots, req.amount.0) {
                 match take_member(&mut tx, req, now).await {
                     Ok(()) => {
@@ -88,7 +90,7 @@ impl Ledger {
 async fn take_member(tx: &mut Tx, req: &HoldRequest, now: i64) -> Result<(), LedgerError> {
     match &req.member {
         Some(member) => crate::members::take(tx, &req.wallet, member, req.amount.0, now).await,
-        None => Ok(()),
+        None => crate::members::require_member(tx, &req.wallet, None).await,
     }
 }
 

@@ -43,6 +43,25 @@ pub enum LedgerError {
     /// No ledger file where one was expected.
     #[error("no ledger at {}; grant credits first with `switchyard credits`", .0.display())]
     NoLedger(std::path::PathBuf),
+    /// The file is not a Switchyard ledger; nothing was written to it.
+    #[error("{} is not a Switchyard ledger ({why}); nothing was written to it; pass the ledger's own file with --ledger", path.display())]
+    NotALedger {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What gave it away.
+        why: String,
+    },
+    /// A team pool spent without naming the member.
+    #[error("{pool} is a team pool with member caps; name who spends with --member NAME (members: {members})")]
+    MemberRequired {
+        /// The pool.
+        pool: String,
+        /// Its members.
+        members: String,
+    },
+    /// An unknown hold settled without evidence.
+    #[error("settling hold {0} by hand needs evidence (the vendor's invoice line, dashboard record or ticket)")]
+    NoEvidence(String),
     /// No such wallet.
     #[error("no wallet {0:?}; create it with `switchyard credits grant` or `topup`")]
     UnknownWallet(String),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{Begun, fingerprint};
 use crate::types::{Audit, Balance, Credits, Grant};
-use crate::{Ledger, LedgerError, Tx, system};
+use crate::{AMOUNT_MAX, Ledger, LedgerError, Tx, system};
 
 /// A granted lot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,9 +126,31 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Refuses a grant that is not for 1 to [`AMOUNT_MAX`] credits to a named wallet, with a
+/// rollover cap in the same range.
+pub(crate) fn check_grant(grant: &Grant) -> Result<(), LedgerError> {
+    if !(1..=AMOUNT_MAX).contains(&grant.amount.0) {
+        return Err(LedgerError::InvalidAmount(format!(
+            "a grant must be from 1 to {AMOUNT_MAX} cr, not {}",
+            grant.amount
+        )));
+    }
+    if !(0..=AMOUNT_MAX).contains(&grant.rollover_cap) {
+        return Err(LedgerError::InvalidAmount(format!("a rollover cap must be from 0 to {AMOUNT_MAX} cr")));
+    }
+    if grant.wallet.trim().is_empty() {
+        return Err(LedgerError::InvalidAmount("a grant needs a wallet name".into()));
+    }
+    Ok(())
+}
+
 impl Ledger {
     /// Adds a lot of credit to a wallet (creating the wallet), from its source.
     pub async fn grant(&self, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
+        // Checked before the key is taken: a refused grant leaves its key free for the
+        // corrected one.
+        check_grant(grant)?;
+        crate::holds::check_key(key)?;
         let hash = fingerprint(&("grant", grant));
         let mut tx = match self.begin_keyed(key, &hash).await? {
             Begun::Replay(done) => return Ok(done),
@@ -139,9 +161,6 @@ impl Ledger {
     }
 
     async fn grant_in(&self, tx: &mut Tx, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
-        if grant.amount.0 <= 0 {
-            return Err(LedgerError::InvalidAmount(format!("a grant must be positive, not {}", grant.amount)));
-        }
         let now = self.now();
         ensure_account(tx, &grant.wallet, "wallet", false, now).await?;
         let source = system::source(grant.source);

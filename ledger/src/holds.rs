@@ -1,13 +1,20 @@
 //! Two-phase spending: hold (reserve the most a call may cost), then post (charge the metered
 //! amount, at most the hold) or void (release it). A hold whose call may have been accepted
-//! is marked *unknown* and is never voided by expiry: it waits for reconciliation.
+//! is marked *unknown* and is never voided by expiry: it waits for reconciliation, where an
+//! operator posts or voids it on evidence ([`Ledger::resolve`]).
+//!
+//! The money rules: a hold is voided only when the provider certainly did not take the work
+//! (a refusal, a 4xx before acceptance, a failed connection, a cancel before sending). Once
+//! the create may have gone out (its intent is written first, [`Ledger::record_intent`]),
+//! the hold is posted (a result came back) or becomes unknown (anything else), and start-up
+//! recovery marks a crashed run's sent holds unknown instead of voiding them.
 
 use serde::{Deserialize, Serialize};
 
 use crate::grants::{Entry, credit_account, ensure_account, record};
 use crate::keys::{Begun, fingerprint};
 use crate::types::{Audit, Credits, HoldRequest};
-use crate::{Ledger, LedgerError, Tx, system};
+use crate::{AMOUNT_MAX, Ledger, LedgerError, Tx, system};
 
 /// A hold's id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,52 +28,75 @@ pub struct Posted {
     pub hold: HoldId,
     /// What was charged.
     pub charged: Credits,
-    /// What went back to the wallet.
+    /// What went back to the wallet (or to the run reservation it came from).
     pub released: Credits,
 }
 
 /// What start-up recovery found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Recovery {
-    /// Holds past their timeout, voided.
+    /// Holds past their timeout whose call was never sent, voided.
     pub voided: usize,
-    /// Holds left open as unknown outcomes, for reconciliation.
+    /// Holds left open as unknown outcomes, for reconciliation (those found now included).
     pub unknown: usize,
 }
 
-struct HoldRow {
-    amount: i64,
-    audit: Audit,
-    wallet: String,
-    member: Option<String>,
+/// How an operator settles an unknown hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resolution {
+    /// The provider charged: post this much, of which `cost` is owed to the provider.
+    Post {
+        /// Charged to the wallet.
+        charge: Credits,
+        /// Owed to the provider.
+        cost: Credits,
+    },
+    /// The provider did not charge: release the hold.
+    Void,
 }
 
-impl HoldRow {
-    /// Gives back the member's reservation, if the hold had a member.
-    async fn settle_member(&self, tx: &mut Tx, charged: i64) -> Result<(), LedgerError> {
-        match &self.member {
-            Some(m) => crate::members::settle(tx, &self.wallet, m, self.amount, charged).await,
-            None => Ok(()),
-        }
-    }
+pub(crate) struct HoldRow {
+    pub amount: i64,
+    pub audit: Audit,
+    pub wallet: String,
+    pub member: Option<String>,
+    /// The open run reservation this hold was carved from, if it is still open.
+    pub parent: Option<String>,
 }
 
 impl Ledger {
     /// Reserves `req.amount` from the wallet's lots (earliest expiry first, promotional before
-    /// paid), or refuses with what is available. Check and reservation are one atomic step.
+    /// paid), or from `req.parent`'s run reservation, or refuses with what is available.
+    /// Check and reservation are one atomic step.
     pub async fn hold(&self, req: &HoldRequest, key: &str) -> Result<HoldId, LedgerError> {
+        // A malformed request is refused before its key is taken, so the key stays free for
+        // the corrected request.
+        check_request(req)?;
+        check_key(key)?;
         let hash = fingerprint(&("hold", req));
         let mut tx = match self.begin_keyed(key, &hash).await? {
             Begun::Replay(done) => return Ok(done),
             Begun::Fresh(tx) => tx,
         };
-        let outcome = self.hold_in(&mut tx, req, key).await;
+        let outcome = self.hold_in(&mut tx, req, key, "call").await;
         self.settle(tx, key, &hash, outcome).await
     }
 
-    async fn hold_in(&self, tx: &mut Tx, req: &HoldRequest, key: &str) -> Result<HoldId, LedgerError> {
-        check_request(req)?;
+    pub(crate) async fn hold_in(
+        &self,
+        tx: &mut Tx,
+        req: &HoldRequest,
+        key: &str,
+        kind: &str,
+    ) -> Result<HoldId, LedgerError> {
         let now = self.now();
+        let id = format!("hold:{key}");
+        if let Some(parent) = &req.parent
+            && crate::reserve::carve(tx, req, parent, &id, now).await?
+        {
+            return Ok(HoldId(id));
+        }
+        crate::members::require_member(tx, &req.wallet, req.member.as_deref()).await?;
         let mut lots = free_lots(tx, &req.wallet, now).await?;
         let Some(legs) = allocate(&mut lots, req.amount.0) else {
             wallet_exists(&mut **tx, &req.wallet).await?;
@@ -80,33 +110,10 @@ impl Ledger {
         if let Some(member) = &req.member {
             crate::members::take(tx, &req.wallet, member, req.amount.0, now).await?;
         }
-        let id = format!("hold:{key}");
-        let a = &req.audit;
-        sqlx::query(
-            "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, created_at_ms, member) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(&req.wallet)
-        .bind(req.amount.0)
-        .bind(now.saturating_add(req.timeout_ms))
-        .bind(&a.run_id)
-        .bind(&a.node_id)
-        .bind(&a.provider)
-        .bind(&a.vendor_id)
-        .bind(now)
-        .bind(&req.member)
-        .execute(&mut **tx)
-        .await?;
+        insert_hold(tx, &id, req, kind, None, now).await?;
         for (seq, (lot, take)) in legs.iter().enumerate() {
             reserve(tx, lot, *take).await?;
-            sqlx::query("INSERT INTO hold_legs (hold_id, seq, lot, amount) VALUES (?, ?, ?, ?)")
-                .bind(&id)
-                .bind(seq as i64)
-                .bind(lot)
-                .bind(take)
-                .execute(&mut **tx)
-                .await?;
+            insert_leg(tx, &id, seq as i64, lot, *take).await?;
         }
         Ok(HoldId(id))
     }
@@ -121,12 +128,35 @@ impl Ledger {
         vendor_id: Option<&str>,
         key: &str,
     ) -> Result<Posted, LedgerError> {
-        let hash = fingerprint(&("post", hold, charge, cost, vendor_id));
+        self.post_reviewed(hold, charge, cost, vendor_id, None, key).await
+    }
+
+    /// [`Ledger::post`], flagging the charge for a person's review (`review` says why: the
+    /// provider's figures were not trusted, say).
+    pub async fn post_reviewed(
+        &self,
+        hold: &HoldId,
+        charge: Credits,
+        cost: Credits,
+        vendor_id: Option<&str>,
+        review: Option<&str>,
+        key: &str,
+    ) -> Result<Posted, LedgerError> {
+        check_key(key)?;
+        check_charge(charge, cost)?;
+        let hash = match review {
+            None => fingerprint(&("post", hold, charge, cost, vendor_id)),
+            Some(r) => fingerprint(&("post", hold, charge, cost, vendor_id, r)),
+        };
         let mut tx = match self.begin_keyed(key, &hash).await? {
             Begun::Replay(done) => return Ok(done),
             Begun::Fresh(tx) => tx,
         };
         let outcome = self.post_in(&mut tx, hold, charge, cost, vendor_id, key).await;
+        let outcome = match (outcome, review) {
+            (Ok(posted), Some(why)) => note(&mut tx, hold, "review", why).await.map(|()| posted),
+            (outcome, _) => outcome,
+        };
         self.settle(tx, key, &hash, outcome).await
     }
 
@@ -140,9 +170,6 @@ impl Ledger {
         key: &str,
     ) -> Result<Posted, LedgerError> {
         let row = open_hold(tx, hold).await?;
-        if charge.0 < 0 || cost.0 < 0 || cost > charge {
-            return Err(LedgerError::InvalidAmount(format!("charge {charge} with provider cost {cost}")));
-        }
         if charge.0 > row.amount {
             return Err(LedgerError::OverPost { id: hold.0.clone(), held: Credits(row.amount), asked: charge });
         }
@@ -157,10 +184,13 @@ impl Ledger {
         }
         let entry = Entry { reason: "charge", hold_id: Some(&hold.0), audit: &audit, key: Some(key), now_ms: now };
         let (mut left, mut cost_left) = (charge.0, cost.0);
+        let mut unused = Vec::new();
         for (lot, held) in legs(tx, hold).await? {
             let take = left.min(held);
+            // What is not charged stays reserved when it goes back to an open run reservation.
+            let freed = if row.parent.is_some() { take } else { held };
             sqlx::query("UPDATE accounts SET pending_debits = pending_debits - ?, posted_debits = posted_debits + ? WHERE id = ?")
-                .bind(held)
+                .bind(freed)
                 .bind(take)
                 .bind(&lot)
                 .execute(&mut **tx)
@@ -172,9 +202,18 @@ impl Ledger {
                     record(tx, &lot, account, amount, &entry).await?;
                 }
             }
+            if held > take {
+                unused.push((lot, held - take));
+            }
             (left, cost_left) = (left - take, cost_left - to_provider);
         }
-        row.settle_member(tx, charge.0).await?;
+        match &row.parent {
+            Some(parent) => {
+                crate::reserve::give_to_parent(tx, parent, &unused).await?;
+                settle_member(tx, &row, charge.0, charge.0).await?;
+            }
+            None => settle_member(tx, &row, row.amount, charge.0).await?,
+        }
         sqlx::query("UPDATE holds SET state = 'posted', posted = ?, vendor_id = ?, settled_at_ms = ? WHERE id = ?")
             .bind(charge.0)
             .bind(&audit.vendor_id)
@@ -185,8 +224,10 @@ impl Ledger {
         Ok(Posted { hold: hold.clone(), charged: charge, released: Credits(row.amount - charge.0) })
     }
 
-    /// Releases a hold in full (the call failed, was cancelled or was skipped).
+    /// Releases a hold in full (the call was refused, failed before sending, or was
+    /// skipped). A hold carved from an open run reservation goes back to it.
     pub async fn void(&self, hold: &HoldId, key: &str) -> Result<Posted, LedgerError> {
+        check_key(key)?;
         let hash = fingerprint(&("void", hold));
         let mut tx = match self.begin_keyed(key, &hash).await? {
             Begun::Replay(done) => return Ok(done),
@@ -196,23 +237,31 @@ impl Ledger {
         self.settle(tx, key, &hash, outcome).await
     }
 
-    async fn release(&self, tx: &mut Tx, hold: &HoldId, state: &str) -> Result<Posted, LedgerError> {
+    pub(crate) async fn release(&self, tx: &mut Tx, hold: &HoldId, state: &str) -> Result<Posted, LedgerError> {
         let row = open_hold(tx, hold).await?;
-        for (lot, held) in legs(tx, hold).await? {
-            sqlx::query("UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?")
-                .bind(held)
-                .bind(&lot)
-                .execute(&mut **tx)
-                .await?;
+        let legs = legs(tx, hold).await?;
+        let reserved: i64 = legs.iter().map(|(_, held)| held).sum();
+        match &row.parent {
+            Some(parent) => crate::reserve::give_to_parent(tx, parent, &legs).await?,
+            None => {
+                for (lot, held) in &legs {
+                    sqlx::query("UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?")
+                        .bind(held)
+                        .bind(lot)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                settle_member(tx, &row, reserved, 0).await?;
+            }
         }
-        row.settle_member(tx, 0).await?;
+        sqlx::query("DELETE FROM hold_legs WHERE hold_id = ?").bind(&hold.0).execute(&mut **tx).await?;
         sqlx::query("UPDATE holds SET state = ?, settled_at_ms = ? WHERE id = ?")
             .bind(state)
             .bind(self.now())
             .bind(&hold.0)
             .execute(&mut **tx)
             .await?;
-        Ok(Posted { hold: hold.clone(), charged: Credits(0), released: Credits(row.amount) })
+        Ok(Posted { hold: hold.clone(), charged: Credits(0), released: Credits(reserved) })
     }
 
     /// Marks a pending hold whose call may have been accepted: it stays reserved, is never
@@ -220,31 +269,181 @@ impl Ledger {
     pub async fn mark_unknown(&self, hold: &HoldId) -> Result<(), LedgerError> {
         let mut tx = self.begin().await?;
         open_hold(&mut tx, hold).await?;
+        detach(&mut tx, hold).await?;
         sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = ?").bind(&hold.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Start-up recovery: voids pending holds past their timeout (a crashed run's), and
-    /// counts the unknown ones left for reconciliation.
+    /// Writes, durably, that the hold's paid call is about to go out (and, once the
+    /// provider names it, its request or task id). From then on recovery will not void it.
+    pub async fn record_intent(&self, hold: &HoldId, vendor_id: Option<&str>) -> Result<(), LedgerError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE holds SET sent_at_ms = COALESCE(sent_at_ms, ?), vendor_id = COALESCE(?, vendor_id) \
+             WHERE id = ? AND state IN ('pending', 'unknown')",
+        )
+        .bind(self.now())
+        .bind(vendor_id)
+        .bind(&hold.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            open_hold(&mut tx, hold).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Start-up recovery: a pending hold past its timeout whose call was never sent is
+    /// voided; one whose call may have gone out is marked unknown, for reconciliation.
+    /// Call holds go first, so what they give back to a run reservation is then released.
     pub async fn recover(&self) -> Result<Recovery, LedgerError> {
         let mut tx = self.begin().await?;
-        let expired: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM holds WHERE state = 'pending' AND timeout_at_ms <= ?")
-                .bind(self.now())
-                .fetch_all(&mut *tx)
-                .await?;
-        for id in &expired {
-            self.release(&mut tx, &HoldId(id.clone()), "expired").await?;
+        let expired: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, sent_at_ms FROM holds WHERE state = 'pending' AND timeout_at_ms <= ? \
+             ORDER BY CASE kind WHEN 'run' THEN 1 ELSE 0 END, id",
+        )
+        .bind(self.now())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut voided = 0;
+        for (id, sent) in &expired {
+            let hold = HoldId(id.clone());
+            if sent.is_some() {
+                detach(&mut tx, &hold).await?;
+                sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            } else {
+                self.release(&mut tx, &hold, "expired").await?;
+                voided += 1;
+            }
         }
         let unknown: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM holds WHERE state = 'unknown'").fetch_one(&mut *tx).await?;
         tx.commit().await?;
         if !expired.is_empty() || unknown > 0 {
-            tracing::warn!(voided = expired.len(), unknown, "ledger recovery");
+            tracing::warn!(voided, unknown, "ledger recovery");
         }
-        Ok(Recovery { voided: expired.len(), unknown: usize::try_from(unknown).unwrap_or(0) })
+        Ok(Recovery { voided, unknown: usize::try_from(unknown).unwrap_or(0) })
     }
+
+    /// Settles an unknown hold by hand, on evidence (the vendor's invoice line, dashboard
+    /// record or support ticket), which is kept on the hold for the audit trail.
+    pub async fn resolve(
+        &self,
+        hold: &HoldId,
+        resolution: Resolution,
+        evidence: &str,
+        key: &str,
+    ) -> Result<Posted, LedgerError> {
+        check_key(key)?;
+        let evidence = evidence.trim();
+        if evidence.is_empty() {
+            return Err(LedgerError::NoEvidence(hold.0.clone()));
+        }
+        if let Resolution::Post { charge, cost } = resolution {
+            check_charge(charge, cost)?;
+        }
+        let hash = fingerprint(&("resolve", hold, resolution, evidence));
+        let mut tx = match self.begin_keyed(key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
+        let outcome = self.resolve_in(&mut tx, hold, resolution, evidence, key).await;
+        self.settle(tx, key, &hash, outcome).await
+    }
+
+    async fn resolve_in(
+        &self,
+        tx: &mut Tx,
+        hold: &HoldId,
+        resolution: Resolution,
+        evidence: &str,
+        key: &str,
+    ) -> Result<Posted, LedgerError> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM holds WHERE id = ?").bind(&hold.0).fetch_optional(&mut **tx).await?;
+        match state.as_deref() {
+            None => return Err(LedgerError::UnknownHold(hold.0.clone())),
+            Some("unknown") => {}
+            Some(other) => {
+                return Err(LedgerError::Settled { id: hold.0.clone(), state: format!("{other}, not unknown") });
+            }
+        }
+        let posted = match resolution {
+            Resolution::Post { charge, cost } => self.post_in(tx, hold, charge, cost, None, key).await?,
+            Resolution::Void => self.release(tx, hold, "voided").await?,
+        };
+        note(tx, hold, "evidence", evidence).await?;
+        Ok(posted)
+    }
+}
+
+/// Writes a note column (`review` or `evidence`) on a hold.
+async fn note(tx: &mut Tx, hold: &HoldId, column: &str, text: &str) -> Result<(), LedgerError> {
+    let sql = match column {
+        "review" => "UPDATE holds SET review = ? WHERE id = ?",
+        _ => "UPDATE holds SET evidence = ? WHERE id = ?",
+    };
+    sqlx::query(sql).bind(text).bind(&hold.0).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A hold that becomes unknown stops drawing from its run reservation: it keeps its own
+/// lots reserved, and settles later as a hold of its own.
+async fn detach(tx: &mut Tx, hold: &HoldId) -> Result<(), LedgerError> {
+    sqlx::query("UPDATE holds SET parent = NULL WHERE id = ?").bind(&hold.0).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn settle_member(tx: &mut Tx, row: &HoldRow, held: i64, charged: i64) -> Result<(), LedgerError> {
+    match &row.member {
+        Some(m) => crate::members::settle(tx, &row.wallet, m, held, charged).await,
+        None => Ok(()),
+    }
+}
+
+/// Inserts a pending hold row.
+pub(crate) async fn insert_hold(
+    tx: &mut Tx,
+    id: &str,
+    req: &HoldRequest,
+    kind: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> Result<(), LedgerError> {
+    let a = &req.audit;
+    sqlx::query(
+        "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, \
+         created_at_ms, member, kind, parent) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(&req.wallet)
+    .bind(req.amount.0)
+    .bind(now.saturating_add(req.timeout_ms))
+    .bind(&a.run_id)
+    .bind(&a.node_id)
+    .bind(&a.provider)
+    .bind(&a.vendor_id)
+    .bind(now)
+    .bind(&req.member)
+    .bind(kind)
+    .bind(parent)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts one leg of a hold.
+pub(crate) async fn insert_leg(tx: &mut Tx, hold: &str, seq: i64, lot: &str, amount: i64) -> Result<(), LedgerError> {
+    sqlx::query("INSERT INTO hold_legs (hold_id, seq, lot, amount) VALUES (?, ?, ?, ?)")
+        .bind(hold)
+        .bind(seq)
+        .bind(lot)
+        .bind(amount)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// A wallet's unexpired lots with free credit, in spending order: earliest expiry first
@@ -262,12 +461,36 @@ pub(crate) async fn free_lots(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<
     .await?)
 }
 
-/// Refuses a hold that is not for a positive amount and timeout.
+/// Refuses a hold that is not for a positive amount (at most [`AMOUNT_MAX`]) and a positive
+/// timeout (at most a year).
 pub(crate) fn check_request(req: &HoldRequest) -> Result<(), LedgerError> {
-    if req.amount.0 <= 0 || req.timeout_ms <= 0 {
+    const TIMEOUT_MAX_MS: i64 = 366 * 24 * 3_600_000;
+    if !(1..=AMOUNT_MAX).contains(&req.amount.0) || !(1..=TIMEOUT_MAX_MS).contains(&req.timeout_ms) {
         return Err(LedgerError::InvalidAmount(format!(
-            "a hold needs a positive amount and timeout, not {} for {} ms",
+            "a hold needs an amount from 1 to {AMOUNT_MAX} cr and a timeout from 1 ms to a year, not {} for {} ms",
             req.amount, req.timeout_ms
+        )));
+    }
+    if req.wallet.is_empty() || req.member.as_deref() == Some("") {
+        return Err(LedgerError::InvalidAmount("a hold needs a wallet (and, if given, a member) name".into()));
+    }
+    Ok(())
+}
+
+/// Refuses a charge that is negative, above [`AMOUNT_MAX`], or costs more than it charges.
+fn check_charge(charge: Credits, cost: Credits) -> Result<(), LedgerError> {
+    if charge.0 < 0 || cost.0 < 0 || cost > charge || charge.0 > AMOUNT_MAX {
+        return Err(LedgerError::InvalidAmount(format!("charge {charge} with provider cost {cost}")));
+    }
+    Ok(())
+}
+
+/// Refuses an empty or oversized idempotency key.
+pub(crate) fn check_key(key: &str) -> Result<(), LedgerError> {
+    const KEY_MAX_BYTES: usize = 512;
+    if key.trim().is_empty() || key.len() > KEY_MAX_BYTES {
+        return Err(LedgerError::InvalidAmount(format!(
+            "an idempotency key must be 1 to {KEY_MAX_BYTES} bytes and not blank"
         )));
     }
     Ok(())
@@ -329,12 +552,15 @@ struct StoredHold {
     node_id: Option<String>,
     provider: Option<String>,
     vendor_id: Option<String>,
+    parent: Option<String>,
+    parent_state: Option<String>,
 }
 
 /// A hold that can still be settled (pending or unknown).
-async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
+pub(crate) async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
     let row: Option<StoredHold> = sqlx::query_as(
-        "SELECT amount, wallet, member, state, run_id, node_id, provider, vendor_id FROM holds WHERE id = ?",
+        "SELECT h.amount, h.wallet, h.member, h.state, h.run_id, h.node_id, h.provider, h.vendor_id, h.parent, \
+         p.state AS parent_state FROM holds h LEFT JOIN holds p ON p.id = h.parent WHERE h.id = ?",
     )
     .bind(&hold.0)
     .fetch_optional(&mut **tx)
@@ -346,11 +572,12 @@ async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
         return Err(LedgerError::Settled { id: hold.0.clone(), state: h.state });
     }
     let audit = Audit { run_id: h.run_id, node_id: h.node_id, provider: h.provider, vendor_id: h.vendor_id };
-    Ok(HoldRow { amount: h.amount, audit, wallet: h.wallet, member: h.member })
+    let parent = h.parent.filter(|_| h.parent_state.as_deref() == Some("pending"));
+    Ok(HoldRow { amount: h.amount, audit, wallet: h.wallet, member: h.member, parent })
 }
 
 /// A hold's legs in order: lot and amount reserved.
-async fn legs(tx: &mut Tx, hold: &HoldId) -> Result<Vec<(String, i64)>, LedgerError> {
+pub(crate) async fn legs(tx: &mut Tx, hold: &HoldId) -> Result<Vec<(String, i64)>, LedgerError> {
     Ok(sqlx::query_as("SELECT lot, amount FROM hold_legs WHERE hold_id = ? ORDER BY seq")
         .bind(&hold.0)
         .fetch_all(&mut **tx)

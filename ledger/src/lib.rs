@@ -20,6 +20,7 @@ mod holds;
 mod keys;
 mod members;
 pub mod plans;
+mod reserve;
 mod subscriptions;
 mod types;
 
@@ -32,6 +33,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use error::LedgerError;
 
+/// The most credits one grant, hold, charge or cap may move: 10^12 credits, far beyond any
+/// real purchase, and small enough that no sum of them overflows a 64-bit balance.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
+
 /// The default ledger file: `SWITCHYARD_LEDGER`, else `switchyard/ledger.db` in the user's
 /// data folder; `None` when there is no data folder. Every front end finds it here.
 pub fn default_path() -> Option<PathBuf> {
@@ -41,9 +46,9 @@ pub fn default_path() -> Option<PathBuf> {
 }
 pub use grants::GrantReceipt;
 pub use history::to_csv;
-pub use holds::{HoldId, Posted, Recovery};
+pub use holds::{HoldId, Posted, Recovery, Resolution};
 pub use members::MemberUse;
-pub use subscriptions::HoldRecord;
+pub use subscriptions::{HoldRecord, SEATS_MAX};
 pub use types::{Audit, Balance, Credits, Grant, HoldRequest, Source, TransferRecord};
 
 /// The current time in unix milliseconds.
@@ -74,6 +79,39 @@ pub mod system {
 
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
+/// The SQLite header's application id of a Switchyard ledger ("SYLD").
+const APPLICATION_ID: i64 = 0x5359_4C44;
+const _: () = assert!(APPLICATION_ID == 1_398_361_156);
+
+/// Refuses a file that is not a Switchyard ledger, reading it without writing a byte: its
+/// application id must be the ledger's, or (a ledger made before the id was set) it must
+/// already hold the ledger's own tables.
+async fn check_is_ledger(path: &Path) -> Result<(), LedgerError> {
+    use sqlx::ConnectOptions as _;
+    let foreign = |why: &str| LedgerError::NotALedger { path: path.to_path_buf(), why: why.to_string() };
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?.read_only(true);
+    let mut conn = options.connect().await.map_err(|_| foreign("it cannot be opened as a SQLite database"))?;
+    let id: i64 = sqlx::query_scalar("PRAGMA application_id")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|_| foreign("it is not a SQLite database"))?;
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    if id != 0 {
+        return Err(foreign(&format!("its application id is {id:#x}, another program's")));
+    }
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .fetch_all(&mut conn)
+            .await?;
+    let ours = ["_sqlx_migrations", "accounts", "transfers", "holds", "idempotency"];
+    match tables.is_empty() || ours.iter().all(|t| tables.iter().any(|n| n == t)) {
+        true => Ok(()),
+        false => Err(foreign(&format!("it holds other tables ({})", tables.join(", ")))),
+    }
+}
+
 impl Ledger {
     /// Opens the ledger at `path`, refusing to create one: spending needs credits granted first.
     pub async fn open_existing(path: &Path) -> Result<Self, LedgerError> {
@@ -83,8 +121,14 @@ impl Ledger {
         Self::open(path).await
     }
 
-    /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the ledger at `path` and brings its schema up to date. A
+    /// file that is some other SQLite database (or not one at all) is refused before
+    /// anything is written to it.
     pub async fn open(path: &Path) -> Result<Self, LedgerError> {
+        let fresh = !path.exists();
+        if !fresh {
+            check_is_ledger(path).await?;
+        }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -93,6 +137,8 @@ impl Ledger {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        // 1398361156 is APPLICATION_ID: a PRAGMA takes no bound parameters.
+        sqlx::query("PRAGMA application_id = 1398361156").execute(&pool).await?;
         let clock: Clock = Arc::new(|| {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
         });

@@ -41,8 +41,11 @@ pub(crate) fn period(now_ms: i64) -> String {
 impl Ledger {
     /// Sets a member's monthly cap in a pool wallet (adding the member).
     pub async fn set_member_cap(&self, pool: &str, member: &str, cap: Credits) -> Result<MemberUse, LedgerError> {
-        if cap.0 < 0 || member.is_empty() {
-            return Err(LedgerError::InvalidAmount(format!("a member needs a name and a cap of 0 or more, not {cap}")));
+        if !(0..=crate::AMOUNT_MAX).contains(&cap.0) || member.trim().is_empty() {
+            return Err(LedgerError::InvalidAmount(format!(
+                "a member needs a name and a cap from 0 to {} cr, not {cap}",
+                crate::AMOUNT_MAX
+            )));
         }
         let mut tx = self.begin().await?;
         crate::holds::wallet_exists(&mut *tx, pool).await?;
@@ -83,6 +86,27 @@ async fn member_use(tx: &mut Tx, pool: &str, member: &str) -> Result<MemberUse, 
             .fetch_optional(&mut **tx)
             .await?;
     row.ok_or_else(|| LedgerError::UnknownMember { pool: pool.into(), member: member.into() })
+}
+
+/// The team-pool policy: a wallet with members is spent only by a named member, so no spend
+/// escapes the caps. (Counting anonymous spend against an "unassigned" member would let
+/// anyone with the wallet's name spend up to that member's cap unattributed.)
+pub(crate) async fn require_member(tx: &mut Tx, pool: &str, member: Option<&str>) -> Result<(), LedgerError> {
+    if member.is_some() {
+        return Ok(());
+    }
+    let members: Vec<String> = sqlx::query_scalar("SELECT member FROM members WHERE pool = ? ORDER BY member LIMIT 11")
+        .bind(pool)
+        .fetch_all(&mut **tx)
+        .await?;
+    if members.is_empty() {
+        return Ok(());
+    }
+    let mut list = members.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if members.len() > 10 {
+        list.push_str(", …");
+    }
+    Err(LedgerError::MemberRequired { pool: pool.into(), members: list })
 }
 
 /// Reserves `amount` of the member's cap for this month, or refuses with what is left. A new

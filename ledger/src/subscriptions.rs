@@ -5,7 +5,10 @@ use serde::Serialize;
 use crate::grants::GrantReceipt;
 use crate::plans::{Pack, Plan, month_end};
 use crate::types::{Credits, Grant, Source};
-use crate::{Ledger, LedgerError};
+use crate::{AMOUNT_MAX, Ledger, LedgerError};
+
+/// The most seats a per-seat plan grants for.
+pub const SEATS_MAX: i64 = 1_000_000;
 
 /// One hold, as `credits holds` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -30,6 +33,14 @@ pub struct HoldRecord {
     pub provider: Option<String>,
     /// The provider's id.
     pub vendor_id: Option<String>,
+    /// When the paid call's intent was written (unix ms): from then on it may have gone out.
+    pub sent_at_ms: Option<i64>,
+    /// Why the charge needs a person's look, if it does.
+    pub review: Option<String>,
+    /// The evidence an operator settled it on, if settled by hand.
+    pub evidence: Option<String>,
+    /// `call` (a node's paid call) or `run` (a run's reservation).
+    pub kind: String,
 }
 
 impl Ledger {
@@ -45,10 +56,18 @@ impl Ledger {
         seats: i64,
         custom: Option<i64>,
     ) -> Result<GrantReceipt, LedgerError> {
-        let seats = if plan.per_seat { seats.max(1) } else { 1 };
+        if plan.per_seat && !(1..=SEATS_MAX).contains(&seats) {
+            return Err(LedgerError::InvalidAmount(format!("seats must be from 1 to {SEATS_MAX}, not {seats}")));
+        }
+        let seats = if plan.per_seat { seats } else { 1 };
         let (expires, month) = month_end(self.now());
         let monthly = match (plan.monthly_credits, custom) {
-            (0, Some(n)) => n,
+            (0, Some(n)) if (1..=AMOUNT_MAX).contains(&n) => n,
+            (0, Some(n)) => {
+                return Err(LedgerError::InvalidAmount(format!(
+                    "plan {name} is custom: its monthly credits must be from 1 to {AMOUNT_MAX}, not {n}"
+                )));
+            }
             (0, None) => {
                 return Err(LedgerError::InvalidAmount(format!(
                     "plan {name} is custom: give its monthly credits (--credits N)"
@@ -59,7 +78,12 @@ impl Ledger {
                 return Err(LedgerError::InvalidAmount(format!("plan {name} grants a fixed amount; drop --credits")));
             }
         };
-        let amount = Credits(monthly.saturating_mul(seats));
+        let amount = monthly.checked_mul(seats).filter(|a| *a <= AMOUNT_MAX).ok_or_else(|| {
+            LedgerError::InvalidAmount(format!(
+                "{monthly} cr for {seats} seats is over the {AMOUNT_MAX} cr a grant may be"
+            ))
+        })?;
+        let amount = Credits(amount);
         let grant = Grant {
             wallet: wallet.to_string(),
             amount,
@@ -78,8 +102,20 @@ impl Ledger {
         Ok(receipt)
     }
 
-    /// Adds a bought pack (never expires). `key` is the payment's id.
-    pub async fn topup(&self, wallet: &str, name: &str, pack: &Pack, key: &str) -> Result<GrantReceipt, LedgerError> {
+    /// Adds a bought pack (never expires), once per payment: the payment's id is the key.
+    pub async fn topup(
+        &self,
+        wallet: &str,
+        name: &str,
+        pack: &Pack,
+        payment_id: &str,
+    ) -> Result<GrantReceipt, LedgerError> {
+        if payment_id.trim().is_empty() {
+            return Err(LedgerError::InvalidAmount(
+                "a top-up needs the payment's id (--payment-id), which makes it happen once".into(),
+            ));
+        }
+        let key = format!("topup:{payment_id}");
         let grant = Grant {
             wallet: wallet.to_string(),
             amount: Credits(pack.credits),
@@ -88,13 +124,14 @@ impl Ledger {
             reason: format!("pack:{name}"),
             rollover_cap: 0,
         };
-        self.grant(&grant, key).await
+        self.grant(&grant, &key).await
     }
 
     /// Holds, newest first; with `open_only`, those still pending or unknown.
     pub async fn holds(&self, wallet: Option<&str>, open_only: bool) -> Result<Vec<HoldRecord>, LedgerError> {
         Ok(sqlx::query_as(
-            "SELECT id, wallet, amount, state, timeout_at_ms, posted, run_id, node_id, provider, vendor_id FROM holds \
+            "SELECT id, wallet, amount, state, timeout_at_ms, posted, run_id, node_id, provider, vendor_id, sent_at_ms, \
+             review, evidence, kind FROM holds \
              WHERE (? IS NULL OR wallet = ?) AND (? = 0 OR state IN ('pending', 'unknown')) \
              ORDER BY created_at_ms DESC, id DESC",
         )

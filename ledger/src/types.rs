@@ -92,6 +92,10 @@ pub struct HoldRequest {
     /// the request's fingerprint when absent, so keys from before it still replay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// The run reservation to draw from (see [`crate::Ledger::reserve_run`]); when it has too
+    /// little left, or is closed, the hold takes from the wallet as any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// A wallet's credits.

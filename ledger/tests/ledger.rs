@@ -47,7 +47,14 @@ fn hold(wallet: &str, amount: i64) -> HoldRequest {
         provider: Some("bfl".into()),
         vendor_id: None,
     };
-    HoldRequest { wallet: wallet.into(), amount: Credits(amount), timeout_ms: 60_000, audit, member: None }
+    HoldRequest {
+        wallet: wallet.into(),
+        amount: Credits(amount),
+        timeout_ms: 60_000,
+        audit,
+        member: None,
+        parent: None,
+    }
 }
 
 #[test]
@@ -395,3 +402,6 @@ proptest! {
         });
     }
 }
+
+#[path = "ledger/safety.rs"]
+mod safety;

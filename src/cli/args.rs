@@ -213,6 +213,24 @@ pub enum CreditsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Settle an unknown hold by hand, once the provider's own records say whether it
+    /// charged: post what it charged, or void it. The evidence is kept on the hold.
+    Resolve {
+        /// The hold's id (from `credits holds`).
+        hold: String,
+        /// The provider charged: post this many credits to the wallet.
+        #[arg(long, value_name = "CREDITS", conflicts_with = "void", required_unless_present = "void")]
+        post: Option<i64>,
+        /// Of the posted credits, what is owed to the provider (default: all of them).
+        #[arg(long, value_name = "CREDITS", requires = "post")]
+        cost: Option<i64>,
+        /// The provider did not charge: release the hold.
+        #[arg(long)]
+        void: bool,
+        /// What shows it: an invoice line, a dashboard record, a support ticket.
+        #[arg(long)]
+        evidence: String,
+    },
 }
 
 /// `switchyard quote`.

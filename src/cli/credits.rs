@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use switchyard_ledger::plans::Plans;
-use switchyard_ledger::{Ledger, LedgerError, to_csv};
+use switchyard_ledger::{HoldId, Ledger, LedgerError, Resolution, to_csv};
 
 use super::Exit;
 use super::args::{CreditsArgs, CreditsCommand};
@@ -85,7 +85,7 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
                 let known = plans.packs.keys().cloned().collect::<Vec<_>>().join(", ");
                 return Err(Refused(format!("no pack {pack:?}; packs: {known}")).into());
             };
-            let receipt = ledger.topup(account, pack, p, &format!("topup:{payment_id}")).await?;
+            let receipt = ledger.topup(account, pack, p, payment_id).await?;
             println!("{account}: +{} from pack {pack} (lot {})", receipt.amount, receipt.lot);
         }
         CreditsCommand::Grant { plan, seats, credits } => {
@@ -115,6 +115,18 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
                 used.cap, used.spent, used.period, used.held
             );
         }
+        CreditsCommand::Resolve { hold, post, cost, void, evidence } => {
+            let resolution = match (post, void) {
+                (Some(charge), false) => {
+                    let charge = switchyard_ledger::Credits(*charge);
+                    Resolution::Post { charge, cost: cost.map_or(charge, switchyard_ledger::Credits) }
+                }
+                _ => Resolution::Void,
+            };
+            let key = format!("resolve:{hold}");
+            let done = ledger.resolve(&HoldId(hold.clone()), resolution, evidence, &key).await?;
+            println!("{hold}: charged {}, released {}; evidence kept on the hold", done.charged, done.released);
+        }
         CreditsCommand::Holds { all, json } => {
             let holds = ledger.holds(Some(account), !all).await?;
             if *json {
@@ -123,10 +135,14 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
                 println!("{account}: no open holds");
             } else {
                 for h in holds {
+                    let notes: String = [("review", &h.review), ("evidence", &h.evidence)]
+                        .iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| format!(" {k}: {v}")))
+                        .collect();
                     let who = [h.run_id, h.node_id, h.provider, h.vendor_id].map(|v| v.unwrap_or_else(|| "-".into()));
                     println!(
-                        "{} {} {} cr (posted {}) run {} node {} provider {} vendor {}",
-                        h.id, h.state, h.amount, h.posted, who[0], who[1], who[2], who[3]
+                        "{} {} {} {} cr (posted {}) run {} node {} provider {} vendor {}{notes}",
+                        h.id, h.kind, h.state, h.amount, h.posted, who[0], who[1], who[2], who[3]
                     );
                 }
             }

@@ -142,9 +142,13 @@ fn all_pinned(graph: &switchyard_engine::Graph) -> bool {
 
 async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPlan>, args: &RunArgs) -> Result<Exit> {
     let placed_any = plans.iter().any(|p| p.plan.nodes.iter().any(Option::is_some));
+    let mut billed = None;
     if args.wallet.account.is_some() && placed_any {
         match spend::open(args, catalog, &items, &plans).await {
-            Ok(billing) => spend::wrap(&mut items, &plans, &billing),
+            Ok(billing) => {
+                spend::wrap(&mut items, &plans, &billing);
+                billed = Some(billing);
+            }
             Err(exit) => return Ok(exit),
         }
     }
@@ -169,6 +173,11 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
         reports
     };
     let _ = printer.await;
+    if let Some(billing) = billed
+        && let Err(e) = billing.close().await
+    {
+        eprintln!("warning: cannot release the run's unused reservation ({e}); the next ledger start-up will");
+    }
     let spent = spend::Spent::new(args, &plans, &reports);
     Ok(summary::print(&reports, args, executor.cache().stats(), spent.as_ref()))
 }
@@ -204,15 +213,44 @@ fn build_cache(args: &RunArgs) -> Cache {
     }
 }
 
-/// The first Ctrl-C cancels the run cooperatively; a second one exits at once.
+/// The first Ctrl-C or SIGTERM cancels the run cooperatively (running paid calls settle:
+/// posted, or left unknown for reconciliation, never silently voided); a second signal
+/// exits at once.
 fn watch_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling: stopping new nodes and waiting for running ones (Ctrl-C again to quit now)");
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(Exit::Cancelled as i32);
-            }
-        }
+        let Ok(mut signals) = Signals::new() else {
+            tracing::warn!("cannot watch for signals; Ctrl-C will end the run without settling it");
+            return;
+        };
+        signals.next().await;
+        eprintln!("\ncancelling: stopping new nodes and waiting for running ones (signal again to quit now)");
+        cancel.cancel();
+        signals.next().await;
+        std::process::exit(Exit::Cancelled as i32);
     });
+}
+
+/// SIGINT and, on Unix, SIGTERM (what `kill` and service managers send).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

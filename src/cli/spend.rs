@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan, RunBudget};
+use switchyard_billing::{Billing, GraphPlan};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{NodeStatus, RunReport};
+use switchyard_ledger::LedgerError;
 
 use super::Exit;
 use super::args::RunArgs;
@@ -51,8 +52,19 @@ pub async fn open(
         return Err(Exit::OverBudget);
     }
     let run_id = format!("run-{}-{}", now_ms(), std::process::id());
-    let budget = RunBudget::new(args.wallet.budget);
-    Ok(Arc::new(Billing { ledger, catalog: Arc::new(catalog), account, member, run_id, budget }))
+    let budget = args.wallet.budget;
+    let admitted =
+        Billing::admit(ledger, Arc::new(catalog), account, member, run_id, budget, totals.credits.1, totals.makespan_s);
+    match admitted.await {
+        Ok(billing) => Ok(Arc::new(billing)),
+        Err(e @ (LedgerError::InsufficientFunds { .. } | LedgerError::MemberCapReached { .. })) => {
+            // Another run took the room between the quote and admission.
+            eprintln!("error: {e}");
+            eprintln!("refused before starting: nothing was run or charged (exit 3)");
+            Err(Exit::OverBudget)
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
 }
 
 fn now_ms() -> i64 {

@@ -68,7 +68,13 @@ impl Farm {
         self.credits(&["balance", "--json"]).1["balance"]["available"].as_i64().unwrap()
     }
 
+    /// The node holds (paid calls), newest first.
     fn holds(&self) -> Vec<Value> {
+        self.all_holds().into_iter().filter(|h| h["kind"] == "call").collect()
+    }
+
+    /// Every hold, the runs' reservations included.
+    fn all_holds(&self) -> Vec<Value> {
         self.credits(&["holds", "--all", "--json"]).1.as_array().cloned().unwrap_or_default()
     }
 

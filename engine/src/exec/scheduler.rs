@@ -244,6 +244,10 @@ impl<'g> RunState<'g> {
         let message = error.to_string();
         let id = self.graph.nodes[i].id.clone();
         self.end(i, status, duration_ms, Some(message)).await;
+        // Remote work done before a local failure keeps its record: it was paid for.
+        if let (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) = (error, self.ended[i].as_mut()) {
+            ended.record.metering = Some(*metering);
+        }
         if status == NodeStatus::Failed {
             self.release_dependants(i, Some(format!("input node {:?} failed", id.as_str())));
         }

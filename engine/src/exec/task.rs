@@ -95,6 +95,7 @@ impl NodeTask {
             cancel: self.cancel.clone(),
             events: self.events.clone(),
             _permit: Some(permit),
+            journal: None,
         };
         let outcome = guarded_run(&*self.node, ctx, &self.cancel, self.timeout, self.cancel_grace).await;
         let duration_ms = started.elapsed().as_millis() as u64;

@@ -2,11 +2,13 @@
 //! sink, with the steps every adapter shares (authed sends, bounded polling that cancels the
 //! remote task when it stops, downloads, and errors in the provider's words).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::RequestBuilder;
 use serde_json::Value;
+use switchyard_engine::CallJournal;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ProviderClient, Reply, Resend};
@@ -33,6 +35,8 @@ pub struct Call<'a> {
     /// Set once the provider has answered a create or a read with success: from then on the
     /// work may have been done (and charged), so a failure is no longer a clean refusal.
     pub accepted: AtomicBool,
+    /// Where the intent of each create is written before it goes out, when billed.
+    pub journal: Option<&'a Arc<dyn CallJournal>>,
 }
 
 impl Call<'_> {
@@ -46,9 +50,27 @@ impl Call<'_> {
         format!("{}{path}", self.client.base_url)
     }
 
-    /// Sends a create that may charge: authed, and re-sent only when surely refused.
+    /// Sends a create that may charge: authed, and re-sent only when surely refused. Its
+    /// intent is written to the journal first (a create whose intent cannot be written is
+    /// not sent), and the provider's request id after.
     pub async fn create(&self, build: impl Fn() -> RequestBuilder) -> Result<Reply, CloudError> {
-        self.authed(Resend::OnlyIfRefused, self.cancel, self.deadline, build).await
+        if let Some(journal) = self.journal {
+            journal.sending().await.map_err(|why| CloudError::NotSent { provider: self.name(), why })?;
+        }
+        let reply = self.authed(Resend::OnlyIfRefused, self.cancel, self.deadline, build).await?;
+        if let Some(id) = reply.request_id.as_deref() {
+            self.identified(id).await;
+        }
+        Ok(reply)
+    }
+
+    /// Writes the provider's id for the call to the journal, as soon as it is known. A
+    /// failure is logged: the intent is already durable, which is what recovery needs.
+    pub async fn identified(&self, remote_id: &str) {
+        let Some(journal) = self.journal else { return };
+        if let Err(e) = journal.identified(remote_id).await {
+            tracing::warn!(provider = self.name(), remote_id, error = %e, "cannot record the provider's id");
+        }
     }
 
     /// Sends a read (a poll, a lookup): authed, and retried freely.
@@ -142,6 +164,7 @@ impl Call<'_> {
         mut step: impl FnMut() -> F,
         cancel_task: Option<&(dyn Fn() -> RequestBuilder + Sync)>,
     ) -> Result<T, CloudError> {
+        self.identified(task).await;
         let result = self.poll_loop(task, &mut step).await;
         if let (Err(CloudError::Cancelled | CloudError::TimedOut { .. }), Some(build)) = (&result, cancel_task) {
             self.cancel_remote(task, build).await;

@@ -13,7 +13,13 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::error::CloudError;
+use super::guard::{Reach, Unreachable};
 use super::secret::ApiKey;
+
+/// How long a create already on the wire may finish after the run is cancelled: its reply
+/// says whether the provider took the work (and names the task to cancel there). Below the
+/// engine's cancel grace, so the node can still settle.
+const CREATE_CANCEL_GRACE_MS: u64 = 3_000;
 
 /// Time limits, retry budget and sizes, per provider (from the settings file).
 #[derive(Clone, Debug)]
@@ -103,7 +109,12 @@ pub struct ProviderClient {
     key: Option<ApiKey>,
     /// Where the key should come from, for the error when it is missing.
     pub key_hint: String,
+    /// Authenticated API calls: redirects are never followed, so a key never leaves the
+    /// configured origin.
     http: reqwest::Client,
+    /// Result downloads: no key, public addresses only (checked after DNS and on every hop).
+    delivery: reqwest::Client,
+    reach: Reach,
     /// Limits and retry budget.
     pub config: ClientConfig,
     slots: Arc<Semaphore>,
@@ -137,12 +148,17 @@ impl ProviderClient {
         request_id_header: &'static str,
         auth: Auth,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .pool_max_idle_per_host(config.concurrency)
-            .build()
-            .map_err(|e| format!("{name}: cannot build the HTTP client: {e}"))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+                .timeout(Duration::from_millis(config.request_timeout_ms))
+                .pool_max_idle_per_host(config.concurrency)
+        };
+        let failed = |e: reqwest::Error| format!("{name}: cannot build the HTTP client: {e}");
+        let http = builder().redirect(reqwest::redirect::Policy::none()).build().map_err(failed)?;
+        let reach = Reach::for_base(base_url);
+        let delivery =
+            builder().redirect(reach.redirect_policy()).dns_resolver(reach.resolver()).build().map_err(failed)?;
         let rate = NonZeroU32::new(config.rate_per_s.max(1)).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             name,
@@ -150,6 +166,8 @@ impl ProviderClient {
             key,
             key_hint,
             http,
+            delivery,
+            reach,
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             rate: governor::RateLimiter::direct(governor::Quota::per_second(rate)),
             config,
@@ -222,13 +240,12 @@ impl ProviderClient {
                     () = self.rate.until_ready() => {}
                     () = cancel.cancelled() => return Err(CloudError::Cancelled),
                 }
-                tokio::select! {
-                    r = self.attempt(&build) => r,
-                    () = cancel.cancelled() => return Err(CloudError::Cancelled),
-                }
+                self.attempt_until_cancelled(resend, cancel, &build).await?
             };
             let (failure, wait_hint) = match outcome {
+                Attempt::Done(reply) if reply.status.is_redirection() => return Err(self.redirected(&reply)),
                 Attempt::Done(reply) => return Ok(reply),
+                Attempt::Fatal(e) => return Err(e),
                 Attempt::Retryable { status, headers, message } => {
                     let refused = matches!(status.as_u16(), 408 | 429 | 500 | 503);
                     if resend == Resend::OnlyIfRefused && !refused {
@@ -244,12 +261,16 @@ impl ProviderClient {
                 }
             };
             attempt += 1;
+            let exhausted = || CloudError::Exhausted { provider: self.name, attempts: attempt, last: failure.clone() };
             if attempt > self.config.max_retries {
-                return Err(CloudError::Exhausted { provider: self.name, attempts: attempt, last: failure });
+                return Err(exhausted());
             }
+            // A server's wait hint is clamped to the time left: past the deadline it is
+            // answered at once, never added to an instant (which can overflow).
+            let left = deadline.saturating_duration_since(Instant::now());
             let delay = wait_hint.unwrap_or_else(|| self.backoff(attempt));
-            if Instant::now() + delay > deadline {
-                return Err(CloudError::Exhausted { provider: self.name, attempts: attempt, last: failure });
+            if delay >= left {
+                return Err(exhausted());
             }
             tracing::debug!(provider = self.name, attempt, delay_ms = delay.as_millis() as u64, %failure, "retrying");
             tokio::select! {
@@ -257,6 +278,35 @@ impl ProviderClient {
                 () = cancel.cancelled() => return Err(CloudError::Cancelled),
             }
         }
+    }
+
+    /// One attempt, raced against cancellation. A read is dropped at once. A create already
+    /// on the wire may have been taken, so it gets [`CREATE_CANCEL_GRACE_MS`] to answer;
+    /// past that its outcome is unknown, never a clean cancel.
+    async fn attempt_until_cancelled(
+        &self,
+        resend: Resend,
+        cancel: &CancellationToken,
+        build: &impl Fn() -> RequestBuilder,
+    ) -> Result<Attempt, CloudError> {
+        let attempt = self.attempt(build);
+        tokio::pin!(attempt);
+        tokio::select! {
+            r = &mut attempt => return Ok(r),
+            () = cancel.cancelled() => {}
+        }
+        if resend == Resend::Safe {
+            return Err(CloudError::Cancelled);
+        }
+        match tokio::time::timeout(Duration::from_millis(CREATE_CANCEL_GRACE_MS), attempt).await {
+            Ok(r) => Ok(r),
+            Err(_) => Err(self.unknown("the run was cancelled while the create was in flight".into())),
+        }
+    }
+
+    fn redirected(&self, reply: &Reply) -> CloudError {
+        let location = reply.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+        CloudError::Redirected { provider: self.name, status: reply.status.as_u16(), location: self.redact(location) }
     }
 
     fn unknown(&self, what: String) -> CloudError {
@@ -273,7 +323,13 @@ impl ProviderClient {
     async fn attempt(&self, build: &impl Fn() -> RequestBuilder) -> Attempt {
         let resp = match build().send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Transport { sent: !e.is_connect(), message: self.redact(&e.to_string()) },
+            Err(e) => {
+                if let Some(why) = unreachable(&e) {
+                    return Attempt::Fatal(CloudError::Unreachable { provider: self.name, why });
+                }
+                let message = self.redact(&format!("{e}{}", source_text(&e)));
+                return Attempt::Transport { sent: !e.is_connect(), message };
+            }
         };
         let (status, headers) = (resp.status(), resp.headers().clone());
         let request_id = headers.get(self.request_id_header).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -297,7 +353,15 @@ impl ProviderClient {
         cancel: &CancellationToken,
         deadline: Instant,
     ) -> Result<(Vec<u8>, String), CloudError> {
-        let reply = self.send(Resend::Safe, cancel, deadline, || self.http.get(url)).await?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| CloudError::Malformed {
+            provider: self.name,
+            request_id: None,
+            detail: format!("the result URL {:?} is not a URL ({e})", self.redact(url)),
+        })?;
+        if let Some(why) = self.reach.refuse(&parsed) {
+            return Err(CloudError::Unreachable { provider: self.name, why });
+        }
+        let reply = self.send(Resend::Safe, cancel, deadline, || self.delivery.get(parsed.clone())).await?;
         let malformed = |detail: String| CloudError::Malformed { provider: self.name, request_id: None, detail };
         if !reply.status.is_success() {
             return Err(malformed(format!("downloading the result gave HTTP {}", reply.status)));
@@ -312,8 +376,17 @@ impl ProviderClient {
 
 enum Attempt {
     Done(Reply),
-    Retryable { status: StatusCode, headers: HeaderMap, message: String },
-    Transport { sent: bool, message: String },
+    /// A failure no retry can mend (a refused address).
+    Fatal(CloudError),
+    Retryable {
+        status: StatusCode,
+        headers: HeaderMap,
+        message: String,
+    },
+    Transport {
+        sent: bool,
+        message: String,
+    },
 }
 
 /// Reads a body, refusing one larger than `max` bytes.
@@ -331,11 +404,61 @@ async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, S
     Ok(body)
 }
 
-/// `retry-after-ms`, else `Retry-After` in seconds.
+/// `retry-after-ms`, else `Retry-After` in seconds. Values that are not finite, negative or
+/// beyond a `Duration` are ignored (the backoff applies); huge ones are clamped by the caller.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-    if let Some(ms) = get("retry-after-ms").filter(|ms| *ms >= 0.0) {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+    let seconds = get("retry-after-ms").map(|ms| ms / 1000.0).or_else(|| get("retry-after"))?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// The refused address behind a transport error, if that is what it was.
+fn unreachable(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(u) = s.downcast_ref::<Unreachable>() {
+            return Some(u.0.clone());
+        }
+        source = s.source();
     }
-    get("retry-after").filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
+    None
+}
+
+/// The causes below a reqwest error's own words, which alone say little ("error sending
+/// request").
+fn source_text(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 13): `Retry-After: 1e19` and friends panicked converting to a
+    /// duration or adding it to an instant.
+    #[test]
+    fn hostile_retry_after_headers_never_panic() {
+        let cases = [
+            ("retry-after", "1e19", Some(Duration::from_secs(10_000_000_000_000_000_000))),
+            ("retry-after", "1e20", None),
+            ("retry-after", "inf", None),
+            ("retry-after", "NaN", None),
+            ("retry-after", "-5", None),
+            ("retry-after", "2", Some(Duration::from_secs(2))),
+            ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("retry-after-ms", "1e25", None),
+            ("retry-after-ms", "1500", Some(Duration::from_millis(1500))),
+        ];
+        for (name, value, want) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&headers), want, "{name}: {value}");
+        }
+    }
 }

@@ -102,6 +102,37 @@ pub enum CloudError {
         /// The task id, if one was created.
         task: String,
     },
+    /// The provider answered with a redirect. API calls never follow one, so a key never
+    /// reaches another origin (or even another path) it was not configured for.
+    #[error(
+        "{provider}: HTTP {status} redirect to {location} refused: credentials are never sent on a redirect; set the provider's base_url to the address it redirects to if you trust it"
+    )]
+    Redirected {
+        /// Provider.
+        provider: &'static str,
+        /// The redirect status.
+        status: u16,
+        /// Where it pointed.
+        location: String,
+    },
+    /// A result URL (or a redirect from one) points at an address downloads may not reach.
+    #[error(
+        "{provider}: result download refused: {why}; downloads go only to public addresses (or the provider's own loopback base URL)"
+    )]
+    Unreachable {
+        /// Provider.
+        provider: &'static str,
+        /// What was refused.
+        why: String,
+    },
+    /// The call's intent could not be written, so it was not sent (nothing was charged).
+    #[error("{provider}: not sent, as its intent could not be recorded ({why}); nothing was charged")]
+    NotSent {
+        /// Provider.
+        provider: &'static str,
+        /// Why.
+        why: String,
+    },
     /// The run was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -116,6 +147,7 @@ impl From<CloudError> for NodeError {
         match e {
             CloudError::Cancelled => NodeError::Cancelled,
             CloudError::Unsupported { .. } => NodeError::Invalid(e.to_string()),
+            CloudError::NotSent { .. } => NodeError::Failed(e.to_string()),
             other => NodeError::Failed(other.to_string()),
         }
     }

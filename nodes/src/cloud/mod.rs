@@ -10,8 +10,10 @@ pub mod client;
 mod elevenlabs;
 pub mod error;
 mod fal;
+pub mod guard;
 mod ideogram;
 mod jwt;
+pub mod kept;
 mod kling;
 mod luma;
 mod node;
@@ -54,11 +56,15 @@ pub struct ProviderSettings {
 pub struct CloudSettings {
     /// By provider name.
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// Where paid results are kept by content.
+    pub kept: kept::KeptResults,
 }
 
 /// The clients, one per known provider, shared by every cloud node of a registry.
 pub struct Providers {
     clients: BTreeMap<&'static str, (Arc<ProviderClient>, &'static ProviderInfo)>,
+    /// Paid results, kept so an unchanged request never pays twice.
+    pub kept: kept::KeptResults,
     /// Results decoding at once: one per core, so a thousand finishing together neither
     /// spawn a thousand threads nor hold a thousand decode buffers.
     decode_slots: Arc<tokio::sync::Semaphore>,
@@ -77,7 +83,7 @@ impl Providers {
             let client = ProviderClient::new(info.name, url, key, hint, s.client, info.request_id_header, info.auth)?;
             clients.insert(info.name, (Arc::new(client), info));
         }
-        Ok(Self { clients, decode_slots: decode_slots() })
+        Ok(Self { clients, kept: settings.kept.clone(), decode_slots: decode_slots() })
     }
 
     /// A permit to decode one result.
@@ -113,7 +119,7 @@ pub fn register(registry: &mut Registry, settings: &CloudSettings) -> Result<(),
         Ok(p) => Arc::new(p),
         Err(e) => {
             tracing::error!(error = %e, "cloud providers unavailable");
-            Arc::new(Providers { clients: BTreeMap::new(), decode_slots: decode_slots() })
+            Arc::new(Providers { clients: BTreeMap::new(), kept: settings.kept.clone(), decode_slots: decode_slots() })
         }
     };
     for capability in Capability::ALL {

@@ -10,9 +10,10 @@ use switchyard_engine::{Node, NodeContext, NodeError, NodeFuture, NodeSpec, Para
 
 use super::Providers;
 use super::adapters;
-use super::ask::Capability;
+use super::ask::{Ask, Capability, Generated};
 use super::call::Call;
 use super::error::CloudError;
+use super::kept::{Kept, KeptKey};
 use super::output;
 use super::specs;
 
@@ -74,16 +75,52 @@ fn placement<'a>(
     Ok((provider, model))
 }
 
-/// The engine error for a failed call, saying whether it could have been charged: refused
-/// before the provider took the work on (another provider may try it), taken on then failed,
-/// or unknown (never re-sent anywhere; for reconciliation).
+/// The engine error for a failed call, saying whether it could have been charged. Only a
+/// call the provider certainly did not take is a refusal (another provider may try it) or a
+/// clean cancel; once a create or read succeeded, any failure is an unknown outcome, so its
+/// hold waits for reconciliation instead of being voided.
 fn settled_error(e: CloudError, accepted: bool) -> NodeError {
     match e {
         CloudError::OutcomeUnknown { .. } => NodeError::OutcomeUnknown(e.to_string()),
-        CloudError::Cancelled | CloudError::Unsupported { .. } => e.into(),
+        CloudError::Unsupported { .. } | CloudError::NotSent { .. } => e.into(),
+        CloudError::Cancelled if !accepted => NodeError::Cancelled,
         e if !accepted => NodeError::Refused(e.to_string()),
-        e => e.into(),
+        CloudError::Cancelled => NodeError::OutcomeUnknown(
+            "cancelled after the provider took the work (its task was asked to stop); whether it charged is for reconciliation".into(),
+        ),
+        e => NodeError::OutcomeUnknown(format!(
+            "{e}; the provider had taken the work, so whether it charged is for reconciliation"
+        )),
     }
+}
+
+/// A paid result: kept by content, or fresh from the provider (and kept at once).
+async fn paid_result(
+    providers: &Providers,
+    call: &Call<'_>,
+    (provider, model): (&str, &str),
+    ask: &Ask,
+) -> Result<Kept, NodeError> {
+    let key = KeptKey::of(&call.client.base_url, provider, model, ask);
+    if let Some(mut kept) = providers.kept.get(key) {
+        tracing::info!(provider, model, "a paid result was kept for this request; not calling the provider again");
+        if let Some(m) = kept.metering.as_object_mut() {
+            m.insert(switchyard_engine::METERING_REUSED.into(), serde_json::Value::Bool(true));
+        }
+        return Ok(kept);
+    }
+    let generated = match adapters::generate(provider, call, model, ask).await {
+        Ok(g) => g,
+        Err(e) => return Err(settled_error(e, call.was_accepted())),
+    };
+    tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
+    let kept = Kept {
+        metering: generated.usage.to_json(provider, model),
+        bytes: generated.bytes,
+        media_type: generated.media_type,
+    };
+    providers.kept.put(key, &kept);
+    Ok(kept)
 }
 
 impl Node for CloudNode {
@@ -148,15 +185,22 @@ impl Node for CloudNode {
                 deadline: Instant::now() + Duration::from_millis(client.config.overall_timeout_ms),
                 progress: &progress,
                 accepted: AtomicBool::new(false),
+                journal: ctx.journal(),
             };
-            let generated = match adapters::generate(provider, &call, model, &ask).await {
-                Ok(g) => g,
-                Err(e) => return Err(settled_error(e, call.was_accepted())),
-            };
-            tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
-            let metering = generated.usage.to_json(provider, model);
+            let kept = paid_result(&providers, &call, (provider, model), &ask).await?;
+            let metering = kept.metering.clone();
             let _slot = providers.decode_slot().await;
-            Ok(output::outputs(capability, &ctx, generated).await?.with_metering(metering))
+            let generated = Generated { bytes: kept.bytes, media_type: kept.media_type, usage: Default::default() };
+            match output::outputs(capability, &ctx, generated).await {
+                Ok(out) => Ok(out.with_metering(metering)),
+                Err(NodeError::Cancelled) => Err(NodeError::Cancelled),
+                Err(e) => Err(NodeError::AfterRemoteWork {
+                    message: format!(
+                        "{e} (the provider's result is kept: a re-run after the fix reuses it at no cost)"
+                    ),
+                    metering: Box::new(metering),
+                }),
+            }
         })
     }
 }

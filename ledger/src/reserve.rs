@@ -1,0 +1,138 @@
+//! Run reservations: admission reserves a run's most before anything starts, as one hold
+//! of kind `run`, so runs started together are admitted only while their most fits (and a
+//! member's cap with them). The run's node holds are carved from it, moving reserved lots
+//! from the reservation to the node's hold without touching the wallet; what a node does
+//! not charge goes back to the reservation, and closing the run releases what is left.
+
+use crate::holds::{HoldId, Posted, insert_hold, insert_leg, legs};
+use crate::keys::{Begun, fingerprint};
+use crate::types::{Audit, Credits, HoldRequest};
+use crate::{Ledger, LedgerError, Tx};
+
+impl Ledger {
+    /// Reserves `amount` of `wallet` (and of `member`'s cap) for run `run_id`, or refuses
+    /// with what is available: the admission of a run.
+    pub async fn reserve_run(
+        &self,
+        wallet: &str,
+        member: Option<&str>,
+        amount: Credits,
+        timeout_ms: i64,
+        run_id: &str,
+    ) -> Result<HoldId, LedgerError> {
+        let req = HoldRequest {
+            wallet: wallet.to_string(),
+            amount,
+            timeout_ms,
+            audit: Audit { run_id: Some(run_id.to_string()), ..Audit::default() },
+            member: member.map(str::to_string),
+            parent: None,
+        };
+        crate::holds::check_request(&req)?;
+        let key = format!("{run_id}:reserve");
+        let hash = fingerprint(&("reserve", &req));
+        let mut tx = match self.begin_keyed(&key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
+        let outcome = self.hold_in(&mut tx, &req, &key, "run").await;
+        self.settle(tx, &key, &hash, outcome).await
+    }
+
+    /// Closes a run's reservation, releasing what its nodes did not draw.
+    pub async fn release_run(&self, reservation: &HoldId, run_id: &str) -> Result<Posted, LedgerError> {
+        let key = format!("{run_id}:release");
+        let hash = fingerprint(&("release", reservation));
+        let mut tx = match self.begin_keyed(&key, &hash).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(tx) => tx,
+        };
+        let outcome = self.release(&mut tx, reservation, "released").await;
+        self.settle(tx, &key, &hash, outcome).await
+    }
+
+    /// What is left of a run reservation (0 once closed).
+    pub async fn reservation_left(&self, reservation: &HoldId) -> Result<Credits, LedgerError> {
+        let left: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(l.amount) FROM hold_legs l JOIN holds h ON h.id = l.hold_id \
+             WHERE h.id = ? AND h.state = 'pending'",
+        )
+        .bind(&reservation.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Credits(left.unwrap_or(0)))
+    }
+}
+
+/// Carves hold `id` for `req.amount` out of the open run reservation `parent`. `false` (and
+/// nothing written) when the reservation is not open, is another wallet's, or has too little.
+pub(crate) async fn carve(
+    tx: &mut Tx,
+    req: &HoldRequest,
+    parent: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, LedgerError> {
+    let row: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT state, wallet, member FROM holds WHERE id = ? AND kind = 'run'")
+            .bind(parent)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((state, wallet, member)) = row else { return Ok(false) };
+    if state != "pending" || wallet != req.wallet || member != req.member {
+        return Ok(false);
+    }
+    let parent_id = HoldId(parent.to_string());
+    let pool = legs(tx, &parent_id).await?;
+    if pool.iter().map(|(_, a)| a).sum::<i64>() < req.amount.0 {
+        return Ok(false);
+    }
+    insert_hold(tx, id, req, "call", Some(parent), now).await?;
+    let mut left = req.amount.0;
+    for (seq, (lot, amount)) in pool.iter().enumerate() {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(*amount);
+        set_leg(tx, parent, lot, amount - take).await?;
+        insert_leg(tx, id, seq as i64, lot, take).await?;
+        left -= take;
+    }
+    Ok(true)
+}
+
+/// Returns reserved `(lot, amount)` legs to the open run reservation `parent`.
+pub(crate) async fn give_to_parent(tx: &mut Tx, parent: &str, back: &[(String, i64)]) -> Result<(), LedgerError> {
+    let current = legs(tx, &HoldId(parent.to_string())).await?;
+    for (lot, amount) in back.iter().filter(|(_, a)| *a > 0) {
+        let had = current.iter().find(|(l, _)| l == lot).map_or(0, |(_, a)| *a);
+        set_leg(tx, parent, lot, had + amount).await?;
+    }
+    Ok(())
+}
+
+/// Sets what a reservation holds of `lot` (removing the leg at zero).
+async fn set_leg(tx: &mut Tx, hold: &str, lot: &str, amount: i64) -> Result<(), LedgerError> {
+    if amount == 0 {
+        sqlx::query("DELETE FROM hold_legs WHERE hold_id = ? AND lot = ?")
+            .bind(hold)
+            .bind(lot)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    let done = sqlx::query("UPDATE hold_legs SET amount = ? WHERE hold_id = ? AND lot = ?")
+        .bind(amount)
+        .bind(hold)
+        .bind(lot)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM hold_legs WHERE hold_id = ?")
+            .bind(hold)
+            .fetch_one(&mut **tx)
+            .await?;
+        insert_leg(tx, hold, seq, lot, amount).await?;
+    }
+    Ok(())
+}
