@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+use switchyard_nodes::cloud::kept::KeptResults;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -49,7 +50,7 @@ fn main() -> Result<()> {
         None => None,
     };
     let launch = Launch {
-        registry: switchyard_nodes::registry_from(&config),
+        registry: switchyard_nodes::registry_keeping(&config, KeptResults::at_or_default(None)),
         catalog: switchyard_catalog::Catalog::builtin(),
         onnx: config.onnx_settings(),
         open: args.workflow,

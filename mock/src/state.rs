@@ -20,6 +20,14 @@ pub enum Fault {
         /// `retry-after-ms`.
         retry_after_ms: Option<u32>,
     },
+    /// This status with these headers verbatim and the provider's error body: hostile
+    /// `Retry-After` values, or a redirect's `location`.
+    Headers {
+        /// The HTTP status.
+        status: u16,
+        /// Header names and values, sent as they are.
+        headers: Vec<(&'static str, String)>,
+    },
     /// Waits this long, then answers normally.
     Slow(Duration),
     /// Reads the request, then never answers (the client's timeout must end it).
@@ -290,6 +298,10 @@ pub async fn shared_fault(fault: Option<Fault>, error_body: serde_json::Value) -
     match fault {
         Some(Fault::Status { status, retry_after, retry_after_ms }) => {
             Next::Reply(status_fault(status, retry_after, retry_after_ms, error_body))
+        }
+        Some(Fault::Headers { status, headers }) => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Next::Reply(json_reply(code, &headers.iter().map(|(n, v)| (*n, v.clone())).collect::<Vec<_>>(), error_body))
         }
         Some(Fault::Hang | Fault::LoseReply) => Next::Reply(hang().await),
         Some(Fault::Malformed) => Next::Reply(malformed()),

@@ -54,6 +54,11 @@ pub fn registry_from(config: &config::Config) -> Registry {
     registry_with(config.onnx_settings(), &config.cloud_settings())
 }
 
+/// [`registry_from`], keeping paid results in `kept`.
+pub fn registry_keeping(config: &config::Config, kept: cloud::kept::KeptResults) -> Registry {
+    registry_with(config.onnx_settings(), &cloud::CloudSettings { kept, ..config.cloud_settings() })
+}
+
 fn registry_with(settings: onnx::OnnxSettings, cloud_settings: &cloud::CloudSettings) -> Registry {
     let mut registry = Registry::new();
     // An empty registry cannot hold duplicates, and the built-in names are distinct.

@@ -115,9 +115,14 @@ pub struct RunArgs {
     /// Cache folder; defaults to the user's cache folder.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
-    /// Keep no cache on disk.
+    /// Keep no cache on disk. Paid results are still kept (see --paid-results): a re-run
+    /// never pays twice for the same request.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_disk_cache: bool,
+    /// Where paid cloud results are kept by content; defaults to switchyard/paid in the
+    /// user's cache folder.
+    #[arg(long, value_name = "DIR")]
+    pub paid_results: Option<PathBuf>,
     /// Size cap of the disk cache, in MiB.
     #[arg(long, default_value_t = 2048)]
     pub cache_max_mb: u64,

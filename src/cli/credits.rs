@@ -40,7 +40,14 @@ pub fn run(args: CreditsArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let path = ledger_path(args.ledger.clone())?;
-        let ledger = Ledger::open(&path).await.with_context(|| format!("cannot open the ledger {}", path.display()))?;
+        let ledger = match Ledger::open(&path).await {
+            Ok(ledger) => ledger,
+            Err(e @ LedgerError::NotALedger { .. }) => {
+                eprintln!("error: {e}");
+                return Ok(Exit::Invalid);
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {}", path.display())),
+        };
         let recovered = ledger.recover().await?;
         if recovered.voided > 0 || recovered.unknown > 0 {
             eprintln!(

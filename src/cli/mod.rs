@@ -16,6 +16,7 @@ mod summary;
 use anyhow::Result;
 
 use args::{Cli, Command};
+use switchyard_nodes::cloud::kept::KeptResults;
 use switchyard_nodes::config::Config;
 
 /// Process exit codes, as documented in the README.
@@ -37,7 +38,12 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             return Ok(Exit::Invalid);
         }
     };
-    let registry = switchyard_nodes::registry_from(&config);
+    // Only runs make paid calls, so only they keep paid results.
+    let kept = match &cli.command {
+        Command::Run(args) => KeptResults::at_or_default(args.paid_results.clone()),
+        _ => KeptResults::none(),
+    };
+    let registry = switchyard_nodes::registry_keeping(&config, kept);
     match cli.command {
         Command::Run(args) => run::run(&registry, args, &config.onnx_settings()),
         Command::Validate(args) => load::validate(&registry, &args),

@@ -10,18 +10,18 @@ use serde_json::Value;
 use switchyard_mock::{Fault, MockServer};
 
 /// A Wednesday noon (UTC): no surge or off-peak window, so prices are the list prices.
-const AT: &str = "2025-11-19T12:00:00Z";
+pub(crate) const AT: &str = "2025-11-19T12:00:00Z";
 
-struct Farm {
+pub(crate) struct Farm {
     _rt: tokio::runtime::Runtime,
-    mock: MockServer,
-    dir: tempfile::TempDir,
+    pub(crate) mock: MockServer,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Farm {
     /// A mock, a settings file pointing every provider at it, and a ledger granting the Pro
     /// plan (20,000 credits) to `studio`.
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let rt = crate::support::runtime();
         let mock = rt.block_on(MockServer::start(0)).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -38,21 +38,23 @@ impl Farm {
         farm
     }
 
-    fn ledger(&self) -> PathBuf {
+    pub(crate) fn ledger(&self) -> PathBuf {
         self.dir.path().join("ledger.db")
     }
 
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
         for info in switchyard_nodes::cloud::PROVIDERS {
             let key = switchyard_mock::keys::ALL.iter().find(|(n, _)| *n == info.name).unwrap().1;
             cmd.env(info.key_env, key);
         }
         cmd.current_dir(self.dir.path());
+        // Paid results are kept in the user's cache folder: each farm has its own.
+        cmd.env("XDG_CACHE_HOME", self.dir.path().join("cache"));
         cmd
     }
 
-    fn credits(&self, args: &[&str]) -> (i32, Value) {
+    pub(crate) fn credits(&self, args: &[&str]) -> (i32, Value) {
         let out = self
             .cmd()
             .args(["credits", "--ledger"])
@@ -64,22 +66,22 @@ impl Farm {
         (out.status.code().unwrap_or(-1), serde_json::from_slice(&out.stdout).unwrap_or_default())
     }
 
-    fn available(&self) -> i64 {
+    pub(crate) fn available(&self) -> i64 {
         self.credits(&["balance", "--json"]).1["balance"]["available"].as_i64().unwrap()
     }
 
     /// The node holds (paid calls), newest first.
-    fn holds(&self) -> Vec<Value> {
+    pub(crate) fn holds(&self) -> Vec<Value> {
         self.all_holds().into_iter().filter(|h| h["kind"] == "call").collect()
     }
 
     /// Every hold, the runs' reservations included.
-    fn all_holds(&self) -> Vec<Value> {
+    pub(crate) fn all_holds(&self) -> Vec<Value> {
         self.credits(&["holds", "--all", "--json"]).1.as_array().cloned().unwrap_or_default()
     }
 
     /// Runs `workflow` billed to `studio`; the exit code, the JSON summary and stderr.
-    fn run(&self, workflow: &Path, extra: &[&str]) -> (i32, Value, String) {
+    pub(crate) fn run(&self, workflow: &Path, extra: &[&str]) -> (i32, Value, String) {
         let out = self
             .cmd()
             .args(["run", "--json", "--no-disk-cache", "--out", "out", "--account", "studio", "--at", AT, "--ledger"])
@@ -93,11 +95,11 @@ impl Farm {
     }
 }
 
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn node<'a>(summary: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn node<'a>(summary: &'a Value, id: &str) -> &'a Value {
     let nodes = summary["runs"][0]["nodes"].as_array().unwrap();
     nodes.iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no node {id}: {summary}"))
 }

@@ -438,7 +438,96 @@ fn source_text(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// A loopback server answering every request with `reply`, counting connections.
+    async fn serve(reply: String) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        (format!("127.0.0.1:{}", addr.port()), hits)
+    }
+
+    fn client(base_url: &str) -> ProviderClient {
+        let config = ClientConfig { max_retries: 0, ..ClientConfig::default() };
+        let key = Some(ApiKey::new("sk-test-secret"));
+        ProviderClient::new("p", base_url, key, "hint".into(), config, "x-request-id", Auth::Header("x-key")).unwrap()
+    }
+
+    async fn fetch(c: &ProviderClient, url: &str) -> Result<(Vec<u8>, String), CloudError> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        c.download(url, "image/", &CancellationToken::new(), deadline).await
+    }
+
+    /// Regression (issue 13): result URLs and their redirects reached loopback, private and
+    /// metadata addresses. Only the provider's own loopback origin (the mock) may be reached.
+    #[tokio::test]
+    async fn downloads_reach_only_public_addresses_or_the_providers_own_loopback_origin() {
+        let png = "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 3\r\n\r\nabc".to_string();
+        let (inside, inside_hits) = serve(png.clone()).await;
+        let (own, _) = serve(png).await;
+        let to = |target: &str| format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\n\r\n");
+        let (hop_ip, _) = serve(to(&format!("http://{inside}/x.png"))).await;
+        let port = inside.rsplit(':').next().unwrap().to_string();
+        let (hop_name, _) = serve(to(&format!("http://localhost:{port}/x.png"))).await;
+        let provider = client(&format!("http://{own}/v1"));
+        assert_eq!(fetch(&provider, &format!("http://{own}/files/a.png")).await.unwrap().0, b"abc");
+        for url in [
+            format!("http://{inside}/x.png"),
+            format!("http://localhost:{port}/x.png"),
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "http://[::1]/x.png".to_string(),
+        ] {
+            let err = fetch(&provider, &url).await.unwrap_err();
+            assert!(matches!(err, CloudError::Unreachable { .. }), "{url}: {err}");
+        }
+        for hop in [hop_ip, hop_name] {
+            let own_hop = client(&format!("http://{hop}"));
+            let err = fetch(&own_hop, &format!("http://{hop}/r")).await.unwrap_err();
+            assert!(matches!(err, CloudError::Unreachable { .. }), "{hop}: {err}");
+        }
+        assert_eq!(inside_hits.load(Ordering::SeqCst), 0, "no connection reached the inside server");
+        let public = client("https://api.provider.example");
+        let err = fetch(&public, &format!("http://{own}/files/a.png")).await.unwrap_err();
+        assert!(matches!(err, CloudError::Unreachable { .. }), "a public provider's URL to loopback: {err}");
+    }
+
+    /// Regression (issue 13): a 307 on an authenticated call re-sent the key to the target.
+    #[tokio::test]
+    async fn authenticated_calls_follow_no_redirect() {
+        let (target, target_hits) = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".into()).await;
+        let redirect =
+            format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{target}/steal\r\ncontent-length: 0\r\n\r\n");
+        let (api, _) = serve(redirect).await;
+        let c = client(&format!("http://{api}"));
+        let (name, value) = c.auth_header().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let url = format!("http://{api}/v1/create");
+        let err = c
+            .send(Resend::OnlyIfRefused, &CancellationToken::new(), deadline, || {
+                c.http().post(&url).header(name, value.clone()).body("{}")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CloudError::Redirected { status: 307, .. }), "{err}");
+        assert_eq!(target_hits.load(Ordering::SeqCst), 0, "the redirect target saw nothing");
+    }
 
     /// Regression (issue 13): `Retry-After: 1e19` and friends panicked converting to a
     /// duration or adding it to an instant.

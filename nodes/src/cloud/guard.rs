@@ -210,6 +210,20 @@ mod tests {
         }
     }
 
+    /// The check after DNS: a name that resolves only to loopback is refused by the
+    /// resolver itself (DNS rebinding cannot slip past a URL check), unless it is the
+    /// provider's own loopback host.
+    #[tokio::test]
+    async fn the_resolver_drops_non_public_addresses() {
+        use std::str::FromStr;
+        let guarded = Reach::for_base("https://api.provider.example").resolver();
+        let err = guarded.resolve(Name::from_str("localhost").unwrap()).await.err().expect("refused");
+        assert!(err.downcast_ref::<Unreachable>().is_some(), "{err}");
+        let own = Reach::for_base("http://localhost:4100").resolver();
+        let addrs: Vec<SocketAddr> = own.resolve(Name::from_str("localhost").unwrap()).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+    }
+
     #[test]
     fn a_loopback_base_may_reach_its_own_origin_and_nothing_else_private() {
         let mock = Reach::for_base("http://127.0.0.1:4100/bfl");

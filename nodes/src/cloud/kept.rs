@@ -72,6 +72,12 @@ impl KeptResults {
         Self { dir: Some(dir.into()) }
     }
 
+    /// Keeps results in `dir`, else in switchyard/paid in the user's cache folder (nothing
+    /// when there is none).
+    pub fn at_or_default(dir: Option<PathBuf>) -> Self {
+        Self { dir: dir.or_else(|| dirs::cache_dir().map(|d| d.join("switchyard").join("paid"))) }
+    }
+
     /// Keeps nothing.
     pub fn none() -> Self {
         Self { dir: None }
