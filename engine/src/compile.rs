@@ -1,6 +1,7 @@
 //! Validation: the file format converted into a runtime [`Graph`], with every error collected.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -11,6 +12,7 @@ use crate::graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 use crate::ids::NodeId;
 use crate::node::{Node, NodeSpec, ResourceClass};
 use crate::params::{ParamKind, ParamValue, PathRole};
+use crate::paths::InputRoots;
 use crate::paths::check_output_path;
 use crate::registry::{Registry, nearest};
 use crate::types::PortType;
@@ -23,11 +25,14 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 pub struct CompileOptions {
     /// The most nodes a graph may have.
     pub max_nodes: usize,
+    /// The workflow's folder (relative input paths resolve there) and where inputs may be
+    /// read from; `None` checks no input paths.
+    pub inputs: Option<(PathBuf, InputRoots)>,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { max_nodes: 50_000 }
+        Self { max_nodes: 50_000, inputs: None }
     }
 }
 
@@ -105,10 +110,36 @@ fn compile_file(
             Vec::new()
         }
     };
+    if let Some((base, roots)) = &opts.inputs {
+        check_input_paths(&nodes, base, roots, &mut diagnostics);
+    }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
     Ok(Graph::from_sorted(file.name.clone(), reorder(nodes, &index, &order)))
+}
+
+/// Refuses input paths set in the file (or by `--set`) outside the allowed folders.
+fn check_input_paths(nodes: &[GraphNode], base: &Path, roots: &InputRoots, diags: &mut Diagnostics) {
+    for n in nodes {
+        for (name, value) in &n.params {
+            let is_input = n
+                .node
+                .spec()
+                .params
+                .iter()
+                .any(|p| p.name == *name && matches!(p.kind, ParamKind::Path { role: PathRole::Input }));
+            if let (true, ParamValue::Text(path)) = (is_input, value)
+                && let Some(why) = roots.refusal(base, Path::new(path.as_ref()))
+            {
+                diags.push(
+                    Diagnostic::node("input-outside-roots", n.id.as_str(), why)
+                        .field(format!("params.{name}"))
+                        .help("move the file under an allowed folder, or add its folder to roots under [inputs] in switchyard.toml"),
+                );
+            }
+        }
+    }
 }
 
 fn resolve_type<'r>(

@@ -1,8 +1,10 @@
 //! Where relative paths in params point, and the rule that outputs never escape `--out`.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The most `{n}` counter values tried before giving up.
 const COUNTER_MAX: u32 = 99_999;
@@ -16,6 +18,64 @@ pub struct PathRoots {
     pub output_root: PathBuf,
     /// The batch item name, substituted for `{item}` in output paths.
     pub item: Option<String>,
+    /// The files this run has written, so no two writes of one run land on the same file.
+    written: Arc<Mutex<HashSet<String>>>,
+    /// Where inputs may be read from.
+    pub inputs: InputRoots,
+}
+
+/// Which folders inputs may be read from. Permissive unless `confine` is set (a server
+/// sets it); then an input must lie, after following symlinks, in the workflow's own
+/// folder or one of `roots` (the settings file's `[inputs] roots`).
+#[derive(Clone, Debug, Default)]
+pub struct InputRoots {
+    /// Whether inputs are confined at all.
+    pub confine: bool,
+    /// Folders allowed besides the workflow's own.
+    pub roots: Vec<PathBuf>,
+}
+
+impl InputRoots {
+    /// Why `path` (absolute, or relative to `base`, the workflow's folder) may not be read,
+    /// if it may not: the message names the path and the setting.
+    pub fn refusal(&self, base: &Path, path: &Path) -> Option<String> {
+        if !self.confine {
+            return None;
+        }
+        let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+        let real = real_path(&full);
+        let allowed = std::iter::once(base).chain(self.roots.iter().map(PathBuf::as_path));
+        if allowed.map(real_path).any(|root| real.starts_with(&root)) {
+            return None;
+        }
+        let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        Some(format!(
+            "input {} is outside the folders inputs may be read from: the workflow's folder {} and [inputs] roots = [{}] in switchyard.toml",
+            full.display(),
+            base.display(),
+            roots.join(", ")
+        ))
+    }
+}
+
+/// `path` with symlinks followed as far as it exists, and `..` removed from the rest.
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let mut out = match path.parent() {
+        Some(parent) if parent != path => real_path(parent),
+        _ => PathBuf::new(),
+    };
+    match path.components().next_back() {
+        Some(Component::ParentDir) => {
+            out.pop();
+        }
+        Some(Component::Normal(name)) => out.push(name),
+        Some(other) => out.push(other.as_os_str()),
+        None => {}
+    }
+    out
 }
 
 /// An output path was refused or could not be created.
@@ -40,6 +100,11 @@ pub enum PathError {
         /// The error.
         source: io::Error,
     },
+    /// Another node of this run already wrote this file.
+    #[error(
+        "output path {0:?} was already written by another node of this run; give each output its own path (or use {{n}} or {{item}})"
+    )]
+    WrittenTwice(PathBuf),
     /// Every counter value is taken.
     #[error("output path {0:?}: all {COUNTER_MAX} values of the {{n}} counter are taken")]
     CounterExhausted(String),
@@ -48,7 +113,19 @@ pub enum PathError {
 impl PathRoots {
     /// Roots for a run of a workflow in `input_root`, writing into `output_root`.
     pub fn new(input_root: impl Into<PathBuf>, output_root: impl Into<PathBuf>) -> Self {
-        Self { input_root: input_root.into(), output_root: output_root.into(), item: None }
+        Self {
+            input_root: input_root.into(),
+            output_root: output_root.into(),
+            item: None,
+            written: Arc::default(),
+            inputs: InputRoots::default(),
+        }
+    }
+
+    /// The same roots, reading inputs only where `inputs` allows.
+    pub fn with_inputs(mut self, inputs: InputRoots) -> Self {
+        self.inputs = inputs;
+        self
     }
 
     /// Resolves a path to read. Absolute paths stay as they are.
@@ -57,12 +134,22 @@ impl PathRoots {
         if p.is_absolute() { p.to_path_buf() } else { self.input_root.join(p) }
     }
 
+    /// Resolves a path to read and checks it is inside the allowed folders (for values
+    /// that arrive by wire, which validation could not see).
+    pub fn checked_input(&self, path: &str) -> Result<PathBuf, String> {
+        match self.inputs.refusal(&self.input_root, Path::new(path)) {
+            Some(why) => Err(why),
+            None => Ok(self.resolve_input(path)),
+        }
+    }
+
     /// Creates (or truncates) the output file for `template`. `{item}` becomes the batch item;
     /// `{n}` becomes the first free four-digit counter, claimed atomically so nothing is overwritten.
     pub fn create_output(&self, template: &str) -> Result<(PathBuf, File), PathError> {
         let template = self.substitute_item(template);
         if !template.contains("{n}") {
             let path = self.resolve_output(&template)?;
+            self.claim(&path)?;
             let file = File::create(&path).map_err(|source| PathError::Io { path: path.clone(), source })?;
             return Ok((path, file));
         }
@@ -75,6 +162,14 @@ impl PathRoots {
             }
         }
         Err(PathError::CounterExhausted(template))
+    }
+
+    /// Claims `path` for this run; a second claim is refused. Compared without case, as the
+    /// output folder may be on a case-insensitive disk.
+    fn claim(&self, path: &Path) -> Result<(), PathError> {
+        let key = path.to_string_lossy().to_lowercase();
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if written.insert(key) { Ok(()) } else { Err(PathError::WrittenTwice(path.to_path_buf())) }
     }
 
     fn substitute_item(&self, template: &str) -> String {
@@ -116,6 +211,39 @@ impl PathRoots {
         }
         Ok(final_path)
     }
+}
+
+/// Opens an input file for reading. Only regular files: opening a FIFO waits for a writer,
+/// and a device may never end, so either would hang a run outside its node's timeout. The
+/// open itself does not block (`O_NONBLOCK`, which regular files ignore when read).
+pub fn open_input_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a pipe, device or folder); inputs are read only from regular files",
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads a whole input file as text, regular files only (see [`open_input_file`]).
+pub fn read_input_text(path: &Path, max_bytes: u64) -> io::Result<String> {
+    use std::io::Read as _;
+    let file = open_input_file(path)?;
+    if file.metadata()?.len() > max_bytes {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than the {max_bytes}-byte limit")));
+    }
+    let mut text = String::new();
+    file.take(max_bytes).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Checks an output path without touching the disk: relative, no `..` above its root, names a file.
@@ -179,6 +307,66 @@ mod tests {
         #[cfg(unix)]
         assert!(matches!(roots.resolve_output("link/x.png"), Err(PathError::Escapes { .. })));
         assert!(roots.resolve_output("sub/x.png").unwrap().starts_with(out.canonicalize().unwrap()));
+    }
+
+    /// Regression (issue 13): two outputs of one run on the same file silently overwrote.
+    #[test]
+    fn one_run_never_writes_the_same_output_twice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let roots = PathRoots::new(tmp.path(), tmp.path());
+        roots.create_output("a/shot.png").unwrap();
+        let again = roots.create_output("a/SHOT.png").unwrap_err();
+        assert!(matches!(again, PathError::WrittenTwice(_)), "{again}");
+        let next_run = PathRoots::new(tmp.path(), tmp.path());
+        next_run.create_output("a/shot.png").expect("a new run may replace an earlier run's file");
+    }
+
+    /// Regression (issue 13): a FIFO given as an input hung the run past its timeout.
+    #[cfg(unix)]
+    #[test]
+    fn inputs_are_read_only_from_regular_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("frame.png");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string naming a path in our temporary folder.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = open_input_file(&fifo).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(open_input_file(tmp.path()).is_err(), "a folder");
+        std::fs::write(tmp.path().join("a.txt"), "hi").unwrap();
+        assert_eq!(read_input_text(&tmp.path().join("a.txt"), 10).unwrap(), "hi");
+        assert!(read_input_text(&tmp.path().join("a.txt"), 1).is_err());
+    }
+
+    /// Issue 13: inputs confined to the workflow's folder and the allowed roots, symlinks
+    /// followed; permissive unless confined.
+    #[test]
+    fn confined_inputs_stay_in_the_allowed_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (wf, plates, secret) = (tmp.path().join("wf"), tmp.path().join("plates"), tmp.path().join("secret"));
+        for d in [&wf, &plates, &secret] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(secret.join("key.png"), "x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(secret.join("key.png"), wf.join("link.png")).unwrap();
+        let confined = InputRoots { confine: true, roots: vec![plates.clone()] };
+        let cases = [
+            ("frame.png", true),
+            ("sub/../frame.png", true),
+            ("../plates/a.png", true),
+            ("../secret/key.png", false),
+            ("/etc/passwd", false),
+        ];
+        for (path, ok) in cases {
+            assert_eq!(confined.refusal(&wf, Path::new(path)).is_none(), ok, "{path}");
+        }
+        assert!(confined.refusal(&wf, &plates.join("x/y.png")).is_none());
+        #[cfg(unix)]
+        assert!(confined.refusal(&wf, Path::new("link.png")).is_some(), "a symlink out is refused");
+        let why = confined.refusal(&wf, Path::new("/etc/passwd")).unwrap();
+        assert!(why.contains("/etc/passwd") && why.contains("[inputs] roots"), "{why}");
+        assert!(InputRoots::default().refusal(&wf, Path::new("/etc/passwd")).is_none(), "permissive by default");
     }
 
     #[test]

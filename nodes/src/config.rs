@@ -27,6 +27,9 @@ pub struct Config {
     /// Partner providers, by name (`[providers.openai]`).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
+    /// Where inputs may be read from.
+    #[serde(default)]
+    pub inputs: InputsSection,
     /// The file these settings came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -40,6 +43,20 @@ pub struct OnnxSection {
     pub runtime: Option<PathBuf>,
     /// The models folder; used before `SWITCHYARD_MODELS`.
     pub models: Option<PathBuf>,
+}
+
+/// `[inputs]`: the input-root policy. Off by default on the command line (inputs are read
+/// from anywhere the user can read); with `confine = true`, inputs must lie in the
+/// workflow's folder or one of `roots` (relative roots are taken from this file's folder).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsSection {
+    /// Refuse inputs outside the allowed folders.
+    #[serde(default)]
+    pub confine: bool,
+    /// Folders inputs may be read from besides the workflow's own.
+    #[serde(default)]
+    pub roots: Vec<PathBuf>,
 }
 
 /// `[providers.NAME]`: where a provider is reached, its key, and its limits.
@@ -90,6 +107,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The input-root policy, with relative roots taken from the settings file's folder.
+    pub fn input_roots(&self) -> switchyard_engine::InputRoots {
+        let base = self.source.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+        let roots = self.inputs.roots.iter().map(|r| if r.is_absolute() { r.clone() } else { base.join(r) }).collect();
+        switchyard_engine::InputRoots { confine: self.inputs.confine, roots }
+    }
+
     /// Finds and reads the settings: `explicit` (a `--config` flag), else `SWITCHYARD_CONFIG`,
     /// else `./switchyard.toml`, else `switchyard/config.toml` in the user's config folder,
     /// else the defaults. A file named explicitly must exist.

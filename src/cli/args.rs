@@ -61,6 +61,18 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The workflow flags of a command that reads a workflow.
+    pub fn workflow_args(&mut self) -> Option<&mut WorkflowArgs> {
+        match self {
+            Command::Run(a) => Some(&mut a.workflow),
+            Command::Validate(a) => Some(&mut a.workflow),
+            Command::Quote(a) => Some(&mut a.workflow),
+            _ => None,
+        }
+    }
+}
+
 /// Flags shared by `run` and `validate`.
 #[derive(Args, Debug)]
 pub struct WorkflowArgs {
@@ -72,6 +84,9 @@ pub struct WorkflowArgs {
     /// The most nodes a graph may have.
     #[arg(long, default_value_t = 50_000)]
     pub max_nodes: usize,
+    /// Where inputs may be read from (the settings file's `[inputs]`).
+    #[arg(skip)]
+    pub inputs: switchyard_engine::InputRoots,
 }
 
 #[derive(Args, Debug)]

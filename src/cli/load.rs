@@ -19,11 +19,8 @@ pub struct Source {
 pub fn read_source(path: &Path) -> Result<Source, Diagnostics> {
     let unreadable =
         |why: String| Diagnostics::from(Diagnostic::file("unreadable-file", format!("{}: {why}", path.display())));
-    let len = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?.len();
-    if len > MAX_FILE_BYTES as u64 {
-        return Err(unreadable(format!("the file is {len} bytes; the limit is {MAX_FILE_BYTES}")));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    let text =
+        switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let input_root = parent.canonicalize().map_err(|e| unreadable(e.to_string()))?;
     Ok(Source { text, input_root })
@@ -41,9 +38,10 @@ pub fn compile(
     registry: &Registry,
     source: &Source,
     overrides: &[Override],
-    max_nodes: usize,
+    args: &WorkflowArgs,
 ) -> Result<Graph, Diagnostics> {
-    let opts = CompileOptions { max_nodes };
+    let opts =
+        CompileOptions { max_nodes: args.max_nodes, inputs: Some((source.input_root.clone(), args.inputs.clone())) };
     load_workflow(&source.text, registry, overrides, &opts).map(|(_, graph)| graph)
 }
 
@@ -86,6 +84,6 @@ pub fn load_and_compile(
     let source = read_source(&args.workflow)?;
     let mut overrides = parse_overrides(&args.overrides)?;
     overrides.extend_from_slice(extra);
-    let graph = compile(registry, &source, &overrides, args.max_nodes)?;
+    let graph = compile(registry, &source, &overrides, args)?;
     Ok((source, graph))
 }

@@ -44,7 +44,11 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         _ => KeptResults::none(),
     };
     let registry = switchyard_nodes::registry_keeping(&config, kept);
-    match cli.command {
+    let mut command = cli.command;
+    if let Some(workflow) = command.workflow_args() {
+        workflow.inputs = config.input_roots();
+    }
+    match command {
         Command::Run(args) => run::run(&registry, args, &config.onnx_settings()),
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),

@@ -55,7 +55,7 @@ fn prepare(registry: &Registry, args: &RunArgs) -> Result<Vec<BatchItem>, Diagno
     let out = args.out.clone();
     let (Some(pattern), Some(bind)) = (&args.batch, &args.bind) else {
         let (source, graph) = load_and_compile(registry, &args.workflow, &[])?;
-        let paths = PathRoots::new(source.input_root, out);
+        let paths = PathRoots::new(source.input_root, out).with_inputs(args.workflow.inputs.clone());
         return Ok(vec![BatchItem { name: String::new(), graph, paths }]);
     };
     let (node, param) = bind.split_once('.').ok_or_else(|| {
@@ -70,8 +70,11 @@ fn prepare(registry: &Registry, args: &RunArgs) -> Result<Vec<BatchItem>, Diagno
     for (file, name) in files.iter().zip(item_names(&files)) {
         let mut overrides = base.clone();
         overrides.push(Override { node: node.into(), param: param.into(), raw: file.to_string_lossy().into_owned() });
-        match compile(registry, &source, &overrides, args.workflow.max_nodes) {
-            Ok(graph) => items.push(BatchItem { name, graph, paths: PathRoots::new(&source.input_root, &out) }),
+        match compile(registry, &source, &overrides, &args.workflow) {
+            Ok(graph) => {
+                let paths = PathRoots::new(&source.input_root, &out).with_inputs(args.workflow.inputs.clone());
+                items.push(BatchItem { name, graph, paths });
+            }
             Err(d) => {
                 for mut e in d.0 {
                     e.message = format!("batch item {}: {}", file.display(), e.message);

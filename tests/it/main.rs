@@ -5,6 +5,7 @@ mod cloud;
 mod credits;
 mod executor;
 mod image_nodes;
+mod inputs;
 mod money;
 mod onnx;
 mod property;

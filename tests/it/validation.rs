@@ -50,7 +50,9 @@ fn a_graph_over_the_node_limit_is_refused() {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/lookdev-draft.json")).unwrap();
     let registry = switchyard_nodes::builtin_registry();
-    let err = load_workflow(&text, &registry, &[], &CompileOptions { max_nodes: 3 }).err().unwrap();
+    let err = load_workflow(&text, &registry, &[], &CompileOptions { max_nodes: 3, ..CompileOptions::default() })
+        .err()
+        .unwrap();
     assert_eq!(err.0.len(), 1);
     assert_eq!(err.0[0].code, "graph-too-large");
     assert!(err.0[0].message.contains("the graph has 6 nodes; the limit is 3"));

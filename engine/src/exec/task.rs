@@ -124,7 +124,15 @@ impl NodeTask {
             return Ok(None);
         }
         let (node, params, paths) = (Arc::clone(&self.node), self.params.clone(), Arc::clone(&self.paths));
-        blocking(move || node.fingerprint(&params, &paths)).await?
+        // Fingerprinting reads outside state (a whole input file) before the node starts, so
+        // it answers to the node's timeout and the run's cancel like the node itself.
+        tokio::select! {
+            r = blocking(move || node.fingerprint(&params, &paths)) => r?,
+            () = self.cancel.cancelled() => Err(NodeError::Cancelled),
+            () = tokio::time::sleep(self.timeout) => {
+                Err(NodeError::TimedOut { timeout_ms: self.timeout.as_millis() as u64 })
+            }
+        }
     }
 
     async fn lookup(&self, key: CacheKey, memory_checked: bool) -> Option<Arc<[Value]>> {

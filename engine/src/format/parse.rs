@@ -28,6 +28,8 @@ pub struct ParsedWorkflow {
 
 /// Reads a workflow file's text.
 pub fn parse_workflow(text: &str) -> ParsedWorkflow {
+    // Editors on Windows often save UTF-8 with a byte-order mark; it is no part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = ParsedWorkflow::default();
     if text.len() > MAX_FILE_BYTES {
         out.diagnostics.push(Diagnostic::file(

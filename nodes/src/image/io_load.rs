@@ -37,7 +37,7 @@ impl Node for ImageLoad {
     fn run(&self, ctx: NodeContext) -> NodeFuture {
         let limits = self.limits;
         run_blocking(ctx, move |ctx| {
-            let path = ctx.paths().resolve_input(ctx.text("path")?);
+            let path = ctx.paths().checked_input(ctx.text("path")?).map_err(NodeError::Invalid)?;
             let img = decode(&path, limits)?;
             Ok(Outputs::new().with("image", Value::Image(img)))
         })
@@ -52,7 +52,7 @@ impl Node for ImageLoad {
         let Some((_, ParamValue::Text(p))) = params.iter().find(|(n, _)| *n == "path") else {
             return Err(NodeError::Internal("image.load has no path".into()));
         };
-        let path = paths.resolve_input(p);
+        let path = paths.checked_input(p).map_err(NodeError::Invalid)?;
         let file = open_checked(&path, self.limits)?;
         let mut hasher = blake3::Hasher::new();
         hasher.update_reader(file.take(self.limits.max_file_bytes)).map_err(|e| NodeError::io(&path, e))?;
@@ -61,7 +61,7 @@ impl Node for ImageLoad {
 }
 
 fn open_checked(path: &Path, limits: ImageLimits) -> Result<std::fs::File, NodeError> {
-    let file = std::fs::File::open(path).map_err(|e| {
+    let file = switchyard_engine::open_input_file(path).map_err(|e| {
         NodeError::io(path, format!("{e}; check the path (relative paths start at the workflow's folder)"))
     })?;
     let len = file.metadata().map_err(|e| NodeError::io(path, e))?.len();

@@ -157,11 +157,23 @@ struct RawCost {
     gflops_per_megapixel: f64,
 }
 
+/// The largest manifest read: a manifest is a few lines of TOML.
+const MANIFEST_MAX_BYTES: u64 = 1 << 20;
+
+/// Reads a model file: a regular file only (never a FIFO or device).
+pub fn read_model(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    switchyard_engine::open_input_file(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Reads and checks a manifest, and checks the model file's hash against it.
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let err =
         |field: &str, message: String| ManifestError { file: path.to_path_buf(), field: field.to_string(), message };
-    let text = std::fs::read_to_string(path).map_err(|e| err("(file)", format!("cannot read it: {e}")))?;
+    let text = switchyard_engine::read_input_text(path, MANIFEST_MAX_BYTES)
+        .map_err(|e| err("(file)", format!("cannot read it: {e}")))?;
     let manifest = parse(path, &text)?;
     verify_hash(&manifest)?;
     Ok(manifest)
@@ -280,7 +292,7 @@ fn check(path: &Path, raw: Raw) -> Result<Manifest, ManifestError> {
 
 fn verify_hash(m: &Manifest) -> Result<(), ManifestError> {
     let err = |message: String| ManifestError { file: m.model_path.clone(), field: "sha256".into(), message };
-    let bytes = std::fs::read(&m.model_path)
+    let bytes = read_model(&m.model_path)
         .map_err(|e| err(format!("cannot read the model: {e}; put the .onnx file beside its manifest")))?;
     let actual = format!("{:x}", Sha256::digest(&bytes));
     if actual != m.sha256 {

@@ -186,7 +186,7 @@ impl Node for OnnxImageNode {
             return Err(NodeError::Internal("onnx node has no model param".into()));
         };
         let path = self.shared.settings.manifest_path(model);
-        Ok(std::fs::read(&path).ok().map(|bytes| blake3::hash(&bytes)))
+        Ok(crate::onnx::manifest::read_model(&path).ok().map(|bytes| blake3::hash(&bytes)))
     }
 }
 
