@@ -169,6 +169,15 @@ impl Ledger {
         Ok(sum.unwrap_or(0))
     }
 
+    /// Credits reserved by open holds and run reservations, across every wallet and lot
+    /// (expired lots included): what reconciliation still owes an answer for.
+    pub async fn held_total(&self) -> Result<i64, LedgerError> {
+        let held: Option<i64> = sqlx::query_scalar("SELECT SUM(pending_debits) FROM accounts WHERE kind = 'lot'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(held.unwrap_or(0))
+    }
+
     /// The lowest available balance among accounts that may not go negative.
     pub async fn lowest_available(&self) -> Result<i64, LedgerError> {
         let low: Option<i64> = sqlx::query_scalar(

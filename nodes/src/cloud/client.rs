@@ -407,8 +407,14 @@ async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, S
 /// `retry-after-ms`, else `Retry-After` in seconds. Values that are not finite, negative or
 /// beyond a `Duration` are ignored (the backoff applies); huge ones are clamped by the caller.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-    let seconds = get("retry-after-ms").map(|ms| ms / 1000.0).or_else(|| get("retry-after"))?;
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    parse_retry_after(get("retry-after-ms"), get("retry-after"))
+}
+
+/// A server's wait hint from the values of `retry-after-ms` and `Retry-After` (seconds).
+pub fn parse_retry_after(ms: Option<&str>, seconds: Option<&str>) -> Option<Duration> {
+    let number = |v: Option<&str>| v.and_then(|v| v.trim().parse::<f64>().ok());
+    let seconds = number(ms).map(|ms| ms / 1000.0).or_else(|| number(seconds))?;
     Duration::try_from_secs_f64(seconds).ok()
 }
 

@@ -18,7 +18,7 @@ mod kling;
 mod luma;
 mod node;
 mod openai;
-mod output;
+pub mod output;
 mod recraft;
 mod replicate;
 mod runway;

@@ -1,0 +1,86 @@
+//! The bodies of the fuzz targets, one per kind of untrusted input. Each takes arbitrary
+//! bytes and must return without panicking, whatever they hold; errors are fine. `fuzz/`
+//! runs them under libFuzzer (`cargo +nightly fuzz run NAME`); the test suite runs them over
+//! the seeds in `seeds/` and random mutations of them, so a regression shows up in CI too.
+#![deny(missing_docs)]
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use switchyard_engine::{CompileOptions, Registry, load_workflow};
+use switchyard_nodes::cloud::call::error_message;
+use switchyard_nodes::cloud::client::parse_retry_after;
+use switchyard_nodes::cloud::guard::Reach;
+use switchyard_nodes::cloud::output::{decode_audio, decode_image};
+use switchyard_nodes::cloud::secret::ApiKey;
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets by name, for the smoke run.
+pub const TARGETS: [(&str, Target); 4] =
+    [("provider_reply", provider_reply), ("workflow", workflow), ("manifest", manifest), ("catalog", catalog)];
+
+/// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
+fn split(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.windows(4).position(|w| w == b"\n--\n") {
+        Some(at) => (&data[..at], &data[at + 4..]),
+        None => (&[], data),
+    }
+}
+
+/// What a provider sends back: wait hints, a result URL, an error body, an echoed key,
+/// and result bytes under a media type. The first part holds header lines (`name: value`),
+/// the second the body.
+pub fn provider_reply(data: &[u8]) {
+    let (head, body) = split(data);
+    let head = String::from_utf8_lossy(head);
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+    };
+    let _ = parse_retry_after(header("retry-after-ms"), header("retry-after"));
+    let media_type = header("content-type").unwrap_or("audio/L16;rate=24000;channels=1");
+    let _ = decode_audio(body, media_type);
+    if body.len() <= 1 << 20 {
+        let _ = decode_image(body);
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) {
+        let _ = error_message(&doc);
+    }
+    if let Some(location) = header("location")
+        && let Ok(url) = reqwest::Url::parse(location)
+    {
+        let _ = Reach::for_base(header("x-base").unwrap_or("http://127.0.0.1:9/v1")).refuse(&url);
+    }
+    let key = ApiKey::new(header("x-key").unwrap_or("sk-Fuzz/Key+1 2=3"));
+    let _ = key.redact(&text);
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(switchyard_nodes::builtin_registry)
+}
+
+/// A workflow file, parsed and validated against the built-in nodes (with inputs confined,
+/// so the path checks run too).
+pub fn workflow(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let inputs = Some((std::env::temp_dir(), switchyard_engine::InputRoots { confine: true, roots: Vec::new() }));
+    let opts = CompileOptions { max_nodes: 2_000, inputs };
+    let _ = load_workflow(text, registry(), &[], &opts);
+}
+
+/// A local model's TOML manifest.
+pub fn manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = switchyard_nodes::onnx::manifest::parse(Path::new("/fuzz/model.toml"), text);
+}
+
+/// The provider catalog (TOML) and its carbon-intensity table (CSV), split at `\n--\n`.
+pub fn catalog(data: &[u8]) {
+    let (csv, toml) = split(data);
+    let (Ok(csv), Ok(toml)) = (std::str::from_utf8(csv), std::str::from_utf8(toml)) else { return };
+    let _ = switchyard_catalog::Catalog::parse(toml, csv);
+}
