@@ -18,7 +18,7 @@ fn main() {
         let ledger = Ledger::open(&dir.path().join("bench.db")).await.expect("open");
         let grant = Grant {
             wallet: "farm".into(),
-            amount: Credits(1 << 40),
+            amount: Credits(switchyard_ledger::AMOUNT_MAX),
             source: Source::Pack,
             expires_at_ms: None,
             reason: "bench".into(),
@@ -61,7 +61,34 @@ fn main() {
         }
         let batched = (BATCHES * BATCH) as f64 / started.elapsed().as_secs_f64();
         println!("batched durable holds ({BATCH} per transaction): {batched:.0}/s (goal: 100,000/s)");
+        carved_calls(&ledger, &request).await;
     });
+}
+
+/// A billed call's whole ledger path since issue 13: a hold carved from the run's
+/// reservation, its intent written before the create, then the post.
+async fn carved_calls(ledger: &Ledger, request: &impl Fn(usize) -> HoldRequest) {
+    let run =
+        ledger.reserve_run("farm", None, Credits(5 * SINGLE as i64), 3_600_000, "bench-run").await.expect("reserve");
+    let mut latencies = Vec::with_capacity(SINGLE);
+    let started = Instant::now();
+    for i in 0..SINGLE {
+        let t = Instant::now();
+        let req = HoldRequest { parent: Some(run.0.clone()), ..request(i) };
+        let hold = ledger.hold(&req, &format!("c{i}")).await.expect("carve");
+        ledger.record_intent(&hold, None).await.expect("intent");
+        ledger.post(&hold, Credits(3), Credits(2), Some("task"), &format!("c{i}:post")).await.expect("post");
+        latencies.push(t.elapsed());
+    }
+    let rate = SINGLE as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "billed call (carve from the run, write intent, post; 3 durable transactions): {rate:.0}/s; p50 {:.3} ms, p99 {:.3} ms",
+        ms(pct(0.50)),
+        ms(pct(0.99))
+    );
+    ledger.release_run(&run, "bench-run").await.expect("release");
 }
 
 fn ms(d: Duration) -> f64 {

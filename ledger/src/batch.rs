@@ -36,6 +36,8 @@ impl Ledger {
         let keys: Vec<&str> = reqs.iter().map(|(_, k)| k.as_str()).collect();
         let mut known = earlier_outcomes(&mut tx, &keys).await?;
         let mut lots: BTreeMap<&str, Vec<(String, i64)>> = BTreeMap::new();
+        // Whether each wallet is a team pool (then only named members spend), read once.
+        let mut pools: BTreeMap<&str, bool> = BTreeMap::new();
         let (mut out, mut fresh, mut remembered) = (Vec::with_capacity(reqs.len()), Vec::new(), Vec::new());
         for (req, key) in reqs {
             let hash = fingerprint(&("hold", req));
@@ -45,14 +47,16 @@ impl Ledger {
             }
             if !lots.contains_key(req.wallet.as_str()) {
                 lots.insert(&req.wallet, free_lots(&mut tx, &req.wallet, now).await?);
+                pools.insert(&req.wallet, crate::members::has_members(&mut tx, &req.wallet).await?);
             }
+            let pool = pools.get(req.wallet.as_str()).copied().unwrap_or(false);
             let wallet_lots = lots.get_mut(req.wallet.as_str()).map_or(&mut [][..], |v| &mut v[..]);
             let outcome = if let Err(invalid) = check_request(req) {
                 Err(invalid)
             } else if req.parent.is_some() {
                 Err(LedgerError::InvalidAmount("batched holds take from wallets, not run reservations".into()))
             } else if let Some(legs) = allocate(wallet_lots, req.amount.0) {
-                match take_member(&mut tx, req, now).await {
+                match take_member(&mut tx, req, pool, now).await {
                     Ok(()) => {
                         let id = format!("hold:{key}");
                         fresh.push(NewHold { id: id.clone(), req, legs });
@@ -87,10 +91,11 @@ impl Ledger {
 }
 
 /// Reserves the member's cap, for a hold with a member (one statement each).
-async fn take_member(tx: &mut Tx, req: &HoldRequest, now: i64) -> Result<(), LedgerError> {
+async fn take_member(tx: &mut Tx, req: &HoldRequest, pool: bool, now: i64) -> Result<(), LedgerError> {
     match &req.member {
         Some(member) => crate::members::take(tx, &req.wallet, member, req.amount.0, now).await,
-        None => crate::members::require_member(tx, &req.wallet, None).await,
+        None if pool => crate::members::require_member(tx, &req.wallet, None).await,
+        None => Ok(()),
     }
 }
 

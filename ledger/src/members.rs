@@ -88,11 +88,18 @@ async fn member_use(tx: &mut Tx, pool: &str, member: &str) -> Result<MemberUse, 
     row.ok_or_else(|| LedgerError::UnknownMember { pool: pool.into(), member: member.into() })
 }
 
+/// Whether `pool` has members (and so is spent only by a named one).
+pub(crate) async fn has_members(tx: &mut Tx, pool: &str) -> Result<bool, LedgerError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM members WHERE pool = ? LIMIT 1").bind(pool).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
 /// The team-pool policy: a wallet with members is spent only by a named member, so no spend
 /// escapes the caps. (Counting anonymous spend against an "unassigned" member would let
 /// anyone with the wallet's name spend up to that member's cap unattributed.)
 pub(crate) async fn require_member(tx: &mut Tx, pool: &str, member: Option<&str>) -> Result<(), LedgerError> {
-    if member.is_some() {
+    if member.is_some() || !has_members(tx, pool).await? {
         return Ok(());
     }
     let members: Vec<String> = sqlx::query_scalar("SELECT member FROM members WHERE pool = ? ORDER BY member LIMIT 11")
