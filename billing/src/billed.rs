@@ -20,6 +20,7 @@ use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
 
 use crate::charge::{Charge, charge};
 use crate::plan::param_text;
+use crate::run_id::RunId;
 
 /// The least time a hold lives, however quick the call is expected to be.
 const HOLD_MIN_MS: i64 = 600_000;
@@ -34,8 +35,8 @@ pub struct Billing {
     pub account: String,
     /// The team member spending from it, within their cap.
     pub member: Option<String>,
-    /// This run's id, on every hold and transfer.
-    pub run_id: String,
+    /// This run's id, on every hold and transfer, and the start of all its keys.
+    pub run_id: RunId,
     /// The run's budget.
     pub budget: RunBudget,
     /// The run's reservation, taken at admission; node holds draw from it.
@@ -57,7 +58,7 @@ impl Billing {
         catalog: Arc<Catalog>,
         account: String,
         member: Option<String>,
-        run_id: String,
+        run_id: RunId,
         budget: Option<i64>,
         most: i64,
         makespan_s: f64,
@@ -66,8 +67,8 @@ impl Billing {
             0 => None,
             most => {
                 let timeout_ms = ((makespan_s * 3000.0) as i64).max(RUN_HOLD_MIN_MS);
-                let held = ledger.reserve_run(&account, member.as_deref(), Credits(most), timeout_ms, &run_id);
-                Some(held.await?)
+                let run = run_id.to_string();
+                Some(ledger.reserve_run(&account, member.as_deref(), Credits(most), timeout_ms, &run).await?)
             }
         };
         Ok(Self { ledger, catalog, account, member, run_id, budget: RunBudget::new(budget), reservation })
@@ -77,7 +78,7 @@ impl Billing {
     /// unknown holds stay open on their own).
     pub async fn close(&self) -> Result<(), switchyard_ledger::LedgerError> {
         if let Some(r) = &self.reservation {
-            self.ledger.release_run(r, &self.run_id).await?;
+            self.ledger.release_run(r, &self.run_id.to_string()).await?;
         }
         Ok(())
     }
@@ -282,6 +283,12 @@ async fn spend(
     }))
 }
 
+/// The idempotency key of a node's `n`th hold in a run: unique across machines, as the run
+/// id is.
+fn hold_key(run: &RunId, node: &str, n: usize) -> String {
+    format!("{run}:{node}:hold:{n}")
+}
+
 fn ledger_error(e: switchyard_ledger::LedgerError) -> NodeError {
     NodeError::Failed(format!("ledger: {e}"))
 }
@@ -299,7 +306,7 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
         amount: Credits(amount),
         timeout_ms: ((cand.eta_s.1 * 3000.0) as i64).max(HOLD_MIN_MS),
         audit: Audit {
-            run_id: Some(billing.run_id.clone()),
+            run_id: Some(billing.run_id.to_string()),
             node_id: Some(node.into()),
             provider: Some(provider_of(&cand.id).into()),
             vendor_id: None,
@@ -307,7 +314,7 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
         member: billing.member.clone(),
         parent: billing.reservation.as_ref().map(|r| r.0.clone()),
     };
-    let key = format!("{}:{node}:hold:{n}", billing.run_id);
+    let key = hold_key(&billing.run_id, node, n);
     match billing.ledger.hold(&req, &key).await {
         Ok(hold) => Ok(hold),
         Err(e) => {
@@ -422,6 +429,47 @@ mod tests {
         let task = json!({ "request_id": "req_2", "task_id": "task_9" });
         assert_eq!(vendor_id(&task), Some("task_9"));
         assert_eq!(vendor_id(&json!({ "request_id": null, "task_id": null })), None);
+    }
+
+    /// Issue 14: two runs that minted the same old-style id (`run-{ms}-{pid}`, the same
+    /// millisecond and pid on two farm machines) shared their hold keys, so the second run's
+    /// hold replayed the first's and its paid call went unbilled. Minted ids never collide.
+    #[test]
+    fn runs_on_two_machines_never_share_hold_keys() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = std::env::temp_dir().join(format!("switchyard-runid-{}", RunId::mint()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let ledger = Ledger::open(&dir.join("l.db")).await.unwrap();
+            let grant = switchyard_ledger::Grant {
+                wallet: "farm".into(),
+                amount: Credits(1_000),
+                source: switchyard_ledger::Source::Pack,
+                expires_at_ms: None,
+                reason: "test".into(),
+                rollover_cap: 0,
+            };
+            ledger.grant(&grant, "g").await.unwrap();
+            let req = HoldRequest {
+                wallet: "farm".into(),
+                amount: Credits(10),
+                timeout_ms: 60_000,
+                audit: Audit::default(),
+                member: None,
+                parent: None,
+            };
+            // Both machines minted run-{ms}-{pid} in the same millisecond with the same pid.
+            let old_style = format!("run-{}-{}:gen:hold:0", 1_764_860_000_000i64, 4242);
+            let a = ledger.hold(&req, &old_style).await.unwrap();
+            let b = ledger.hold(&req, &old_style).await.unwrap();
+            assert_eq!(a, b, "the old ids collided: the second machine's hold was a replay");
+            let (x, y) = (RunId::mint(), RunId::mint());
+            let a = ledger.hold(&req, &hold_key(&x, "gen", 0)).await.unwrap();
+            let b = ledger.hold(&req, &hold_key(&y, "gen", 0)).await.unwrap();
+            assert_ne!(a, b, "minted run ids give every run its own holds");
+            assert_eq!(ledger.balance("farm").await.unwrap().held, Credits(30));
+            let _ = std::fs::remove_dir_all(&dir);
+        });
     }
 
     #[test]

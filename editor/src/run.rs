@@ -138,7 +138,7 @@ async fn open_billing(
         let [_, why] = verdict.lines(&plan.plan.totals);
         return Err(format!("{}: {why}", wallet.account));
     }
-    let run_id = format!("edit-{}-{}", unix_ms(), std::process::id());
+    let run_id = switchyard_billing::RunId::mint();
     let totals = &plan.plan.totals;
     let catalog = Arc::clone(&settings.catalog);
     let billing = Billing::admit(
@@ -161,8 +161,4 @@ pub async fn balance(wallet: Option<&Wallet>) -> Result<i64, String> {
     let wallet = wallet.ok_or("no wallet: start the editor with --account to bill runs")?;
     let ledger = Ledger::open_existing(&wallet.ledger).await.map_err(|e| e.to_string())?;
     Ok(ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0)
-}
-
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan};
+use switchyard_billing::{Billing, GraphPlan, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{NodeStatus, RunReport};
@@ -51,7 +51,7 @@ pub async fn open(
         eprintln!("refused before starting: nothing was run or charged (exit 3)");
         return Err(Exit::OverBudget);
     }
-    let run_id = format!("run-{}-{}", now_ms(), std::process::id());
+    let run_id = RunId::mint();
     let budget = args.wallet.budget;
     let admitted =
         Billing::admit(ledger, Arc::new(catalog), account, member, run_id, budget, totals.credits.1, totals.makespan_s);
@@ -65,10 +65,6 @@ pub async fn open(
         }
         Err(e) => Err(fail(e.to_string())),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Wraps every placed node so it spends through `billing`.

@@ -126,7 +126,7 @@ fn a_billed_run_holds_then_posts_the_metered_charge() {
     assert_eq!(holds.len(), 3, "{holds:?}");
     for h in &holds {
         assert_eq!(h["state"], "posted", "{h}");
-        assert!(h["run_id"].as_str().unwrap().starts_with("run-"));
+        assert!(h["run_id"].as_str().unwrap().parse::<switchyard_billing::RunId>().is_ok(), "a minted run id: {h}");
     }
     let history = farm.credits(&["history"]).1;
     let posts: Vec<&Value> = history.as_array().unwrap().iter().filter(|t| t["hold_id"].is_string()).collect();
