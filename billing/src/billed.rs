@@ -8,18 +8,19 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchyard_catalog::place::{Candidate, Placed};
 use switchyard_catalog::quote::Call;
 use switchyard_catalog::{Catalog, provider_of};
 use switchyard_engine::{
-    CallJournal, JournalFuture, METERING_REUSED, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs,
-    ParamProblem, ParamValue, PathRoots,
+    CallJournal, CallRecord, JournalFuture, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamProblem,
+    ParamValue, PathRoots,
 };
 use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
 
 use crate::charge::{Charge, charge};
 use crate::plan::param_text;
+use crate::record::{CreditsRecord, FellBack};
 use crate::run_id::RunId;
 
 /// The least time a hold lives, however quick the call is expected to be.
@@ -239,18 +240,20 @@ async fn spend(
         match result {
             Ok(out) => {
                 let call = call_of(&node, capability, &ctx, cand);
-                let charged = settle(billing, &hold, cand, &call, out.metering(), megapixels(&out), &node).await?;
+                let record_in = out.metering().and_then(CallRecord::of);
+                let charged = settle(billing, &hold, cand, &call, record_in.as_ref(), megapixels(&out), &node).await?;
                 open.settled();
-                let record = record(out.metering(), placed, cand, &charged, &hold, &refusals);
+                let record = record(record_in.as_ref(), placed, cand, &charged, &hold, &refusals);
                 return Ok(out.with_metering(record));
             }
             Err(NodeError::AfterRemoteWork { message, metering }) => {
                 // The provider did the work: it is paid for, and the node keeps the result.
                 let call = call_of(&node, capability, &ctx, cand);
-                let charged = settle(billing, &hold, cand, &call, Some(&metering), None, &node).await?;
+                let record_in = CallRecord::of(&metering);
+                let charged = settle(billing, &hold, cand, &call, record_in.as_ref(), None, &node).await?;
                 open.settled();
                 let message = format!("{message}; charged {} cr for the provider's work", charged.credits);
-                let record = record(Some(&metering), placed, cand, &charged, &hold, &refusals);
+                let record = record(record_in.as_ref(), placed, cand, &charged, &hold, &refusals);
                 return Err(NodeError::AfterRemoteWork { message, metering: Box::new(record) });
             }
             Err(NodeError::Refused(message)) => {
@@ -343,13 +346,13 @@ async fn settle(
     hold: &HoldId,
     cand: &Candidate,
     call: &Call,
-    metering: Option<&Value>,
+    record: Option<&CallRecord>,
     megapixels: Option<f64>,
     node: &str,
 ) -> Result<Charge, NodeError> {
-    let reused = metering.and_then(|m| m.get(METERING_REUSED)).and_then(Value::as_bool) == Some(true);
-    let charged = if reused { Charge::nothing() } else { charge(&billing.catalog, cand, call, metering, megapixels) };
-    let vendor = metering.and_then(vendor_id);
+    let reused = record.is_some_and(|r| r.reused);
+    let charged = if reused { Charge::nothing() } else { charge(&billing.catalog, cand, call, record, megapixels) };
+    let vendor = record.and_then(CallRecord::vendor_id);
     let key = format!("{}:{node}:post", billing.run_id);
     if charged.credits == 0 {
         billing.ledger.void(hold, &key).await.map_err(ledger_error)?;
@@ -370,41 +373,30 @@ fn megapixels(out: &Outputs) -> Option<f64> {
     })
 }
 
-/// The vendor's transaction id in a metering record: the task id of an async job, else the
-/// request id. The record writes an absent id as `null`, so a null task id falls through.
-fn vendor_id(metering: &Value) -> Option<&str> {
-    ["task_id", "request_id"].into_iter().find_map(|k| metering.get(k)?.as_str())
-}
-
-/// The node's metering record, with what it was quoted, held and charged.
+/// The node's metering record: its call record with what it was quoted, held and charged.
 fn record(
-    metering: Option<&Value>,
+    call: Option<&CallRecord>,
     placed: &Placed,
     cand: &Candidate,
     charged: &Charge,
     hold: &HoldId,
     refusals: &[Refusal],
 ) -> Value {
-    let mut record = metering.cloned().unwrap_or_else(|| json!({}));
-    let fell_back: Vec<Value> =
-        refusals.iter().map(|r| json!({ "placement": r.placement, "refused": r.message })).collect();
-    if let Some(obj) = record.as_object_mut() {
-        obj.insert(
-            "credits".into(),
-            json!({
-                "placement": cand.placement,
-                "quoted": [placed.quote.credits.0, placed.quote.credits.1],
-                "held": cand.credits.1,
-                "charged": charged.credits,
-                "cost": charged.cost,
-                "metered": charged.metered,
-                "hold": hold.0,
-                "gco2eq": cand.gco2eq,
-                "fell_back_from": fell_back,
-            }),
-        );
-    }
-    record
+    let fell_back_from =
+        refusals.iter().map(|r| FellBack { placement: r.placement.clone(), refused: r.message.clone() }).collect();
+    let credits = CreditsRecord {
+        placement: cand.placement.clone(),
+        quoted: placed.quote.credits,
+        held: cand.credits.1,
+        charged: charged.credits,
+        cost: charged.cost,
+        metered: charged.metered,
+        hold: hold.0.clone(),
+        gco2eq: cand.gco2eq,
+        fell_back_from,
+        review: charged.review.clone(),
+    };
+    credits.beside(call)
 }
 
 /// Wraps every placed node of `graph` so it spends through `billing`; `item` names the
@@ -419,17 +411,6 @@ pub fn wrap_graph(graph: &mut switchyard_engine::Graph, plan: &crate::GraphPlan,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Regression (issue 5): a sync provider's record has `"task_id": null`, which once hid
-    /// its request id from the ledger's audit trail.
-    #[test]
-    fn the_vendor_id_is_the_task_id_else_the_request_id() {
-        let sync = json!({ "provider": "openai", "request_id": "req_1", "task_id": null });
-        assert_eq!(vendor_id(&sync), Some("req_1"));
-        let task = json!({ "request_id": "req_2", "task_id": "task_9" });
-        assert_eq!(vendor_id(&task), Some("task_9"));
-        assert_eq!(vendor_id(&json!({ "request_id": null, "task_id": null })), None);
-    }
 
     /// Issue 14: two runs that minted the same old-style id (`run-{ms}-{pid}`, the same
     /// millisecond and pid on two farm machines) shared their hold keys, so the second run's

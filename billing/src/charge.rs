@@ -3,10 +3,10 @@
 //! output otherwise (an image's size), and the provider's own stated cost where it gives one
 //! (BFL's `cost`). Quantities still unknown count at their typical value.
 
-use serde_json::Value;
 use switchyard_catalog::place::Candidate;
 use switchyard_catalog::quote::{Call, quantities};
 use switchyard_catalog::{Catalog, Dimension};
+use switchyard_engine::CallRecord;
 
 /// A call's charge.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -44,18 +44,18 @@ pub fn charge(
     catalog: &Catalog,
     candidate: &Candidate,
     call: &Call,
-    metering: Option<&Value>,
+    record: Option<&CallRecord>,
     output_megapixels: Option<f64>,
 ) -> Charge {
     let Some(model) = catalog.model(&candidate.id) else {
         return Charge::nothing();
     };
     let mut q = quantities(call, model);
-    let usage = metering.and_then(|m| m.get("metered"));
+    let usage = record.map(|r| &r.metered);
     let mut metered = false;
     let mut distrusted: Vec<String> = Vec::new();
     for (name, dim) in METERED {
-        match usage.and_then(|u| u.get(name)).and_then(Value::as_f64) {
+        match usage.and_then(|u| u.get(name)).copied() {
             Some(v) if v.is_finite() && v >= 0.0 => {
                 q.insert(dim, (v, v));
                 metered = true;
@@ -72,7 +72,7 @@ pub fn charge(
     }
     // A provider's stated cost is trusted only when positive: zero or less would let a
     // faulty or hostile reply make a paid call free, so the formula charges it instead.
-    let stated = match usage.and_then(|u| u.get("cost_usd_cents")).and_then(Value::as_f64) {
+    let stated = match usage.and_then(|u| u.get("cost_usd_cents")).copied() {
         Some(c) if c.is_finite() && c > 0.0 => Some(c / 100.0),
         Some(c) => {
             distrusted.push(format!("cost_usd_cents {c}"));
@@ -93,8 +93,6 @@ pub fn charge(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn candidate(id: &str, most: i64) -> Candidate {
@@ -108,6 +106,12 @@ mod tests {
         }
     }
 
+    fn usage(name: &str, value: f64) -> CallRecord {
+        let mut r = CallRecord::default();
+        r.metered.insert(name.into(), value);
+        r
+    }
+
     fn call(capability: &str, model: &str, params: &[(&str, &str)]) -> Call {
         Call::new("n", capability, model, params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
@@ -116,13 +120,13 @@ mod tests {
     fn charges_follow_the_providers_figures_and_never_pass_the_hold() {
         let catalog = Catalog::builtin();
         let flux = call("text_to_image", "bfl:flux-2-pro", &[("width", "1024"), ("height", "1024")]);
-        let stated = |cents: f64| json!({ "metered": { "cost_usd_cents": cents } });
+        let stated = |cents: f64| usage("cost_usd_cents", cents);
         let c = charge(&catalog, &candidate("bfl:flux-2-pro", 40), &flux, Some(&stated(3.0)), None);
         assert_eq!((c.credits, c.cost, c.metered), (8, 6, true), "$0.03 is 6 cr at cost, 7.5 with the margin");
         let c = charge(&catalog, &candidate("bfl:flux-2-pro", 5), &flux, Some(&stated(3.0)), None);
         assert_eq!((c.credits, c.cost), (5, 5), "never more than the hold");
         let esrgan = call("upscale", "replicate:nightmareai/real-esrgan", &[("scale", "4")]);
-        let timed = |s: f64| json!({ "metered": { "predict_time_s": s } });
+        let timed = |s: f64| usage("predict_time_s", s);
         let cand = candidate("replicate:nightmareai/real-esrgan", 1_000);
         let (short, long) = (
             charge(&catalog, &cand, &esrgan, Some(&timed(1.0)), None),
@@ -150,14 +154,14 @@ mod tests {
         let formula = charge(&catalog, &cand, &flux, None, None);
         assert!(formula.credits > 0 && formula.review.is_none(), "{formula:?}");
         for cents in [0.0, -3.0, -1e300] {
-            let m = json!({ "metered": { "cost_usd_cents": cents } });
+            let m = usage("cost_usd_cents", cents);
             let c = charge(&catalog, &cand, &flux, Some(&m), None);
             assert_eq!(c.credits, formula.credits, "{cents}");
             assert!(c.review.as_deref().is_some_and(|r| r.contains("cost_usd_cents")), "{c:?}");
         }
         let esrgan = call("upscale", "replicate:nightmareai/real-esrgan", &[("scale", "4")]);
         let cand = candidate("replicate:nightmareai/real-esrgan", 1_000);
-        let m = json!({ "metered": { "predict_time_s": -30.0 } });
+        let m = usage("predict_time_s", -30.0);
         let c = charge(&catalog, &cand, &esrgan, Some(&m), None);
         assert!(c.credits > 0 && c.review.is_some(), "{c:?}");
     }

@@ -6,10 +6,12 @@
 pub mod billed;
 pub mod charge;
 pub mod plan;
+pub mod record;
 pub mod run_id;
 pub mod verdict;
 
 pub use billed::{Billing, RunBudget};
 pub use plan::{GraphPlan, place_graph};
+pub use record::{CreditsRecord, FellBack};
 pub use run_id::RunId;
 pub use verdict::{Over, Verdict};

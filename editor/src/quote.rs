@@ -13,9 +13,6 @@ use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
 
 use crate::backend::{Check, Settings};
 
-/// Provider slots for the makespan estimate, as the command line assumes.
-const PROVIDER_SLOTS: usize = 4;
-
 /// One node's badge: where it runs, what it costs, its carbon.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Badge {
@@ -66,7 +63,6 @@ pub fn options(settings: &Settings, graph: &Graph, policy: &str) -> Result<Optio
     let policy: Policy = policy.parse().map_err(|e| format!("policy: {e}"))?;
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let mut opts = Options::new(policy, settings.at_unix_s.unwrap_or_else(now));
-    opts.provider_slots = PROVIDER_SLOTS;
     offer_local_models(&settings.catalog, graph, &mut opts, |manifest| fit(settings, manifest));
     Ok(opts)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan, Verdict, place_graph};
+use switchyard_billing::{Billing, CreditsRecord, GraphPlan, Verdict, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, RunStatus, Value};
 use switchyard_ledger::Ledger;
@@ -98,7 +98,7 @@ pub async fn run(
         }
     }
     let charged = settings.wallet.as_ref().map(|_| {
-        let charge = |m: &serde_json::Value| m.get("credits")?.get("charged")?.as_i64();
+        let charge = |m: &serde_json::Value| CreditsRecord::of(m).map(|r| r.charged);
         report.nodes.iter().filter_map(|n| n.metering.as_ref().and_then(charge)).sum()
     });
     let nodes = report.nodes.iter().map(|n| (n.id.as_str().to_string(), n.status, n.error.clone())).collect();

@@ -22,6 +22,7 @@ mod exec;
 pub mod format;
 mod graph;
 mod ids;
+pub mod metering;
 mod node;
 mod params;
 mod paths;
@@ -36,9 +37,9 @@ pub use events::{Event, EventKind, EventSink};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
 pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 pub use ids::NodeId;
+pub use metering::CallRecord;
 pub use node::{
-    InputSpec, METERING_REUSED, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record,
-    ResourceClass,
+    InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record, ResourceClass,
 };
 pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
 pub use paths::{InputRoots, PathError, PathRoots, check_output_path, open_input_file, read_input_text};

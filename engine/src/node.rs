@@ -287,10 +287,6 @@ impl Outputs {
     }
 }
 
-/// The key a metering record carries, set to `true`, when its remote result was reused
-/// (kept from an earlier identical call): no remote call was made, so nothing is owed.
-pub const METERING_REUSED: &str = "reused";
-
 /// Why a node failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]

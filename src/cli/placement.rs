@@ -10,11 +10,6 @@ use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, OnnxSettings, local_fit};
 
 use super::args::PlacementArgs;
 
-/// Calls one provider is assumed to run at once, for the makespan estimate: half the
-/// client's default concurrency of 8, as providers queue work (Runway's THROTTLED) well
-/// before a client's own limit.
-const PROVIDER_SLOTS: usize = 4;
-
 /// The shipped catalog, or the user's.
 pub fn load_catalog(args: &PlacementArgs) -> Result<Catalog, String> {
     let Some(file) = &args.catalog else { return Ok(Catalog::builtin()) };
@@ -51,7 +46,6 @@ pub fn options(args: &PlacementArgs, catalog: &Catalog, graph: &Graph, onnx: &On
             other => return Err(format!("--route {other:?}: the routes are economy and green")),
         });
     }
-    opts.provider_slots = PROVIDER_SLOTS;
     offer_local_models(catalog, graph, &mut opts, |manifest| local_fit(onnx, manifest, ASSUMED_INPUT_MEGAPIXELS));
     Ok(opts)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, GraphPlan, RunId};
+use switchyard_billing::{Billing, CreditsRecord, GraphPlan, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{NodeStatus, RunReport};
@@ -110,12 +110,11 @@ impl Spent {
         for (plan, report) in plans.iter().zip(reports) {
             for (placed, n) in plan.plan.nodes.iter().zip(&report.nodes) {
                 let Some(placed) = placed else { continue };
-                let record = n.metering.as_ref().and_then(|m| m.get("credits"));
-                let charged = record.and_then(|c| c.get("charged")).and_then(serde_json::Value::as_i64);
-                let placement = record.and_then(|c| c.get("placement")).and_then(|p| p.as_str());
+                let record = n.metering.as_ref().and_then(CreditsRecord::of);
+                let charged = record.as_ref().map(|r| r.charged);
+                let placement = record.as_ref().map(|r| r.placement.as_str());
                 if n.status == NodeStatus::Executed {
-                    let g = record.and_then(|c| c.get("gco2eq")).and_then(serde_json::Value::as_f64);
-                    s.gco2eq += g.unwrap_or(placed.quote.gco2eq);
+                    s.gco2eq += record.as_ref().map_or(placed.quote.gco2eq, |r| r.gco2eq);
                 }
                 let q = placed.quote.credits;
                 s.quoted = (s.quoted.0 + q.0, s.quoted.1 + q.1);

@@ -59,6 +59,11 @@ pub struct Need {
     pub final_quality: bool,
 }
 
+/// Calls one provider is assumed to run at once, for the makespan estimate: half the
+/// client's default concurrency of 8, as providers queue work (Runway's THROTTLED) well
+/// before a client's own limit. Every front end places with it.
+pub const PROVIDER_SLOTS: usize = 4;
+
 /// What placement may use.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -97,7 +102,7 @@ impl Options {
             at_unix_s,
             licences: BTreeSet::new(),
             local: BTreeMap::new(),
-            provider_slots: 4,
+            provider_slots: PROVIDER_SLOTS,
             local_slots: 1,
             routes: BTreeSet::new(),
         }

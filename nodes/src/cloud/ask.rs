@@ -188,16 +188,15 @@ impl Usage {
     }
 
     /// The record kept in the run report for metering and reconciliation.
-    pub fn to_json(&self, provider: &str, model: &str) -> serde_json::Value {
-        let metered: serde_json::Map<String, serde_json::Value> =
-            self.metered.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
-        serde_json::json!({
-            "provider": provider,
-            "model": model,
-            "request_id": self.request_id,
-            "task_id": self.task_id,
-            "metered": metered,
-        })
+    pub fn to_record(&self, provider: &str, model: &str) -> switchyard_engine::CallRecord {
+        switchyard_engine::CallRecord {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            request_id: self.request_id.clone(),
+            task_id: self.task_id.clone(),
+            metered: self.metered.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            reused: false,
+        }
     }
 
     /// Adds a metered dimension, when the provider reported it.

@@ -22,8 +22,8 @@ pub struct Kept {
     pub bytes: Vec<u8>,
     /// Their media type.
     pub media_type: String,
-    /// The call's metering record as it was first reported.
-    pub metering: serde_json::Value,
+    /// The call's record as it was first reported.
+    pub record: switchyard_engine::CallRecord,
 }
 
 /// Where paid results are kept; `None` keeps nothing (`--no-disk-cache`).
@@ -114,7 +114,7 @@ impl KeptResults {
 fn write(path: &Path, kept: &Kept) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("no folder"))?;
     std::fs::create_dir_all(dir)?;
-    let header = serde_json::json!({ "media_type": kept.media_type, "metering": kept.metering });
+    let header = serde_json::json!({ "media_type": kept.media_type, "record": kept.record });
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     writeln!(tmp, "{header}")?;
     tmp.write_all(&kept.bytes)?;
@@ -134,9 +134,10 @@ fn read(path: &Path) -> std::io::Result<Kept> {
     let end = data.iter().take(HEADER_MAX_BYTES as usize).position(|b| *b == b'\n').ok_or_else(|| bad("no header"))?;
     let header: serde_json::Value = serde_json::from_slice(&data[..end]).map_err(|_| bad("header is not JSON"))?;
     let media_type = header["media_type"].as_str().ok_or_else(|| bad("no media type"))?.to_string();
-    let metering = header.get("metering").cloned().ok_or_else(|| bad("no metering"))?;
+    let record =
+        header.get("record").and_then(switchyard_engine::CallRecord::of).ok_or_else(|| bad("no call record"))?;
     data.drain(..=end);
-    Ok(Kept { bytes: data, media_type, metering })
+    Ok(Kept { bytes: data, media_type, record })
 }
 
 #[cfg(test)]
@@ -153,7 +154,7 @@ mod tests {
         let kept = Kept {
             bytes: vec![0, 1, 2, b'\n', 255],
             media_type: "video/mp4".into(),
-            metering: serde_json::json!({ "task_id": "t1" }),
+            record: switchyard_engine::CallRecord { task_id: Some("t1".into()), ..Default::default() },
         };
         assert_eq!(store.get(key), None);
         store.put(key, &kept);

@@ -104,9 +104,7 @@ async fn paid_result(
     let key = KeptKey::of(&call.client.base_url, provider, model, ask);
     if let Some(mut kept) = providers.kept.get(key) {
         tracing::info!(provider, model, "a paid result was kept for this request; not calling the provider again");
-        if let Some(m) = kept.metering.as_object_mut() {
-            m.insert(switchyard_engine::METERING_REUSED.into(), serde_json::Value::Bool(true));
-        }
+        kept.record.reused = true;
         return Ok(kept);
     }
     let generated = match adapters::generate(provider, call, model, ask).await {
@@ -115,7 +113,7 @@ async fn paid_result(
     };
     tracing::info!(provider, model, usage = ?generated.usage, "cloud call metered");
     let kept = Kept {
-        metering: generated.usage.to_json(provider, model),
+        record: generated.usage.to_record(provider, model),
         bytes: generated.bytes,
         media_type: generated.media_type,
     };
@@ -188,7 +186,7 @@ impl Node for CloudNode {
                 journal: ctx.journal(),
             };
             let kept = paid_result(&providers, &call, (provider, model), &ask).await?;
-            let metering = kept.metering.clone();
+            let metering = kept.record.to_metering();
             let _slot = providers.decode_slot().await;
             let generated = Generated { bytes: kept.bytes, media_type: kept.media_type, usage: Default::default() };
             match output::outputs(capability, &ctx, generated).await {
