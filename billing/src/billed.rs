@@ -13,8 +13,8 @@ use switchyard_catalog::place::{Candidate, Placed};
 use switchyard_catalog::quote::Call;
 use switchyard_catalog::{Catalog, provider_of};
 use switchyard_engine::{
-    CallJournal, CallRecord, JournalFuture, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs, ParamProblem,
-    ParamValue, PathRoots,
+    CallJournal, CallRecord, JournalFuture, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs,
+    PROVIDER_PARAM, ParamProblem, ParamValue, PathRoots,
 };
 use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
 
@@ -227,7 +227,7 @@ async fn spend(
         if refused_providers.contains(&provider) {
             continue;
         }
-        let run_ctx = ctx.with_param("provider", ParamValue::Text(cand.id.as_str().into()));
+        let run_ctx = ctx.with_param(PROVIDER_PARAM, ParamValue::Text(cand.id.as_str().into()));
         if cand.credits.1 == 0 {
             // Local work is free: nothing to hold.
             return inner.run(run_ctx).await;

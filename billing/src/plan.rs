@@ -7,7 +7,7 @@ use switchyard_catalog::Catalog;
 use switchyard_catalog::place::{Need, Options, PlaceError, Plan, Prefs};
 use switchyard_catalog::quote::Call;
 use switchyard_engine::format::Quality;
-use switchyard_engine::{Graph, GraphNode, ParamValue, ResourceClass};
+use switchyard_engine::{Graph, GraphNode, PROVIDER_PARAM, ParamValue, ResourceClass, cloud_capability};
 
 /// A graph's placement, with what each placed node was given.
 #[derive(Clone, Debug)]
@@ -36,7 +36,7 @@ pub fn param_text(v: &ParamValue) -> String {
 /// The capability a node serves, for nodes that can be placed (`cloud.*`).
 pub fn capability(node: &GraphNode) -> Option<&'static str> {
     let spec = node.node.spec();
-    (spec.resource == ResourceClass::Cloud).then(|| spec.type_name.strip_prefix("cloud.")).flatten()
+    (spec.resource == ResourceClass::Cloud).then(|| cloud_capability(spec.type_name)).flatten()
 }
 
 fn need(node: &GraphNode, capability: &str) -> Need {
@@ -51,8 +51,8 @@ fn need(node: &GraphNode, capability: &str) -> Need {
     }
     // A param driven by a wire is set, to a value not known yet.
     set.extend(node.param_inputs.iter().map(|b| b.param.to_string()));
-    let model = params.remove("provider").unwrap_or_default();
-    set.remove("provider");
+    let model = params.remove(PROVIDER_PARAM).unwrap_or_default();
+    set.remove(PROVIDER_PARAM);
     let p = &node.placement;
     let prefs = Prefs {
         pin: p.pin.clone(),
@@ -92,9 +92,9 @@ pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Resu
     for (node, placed) in graph.nodes.iter_mut().zip(&plan.nodes) {
         let Some(placed) = placed else { continue };
         let Some(first) = placed.candidates.first() else { continue };
-        match node.params.iter_mut().find(|(n, _)| *n == "provider") {
+        match node.params.iter_mut().find(|(n, _)| *n == PROVIDER_PARAM) {
             Some(slot) => slot.1 = ParamValue::Text(first.id.as_str().into()),
-            None => node.params.push(("provider", ParamValue::Text(first.id.as_str().into()))),
+            None => node.params.push((PROVIDER_PARAM, ParamValue::Text(first.id.as_str().into()))),
         }
     }
     Ok(GraphPlan { plan })

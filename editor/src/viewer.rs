@@ -203,8 +203,10 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
                     continue;
                 }
                 let problem = self.look.field_problem(&key, p.name);
-                let capability = spec.type_name.strip_prefix("cloud.");
-                let choices = capability.filter(|_| p.name == "provider").and_then(|c| self.providers.get(c));
+                let capability = switchyard_engine::cloud_capability(spec.type_name);
+                let choices = capability
+                    .filter(|_| p.name == switchyard_engine::PROVIDER_PARAM)
+                    .and_then(|c| self.providers.get(c));
                 let out = param_widget(ui, &key, p, &mut n.params, choices, problem);
                 if out.changed {
                     self.edited = Some(format!("{key}.{}", p.name));

@@ -10,7 +10,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::format::{InputRef, NodeEntry, Override, ParsedWorkflow, WorkflowFile, apply_override, parse_workflow};
 use crate::graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 use crate::ids::NodeId;
-use crate::node::{Node, NodeSpec, ResourceClass};
+use crate::node::{CLOUD_PREFIX, Node, NodeSpec, ResourceClass};
 use crate::params::{ParamKind, ParamValue, PathRole};
 use crate::paths::InputRoots;
 use crate::paths::check_output_path;
@@ -201,8 +201,10 @@ impl NodeChecker<'_> {
         for (field, given) in [("placement", self.entry.placement.is_some()), ("quality", self.entry.quality.is_some())]
         {
             if given {
-                let message =
-                    format!("{} always runs on this machine; {field} applies to cloud.* nodes", self.spec.type_name);
+                let message = format!(
+                    "{} always runs on this machine; {field} applies to {CLOUD_PREFIX}* nodes",
+                    self.spec.type_name
+                );
                 diags.push(self.diag("not-placeable", field.into(), message).help(format!("remove \"{field}\"")));
             }
         }

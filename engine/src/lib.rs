@@ -39,8 +39,10 @@ pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 pub use ids::NodeId;
 pub use metering::CallRecord;
 pub use node::{
-    InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record, ResourceClass,
+    CLOUD_PREFIX, InputSpec, Node, NodeError, NodeFuture, NodeSpec, OutputSpec, Outputs, ParamProblem, Record,
+    ResourceClass,
 };
+pub use node::{PROVIDER_PARAM, cloud_capability};
 pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
 pub use paths::{InputRoots, PathError, PathRoots, check_output_path, open_input_file, read_input_text};
 pub use registry::{DuplicateNodeType, Registry, nearest};

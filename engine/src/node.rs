@@ -287,6 +287,19 @@ impl Outputs {
     }
 }
 
+/// The param of a cloud-capable node that names where it runs: `provider:model`,
+/// `local:model`, or empty to be placed by the policy.
+pub const PROVIDER_PARAM: &str = "provider";
+
+/// The type-name prefix of nodes that may run on a partner cloud (`cloud.text_to_image`);
+/// the rest of the name is the capability.
+pub const CLOUD_PREFIX: &str = "cloud.";
+
+/// The capability a node type serves, if it is a cloud node (`text_to_image`).
+pub fn cloud_capability(type_name: &str) -> Option<&str> {
+    type_name.strip_prefix(CLOUD_PREFIX)
+}
+
 /// Why a node failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]

@@ -138,7 +138,8 @@ fn place_items(
 fn all_pinned(graph: &switchyard_engine::Graph) -> bool {
     graph.nodes.iter().filter(|n| capability(n).is_some()).all(|n| {
         n.params.iter().any(|(name, v)| {
-            *name == "provider" && !matches!(v, switchyard_engine::ParamValue::Text(t) if t.is_empty())
+            *name == switchyard_engine::PROVIDER_PARAM
+                && !matches!(v, switchyard_engine::ParamValue::Text(t) if t.is_empty())
         })
     })
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use switchyard_engine::{Node, NodeContext, NodeError, NodeFuture, NodeSpec, ParamProblem, ParamValue, PathRoots};
+use switchyard_engine::{
+    Node, NodeContext, NodeError, NodeFuture, NodeSpec, PROVIDER_PARAM, ParamProblem, ParamValue, PathRoots,
+};
 
 use super::Providers;
 use super::adapters;
@@ -128,15 +130,15 @@ impl Node for CloudNode {
 
     fn check_param(&self, name: &str, value: &ParamValue) -> Result<(), ParamProblem> {
         match (name, value) {
-            ("provider", ParamValue::Text(v)) if v.is_empty() => Ok(()),
-            ("provider", ParamValue::Text(v)) if v.starts_with("local:") => match self.local_model(v) {
+            (PROVIDER_PARAM, ParamValue::Text(v)) if v.is_empty() => Ok(()),
+            (PROVIDER_PARAM, ParamValue::Text(v)) if v.starts_with("local:") => match self.local_model(v) {
                 Some((local, model)) => local.check_param("model", &ParamValue::Text(model.into())),
                 None => Err(ParamProblem {
                     message: format!("{} has no local model runner", self.capability.name()),
                     help: "local models serve cloud.upscale; pick a provider:model".into(),
                 }),
             },
-            ("provider", ParamValue::Text(v)) => placement(&self.providers, self.capability, v).map(|_| ()),
+            (PROVIDER_PARAM, ParamValue::Text(v)) => placement(&self.providers, self.capability, v).map(|_| ()),
             _ => Ok(()),
         }
     }
@@ -148,7 +150,7 @@ impl Node for CloudNode {
         params: &[(&'static str, ParamValue)],
         paths: &PathRoots,
     ) -> Result<Option<blake3::Hash>, NodeError> {
-        let Some((_, ParamValue::Text(value))) = params.iter().find(|(n, _)| *n == "provider") else {
+        let Some((_, ParamValue::Text(value))) = params.iter().find(|(n, _)| *n == PROVIDER_PARAM) else {
             return Ok(None);
         };
         if let Some((local, model)) = self.local_model(value) {
@@ -159,13 +161,13 @@ impl Node for CloudNode {
     }
 
     fn run(&self, ctx: NodeContext) -> NodeFuture {
-        if let Ok(Some((local, model))) = ctx.text("provider").map(|v| self.local_model(v)) {
+        if let Ok(Some((local, model))) = ctx.text(PROVIDER_PARAM).map(|v| self.local_model(v)) {
             let [model, tile] = local_params(model);
             return local.run(ctx.with_param(model.0, model.1).with_param(tile.0, tile.1));
         }
         let (providers, capability, shape) = (Arc::clone(&self.providers), self.capability, Arc::clone(&self.shape));
         Box::pin(async move {
-            let chosen = ctx.text("provider")?;
+            let chosen = ctx.text(PROVIDER_PARAM)?;
             if chosen.is_empty() {
                 return Err(NodeError::Invalid(format!(
                     "no provider: {} is placed by the scheduler (switchyard run --policy), or set its provider param",

@@ -26,7 +26,7 @@ fn text(multiline: bool, max_len: usize) -> ParamKind {
 
 /// Where the node runs; empty leaves it to the scheduler's placement policy.
 fn provider_param(description: &'static str) -> ParamSpec {
-    ParamSpec::new("provider", text(false, 200), ParamValue::Text("".into()), description)
+    ParamSpec::new(switchyard_engine::PROVIDER_PARAM, text(false, 200), ParamValue::Text("".into()), description)
 }
 
 fn negative() -> ParamSpec {

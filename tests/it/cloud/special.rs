@@ -195,3 +195,55 @@ fn the_catalog_prices_only_what_the_adapters_serve() {
         }
     }
 }
+
+/// The catalog's `takes_no` lists and the adapters agree: every param a catalog model takes
+/// no value for is refused by its adapter before any request (so placement, which skips
+/// such models, and the adapter, which refuses them, can never disagree).
+#[test]
+fn the_catalogs_takes_no_lists_match_what_the_adapters_refuse() {
+    let catalog = switchyard_catalog::Catalog::builtin();
+    let spec_of = |node: &str| switchyard_nodes::builtin_registry().get(node).map(|n| n.spec().clone());
+    let mut checked = 0;
+    for model in &catalog.models {
+        let provider = model.id.split(':').next().unwrap();
+        for serve in &model.serves {
+            let node = format!("cloud.{serve}");
+            let Some(spec) = spec_of(&node) else { continue };
+            for param in &model.takes_no {
+                let Some(value) = a_set_value(param) else { continue };
+                if !spec.params.iter().any(|p| p.name == param.as_str()) {
+                    continue;
+                }
+                let Some(mut case) =
+                    cases::all().into_iter().find(|c| c.node == node && c.provider.starts_with(provider))
+                else {
+                    continue;
+                };
+                case.provider = Box::leak(model.id.clone().into_boxed_str());
+                let name: &'static str = Box::leak(param.clone().into_boxed_str());
+                case.params.retain(|(n, _)| *n != name);
+                case.params.push((name, value));
+                let ran = run(&case, false, &[]);
+                let err = ran.out.as_ref().err();
+                let refused = matches!(err, Some(NodeError::Invalid(m)) if m.contains(name));
+                assert!(refused, "{} takes no {param}, but its adapter said {err:?}", model.id);
+                assert!(ran.mock.requests().is_empty(), "{}: nothing was sent", model.id);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} takes_no entries were checked");
+}
+
+/// A value other than the default for a portable param.
+fn a_set_value(param: &str) -> Option<ParamValue> {
+    Some(match param {
+        "seed" => ParamValue::Int(7),
+        "steps" => ParamValue::Int(20),
+        "quality" => ParamValue::Text("high".into()),
+        "strength" => ParamValue::Float(0.5),
+        "negative_prompt" => ParamValue::Text("blur".into()),
+        "prompt" => ParamValue::Text("a fox".into()),
+        _ => return None,
+    })
+}
