@@ -402,8 +402,8 @@ fn record(
 /// Wraps every placed node of `graph` so it spends through `billing`; `item` names the
 /// batch item (empty for a single run).
 pub fn wrap_graph(graph: &mut switchyard_engine::Graph, plan: &crate::GraphPlan, billing: &Arc<Billing>, item: &str) {
-    for (node, placed) in graph.nodes.iter_mut().zip(&plan.plan.nodes) {
-        let (Some(placed), Some(cap)) = (placed, crate::plan::capability(node)) else { continue };
+    for node in &mut graph.nodes {
+        let (Some(placed), Some(cap)) = (plan.placed(&node.id), crate::plan::capability(node)) else { continue };
         node.node = Arc::new(Billed::new(Arc::clone(&node.node), placed.clone(), cap, Arc::clone(billing), item));
     }
 }

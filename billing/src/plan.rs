@@ -1,25 +1,38 @@
 //! A compiled graph placed by policy: its capability nodes become catalog needs, the plan
 //! comes back, and each placed node's `provider` param is set to its pick.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use switchyard_catalog::Catalog;
-use switchyard_catalog::place::{Need, Options, PlaceError, Plan, Prefs};
+use switchyard_catalog::place::{Need, Options, PlaceError, Placed, Plan, Prefs};
 use switchyard_catalog::quote::Call;
 use switchyard_engine::format::Quality;
-use switchyard_engine::{Graph, GraphNode, PROVIDER_PARAM, ParamValue, ResourceClass, cloud_capability};
+use switchyard_engine::{Graph, GraphNode, NodeId, PROVIDER_PARAM, ParamValue, ResourceClass, cloud_capability};
 
-/// A graph's placement, with what each placed node was given.
+/// A graph's placement, with what each placed node was given, looked up by node id.
 #[derive(Clone, Debug)]
 pub struct GraphPlan {
-    /// The catalog's plan (per node in graph order).
+    /// The catalog's plan (its nodes in the graph's order when it was placed).
     pub plan: Plan,
+    /// Each node's index in `plan.nodes`.
+    index: HashMap<NodeId, usize>,
 }
 
 impl GraphPlan {
-    /// No node placed, for a graph of `len` nodes.
-    pub fn unplaced(len: usize) -> Self {
-        Self { plan: Plan { nodes: vec![None; len], totals: Default::default() } }
+    fn new(graph: &Graph, plan: Plan) -> Self {
+        let index = graph.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        Self { plan, index }
+    }
+
+    /// No node placed.
+    pub fn unplaced(graph: &Graph) -> Self {
+        Self::new(graph, Plan { nodes: vec![None; graph.len()], totals: Default::default() })
+    }
+
+    /// Where node `id` was placed, if it was (a report, a graph and a plan are matched by
+    /// node id, never by position).
+    pub fn placed(&self, id: &NodeId) -> Option<&Placed> {
+        self.plan.nodes.get(*self.index.get(id)?)?.as_ref()
     }
 }
 
@@ -97,5 +110,5 @@ pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Resu
             None => node.params.push((PROVIDER_PARAM, ParamValue::Text(first.id.as_str().into()))),
         }
     }
-    Ok(GraphPlan { plan })
+    Ok(GraphPlan::new(graph, plan))
 }

@@ -77,8 +77,8 @@ pub fn place(settings: &Settings, graph: &mut Graph, policy: &str) -> Result<Gra
         makespan_s: plan.plan.totals.makespan_s,
         ..GraphQuote::default()
     };
-    for (node, placed) in graph.nodes.iter().zip(&plan.plan.nodes) {
-        let Some(p) = placed else { continue };
+    for node in &graph.nodes {
+        let Some(p) = plan.placed(&node.id) else { continue };
         let q = &p.quote;
         let badge = Badge { placement: q.placement.clone(), credits: q.credits, gco2eq: q.gco2eq, why: q.why.clone() };
         quote.nodes.insert(node.id.as_str().to_string(), badge);

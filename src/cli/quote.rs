@@ -57,8 +57,7 @@ fn json(graph: &Graph, plan: &GraphPlan, v: &Verdict, policy: &str) -> serde_jso
     let nodes: Vec<_> = graph
         .nodes
         .iter()
-        .zip(&plan.plan.nodes)
-        .map(|(n, p)| match p {
+        .map(|n| match plan.placed(&n.id) {
             Some(p) => {
                 let mut q = serde_json::to_value(&p.quote).unwrap_or_default();
                 if let Some(obj) = q.as_object_mut() {
@@ -83,11 +82,11 @@ fn json(graph: &Graph, plan: &GraphPlan, v: &Verdict, policy: &str) -> serde_jso
 
 /// One line per node: its placement, credits, ETA, gCO2eq and why.
 pub fn node_lines(graph: &Graph, plan: &GraphPlan) -> Vec<String> {
-    let line = |n: &switchyard_engine::GraphNode, p: &Option<switchyard_catalog::place::Placed>| match p {
+    let line = |n: &switchyard_engine::GraphNode| match plan.placed(&n.id) {
         None => format!("{}: local, 0 cr", n.id.as_str()),
         Some(p) => node_line(&p.quote),
     };
-    graph.nodes.iter().zip(&plan.plan.nodes).map(|(n, p)| line(n, p)).collect()
+    graph.nodes.iter().map(line).collect()
 }
 
 fn node_line(q: &NodeQuote) -> String {

@@ -125,7 +125,7 @@ fn place_items(
             // Unbilled, on the user's own keys, a pinned model the catalog cannot price still runs.
             Err(e) if args.wallet.account.is_none() && all_pinned(&item.graph) => {
                 tracing::warn!(error = %e, "cannot price this workflow; running its pinned providers unbilled");
-                GraphPlan::unplaced(item.graph.len())
+                GraphPlan::unplaced(&item.graph)
             }
             Err(e) => return Err(if item.name.is_empty() { e } else { format!("batch item {}: {e}", item.name) }),
         };

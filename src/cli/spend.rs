@@ -108,8 +108,8 @@ impl Spent {
             nodes: Vec::new(),
         };
         for (plan, report) in plans.iter().zip(reports) {
-            for (placed, n) in plan.plan.nodes.iter().zip(&report.nodes) {
-                let Some(placed) = placed else { continue };
+            for n in &report.nodes {
+                let Some(placed) = plan.placed(&n.id) else { continue };
                 let record = n.metering.as_ref().and_then(CreditsRecord::of);
                 let charged = record.as_ref().map(|r| r.charged);
                 let placement = record.as_ref().map(|r| r.placement.as_str());
