@@ -3,29 +3,13 @@
 //! and runs with per-node state and previews.
 //!
 //! The UI thread only draws and edits. Validation, quotes, runs and the wallet live on a
-//! background tokio runtime ([`backend`]), reached through typed requests and replies.
+//! background tokio runtime ([`work`]), reached through typed requests and replies.
 #![deny(missing_docs)]
 
-pub mod app;
-pub mod backend;
-mod badges;
-pub mod convert;
-pub mod files;
-pub mod history;
-pub mod look;
-mod menus;
-pub mod model;
-pub mod palette;
-pub mod pins;
-pub mod preview;
-pub mod quote;
-pub mod run;
-mod shortcuts;
-pub mod status;
-pub mod viewer;
-mod widgets;
-pub mod window;
-mod windows;
+pub mod canvas;
+pub mod document;
+pub mod shell;
+pub mod work;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,7 +19,7 @@ use switchyard_catalog::Catalog;
 use switchyard_engine::Registry;
 use switchyard_nodes::onnx::OnnxSettings;
 
-pub use app::Editor;
+pub use shell::editor::Editor;
 
 /// Everything the editor starts from.
 pub struct Launch {
@@ -52,7 +36,7 @@ pub struct Launch {
     /// The shared templates folder.
     pub templates_dir: PathBuf,
     /// The wallet runs spend from; `None` runs unbilled on the user's own keys.
-    pub wallet: Option<run::Wallet>,
+    pub wallet: Option<work::Wallet>,
     /// Where the recent files list is kept; `None` keeps it in memory.
     pub recent_store: Option<PathBuf>,
     /// Quote as of this time (unix seconds) instead of now.
@@ -62,7 +46,7 @@ pub struct Launch {
 /// Starts the backend and builds the editor; `wake` repaints the UI when a reply arrives.
 pub fn start(launch: Launch, wake: impl Fn() + Send + Sync + 'static) -> std::io::Result<Editor> {
     let providers = providers_by_capability(&launch.catalog);
-    let settings = backend::Settings {
+    let settings = work::Settings {
         registry: launch.registry.clone(),
         catalog: Arc::new(launch.catalog),
         onnx: launch.onnx,
@@ -71,11 +55,11 @@ pub fn start(launch: Launch, wake: impl Fn() + Send + Sync + 'static) -> std::io
         local_fits: Default::default(),
         at_unix_s: launch.at_unix_s,
     };
-    let backend = backend::Backend::start(settings, wake)?;
-    let files = files::Files::new(launch.templates_dir, launch.recent_store);
+    let backend = work::Backend::start(settings, wake)?;
+    let files = shell::files::Files::new(launch.templates_dir, launch.recent_store);
     let mut editor = Editor::new(launch.registry, backend, files, providers);
     if let Some(path) = launch.open {
-        files::open(&mut editor, &path, false);
+        shell::file_actions::open(&mut editor, &path, false);
     }
     Ok(editor)
 }

@@ -6,8 +6,8 @@ use switchyard_nodes::cloud::kept::KeptResults;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use switchyard_editor::window::Window;
-use switchyard_editor::{Launch, run::Wallet};
+use switchyard_editor::shell::window::Window;
+use switchyard_editor::{Launch, work::Wallet};
 use switchyard_nodes::config::Config;
 
 /// Switchyard's node-graph editor.

@@ -44,7 +44,7 @@ fn wires_connect_by_drag_and_a_wrong_type_is_refused_with_the_reason_on_hover() 
     h.hover_at(refused);
     h.run_steps(60);
     h.get_by_label("mask.mask is mask; blur.image accepts image");
-    let saved = switchyard_editor::convert::to_file(&h.state().doc, &h.state().registry);
+    let saved = switchyard_editor::document::convert::to_file(&h.state().doc, &h.state().registry);
     assert_eq!(saved.nodes["blur"].inputs["image"].sources(), ["noise.image"]);
 }
 
@@ -115,7 +115,7 @@ fn click_header(h: &mut Harness<'static, Editor>, key: &str, button: egui::Point
 }
 
 fn file_params(path: &std::path::Path, key: &str) -> switchyard_engine::format::FileMap<serde_json::Value> {
-    switchyard_editor::files::read_workflow(path).unwrap().nodes[key].params.clone()
+    switchyard_editor::shell::files::read_workflow(path).unwrap().nodes[key].params.clone()
 }
 
 #[test]

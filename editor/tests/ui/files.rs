@@ -2,7 +2,8 @@
 
 use egui::Modifiers;
 use egui_kittest::kittest::Queryable;
-use switchyard_editor::files::{self, read_workflow};
+use switchyard_editor::shell::file_actions as files;
+use switchyard_editor::shell::files::read_workflow;
 
 use crate::support::{fixture, opened, workflows};
 

@@ -1,7 +1,7 @@
 //! Runs from the editor: node states, previews, cancel, and the budget flag.
 
 use egui_kittest::kittest::Queryable;
-use switchyard_editor::look::NodeRun;
+use switchyard_editor::canvas::look::NodeRun;
 
 use crate::support::{fixture, opened, settle};
 
@@ -70,12 +70,16 @@ fn the_balance_shows_and_a_quote_over_it_is_flagged_before_the_run() {
         ledger.grant(&grant, "test-grant").await.unwrap();
     });
     let mut launch = crate::support::launch(out.path());
-    launch.wallet = Some(switchyard_editor::run::Wallet { ledger: ledger_path, account: "studio".into() });
+    launch.wallet = Some(switchyard_editor::work::Wallet { ledger: ledger_path, account: "studio".into() });
     let editor = switchyard_editor::start(launch, || {}).unwrap();
     let mut h = egui_kittest::Harness::builder()
         .with_size([1280.0, 800.0])
         .build_ui_state(|ui, ed: &mut switchyard_editor::Editor| ed.ui(ui), editor);
-    switchyard_editor::files::open(h.state_mut(), &crate::support::workflows().join("cloud-draft.json"), false);
+    switchyard_editor::shell::file_actions::open(
+        h.state_mut(),
+        &crate::support::workflows().join("cloud-draft.json"),
+        false,
+    );
     settle(&mut h, |ed| ed.balance.is_some() && ed.look.checked_rev == Some(ed.rev));
     let most = h.state().look.quote.clone().unwrap().unwrap().credits.1;
     h.get_by_label("balance: 1 cr");

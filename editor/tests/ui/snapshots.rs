@@ -13,7 +13,7 @@ fn a_template_with_its_badges_and_total() {
     let editor = switchyard_editor::start(launch(out.path()), || {}).unwrap();
     let mut h =
         Harness::builder().with_size([1280.0, 720.0]).wgpu().build_ui_state(|ui, ed: &mut Editor| ed.ui(ui), editor);
-    switchyard_editor::files::open(h.state_mut(), &workflows().join("hybrid-upscale.json"), false);
+    switchyard_editor::shell::file_actions::open(h.state_mut(), &workflows().join("hybrid-upscale.json"), false);
     settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev) && ed.look.quote.is_some());
     h.state_mut().status = "hybrid-upscale.json".into();
     h.run_steps(2);

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_snarl::NodeId;
-use switchyard_editor::files;
-use switchyard_editor::pins::Side;
+use switchyard_editor::canvas::pins::Side;
+use switchyard_editor::shell::file_actions as files;
 use switchyard_editor::{Editor, Launch};
 
 /// Quotes are taken at this time (a Wednesday, 10:00 UTC: no surge window), so badges hold still.
@@ -82,10 +82,10 @@ pub fn drag_wire(h: &mut Harness<'static, Editor>, from: (&str, usize), to: (&st
 }
 
 /// The quote API's answer for `file` under `policy`, as `switchyard quote` computes it.
-pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) -> switchyard_editor::quote::GraphQuote {
+pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) -> switchyard_editor::work::GraphQuote {
     let dir = tempfile::tempdir().unwrap();
     let l = launch(dir.path());
-    let settings = switchyard_editor::backend::Settings {
+    let settings = switchyard_editor::work::Settings {
         registry: l.registry,
         catalog: std::sync::Arc::new(l.catalog),
         onnx: l.onnx,
@@ -94,12 +94,12 @@ pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) ->
         local_fits: Default::default(),
         at_unix_s: l.at_unix_s,
     };
-    let check = switchyard_editor::backend::Check {
+    let check = switchyard_editor::work::Check {
         rev: 0,
         file: file.clone(),
         input_root: workflows(),
         policy: policy.into(),
         budget: None,
     };
-    switchyard_editor::quote::quote(&settings, &check).unwrap().unwrap()
+    switchyard_editor::work::quote::quote(&settings, &check).unwrap().unwrap()
 }

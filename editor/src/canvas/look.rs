@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use egui::{Color32, TextureHandle};
 use switchyard_engine::{Diagnostic, Event, EventKind};
 
-use crate::quote::GraphQuote;
+use crate::work::GraphQuote;
 
 /// A node's state in the current or last run.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,29 +1,32 @@
-//! The editor's state and its frame: replies from the backend, shortcuts, panels, the canvas,
-//! and the edits they make, each recorded for undo and re-quoted.
+//! The editor's state: the document, the look of the last quote and run, and the edits,
+//! each recorded for undo and re-quoted; replies from the background work land here. The
+//! frame that draws it is `frame.rs`; the panels take this state, never the other way round.
 
 use std::collections::HashMap;
 
-use egui::{Id, Rect, Ui};
+use egui::{Id, Rect};
 use egui_snarl::NodeId;
-use egui_snarl::ui::{SnarlStyle, SnarlWidget, get_selected_nodes};
+use egui_snarl::ui::get_selected_nodes;
 use switchyard_engine::Registry;
 use switchyard_engine::format::WorkflowFile;
 
-use crate::backend::{Backend, Check, Reply, Request};
-use crate::convert::to_file;
-use crate::files::Files;
-use crate::history::History;
-use crate::look::Look;
-use crate::model::{Doc, spec_of};
-use crate::pins::PinRects;
-use crate::viewer::{Action, Refusal, Viewer};
+use switchyard_billing::{Over, Verdict};
+
+use super::files::Files;
+use crate::canvas::look::{Look, NodeRun};
+use crate::canvas::pins::PinRects;
+use crate::canvas::viewer::{Action, Refusal};
+use crate::document::convert::to_file;
+use crate::document::history::History;
+use crate::document::model::{Doc, spec_of};
+use crate::work::{Backend, Check, Finished, Reply, Request, run_status_text};
 
 /// The canvas widget's id, so selection can be read back.
 pub const CANVAS_ID: &str = "switchyard-canvas";
 /// A re-quote waits this long after the last edit, so typing or dragging a slider quotes once.
-const QUOTE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(150);
+pub(super) const QUOTE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(150);
 /// Below this zoom, node bodies are too small to read and only reserve their space.
-const DETAIL_ZOOM: f32 = 0.5;
+pub(super) const DETAIL_ZOOM: f32 = 0.5;
 /// The policies the picker offers, as `--policy` takes them.
 pub const POLICIES: &[&str] =
     &["cheapest", "fastest", "greenest", "brand:nvidia", "brand:google", "brand:amd", "local-first"];
@@ -60,7 +63,7 @@ pub struct Editor {
     pub rects: HashMap<NodeId, Rect>,
     /// Pin rects as last drawn (canvas space).
     pub pins: PinRects,
-    body_sizes: HashMap<NodeId, egui::Vec2>,
+    pub(super) body_sizes: HashMap<NodeId, egui::Vec2>,
     /// Files: path, dialogs, recent list, templates.
     pub files: Files,
     /// The node whose preview is shown large.
@@ -69,12 +72,12 @@ pub struct Editor {
     pub providers: HashMap<String, Vec<String>>,
     /// Frames until frame-all applies; a new graph is drawn a few times first, as nodes settle
     /// to their size.
-    frame_all: u8,
-    canvas_rect: Rect,
-    transform: egui::emath::TSTransform,
+    pub(super) frame_all: u8,
+    pub(super) canvas_rect: Rect,
+    pub(super) transform: egui::emath::TSTransform,
     sent: Option<(u64, String)>,
     last_edit: Option<std::time::Instant>,
-    backend: Backend,
+    pub(super) backend: Backend,
 }
 
 impl Editor {
@@ -159,71 +162,6 @@ impl Editor {
         }
     }
 
-    /// One frame of the whole editor.
-    pub fn ui(&mut self, ui: &mut Ui) {
-        while let Some(reply) = self.backend.poll() {
-            self.on_reply(ui.ctx(), reply);
-        }
-        crate::shortcuts::handle(self, ui);
-        egui::Panel::top("menu").show(ui, |ui| crate::menus::bar(self, ui));
-        egui::Panel::bottom("status").show(ui, |ui| crate::status::bar(self, ui));
-        egui::Panel::left("palette").default_size(220.0).show(ui, |ui| {
-            if let Some(type_name) = crate::palette::panel(ui, &self.registry, &mut self.search) {
-                let at = self.view_center();
-                self.add_node(&type_name, at);
-            }
-        });
-        egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
-        crate::windows::show(self, ui);
-        self.request_check(ui.ctx());
-    }
-
-    fn canvas(&mut self, ui: &mut Ui) {
-        let frame_to = (self.frame_all == 1).then(|| self.frame_transform(ui.available_rect_before_wrap())).flatten();
-        if self.frame_all > 0 {
-            self.frame_all -= 1;
-            ui.ctx().request_repaint();
-        }
-        let mut viewer = Viewer {
-            registry: &self.registry,
-            look: &self.look,
-            providers: &self.providers,
-            edited: None,
-            refusal: &mut self.refusal,
-            actions: Vec::new(),
-            rects: &mut self.rects,
-            pins: &self.pins,
-            body_sizes: &mut self.body_sizes,
-            detail: self.transform.scaling >= DETAIL_ZOOM,
-            frame_to,
-            transform: self.transform,
-        };
-        let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
-        let widget = SnarlWidget::new().id(Id::new(CANVAS_ID)).style(style);
-        let response = widget.show(&mut self.doc.snarl, &mut viewer, ui);
-        let (edited, actions) = (viewer.edited.take(), std::mem::take(&mut viewer.actions));
-        self.transform = viewer.transform;
-        self.canvas_rect = response.rect;
-        for action in actions {
-            self.act(action);
-        }
-        if let Some(what) = edited {
-            self.commit(&what);
-        } else if ui.input(|i| i.pointer.any_released()) && self.moved() {
-            self.commit("move");
-        }
-    }
-
-    /// Whether any node sits elsewhere than the last recorded state says.
-    fn moved(&self) -> bool {
-        let saved = self.current.ui.as_ref().and_then(|u| u.get("nodes"));
-        self.doc.snarl.nodes_pos_ids().any(|(_, pos, n)| {
-            let at = saved.and_then(|s| s.get(&n.key)).and_then(|v| v.get("pos"));
-            let xy = at.and_then(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)));
-            xy != Some((f64::from(pos.x.round()), f64::from(pos.y.round())))
-        })
-    }
-
     /// Carries out a viewer's or a menu's request.
     pub fn act(&mut self, action: Action) {
         match action {
@@ -283,7 +221,7 @@ impl Editor {
     }
 
     fn restore(&mut self, file: &WorkflowFile, word: &str) {
-        match crate::convert::from_file(file, &self.registry) {
+        match crate::document::convert::from_file(file, &self.registry) {
             Ok(doc) => {
                 self.doc = doc;
                 self.forget_layout();
@@ -307,7 +245,7 @@ impl Editor {
 
     /// Starts a run of the graph as it stands, unless a flag forbids it.
     pub fn run(&mut self) {
-        if let Some(why) = crate::status::run_blocker(self) {
+        if let Some(why) = self.run_blocker() {
             self.status = format!("not run: {why}");
             return;
         }
@@ -325,7 +263,7 @@ impl Editor {
         }
     }
 
-    fn request_check(&mut self, ctx: &egui::Context) {
+    pub(super) fn request_check(&mut self, ctx: &egui::Context) {
         let quiet = self.last_edit.map_or(QUOTE_DEBOUNCE, |t| t.elapsed());
         if quiet < QUOTE_DEBOUNCE {
             ctx.request_repaint_after(QUOTE_DEBOUNCE - quiet);
@@ -342,7 +280,7 @@ impl Editor {
         self.sent = None;
     }
 
-    fn on_reply(&mut self, ctx: &egui::Context, reply: Reply) {
+    pub(super) fn on_reply(&mut self, ctx: &egui::Context, reply: Reply) {
         match reply {
             Reply::Checked { rev, result } if rev == self.rev => {
                 self.look.checked_rev = Some(rev);
@@ -359,7 +297,7 @@ impl Editor {
             }
             Reply::Checked { .. } => {}
             Reply::Event(event) => self.look.apply(&event),
-            Reply::Finished(done) => crate::status::finished(self, ctx, *done),
+            Reply::Finished(done) => self.finished(ctx, *done),
             Reply::Refused(why) => {
                 self.running = false;
                 self.status = format!("not run: {why}");
@@ -374,14 +312,14 @@ impl Editor {
     }
 
     /// The canvas point at the middle of the view, nudged per node so new nodes do not stack.
-    fn view_center(&self) -> egui::Pos2 {
+    pub(super) fn view_center(&self) -> egui::Pos2 {
         let middle = if self.canvas_rect.is_positive() { self.canvas_rect.center() } else { egui::Pos2::ZERO };
         let nudge = (self.doc.snarl.nodes().count() % 6) as f32 * 24.0;
         let at = self.transform.inverse() * middle + egui::vec2(nudge - 120.0, nudge - 80.0);
         if at.is_finite() { at } else { egui::pos2(nudge, nudge) }
     }
 
-    fn frame_transform(&self, view: Rect) -> Option<egui::emath::TSTransform> {
+    pub(super) fn frame_transform(&self, view: Rect) -> Option<egui::emath::TSTransform> {
         let mut bounds = Rect::NOTHING;
         for (id, pos, _) in self.doc.snarl.nodes_pos_ids() {
             let drawn = self.rects.get(&id).copied();
@@ -394,5 +332,52 @@ impl Editor {
         let scale = (view.width() / bounds.width()).min(view.height() / bounds.height()).clamp(0.2, 1.0);
         let translation = view.center().to_vec2() - bounds.center().to_vec2() * scale;
         Some(egui::emath::TSTransform::new(translation, scale))
+    }
+
+    /// Why the graph cannot run now, if it cannot.
+    pub fn run_blocker(&self) -> Option<String> {
+        if self.running {
+            return Some("a run is going".into());
+        }
+        if self.doc.snarl.nodes().next().is_none() {
+            return Some("the graph is empty".into());
+        }
+        if self.look.checked_rev != Some(self.rev) {
+            return Some("checking and quoting the latest edit".into());
+        }
+        if !self.look.problems.is_empty() {
+            return Some(format!("{} problem(s) to fix first; they are marked on the nodes", self.look.problems.len()));
+        }
+        self.over_budget()
+    }
+
+    /// The flag for a quote over the balance or the budget (the command line's verdict).
+    pub fn over_budget(&self) -> Option<String> {
+        let most = self.look.quote.as_ref()?.as_ref().ok()?.credits.1;
+        let available = self.balance.as_ref().and_then(|b| b.as_ref().ok()).copied();
+        Some(match Verdict::new(most, available, self.budget()).over()? {
+            Over::Balance(a) => format!("over balance: up to {most} cr, {a} cr available"),
+            Over::Budget(b) => format!("over budget: up to {most} cr against a budget of {b} cr"),
+            Over::MemberCap { member, left } => format!("over {member}'s cap: up to {most} cr, {left} cr left"),
+        })
+    }
+
+    /// A run ended: node states, previews as textures, and the status line.
+    pub(super) fn finished(&mut self, ctx: &egui::Context, done: Finished) {
+        self.running = false;
+        for (key, status, error) in &done.nodes {
+            if let (switchyard_engine::NodeStatus::Failed, Some(e)) = (status, error) {
+                self.look.runs.insert(key.clone(), NodeRun::Failed(e.clone()));
+            }
+        }
+        for (key, p) in done.previews {
+            let image = egui::ColorImage::from_rgba_unmultiplied(p.size, &p.rgba);
+            let texture = ctx.load_texture(format!("preview-{key}"), image, egui::TextureOptions::LINEAR);
+            self.look.previews.insert(key, (texture, p.source_size));
+        }
+        let failed = done.nodes.iter().filter(|n| n.1 == switchyard_engine::NodeStatus::Failed).count();
+        let charged = done.charged.map(|c| format!(", charged {c} cr")).unwrap_or_default();
+        self.status = format!("{} in {} ms, {failed} failed{charged}", run_status_text(done.status), done.duration_ms);
+        self.refresh_balance();
     }
 }

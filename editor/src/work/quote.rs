@@ -1,9 +1,6 @@
 //! A check of the graph: validation, then placement and the quote by the chosen policy,
 //! through the same billing and catalog calls as `switchyard quote`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use switchyard_billing::place_graph;
 use switchyard_billing::plan::offer_local_models;
 use switchyard_catalog::place::{Options, Policy};
@@ -11,38 +8,7 @@ use switchyard_engine::format::ParsedWorkflow;
 use switchyard_engine::{CompileOptions, Diagnostic, Graph};
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
 
-use crate::backend::{Check, Settings};
-
-/// One node's badge: where it runs, what it costs, its carbon.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Badge {
-    /// `local`, or `provider:model@region` (with the route).
-    pub placement: String,
-    /// Credits, least and most.
-    pub credits: (i64, i64),
-    /// Estimated gCO2eq.
-    pub gco2eq: f64,
-    /// Why the policy chose it.
-    pub why: String,
-}
-
-/// A placed graph's quote.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GraphQuote {
-    /// Badges of cloud-capable nodes by node key.
-    pub nodes: HashMap<String, Badge>,
-    /// Credits for the whole graph, least and most.
-    pub credits: (i64, i64),
-    /// The graph's estimated gCO2eq.
-    pub gco2eq: f64,
-    /// Typical seconds for the whole graph.
-    pub makespan_s: f64,
-}
-
-/// Local model fits by manifest, probed once per editor session (the probe reads the
-/// machine and loads the runtime).
-#[derive(Debug, Default)]
-pub struct LocalFits(Mutex<HashMap<String, Result<f64, String>>>);
+use super::protocol::{Badge, Check, GraphQuote, Settings};
 
 /// Validates `check.file`, then places and quotes it. `Err` holds every diagnostic;
 /// `Ok(Err)` says why the valid graph cannot be placed.

@@ -2,9 +2,10 @@
 
 use egui::Ui;
 
-use crate::app::Editor;
-use crate::files::{self, Pending};
-use crate::viewer::Action;
+use super::editor::Editor;
+use super::file_actions;
+use super::files::Pending;
+use crate::canvas::viewer::Action;
 
 /// Draws the menu bar.
 pub fn bar(ed: &mut Editor, ui: &mut Ui) {
@@ -27,7 +28,7 @@ pub fn bar(ed: &mut Editor, ui: &mut Ui) {
 
 fn file_menu(ed: &mut Editor, ui: &mut Ui) {
     if ui.button("New").clicked() {
-        files::request(ed, Pending::New);
+        file_actions::request(ed, Pending::New);
         ui.close();
     }
     if ui.button("Open… (Ctrl+O)").clicked() {
@@ -44,14 +45,14 @@ fn file_menu(ed: &mut Editor, ui: &mut Ui) {
         }
         for path in ed.files.recent.clone() {
             if ui.button(path.display().to_string()).clicked() {
-                files::request(ed, Pending::Open(path));
+                file_actions::request(ed, Pending::Open(path));
                 ui.close();
             }
         }
     });
     ui.separator();
     if ui.button("Save (Ctrl+S)").clicked() {
-        files::save(ed);
+        file_actions::save(ed);
         ui.close();
     }
     if ui.button("Save as… (Ctrl+Shift+S)").clicked() {

@@ -3,8 +3,9 @@
 
 use egui::Ui;
 
-use crate::app::Editor;
-use crate::files::{self, Pending, Purpose};
+use super::editor::Editor;
+use super::file_actions;
+use super::files::{Pending, Purpose};
 
 /// Draws whichever windows are open.
 pub fn show(ed: &mut Editor, ui: &mut Ui) {
@@ -13,9 +14,9 @@ pub fn show(ed: &mut Editor, ui: &mut Ui) {
     templates_window(ed, &ctx);
     if let Some((purpose, path)) = ed.files.dialog(&ctx) {
         match purpose {
-            Purpose::Open => files::request(ed, Pending::Open(path)),
-            Purpose::SaveAs => files::save_to(ed, &path),
-            Purpose::Param(key, param) => files::set_param_path(ed, &key, &param, &path),
+            Purpose::Open => file_actions::request(ed, Pending::Open(path)),
+            Purpose::SaveAs => file_actions::save_to(ed, &path),
+            Purpose::Param(key, param) => file_actions::set_param_path(ed, &key, &param, &path),
         }
     }
     confirm_window(ed, &ctx);
@@ -57,7 +58,7 @@ fn templates_window(ed: &mut Editor, ctx: &egui::Context) {
         ed.files.templates = None;
     }
     if let Some(path) = picked {
-        files::request(ed, Pending::Template(path));
+        file_actions::request(ed, Pending::Template(path));
     }
 }
 
@@ -68,15 +69,15 @@ fn confirm_window(ed: &mut Editor, ctx: &egui::Context) {
         ui.label("The graph has changes that are not saved. Save them first?");
         ui.horizontal(|ui| {
             if ui.button("Save").clicked() {
-                files::save(ed);
+                file_actions::save(ed);
                 ed.files.confirm = None;
                 if !ed.dirty() {
-                    files::carry_out(ed, pending.clone());
+                    file_actions::carry_out(ed, pending.clone());
                 }
             }
             if ui.button("Discard").clicked() {
                 ed.files.confirm = None;
-                files::carry_out(ed, pending.clone());
+                file_actions::carry_out(ed, pending.clone());
             }
             if ui.button("Cancel").clicked() {
                 ed.files.confirm = None;

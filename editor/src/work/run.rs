@@ -1,47 +1,22 @@
 //! A run from the editor: validated and placed as `switchyard run` does, billed through the
 //! wallet when one is set, with every node event and small previews sent back to the UI.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, CreditsRecord, GraphPlan, Verdict, place_graph};
 use switchyard_engine::cache::Cache;
-use switchyard_engine::{EventSink, Executor, NodeStatus, PathRoots, RunOptions, RunStatus, Value};
+use switchyard_engine::{EventSink, Executor, PathRoots, RunOptions, Value};
 use switchyard_ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Check, Outbox, Reply, Settings};
-use crate::preview::{Preview, mask_preview, preview};
+use super::preview::{Preview, mask_preview, preview};
+use super::protocol::{Check, Finished, Outbox, Reply, Settings, Wallet};
 
 /// Events buffered between the executor and the UI.
 const EVENT_QUEUE: usize = 1024;
 /// Bytes of outputs the editor's executor keeps between runs, so unchanged nodes are cached.
 const CACHE_BYTES: usize = 512 << 20;
-
-/// The wallet a run spends from.
-#[derive(Clone, Debug)]
-pub struct Wallet {
-    /// The ledger database.
-    pub ledger: PathBuf,
-    /// The wallet's name.
-    pub account: String,
-}
-
-/// How a run ended, node by node.
-#[derive(Debug)]
-pub struct Finished {
-    /// The whole run.
-    pub status: RunStatus,
-    /// Wall time.
-    pub duration_ms: u64,
-    /// Each node's key, status and error.
-    pub nodes: Vec<(String, NodeStatus, Option<String>)>,
-    /// Small pictures of each node's first image or mask output.
-    pub previews: Vec<(String, Preview)>,
-    /// Credits charged, when billed.
-    pub charged: Option<i64>,
-}
 
 /// The executor runs share, so a second run serves unchanged nodes from its cache.
 pub fn shared_executor() -> Arc<Executor> {
@@ -115,11 +90,11 @@ fn image_of(value: &Value) -> Option<Preview> {
 }
 
 fn prepare(settings: &Settings, check: &Check) -> Result<(switchyard_engine::Graph, GraphPlan), String> {
-    let mut graph = crate::quote::compile(settings, check).map_err(|d| {
+    let mut graph = super::quote::compile(settings, check).map_err(|d| {
         let first = d.first().map(ToString::to_string).unwrap_or_default();
         format!("the graph has {} problem(s); first: {first}", d.len())
     })?;
-    let quote = crate::quote::options(settings, &graph, &check.policy)?;
+    let quote = super::quote::options(settings, &graph, &check.policy)?;
     let plan = place_graph(&settings.catalog, &mut graph, &quote).map_err(|e| e.to_string())?;
     Ok((graph, plan))
 }

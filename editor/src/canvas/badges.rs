@@ -4,7 +4,7 @@ use egui::{Color32, RichText, Ui};
 use switchyard_billing::verdict::credits_text;
 use switchyard_engine::{NodeSpec, ResourceClass};
 
-use crate::look::Look;
+use crate::canvas::look::Look;
 
 /// Draws the badge under a node's params.
 pub fn show(ui: &mut Ui, look: &Look, key: &str, spec: &NodeSpec) {

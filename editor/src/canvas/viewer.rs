@@ -8,10 +8,10 @@ use egui_snarl::ui::{PinInfo, SnarlViewer};
 use egui_snarl::{InPin, InPinId, NodeId, OutPin, Snarl};
 use switchyard_engine::{PortType, Registry};
 
-use crate::look::{Look, NodeRun};
-use crate::model::{EdNode, spec_of, would_cycle};
-use crate::pins::{PinRects, Side};
-use crate::widgets::param_widget;
+use crate::canvas::look::{Look, NodeRun};
+use crate::canvas::pins::{PinRects, Side};
+use crate::canvas::widgets::param_widget;
+use crate::document::model::{EdNode, spec_of, would_cycle};
 
 /// Something the viewer asks the app to do after the frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -215,7 +215,7 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
                     self.actions.push(Action::PickFile(key.clone(), p.name.to_string()));
                 }
             }
-            crate::badges::show(ui, self.look, &key, spec);
+            crate::canvas::badges::show(ui, self.look, &key, spec);
             if let Some(shown) = self.look.preview(&key) {
                 let size = shown.size_vec2() * (200.0 / shown.size_vec2().max_elem()).min(1.0);
                 let image = egui::Image::new((shown.id(), size))
@@ -293,7 +293,7 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
 
     fn show_graph_menu(&mut self, pos: egui::Pos2, ui: &mut Ui, _: &mut Snarl<EdNode>) {
         ui.label("Add node");
-        if let Some(type_name) = crate::palette::menu(ui, self.registry) {
+        if let Some(type_name) = crate::canvas::palette::menu(ui, self.registry) {
             self.actions.push(Action::Add(type_name, pos));
             ui.close();
         }

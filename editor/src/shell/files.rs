@@ -1,13 +1,11 @@
-//! Files: open, save and save-as in the workflow format, the template browser's folder, the
-//! recent list, and the question asked before unsaved changes are dropped.
+//! The editor's files: the current path, the dialogs, the recent list and the templates
+//! folder, and reading a workflow file. What opening and saving do to the editor is
+//! `file_actions.rs`.
 
 use std::path::{Path, PathBuf};
 
 use egui_file_dialog::FileDialog;
 use switchyard_engine::format::{MAX_FILE_BYTES, WorkflowFile, parse_workflow};
-
-use crate::app::Editor;
-use crate::convert::{from_file, to_file};
 
 /// Recent files kept.
 pub const MAX_RECENT: usize = 10;
@@ -116,7 +114,7 @@ impl Files {
         Some((self.purpose.take()?, path))
     }
 
-    fn remember(&mut self, path: &Path) {
+    pub(super) fn remember(&mut self, path: &Path) {
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         self.recent.retain(|p| p != &path);
         self.recent.insert(0, path);
@@ -158,88 +156,6 @@ pub fn read_workflow(path: &Path) -> Result<WorkflowFile, String> {
     }
 }
 
-/// Does `pending`, or asks first when there are unsaved changes.
-pub fn request(ed: &mut Editor, pending: Pending) {
-    if ed.dirty() {
-        ed.files.confirm = Some(pending);
-    } else {
-        carry_out(ed, pending);
-    }
-}
-
-/// Does `pending` now, dropping unsaved changes.
-pub fn carry_out(ed: &mut Editor, pending: Pending) {
-    match pending {
-        Pending::New => {
-            ed.set_doc(crate::model::Doc::default());
-            ed.files.path = None;
-            after_load(ed, "new graph");
-        }
-        Pending::Open(path) => open(ed, &path, false),
-        Pending::Template(path) => open(ed, &path, true),
-        Pending::Quit => ed.files.may_close = true,
-    }
-}
-
-/// Opens `path`; a template opens as a new, unsaved graph that reads inputs beside it.
-pub fn open(ed: &mut Editor, path: &Path, as_template: bool) {
-    let doc = read_workflow(path).and_then(|f| from_file(&f, &ed.registry).map_err(|e| e.to_string()));
-    match doc {
-        Ok(doc) => {
-            ed.set_doc(doc);
-            if as_template {
-                ed.files.path = None;
-                ed.files.base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                ed.files.saved_rev = None;
-                ed.history.clear();
-                ed.status = format!("template {} opened; save it to keep it", path.display());
-            } else {
-                ed.files.path = Some(path.to_path_buf());
-                ed.files.remember(path);
-                after_load(ed, &format!("opened {}", path.display()));
-            }
-        }
-        Err(e) => ed.status = format!("cannot open: {e}"),
-    }
-}
-
-fn after_load(ed: &mut Editor, word: &str) {
-    ed.files.saved_rev = Some(ed.rev);
-    ed.history.clear();
-    ed.status = word.to_string();
-}
-
-/// Saves to the graph's file, or asks where when it has none.
-pub fn save(ed: &mut Editor) {
-    match ed.files.path.clone() {
-        Some(path) => save_to(ed, &path),
-        None => ed.files.pick_save_as(),
-    }
-}
-
-/// Writes the graph to `path` (through a temporary file, so a failed write keeps the old one).
-pub fn save_to(ed: &mut Editor, path: &Path) {
-    let file = to_file(&ed.doc, &ed.registry);
-    let text = match serde_json::to_string_pretty(&file) {
-        Ok(t) => t + "\n",
-        Err(e) => return ed.status = format!("cannot save: {e}"),
-    };
-    let tmp = path.with_extension("json.saving");
-    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    match written {
-        Ok(()) => {
-            ed.files.path = Some(path.to_path_buf());
-            ed.files.saved_rev = Some(ed.rev);
-            ed.files.remember(path);
-            ed.status = format!("saved {}", path.display());
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            ed.status = format!("cannot save {}: {e}", path.display());
-        }
-    }
-}
-
 /// Templates in the shared folder: path, name and description, sorted by name.
 pub fn templates(dir: &Path) -> Vec<(PathBuf, String, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
@@ -255,13 +171,4 @@ pub fn templates(dir: &Path) -> Vec<(PathBuf, String, String)> {
         .collect();
     found.sort_by(|a, b| a.1.cmp(&b.1));
     found
-}
-
-/// Sets a node's path param to a picked file, relative to the graph's folder when inside it.
-pub fn set_param_path(ed: &mut Editor, key: &str, param: &str, picked: &Path) {
-    let root = ed.files.input_root();
-    let shown = picked.strip_prefix(&root).unwrap_or(picked).to_string_lossy().into_owned();
-    let Some(id) = ed.doc.find(key) else { return };
-    ed.doc.snarl[id].params.insert(param.to_string(), serde_json::Value::String(shown));
-    ed.commit(&format!("{key}.{param}"));
 }

@@ -3,9 +3,9 @@
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 
-use crate::app::Editor;
-use crate::files;
-use crate::viewer::Action;
+use super::editor::Editor;
+use super::file_actions;
+use crate::canvas::viewer::Action;
 
 const SAVE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 const SAVE_AS: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::S);
@@ -25,7 +25,7 @@ pub fn handle(ed: &mut Editor, ui: &mut Ui) {
     if pressed(&SAVE_AS) {
         ed.files.pick_save_as();
     } else if pressed(&SAVE) {
-        files::save(ed);
+        file_actions::save(ed);
     }
     if pressed(&OPEN) {
         ed.files.pick_open();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchyard_engine::Registry;
 use switchyard_engine::format::{FileMap, InputRef, NodeEntry, WorkflowFile};
 
-use crate::model::{Doc, EdNode, spec_of};
+use crate::document::model::{Doc, EdNode, spec_of};
 
 /// Why a file cannot be shown on the canvas.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -1,0 +1,7 @@
+//! The workflow as the canvas holds it: nodes exactly as the file has them, the one
+//! conversion between the file and the canvas, and undo history. No drawing, no background
+//! work.
+
+pub mod convert;
+pub mod history;
+pub mod model;

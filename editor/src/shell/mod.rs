@@ -1,0 +1,13 @@
+//! The window around the canvas: the editor's state, its frame, menus, shortcuts, the status
+//! bar, dialogs and files, and the eframe app. The state depends on none of the panels; the
+//! frame draws them all.
+
+pub mod editor;
+pub mod file_actions;
+pub mod files;
+mod frame;
+mod menus;
+mod shortcuts;
+pub mod status;
+pub mod window;
+mod windows;

@@ -1,0 +1,164 @@
+//! The typed messages between the UI and the background work: what the UI asks for, what
+//! comes back, and the values they carry. Both sides depend on these; neither on the other.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use switchyard_catalog::Catalog;
+use switchyard_engine::format::WorkflowFile;
+use switchyard_engine::{Diagnostic, Event, NodeStatus, Registry, RunStatus};
+use switchyard_nodes::onnx::OnnxSettings;
+
+use super::preview::Preview;
+
+/// What the UI asks for.
+#[derive(Debug)]
+pub enum Request {
+    /// Validate and quote the graph at revision `rev` under `policy`.
+    Check(Check),
+    /// Run the graph (already checked by the UI's last quote).
+    Run(Check),
+    /// Stop the current run.
+    Cancel,
+    /// Read the wallet's balance.
+    Balance,
+}
+
+/// A graph to check or run.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The document revision it was taken at.
+    pub rev: u64,
+    /// The graph as its file.
+    pub file: WorkflowFile,
+    /// Where its input paths resolve.
+    pub input_root: PathBuf,
+    /// The placement policy, as `--policy` takes it.
+    pub policy: String,
+    /// The most the run may spend, in credits.
+    pub budget: Option<i64>,
+}
+
+/// What comes back.
+#[derive(Debug)]
+pub enum Reply {
+    /// The check of revision `rev`: every diagnostic, or the quote.
+    Checked {
+        /// The revision checked.
+        rev: u64,
+        /// Diagnostics, or the placed graph's quote (or why it cannot be placed).
+        result: Result<Result<GraphQuote, String>, Vec<Diagnostic>>,
+    },
+    /// A node's state changed during a run.
+    Event(Event),
+    /// The run ended.
+    Finished(Box<Finished>),
+    /// The run never started, and why.
+    Refused(String),
+    /// The wallet's available credits, or why they are unknown.
+    Balance(Result<i64, String>),
+}
+
+/// What the backend runs with.
+pub struct Settings {
+    /// The node types.
+    pub registry: Registry,
+    /// Providers and prices.
+    pub catalog: Arc<Catalog>,
+    /// Where local models are found.
+    pub onnx: OnnxSettings,
+    /// Output folder for runs.
+    pub out_dir: PathBuf,
+    /// The wallet runs spend from, if any.
+    pub wallet: Option<Wallet>,
+    /// Local model fits, probed once.
+    pub local_fits: LocalFits,
+    /// Quote as of this time (unix seconds) instead of now: surge windows depend on it.
+    pub at_unix_s: Option<i64>,
+}
+
+/// One node's badge: where it runs, what it costs, its carbon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Badge {
+    /// `local`, or `provider:model@region` (with the route).
+    pub placement: String,
+    /// Credits, least and most.
+    pub credits: (i64, i64),
+    /// Estimated gCO2eq.
+    pub gco2eq: f64,
+    /// Why the policy chose it.
+    pub why: String,
+}
+
+/// A placed graph's quote.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GraphQuote {
+    /// Badges of cloud-capable nodes by node key.
+    pub nodes: HashMap<String, Badge>,
+    /// Credits for the whole graph, least and most.
+    pub credits: (i64, i64),
+    /// The graph's estimated gCO2eq.
+    pub gco2eq: f64,
+    /// Typical seconds for the whole graph.
+    pub makespan_s: f64,
+}
+
+/// Local model fits by manifest, probed once per editor session (the probe reads the
+/// machine and loads the runtime).
+#[derive(Debug, Default)]
+pub struct LocalFits(pub(super) Mutex<HashMap<String, Result<f64, String>>>);
+
+/// The wallet a run spends from.
+#[derive(Clone, Debug)]
+pub struct Wallet {
+    /// The ledger database.
+    pub ledger: PathBuf,
+    /// The wallet's name.
+    pub account: String,
+}
+
+/// How a run ended, node by node.
+#[derive(Debug)]
+pub struct Finished {
+    /// The whole run.
+    pub status: RunStatus,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Each node's key, status and error.
+    pub nodes: Vec<(String, NodeStatus, Option<String>)>,
+    /// Small pictures of each node's first image or mask output.
+    pub previews: Vec<(String, Preview)>,
+    /// Credits charged, when billed.
+    pub charged: Option<i64>,
+}
+
+/// Sends replies and wakes the UI.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: std_mpsc::Sender<Reply>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Outbox {
+    /// Replies go to `tx`, and `wake` is called after each.
+    pub fn new(tx: std_mpsc::Sender<Reply>, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Self { tx, wake }
+    }
+
+    /// Sends one reply; a closed UI is not an error.
+    pub fn send(&self, reply: Reply) {
+        let _ = self.tx.send(reply);
+        (self.wake)();
+    }
+}
+
+/// Whether a finished run succeeded, in words for the status bar.
+pub fn run_status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Succeeded => "run finished",
+        RunStatus::Failed => "run failed",
+        RunStatus::Cancelled => "run cancelled",
+    }
+}
