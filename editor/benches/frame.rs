@@ -57,7 +57,10 @@ fn launch(dir: &std::path::Path) -> Launch {
         templates_dir: dir.to_path_buf(),
         wallet: None,
         recent_store: None,
-        at_unix_s: Some(0),
+        placement: switchyard_session::placement::PlacementOptions {
+            at: Some(0).map(|s: i64| s.to_string()),
+            ..Default::default()
+        },
     }
 }
 

@@ -39,8 +39,9 @@ pub struct Launch {
     pub wallet: Option<work::Wallet>,
     /// Where the recent files list is kept; `None` keeps it in memory.
     pub recent_store: Option<PathBuf>,
-    /// Quote as of this time (unix seconds) instead of now.
-    pub at_unix_s: Option<i64>,
+    /// Placement beyond the policy picker: the time prices are taken at, a deadline,
+    /// routes and licences.
+    pub placement: switchyard_session::placement::PlacementOptions,
 }
 
 /// Starts the backend and builds the editor; `wake` repaints the UI when a reply arrives.
@@ -53,7 +54,7 @@ pub fn start(launch: Launch, wake: impl Fn() + Send + Sync + 'static) -> std::io
         out_dir: launch.out_dir,
         wallet: launch.wallet,
         local_fits: Default::default(),
-        at_unix_s: launch.at_unix_s,
+        placement: launch.placement,
     };
     let backend = work::Backend::start(settings, wake)?;
     let files = shell::files::Files::new(launch.templates_dir, launch.recent_store);

@@ -9,6 +9,7 @@ use clap::Parser;
 use switchyard_editor::shell::window::Window;
 use switchyard_editor::{Launch, work::Wallet};
 use switchyard_nodes::config::Config;
+use switchyard_session::placement::PlacementOptions;
 
 /// Switchyard's node-graph editor.
 #[derive(Parser)]
@@ -31,6 +32,21 @@ struct Args {
     /// The ledger database (default: SWITCHYARD_LEDGER, else the user data folder).
     #[arg(long)]
     ledger: Option<PathBuf>,
+    /// The team member spending from a pool wallet, within their monthly cap.
+    #[arg(long, requires = "account")]
+    member: Option<String>,
+    /// With the cheapest policy: the graph must finish within this, such as 90s, 5m or 1h.
+    #[arg(long, value_name = "DURATION")]
+    deadline: Option<String>,
+    /// A catalog file instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Accept a cheaper or greener route where it wins: economy or green (repeatable).
+    #[arg(long = "route", value_name = "economy|green")]
+    routes: Vec<String>,
+    /// A licence you hold, for models that need one (repeatable).
+    #[arg(long = "licence", value_name = "NAME")]
+    licences: Vec<String>,
     /// Repaint continuously for this many seconds, print frame CPU times, and close.
     #[arg(long, value_name = "SECONDS")]
     frame_stats: Option<u64>,
@@ -45,20 +61,28 @@ fn main() -> Result<()> {
     let wallet = match args.account {
         Some(account) => {
             let ledger = args.ledger.or_else(switchyard_ledger::default_path);
-            Some(Wallet { ledger: ledger.context("no user data folder; pass --ledger FILE")?, account })
+            let ledger = ledger.context("no user data folder; pass --ledger FILE")?;
+            Some(Wallet { ledger, account, member: args.member })
         }
         None => None,
     };
+    let placement = PlacementOptions {
+        deadline: args.deadline,
+        catalog: args.catalog,
+        routes: args.routes,
+        licences: args.licences,
+        ..PlacementOptions::default()
+    };
     let launch = Launch {
         registry: switchyard_nodes::registry_keeping(&config, KeptResults::at_or_default(None)),
-        catalog: switchyard_catalog::Catalog::builtin(),
+        catalog: switchyard_session::placement::load_catalog(&placement)?,
         onnx: config.onnx_settings(),
         open: args.workflow,
         out_dir: args.out,
         templates_dir: args.templates,
         wallet,
         recent_store: dirs::config_dir().map(|d| d.join("switchyard").join("editor-recent.json")),
-        at_unix_s: None,
+        placement,
     };
     let stats = args.frame_stats.map(Duration::from_secs);
     let options = eframe::NativeOptions {

@@ -294,6 +294,18 @@ pub struct PlacementArgs {
     pub licences: Vec<String>,
 }
 
+impl WalletArgs {
+    /// The session layer's wallet options for `account`.
+    pub fn options(&self, account: &str) -> switchyard_session::wallet::WalletOptions {
+        switchyard_session::wallet::WalletOptions {
+            account: account.to_string(),
+            ledger: self.ledger.clone(),
+            budget: self.budget,
+            member: self.member.clone(),
+        }
+    }
+}
+
 /// The wallet a run spends from.
 #[derive(Args, Debug, Clone)]
 pub struct WalletArgs {

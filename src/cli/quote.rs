@@ -107,24 +107,9 @@ fn node_line(q: &NodeQuote) -> String {
 fn room(wallet: &WalletArgs, account: &str) -> Result<(i64, Option<(String, i64)>), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let ledger = open_existing_ledger(wallet).await?;
-        wallet_room(&ledger, account, wallet.member.as_deref()).await.map_err(|e| e.to_string())
+        let opts = wallet.options(account);
+        let ledger = switchyard_session::wallet::open(&opts).await.map_err(|e| e.to_string())?;
+        let room = switchyard_session::wallet::room(&ledger, &opts).await.map_err(|e| e.to_string())?;
+        Ok((room.available, room.member))
     })
-}
-
-/// The ledger `--ledger` (or the default) names; a missing one is an error, never created.
-pub async fn open_existing_ledger(wallet: &WalletArgs) -> Result<switchyard_ledger::Ledger, String> {
-    let path = super::credits::ledger_path(wallet.ledger.clone()).map_err(|e| e.to_string())?;
-    switchyard_ledger::Ledger::open_existing(&path).await.map_err(|e| e.to_string())
-}
-
-/// A wallet's available credits, and what is left of a member's monthly cap.
-pub async fn wallet_room(
-    ledger: &switchyard_ledger::Ledger,
-    account: &str,
-    member: Option<&str>,
-) -> Result<(i64, Option<(String, i64)>), switchyard_ledger::LedgerError> {
-    let available = ledger.balance(account).await?.available.0;
-    let Some(m) = member else { return Ok((available, None)) };
-    Ok((available, Some((m.to_string(), ledger.member_left(account, m).await?))))
 }

@@ -6,64 +6,61 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, CreditsRecord, GraphPlan, RunId};
+use switchyard_billing::{Billing, CreditsRecord, GraphPlan};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{NodeStatus, RunReport};
-use switchyard_ledger::LedgerError;
+use switchyard_session::wallet::Admission;
+use switchyard_session::{Code, SessionError};
 
 use super::Exit;
 use super::args::RunArgs;
-use super::quote::{Verdict, node_lines, open_existing_ledger, wallet_room};
+use super::quote::node_lines;
 
-/// Opens the wallet, voids expired holds, and checks the quote fits the balance and budget.
-/// `Err` is the exit code when it does not.
+/// Opens the wallet and admits the run through the session layer: the quote must fit the
+/// balance, the budget and the member's cap, and its most is reserved. `Err` is the exit
+/// code when it does not fit or cannot be opened.
 pub async fn open(
     args: &RunArgs,
     catalog: Catalog,
     items: &[BatchItem],
     plans: &[GraphPlan],
 ) -> Result<Arc<Billing>, Exit> {
-    let account = args.wallet.account.clone().unwrap_or_default();
-    let fail = |e: String| {
+    let wallet = args.wallet.options(args.wallet.account.as_deref().unwrap_or_default());
+    let refused = |e: SessionError| {
         eprintln!("error: {e}");
-        Exit::Invalid
+        if e.code == Code::OverBudget {
+            eprintln!("refused before starting: nothing was run or charged (exit 3)");
+        }
+        exit_of(e.code)
     };
-    let ledger = open_existing_ledger(&args.wallet).await.map_err(fail)?;
-    let recovered = ledger.recover().await.map_err(|e| fail(e.to_string()))?;
-    if recovered.voided > 0 || recovered.unknown > 0 {
-        tracing::info!(voided = recovered.voided, unknown = recovered.unknown, "expired holds recovered");
-    }
-    let member = args.wallet.member.clone();
-    let (available, room) = wallet_room(&ledger, &account, member.as_deref()).await.map_err(|e| fail(e.to_string()))?;
+    let ledger = switchyard_session::wallet::open(&wallet).await.map_err(refused)?;
     let mut totals = switchyard_catalog::quote::Totals::default();
     for p in plans {
         totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
         totals.gco2eq += p.plan.totals.gco2eq;
         totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
     }
-    let verdict = Verdict::new(totals.credits.1, Some(available), args.wallet.budget).member(room);
-    if !verdict.fits() {
-        let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
-        for line in nodes.into_iter().chain(verdict.lines(&totals)) {
-            eprintln!("{line}");
-        }
-        eprintln!("refused before starting: nothing was run or charged (exit 3)");
-        return Err(Exit::OverBudget);
-    }
-    let run_id = RunId::mint();
-    let budget = args.wallet.budget;
-    let admitted =
-        Billing::admit(ledger, Arc::new(catalog), account, member, run_id, budget, totals.credits.1, totals.makespan_s);
-    match admitted.await {
-        Ok(billing) => Ok(Arc::new(billing)),
-        Err(e @ (LedgerError::InsufficientFunds { .. } | LedgerError::MemberCapReached { .. })) => {
-            // Another run took the room between the quote and admission.
-            eprintln!("error: {e}");
+    match switchyard_session::wallet::admit(ledger, Arc::new(catalog), &wallet, &totals).await {
+        Ok(Admission::Admitted(billing)) => Ok(billing),
+        Ok(Admission::Refused(verdict)) => {
+            let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
+            for line in nodes.into_iter().chain(verdict.lines(&totals)) {
+                eprintln!("{line}");
+            }
             eprintln!("refused before starting: nothing was run or charged (exit 3)");
             Err(Exit::OverBudget)
         }
-        Err(e) => Err(fail(e.to_string())),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// The exit code of a session outcome.
+fn exit_of(code: Code) -> Exit {
+    match code {
+        Code::OverBudget => Exit::OverBudget,
+        Code::Invalid => Exit::Invalid,
+        _ => Exit::Failed,
     }
 }
 

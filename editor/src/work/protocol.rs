@@ -11,6 +11,8 @@ use switchyard_engine::format::WorkflowFile;
 use switchyard_engine::{Diagnostic, Event, NodeStatus, Registry, RunStatus};
 use switchyard_nodes::onnx::OnnxSettings;
 
+use switchyard_session::placement::PlacementOptions;
+
 use super::preview::Preview;
 
 /// What the UI asks for.
@@ -75,8 +77,9 @@ pub struct Settings {
     pub wallet: Option<Wallet>,
     /// Local model fits, probed once.
     pub local_fits: LocalFits,
-    /// Quote as of this time (unix seconds) instead of now: surge windows depend on it.
-    pub at_unix_s: Option<i64>,
+    /// Placement beyond the policy picker: the time prices are taken at (surge windows
+    /// depend on it), a deadline, routes and licences, as the command line's flags give them.
+    pub placement: PlacementOptions,
 }
 
 /// One node's badge: where it runs, what it costs, its carbon.
@@ -117,6 +120,8 @@ pub struct Wallet {
     pub ledger: PathBuf,
     /// The wallet's name.
     pub account: String,
+    /// The team member spending from a pool wallet, within their monthly cap.
+    pub member: Option<String>,
 }
 
 /// How a run ended, node by node.

@@ -2,11 +2,11 @@
 //! through the same billing and catalog calls as `switchyard quote`.
 
 use switchyard_billing::place_graph;
-use switchyard_billing::plan::offer_local_models;
-use switchyard_catalog::place::{Options, Policy};
+use switchyard_catalog::place::Options;
 use switchyard_engine::format::ParsedWorkflow;
 use switchyard_engine::{CompileOptions, Diagnostic, Graph};
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
+use switchyard_session::placement::PlacementOptions;
 
 use super::protocol::{Badge, Check, GraphQuote, Settings};
 
@@ -24,13 +24,12 @@ pub fn compile(settings: &Settings, check: &Check) -> Result<Graph, Vec<Diagnost
     switchyard_engine::compile(parsed, &settings.registry, &CompileOptions::default()).map_err(|d| d.0)
 }
 
-/// Placement options for `graph` under `policy`, starting now.
+/// Placement options for `graph` under `policy`, through the session layer as the command
+/// line's are (the settings' time, deadline, routes and licences included).
 pub fn options(settings: &Settings, graph: &Graph, policy: &str) -> Result<Options, String> {
-    let policy: Policy = policy.parse().map_err(|e| format!("policy: {e}"))?;
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let mut opts = Options::new(policy, settings.at_unix_s.unwrap_or_else(now));
-    offer_local_models(&settings.catalog, graph, &mut opts, |manifest| fit(settings, manifest));
-    Ok(opts)
+    let opts = PlacementOptions { policy: policy.to_string(), ..settings.placement.clone() };
+    switchyard_session::placement::options(&opts, &settings.catalog, graph, |manifest| fit(settings, manifest))
+        .map_err(|e| e.to_string())
 }
 
 /// Places `graph` by `policy` and sets each placed node's provider.

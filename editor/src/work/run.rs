@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, CreditsRecord, GraphPlan, Verdict, place_graph};
+use switchyard_billing::{Billing, CreditsRecord, GraphPlan, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, PathRoots, RunOptions, Value};
 use switchyard_ledger::Ledger;
+use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::preview::{Preview, mask_preview, preview};
@@ -105,30 +106,22 @@ async fn open_billing(
     plan: &GraphPlan,
     budget: Option<i64>,
 ) -> Result<Arc<Billing>, String> {
-    let ledger = Ledger::open_existing(&wallet.ledger).await.map_err(|e| e.to_string())?;
-    ledger.recover().await.map_err(|e| e.to_string())?;
-    let available = ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0;
-    let verdict = Verdict::new(plan.plan.totals.credits.1, Some(available), budget);
-    if !verdict.fits() {
-        let [_, why] = verdict.lines(&plan.plan.totals);
-        return Err(format!("{}: {why}", wallet.account));
-    }
-    let run_id = switchyard_billing::RunId::mint();
-    let totals = &plan.plan.totals;
-    let catalog = Arc::clone(&settings.catalog);
-    let billing = Billing::admit(
-        ledger,
-        catalog,
-        wallet.account.clone(),
-        None,
-        run_id,
+    let opts = WalletOptions {
+        account: wallet.account.clone(),
+        ledger: Some(wallet.ledger.clone()),
         budget,
-        totals.credits.1,
-        totals.makespan_s,
-    )
-    .await
-    .map_err(|e| format!("refused before starting, nothing was charged: {e}"))?;
-    Ok(Arc::new(billing))
+        member: wallet.member.clone(),
+    };
+    let ledger = switchyard_session::wallet::open(&opts).await.map_err(|e| e.to_string())?;
+    let totals = &plan.plan.totals;
+    match switchyard_session::wallet::admit(ledger, Arc::clone(&settings.catalog), &opts, totals).await {
+        Ok(Admission::Admitted(billing)) => Ok(billing),
+        Ok(Admission::Refused(verdict)) => {
+            let [_, why] = verdict.lines(totals);
+            Err(format!("{}: {why}", wallet.account))
+        }
+        Err(e) => Err(format!("refused before starting, nothing was charged: {e}")),
+    }
 }
 
 /// The wallet's available credits.

@@ -22,7 +22,10 @@ pub fn launch(out: &Path) -> Launch {
         templates_dir: workflows(),
         wallet: None,
         recent_store: Some(out.join("recent.json")),
-        at_unix_s: Some(QUOTE_AT),
+        placement: switchyard_session::placement::PlacementOptions {
+            at: Some(QUOTE_AT).map(|s: i64| s.to_string()),
+            ..Default::default()
+        },
     }
 }
 
@@ -92,7 +95,7 @@ pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) ->
         out_dir: l.out_dir,
         wallet: None,
         local_fits: Default::default(),
-        at_unix_s: l.at_unix_s,
+        placement: l.placement,
     };
     let check = switchyard_editor::work::Check {
         rev: 0,

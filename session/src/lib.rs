@@ -1,0 +1,18 @@
+//! The run pipeline every front end shares (the command line and the editor today; the
+//! server and farm workers next): placement options from plain option structs, the wallet
+//! and its room, and admission, which mints the run id and reserves the run's most. Errors
+//! are typed outcomes with a stable [`Code`], which the command line maps to exit codes and a
+//! server will map to HTTP statuses.
+//!
+//! ```
+//! use switchyard_session::placement::{PlacementOptions, parse_duration};
+//! let opts = PlacementOptions { policy: "cheapest".into(), deadline: Some("5m".into()), ..Default::default() };
+//! assert_eq!(parse_duration(opts.deadline.as_deref().unwrap()), Ok(300.0));
+//! ```
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod placement;
+pub mod wallet;
+
+pub use error::{Code, SessionError};

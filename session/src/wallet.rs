@@ -1,0 +1,104 @@
+//! The wallet a run spends from: which ledger, the room it has (balance and a member's cap),
+//! and admission, which weighs the quote's most against that room, mints the run's id and
+//! reserves the most in one ledger step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use switchyard_billing::{Billing, RunId, Verdict};
+use switchyard_catalog::Catalog;
+use switchyard_catalog::quote::Totals;
+use switchyard_ledger::Ledger;
+
+use crate::SessionError;
+
+/// How a front end names the wallet.
+#[derive(Clone, Debug, Default)]
+pub struct WalletOptions {
+    /// The wallet.
+    pub account: String,
+    /// The ledger database; the default one (`$SWITCHYARD_LEDGER`, else the user's data
+    /// folder) when `None`.
+    pub ledger: Option<PathBuf>,
+    /// The most the run may spend, in credits.
+    pub budget: Option<i64>,
+    /// The team member spending from a pool wallet, within their monthly cap.
+    pub member: Option<String>,
+}
+
+/// The wallet's room: available credits, and what is left of the member's cap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Credits that can be held now.
+    pub available: i64,
+    /// The member and what is left of their cap this month.
+    pub member: Option<(String, i64)>,
+}
+
+/// The ledger file: `explicit`, else the default.
+pub fn ledger_path(explicit: Option<&PathBuf>) -> Result<PathBuf, SessionError> {
+    explicit
+        .cloned()
+        .or_else(switchyard_ledger::default_path)
+        .ok_or_else(|| SessionError::invalid("no user data folder for the ledger; name one (--ledger FILE)"))
+}
+
+/// Opens the wallet's ledger, refusing to create one (spending needs credits granted
+/// first), and recovers what a crashed run left.
+pub async fn open(wallet: &WalletOptions) -> Result<Ledger, SessionError> {
+    let ledger = Ledger::open_existing(&ledger_path(wallet.ledger.as_ref())?).await?;
+    // Recovery logs what it found itself.
+    ledger.recover().await?;
+    Ok(ledger)
+}
+
+/// The wallet's room now.
+pub async fn room(ledger: &Ledger, wallet: &WalletOptions) -> Result<Room, SessionError> {
+    let available = ledger.balance(&wallet.account).await?.available.0;
+    let member = match &wallet.member {
+        Some(m) => Some((m.clone(), ledger.member_left(&wallet.account, m).await?)),
+        None => None,
+    };
+    Ok(Room { available, member })
+}
+
+/// The verdict on a run whose quote totals `totals`, against the wallet's room and budget.
+pub fn verdict(totals: &Totals, room: &Room, budget: Option<i64>) -> Verdict {
+    Verdict::new(totals.credits.1, Some(room.available), budget).member(room.member.clone())
+}
+
+/// A run admitted: its billing (the reservation taken), or the verdict that refused it.
+pub enum Admission {
+    /// Admitted: nodes spend through this, and `Billing::close` ends the run.
+    Admitted(Arc<Billing>),
+    /// Refused before anything ran: the quote does not fit.
+    Refused(Verdict),
+}
+
+/// Admits a run whose quote totals `totals`: the verdict first, then the reservation of its
+/// most under a freshly minted run id (other runs may have taken the room meanwhile: that is
+/// refused too, as [`crate::Code::OverBudget`]).
+pub async fn admit(
+    ledger: Ledger,
+    catalog: Arc<Catalog>,
+    wallet: &WalletOptions,
+    totals: &Totals,
+) -> Result<Admission, SessionError> {
+    let room = room(&ledger, wallet).await?;
+    let verdict = verdict(totals, &room, wallet.budget);
+    if !verdict.fits() {
+        return Ok(Admission::Refused(verdict));
+    }
+    let billing = Billing::admit(
+        ledger,
+        catalog,
+        wallet.account.clone(),
+        wallet.member.clone(),
+        RunId::mint(),
+        wallet.budget,
+        totals.credits.1,
+        totals.makespan_s,
+    )
+    .await?;
+    Ok(Admission::Admitted(Arc::new(billing)))
+}
