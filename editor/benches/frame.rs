@@ -57,10 +57,8 @@ fn launch(dir: &std::path::Path) -> Launch {
         templates_dir: dir.to_path_buf(),
         wallet: None,
         recent_store: None,
-        placement: switchyard_session::placement::PlacementOptions {
-            at: Some(0).map(|s: i64| s.to_string()),
-            ..Default::default()
-        },
+        placement: switchyard_session::placement::PlacementOptions { at: Some("0".to_string()), ..Default::default() },
+        inputs: Default::default(),
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Launch {
     /// Placement beyond the policy picker: the time prices are taken at, a deadline,
     /// routes and licences.
     pub placement: switchyard_session::placement::PlacementOptions,
+    /// Where inputs may be read from (the settings file's `[inputs]`).
+    pub inputs: switchyard_engine::InputRoots,
 }
 
 /// Starts the backend and builds the editor; `wake` repaints the UI when a reply arrives.
@@ -55,6 +57,7 @@ pub fn start(launch: Launch, wake: impl Fn() + Send + Sync + 'static) -> std::io
         wallet: launch.wallet,
         local_fits: Default::default(),
         placement: launch.placement,
+        inputs: launch.inputs,
     };
     let backend = work::Backend::start(settings, wake)?;
     let files = shell::files::Files::new(launch.templates_dir, launch.recent_store);

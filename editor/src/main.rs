@@ -83,6 +83,7 @@ fn main() -> Result<()> {
         wallet,
         recent_store: dirs::config_dir().map(|d| d.join("switchyard").join("editor-recent.json")),
         placement,
+        inputs: config.input_roots(),
     };
     let stats = args.frame_stats.map(Duration::from_secs);
     let options = eframe::NativeOptions {

@@ -1,48 +1,25 @@
-//! Reading a workflow file, applying `--set`, validating; and `switchyard validate`.
+//! `switchyard validate`, and the workflow flags as the session layer's load options.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
-use switchyard_engine::format::{MAX_FILE_BYTES, Override, parse_override};
-use switchyard_engine::{CompileOptions, Diagnostic, Diagnostics, Graph, Registry, load_workflow};
+use switchyard_engine::format::Override;
+use switchyard_engine::{Diagnostics, Graph, Registry};
+use switchyard_session::load::{LoadOptions, Source};
 
 use super::Exit;
 use super::args::{ValidateArgs, WorkflowArgs};
 
-/// The workflow's text and the folder its input paths resolve against.
-pub struct Source {
-    pub text: String,
-    pub input_root: PathBuf,
-}
-
-/// Reads the file, refusing what is too large or not UTF-8.
-pub fn read_source(path: &Path) -> Result<Source, Diagnostics> {
-    let unreadable =
-        |why: String| Diagnostics::from(Diagnostic::file("unreadable-file", format!("{}: {why}", path.display())));
-    let text =
-        switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let input_root = parent.canonicalize().map_err(|e| unreadable(e.to_string()))?;
-    Ok(Source { text, input_root })
-}
-
-/// Parses every `--set`, collecting all malformed ones.
-pub fn parse_overrides(raw: &[String]) -> Result<Vec<Override>, Diagnostics> {
-    let mut diags = Diagnostics::default();
-    let parsed: Vec<Override> = raw.iter().filter_map(|r| parse_override(r).map_err(|d| diags.push(d)).ok()).collect();
-    if diags.is_empty() { Ok(parsed) } else { Err(diags) }
-}
-
-/// Validates the source with the given overrides.
-pub fn compile(
-    registry: &Registry,
-    source: &Source,
-    overrides: &[Override],
-    args: &WorkflowArgs,
-) -> Result<Graph, Diagnostics> {
-    let opts =
-        CompileOptions { max_nodes: args.max_nodes, inputs: Some((source.input_root.clone(), args.inputs.clone())) };
-    load_workflow(&source.text, registry, overrides, &opts).map(|(_, graph)| graph)
+impl WorkflowArgs {
+    /// The session layer's load options.
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            workflow: self.workflow.clone(),
+            overrides: self.overrides.clone(),
+            max_nodes: self.max_nodes,
+            inputs: self.inputs.clone(),
+        }
+    }
 }
 
 /// Prints diagnostics for a person, or as JSON.
@@ -81,9 +58,5 @@ pub fn load_and_compile(
     args: &WorkflowArgs,
     extra: &[Override],
 ) -> Result<(Source, Graph), Diagnostics> {
-    let source = read_source(&args.workflow)?;
-    let mut overrides = parse_overrides(&args.overrides)?;
-    overrides.extend_from_slice(extra);
-    let graph = compile(registry, &source, &overrides, args)?;
-    Ok((source, graph))
+    switchyard_session::load::load(registry, &args.options(), extra)
 }

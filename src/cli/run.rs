@@ -1,29 +1,24 @@
 //! `switchyard run`: validate everything first, then run once or per batch item.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use switchyard_engine::batch::{BatchItem, item_names, run_batch};
+use switchyard_engine::batch::{BatchItem, run_batch};
 use switchyard_engine::cache::{Cache, DiskCache};
-use switchyard_engine::format::Override;
-use switchyard_engine::{
-    Diagnostic, Diagnostics, EventSink, Executor, ExecutorConfig, PathRoots, Registry, RunOptions, RunReport,
-};
+use switchyard_engine::{Diagnostics, EventSink, Executor, ExecutorConfig, Registry, RunOptions, RunReport};
 use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
-use super::load::{compile, load_and_compile, parse_overrides, print_diagnostics, read_source};
+use super::load::print_diagnostics;
 use super::placement::{load_catalog, options, place};
 use super::{Exit, progress, spend, summary};
 use switchyard_billing::GraphPlan;
 use switchyard_billing::plan::capability;
 use switchyard_catalog::Catalog;
 use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::load::BatchOptions;
 
-/// The most files one `--batch` glob may match.
-const BATCH_MAX_ITEMS: usize = 100_000;
 /// Events buffered between the executor and the printer.
 const EVENT_QUEUE: usize = 4096;
 
@@ -52,60 +47,11 @@ pub fn run(registry: &Registry, args: RunArgs, onnx: &OnnxSettings) -> Result<Ex
 
 /// Validates the workflow (once per batch item) before anything runs.
 fn prepare(registry: &Registry, args: &RunArgs) -> Result<Vec<BatchItem>, Diagnostics> {
-    let out = args.out.clone();
-    let (Some(pattern), Some(bind)) = (&args.batch, &args.bind) else {
-        let (source, graph) = load_and_compile(registry, &args.workflow, &[])?;
-        let paths = PathRoots::new(source.input_root, out).with_inputs(args.workflow.inputs.clone());
-        return Ok(vec![BatchItem { name: String::new(), graph, paths }]);
+    let batch = match (&args.batch, &args.bind) {
+        (Some(pattern), Some(bind)) => Some(BatchOptions { pattern: pattern.clone(), bind: bind.clone() }),
+        _ => None,
     };
-    let (node, param) = bind.split_once('.').ok_or_else(|| {
-        Diagnostic::file("bad-bind", format!("--bind {bind:?} is not of the form node.param"))
-            .help("for example --bind load.path")
-    })?;
-    let files = glob_files(pattern)?;
-    let source = read_source(&args.workflow.workflow)?;
-    let base = parse_overrides(&args.workflow.overrides)?;
-    let mut diags = Diagnostics::default();
-    let mut items = Vec::with_capacity(files.len());
-    for (file, name) in files.iter().zip(item_names(&files)) {
-        let mut overrides = base.clone();
-        overrides.push(Override { node: node.into(), param: param.into(), raw: file.to_string_lossy().into_owned() });
-        match compile(registry, &source, &overrides, &args.workflow) {
-            Ok(graph) => {
-                let paths = PathRoots::new(&source.input_root, &out).with_inputs(args.workflow.inputs.clone());
-                items.push(BatchItem { name, graph, paths });
-            }
-            Err(d) => {
-                for mut e in d.0 {
-                    e.message = format!("batch item {}: {}", file.display(), e.message);
-                    diags.push(e);
-                }
-            }
-        }
-    }
-    if diags.is_empty() { Ok(items) } else { Err(diags) }
-}
-
-/// Expands the glob to absolute paths, sorted, refusing none or too many.
-fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
-    let bad = |msg: String| Diagnostics::from(Diagnostic::file("bad-batch", msg));
-    let entries = glob::glob(pattern).map_err(|e| bad(format!("--batch {pattern:?} is not a valid glob: {e}")))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| bad(format!("--batch: {e}")))?;
-        if path.is_file() {
-            files.push(path.canonicalize().map_err(|e| bad(format!("{}: {e}", path.display())))?);
-        }
-        if files.len() > BATCH_MAX_ITEMS {
-            return Err(bad(format!("--batch {pattern:?} matches more than {BATCH_MAX_ITEMS} files; split the batch")));
-        }
-    }
-    if files.is_empty() {
-        let none = Diagnostic::file("bad-batch", format!("--batch {pattern:?} matches no files"));
-        return Err(none.help("check the pattern; it is relative to the current folder").into());
-    }
-    files.sort();
-    Ok(files)
+    switchyard_session::load::prepare(registry, &args.workflow.options(), batch.as_ref(), &args.out)
 }
 
 /// Places every item's cloud-capable nodes by the policy (setting their `provider`).

@@ -80,6 +80,8 @@ pub struct Settings {
     /// Placement beyond the policy picker: the time prices are taken at (surge windows
     /// depend on it), a deadline, routes and licences, as the command line's flags give them.
     pub placement: PlacementOptions,
+    /// Where inputs may be read from (the settings file's `[inputs]`).
+    pub inputs: switchyard_engine::InputRoots,
 }
 
 /// One node's badge: where it runs, what it costs, its carbon.

@@ -3,8 +3,7 @@
 
 use switchyard_billing::place_graph;
 use switchyard_catalog::place::Options;
-use switchyard_engine::format::ParsedWorkflow;
-use switchyard_engine::{CompileOptions, Diagnostic, Graph};
+use switchyard_engine::{Diagnostic, Graph};
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
 use switchyard_session::placement::PlacementOptions;
 
@@ -20,8 +19,8 @@ pub fn quote(settings: &Settings, check: &Check) -> Result<Result<GraphQuote, St
 /// The file compiled as `switchyard run` compiles it once read, with the same default limits;
 /// the file is already in memory, so it is not written out and read back.
 pub fn compile(settings: &Settings, check: &Check) -> Result<Graph, Vec<Diagnostic>> {
-    let parsed = ParsedWorkflow { file: Some(check.file.clone()), ..ParsedWorkflow::default() };
-    switchyard_engine::compile(parsed, &settings.registry, &CompileOptions::default()).map_err(|d| d.0)
+    let (registry, inputs) = (&settings.registry, &settings.inputs);
+    switchyard_session::load::compile_in_memory(registry, &check.file, &check.input_root, inputs).map_err(|d| d.0)
 }
 
 /// Placement options for `graph` under `policy`, through the session layer as the command

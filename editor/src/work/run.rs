@@ -57,7 +57,7 @@ pub async fn run(
             }
         })
     };
-    let paths = PathRoots::new(&check.input_root, &settings.out_dir);
+    let paths = PathRoots::new(&check.input_root, &settings.out_dir).with_inputs(settings.inputs.clone());
     let opts = RunOptions { paths: Arc::new(paths), events: EventSink::channel(tx), cancel, keep_outputs: true };
     let report = executor.run(&graph, opts).await;
     let _ = forward.await;

@@ -23,9 +23,10 @@ pub fn launch(out: &Path) -> Launch {
         wallet: None,
         recent_store: Some(out.join("recent.json")),
         placement: switchyard_session::placement::PlacementOptions {
-            at: Some(QUOTE_AT).map(|s: i64| s.to_string()),
+            at: Some(QUOTE_AT.to_string()),
             ..Default::default()
         },
+        inputs: Default::default(),
     }
 }
 
@@ -96,6 +97,7 @@ pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) ->
         wallet: None,
         local_fits: Default::default(),
         placement: l.placement,
+        inputs: l.inputs,
     };
     let check = switchyard_editor::work::Check {
         rev: 0,

@@ -1,0 +1,155 @@
+//! Loading and validation before anything runs: the file read (regular files only, within
+//! the size limit), `--set` overrides, the input-root policy, and a batch expanded into items
+//! that are each validated. Problems come back as every diagnostic, never the first alone.
+
+use std::path::{Path, PathBuf};
+
+use switchyard_engine::batch::{BatchItem, item_names};
+use switchyard_engine::format::{MAX_FILE_BYTES, Override, ParsedWorkflow, WorkflowFile, parse_override};
+use switchyard_engine::{
+    CompileOptions, Diagnostic, Diagnostics, Graph, InputRoots, PathRoots, Registry, load_workflow,
+};
+
+/// The most files one batch glob may match.
+pub const BATCH_MAX_ITEMS: usize = 100_000;
+
+/// A workflow to load, as a front end names it.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// `node.param=value` overrides, in order.
+    pub overrides: Vec<String>,
+    /// The most nodes the graph may have.
+    pub max_nodes: usize,
+    /// Where inputs may be read from.
+    pub inputs: InputRoots,
+}
+
+/// Run a workflow once per file a glob matches, binding each file to one param.
+#[derive(Clone, Debug)]
+pub struct BatchOptions {
+    /// The glob, relative to the current folder.
+    pub pattern: String,
+    /// `node.param` that takes each file's path.
+    pub bind: String,
+}
+
+/// The workflow's text and the folder its input paths resolve against.
+pub struct Source {
+    /// The file's text.
+    pub text: String,
+    /// Its folder, canonical.
+    pub input_root: PathBuf,
+}
+
+/// Reads the file, refusing what is too large, not UTF-8, or not a regular file.
+pub fn read_source(path: &Path) -> Result<Source, Diagnostics> {
+    let unreadable =
+        |why: String| Diagnostics::from(Diagnostic::file("unreadable-file", format!("{}: {why}", path.display())));
+    let text =
+        switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let input_root = parent.canonicalize().map_err(|e| unreadable(e.to_string()))?;
+    Ok(Source { text, input_root })
+}
+
+/// Parses every override, collecting all malformed ones.
+pub fn parse_overrides(raw: &[String]) -> Result<Vec<Override>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let parsed: Vec<Override> = raw.iter().filter_map(|r| parse_override(r).map_err(|d| diags.push(d)).ok()).collect();
+    if diags.is_empty() { Ok(parsed) } else { Err(diags) }
+}
+
+/// Validates `source` with `overrides`, under the options' limits and input roots.
+pub fn compile(
+    registry: &Registry,
+    source: &Source,
+    overrides: &[Override],
+    opts: &LoadOptions,
+) -> Result<Graph, Diagnostics> {
+    let compile =
+        CompileOptions { max_nodes: opts.max_nodes, inputs: Some((source.input_root.clone(), opts.inputs.clone())) };
+    load_workflow(&source.text, registry, overrides, &compile).map(|(_, graph)| graph)
+}
+
+/// Validates a workflow already in memory (the editor's), as a file in `input_root` would be.
+pub fn compile_in_memory(
+    registry: &Registry,
+    file: &WorkflowFile,
+    input_root: &Path,
+    inputs: &InputRoots,
+) -> Result<Graph, Diagnostics> {
+    let parsed = ParsedWorkflow { file: Some(file.clone()), ..ParsedWorkflow::default() };
+    let opts = CompileOptions { inputs: Some((input_root.to_path_buf(), inputs.clone())), ..CompileOptions::default() };
+    switchyard_engine::compile(parsed, registry, &opts)
+}
+
+/// Reads, overrides (the options', then `extra`) and validates.
+pub fn load(registry: &Registry, opts: &LoadOptions, extra: &[Override]) -> Result<(Source, Graph), Diagnostics> {
+    let source = read_source(&opts.workflow)?;
+    let mut overrides = parse_overrides(&opts.overrides)?;
+    overrides.extend_from_slice(extra);
+    let graph = compile(registry, &source, &overrides, opts)?;
+    Ok((source, graph))
+}
+
+/// Everything a run will do, validated before anything runs: one item, or one per batch
+/// file, each writing under `out`.
+pub fn prepare(
+    registry: &Registry,
+    opts: &LoadOptions,
+    batch: Option<&BatchOptions>,
+    out: &Path,
+) -> Result<Vec<BatchItem>, Diagnostics> {
+    let roots = |source: &Source| PathRoots::new(&source.input_root, out).with_inputs(opts.inputs.clone());
+    let Some(batch) = batch else {
+        let (source, graph) = load(registry, opts, &[])?;
+        return Ok(vec![BatchItem { name: String::new(), paths: roots(&source), graph }]);
+    };
+    let (node, param) = batch.bind.split_once('.').ok_or_else(|| {
+        Diagnostic::file("bad-bind", format!("--bind {:?} is not of the form node.param", batch.bind))
+            .help("for example --bind load.path")
+    })?;
+    let files = glob_files(&batch.pattern)?;
+    let source = read_source(&opts.workflow)?;
+    let base = parse_overrides(&opts.overrides)?;
+    let mut diags = Diagnostics::default();
+    let mut items = Vec::with_capacity(files.len());
+    for (file, name) in files.iter().zip(item_names(&files)) {
+        let mut overrides = base.clone();
+        overrides.push(Override { node: node.into(), param: param.into(), raw: file.to_string_lossy().into_owned() });
+        match compile(registry, &source, &overrides, opts) {
+            Ok(graph) => items.push(BatchItem { name, graph, paths: roots(&source) }),
+            Err(d) => {
+                for mut e in d.0 {
+                    e.message = format!("batch item {}: {}", file.display(), e.message);
+                    diags.push(e);
+                }
+            }
+        }
+    }
+    if diags.is_empty() { Ok(items) } else { Err(diags) }
+}
+
+/// Expands the glob to absolute paths, sorted, refusing none or too many.
+fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
+    let bad = |msg: String| Diagnostics::from(Diagnostic::file("bad-batch", msg));
+    let entries = glob::glob(pattern).map_err(|e| bad(format!("--batch {pattern:?} is not a valid glob: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| bad(format!("--batch: {e}")))?;
+        if path.is_file() {
+            files.push(path.canonicalize().map_err(|e| bad(format!("{}: {e}", path.display())))?);
+        }
+        if files.len() > BATCH_MAX_ITEMS {
+            return Err(bad(format!("--batch {pattern:?} matches more than {BATCH_MAX_ITEMS} files; split the batch")));
+        }
+    }
+    if files.is_empty() {
+        let none = Diagnostic::file("bad-batch", format!("--batch {pattern:?} matches no files"));
+        return Err(none.help("check the pattern; it is relative to the current folder").into());
+    }
+    files.sort();
+    Ok(files)
+}
