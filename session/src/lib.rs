@@ -1,7 +1,8 @@
 //! The run pipeline every front end shares (the command line and the editor today; the
 //! server and farm workers next): loading and validation (the input-root policy and batches
 //! included), placement options from plain option structs, the wallet
-//! and its room, and admission, which mints the run id and reserves the run's most. Errors
+//! and its room, and admission, which mints the run id and reserves the run's most; and the run's typed account (per-node placement, charge, status,
+//! fallbacks, carbon). Errors
 //! are typed outcomes with a stable [`Code`], which the command line maps to exit codes and a
 //! server will map to HTTP statuses.
 //!
@@ -12,6 +13,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod error;
 pub mod load;
 pub mod placement;

@@ -17,6 +17,7 @@ use switchyard_billing::GraphPlan;
 use switchyard_billing::plan::capability;
 use switchyard_catalog::Catalog;
 use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::account::RunAccount;
 use switchyard_session::load::BatchOptions;
 
 /// Events buffered between the executor and the printer.
@@ -128,7 +129,7 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
     {
         eprintln!("warning: cannot release the run's unused reservation ({e}); the next ledger start-up will");
     }
-    let spent = spend::Spent::new(args, &plans, &reports);
+    let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &reports);
     Ok(summary::print(&reports, args, executor.cache().stats(), spent.as_ref()))
 }
 

@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, CreditsRecord, GraphPlan};
+use switchyard_billing::{Billing, GraphPlan};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
-use switchyard_engine::{NodeStatus, RunReport};
+use switchyard_session::account::RunAccount;
 use switchyard_session::wallet::Admission;
 use switchyard_session::{Code, SessionError};
 
@@ -71,77 +70,17 @@ pub fn wrap(items: &mut [BatchItem], plans: &[GraphPlan], billing: &Arc<Billing>
     }
 }
 
-/// One placed node's account.
-#[derive(Serialize)]
-struct NodeSpend {
-    node: String,
-    placement: String,
-    quoted: (i64, i64),
-    charged: Option<i64>,
-    status: NodeStatus,
-}
-
-/// The run's account: quoted against charged, and the gCO2eq of the work done.
-#[derive(Serialize)]
-pub struct Spent {
-    policy: String,
-    account: Option<String>,
-    quoted: (i64, i64),
-    charged: Option<i64>,
-    gco2eq: f64,
-    nodes: Vec<NodeSpend>,
-}
-
-impl Spent {
-    /// From the plans and the run reports (each node's metering record carries its charge).
-    pub fn new(args: &RunArgs, plans: &[GraphPlan], reports: &[RunReport]) -> Option<Self> {
-        let billed = args.wallet.account.is_some();
-        let mut s = Spent {
-            policy: args.placement.policy.clone(),
-            account: args.wallet.account.clone(),
-            quoted: (0, 0),
-            charged: billed.then_some(0),
-            gco2eq: 0.0,
-            nodes: Vec::new(),
-        };
-        for (plan, report) in plans.iter().zip(reports) {
-            for n in &report.nodes {
-                let Some(placed) = plan.placed(&n.id) else { continue };
-                let record = n.metering.as_ref().and_then(CreditsRecord::of);
-                let charged = record.as_ref().map(|r| r.charged);
-                let placement = record.as_ref().map(|r| r.placement.as_str());
-                if n.status == NodeStatus::Executed {
-                    s.gco2eq += record.as_ref().map_or(placed.quote.gco2eq, |r| r.gco2eq);
-                }
-                let q = placed.quote.credits;
-                s.quoted = (s.quoted.0 + q.0, s.quoted.1 + q.1);
-                s.charged = s.charged.map(|c| c + charged.unwrap_or(0));
-                s.nodes.push(NodeSpend {
-                    node: n.id.as_str().to_string(),
-                    placement: placement.unwrap_or(&placed.quote.placement).to_string(),
-                    quoted: q,
-                    charged: billed.then_some(charged.unwrap_or(0)),
-                    status: n.status,
-                });
-            }
-        }
-        (!s.nodes.is_empty()).then_some(s)
+/// The closing lines for people.
+pub fn print(run: &RunAccount) {
+    for n in &run.nodes {
+        let charged = n.charged.map_or_else(|| "unbilled".to_string(), |c| format!("charged {c} cr"));
+        let quoted = super::quote::credits_text(n.quoted);
+        eprintln!("  {:<20} {:<44} quoted {quoted:<12} {charged}", n.node, n.placement);
     }
-
-    /// The closing lines for people.
-    pub fn print(&self) {
-        for n in &self.nodes {
-            let charged = n.charged.map_or_else(|| "unbilled".to_string(), |c| format!("charged {c} cr"));
-            let quoted = super::quote::credits_text(n.quoted);
-            eprintln!("  {:<20} {:<44} quoted {quoted:<12} {charged}", n.node, n.placement);
-        }
-        let quoted = super::quote::credits_text(self.quoted);
-        match (&self.account, self.charged) {
-            (Some(a), Some(c)) => eprintln!("credits ({}): quoted {quoted}, charged {c} cr to {a}", self.policy),
-            _ => {
-                eprintln!("credits ({}): quoted {quoted}; unbilled (no --account: your own provider keys)", self.policy)
-            }
-        }
-        eprintln!("carbon: about {:.2} gCO2eq for the cloud and local models run", self.gco2eq);
+    let quoted = super::quote::credits_text(run.quoted);
+    match (&run.account, run.charged) {
+        (Some(a), Some(c)) => eprintln!("credits ({}): quoted {quoted}, charged {c} cr to {a}", run.policy),
+        _ => eprintln!("credits ({}): quoted {quoted}; unbilled (no --account: your own provider keys)", run.policy),
     }
+    eprintln!("carbon: about {:.2} gCO2eq for the cloud and local models run", run.gco2eq);
 }

@@ -6,7 +6,7 @@ use switchyard_engine::{NodeStatus, RunReport, RunStatus};
 
 use super::Exit;
 use super::args::RunArgs;
-use super::spend::Spent;
+use switchyard_session::account::RunAccount;
 
 #[derive(Serialize, Default)]
 struct Counts {
@@ -35,11 +35,11 @@ struct Summary<'a> {
     runs: &'a [RunReport],
     /// Credits quoted and charged, and gCO2eq, when the workflow has cloud-capable nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    credits: Option<&'a Spent>,
+    credits: Option<&'a RunAccount>,
 }
 
 /// Prints the summary and returns the exit code.
-pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats, credits: Option<&Spent>) -> Exit {
+pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats, credits: Option<&RunAccount>) -> Exit {
     let status = overall(reports);
     let mut counts = Counts::default();
     for r in reports {
@@ -119,7 +119,7 @@ fn print_table(s: &Summary<'_>) {
         c.cancelled
     );
     if let Some(spent) = s.credits {
-        spent.print();
+        super::spend::print(spent);
     }
     if let Some(mib) = s.peak_rss_mib {
         eprintln!("peak memory: {mib} MiB");

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
-use switchyard_billing::{Billing, CreditsRecord, GraphPlan, place_graph};
+use switchyard_billing::{Billing, GraphPlan, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, PathRoots, RunOptions, Value};
 use switchyard_ledger::Ledger;
+use switchyard_session::account::RunAccount;
 use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -73,10 +74,9 @@ pub async fn run(
             previews.push((n.id.as_str().to_string(), p));
         }
     }
-    let charged = settings.wallet.as_ref().map(|_| {
-        let charge = |m: &serde_json::Value| CreditsRecord::of(m).map(|r| r.charged);
-        report.nodes.iter().filter_map(|n| n.metering.as_ref().and_then(charge)).sum()
-    });
+    let account = settings.wallet.as_ref().map(|w| w.account.as_str());
+    let run = RunAccount::of(&check.policy, account, std::slice::from_ref(&plan), std::slice::from_ref(&report));
+    let charged = settings.wallet.as_ref().map(|_| run.and_then(|r| r.charged).unwrap_or(0));
     let nodes = report.nodes.iter().map(|n| (n.id.as_str().to_string(), n.status, n.error.clone())).collect();
     let done = Finished { status: report.status, duration_ms: report.duration_ms, nodes, previews, charged };
     out.send(Reply::Finished(Box::new(done)));
