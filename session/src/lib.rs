@@ -17,6 +17,7 @@ pub mod account;
 pub mod error;
 pub mod load;
 pub mod placement;
+pub mod run;
 pub mod wallet;
 
 pub use error::{Code, SessionError};

@@ -1,12 +1,10 @@
 //! `switchyard run`: validate everything first, then run once or per batch item.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use switchyard_engine::batch::{BatchItem, run_batch};
-use switchyard_engine::cache::{Cache, DiskCache};
-use switchyard_engine::{Diagnostics, EventSink, Executor, ExecutorConfig, Registry, RunOptions, RunReport};
+use switchyard_engine::batch::BatchItem;
+use switchyard_engine::{Diagnostics, EventSink, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
@@ -19,6 +17,7 @@ use switchyard_catalog::Catalog;
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::account::RunAccount;
 use switchyard_session::load::BatchOptions;
+use switchyard_session::run::{CacheOptions, ExecOptions, execute as execute_items};
 
 /// Events buffered between the executor and the printer.
 const EVENT_QUEUE: usize = 4096;
@@ -103,7 +102,6 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
             Err(exit) => return Ok(exit),
         }
     }
-    let executor = Executor::new(executor_config(args), Arc::new(build_cache(args)));
     let cancel = CancellationToken::new();
     watch_ctrl_c(cancel.clone());
     let total_nodes: usize = items.iter().map(|i| i.graph.len()).sum();
@@ -113,54 +111,27 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
     } else {
         tokio::spawn(progress::show_bars(rx, total_nodes as u64))
     };
-    let events = EventSink::channel(tx);
-    let reports: Vec<RunReport> = if items.len() == 1 && args.batch.is_none() {
-        let item = items.into_iter().next().context("no workflow to run")?;
-        let opts = RunOptions { paths: Arc::new(item.paths), events, cancel: cancel.clone(), keep_outputs: false };
-        vec![executor.run(&item.graph, opts).await]
-    } else {
-        let reports = run_batch(&executor, items, &events, &cancel, args.jobs).await;
-        drop(events);
-        reports
-    };
+    let exec = exec_options(args);
+    let ran = execute_items(items, args.batch.is_some(), &exec, EventSink::channel(tx), &cancel, billed).await;
     let _ = printer.await;
-    if let Some(billing) = billed
-        && let Err(e) = billing.close().await
-    {
-        eprintln!("warning: cannot release the run's unused reservation ({e}); the next ledger start-up will");
-    }
-    let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &reports);
-    Ok(summary::print(&reports, args, executor.cache().stats(), spent.as_ref()))
+    let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &ran.reports);
+    Ok(summary::print(&ran.reports, args, ran.cache, spent.as_ref()))
 }
 
-fn executor_config(args: &RunArgs) -> ExecutorConfig {
-    let defaults = ExecutorConfig::default();
-    ExecutorConfig {
-        cpu_limit: args.cpu_limit.unwrap_or(defaults.cpu_limit),
+fn exec_options(args: &RunArgs) -> ExecOptions {
+    ExecOptions {
+        cpu_limit: args.cpu_limit,
         accelerator_limit: args.accelerator_limit,
         cloud_limit: args.cloud_limit,
         node_timeout_ms: args.node_timeout_ms,
         fail_fast: args.fail_fast,
-        ..defaults
-    }
-}
-
-fn build_cache(args: &RunArgs) -> Cache {
-    let memory_bytes = args.memory_cache_mb << 20;
-    if args.no_disk_cache {
-        return Cache::memory(memory_bytes);
-    }
-    let dir = args.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join("switchyard").join("outputs")));
-    let Some(dir) = dir else {
-        tracing::warn!("no user cache folder is known; running without a disk cache (set --cache-dir)");
-        return Cache::memory(memory_bytes);
-    };
-    match DiskCache::open(&dir, args.cache_max_mb << 20) {
-        Ok(disk) => Cache::with_disk(memory_bytes, disk),
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot open the disk cache; running without it");
-            Cache::memory(memory_bytes)
-        }
+        jobs: args.jobs,
+        cache: CacheOptions {
+            memory_mb: args.memory_cache_mb,
+            no_disk: args.no_disk_cache,
+            dir: args.cache_dir.clone(),
+            max_mb: args.cache_max_mb,
+        },
     }
 }
 
