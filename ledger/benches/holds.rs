@@ -45,14 +45,7 @@ fn main() {
             ledger.hold(&request(i), &format!("s{i}")).await.expect("hold");
             latencies.push(t.elapsed());
         }
-        let single_rate = SINGLE as f64 / started.elapsed().as_secs_f64();
-        latencies.sort();
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        println!(
-            "single durable holds: {single_rate:.0}/s; latency p50 {:.3} ms, p99 {:.3} ms (goal: p99 under 1 ms)",
-            ms(pct(0.50)),
-            ms(pct(0.99))
-        );
+        report("single durable holds (goal: p99 under 1 ms)", latencies, started.elapsed());
         let started = Instant::now();
         for b in 0..BATCHES {
             let reqs: Vec<_> = (0..BATCH).map(|i| (request(i), format!("b{b}-{i}"))).collect();
@@ -80,15 +73,20 @@ async fn carved_calls(ledger: &Ledger, request: &impl Fn(usize) -> HoldRequest) 
         ledger.post(&hold, Credits(3), Credits(2), Some("task"), &format!("c{i}:post")).await.expect("post");
         latencies.push(t.elapsed());
     }
-    let rate = SINGLE as f64 / started.elapsed().as_secs_f64();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    println!(
-        "billed call (carve from the run, write intent, post; 3 durable transactions): {rate:.0}/s; p50 {:.3} ms, p99 {:.3} ms",
-        ms(pct(0.50)),
-        ms(pct(0.99))
+    report(
+        "billed call (carve from the run, write intent, post; 3 durable transactions)",
+        latencies,
+        started.elapsed(),
     );
     ledger.release_run(&run, "bench-run").await.expect("release");
+}
+
+/// Prints the rate and the p50 and p99 latency of `latencies`, taken in `took` in all.
+fn report(what: &str, mut latencies: Vec<Duration>, took: Duration) {
+    let rate = latencies.len() as f64 / took.as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!("{what}: {rate:.0}/s; latency p50 {:.3} ms, p99 {:.3} ms", ms(pct(0.50)), ms(pct(0.99)));
 }
 
 fn ms(d: Duration) -> f64 {
