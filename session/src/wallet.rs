@@ -43,10 +43,16 @@ pub fn ledger_path(explicit: Option<&PathBuf>) -> Result<PathBuf, SessionError> 
         .ok_or_else(|| SessionError::invalid("no user data folder for the ledger; name one (--ledger FILE)"))
 }
 
-/// Opens the wallet's ledger, refusing to create one (spending needs credits granted
-/// first), and recovers what a crashed run left.
+/// Opens the wallet's ledger to read it, refusing to create one (spending needs credits
+/// granted first).
 pub async fn open(wallet: &WalletOptions) -> Result<Ledger, SessionError> {
-    let ledger = Ledger::open_existing(&ledger_path(wallet.ledger.as_ref())?).await?;
+    Ok(Ledger::open_existing(&ledger_path(wallet.ledger.as_ref())?).await?)
+}
+
+/// Opens the wallet's ledger for a run: as [`open`], then recovers what a crashed run left
+/// (expired holds voided or marked unknown), so admission sees the true room.
+pub async fn open_for_run(wallet: &WalletOptions) -> Result<Ledger, SessionError> {
+    let ledger = open(wallet).await?;
     // Recovery logs what it found itself.
     ledger.recover().await?;
     Ok(ledger)

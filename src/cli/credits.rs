@@ -10,11 +10,12 @@ use super::Exit;
 use super::args::{CreditsArgs, CreditsCommand};
 
 /// Where the ledger lives unless `--ledger` says.
+/// The default's folder is created, as `credits` may create the ledger there.
 pub fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
     }
-    let path = switchyard_ledger::default_path().context("no user data folder; pass --ledger FILE")?;
+    let path = switchyard_session::wallet::ledger_path(None)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -33,7 +33,7 @@ pub async fn open(
         }
         exit_of(e.code)
     };
-    let ledger = switchyard_session::wallet::open(&wallet).await.map_err(refused)?;
+    let ledger = switchyard_session::wallet::open_for_run(&wallet).await.map_err(refused)?;
     let mut totals = switchyard_catalog::quote::Totals::default();
     for p in plans {
         totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
@@ -56,9 +56,9 @@ pub async fn open(
 
 /// The exit code of a session outcome.
 fn exit_of(code: Code) -> Exit {
-    match code {
-        Code::OverBudget => Exit::OverBudget,
-        Code::Invalid => Exit::Invalid,
+    match code.exit_code() {
+        3 => Exit::OverBudget,
+        2 => Exit::Invalid,
         _ => Exit::Failed,
     }
 }

@@ -112,7 +112,7 @@ async fn open_billing(
         budget,
         member: wallet.member.clone(),
     };
-    let ledger = switchyard_session::wallet::open(&opts).await.map_err(|e| e.to_string())?;
+    let ledger = switchyard_session::wallet::open_for_run(&opts).await.map_err(|e| e.to_string())?;
     let totals = &plan.plan.totals;
     match switchyard_session::wallet::admit(ledger, Arc::clone(&settings.catalog), &opts, totals).await {
         Ok(Admission::Admitted(billing)) => Ok(billing),

@@ -12,7 +12,7 @@ use switchyard_engine::{
 
 use super::Providers;
 use super::adapters;
-use super::ask::{Ask, Capability, Generated};
+use super::ask::{Ask, Capability};
 use super::call::Call;
 use super::error::CloudError;
 use super::kept::{Kept, KeptKey};
@@ -190,8 +190,7 @@ impl Node for CloudNode {
             let kept = paid_result(&providers, &call, (provider, model), &ask).await?;
             let metering = kept.record.to_metering();
             let _slot = providers.decode_slot().await;
-            let generated = Generated { bytes: kept.bytes, media_type: kept.media_type, usage: Default::default() };
-            match output::outputs(capability, &ctx, generated).await {
+            match output::outputs(capability, &ctx, kept.bytes, kept.media_type).await {
                 Ok(out) => Ok(out.with_metering(metering)),
                 Err(NodeError::Cancelled) => Err(NodeError::Cancelled),
                 Err(e) => Err(NodeError::AfterRemoteWork {

@@ -6,12 +6,16 @@ use std::sync::Arc;
 
 use switchyard_engine::{Audio, Image, Mask, NodeContext, NodeError, Outputs, Value};
 
-use super::ask::{Capability, Generated};
+use super::ask::Capability;
 use crate::convert::{ImageLimits, from_dynamic, to_rgba8};
 
-/// The engine values for `generated`.
-pub async fn outputs(capability: Capability, ctx: &NodeContext, generated: Generated) -> Result<Outputs, NodeError> {
-    let Generated { bytes, media_type, .. } = generated;
+/// The engine values for a provider's result: its bytes under `media_type`.
+pub async fn outputs(
+    capability: Capability,
+    ctx: &NodeContext,
+    bytes: Vec<u8>,
+    media_type: String,
+) -> Result<Outputs, NodeError> {
     match capability {
         Capability::ImageToVideo => save_video(ctx, &bytes, &media_type),
         Capability::TextToSpeech => {
