@@ -16,7 +16,10 @@ fn a_template_with_its_badges_and_total() {
     switchyard_editor::shell::file_actions::open(h.state_mut(), &workflows().join("hybrid-upscale.json"), false);
     settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev) && ed.look.quote.is_some());
     h.state_mut().status = "hybrid-upscale.json".into();
-    h.run_steps(2);
+    // Frame the graph again now that the badges are drawn: the quote arrives from the
+    // background thread, sometimes after the first frame-all, and badges change node heights.
+    h.state_mut().frame_all();
+    h.run_steps(4);
     let quote = h.state().look.quote.clone().unwrap().unwrap();
     assert_eq!(quote.nodes["draft"].placement, "local:upscale2x", "the 2x draft runs here for free");
     assert!(quote.nodes["final"].credits.1 > 0, "the 4x final is paid");
