@@ -50,7 +50,7 @@ fn launch(dir: &std::path::Path) -> Launch {
     std::fs::write(&file, graph().to_string()).expect("the graph is written");
     Launch {
         registry: switchyard_nodes::builtin_registry(),
-        catalog: switchyard_catalog::Catalog::builtin(),
+        catalog: switchyard_session::catalog::Catalog::builtin(),
         onnx: switchyard_nodes::onnx::OnnxSettings::from_env(),
         open: Some(file),
         out_dir: dir.join("out"),

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use switchyard_catalog::Catalog;
 use switchyard_engine::Registry;
 use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::catalog::Catalog;
 
 pub use shell::editor::Editor;
 

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use switchyard_editor::shell::window::Window;
 use switchyard_editor::{Launch, work::Wallet};
-use switchyard_nodes::config::Config;
 use switchyard_session::placement::PlacementOptions;
+use switchyard_session::settings::Config;
 
 /// Switchyard's node-graph editor.
 #[derive(Parser)]
@@ -29,9 +29,10 @@ struct Args {
     /// The wallet runs spend from; without it, runs are unbilled (your own provider keys).
     #[arg(long)]
     account: Option<String>,
-    /// The ledger database (default: SWITCHYARD_LEDGER, else the user data folder).
-    #[arg(long)]
-    ledger: Option<PathBuf>,
+    /// The ledger: a SQLite file or a postgres:// URL (default: SWITCHYARD_LEDGER, else the
+    /// user data folder).
+    #[arg(long, value_name = "FILE|URL")]
+    ledger: Option<switchyard_session::wallet::Location>,
     /// The team member spending from a pool wallet, within their monthly cap.
     #[arg(long, requires = "account")]
     member: Option<String>,
@@ -60,8 +61,7 @@ fn main() -> Result<()> {
     let config = Config::discover(args.config.as_deref()).context("reading the settings file")?;
     let wallet = match args.account {
         Some(account) => {
-            let ledger = args.ledger.or_else(switchyard_ledger::default_path);
-            let ledger = ledger.context("no user data folder; pass --ledger FILE")?;
+            let ledger = switchyard_session::wallet::ledger_location(args.ledger.as_ref())?;
             Some(Wallet { ledger, account, member: args.member })
         }
         None => None,

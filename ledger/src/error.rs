@@ -114,4 +114,13 @@ impl LedgerError {
     pub fn is_final(&self) -> bool {
         !matches!(self, LedgerError::Database(_) | LedgerError::Migrate(_))
     }
+
+    /// Whether the database gave up on the transaction only because of a concurrent one (a
+    /// deadlock or a serialization failure on PostgreSQL): the whole transaction may run again.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            LedgerError::Database(sqlx::Error::Database(e)) => matches!(e.code().as_deref(), Some("40001" | "40P01")),
+            _ => false,
+        }
+    }
 }

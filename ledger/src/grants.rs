@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{Begun, fingerprint};
+use crate::keys::{fingerprint, keyed};
 use crate::types::{Audit, Balance, Credits, Grant};
 use crate::{AMOUNT_MAX, Ledger, LedgerError, Tx, system};
 
@@ -33,7 +33,7 @@ pub(crate) async fn ensure_account(
     now_ms: i64,
 ) -> Result<(), LedgerError> {
     sqlx::query(
-        "INSERT INTO accounts (id, kind, allow_negative, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO accounts (id, kind, allow_negative, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
     )
     .bind(id)
     .bind(kind)
@@ -58,7 +58,7 @@ async fn rollover_lot(
     let lot = format!("lot:{owner}:rollover:{month}");
     sqlx::query(
         "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, rollover_cap, created_at_ms) \
-         VALUES (?, 'lot', ?, 'plan', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, 'lot', $2, 'plan', $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&lot)
     .bind(owner)
@@ -80,7 +80,7 @@ pub(crate) async fn transfer(
     amount: i64,
     e: &Entry<'_>,
 ) -> Result<(), LedgerError> {
-    sqlx::query("UPDATE accounts SET posted_debits = posted_debits + ? WHERE id = ?")
+    sqlx::query("UPDATE accounts SET posted_debits = posted_debits + $1 WHERE id = $2")
         .bind(amount)
         .bind(debit)
         .execute(&mut **tx)
@@ -90,7 +90,7 @@ pub(crate) async fn transfer(
 }
 
 pub(crate) async fn credit_account(tx: &mut Tx, id: &str, amount: i64) -> Result<(), LedgerError> {
-    sqlx::query("UPDATE accounts SET posted_credits = posted_credits + ? WHERE id = ?")
+    sqlx::query("UPDATE accounts SET posted_credits = posted_credits + $1 WHERE id = $2")
         .bind(amount)
         .bind(id)
         .execute(&mut **tx)
@@ -108,7 +108,7 @@ pub(crate) async fn record(
 ) -> Result<(), LedgerError> {
     sqlx::query(
         "INSERT INTO transfers (debit, credit, amount, reason, hold_id, run_id, node_id, provider, vendor_id, \
-         idempotency_key, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         idempotency_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(debit)
     .bind(credit)
@@ -152,12 +152,7 @@ impl Ledger {
         check_grant(grant)?;
         crate::holds::check_key(key)?;
         let hash = fingerprint(&("grant", grant));
-        let mut tx = match self.begin_keyed(key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.grant_in(&mut tx, grant, key).await;
-        self.settle(tx, key, &hash, outcome).await
+        keyed!(self, key, &hash, |tx| self.grant_in(tx, grant, key).await)
     }
 
     async fn grant_in(&self, tx: &mut Tx, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
@@ -168,7 +163,7 @@ impl Ledger {
         let lot = format!("lot:{}:{key}", grant.wallet);
         sqlx::query(
             "INSERT INTO accounts (id, kind, owner, source, priority, expires_at_ms, rollover_cap, created_at_ms) \
-             VALUES (?, 'lot', ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, 'lot', $2, $3, $4, $5, $6, $7)",
         )
         .bind(&lot)
         .bind(&grant.wallet)
@@ -193,14 +188,15 @@ impl Ledger {
         let now = self.now();
         let mut tx = self.begin().await?;
         ensure_account(&mut tx, system::BREAKAGE, "breakage", false, now).await?;
-        let lots: Vec<(String, Option<String>, i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, owner, expires_at_ms, rollover_cap, posted_credits - posted_debits - pending_debits FROM accounts \
-             WHERE kind = 'lot' AND expires_at_ms <= ? AND posted_credits - posted_debits - pending_debits > 0 \
-             ORDER BY owner, expires_at_ms, id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        // Locked on PostgreSQL, so a hold cannot reserve what is about to expire.
+        let lock = if crate::on_postgres(&tx) { " FOR UPDATE" } else { "" };
+        let sql = format!(
+            "SELECT id, owner, expires_at_ms, rollover_cap, posted_credits - posted_debits - pending_debits \
+             FROM accounts WHERE kind = 'lot' AND expires_at_ms <= $1 \
+             AND posted_credits - posted_debits - pending_debits > 0 ORDER BY owner, expires_at_ms, id{lock}"
+        );
+        let lots: Vec<(String, Option<String>, i64, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).fetch_all(&mut *tx).await?;
         let audit = Audit::default();
         let expired = Entry { reason: "grant_expired", hold_id: None, audit: &audit, key: None, now_ms: now };
         let rolled = Entry { reason: "rollover", ..expired };
@@ -234,8 +230,8 @@ impl Ledger {
     pub async fn balance(&self, wallet: &str) -> Result<Balance, LedgerError> {
         crate::holds::wallet_exists(&self.pool, wallet).await?;
         let (posted, held): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT SUM(posted_credits - posted_debits), SUM(pending_debits) FROM accounts \
-             WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?)",
+            "SELECT CAST(SUM(posted_credits - posted_debits) AS BIGINT), CAST(SUM(pending_debits) AS BIGINT) FROM accounts \
+             WHERE owner = $1 AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
         )
         .bind(wallet)
         .bind(self.now())

@@ -26,8 +26,8 @@ impl Ledger {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT t.id, t.debit, t.credit, t.amount, t.reason, t.hold_id, t.run_id, t.node_id, t.provider, \
              t.vendor_id, t.idempotency_key, t.created_at_ms FROM transfers t \
-             WHERE ? IS NULL OR t.debit IN (SELECT id FROM accounts WHERE owner = ?) \
-             OR t.credit IN (SELECT id FROM accounts WHERE owner = ?) ORDER BY t.id",
+             WHERE $1 IS NULL OR t.debit IN (SELECT id FROM accounts WHERE owner = $2) \
+             OR t.credit IN (SELECT id FROM accounts WHERE owner = $3) ORDER BY t.id",
         )
         .bind(wallet)
         .bind(wallet)

@@ -12,9 +12,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::grants::{Entry, credit_account, ensure_account, record};
-use crate::keys::{Begun, fingerprint};
+use crate::keys::{fingerprint, keyed};
 use crate::types::{Audit, Credits, HoldRequest};
-use crate::{AMOUNT_MAX, Ledger, LedgerError, Tx, system};
+use sqlx::AssertSqlSafe;
+
+use crate::{AMOUNT_MAX, Ledger, LedgerError, Tx, on_postgres, system};
 
 /// A hold's id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,12 +76,7 @@ impl Ledger {
         check_request(req)?;
         check_key(key)?;
         let hash = fingerprint(&("hold", req));
-        let mut tx = match self.begin_keyed(key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.hold_in(&mut tx, req, key, "call").await;
-        self.settle(tx, key, &hash, outcome).await
+        keyed!(self, key, &hash, |tx| self.hold_in(tx, req, key, "call").await)
     }
 
     pub(crate) async fn hold_in(
@@ -148,16 +145,26 @@ impl Ledger {
             None => fingerprint(&("post", hold, charge, cost, vendor_id)),
             Some(r) => fingerprint(&("post", hold, charge, cost, vendor_id, r)),
         };
-        let mut tx = match self.begin_keyed(key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.post_in(&mut tx, hold, charge, cost, vendor_id, key).await;
-        let outcome = match (outcome, review) {
-            (Ok(posted), Some(why)) => note(&mut tx, hold, "review", why).await.map(|()| posted),
-            (outcome, _) => outcome,
-        };
-        self.settle(tx, key, &hash, outcome).await
+        keyed!(self, key, &hash, |tx| self.post_noted(tx, hold, charge, cost, vendor_id, review, key).await)
+    }
+
+    /// Posts, then keeps the reason for review on the hold.
+    #[allow(clippy::too_many_arguments)]
+    async fn post_noted(
+        &self,
+        tx: &mut Tx,
+        hold: &HoldId,
+        charge: Credits,
+        cost: Credits,
+        vendor_id: Option<&str>,
+        review: Option<&str>,
+        key: &str,
+    ) -> Result<Posted, LedgerError> {
+        let posted = self.post_in(tx, hold, charge, cost, vendor_id, key).await?;
+        if let Some(why) = review {
+            note(tx, hold, Note::Review, why).await?;
+        }
+        Ok(posted)
     }
 
     async fn post_in(
@@ -184,28 +191,37 @@ impl Ledger {
         }
         let entry = Entry { reason: "charge", hold_id: Some(&hold.0), audit: &audit, key: Some(key), now_ms: now };
         let (mut left, mut cost_left) = (charge.0, cost.0);
-        let mut unused = Vec::new();
+        let (mut unused, mut moves) = (Vec::new(), Vec::new());
+        // The lots first, then the system accounts: every transaction takes row locks in
+        // that order on PostgreSQL, so none waits on another in a cycle.
         for (lot, held) in legs(tx, hold).await? {
             let take = left.min(held);
             // What is not charged stays reserved when it goes back to an open run reservation.
             let freed = if row.parent.is_some() { take } else { held };
-            sqlx::query("UPDATE accounts SET pending_debits = pending_debits - ?, posted_debits = posted_debits + ? WHERE id = ?")
-                .bind(freed)
-                .bind(take)
-                .bind(&lot)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE accounts SET pending_debits = pending_debits - $1, posted_debits = posted_debits + $2 WHERE id = $3",
+            )
+            .bind(freed)
+            .bind(take)
+            .bind(&lot)
+            .execute(&mut **tx)
+            .await?;
             let to_provider = take.min(cost_left);
-            for (account, amount) in [(payable.as_str(), to_provider), (system::MARGIN, take - to_provider)] {
-                if amount > 0 {
-                    credit_account(tx, account, amount).await?;
-                    record(tx, &lot, account, amount, &entry).await?;
-                }
-            }
+            moves.push((lot.clone(), payable.as_str(), to_provider));
+            moves.push((lot.clone(), system::MARGIN, take - to_provider));
             if held > take {
                 unused.push((lot, held - take));
             }
             (left, cost_left) = (left - take, cost_left - to_provider);
+        }
+        for account in [payable.as_str(), system::MARGIN] {
+            let amount: i64 = moves.iter().filter(|(_, a, _)| *a == account).map(|(_, _, n)| n).sum();
+            if amount > 0 {
+                credit_account(tx, account, amount).await?;
+            }
+        }
+        for (lot, account, amount) in moves.iter().filter(|(_, _, n)| *n > 0) {
+            record(tx, lot, account, *amount, &entry).await?;
         }
         match &row.parent {
             Some(parent) => {
@@ -214,7 +230,7 @@ impl Ledger {
             }
             None => settle_member(tx, &row, row.amount, charge.0).await?,
         }
-        sqlx::query("UPDATE holds SET state = 'posted', posted = ?, vendor_id = ?, settled_at_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE holds SET state = 'posted', posted = $1, vendor_id = $2, settled_at_ms = $3 WHERE id = $4")
             .bind(charge.0)
             .bind(&audit.vendor_id)
             .bind(now)
@@ -229,12 +245,7 @@ impl Ledger {
     pub async fn void(&self, hold: &HoldId, key: &str) -> Result<Posted, LedgerError> {
         check_key(key)?;
         let hash = fingerprint(&("void", hold));
-        let mut tx = match self.begin_keyed(key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.release(&mut tx, hold, "voided").await;
-        self.settle(tx, key, &hash, outcome).await
+        keyed!(self, key, &hash, |tx| self.release(tx, hold, "voided").await)
     }
 
     pub(crate) async fn release(&self, tx: &mut Tx, hold: &HoldId, state: &str) -> Result<Posted, LedgerError> {
@@ -245,7 +256,7 @@ impl Ledger {
             Some(parent) => crate::reserve::give_to_parent(tx, parent, &legs).await?,
             None => {
                 for (lot, held) in &legs {
-                    sqlx::query("UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?")
+                    sqlx::query("UPDATE accounts SET pending_debits = pending_debits - $1 WHERE id = $2")
                         .bind(held)
                         .bind(lot)
                         .execute(&mut **tx)
@@ -254,8 +265,8 @@ impl Ledger {
                 settle_member(tx, &row, reserved, 0).await?;
             }
         }
-        sqlx::query("DELETE FROM hold_legs WHERE hold_id = ?").bind(&hold.0).execute(&mut **tx).await?;
-        sqlx::query("UPDATE holds SET state = ?, settled_at_ms = ? WHERE id = ?")
+        sqlx::query("DELETE FROM hold_legs WHERE hold_id = $1").bind(&hold.0).execute(&mut **tx).await?;
+        sqlx::query("UPDATE holds SET state = $1, settled_at_ms = $2 WHERE id = $3")
             .bind(state)
             .bind(self.now())
             .bind(&hold.0)
@@ -270,7 +281,7 @@ impl Ledger {
         let mut tx = self.begin().await?;
         open_hold(&mut tx, hold).await?;
         detach(&mut tx, hold).await?;
-        sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = ?").bind(&hold.0).execute(&mut *tx).await?;
+        sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = $1").bind(&hold.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -280,8 +291,8 @@ impl Ledger {
     pub async fn record_intent(&self, hold: &HoldId, vendor_id: Option<&str>) -> Result<(), LedgerError> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
-            "UPDATE holds SET sent_at_ms = COALESCE(sent_at_ms, ?), vendor_id = COALESCE(?, vendor_id) \
-             WHERE id = ? AND state IN ('pending', 'unknown')",
+            "UPDATE holds SET sent_at_ms = COALESCE(sent_at_ms, $1), vendor_id = COALESCE($2, vendor_id) \
+             WHERE id = $3 AND state IN ('pending', 'unknown')",
         )
         .bind(self.now())
         .bind(vendor_id)
@@ -300,19 +311,20 @@ impl Ledger {
     /// Call holds go first, so what they give back to a run reservation is then released.
     pub async fn recover(&self) -> Result<Recovery, LedgerError> {
         let mut tx = self.begin().await?;
-        let expired: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, sent_at_ms FROM holds WHERE state = 'pending' AND timeout_at_ms <= ? \
-             ORDER BY CASE kind WHEN 'run' THEN 1 ELSE 0 END, id",
-        )
-        .bind(self.now())
-        .fetch_all(&mut *tx)
-        .await?;
+        // On PostgreSQL a hold another process is settling right now is left to it.
+        let lock = if on_postgres(&tx) { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "SELECT id, sent_at_ms FROM holds WHERE state = 'pending' AND timeout_at_ms <= $1 \
+             ORDER BY CASE kind WHEN 'run' THEN 1 ELSE 0 END, id{lock}"
+        );
+        let expired: Vec<(String, Option<i64>)> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(self.now()).fetch_all(&mut *tx).await?;
         let mut voided = 0;
         for (id, sent) in &expired {
             let hold = HoldId(id.clone());
             if sent.is_some() {
                 detach(&mut tx, &hold).await?;
-                sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = ?").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = $1").bind(id).execute(&mut *tx).await?;
             } else {
                 self.release(&mut tx, &hold, "expired").await?;
                 voided += 1;
@@ -345,12 +357,7 @@ impl Ledger {
             check_charge(charge, cost)?;
         }
         let hash = fingerprint(&("resolve", hold, resolution, evidence));
-        let mut tx = match self.begin_keyed(key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.resolve_in(&mut tx, hold, resolution, evidence, key).await;
-        self.settle(tx, key, &hash, outcome).await
+        keyed!(self, key, &hash, |tx| self.resolve_in(tx, hold, resolution, evidence, key).await)
     }
 
     async fn resolve_in(
@@ -362,7 +369,7 @@ impl Ledger {
         key: &str,
     ) -> Result<Posted, LedgerError> {
         let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM holds WHERE id = ?").bind(&hold.0).fetch_optional(&mut **tx).await?;
+            sqlx::query_scalar("SELECT state FROM holds WHERE id = $1").bind(&hold.0).fetch_optional(&mut **tx).await?;
         match state.as_deref() {
             None => return Err(LedgerError::UnknownHold(hold.0.clone())),
             Some("unknown") => {}
@@ -374,16 +381,24 @@ impl Ledger {
             Resolution::Post { charge, cost } => self.post_in(tx, hold, charge, cost, None, key).await?,
             Resolution::Void => self.release(tx, hold, "voided").await?,
         };
-        note(tx, hold, "evidence", evidence).await?;
+        note(tx, hold, Note::Evidence, evidence).await?;
         Ok(posted)
     }
 }
 
-/// Writes a note column (`review` or `evidence`) on a hold.
-async fn note(tx: &mut Tx, hold: &HoldId, column: &str, text: &str) -> Result<(), LedgerError> {
-    let sql = match column {
-        "review" => "UPDATE holds SET review = ? WHERE id = ?",
-        _ => "UPDATE holds SET evidence = ? WHERE id = ?",
+/// A note kept on a hold for the audit trail.
+enum Note {
+    /// Why a posted charge needs a person's look.
+    Review,
+    /// What an operator settled an unknown hold on.
+    Evidence,
+}
+
+/// Writes a note on a hold.
+async fn note(tx: &mut Tx, hold: &HoldId, kind: Note, text: &str) -> Result<(), LedgerError> {
+    let sql = match kind {
+        Note::Review => "UPDATE holds SET review = $1 WHERE id = $2",
+        Note::Evidence => "UPDATE holds SET evidence = $1 WHERE id = $2",
     };
     sqlx::query(sql).bind(text).bind(&hold.0).execute(&mut **tx).await?;
     Ok(())
@@ -392,7 +407,7 @@ async fn note(tx: &mut Tx, hold: &HoldId, column: &str, text: &str) -> Result<()
 /// A hold that becomes unknown stops drawing from its run reservation: it keeps its own
 /// lots reserved, and settles later as a hold of its own.
 async fn detach(tx: &mut Tx, hold: &HoldId) -> Result<(), LedgerError> {
-    sqlx::query("UPDATE holds SET parent = NULL WHERE id = ?").bind(&hold.0).execute(&mut **tx).await?;
+    sqlx::query("UPDATE holds SET parent = NULL WHERE id = $1").bind(&hold.0).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -415,7 +430,7 @@ pub(crate) async fn insert_hold(
     let a = &req.audit;
     sqlx::query(
         "INSERT INTO holds (id, wallet, amount, state, timeout_at_ms, run_id, node_id, provider, vendor_id, \
-         created_at_ms, member, kind, parent) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         created_at_ms, member, kind, parent) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(&req.wallet)
@@ -436,7 +451,7 @@ pub(crate) async fn insert_hold(
 
 /// Inserts one leg of a hold.
 pub(crate) async fn insert_leg(tx: &mut Tx, hold: &str, seq: i64, lot: &str, amount: i64) -> Result<(), LedgerError> {
-    sqlx::query("INSERT INTO hold_legs (hold_id, seq, lot, amount) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO hold_legs (hold_id, seq, lot, amount) VALUES ($1, $2, $3, $4)")
         .bind(hold)
         .bind(seq)
         .bind(lot)
@@ -447,18 +462,25 @@ pub(crate) async fn insert_leg(tx: &mut Tx, hold: &str, seq: i64, lot: &str, amo
 }
 
 /// A wallet's unexpired lots with free credit, in spending order: earliest expiry first
-/// (never-expiring last), then promotional before paid.
+/// (never-expiring last), then promotional before paid. On PostgreSQL they are locked, in
+/// that order, until the transaction ends: a concurrent hold on the wallet waits, then reads
+/// what this one left.
 pub(crate) async fn free_lots(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<Vec<(String, i64)>, LedgerError> {
-    Ok(sqlx::query_as(
-        "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
-         WHERE owner = ? AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > ?) \
-         AND posted_credits - posted_debits - pending_debits > 0 \
-         ORDER BY (expires_at_ms IS NULL), expires_at_ms, priority, created_at_ms, id",
-    )
-    .bind(wallet)
-    .bind(now_ms)
-    .fetch_all(&mut **tx)
-    .await?)
+    macro_rules! free_lots {
+        ($lock:literal) => {
+            concat!(
+                "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
+                 WHERE owner = $1 AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > $2) \
+                 AND posted_credits - posted_debits - pending_debits > 0 \
+                 ORDER BY (expires_at_ms IS NULL), expires_at_ms, priority, created_at_ms, id",
+                $lock
+            )
+        };
+    }
+    const FREE_LOTS: &str = free_lots!("");
+    const FREE_LOTS_LOCKED: &str = free_lots!(" FOR UPDATE");
+    let sql = if on_postgres(tx) { FREE_LOTS_LOCKED } else { FREE_LOTS };
+    Ok(sqlx::query_as(sql).bind(wallet).bind(now_ms).fetch_all(&mut **tx).await?)
 }
 
 /// Refuses a hold that is not for a positive amount (at most [`AMOUNT_MAX`]) and a positive
@@ -497,8 +519,8 @@ pub(crate) fn check_key(key: &str) -> Result<(), LedgerError> {
 }
 
 /// Refuses a wallet that does not exist.
-pub(crate) async fn wallet_exists(db: impl sqlx::SqliteExecutor<'_>, wallet: &str) -> Result<(), LedgerError> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? AND kind = 'wallet'")
+pub(crate) async fn wallet_exists(db: impl sqlx::AnyExecutor<'_>, wallet: &str) -> Result<(), LedgerError> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1 AND kind = 'wallet'")
         .bind(wallet)
         .fetch_optional(db)
         .await?;
@@ -528,8 +550,8 @@ pub(crate) fn allocate(lots: &mut [(String, i64)], amount: i64) -> Option<Vec<(S
 /// Adds to a lot's reserved credit, only if it has that much free.
 pub(crate) async fn reserve(tx: &mut Tx, lot: &str, amount: i64) -> Result<(), LedgerError> {
     let done = sqlx::query(
-        "UPDATE accounts SET pending_debits = pending_debits + ? \
-         WHERE id = ? AND posted_credits - posted_debits - pending_debits >= ?",
+        "UPDATE accounts SET pending_debits = pending_debits + $1 \
+         WHERE id = $2 AND posted_credits - posted_debits - pending_debits >= $3",
     )
     .bind(amount)
     .bind(lot)
@@ -553,32 +575,39 @@ struct StoredHold {
     provider: Option<String>,
     vendor_id: Option<String>,
     parent: Option<String>,
-    parent_state: Option<String>,
 }
 
-/// A hold that can still be settled (pending or unknown).
+/// A hold that can still be settled (pending or unknown). On PostgreSQL the hold, then its
+/// run reservation, are locked until the transaction ends, so two settlements of one hold
+/// (or of two holds carved from one reservation) never interleave.
 pub(crate) async fn open_hold(tx: &mut Tx, hold: &HoldId) -> Result<HoldRow, LedgerError> {
-    let row: Option<StoredHold> = sqlx::query_as(
-        "SELECT h.amount, h.wallet, h.member, h.state, h.run_id, h.node_id, h.provider, h.vendor_id, h.parent, \
-         p.state AS parent_state FROM holds h LEFT JOIN holds p ON p.id = h.parent WHERE h.id = ?",
-    )
-    .bind(&hold.0)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let lock = if on_postgres(tx) { " FOR UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT amount, wallet, member, state, run_id, node_id, provider, vendor_id, parent FROM holds WHERE id = $1{lock}"
+    );
+    let row: Option<StoredHold> = sqlx::query_as(AssertSqlSafe(sql)).bind(&hold.0).fetch_optional(&mut **tx).await?;
     let Some(h) = row else {
         return Err(LedgerError::UnknownHold(hold.0.clone()));
     };
     if h.state != "pending" && h.state != "unknown" {
         return Err(LedgerError::Settled { id: hold.0.clone(), state: h.state });
     }
+    let parent = match h.parent {
+        Some(parent) => {
+            let sql = format!("SELECT state FROM holds WHERE id = $1{lock}");
+            let state: Option<String> =
+                sqlx::query_scalar(AssertSqlSafe(sql)).bind(&parent).fetch_optional(&mut **tx).await?;
+            Some(parent).filter(|_| state.as_deref() == Some("pending"))
+        }
+        None => None,
+    };
     let audit = Audit { run_id: h.run_id, node_id: h.node_id, provider: h.provider, vendor_id: h.vendor_id };
-    let parent = h.parent.filter(|_| h.parent_state.as_deref() == Some("pending"));
     Ok(HoldRow { amount: h.amount, audit, wallet: h.wallet, member: h.member, parent })
 }
 
 /// A hold's legs in order: lot and amount reserved.
 pub(crate) async fn legs(tx: &mut Tx, hold: &HoldId) -> Result<Vec<(String, i64)>, LedgerError> {
-    Ok(sqlx::query_as("SELECT lot, amount FROM hold_legs WHERE hold_id = ? ORDER BY seq")
+    Ok(sqlx::query_as("SELECT lot, amount FROM hold_legs WHERE hold_id = $1 ORDER BY seq")
         .bind(&hold.0)
         .fetch_all(&mut **tx)
         .await?)

@@ -50,7 +50,7 @@ impl Ledger {
         let mut tx = self.begin().await?;
         crate::holds::wallet_exists(&mut *tx, pool).await?;
         sqlx::query(
-            "INSERT INTO members (pool, member, cap, period) VALUES (?, ?, ?, ?) \
+            "INSERT INTO members (pool, member, cap, period) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (pool, member) DO UPDATE SET cap = excluded.cap",
         )
         .bind(pool)
@@ -80,7 +80,7 @@ impl Ledger {
 
 async fn member_use(tx: &mut Tx, pool: &str, member: &str) -> Result<MemberUse, LedgerError> {
     let row: Option<MemberUse> =
-        sqlx::query_as("SELECT pool, member, cap, period, spent, held FROM members WHERE pool = ? AND member = ?")
+        sqlx::query_as("SELECT pool, member, cap, period, spent, held FROM members WHERE pool = $1 AND member = $2")
             .bind(pool)
             .bind(member)
             .fetch_optional(&mut **tx)
@@ -90,8 +90,10 @@ async fn member_use(tx: &mut Tx, pool: &str, member: &str) -> Result<MemberUse, 
 
 /// Whether `pool` has members (and so is spent only by a named one).
 pub(crate) async fn has_members(tx: &mut Tx, pool: &str) -> Result<bool, LedgerError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM members WHERE pool = ? LIMIT 1").bind(pool).fetch_optional(&mut **tx).await?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM members WHERE pool = $1 LIMIT 1")
+        .bind(pool)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -102,10 +104,11 @@ pub(crate) async fn require_member(tx: &mut Tx, pool: &str, member: Option<&str>
     if member.is_some() || !has_members(tx, pool).await? {
         return Ok(());
     }
-    let members: Vec<String> = sqlx::query_scalar("SELECT member FROM members WHERE pool = ? ORDER BY member LIMIT 11")
-        .bind(pool)
-        .fetch_all(&mut **tx)
-        .await?;
+    let members: Vec<String> =
+        sqlx::query_scalar("SELECT member FROM members WHERE pool = $1 ORDER BY member LIMIT 11")
+            .bind(pool)
+            .fetch_all(&mut **tx)
+            .await?;
     if members.is_empty() {
         return Ok(());
     }
@@ -121,8 +124,8 @@ pub(crate) async fn require_member(tx: &mut Tx, pool: &str, member: Option<&str>
 pub(crate) async fn take(tx: &mut Tx, pool: &str, member: &str, amount: i64, now_ms: i64) -> Result<(), LedgerError> {
     let month = period(now_ms);
     let done = sqlx::query(
-        "UPDATE members SET spent = CASE WHEN period = ? THEN spent ELSE 0 END, period = ?, held = held + ? \
-         WHERE pool = ? AND member = ? AND (CASE WHEN period = ? THEN spent ELSE 0 END) + held + ? <= cap",
+        "UPDATE members SET spent = CASE WHEN period = $1 THEN spent ELSE 0 END, period = $2, held = held + $3 \
+         WHERE pool = $4 AND member = $5 AND (CASE WHEN period = $6 THEN spent ELSE 0 END) + held + $7 <= cap",
     )
     .bind(&month)
     .bind(&month)
@@ -149,7 +152,7 @@ pub(crate) async fn take(tx: &mut Tx, pool: &str, member: &str, amount: i64, now
 
 /// Gives back a settled hold's reservation and counts what was charged.
 pub(crate) async fn settle(tx: &mut Tx, pool: &str, member: &str, held: i64, charged: i64) -> Result<(), LedgerError> {
-    sqlx::query("UPDATE members SET held = held - ?, spent = spent + ? WHERE pool = ? AND member = ?")
+    sqlx::query("UPDATE members SET held = held - $1, spent = spent + $2 WHERE pool = $3 AND member = $4")
         .bind(held)
         .bind(charged)
         .bind(pool)

@@ -5,9 +5,11 @@
 //! not charge goes back to the reservation, and closing the run releases what is left.
 
 use crate::holds::{HoldId, Posted, insert_hold, insert_leg, legs};
-use crate::keys::{Begun, fingerprint};
+use crate::keys::{fingerprint, keyed};
 use crate::types::{Audit, Credits, HoldRequest};
-use crate::{Ledger, LedgerError, Tx};
+use sqlx::AssertSqlSafe;
+
+use crate::{Ledger, LedgerError, Tx, on_postgres};
 
 impl Ledger {
     /// Reserves `amount` of `wallet` (and of `member`'s cap) for run `run_id`, or refuses
@@ -31,31 +33,21 @@ impl Ledger {
         crate::holds::check_request(&req)?;
         let key = format!("{run_id}:reserve");
         let hash = fingerprint(&("reserve", &req));
-        let mut tx = match self.begin_keyed(&key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.hold_in(&mut tx, &req, &key, "run").await;
-        self.settle(tx, &key, &hash, outcome).await
+        keyed!(self, &key, &hash, |tx| self.hold_in(tx, &req, &key, "run").await)
     }
 
     /// Closes a run's reservation, releasing what its nodes did not draw.
     pub async fn release_run(&self, reservation: &HoldId, run_id: &str) -> Result<Posted, LedgerError> {
         let key = format!("{run_id}:release");
         let hash = fingerprint(&("release", reservation));
-        let mut tx = match self.begin_keyed(&key, &hash).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(tx) => tx,
-        };
-        let outcome = self.release(&mut tx, reservation, "released").await;
-        self.settle(tx, &key, &hash, outcome).await
+        keyed!(self, &key, &hash, |tx| self.release(tx, reservation, "released").await)
     }
 
     /// What is left of a run reservation (0 once closed).
     pub async fn reservation_left(&self, reservation: &HoldId) -> Result<Credits, LedgerError> {
         let left: Option<i64> = sqlx::query_scalar(
-            "SELECT SUM(l.amount) FROM hold_legs l JOIN holds h ON h.id = l.hold_id \
-             WHERE h.id = ? AND h.state = 'pending'",
+            "SELECT CAST(SUM(l.amount) AS BIGINT) FROM hold_legs l JOIN holds h ON h.id = l.hold_id \
+             WHERE h.id = $1 AND h.state = 'pending'",
         )
         .bind(&reservation.0)
         .fetch_one(&self.pool)
@@ -73,11 +65,11 @@ pub(crate) async fn carve(
     id: &str,
     now: i64,
 ) -> Result<bool, LedgerError> {
+    // Locked on PostgreSQL: two holds carving from one reservation take turns.
+    let lock = if on_postgres(tx) { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT state, wallet, member FROM holds WHERE id = $1 AND kind = 'run'{lock}");
     let row: Option<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT state, wallet, member FROM holds WHERE id = ? AND kind = 'run'")
-            .bind(parent)
-            .fetch_optional(&mut **tx)
-            .await?;
+        sqlx::query_as(AssertSqlSafe(sql)).bind(parent).fetch_optional(&mut **tx).await?;
     let Some((state, wallet, member)) = row else { return Ok(false) };
     if state != "pending" || wallet != req.wallet || member != req.member {
         return Ok(false);
@@ -114,21 +106,21 @@ pub(crate) async fn give_to_parent(tx: &mut Tx, parent: &str, back: &[(String, i
 /// Sets what a reservation holds of `lot` (removing the leg at zero).
 async fn set_leg(tx: &mut Tx, hold: &str, lot: &str, amount: i64) -> Result<(), LedgerError> {
     if amount == 0 {
-        sqlx::query("DELETE FROM hold_legs WHERE hold_id = ? AND lot = ?")
+        sqlx::query("DELETE FROM hold_legs WHERE hold_id = $1 AND lot = $2")
             .bind(hold)
             .bind(lot)
             .execute(&mut **tx)
             .await?;
         return Ok(());
     }
-    let done = sqlx::query("UPDATE hold_legs SET amount = ? WHERE hold_id = ? AND lot = ?")
+    let done = sqlx::query("UPDATE hold_legs SET amount = $1 WHERE hold_id = $2 AND lot = $3")
         .bind(amount)
         .bind(hold)
         .bind(lot)
         .execute(&mut **tx)
         .await?;
     if done.rows_affected() == 0 {
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM hold_legs WHERE hold_id = ?")
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM hold_legs WHERE hold_id = $1")
             .bind(hold)
             .fetch_one(&mut **tx)
             .await?;

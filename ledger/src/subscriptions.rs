@@ -93,7 +93,7 @@ impl Ledger {
             rollover_cap: plan.rollover_cap,
         };
         let receipt = self.grant(&grant, &format!("plan:{name}:{wallet}:{month}")).await?;
-        sqlx::query("UPDATE accounts SET plan = ?, tier = ? WHERE id = ?")
+        sqlx::query("UPDATE accounts SET plan = $1, tier = $2 WHERE id = $3")
             .bind(name)
             .bind(plan.tier)
             .bind(wallet)
@@ -132,7 +132,7 @@ impl Ledger {
         Ok(sqlx::query_as(
             "SELECT id, wallet, amount, state, timeout_at_ms, posted, run_id, node_id, provider, vendor_id, sent_at_ms, \
              review, evidence, kind FROM holds \
-             WHERE (? IS NULL OR wallet = ?) AND (? = 0 OR state IN ('pending', 'unknown')) \
+             WHERE ($1 IS NULL OR wallet = $2) AND ($3 = 0 OR state IN ('pending', 'unknown')) \
              ORDER BY created_at_ms DESC, id DESC",
         )
         .bind(wallet)
@@ -144,10 +144,11 @@ impl Ledger {
 
     /// A wallet's plan and tier, if it has one.
     pub async fn plan_of(&self, wallet: &str) -> Result<Option<(String, i64)>, LedgerError> {
-        let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as("SELECT plan, tier FROM accounts WHERE id = ?")
-            .bind(wallet)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT plan, tier FROM accounts WHERE id = $1")
+                .bind(wallet)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.and_then(|(p, t)| Some((p?, t.unwrap_or(0)))))
     }
 }

@@ -14,10 +14,13 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod catalog;
+pub mod credits;
 pub mod error;
 pub mod load;
 pub mod placement;
 pub mod run;
+pub mod settings;
 pub mod wallet;
 
 pub use error::{Code, SessionError};

@@ -2,13 +2,13 @@
 //! and admission, which weighs the quote's most against that room, mints the run's id and
 //! reserves the most in one ledger step.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use switchyard_billing::{Billing, RunId, Verdict};
 use switchyard_catalog::Catalog;
 use switchyard_catalog::quote::Totals;
 use switchyard_ledger::Ledger;
+pub use switchyard_ledger::Location;
 
 use crate::SessionError;
 
@@ -17,9 +17,9 @@ use crate::SessionError;
 pub struct WalletOptions {
     /// The wallet.
     pub account: String,
-    /// The ledger database; the default one (`$SWITCHYARD_LEDGER`, else the user's data
-    /// folder) when `None`.
-    pub ledger: Option<PathBuf>,
+    /// The ledger: a SQLite file or a `postgres://` URL; the default one
+    /// (`$SWITCHYARD_LEDGER`, else the user's data folder) when `None`.
+    pub ledger: Option<Location>,
     /// The most the run may spend, in credits.
     pub budget: Option<i64>,
     /// The team member spending from a pool wallet, within their monthly cap.
@@ -35,18 +35,17 @@ pub struct Room {
     pub member: Option<(String, i64)>,
 }
 
-/// The ledger file: `explicit`, else the default.
-pub fn ledger_path(explicit: Option<&PathBuf>) -> Result<PathBuf, SessionError> {
-    explicit
-        .cloned()
-        .or_else(switchyard_ledger::default_path)
-        .ok_or_else(|| SessionError::invalid("no user data folder for the ledger; name one (--ledger FILE)"))
+/// The ledger: `explicit`, else the default.
+pub fn ledger_location(explicit: Option<&Location>) -> Result<Location, SessionError> {
+    explicit.cloned().or_else(switchyard_ledger::default_location).ok_or_else(|| {
+        SessionError::invalid("no user data folder for the ledger; name one (--ledger FILE or postgres://URL)")
+    })
 }
 
 /// Opens the wallet's ledger to read it, refusing to create one (spending needs credits
 /// granted first).
 pub async fn open(wallet: &WalletOptions) -> Result<Ledger, SessionError> {
-    Ok(Ledger::open_existing(&ledger_path(wallet.ledger.as_ref())?).await?)
+    Ok(Ledger::open_existing(&ledger_location(wallet.ledger.as_ref())?).await?)
 }
 
 /// Opens the wallet's ledger for a run: as [`open`], then recovers what a crashed run left
@@ -66,6 +65,11 @@ pub async fn room(ledger: &Ledger, wallet: &WalletOptions) -> Result<Room, Sessi
         None => None,
     };
     Ok(Room { available, member })
+}
+
+/// The wallet's available credits, for a front end's display.
+pub async fn available(wallet: &WalletOptions) -> Result<i64, SessionError> {
+    Ok(open(wallet).await?.balance(&wallet.account).await?.available.0)
 }
 
 /// The verdict on a run whose quote totals `totals`, against the wallet's room and budget.

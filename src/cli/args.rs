@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use switchyard_session::wallet::Location;
 
 /// Switchyard: run node-graph workflows for AI generation, locally or headless on a farm.
 ///
@@ -161,10 +162,10 @@ pub struct RunArgs {
 /// `switchyard credits`.
 #[derive(Args, Debug)]
 pub struct CreditsArgs {
-    /// The ledger database (default: $SWITCHYARD_LEDGER, else switchyard/ledger.db in the
-    /// user's data folder).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ledger: Option<PathBuf>,
+    /// The ledger: a SQLite file, or a postgres:// URL for a shared one (default:
+    /// $SWITCHYARD_LEDGER, else switchyard/ledger.db in the user's data folder).
+    #[arg(long, global = true, value_name = "FILE|URL")]
+    pub ledger: Option<Location>,
     /// The wallet.
     #[arg(long, global = true, default_value = "default")]
     pub account: String,
@@ -312,9 +313,9 @@ pub struct WalletArgs {
     /// The wallet: quotes are checked against it, and runs hold and charge it.
     #[arg(long)]
     pub account: Option<String>,
-    /// The ledger database (as for `credits`).
-    #[arg(long, value_name = "FILE")]
-    pub ledger: Option<PathBuf>,
+    /// The ledger: a SQLite file or a postgres:// URL (as for `credits`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub ledger: Option<Location>,
     /// The most this run may spend, in credits.
     #[arg(long)]
     pub budget: Option<i64>,

@@ -3,23 +3,25 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use switchyard_ledger::plans::Plans;
-use switchyard_ledger::{HoldId, Ledger, LedgerError, Resolution, to_csv};
+use switchyard_session::credits::Plans;
+use switchyard_session::credits::{HoldId, Ledger, LedgerError, Location, Resolution, to_csv};
 
 use super::Exit;
 use super::args::{CreditsArgs, CreditsCommand};
 
 /// Where the ledger lives unless `--ledger` says.
 /// The default's folder is created, as `credits` may create the ledger there.
-pub fn ledger_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        return Ok(p);
+pub fn ledger_location(explicit: Option<Location>) -> Result<Location> {
+    if let Some(location) = explicit {
+        return Ok(location);
     }
-    let path = switchyard_session::wallet::ledger_path(None)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let location = switchyard_session::wallet::ledger_location(None)?;
+    if let Location::File(path) = &location
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    Ok(path)
+    Ok(location)
 }
 
 /// A request refused for what it asked (exit 2), not for a failure of the store.
@@ -40,14 +42,14 @@ fn plans(file: Option<&PathBuf>) -> Result<Plans> {
 pub fn run(args: CreditsArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let path = ledger_path(args.ledger.clone())?;
-        let ledger = match Ledger::open(&path).await {
+        let location = ledger_location(args.ledger.clone())?;
+        let ledger = match Ledger::connect(&location).await {
             Ok(ledger) => ledger,
             Err(e @ LedgerError::NotALedger { .. }) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {}", path.display())),
+            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {location}")),
         };
         let recovered = ledger.recover().await?;
         if recovered.voided > 0 || recovered.unknown > 0 {
@@ -115,7 +117,7 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
         }
         CreditsCommand::Member { name, cap } => {
             let used = match cap {
-                Some(cap) => ledger.set_member_cap(account, name, switchyard_ledger::Credits(*cap)).await?,
+                Some(cap) => ledger.set_member_cap(account, name, switchyard_session::credits::Credits(*cap)).await?,
                 None => ledger.member(account, name).await?,
             };
             println!(
@@ -126,8 +128,8 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
         CreditsCommand::Resolve { hold, post, cost, void, evidence } => {
             let resolution = match (post, void) {
                 (Some(charge), false) => {
-                    let charge = switchyard_ledger::Credits(*charge);
-                    Resolution::Post { charge, cost: cost.map_or(charge, switchyard_ledger::Credits) }
+                    let charge = switchyard_session::credits::Credits(*charge);
+                    Resolution::Post { charge, cost: cost.map_or(charge, switchyard_session::credits::Credits) }
                 }
                 _ => Resolution::Void,
             };

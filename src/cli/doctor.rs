@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use switchyard_engine::capability::LocalCapability;
-use switchyard_nodes::config::Config;
+use switchyard_session::settings::Config;
 
 use super::Exit;
 

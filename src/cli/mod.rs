@@ -17,7 +17,7 @@ use anyhow::Result;
 
 use args::{Cli, Command};
 use switchyard_nodes::cloud::kept::KeptResults;
-use switchyard_nodes::config::Config;
+use switchyard_session::settings::Config;
 
 /// Process exit codes, as documented in the README.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +57,11 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Credits(args) => credits::run(args),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
-            let schema =
-                if catalog { switchyard_catalog::json_schema() } else { switchyard_engine::format::json_schema() };
+            let schema = if catalog {
+                switchyard_session::catalog::json_schema()
+            } else {
+                switchyard_engine::format::json_schema()
+            };
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(Exit::Ok)
         }

@@ -2,10 +2,10 @@
 //! options, and this machine's local models offered where they fit.
 
 use switchyard_billing::{GraphPlan, place_graph};
-use switchyard_catalog::Catalog;
-use switchyard_catalog::place::Options;
 use switchyard_engine::Graph;
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, OnnxSettings, local_fit};
+use switchyard_session::catalog::Catalog;
+use switchyard_session::catalog::PlacementRules as Options;
 use switchyard_session::placement::PlacementOptions;
 
 use super::args::PlacementArgs;

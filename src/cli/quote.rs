@@ -4,9 +4,9 @@
 use anyhow::Result;
 use switchyard_billing::GraphPlan;
 pub use switchyard_billing::verdict::{Verdict, credits_text};
-use switchyard_catalog::quote::NodeQuote;
 use switchyard_engine::{Graph, Registry};
 use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::catalog::NodeQuote;
 
 use super::Exit;
 use super::args::{QuoteArgs, WalletArgs};

@@ -13,9 +13,9 @@ use super::placement::{load_catalog, options, place};
 use super::{Exit, progress, spend, summary};
 use switchyard_billing::GraphPlan;
 use switchyard_billing::plan::capability;
-use switchyard_catalog::Catalog;
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::account::RunAccount;
+use switchyard_session::catalog::Catalog;
 use switchyard_session::load::BatchOptions;
 use switchyard_session::run::{CacheOptions, ExecOptions, execute as execute_items};
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, GraphPlan};
-use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_session::account::RunAccount;
+use switchyard_session::catalog::Catalog;
 use switchyard_session::wallet::Admission;
 use switchyard_session::{Code, SessionError};
 
@@ -34,7 +34,7 @@ pub async fn open(
         exit_of(e.code)
     };
     let ledger = switchyard_session::wallet::open_for_run(&wallet).await.map_err(refused)?;
-    let mut totals = switchyard_catalog::quote::Totals::default();
+    let mut totals = switchyard_session::catalog::Totals::default();
     for p in plans {
         totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
         totals.gco2eq += p.plan.totals.gco2eq;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
-use switchyard_catalog::Catalog;
 use switchyard_engine::format::WorkflowFile;
 use switchyard_engine::{Diagnostic, Event, NodeStatus, Registry, RunStatus};
 use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::catalog::Catalog;
 
 use switchyard_session::placement::PlacementOptions;
 
@@ -118,8 +118,8 @@ pub struct LocalFits(pub(super) Mutex<HashMap<String, Result<f64, String>>>);
 /// The wallet a run spends from.
 #[derive(Clone, Debug)]
 pub struct Wallet {
-    /// The ledger database.
-    pub ledger: PathBuf,
+    /// The ledger: a SQLite file or a PostgreSQL database.
+    pub ledger: switchyard_session::wallet::Location,
     /// The wallet's name.
     pub account: String,
     /// The team member spending from a pool wallet, within their monthly cap.

@@ -2,9 +2,9 @@
 //! through the same billing and catalog calls as `switchyard quote`.
 
 use switchyard_billing::place_graph;
-use switchyard_catalog::place::Options;
 use switchyard_engine::{Diagnostic, Graph};
 use switchyard_nodes::onnx::{ASSUMED_INPUT_MEGAPIXELS, local_fit};
+use switchyard_session::catalog::PlacementRules as Options;
 use switchyard_session::placement::PlacementOptions;
 
 use super::protocol::{Badge, Check, GraphQuote, Settings};

@@ -7,7 +7,6 @@ use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, GraphPlan, place_graph};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{EventSink, Executor, PathRoots, RunOptions, Value};
-use switchyard_ledger::Ledger;
 use switchyard_session::account::RunAccount;
 use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio_util::sync::CancellationToken;
@@ -127,6 +126,11 @@ async fn open_billing(
 /// The wallet's available credits.
 pub async fn balance(wallet: Option<&Wallet>) -> Result<i64, String> {
     let wallet = wallet.ok_or("no wallet: start the editor with --account to bill runs")?;
-    let ledger = Ledger::open_existing(&wallet.ledger).await.map_err(|e| e.to_string())?;
-    Ok(ledger.balance(&wallet.account).await.map_err(|e| e.to_string())?.available.0)
+    let opts = WalletOptions {
+        account: wallet.account.clone(),
+        ledger: Some(wallet.ledger.clone()),
+        budget: None,
+        member: wallet.member.clone(),
+    };
+    switchyard_session::wallet::available(&opts).await.map_err(|e| e.to_string())
 }

@@ -70,8 +70,11 @@ fn the_balance_shows_and_a_quote_over_it_is_flagged_before_the_run() {
         ledger.grant(&grant, "test-grant").await.unwrap();
     });
     let mut launch = crate::support::launch(out.path());
-    launch.wallet =
-        Some(switchyard_editor::work::Wallet { ledger: ledger_path, account: "studio".into(), member: None });
+    launch.wallet = Some(switchyard_editor::work::Wallet {
+        ledger: switchyard_ledger::Location::File(ledger_path),
+        account: "studio".into(),
+        member: None,
+    });
     let editor = switchyard_editor::start(launch, || {}).unwrap();
     let mut h = egui_kittest::Harness::builder()
         .with_size([1280.0, 800.0])

@@ -15,7 +15,7 @@ pub const QUOTE_AT: i64 = 1_763_546_400;
 pub fn launch(out: &Path) -> Launch {
     Launch {
         registry: switchyard_nodes::builtin_registry(),
-        catalog: switchyard_catalog::Catalog::builtin(),
+        catalog: switchyard_session::catalog::Catalog::builtin(),
         onnx: switchyard_nodes::onnx::OnnxSettings::from_env(),
         open: None,
         out_dir: out.to_path_buf(),

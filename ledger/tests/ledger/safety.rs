@@ -5,12 +5,10 @@ use std::sync::atomic::Ordering;
 use switchyard_ledger::plans::Plans;
 use switchyard_ledger::{AMOUNT_MAX, Credits, HoldId, HoldRequest, LedgerError, Resolution, SEATS_MAX, Source};
 
-use super::{grant, hold, ledger, rt};
+use super::{Fixture, Store, grant, hold, ledger, rt};
 
-#[test]
-fn a_refused_grant_leaves_its_key_free_for_the_corrected_one() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn a_refused_grant_leaves_its_key_free_for_the_corrected_one(f) {
         let l = &f.ledger;
         let plans = Plans::builtin();
         let enterprise = &plans.plans["enterprise"];
@@ -24,13 +22,11 @@ fn a_refused_grant_leaves_its_key_free_for_the_corrected_one() {
         l.grant(&grant("x", 10, Source::Pack, None), "k").await.expect("the same key, corrected");
         assert!(l.hold(&hold("x", 0), "h").await.is_err());
         l.hold(&hold("x", 5), "h").await.expect("a refused hold leaves its key free too");
-    });
+    }
 }
 
-#[test]
-fn huge_grants_and_seats_are_refused_and_the_ledger_keeps_summing_to_zero() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn huge_grants_and_seats_are_refused_and_the_ledger_keeps_summing_to_zero(f) {
         let l = &f.ledger;
         let plans = Plans::builtin();
         let per_seat = plans.plans.values().find(|p| p.per_seat).expect("a per-seat plan");
@@ -46,13 +42,11 @@ fn huge_grants_and_seats_are_refused_and_the_ledger_keeps_summing_to_zero() {
         assert_eq!(l.balance("w").await.unwrap().available, Credits(2 * AMOUNT_MAX));
         assert_eq!(l.total().await.unwrap(), 0);
         l.hold(&hold("w", 10), "h").await.expect("the ledger still works");
-    });
+    }
 }
 
-#[test]
-fn an_empty_payment_id_is_refused() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn an_empty_payment_id_is_refused(f) {
         let plans = Plans::builtin();
         let (name, pack) = plans.packs.iter().next().unwrap();
         for id in ["", "   "] {
@@ -62,7 +56,7 @@ fn an_empty_payment_id_is_refused() {
         f.ledger.topup("w", name, pack, "pi_123").await.unwrap();
         let again = f.ledger.topup("w", name, pack, "pi_123").await.unwrap();
         assert_eq!(f.ledger.balance("w").await.unwrap().available, again.amount, "one payment, one top-up");
-    });
+    }
 }
 
 #[test]
@@ -91,10 +85,8 @@ fn a_foreign_sqlite_file_is_refused_before_anything_is_written() {
     });
 }
 
-#[test]
-fn a_team_pool_is_spent_only_by_a_named_member() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn a_team_pool_is_spent_only_by_a_named_member(f) {
         let l = &f.ledger;
         l.grant(&grant("team", 1_000, Source::Plan, None), "g").await.unwrap();
         l.hold(&hold("team", 10), "before-members").await.expect("a wallet without members spends freely");
@@ -104,13 +96,11 @@ fn a_team_pool_is_spent_only_by_a_named_member() {
         assert!(err.to_string().contains("ana"), "{err}");
         let as_ana = HoldRequest { member: Some("ana".into()), ..hold("team", 10) };
         l.hold(&as_ana, "named").await.unwrap();
-    });
+    }
 }
 
-#[test]
-fn a_sent_call_survives_a_crash_as_unknown_and_an_unsent_one_is_voided() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn a_sent_call_survives_a_crash_as_unknown_and_an_unsent_one_is_voided(f) {
         let l = &f.ledger;
         l.grant(&grant("erin", 100, Source::Pack, None), "g").await.unwrap();
         let unsent = l.hold(&hold("erin", 30), "a").await.unwrap();
@@ -126,13 +116,11 @@ fn a_sent_call_survives_a_crash_as_unknown_and_an_unsent_one_is_voided() {
         assert_eq!(state(&sent), "unknown");
         assert_eq!(holds.iter().find(|h| h.id == sent.0).unwrap().vendor_id.as_deref(), Some("task-7"));
         assert_eq!(l.balance("erin").await.unwrap().held, Credits(20));
-    });
+    }
 }
 
-#[test]
-fn an_operator_resolves_an_unknown_hold_on_evidence() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn an_operator_resolves_an_unknown_hold_on_evidence(f) {
         let l = &f.ledger;
         l.grant(&grant("erin", 100, Source::Pack, None), "g").await.unwrap();
         let (a, b, c) = (
@@ -156,13 +144,11 @@ fn an_operator_resolves_an_unknown_hold_on_evidence() {
         let records = l.holds(Some("erin"), false).await.unwrap();
         let ev = records.iter().find(|h| h.id == a.0).unwrap();
         assert_eq!(ev.evidence.as_deref(), Some("BFL invoice 2026-11 line 14"));
-    });
+    }
 }
 
-#[test]
-fn a_flagged_charge_keeps_its_review_note() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn a_flagged_charge_keeps_its_review_note(f) {
         let l = &f.ledger;
         l.grant(&grant("w", 100, Source::Pack, None), "g").await.unwrap();
         let h = l.hold(&hold("w", 30), "h").await.unwrap();
@@ -170,13 +156,11 @@ fn a_flagged_charge_keeps_its_review_note() {
         l.post_reviewed(&h, Credits(8), Credits(6), Some("t1"), Some(why), "p").await.unwrap();
         let records = l.holds(Some("w"), false).await.unwrap();
         assert_eq!(records[0].review.as_deref(), Some(why));
-    });
+    }
 }
 
-#[test]
-fn admission_reserves_each_runs_most_so_only_what_fits_is_admitted() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn admission_reserves_each_runs_most_so_only_what_fits_is_admitted(f) {
         let l = f.ledger.clone();
         l.grant(&grant("studio", 250, Source::Pack, None), "g").await.unwrap();
         let tasks: Vec<_> = (0..6)
@@ -197,13 +181,11 @@ fn admission_reserves_each_runs_most_so_only_what_fits_is_admitted() {
         }
         assert_eq!(admitted.len(), 3, "three runs of 74 fit in 250");
         assert_eq!(l.balance("studio").await.unwrap().available, Credits(250 - 3 * 74));
-    });
+    }
 }
 
-#[test]
-fn node_holds_draw_from_their_run_and_closing_it_releases_the_rest() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn node_holds_draw_from_their_run_and_closing_it_releases_the_rest(f) {
         let l = &f.ledger;
         l.grant(&grant("s", 100, Source::Plan, None), "g1").await.unwrap();
         l.grant(&grant("s", 100, Source::Pack, None), "g2").await.unwrap();
@@ -231,13 +213,11 @@ fn node_holds_draw_from_their_run_and_closing_it_releases_the_rest() {
         assert_eq!((ana.spent, ana.held), (50, 0));
         assert_eq!(l.total().await.unwrap(), 0);
         assert!(l.lowest_available().await.unwrap() >= 0);
-    });
+    }
 }
 
-#[test]
-fn an_unknown_node_hold_outlives_its_run_and_settles_on_its_own() {
-    rt().block_on(async {
-        let f = ledger().await;
+on_both! {
+    fn an_unknown_node_hold_outlives_its_run_and_settles_on_its_own(f) {
         let l = &f.ledger;
         l.grant(&grant("s", 100, Source::Pack, None), "g").await.unwrap();
         let run = l.reserve_run("s", None, Credits(60), 600_000, "r").await.unwrap();
@@ -251,5 +231,5 @@ fn an_unknown_node_hold_outlives_its_run_and_settles_on_its_own() {
         let b = l.balance("s").await.unwrap();
         assert_eq!((b.available, b.held), (Credits(70), Credits(0)));
         assert_eq!(l.total().await.unwrap(), 0);
-    });
+    }
 }

@@ -1,0 +1,19 @@
+//! Wallet administration for front ends (top-ups, plan grants, member caps, holds, unknown
+//! outcomes, the audit trail): the ledger opened the way every front end opens it, and the
+//! ledger's types a front end names. Front ends reach the ledger only through here.
+
+pub use switchyard_ledger::plans::Plans;
+pub use switchyard_ledger::{
+    Balance, Credits, Grant, HoldId, HoldRecord, Ledger, LedgerError, Location, Recovery, Resolution, Source,
+    TransferRecord, to_csv,
+};
+
+/// Opens (creating if needed) the ledger at `location` for administration, after
+/// start-up recovery (expired holds voided or marked unknown) and expiry of lapsed grants,
+/// so what it shows is current. Returns what recovery found, for the operator.
+pub async fn open_admin(location: &Location) -> Result<(Ledger, Recovery), LedgerError> {
+    let ledger = Ledger::connect(location).await?;
+    let recovered = ledger.recover().await?;
+    ledger.expire_grants().await?;
+    Ok((ledger, recovered))
+}
