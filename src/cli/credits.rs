@@ -43,22 +43,20 @@ pub fn run(args: CreditsArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let location = ledger_location(args.ledger.clone())?;
-        let ledger = match Ledger::connect(&location).await {
-            Ok(ledger) => ledger,
+        let (ledger, recovered) = match switchyard_session::credits::open_admin(&location).await {
+            Ok(opened) => opened,
             Err(e @ LedgerError::NotALedger { .. }) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
             }
             Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {location}")),
         };
-        let recovered = ledger.recover().await?;
         if recovered.voided > 0 || recovered.unknown > 0 {
             eprintln!(
                 "ledger recovery: {} expired hold(s) voided, {} unknown outcome(s) await reconciliation",
                 recovered.voided, recovered.unknown
             );
         }
-        ledger.expire_grants().await?;
         match command(&ledger, &args).await {
             Ok(()) => Ok(Exit::Ok),
             Err(e) => match (e.downcast_ref::<LedgerError>(), e.downcast_ref::<Refused>()) {

@@ -3,7 +3,7 @@
 //! voids what failed or fell back, refuses before starting when the quote does not fit, and
 //! leaves a lost reply's hold open for reconciliation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -13,15 +13,34 @@ use switchyard_mock::{Fault, MockServer};
 pub(crate) const AT: &str = "2025-11-19T12:00:00Z";
 
 pub(crate) struct Farm {
-    _rt: tokio::runtime::Runtime,
+    rt: tokio::runtime::Runtime,
     pub(crate) mock: MockServer,
     pub(crate) dir: tempfile::TempDir,
+    /// The ledger's PostgreSQL database, when it is not the SQLite file in `dir`.
+    database: Option<switchyard_testkit::TestDatabase>,
+}
+
+impl Drop for Farm {
+    fn drop(&mut self) {
+        if let Some(db) = self.database.take() {
+            self.rt.block_on(db.drop_now());
+        }
+    }
 }
 
 impl Farm {
-    /// A mock, a settings file pointing every provider at it, and a ledger granting the Pro
-    /// plan (20,000 credits) to `studio`.
+    /// A mock, a settings file pointing every provider at it, and a ledger file granting the
+    /// Pro plan (20,000 credits) to `studio`.
     pub(crate) fn new() -> Self {
+        Self::with_ledger(false)
+    }
+
+    /// As [`Farm::new`], with the ledger in a PostgreSQL database of its own.
+    pub(crate) fn on_postgres() -> Self {
+        Self::with_ledger(true)
+    }
+
+    fn with_ledger(postgres: bool) -> Self {
         let rt = crate::support::runtime();
         let mock = rt.block_on(MockServer::start(0)).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -33,13 +52,18 @@ impl Farm {
             );
         }
         std::fs::write(dir.path().join("switchyard.toml"), settings).unwrap();
-        let farm = Self { _rt: rt, mock, dir };
+        let database = postgres.then(|| rt.block_on(switchyard_testkit::TestDatabase::create()));
+        let farm = Self { rt, mock, dir, database };
         assert_eq!(farm.credits(&["grant", "--plan", "pro"]).0, 0);
         farm
     }
 
-    pub(crate) fn ledger(&self) -> PathBuf {
-        self.dir.path().join("ledger.db")
+    /// The ledger: the file in the farm's folder, or its PostgreSQL database's URL.
+    pub(crate) fn ledger(&self) -> String {
+        match &self.database {
+            Some(db) => db.url.clone(),
+            None => self.dir.path().join("ledger.db").display().to_string(),
+        }
     }
 
     pub(crate) fn cmd(&self) -> Command {
@@ -136,6 +160,25 @@ fn a_billed_run_holds_then_posts_the_metered_charge() {
         // Recraft's background removal returns no request or task id to record.
         assert!(t["vendor_id"].is_string() || t["provider"] == "recraft", "{t}");
     }
+}
+
+/// The same billed run with the ledger on PostgreSQL (`--ledger postgres://…`): holds,
+/// posts and the wallet agree exactly as on the file.
+#[test]
+fn a_billed_run_on_a_postgres_ledger_holds_then_posts() {
+    let farm = Farm::on_postgres();
+    let before = farm.available();
+    assert_eq!(before, 20_000, "the plan was granted on PostgreSQL");
+    let (code, summary, err) = farm.run(&root().join("workflows/cloud-shot.json"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let charged = summary["credits"]["charged"].as_i64().unwrap();
+    assert!(charged > 0 && charged <= 74, "{summary}");
+    assert_eq!(farm.available(), before - charged, "the wallet lost what the summary says");
+    let holds = farm.all_holds();
+    assert_eq!(holds.iter().filter(|h| h["kind"] == "call" && h["state"] == "posted").count(), 3, "{holds:?}");
+    assert!(holds.iter().any(|h| h["kind"] == "run" && h["state"] == "released"), "{holds:?}");
+    let (code, _, err) = farm.run(&root().join("workflows/cloud-shot.json"), &["--budget", "50"]);
+    assert_eq!(code, 3, "refused before starting, as on a file: {err}");
 }
 
 /// A quote over the budget exits 3 before anything runs: no request, no hold, no charge.
