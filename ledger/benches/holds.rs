@@ -82,6 +82,10 @@ fn request(i: usize) -> HoldRequest {
 /// Single holds, batched holds and billed calls on one ledger, in this process.
 async fn measure(ledger: &Ledger) {
     ledger.grant(&funding(), "bench-grant").await.expect("grant");
+    for n in 0..8 {
+        let grant = Grant { wallet: format!("farm-{n}"), ..funding() };
+        ledger.grant(&grant, &format!("bench-grant-{n}")).await.expect("grant");
+    }
     let mut latencies = Vec::with_capacity(SINGLE);
     let started = Instant::now();
     for i in 0..SINGLE {
@@ -101,16 +105,20 @@ async fn measure(ledger: &Ledger) {
     carved_calls(ledger, &request).await;
 }
 
-/// 8 concurrent clients, 500 single holds each, from `ledger-load` in its own process.
+/// 8 concurrent clients, 500 single holds each, from `ledger-load` in its own process: all
+/// on one wallet (they queue on its lots), then each on a wallet of its own.
 fn concurrent_clients(ledger: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ledger-load"))
-        .args([ledger, "--wallet", "farm", "--clients", "8", "--holds", "500", "--prefix", "clients"])
-        .output()
-        .expect("ledger-load runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("8 concurrent clients (ledger-load, its own process): {}", report.trim());
-    if !out.status.success() {
-        println!("  ledger-load failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    for (what, wallets) in [("one wallet", "1"), ("a wallet each", "8")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ledger-load"))
+            .args([ledger, "--wallet", "farm", "--wallets", wallets, "--clients", "8", "--holds", "500"])
+            .args(["--prefix", &format!("clients-{wallets}")])
+            .output()
+            .expect("ledger-load runs");
+        let report = String::from_utf8_lossy(&out.stdout);
+        println!("8 concurrent clients, {what} (ledger-load, its own process): {}", report.trim());
+        if !out.status.success() {
+            println!("  ledger-load failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
     }
 }
 

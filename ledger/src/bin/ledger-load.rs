@@ -3,8 +3,10 @@
 //! transaction), under keys `{prefix}-{client}-{n}`, and one JSON line reports what was
 //! admitted and how fast. Tests start several at once against one PostgreSQL database.
 //!
-//! `ledger-load LEDGER --wallet W [--clients 8] [--holds 100] [--amount 1] [--batch 0]
-//! [--prefix load] [--connections 16]`, where LEDGER is a file path or `postgres://` URL.
+//! `ledger-load LEDGER --wallet W [--wallets 1] [--clients 8] [--holds 100] [--amount 1]
+//! [--batch 0] [--prefix load] [--connections 16]`, where LEDGER is a file path or
+//! `postgres://` URL. With `--wallets N` above 1, client `c` spends from wallet `W-{c mod N}`
+//! (as tenants of a shared server would), instead of all from `W`.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Options {
     location: Location,
     wallet: String,
+    wallets: usize,
     clients: usize,
     holds: usize,
     amount: i64,
@@ -31,6 +34,7 @@ fn parse() -> Result<Options, String> {
     let mut o = Options {
         location,
         wallet: String::new(),
+        wallets: 1,
         clients: 8,
         holds: 100,
         amount: 1,
@@ -43,6 +47,7 @@ fn parse() -> Result<Options, String> {
         let number = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, not {v:?}"));
         match flag.as_str() {
             "--wallet" => o.wallet = value,
+            "--wallets" => o.wallets = number(&value)?.clamp(1, 10_000) as usize,
             "--clients" => o.clients = number(&value)?.clamp(1, 256) as usize,
             "--holds" => o.holds = number(&value)?.min(1_000_000) as usize,
             "--amount" => o.amount = number(&value)?.clamp(1, 1_000_000) as i64,
