@@ -145,26 +145,14 @@ impl Ledger {
             None => fingerprint(&("post", hold, charge, cost, vendor_id)),
             Some(r) => fingerprint(&("post", hold, charge, cost, vendor_id, r)),
         };
-        keyed!(self, key, &hash, |tx| self.post_noted(tx, hold, charge, cost, vendor_id, review, key).await)
-    }
-
-    /// Posts, then keeps the reason for review on the hold.
-    #[allow(clippy::too_many_arguments)]
-    async fn post_noted(
-        &self,
-        tx: &mut Tx,
-        hold: &HoldId,
-        charge: Credits,
-        cost: Credits,
-        vendor_id: Option<&str>,
-        review: Option<&str>,
-        key: &str,
-    ) -> Result<Posted, LedgerError> {
-        let posted = self.post_in(tx, hold, charge, cost, vendor_id, key).await?;
-        if let Some(why) = review {
-            note(tx, hold, Note::Review, why).await?;
+        keyed!(self, key, &hash, |tx| async {
+            let posted = self.post_in(tx, hold, charge, cost, vendor_id, key).await?;
+            if let Some(why) = review {
+                note(tx, hold, Note::Review, why).await?;
+            }
+            Ok::<_, LedgerError>(posted)
         }
-        Ok(posted)
+        .await)
     }
 
     async fn post_in(
