@@ -19,6 +19,7 @@ pub mod credits;
 pub mod error;
 pub mod load;
 pub mod placement;
+pub mod plan;
 pub mod run;
 pub mod settings;
 pub mod wallet;

@@ -9,10 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
 use super::load::print_diagnostics;
-use super::placement::{load_catalog, options, place};
+use super::placement::load_catalog;
 use super::{Exit, progress, spend, summary};
 use switchyard_billing::GraphPlan;
-use switchyard_billing::plan::capability;
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::account::RunAccount;
 use switchyard_session::catalog::Catalog;
@@ -61,44 +60,17 @@ fn place_items(
     onnx: &OnnxSettings,
 ) -> Result<(Catalog, Vec<GraphPlan>), String> {
     let catalog = load_catalog(&args.placement)?;
-    // Every item is the same workflow, so the first one's capabilities stand for all.
-    let Some(first) = items.first() else { return Ok((catalog, Vec::new())) };
-    let opts = options(&args.placement, &catalog, &first.graph, onnx)?;
-    let mut plans = Vec::with_capacity(items.len());
-    for item in items.iter_mut() {
-        let plan = match place(&mut item.graph, &catalog, &opts) {
-            Ok(plan) => plan,
-            // Unbilled, on the user's own keys, a pinned model the catalog cannot price still runs.
-            Err(e) if args.wallet.account.is_none() && all_pinned(&item.graph) => {
-                tracing::warn!(error = %e, "cannot price this workflow; running its pinned providers unbilled");
-                GraphPlan::unplaced(&item.graph)
-            }
-            Err(e) => return Err(if item.name.is_empty() { e } else { format!("batch item {}: {e}", item.name) }),
-        };
-        plans.push(plan);
-    }
+    let billed = args.wallet.account.is_some();
+    let plans = switchyard_session::plan::place_items(items, &catalog, &(&args.placement).into(), onnx, billed)
+        .map_err(|e| e.to_string())?;
     Ok((catalog, plans))
 }
 
-/// Whether every cloud-capable node names its provider.
-fn all_pinned(graph: &switchyard_engine::Graph) -> bool {
-    graph.nodes.iter().filter(|n| capability(n).is_some()).all(|n| {
-        n.params.iter().any(|(name, v)| {
-            *name == switchyard_engine::PROVIDER_PARAM
-                && !matches!(v, switchyard_engine::ParamValue::Text(t) if t.is_empty())
-        })
-    })
-}
-
 async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPlan>, args: &RunArgs) -> Result<Exit> {
-    let placed_any = plans.iter().any(|p| p.plan.nodes.iter().any(Option::is_some));
     let mut billed = None;
-    if args.wallet.account.is_some() && placed_any {
-        match spend::open(args, catalog, &items, &plans).await {
-            Ok(billing) => {
-                spend::wrap(&mut items, &plans, &billing);
-                billed = Some(billing);
-            }
+    if args.wallet.account.is_some() && switchyard_session::plan::spends(&plans) {
+        match spend::open(args, catalog, &mut items, &plans).await {
+            Ok(billing) => billed = Some(billing),
             Err(exit) => return Ok(exit),
         }
     }

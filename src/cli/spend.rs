@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, GraphPlan};
 use switchyard_engine::batch::BatchItem;
 use switchyard_session::account::RunAccount;
@@ -17,12 +16,12 @@ use super::args::RunArgs;
 use super::quote::node_lines;
 
 /// Opens the wallet and admits the run through the session layer: the quote must fit the
-/// balance, the budget and the member's cap, and its most is reserved. `Err` is the exit
-/// code when it does not fit or cannot be opened.
+/// balance, the budget and the member's cap, and its most is reserved; the placed nodes are
+/// wrapped to spend through it. `Err` is the exit code when it does not fit or cannot open.
 pub async fn open(
     args: &RunArgs,
     catalog: Catalog,
-    items: &[BatchItem],
+    items: &mut [BatchItem],
     plans: &[GraphPlan],
 ) -> Result<Arc<Billing>, Exit> {
     let wallet = args.wallet.options(args.wallet.account.as_deref().unwrap_or_default());
@@ -33,18 +32,11 @@ pub async fn open(
         }
         exit_of(e.code)
     };
-    let ledger = switchyard_session::wallet::open_for_run(&wallet).await.map_err(refused)?;
-    let mut totals = switchyard_session::catalog::Totals::default();
-    for p in plans {
-        totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
-        totals.gco2eq += p.plan.totals.gco2eq;
-        totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
-    }
-    match switchyard_session::wallet::admit(ledger, Arc::new(catalog), &wallet, &totals).await {
+    match switchyard_session::plan::admit_items(items, plans, Arc::new(catalog), &wallet).await {
         Ok(Admission::Admitted(billing)) => Ok(billing),
         Ok(Admission::Refused(verdict)) => {
             let nodes = items.first().zip(plans.first()).map(|(i, p)| node_lines(&i.graph, p)).unwrap_or_default();
-            for line in nodes.into_iter().chain(verdict.lines(&totals)) {
+            for line in nodes.into_iter().chain(verdict.lines(&switchyard_session::plan::totals(plans))) {
                 eprintln!("{line}");
             }
             eprintln!("refused before starting: nothing was run or charged (exit 3)");
@@ -60,13 +52,6 @@ fn exit_of(code: Code) -> Exit {
         3 => Exit::OverBudget,
         2 => Exit::Invalid,
         _ => Exit::Failed,
-    }
-}
-
-/// Wraps every placed node so it spends through `billing`.
-pub fn wrap(items: &mut [BatchItem], plans: &[GraphPlan], billing: &Arc<Billing>) {
-    for (item, plan) in items.iter_mut().zip(plans) {
-        wrap_graph(&mut item.graph, plan, billing, &item.name);
     }
 }
 
