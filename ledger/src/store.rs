@@ -205,7 +205,10 @@ impl Ledger {
     pub async fn connect_postgres(url: &str, connections: u32) -> Result<Self, LedgerError> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new().max_connections(connections.max(1)).connect(url).await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // The database may be shared with the server's tables (their migrations are 1001 on).
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         Ok(Self { pool, clock: system_clock(), backend: Backend::Postgres })
     }
 }

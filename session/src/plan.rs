@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+pub use switchyard_billing::GraphPlan;
 use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::plan::capability;
-use switchyard_billing::{Billing, GraphPlan, place_graph};
+use switchyard_billing::{Billing, place_graph};
 use switchyard_catalog::Catalog;
 use switchyard_catalog::quote::Totals;
 use switchyard_engine::batch::BatchItem;

@@ -60,6 +60,34 @@ pub enum Command {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Serve a persistent, authenticated run queue over HTTP (`/v1`), for a team or a farm.
+    Serve(ServeArgs),
+}
+
+/// `switchyard serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen (port 0 picks a free one, printed on start).
+    #[arg(long, default_value = "127.0.0.1:8188")]
+    pub listen: std::net::SocketAddr,
+    /// The server's folder: its databases, uploads, outputs and cache.
+    #[arg(long, default_value = "switchyard-data")]
+    pub data: PathBuf,
+    /// A postgres:// URL for the queue and the ledger instead of SQLite files in --data.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// How many runs execute at once.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// On SIGTERM, how long running runs may go on before they are stopped and re-queued.
+    #[arg(long, default_value_t = 30_000)]
+    pub grace_ms: u64,
+    /// Create TENANT (if new) and an API key for it, print the key once, and exit.
+    #[arg(long, value_name = "TENANT")]
+    pub create_key: Option<String>,
+    /// The new key's role: viewer, runner or admin.
+    #[arg(long, default_value = "admin", requires = "create_key")]
+    pub role: String,
 }
 
 impl Command {

@@ -10,6 +10,7 @@ mod placement;
 mod progress;
 mod quote;
 mod run;
+mod serve;
 mod spend;
 mod summary;
 
@@ -55,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
+        Command::Serve(args) => serve::serve(args, config),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
             let schema = if catalog {

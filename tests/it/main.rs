@@ -10,6 +10,7 @@ mod money;
 mod onnx;
 mod property;
 mod run_fixtures;
+mod serve;
 mod spend;
 mod support;
 mod validation;

@@ -1,0 +1,149 @@
+//! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
+//! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
+
+mod runs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::keys::{Caller, Role};
+use crate::{App, ServerError};
+
+/// The largest request body: a workflow of the largest allowed size fits well within it.
+pub const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// How long a request may take, slow clients included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The routes, over the shared state.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let v1 = Router::new()
+        .route("/runs", post(runs::submit).get(runs::list))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/cancel", post(runs::cancel))
+        .route("/runs/{id}/priority", post(runs::priority))
+        .route("/queue/pause", post(runs::pause))
+        .route("/queue/resume", post(runs::resume));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(BODY_MAX_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        // The request line and status only: never a header, so never a key.
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", e.to_string()).into_response(),
+    }
+}
+
+/// An error reply.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    help: Option<Box<str>>,
+    details: Option<Box<serde_json::Value>>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), help: None, details: None }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// Also what another tenant's run gets: its id is not confirmed.
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into().into_boxed_str());
+        self
+    }
+
+    pub(crate) fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(help) = self.help {
+            error["help"] = help.into_string().into();
+        }
+        if let Some(details) = self.details {
+            error["details"] = *details;
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; try again")
+    }
+}
+
+/// The caller, from the bearer key; 401 without a valid one.
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<App>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = Arc::<App>::from_ref(state);
+        let unauthorized = || {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is needed")
+                .help("send `Authorization: Bearer sy_…`; `switchyard serve --create-key TENANT` makes one")
+        };
+        let token = bearer(&parts.headers).ok_or_else(unauthorized)?;
+        let caller = crate::keys::authenticate(&app.store, token).await?.ok_or_else(unauthorized)?;
+        tracing::debug!(key_id = %caller.key_id, tenant = %caller.tenant, "authenticated");
+        Ok(caller)
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Refuses a caller whose role is below `needed`.
+pub(crate) fn require(caller: &Caller, needed: Role) -> Result<(), ApiError> {
+    match caller.role >= needed {
+        true => Ok(()),
+        false => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this key's role is {}; this needs {needed}", caller.role),
+        )),
+    }
+}

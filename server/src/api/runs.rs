@@ -1,0 +1,349 @@
+//! `/v1/runs` and `/v1/queue`: submit, read, list, cancel and re-prioritise runs; pause and
+//! resume the queue. Every query names the caller's tenant.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiError, require};
+use crate::keys::{Caller, Role, check_name};
+use crate::queue::{Refusal, prepare, wallet_of};
+use crate::store::{Cancelled, RunRow, now_ms};
+use crate::{App, queue};
+use switchyard_session::wallet::WalletOptions;
+
+/// The most runs one page of a listing holds.
+const PAGE_MAX: i64 = 200;
+/// The longest idempotency key.
+const KEY_MAX_BYTES: usize = 255;
+/// Run priorities range over ±this.
+const PRIORITY_MAX: i64 = 100;
+
+/// A run to submit.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubmitRequest {
+    /// The workflow, as a workflow file's JSON.
+    workflow: Value,
+    /// `node.param=value` overrides, as `switchyard run --set` takes them.
+    #[serde(default)]
+    set: Vec<String>,
+    /// The placement policy (default cheapest).
+    #[serde(default)]
+    policy: Option<String>,
+    /// The most the run may spend, in credits.
+    #[serde(default)]
+    budget: Option<i64>,
+    /// The tenant's account (wallet) to bill; unbilled without it.
+    #[serde(default)]
+    account: Option<String>,
+    /// The team member spending, within their cap.
+    #[serde(default)]
+    member: Option<String>,
+    /// Higher runs first within a plan tier, from -100 to 100.
+    #[serde(default)]
+    priority: i64,
+}
+
+/// A run as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct RunView {
+    id: String,
+    state: String,
+    tier: i64,
+    priority: i64,
+    account: Option<String>,
+    policy: String,
+    quote: Quote,
+    submitted_at_ms: i64,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
+    attempts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Quote {
+    min: i64,
+    max: i64,
+}
+
+impl From<RunRow> for RunView {
+    fn from(r: RunRow) -> Self {
+        RunView {
+            id: r.id,
+            state: r.state,
+            tier: r.tier,
+            priority: r.priority,
+            account: r.account,
+            policy: r.policy,
+            quote: Quote { min: r.quote_min, max: r.quote_max },
+            submitted_at_ms: r.submitted_at_ms,
+            started_at_ms: r.started_at_ms,
+            finished_at_ms: r.finished_at_ms,
+            attempts: r.attempts,
+            summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
+            error: r.error,
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("bad-body", format!("the request body is not valid: {e}"))
+            .help("send a JSON object; see the README's server section for the fields")
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().map_err(|_| ApiError::bad_request("bad-idempotency-key", "not visible ASCII"))?;
+    if key.trim().is_empty() || key.len() > KEY_MAX_BYTES {
+        return Err(ApiError::bad_request(
+            "bad-idempotency-key",
+            format!("an Idempotency-Key must be 1 to {KEY_MAX_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn check(req: &SubmitRequest) -> Result<(), ApiError> {
+    let invalid = |m: String| ApiError::bad_request("bad-field", m);
+    if !(-PRIORITY_MAX..=PRIORITY_MAX).contains(&req.priority) {
+        return Err(invalid(format!("priority must be from -{PRIORITY_MAX} to {PRIORITY_MAX}, not {}", req.priority)));
+    }
+    if req.budget.is_some_and(|b| b < 0) {
+        return Err(invalid("budget must not be negative".into()));
+    }
+    if let Some(a) = &req.account {
+        check_name("account", a).map_err(invalid)?;
+    }
+    if let Some(m) = &req.member {
+        check_name("member", m).map_err(invalid)?;
+    }
+    if !req.workflow.is_object() {
+        return Err(invalid("workflow must be a workflow file's JSON object".into()));
+    }
+    Ok(())
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Invalid(diags) => ApiError::bad_request("invalid-workflow", "the workflow does not validate")
+            .details(serde_json::to_value(&diags).unwrap_or_default()),
+        Refusal::Session(e) => {
+            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            ApiError::new(status, "refused", e.message)
+        }
+    }
+}
+
+/// `POST /v1/runs`: validates, places and quotes the workflow, then queues it. With an
+/// `Idempotency-Key`, a repeat returns the first run (200); the key with another body is
+/// refused (422).
+pub(crate) async fn submit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&caller, Role::Runner)?;
+    let key = idempotency_key(&headers)?;
+    let req: SubmitRequest = parse(&body)?;
+    check(&req)?;
+    let request_hash = blake3::hash(&body).to_hex().to_string();
+    let workflow = req.workflow.to_string();
+    let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
+    let id = uuid::Uuid::now_v7().to_string();
+    let out = app.data.join("runs").join(&id);
+    let (_, plans) = prepare(&app, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
+    let totals = switchyard_session::plan::totals(&plans);
+    let tier = match &req.account {
+        Some(a) => {
+            let wallet = wallet_options(&app, &wallet_of(&caller.tenant, a), &req);
+            let fits = switchyard_session::wallet::open(&wallet).await.map_err(session_refusal)?;
+            let room = switchyard_session::wallet::room(&fits, &wallet).await.map_err(session_refusal)?;
+            let verdict = switchyard_session::wallet::verdict(&totals, &room, req.budget);
+            if !verdict.fits() {
+                let [quote, why] = verdict.lines(&totals);
+                return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "does-not-fit", why)
+                    .details(json!({ "quote": quote }))
+                    .help("top up the wallet, raise the budget, or choose a cheaper policy"));
+            }
+            tier_of(&wallet).await
+        }
+        None => 0,
+    };
+    let row = RunRow {
+        id,
+        tenant: caller.tenant.clone(),
+        state: "queued".into(),
+        tier,
+        priority: req.priority,
+        account: req.account,
+        member: req.member,
+        budget: req.budget,
+        policy,
+        workflow,
+        overrides: serde_json::to_string(&req.set).unwrap_or_else(|_| "[]".into()),
+        request_hash,
+        quote_min: totals.credits.0,
+        quote_max: totals.credits.1,
+        submitted_at_ms: now_ms(),
+        started_at_ms: None,
+        finished_at_ms: None,
+        attempts: 0,
+        summary: None,
+        error: None,
+    };
+    match app.store.submit(&row, key.as_deref()).await? {
+        None => {
+            app.wake.notify_one();
+            tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
+            Ok((StatusCode::CREATED, Json(RunView::from(row))).into_response())
+        }
+        Some(first) if first.request_hash == row.request_hash => Ok(Json(RunView::from(first)).into_response()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a different request",
+        )
+        .help("use a new key for a new run")),
+    }
+}
+
+fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions {
+    WalletOptions {
+        account: wallet.to_string(),
+        ledger: Some(app.ledger.clone()),
+        budget: req.budget,
+        member: req.member.clone(),
+    }
+}
+
+fn session_refusal(e: switchyard_session::SessionError) -> ApiError {
+    refused(Refusal::Session(e))
+}
+
+/// The plan tier of a wallet (0 without a plan, or when the ledger cannot say).
+async fn tier_of(wallet: &WalletOptions) -> i64 {
+    switchyard_session::wallet::tier(wallet).await.unwrap_or(0)
+}
+
+/// `GET /v1/runs/{id}`.
+pub(crate) async fn show(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RunView>, ApiError> {
+    let run = app.store.run(&caller.tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
+    Ok(Json(run.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/runs?state=&limit=&cursor=`: newest first; `next_cursor` fetches the next page.
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
+    if let Some(state) = &q.state
+        && !["queued", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
+    {
+        return Err(ApiError::bad_request("bad-query", format!("no state {state:?}"))
+            .help("the states are queued, running, succeeded, failed and cancelled"));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, PAGE_MAX);
+    let runs = app.store.list(&caller.tenant, q.state.as_deref(), q.cursor.as_deref(), limit).await?;
+    let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
+    let runs: Vec<RunView> = runs.into_iter().map(RunView::from).collect();
+    Ok(Json(json!({ "runs": runs, "next_cursor": next })))
+}
+
+/// `POST /v1/runs/{id}/cancel`: a queued run ends now; a running one is stopped (paid calls
+/// in flight settle by the money rules).
+pub(crate) async fn cancel(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Runner)?;
+    let outcome = app.store.cancel(&caller.tenant, &id).await?;
+    let state = match outcome {
+        None => return Err(ApiError::not_found(format!("no run {id}"))),
+        Some(Cancelled::Dequeued) => "cancelled".to_string(),
+        Some(Cancelled::Requested) => {
+            queue::stop(&app, &id);
+            "cancelling".to_string()
+        }
+        Some(Cancelled::Ended(state)) => state,
+    };
+    Ok(Json(json!({ "id": id, "state": state })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityRequest {
+    priority: i64,
+}
+
+/// `POST /v1/runs/{id}/priority` `{"priority": N}`: for a queued run.
+pub(crate) async fn priority(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Runner)?;
+    let req: PriorityRequest = parse(&body)?;
+    if !(-PRIORITY_MAX..=PRIORITY_MAX).contains(&req.priority) {
+        return Err(ApiError::bad_request(
+            "bad-field",
+            format!("priority must be from -{PRIORITY_MAX} to {PRIORITY_MAX}"),
+        ));
+    }
+    if app.store.set_priority(&caller.tenant, &id, req.priority).await? {
+        return Ok(Json(json!({ "id": id, "priority": req.priority })));
+    }
+    match app.store.run(&caller.tenant, &id).await? {
+        None => Err(ApiError::not_found(format!("no run {id}"))),
+        Some(run) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-queued",
+            format!("run {id} is {}; only a queued run's priority changes", run.state),
+        )),
+    }
+}
+
+/// `POST /v1/queue/pause`: none of the tenant's runs starts until resumed (running ones go
+/// on); other tenants' runs are not affected.
+pub(crate) async fn pause(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    app.store.set_paused(&caller.tenant, true).await?;
+    Ok(Json(json!({ "paused": true })))
+}
+
+/// `POST /v1/queue/resume`.
+pub(crate) async fn resume(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    require(&caller, Role::Admin)?;
+    app.store.set_paused(&caller.tenant, false).await?;
+    app.wake.notify_one();
+    Ok(Json(json!({ "paused": false })))
+}

@@ -1,0 +1,172 @@
+//! `switchyard serve`: many people and machines submit runs to one service. Runs are queued
+//! durably (SQLite under the data folder, or PostgreSQL), dispatched by plan tier, then
+//! priority, then age, and executed through the session layer, billed to the submitting
+//! tenant's own wallets. Every request carries an API key; every query is scoped to the
+//! key's tenant, and another tenant's run is simply not found.
+//!
+//! The pieces: `store.rs` (the tables), `keys.rs` (API keys and roles), `api/` (the HTTP
+//! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
+
+mod api;
+mod keys;
+mod queue;
+mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_engine::{InputRoots, Registry};
+use switchyard_nodes::cloud::kept::KeptResults;
+use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::catalog::Catalog;
+use switchyard_session::settings::Config;
+use switchyard_session::wallet::Location;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use keys::{Caller, Role};
+
+/// How the server is set up.
+pub struct ServerOptions {
+    /// Where it listens (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Its folder: the SQLite databases, uploads, outputs and the cache.
+    pub data: PathBuf,
+    /// A PostgreSQL URL for the queue and the ledger instead of SQLite files in `data`.
+    pub database: Option<String>,
+    /// How many runs execute at once.
+    pub workers: usize,
+    /// How long running nodes may go on after a shutdown begins, before their runs are
+    /// stopped and re-queued.
+    pub grace_ms: u64,
+    /// The settings file (provider keys, limits, local inference).
+    pub settings: Config,
+}
+
+/// What can stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database failed.
+    #[error("server database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Its schema could not be brought up to date.
+    #[error("server database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file or socket failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A request or option that cannot be served.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What every handler and the dispatcher share.
+pub(crate) struct App {
+    store: store::Store,
+    registry: Registry,
+    catalog: Arc<Catalog>,
+    onnx: OnnxSettings,
+    ledger: Location,
+    data: PathBuf,
+    /// A server reads inputs only from its uploads folder.
+    inputs: InputRoots,
+    workers: usize,
+    wake: tokio::sync::Notify,
+    /// The cancel of each run executing here, by run id.
+    running: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
+}
+
+impl App {
+    fn uploads(&self) -> PathBuf {
+        self.data.join("inputs")
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    app: Arc<App>,
+    listener: TcpListener,
+    grace: Duration,
+}
+
+fn ledger_location(data: &Path, database: Option<&str>) -> Location {
+    match database {
+        Some(url) => Location::Postgres(url.to_string()),
+        None => Location::File(data.join("ledger.db")),
+    }
+}
+
+impl Server {
+    /// Opens the store (re-queuing runs a killed server left running), loads the catalog
+    /// and binds the listener.
+    pub async fn bind(opts: ServerOptions) -> Result<Self, ServerError> {
+        let data = std::path::absolute(&opts.data)?;
+        std::fs::create_dir_all(data.join("inputs"))?;
+        let store = store::Store::open(&data, opts.database.as_deref()).await?;
+        let requeued = store.recover().await?;
+        if requeued > 0 {
+            tracing::warn!(requeued, "runs left running by a stopped server are queued again");
+        }
+        let catalog = Catalog::builtin();
+        let registry = switchyard_nodes::registry_keeping(&opts.settings, KeptResults::at(data.join("paid")));
+        let app = Arc::new(App {
+            store,
+            registry,
+            catalog: Arc::new(catalog),
+            onnx: opts.settings.onnx_settings(),
+            ledger: ledger_location(&data, opts.database.as_deref()),
+            inputs: InputRoots { confine: true, roots: vec![data.join("inputs")] },
+            data,
+            workers: opts.workers.max(1),
+            wake: tokio::sync::Notify::new(),
+            running: Default::default(),
+        });
+        let listener = TcpListener::bind(opts.listen).await?;
+        Ok(Self { app, listener, grace: Duration::from_millis(opts.grace_ms) })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown`: then it stops taking requests and work, lets running runs go
+    /// on for the grace period, stops them, and puts them back in the queue.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        let work = CancellationToken::new();
+        let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
+        let router = api::router(Arc::clone(&self.app));
+        let stop = shutdown.clone();
+        axum::serve(self.listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
+        let grace = tokio::time::sleep(self.grace);
+        tokio::select! {
+            _ = grace => work.cancel(),
+            _ = self.app.idle() => {}
+        }
+        let _ = dispatcher.await;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Resolves once no run is executing here.
+    async fn idle(&self) {
+        loop {
+            let busy = self.running.lock().map(|r| !r.is_empty()).unwrap_or(false);
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Creates `tenant` (if new) and an API key for it with `role`, in the server's store;
+/// returns the token, shown once.
+pub async fn create_key(data: &Path, database: Option<&str>, tenant: &str, role: Role) -> Result<String, ServerError> {
+    std::fs::create_dir_all(data)?;
+    let store = store::Store::open(data, database).await?;
+    keys::create(&store, tenant, role).await
+}

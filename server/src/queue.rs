@@ -1,0 +1,202 @@
+//! The dispatcher: takes the next queued run whenever a worker slot is free, and executes it
+//! through the session layer (validate, place, admit on the tenant's wallet, run), keeping
+//! its outputs under `runs/{id}` in the data folder and its intermediate results in the disk
+//! cache, so a re-queued run resumes instead of paying again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use switchyard_engine::batch::BatchItem;
+use switchyard_engine::{Diagnostics, EventSink, PathRoots, RunReport};
+use switchyard_session::SessionError;
+use switchyard_session::account::RunAccount;
+use switchyard_session::load::{LoadOptions, Source};
+use switchyard_session::placement::PlacementOptions;
+use switchyard_session::plan::GraphPlan;
+use switchyard_session::run::{CacheOptions, ExecOptions};
+use switchyard_session::wallet::{Admission, WalletOptions};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+use crate::store::RunRow;
+
+/// The most nodes a submitted workflow may have.
+pub(crate) const MAX_NODES: usize = 100_000;
+
+/// How a finished run is kept: the engine's report and the run's account in credits.
+#[derive(Serialize)]
+struct Summary<'a> {
+    reports: &'a [RunReport],
+    credits: Option<RunAccount>,
+}
+
+/// Takes queued runs until `shutdown`; each runs until it ends or `work` is cancelled.
+pub(crate) async fn dispatch(app: Arc<App>, shutdown: CancellationToken, work: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(app.workers));
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+            _ = shutdown.cancelled() => return,
+        };
+        match app.store.claim_next().await {
+            Ok(Some(run)) => {
+                let (app, cancel) = (Arc::clone(&app), work.child_token());
+                tokio::spawn(async move {
+                    execute(&app, run, cancel).await;
+                    drop(permit);
+                    app.wake.notify_one();
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = app.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!(error = %e, "cannot take the next run");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Executes one claimed run and records how it ended.
+async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
+    if let Ok(mut running) = app.running.lock() {
+        running.insert(run.id.clone(), cancel.clone());
+    }
+    tracing::info!(run = %run.id, tenant = %run.tenant, attempt = run.attempts, "run started");
+    let outcome = run_one(app, &run, &cancel).await;
+    if let Ok(mut running) = app.running.lock() {
+        running.remove(&run.id);
+    }
+    let by_user = app.store.cancel_requested(&run.id).await.unwrap_or(false);
+    let recorded = match outcome {
+        _ if cancel.is_cancelled() && !by_user => app.store.requeue(&run.id).await,
+        Ok((state, summary)) => app.store.finish(&run.id, state, Some(&summary), None).await,
+        Err(e) => app.store.finish(&run.id, "failed", None, Some(&e.to_string())).await,
+    };
+    if let Err(e) = recorded {
+        tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
+    }
+    tracing::info!(run = %run.id, "run ended");
+}
+
+/// Stops the executing run `id`, if it executes here.
+pub(crate) fn stop(app: &App, id: &str) {
+    if let Some(cancel) = app.running.lock().ok().and_then(|r| r.get(id).cloned()) {
+        cancel.cancel();
+    }
+}
+
+/// The wallet a tenant's account names: `{tenant}/{account}`, so a tenant can only ever
+/// spend its own.
+pub(crate) fn wallet_of(tenant: &str, account: &str) -> String {
+    format!("{tenant}/{account}")
+}
+
+/// Why a workflow cannot run.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// It does not validate: every problem, with where and how to fix it.
+    Invalid(Diagnostics),
+    /// It cannot be placed or admitted.
+    Session(SessionError),
+}
+
+impl From<SessionError> for Refusal {
+    fn from(e: SessionError) -> Self {
+        Refusal::Session(e)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Invalid(d) => {
+                let lines: Vec<String> = d.0.iter().map(|d| d.message.clone()).collect();
+                write!(f, "{}", lines.join("; "))
+            }
+            Refusal::Session(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Validates and places a stored or submitted workflow: one item, writing under `out`.
+pub(crate) fn prepare(
+    app: &App,
+    workflow: &str,
+    overrides: &[String],
+    policy: &str,
+    billed: bool,
+    out: PathBuf,
+) -> Result<(BatchItem, Vec<GraphPlan>), Refusal> {
+    let source = Source { text: workflow.to_string(), input_root: app.uploads() };
+    let opts = LoadOptions {
+        workflow: PathBuf::new(),
+        overrides: overrides.to_vec(),
+        max_nodes: MAX_NODES,
+        inputs: app.inputs.clone(),
+    };
+    let parsed = switchyard_session::load::parse_overrides(overrides).map_err(Refusal::Invalid)?;
+    let graph = switchyard_session::load::compile(&app.registry, &source, &parsed, &opts).map_err(Refusal::Invalid)?;
+    let paths = PathRoots::new(app.uploads(), out).with_inputs(app.inputs.clone());
+    let mut items = [BatchItem { name: String::new(), paths, graph }];
+    let placement = PlacementOptions { policy: policy.to_string(), ..PlacementOptions::default() };
+    let plans = switchyard_session::plan::place_items(&mut items, &app.catalog, &placement, &app.onnx, billed)?;
+    let [item] = items;
+    Ok((item, plans))
+}
+
+/// Runs `run` to its end: `("succeeded" | "failed" | "cancelled", summary JSON)`.
+async fn run_one(app: &App, run: &RunRow, cancel: &CancellationToken) -> Result<(&'static str, String), Refusal> {
+    let overrides: Vec<String> = serde_json::from_str(&run.overrides).unwrap_or_default();
+    let out = app.data.join("runs").join(&run.id);
+    let billed = run.account.is_some();
+    let (item, plans) = prepare(app, &run.workflow, &overrides, &run.policy, billed, out)?;
+    let mut items = vec![item];
+    let mut billing = None;
+    if let Some(account) = &run.account
+        && switchyard_session::plan::spends(&plans)
+    {
+        let wallet = WalletOptions {
+            account: wallet_of(&run.tenant, account),
+            ledger: Some(app.ledger.clone()),
+            budget: run.budget,
+            member: run.member.clone(),
+        };
+        match switchyard_session::plan::admit_items(&mut items, &plans, Arc::clone(&app.catalog), &wallet).await? {
+            Admission::Admitted(b) => billing = Some(b),
+            Admission::Refused(verdict) => {
+                let [_, why] = verdict.lines(&switchyard_session::plan::totals(&plans));
+                return Err(SessionError::over_budget(why).into());
+            }
+        }
+    }
+    let exec = ExecOptions {
+        cpu_limit: None,
+        accelerator_limit: 1,
+        cloud_limit: 8,
+        node_timeout_ms: 600_000,
+        fail_fast: false,
+        jobs: 1,
+        cache: CacheOptions { memory_mb: 256, no_disk: false, dir: Some(app.data.join("cache")), max_mb: 4096 },
+    };
+    let ran = switchyard_session::run::execute(items, false, &exec, EventSink::none(), cancel, billing).await;
+    let account = run.account.as_deref().map(|a| wallet_of(&run.tenant, a));
+    let credits = RunAccount::of(&run.policy, account.as_deref(), &plans, &ran.reports);
+    let summary = serde_json::to_string(&Summary { reports: &ran.reports, credits }).unwrap_or_default();
+    let state = match ran.reports.iter().map(|r| r.status).next() {
+        Some(switchyard_engine::RunStatus::Succeeded) => "succeeded",
+        Some(switchyard_engine::RunStatus::Cancelled) => "cancelled",
+        _ => "failed",
+    };
+    Ok((state, summary))
+}

@@ -1,0 +1,346 @@
+//! The server's own tables (tenants, API keys, the run queue and history) on SQLite under the
+//! data folder or on PostgreSQL, through one SQL text. Every query that reads or changes a
+//! tenant's data names the tenant: a run id alone never finds another tenant's run.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions as _};
+
+use crate::ServerError;
+
+/// The store's backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The server's database.
+#[derive(Clone)]
+pub(crate) struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct RunRow {
+    pub id: String,
+    pub tenant: String,
+    pub state: String,
+    pub tier: i64,
+    pub priority: i64,
+    pub account: Option<String>,
+    pub member: Option<String>,
+    pub budget: Option<i64>,
+    pub policy: String,
+    pub workflow: String,
+    pub overrides: String,
+    pub request_hash: String,
+    pub quote_min: i64,
+    pub quote_max: i64,
+    pub submitted_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub attempts: i64,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
+     request_hash, quote_min, quote_max, submitted_at_ms, started_at_ms, finished_at_ms, attempts, \
+     summary, error";
+
+/// A stored API key.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    pub tenant: String,
+    pub secret_hash: String,
+    pub role: String,
+    pub expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// What a cancel found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cancelled {
+    /// It was queued: it is cancelled now.
+    Dequeued,
+    /// It is running: the cancel is recorded and its executor told.
+    Requested,
+    /// It had already ended, in this state.
+    Ended(String),
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL at `database`, else `server.db` in `data`.
+    pub(crate) async fn open(data: &Path, database: Option<&str>) -> Result<Self, ServerError> {
+        sqlx::any::install_default_drivers();
+        let (pool, backend) = match database {
+            Some(url) => (AnyPoolOptions::new().max_connections(16).connect(url).await?, Backend::Postgres),
+            None => {
+                let file = SqliteConnectOptions::new().filename(data.join("server.db")).create_if_missing(true);
+                let options = AnyConnectOptions::from_str(file.to_url_lossy().as_str())?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .execute(conn)
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?;
+                (pool, Backend::Sqlite)
+            }
+        };
+        // The ledger's migrations may share the database (PostgreSQL).
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub(crate) async fn ensure_tenant(&self, tenant: &str) -> Result<(), ServerError> {
+        sqlx::query("INSERT INTO tenants (id, created_at_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(tenant)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn insert_key(&self, id: &str, tenant: &str, hash: &str, role: &str) -> Result<(), ServerError> {
+        sqlx::query("INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(tenant)
+            .bind(hash)
+            .bind(role)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn key(&self, id: &str) -> Result<Option<KeyRow>, ServerError> {
+        Ok(sqlx::query_as("SELECT tenant, secret_hash, role, expires_at_ms, revoked_at_ms FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Inserts a queued run; when the tenant already used its idempotency key, the run
+    /// that key made instead (nothing inserted).
+    pub(crate) async fn submit(&self, run: &RunRow, key: Option<&str>) -> Result<Option<RunRow>, ServerError> {
+        let done = sqlx::query(
+            "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
+             overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (tenant, idempotency_key) DO NOTHING",
+        )
+        .bind(&run.id)
+        .bind(&run.tenant)
+        .bind(run.tier)
+        .bind(run.priority)
+        .bind(&run.account)
+        .bind(&run.member)
+        .bind(run.budget)
+        .bind(&run.policy)
+        .bind(&run.workflow)
+        .bind(&run.overrides)
+        .bind(key)
+        .bind(&run.request_hash)
+        .bind(run.quote_min)
+        .bind(run.quote_max)
+        .bind(run.submitted_at_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&run.tenant).bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// The tenant's run `id`.
+    pub(crate) async fn run(&self, tenant: &str, id: &str) -> Result<Option<RunRow>, ServerError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND id = $2");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// The tenant's runs, newest first, older than `before` (a run id: ids sort by time),
+    /// optionally in one state.
+    pub(crate) async fn list(
+        &self,
+        tenant: &str,
+        state: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RunRow>, ServerError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND ($2 IS NULL OR state = $3) \
+             AND ($4 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(state)
+            .bind(state)
+            .bind(before)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Cancels the tenant's run `id`: `None` when there is no such run of theirs.
+    pub(crate) async fn cancel(&self, tenant: &str, id: &str) -> Result<Option<Cancelled>, ServerError> {
+        let now = now_ms();
+        let dequeued = sqlx::query(
+            "UPDATE runs SET state = 'cancelled', cancel_requested = 1, finished_at_ms = $1 \
+             WHERE tenant = $2 AND id = $3 AND state = 'queued'",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if dequeued.rows_affected() == 1 {
+            return Ok(Some(Cancelled::Dequeued));
+        }
+        let requested =
+            sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE tenant = $1 AND id = $2 AND state = 'running'")
+                .bind(tenant)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if requested.rows_affected() == 1 {
+            return Ok(Some(Cancelled::Requested));
+        }
+        Ok(self.run(tenant, id).await?.map(|r| Cancelled::Ended(r.state)))
+    }
+
+    /// Sets the priority of the tenant's queued run `id`; `false` when it is not queued.
+    pub(crate) async fn set_priority(&self, tenant: &str, id: &str, priority: i64) -> Result<bool, ServerError> {
+        let done = sqlx::query("UPDATE runs SET priority = $1 WHERE tenant = $2 AND id = $3 AND state = 'queued'")
+            .bind(priority)
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes the next queued run (plan tier, then the run's priority, then the oldest) of a
+    /// tenant whose queue is not paused, and marks it running. On PostgreSQL, concurrent dispatchers
+    /// skip each other's rows.
+    pub(crate) async fn claim_next(&self) -> Result<Option<RunRow>, ServerError> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'queued' \
+             AND r.tenant IN (SELECT t.id FROM tenants t WHERE t.paused = 0) \
+             ORDER BY r.tier DESC, r.priority DESC, r.submitted_at_ms, r.id LIMIT 1{lock}"
+        );
+        let Some(id): Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query("UPDATE runs SET state = 'running', started_at_ms = $1, attempts = attempts + 1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        let run: RunRow = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(run))
+    }
+
+    /// Records how a running run ended. A run the server stopped (shutdown, not the user)
+    /// goes back to the queue instead.
+    pub(crate) async fn finish(
+        &self,
+        id: &str,
+        state: &str,
+        summary: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), ServerError> {
+        sqlx::query(
+            "UPDATE runs SET state = $1, summary = $2, error = $3, finished_at_ms = $4 \
+             WHERE id = $5 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(summary)
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a running run back in the queue (the server is stopping).
+    pub(crate) async fn requeue(&self, id: &str) -> Result<(), ServerError> {
+        sqlx::query("UPDATE runs SET state = 'queued', started_at_ms = NULL WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// At start-up: runs a killed server left running go back to the queue (a cancel asked
+    /// for meanwhile ends them instead). Returns how many were re-queued.
+    pub(crate) async fn recover(&self) -> Result<u64, ServerError> {
+        sqlx::query(
+            "UPDATE runs SET state = 'cancelled', finished_at_ms = $1 WHERE state = 'running' AND cancel_requested = 1",
+        )
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        let done = sqlx::query("UPDATE runs SET state = 'queued', started_at_ms = NULL WHERE state = 'running'")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether the run's cancel was asked for.
+    pub(crate) async fn cancel_requested(&self, id: &str) -> Result<bool, ServerError> {
+        let flag: Option<i64> = sqlx::query_scalar("SELECT cancel_requested FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(flag == Some(1))
+    }
+
+    /// Pauses or resumes the dispatch of the tenant's runs.
+    pub(crate) async fn set_paused(&self, tenant: &str, paused: bool) -> Result<(), ServerError> {
+        sqlx::query("UPDATE tenants SET paused = $1 WHERE id = $2")
+            .bind(i64::from(paused))
+            .bind(tenant)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub(crate) async fn ping(&self) -> Result<(), ServerError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

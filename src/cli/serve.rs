@@ -1,0 +1,62 @@
+//! `switchyard serve`: the flags to server options, the key command, and the signals.
+
+use anyhow::{Context, Result};
+use switchyard_server::{Role, Server, ServerOptions};
+use switchyard_session::settings::Config;
+use tokio_util::sync::CancellationToken;
+
+use super::Exit;
+use super::args::ServeArgs;
+
+pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        if let Some(tenant) = &args.create_key {
+            let role: Role = match args.role.parse() {
+                Ok(role) => role,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Invalid);
+                }
+            };
+            let token = switchyard_server::create_key(&args.data, args.database.as_deref(), tenant, role).await?;
+            eprintln!("a new {role} key for {tenant}; it is shown this once:");
+            println!("{token}");
+            return Ok(Exit::Ok);
+        }
+        let opts = ServerOptions {
+            listen: args.listen,
+            data: args.data.clone(),
+            database: args.database.clone(),
+            workers: args.workers,
+            grace_ms: args.grace_ms,
+            settings,
+        };
+        let server = Server::bind(opts).await?;
+        // Scripts and tests read the address from this line.
+        println!("listening on http://{}", server.local_addr()?);
+        let shutdown = CancellationToken::new();
+        watch_signals(shutdown.clone());
+        server.run(shutdown).await?;
+        Ok(Exit::Ok)
+    })
+}
+
+/// SIGINT or SIGTERM begins a graceful shutdown.
+fn watch_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return;
+            };
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("stopping: no new work; running runs get their grace period, then go back to the queue");
+        shutdown.cancel();
+    });
+}

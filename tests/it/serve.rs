@@ -1,0 +1,331 @@
+//! `switchyard serve` as a process on an ephemeral port, driven by a real HTTP client: runs
+//! are queued, executed and kept; every route refuses another tenant's key with 404; bad
+//! requests get specific errors and queue nothing; and the queue survives `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A server process over a data folder.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2", "--grace-ms", "200", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its address");
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    Served { child, url }
+}
+
+fn create_key(data: &Path, tenant: &str, role: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--create-key", tenant, "--role", role])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A small local workflow: noise, a resize and a grid.
+fn workflow() -> Value {
+    serde_json::from_str(include_str!("../fixtures/run/sizes-and-grid.json")).unwrap()
+}
+
+/// A local workflow that takes a few seconds on two cores.
+fn slow_workflow() -> Value {
+    json!({
+        "format": "switchyard.workflow", "version": 1, "name": "slow",
+        "nodes": {
+            "noise": { "type": "image.noise", "params": { "width": 2048, "height": 2048 } },
+            "blur": { "type": "image.blur", "params": { "sigma": 20.0 }, "inputs": { "image": "noise.image" } }
+        }
+    })
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Client {
+    fn new(url: &str) -> Self {
+        Self { http: reqwest::Client::new(), url: url.to_string() }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, Some(key), None).await
+    }
+
+    async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(key), Some(body.to_string().into_bytes())).await
+    }
+
+    async fn submit(&self, key: &str, workflow: Value) -> String {
+        let (status, run) = self.post("/v1/runs", key, &json!({ "workflow": workflow })).await;
+        assert_eq!(status, 201, "{run}");
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls until the run is in one of `states`.
+    async fn wait_for(&self, key: &str, id: &str, states: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, run) = self.get(&format!("/v1/runs/{id}"), key).await;
+            if states.contains(&run["state"].as_str().unwrap_or_default()) {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {id} stuck: {run}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[test]
+fn a_submitted_run_is_queued_executed_and_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "runner");
+    assert!(key.starts_with("sy_") && key.len() == 3 + 16 + 1 + 64, "{key}");
+    let server = serve(data.path());
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let (status, run) = c.post("/v1/runs", &key, &json!({ "workflow": workflow(), "priority": 5 })).await;
+        assert_eq!(status, 201, "{run}");
+        assert_eq!((run["state"].as_str(), run["priority"].as_i64()), (Some("queued"), Some(5)));
+        assert_eq!(run["quote"], json!({ "min": 0, "max": 0 }), "local nodes are free");
+        let id = run["id"].as_str().unwrap();
+        let done = c.wait_for(&key, id, &["succeeded", "failed"]).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["summary"]["reports"][0]["nodes"].as_array().unwrap().len(), 5);
+        let (_, page) = c.get("/v1/runs?state=succeeded", &key).await;
+        assert_eq!(page["runs"][0]["id"], *id);
+        let (status, health) = c.send(reqwest::Method::GET, "/readyz", None, None).await;
+        assert_eq!((status, health), (200, Value::Null), "ready, as plain text");
+    });
+    // The key is stored only as a hash.
+    let db = std::fs::read(data.path().join("server.db")).unwrap();
+    let secret = key.rsplit('_').next().unwrap();
+    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is not in the database");
+}
+
+/// Every route, with another tenant's key, answers as if the run did not exist.
+#[test]
+fn another_tenants_key_finds_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let acme = create_key(data.path(), "acme", "admin");
+    let rival = create_key(data.path(), "rival", "admin");
+    let viewer = create_key(data.path(), "acme", "viewer");
+    let server = serve(data.path());
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        // Acme's queue is paused, so its run stays queued while the rival tries everything.
+        assert_eq!(c.post("/v1/queue/pause", &acme, &json!({})).await.0, 200);
+        let id = c.submit(&acme, workflow()).await;
+        let checks: [(reqwest::Method, String, Option<Value>); 4] = [
+            (reqwest::Method::GET, format!("/v1/runs/{id}"), None),
+            (reqwest::Method::POST, format!("/v1/runs/{id}/cancel"), Some(json!({}))),
+            (reqwest::Method::POST, format!("/v1/runs/{id}/priority"), Some(json!({ "priority": 9 }))),
+            (reqwest::Method::GET, format!("/v1/runs/{id}/nothing"), None),
+        ];
+        for (method, path, body) in checks {
+            let body = body.map(|b| b.to_string().into_bytes());
+            let (status, reply) = c.send(method.clone(), &path, Some(&rival), body).await;
+            assert_eq!(status, 404, "{method} {path}: {reply}");
+            assert!(!reply.to_string().contains("rival"), "{reply}");
+        }
+        let (_, page) = c.get("/v1/runs", &rival).await;
+        assert_eq!(page["runs"], json!([]), "the rival lists none of acme's runs");
+        // The rival pausing its own queue does not touch acme's, and acme's run is intact.
+        assert_eq!(c.post("/v1/queue/resume", &rival, &json!({})).await.0, 200);
+        let (_, run) = c.get(&format!("/v1/runs/{id}"), &acme).await;
+        assert_eq!((run["state"].as_str(), run["priority"].as_i64()), (Some("queued"), Some(0)));
+        // Without a key, with a forged one, or as a viewer: refused.
+        let (status, reply) = c.send(reqwest::Method::GET, "/v1/runs", None, None).await;
+        assert_eq!(status, 401, "{reply}");
+        let forged = format!("{}{}", &acme[..acme.len() - 1], if acme.ends_with('0') { '1' } else { '0' });
+        assert_eq!(c.get("/v1/runs", &forged).await.0, 401);
+        assert_eq!(c.get("/v1/runs", "sy_nonsense").await.0, 401);
+        let (status, reply) = c.post("/v1/runs", &viewer, &json!({ "workflow": workflow() })).await;
+        assert_eq!(status, 403, "{reply}");
+        assert_eq!(c.get(&format!("/v1/runs/{id}"), &viewer).await.0, 200, "a viewer of acme reads acme's run");
+        // Acme resumes; its run completes.
+        assert_eq!(c.post("/v1/queue/resume", &acme, &json!({})).await.0, 200);
+        assert_eq!(c.wait_for(&acme, &id, &["succeeded", "failed"]).await["state"], "succeeded");
+    });
+}
+
+/// Each bad request gets a status and a code that say what is wrong, and queues nothing.
+#[test]
+fn bad_requests_get_specific_errors_and_queue_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    let server = serve(data.path());
+    let unknown_node = json!({ "format": "switchyard.workflow", "version": 1,
+        "nodes": { "x": { "type": "image.sharpen_everything" } } });
+    let outside_roots = json!({ "format": "switchyard.workflow", "version": 1,
+        "nodes": { "x": { "type": "image.load", "params": { "path": "/etc/hostname" } } } });
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("not JSON", b"{\"workflow\": ".to_vec(), 400, "bad-body"),
+        ("an unknown field", json!({ "workflow": workflow(), "colour": "red" }).to_string().into(), 400, "bad-body"),
+        ("no workflow", b"{}".to_vec(), 400, "bad-body"),
+        ("a workflow that is a string", json!({ "workflow": "x" }).to_string().into(), 400, "bad-field"),
+        ("an unknown node type", json!({ "workflow": unknown_node }).to_string().into(), 400, "invalid-workflow"),
+        (
+            "an input outside the uploads",
+            json!({ "workflow": outside_roots }).to_string().into(),
+            400,
+            "invalid-workflow",
+        ),
+        (
+            "a priority out of range",
+            json!({ "workflow": workflow(), "priority": 1000 }).to_string().into(),
+            400,
+            "bad-field",
+        ),
+        (
+            "an account with a slash",
+            json!({ "workflow": workflow(), "account": "../rival" }).to_string().into(),
+            400,
+            "bad-field",
+        ),
+        (
+            "a bad override",
+            json!({ "workflow": workflow(), "set": ["nonsense"] }).to_string().into(),
+            400,
+            "invalid-workflow",
+        ),
+        (
+            "an unknown policy",
+            json!({ "workflow": workflow(), "policy": "luckiest" }).to_string().into(),
+            400,
+            "refused",
+        ),
+        (
+            "an account with no wallet",
+            json!({ "workflow": workflow(), "account": "ghost" }).to_string().into(),
+            400,
+            "refused",
+        ),
+    ];
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        for (what, body, status, code) in cases {
+            let (got, reply) = c.send(reqwest::Method::POST, "/v1/runs", Some(&key), Some(body)).await;
+            assert_eq!(got, status, "{what}: {reply}");
+            if !code.is_empty() {
+                assert_eq!(reply["error"]["code"], code, "{what}: {reply}");
+                assert!(!reply["error"]["message"].as_str().unwrap_or_default().is_empty(), "{what}");
+            }
+        }
+        // A body over 8 MiB: 413, or the connection closed while it was still being sent.
+        let big = c.http.post(format!("{}/v1/runs", c.url)).bearer_auth(&key).body(vec![b' '; 9 << 20]).send().await;
+        if let Ok(resp) = big {
+            assert_eq!(resp.status().as_u16(), 413);
+        }
+        assert_eq!(c.send(reqwest::Method::GET, "/readyz", None, None).await.0, 200, "still serving");
+        let (_, reply) = c.post("/v1/runs", &key, &json!({ "workflow": outside_roots })).await;
+        assert_eq!(reply["error"]["details"][0]["code"], "input-outside-roots", "{reply}");
+        let (_, page) = c.get("/v1/runs", &key).await;
+        assert_eq!(page["runs"], json!([]), "nothing was queued");
+        // An Idempotency-Key replays the first run; with another body it is refused.
+        let body = json!({ "workflow": workflow() }).to_string();
+        let submit = |body: String| {
+            c.http
+                .post(format!("{}/v1/runs", c.url))
+                .bearer_auth(&key)
+                .header("idempotency-key", "frame-0001")
+                .body(body)
+                .send()
+        };
+        let first = submit(body.clone()).await.unwrap();
+        assert_eq!(first.status().as_u16(), 201);
+        let first: Value = first.json().await.unwrap();
+        let again = submit(body).await.unwrap();
+        assert_eq!(again.status().as_u16(), 200);
+        assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+        let other = submit(json!({ "workflow": workflow(), "priority": 1 }).to_string()).await.unwrap();
+        assert_eq!(other.status().as_u16(), 422);
+        let (_, page) = c.get("/v1/runs", &key).await;
+        assert_eq!(page["runs"].as_array().unwrap().len(), 1, "one run for the key");
+    });
+}
+
+/// `kill -9` loses nothing: queued runs stay queued, and a run that was running is queued
+/// again on restart and runs to the end.
+#[test]
+fn the_queue_survives_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    let rt = crate::support::runtime();
+    let (slow, queued) = {
+        let mut server = serve(data.path());
+        let ids = rt.block_on(async {
+            let c = Client::new(&server.url);
+            let slow = c.submit(&key, slow_workflow()).await;
+            c.wait_for(&key, &slow, &["running"]).await;
+            assert_eq!(c.post("/v1/queue/pause", &key, &json!({})).await.0, 200);
+            let mut queued = Vec::new();
+            for _ in 0..3 {
+                queued.push(c.submit(&key, workflow()).await);
+            }
+            (slow, queued)
+        });
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        ids
+    };
+    let server = serve(data.path());
+    rt.block_on(async {
+        let c = Client::new(&server.url);
+        for id in &queued {
+            let (_, run) = c.get(&format!("/v1/runs/{id}"), &key).await;
+            assert_eq!(run["state"], "queued", "{run}");
+        }
+        assert_eq!(c.post("/v1/queue/resume", &key, &json!({})).await.0, 200);
+        let run = c.wait_for(&key, &slow, &["succeeded", "failed"]).await;
+        assert_eq!(run["state"], "succeeded", "{run}");
+        assert_eq!(run["attempts"], 2, "started again after the kill: {run}");
+        for id in &queued {
+            assert_eq!(c.wait_for(&key, id, &["succeeded", "failed"]).await["state"], "succeeded");
+        }
+    });
+}
