@@ -45,5 +45,6 @@ CREATE TABLE runs (
     error TEXT,
     UNIQUE (tenant, idempotency_key)
 );
-CREATE INDEX runs_queue ON runs (state, tier, priority, submitted_at_ms);
+-- In the dispatch order, so taking the next run reads one index entry however long the queue.
+CREATE INDEX runs_queue ON runs (state, tier DESC, priority DESC, submitted_at_ms, id);
 CREATE INDEX runs_by_tenant ON runs (tenant, id);

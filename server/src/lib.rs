@@ -65,6 +65,7 @@ pub enum ServerError {
 /// What every handler and the dispatcher share.
 pub(crate) struct App {
     store: store::Store,
+    submitter: store::Submitter,
     registry: Registry,
     catalog: Arc<Catalog>,
     onnx: OnnxSettings,
@@ -112,6 +113,7 @@ impl Server {
         let catalog = Catalog::builtin();
         let registry = switchyard_nodes::registry_keeping(&opts.settings, KeptResults::at(data.join("paid")));
         let app = Arc::new(App {
+            submitter: store::Submitter::start(store.clone()),
             store,
             registry,
             catalog: Arc::new(catalog),

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::ServerError;
 
@@ -73,6 +74,58 @@ pub(crate) enum Cancelled {
     Requested,
     /// It had already ended, in this state.
     Ended(String),
+}
+
+/// Submissions waiting for the writer, at most.
+const SUBMIT_QUEUE: usize = 4096;
+/// Submissions committed together, at most.
+const SUBMIT_BATCH: usize = 512;
+
+/// A submission waiting for the writer.
+struct Pending {
+    run: RunRow,
+    key: Option<String>,
+    reply: oneshot::Sender<Result<Option<RunRow>, String>>,
+}
+
+/// Group commit for submissions: concurrent submits are written by one task, as many as are
+/// waiting in one transaction, so a burst costs one durable commit instead of one each (and
+/// SQLite's writers never wait on each other's locks).
+pub(crate) struct Submitter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Submitter {
+    pub(crate) fn start(store: Store) -> Self {
+        let (queue, mut waiting) = mpsc::channel::<Pending>(SUBMIT_QUEUE);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(SUBMIT_BATCH);
+            while waiting.recv_many(&mut batch, SUBMIT_BATCH).await > 0 {
+                match store.submit_many(&batch).await {
+                    Ok(outcomes) => {
+                        for (p, outcome) in batch.drain(..).zip(outcomes) {
+                            let _ = p.reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) => {
+                        for p in batch.drain(..) {
+                            let _ = p.reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Queues `run` under the tenant's idempotency `key`: `None` when it was inserted, or
+    /// the run that key already made.
+    pub(crate) async fn submit(&self, run: RunRow, key: Option<String>) -> Result<Option<RunRow>, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || ServerError::Invalid("the server is stopping".into());
+        self.queue.send(Pending { run, key, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map_err(ServerError::Invalid)
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -141,37 +194,55 @@ impl Store {
             .await?)
     }
 
-    /// Inserts a queued run; when the tenant already used its idempotency key, the run
-    /// that key made instead (nothing inserted).
-    pub(crate) async fn submit(&self, run: &RunRow, key: Option<&str>) -> Result<Option<RunRow>, ServerError> {
-        let done = sqlx::query(
-            "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
-             overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms) \
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (tenant, idempotency_key) DO NOTHING",
-        )
-        .bind(&run.id)
-        .bind(&run.tenant)
-        .bind(run.tier)
-        .bind(run.priority)
-        .bind(&run.account)
-        .bind(&run.member)
-        .bind(run.budget)
-        .bind(&run.policy)
-        .bind(&run.workflow)
-        .bind(&run.overrides)
-        .bind(key)
-        .bind(&run.request_hash)
-        .bind(run.quote_min)
-        .bind(run.quote_max)
-        .bind(run.submitted_at_ms)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(None);
+    /// Inserts queued runs in one transaction (one durable commit for all of them). For
+    /// each, `None` when inserted, or the run that the tenant's idempotency key already made
+    /// (nothing inserted).
+    async fn submit_many(&self, runs: &[Pending]) -> Result<Vec<Option<RunRow>>, ServerError> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        let mut out = Vec::with_capacity(runs.len());
+        for Pending { run, key, .. } in runs {
+            let done = sqlx::query(
+                "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
+                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms) \
+                 VALUES ($1, $2, CASE WHEN (SELECT paused FROM tenants WHERE id = $3) = 1 THEN 'paused' ELSE 'queued' END, \
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (tenant, idempotency_key) DO NOTHING",
+            )
+            .bind(&run.id)
+            .bind(&run.tenant)
+            .bind(&run.tenant)
+            .bind(run.tier)
+            .bind(run.priority)
+            .bind(&run.account)
+            .bind(&run.member)
+            .bind(run.budget)
+            .bind(&run.policy)
+            .bind(&run.workflow)
+            .bind(&run.overrides)
+            .bind(key.as_deref())
+            .bind(&run.request_hash)
+            .bind(run.quote_min)
+            .bind(run.quote_max)
+            .bind(run.submitted_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                out.push(None);
+                continue;
+            }
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
+            let first: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&run.tenant)
+                .bind(key.as_deref())
+                .fetch_optional(&mut *tx)
+                .await?;
+            out.push(first);
         }
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&run.tenant).bind(key).fetch_optional(&self.pool).await?)
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// The tenant's run `id`.
@@ -209,7 +280,7 @@ impl Store {
         let now = now_ms();
         let dequeued = sqlx::query(
             "UPDATE runs SET state = 'cancelled', cancel_requested = 1, finished_at_ms = $1 \
-             WHERE tenant = $2 AND id = $3 AND state = 'queued'",
+             WHERE tenant = $2 AND id = $3 AND state IN ('queued', 'paused')",
         )
         .bind(now)
         .bind(tenant)
@@ -233,43 +304,63 @@ impl Store {
 
     /// Sets the priority of the tenant's queued run `id`; `false` when it is not queued.
     pub(crate) async fn set_priority(&self, tenant: &str, id: &str, priority: i64) -> Result<bool, ServerError> {
-        let done = sqlx::query("UPDATE runs SET priority = $1 WHERE tenant = $2 AND id = $3 AND state = 'queued'")
-            .bind(priority)
-            .bind(tenant)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE runs SET priority = $1 WHERE tenant = $2 AND id = $3 AND state IN ('queued', 'paused')",
+        )
+        .bind(priority)
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes the next queued run (plan tier, then the run's priority, then the oldest) of a
-    /// tenant whose queue is not paused, and marks it running. On PostgreSQL, concurrent dispatchers
-    /// skip each other's rows.
+    /// Takes the next queued run (plan tier, then the run's priority, then the oldest) and
+    /// marks it running. A paused tenant's runs are `paused`, not `queued`, so this reads one
+    /// entry of the queue's index however many runs wait. On SQLite the write lock is taken
+    /// only when there is a run to take; on PostgreSQL concurrent dispatchers skip each
+    /// other's rows.
     pub(crate) async fn claim_next(&self) -> Result<Option<RunRow>, ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'queued' \
-             AND r.tenant IN (SELECT t.id FROM tenants t WHERE t.paused = 0) \
-             ORDER BY r.tier DESC, r.priority DESC, r.submitted_at_ms, r.id LIMIT 1{lock}"
-        );
-        let Some(id): Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await?
-        else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        sqlx::query("UPDATE runs SET state = 'running', started_at_ms = $1, attempts = attempts + 1 WHERE id = $2")
+        const NEXT: &str = "SELECT id FROM runs WHERE state = 'queued' \
+             ORDER BY tier DESC, priority DESC, submitted_at_ms, id LIMIT 1";
+        loop {
+            let mut tx = match self.backend {
+                Backend::Sqlite => {
+                    let found: Option<String> = sqlx::query_scalar(NEXT).fetch_optional(&self.pool).await?;
+                    if found.is_none() {
+                        return Ok(None);
+                    }
+                    self.pool.begin_with("BEGIN IMMEDIATE").await?
+                }
+                Backend::Postgres => self.pool.begin().await?,
+            };
+            let sql = match self.backend {
+                Backend::Sqlite => NEXT.to_string(),
+                Backend::Postgres => format!("{NEXT} FOR UPDATE SKIP LOCKED"),
+            };
+            let Some(id): Option<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await?
+            else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let claimed = sqlx::query(
+                "UPDATE runs SET state = 'running', started_at_ms = $1, attempts = attempts + 1 \
+                 WHERE id = $2 AND state = 'queued'",
+            )
             .bind(now_ms())
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
-        let run: RunRow = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&id).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some(run))
+            if claimed.rows_affected() != 1 {
+                tx.rollback().await?;
+                continue;
+            }
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+            let run: RunRow = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&id).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            return Ok(Some(run));
+        }
     }
 
     /// Records how a running run ended. A run the server stopped (shutdown, not the user)
@@ -297,8 +388,11 @@ impl Store {
 
     /// Puts a running run back in the queue (the server is stopping).
     pub(crate) async fn requeue(&self, id: &str) -> Result<(), ServerError> {
-        sqlx::query("UPDATE runs SET state = 'queued', started_at_ms = NULL WHERE id = $1 AND state = 'running'")
-            .bind(id)
+        sqlx::query(
+            "UPDATE runs SET started_at_ms = NULL, state = CASE WHEN (SELECT paused FROM tenants t WHERE t.id = runs.tenant) = 1 \
+             THEN 'paused' ELSE 'queued' END WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -313,7 +407,10 @@ impl Store {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        let done = sqlx::query("UPDATE runs SET state = 'queued', started_at_ms = NULL WHERE state = 'running'")
+        let done = sqlx::query(
+            "UPDATE runs SET started_at_ms = NULL, state = CASE WHEN (SELECT paused FROM tenants t WHERE t.id = runs.tenant) = 1 \
+             THEN 'paused' ELSE 'queued' END WHERE state = 'running'",
+        )
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
@@ -328,13 +425,26 @@ impl Store {
         Ok(flag == Some(1))
     }
 
-    /// Pauses or resumes the dispatch of the tenant's runs.
+    /// Pauses or resumes the dispatch of the tenant's runs: their queued runs become
+    /// `paused` (and new ones are submitted so), or `queued` again.
     pub(crate) async fn set_paused(&self, tenant: &str, paused: bool) -> Result<(), ServerError> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         sqlx::query("UPDATE tenants SET paused = $1 WHERE id = $2")
             .bind(i64::from(paused))
             .bind(tenant)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        let (from, to) = if paused { ("queued", "paused") } else { ("paused", "queued") };
+        sqlx::query("UPDATE runs SET state = $1 WHERE tenant = $2 AND state = $3")
+            .bind(to)
+            .bind(tenant)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

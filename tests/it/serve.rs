@@ -23,9 +23,15 @@ impl Drop for Served {
 }
 
 fn serve(data: &Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data, &[])
+}
+
+/// Starts the server from `cmd` (its environment and folder set by the caller).
+fn serve_with(mut cmd: Command, data: &Path, extra: &[&str]) -> Served {
+    let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2", "--grace-ms", "200", "--data"])
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -177,7 +183,7 @@ fn another_tenants_key_finds_nothing() {
         // The rival pausing its own queue does not touch acme's, and acme's run is intact.
         assert_eq!(c.post("/v1/queue/resume", &rival, &json!({})).await.0, 200);
         let (_, run) = c.get(&format!("/v1/runs/{id}"), &acme).await;
-        assert_eq!((run["state"].as_str(), run["priority"].as_i64()), (Some("queued"), Some(0)));
+        assert_eq!((run["state"].as_str(), run["priority"].as_i64()), (Some("paused"), Some(0)));
         // Without a key, with a forged one, or as a viewer: refused.
         let (status, reply) = c.send(reqwest::Method::GET, "/v1/runs", None, None).await;
         assert_eq!(status, 401, "{reply}");
@@ -316,9 +322,9 @@ fn the_queue_survives_kill_9() {
     let server = serve(data.path());
     rt.block_on(async {
         let c = Client::new(&server.url);
-        for id in &queued {
+        for id in queued.iter().chain([&slow]) {
             let (_, run) = c.get(&format!("/v1/runs/{id}"), &key).await;
-            assert_eq!(run["state"], "queued", "{run}");
+            assert_eq!(run["state"], "paused", "waiting while acme's queue is paused: {run}");
         }
         assert_eq!(c.post("/v1/queue/resume", &key, &json!({})).await.0, 200);
         let run = c.wait_for(&key, &slow, &["succeeded", "failed"]).await;
@@ -327,5 +333,53 @@ fn the_queue_survives_kill_9() {
         for id in &queued {
             assert_eq!(c.wait_for(&key, id, &["succeeded", "failed"]).await["state"], "succeeded");
         }
+    });
+}
+
+/// On PostgreSQL (queue and ledger in one database), a billed run spends from the tenant's
+/// own wallet: `acme` submitting for `studio` pays from `acme/studio`, and `rival` naming the
+/// same account finds no wallet of its own.
+#[test]
+fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
+    let farm = crate::spend::Farm::on_postgres();
+    let url = farm.ledger();
+    let data = farm.dir.path().join("srv");
+    let key_on = |tenant: &str| {
+        let out =
+            farm.cmd().args(["serve", "--database", &url, "--data"]).arg(&data).args(["--create-key", tenant]).output();
+        String::from_utf8(out.unwrap().stdout).unwrap().trim().to_string()
+    };
+    let (acme, rival) = (key_on("acme"), key_on("rival"));
+    let grant =
+        farm.cmd().args(["credits", "--ledger", &url, "--account", "acme/studio", "grant", "--plan", "pro"]).output();
+    assert!(grant.unwrap().status.success());
+    let server = serve_with(farm.cmd(), &data, &["--database", &url]);
+    let shot: Value =
+        serde_json::from_str(&std::fs::read_to_string(crate::spend::root().join("workflows/cloud-shot.json")).unwrap())
+            .unwrap();
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let body = json!({ "workflow": shot, "account": "studio" });
+        let (status, reply) = c.post("/v1/runs", &rival, &body).await;
+        assert_eq!(status, 400, "rival/studio does not exist: {reply}");
+        let (status, run) = c.post("/v1/runs", &acme, &body).await;
+        assert_eq!(status, 201, "{run}");
+        assert_eq!(run["quote"], json!({ "min": 74, "max": 74 }));
+        assert_eq!(run["tier"], 2, "the Pro plan's tier");
+        let id = run["id"].as_str().unwrap();
+        let done = c.wait_for(&acme, id, &["succeeded", "failed"]).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let charged = done["summary"]["credits"]["charged"].as_i64().unwrap();
+        assert!(charged > 0 && charged <= 74, "{done}");
+        let balance = farm
+            .cmd()
+            .args(["credits", "--ledger", &url, "--account", "acme/studio", "balance", "--json"])
+            .output()
+            .unwrap();
+        let balance: Value = serde_json::from_slice(&balance.stdout).unwrap();
+        assert_eq!(balance["balance"]["available"], 20_000 - charged, "{balance}");
+        let (status, reply) =
+            c.post("/v1/runs", &acme, &json!({ "workflow": workflow(), "account": "studio", "budget": 0 })).await;
+        assert_eq!(status, 201, "a free run fits a zero budget: {reply}");
     });
 }

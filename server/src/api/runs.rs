@@ -205,7 +205,7 @@ pub(crate) async fn submit(
         summary: None,
         error: None,
     };
-    match app.store.submit(&row, key.as_deref()).await? {
+    match app.submitter.submit(row.clone(), key).await? {
         None => {
             app.wake.notify_one();
             tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
@@ -265,10 +265,10 @@ pub(crate) async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     if let Some(state) = &q.state
-        && !["queued", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
+        && !["queued", "paused", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
     {
         return Err(ApiError::bad_request("bad-query", format!("no state {state:?}"))
-            .help("the states are queued, running, succeeded, failed and cancelled"));
+            .help("the states are queued, paused, running, succeeded, failed and cancelled"));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, PAGE_MAX);
     let runs = app.store.list(&caller.tenant, q.state.as_deref(), q.cursor.as_deref(), limit).await?;
@@ -327,7 +327,7 @@ pub(crate) async fn priority(
         Some(run) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "not-queued",
-            format!("run {id} is {}; only a queued run's priority changes", run.state),
+            format!("run {id} is {}; only a waiting run's priority changes", run.state),
         )),
     }
 }
