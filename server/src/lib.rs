@@ -9,6 +9,7 @@
 
 mod api;
 mod keys;
+mod outputs;
 mod queue;
 mod store;
 
@@ -66,6 +67,7 @@ pub enum ServerError {
 pub(crate) struct App {
     store: store::Store,
     submitter: store::Submitter,
+    outputs: Box<dyn outputs::OutputStore>,
     registry: Registry,
     catalog: Arc<Catalog>,
     onnx: OnnxSettings,
@@ -114,6 +116,7 @@ impl Server {
         let registry = switchyard_nodes::registry_keeping(&opts.settings, KeptResults::at(data.join("paid")));
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
+            outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
             store,
             registry,
             catalog: Arc::new(catalog),

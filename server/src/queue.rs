@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::App;
-use crate::store::RunRow;
+use crate::store::{OutputRow, RunRow};
 
 /// The most nodes a submitted workflow may have.
 pub(crate) const MAX_NODES: usize = 100_000;
@@ -73,20 +73,40 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
         running.insert(run.id.clone(), cancel.clone());
     }
     tracing::info!(run = %run.id, tenant = %run.tenant, attempt = run.attempts, "run started");
-    let outcome = run_one(app, &run, &cancel).await;
+    let out = app.data.join("runs").join(&run.id);
+    let outcome = run_one(app, &run, &cancel, &out).await;
     if let Ok(mut running) = app.running.lock() {
         running.remove(&run.id);
     }
     let by_user = app.store.cancel_requested(&run.id).await.unwrap_or(false);
     let recorded = match outcome {
         _ if cancel.is_cancelled() && !by_user => app.store.requeue(&run.id).await,
-        Ok((state, summary)) => app.store.finish(&run.id, state, Some(&summary), None).await,
+        Ok((state, summary, files)) => match keep_outputs(app, &run, &out, &files).await {
+            Ok(()) => app.store.finish(&run.id, state, Some(&summary), None).await,
+            Err(e) => app.store.finish(&run.id, "failed", Some(&summary), Some(&format!("keeping outputs: {e}"))).await,
+        },
         Err(e) => app.store.finish(&run.id, "failed", None, Some(&e.to_string())).await,
     };
     if let Err(e) = recorded {
         tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
     }
     tracing::info!(run = %run.id, "run ended");
+}
+
+/// Moves the files a run wrote into the output store and indexes them by their name under
+/// the run's output folder.
+async fn keep_outputs(app: &App, run: &RunRow, out: &std::path::Path, files: &[PathBuf]) -> Result<(), String> {
+    let mut rows = Vec::with_capacity(files.len());
+    for file in files {
+        let path = if file.is_absolute() { file.clone() } else { out.join(file) };
+        let name = path.strip_prefix(out).unwrap_or(&path).to_string_lossy().into_owned();
+        let (hash, bytes) = app.outputs.put(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let media_type = crate::outputs::media_type(&name).to_string();
+        rows.push(OutputRow { name, hash, bytes: bytes as i64, media_type });
+    }
+    app.store.insert_outputs(&run.id, &run.tenant, &rows).await.map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(out);
+    Ok(())
 }
 
 /// Stops the executing run `id`, if it executes here.
@@ -155,12 +175,16 @@ pub(crate) fn prepare(
     Ok((item, plans))
 }
 
-/// Runs `run` to its end: `("succeeded" | "failed" | "cancelled", summary JSON)`.
-async fn run_one(app: &App, run: &RunRow, cancel: &CancellationToken) -> Result<(&'static str, String), Refusal> {
+/// Runs `run` to its end: `("succeeded" | "failed" | "cancelled", summary JSON, files written)`.
+async fn run_one(
+    app: &App,
+    run: &RunRow,
+    cancel: &CancellationToken,
+    out: &std::path::Path,
+) -> Result<(&'static str, String, Vec<PathBuf>), Refusal> {
     let overrides: Vec<String> = serde_json::from_str(&run.overrides).unwrap_or_default();
-    let out = app.data.join("runs").join(&run.id);
     let billed = run.account.is_some();
-    let (item, plans) = prepare(app, &run.workflow, &overrides, &run.policy, billed, out)?;
+    let (item, plans) = prepare(app, &run.workflow, &overrides, &run.policy, billed, out.to_path_buf())?;
     let mut items = vec![item];
     let mut billing = None;
     if let Some(account) = &run.account
@@ -198,5 +222,6 @@ async fn run_one(app: &App, run: &RunRow, cancel: &CancellationToken) -> Result<
         Some(switchyard_engine::RunStatus::Cancelled) => "cancelled",
         _ => "failed",
     };
-    Ok((state, summary))
+    let files = ran.reports.iter().flat_map(|r| r.nodes.iter().flat_map(|n| n.files.iter().cloned())).collect();
+    Ok((state, summary, files))
 }

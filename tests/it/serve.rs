@@ -383,3 +383,53 @@ fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
         assert_eq!(status, 201, "a free run fits a zero budget: {reply}");
     });
 }
+
+/// An upload is stored by content and read by a workflow; the run's outputs are listed and
+/// downloaded by hash, whole or by `Range`; another tenant cannot download them.
+#[test]
+fn uploads_feed_runs_and_outputs_download_by_range() {
+    let data = tempfile::tempdir().unwrap();
+    let (acme, rival) = (create_key(data.path(), "acme", "runner"), create_key(data.path(), "rival", "runner"));
+    let server = serve(data.path());
+    let mut png = Vec::new();
+    image::RgbaImage::from_pixel(32, 16, image::Rgba([200, 30, 30, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let upload = |kind: &'static str, bytes: Vec<u8>| {
+            c.http.post(format!("{}/v1/uploads", c.url)).bearer_auth(&acme).header("content-type", kind).body(bytes).send()
+        };
+        let refused = upload("text/html", b"<html>".to_vec()).await.unwrap();
+        assert_eq!(refused.status().as_u16(), 415);
+        let up: Value = upload("image/png", png.clone()).await.unwrap().json().await.unwrap();
+        let again: Value = upload("image/png", png.clone()).await.unwrap().json().await.unwrap();
+        assert_eq!(up["path"], again["path"], "content-addressed");
+        let wf = json!({ "format": "switchyard.workflow", "version": 1, "nodes": {
+            "load": { "type": "image.load", "params": { "path": up["path"] } },
+            "soften": { "type": "image.blur", "params": { "sigma": 1.0 }, "inputs": { "image": "load.image" } },
+            "save": { "type": "image.save", "params": { "path": "flipped.png" }, "inputs": { "image": "soften.image" } } } });
+        let id = c.submit(&acme, wf).await;
+        let done = c.wait_for(&acme, &id, &["succeeded", "failed"]).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let (status, listed) = c.get(&format!("/v1/runs/{id}/outputs"), &acme).await;
+        assert_eq!(status, 200, "{listed}");
+        let out = &listed["outputs"][0];
+        assert_eq!((out["name"].as_str(), out["media_type"].as_str()), (Some("flipped.png"), Some("image/png")), "{listed}");
+        let url = format!("{}{}", c.url, out["url"].as_str().unwrap());
+        let whole = c.http.get(&url).bearer_auth(&acme).send().await.unwrap();
+        assert_eq!(whole.status().as_u16(), 200);
+        let bytes = whole.bytes().await.unwrap();
+        assert_eq!(bytes.len() as i64, out["bytes"].as_i64().unwrap());
+        assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 32, "a real PNG");
+        let part = c.http.get(&url).bearer_auth(&acme).header("range", "bytes=1-3").send().await.unwrap();
+        assert_eq!(part.status().as_u16(), 206);
+        assert_eq!(part.headers()["content-range"], format!("bytes 1-3/{}", bytes.len()).as_str());
+        assert_eq!(part.bytes().await.unwrap(), bytes.slice(1..4), "PNG's signature bytes 1-3");
+        let past = c.http.get(&url).bearer_auth(&acme).header("range", "bytes=999999-").send().await.unwrap();
+        assert_eq!(past.status().as_u16(), 416);
+        let theirs = c.http.get(&url).bearer_auth(&rival).send().await.unwrap();
+        assert_eq!(theirs.status().as_u16(), 404, "the rival knows the hash, and still finds nothing");
+        assert_eq!(c.get(&format!("/v1/runs/{id}/outputs"), &rival).await.0, 404);
+    });
+}

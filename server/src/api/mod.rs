@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
+mod files;
 mod runs;
 
 use std::sync::Arc;
@@ -27,20 +28,25 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The routes, over the shared state.
 pub(crate) fn router(app: Arc<App>) -> Router {
+    let uploads =
+        Router::new().route("/uploads", post(files::upload)).layer(RequestBodyLimitLayer::new(files::UPLOAD_MAX_BYTES));
     let v1 = Router::new()
         .route("/runs", post(runs::submit).get(runs::list))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/runs/{id}/priority", post(runs::priority))
+        .route("/runs/{id}/outputs", get(files::list))
+        .route("/outputs/{hash}", get(files::download))
         .route("/queue/pause", post(runs::pause))
-        .route("/queue/resume", post(runs::resume));
+        .route("/queue/resume", post(runs::resume))
+        .layer(RequestBodyLimitLayer::new(BODY_MAX_BYTES))
+        .merge(uploads);
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(BODY_MAX_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         // The request line and status only: never a header, so never a key.
         .layer(TraceLayer::new_for_http())
