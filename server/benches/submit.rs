@@ -35,6 +35,8 @@ async fn bench(name: &str, data: &Path, database: Option<String>) {
         database: database.clone(),
         workers: 2,
         grace_ms: 0,
+        rate_per_s: 0,
+        metrics_listen: None,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

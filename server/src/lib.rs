@@ -9,6 +9,8 @@
 
 mod api;
 mod keys;
+mod limits;
+mod metrics;
 mod outputs;
 mod queue;
 mod store;
@@ -42,6 +44,11 @@ pub struct ServerOptions {
     /// How long running nodes may go on after a shutdown begins, before their runs are
     /// stopped and re-queued.
     pub grace_ms: u64,
+    /// Requests a second each API key may make (bursts of twice that; a tenant's keys
+    /// together four times that); 0 turns rate limits off.
+    pub rate_per_s: u32,
+    /// Where to serve `/metrics` (an operator's address: it spans every tenant); off if `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -68,6 +75,8 @@ pub(crate) struct App {
     store: store::Store,
     submitter: store::Submitter,
     outputs: Box<dyn outputs::OutputStore>,
+    limits: limits::Limits,
+    metrics: metrics::Metrics,
     registry: Registry,
     catalog: Arc<Catalog>,
     onnx: OnnxSettings,
@@ -91,6 +100,7 @@ impl App {
 pub struct Server {
     app: Arc<App>,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     grace: Duration,
 }
 
@@ -117,6 +127,8 @@ impl Server {
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
             outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
+            limits: limits::Limits::new(opts.rate_per_s),
+            metrics: metrics::Metrics::default(),
             store,
             registry,
             catalog: Arc::new(catalog),
@@ -129,7 +141,11 @@ impl Server {
             running: Default::default(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
-        Ok(Self { app, listener, grace: Duration::from_millis(opts.grace_ms) })
+        let metrics = match opts.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Self { app, listener, metrics, grace: Duration::from_millis(opts.grace_ms) })
     }
 
     /// Where it listens.
@@ -137,11 +153,23 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
+    /// Where it serves `/metrics`, if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown`: then it stops taking requests and work, lets running runs go
     /// on for the grace period, stops them, and puts them back in the queue.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
         let work = CancellationToken::new();
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
+        if let Some(listener) = self.metrics {
+            let router = api::metrics_router(Arc::clone(&self.app));
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await
+            });
+        }
         let router = api::router(Arc::clone(&self.app));
         let stop = shutdown.clone();
         axum::serve(self.listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await?;

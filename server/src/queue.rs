@@ -52,6 +52,7 @@ pub(crate) async fn dispatch(app: Arc<App>, shutdown: CancellationToken, work: C
             }
             Ok(None) => {
                 drop(permit);
+                app.limits.prune();
                 tokio::select! {
                     _ = app.wake.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -87,6 +88,9 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
         },
         Err(e) => app.store.finish(&run.id, "failed", None, Some(&e.to_string())).await,
     };
+    if let Ok(Some(ended)) = app.store.run(&run.tenant, &run.id).await {
+        app.metrics.run_ended(&ended.state);
+    }
     if let Err(e) = recorded {
         tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
     }
@@ -216,12 +220,20 @@ async fn run_one(
     let ran = switchyard_session::run::execute(items, false, &exec, EventSink::none(), cancel, billing).await;
     let account = run.account.as_deref().map(|a| wallet_of(&run.tenant, a));
     let credits = RunAccount::of(&run.policy, account.as_deref(), &plans, &ran.reports);
+    if let Some(charged) = credits.as_ref().and_then(|c| c.charged) {
+        app.metrics.credits_charged.fetch_add(charged.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+    }
     let summary = serde_json::to_string(&Summary { reports: &ran.reports, credits }).unwrap_or_default();
     let state = match ran.reports.iter().map(|r| r.status).next() {
         Some(switchyard_engine::RunStatus::Succeeded) => "succeeded",
         Some(switchyard_engine::RunStatus::Cancelled) => "cancelled",
         _ => "failed",
     };
+    for node in ran.reports.iter().flat_map(|r| &r.nodes) {
+        if let Some(ms) = node.duration_ms {
+            app.metrics.node_ran(node.type_name, ms as f64 / 1000.0);
+        }
+    }
     let files = ran.reports.iter().flat_map(|r| r.nodes.iter().flat_map(|n| n.files.iter().cloned())).collect();
     Ok((state, summary, files))
 }

@@ -502,6 +502,16 @@ impl Store {
         Ok(())
     }
 
+    /// Runs waiting or running, by state and plan tier: `(state, tier, count)`.
+    pub(crate) async fn depths(&self) -> Result<Vec<(String, i64, i64)>, ServerError> {
+        Ok(sqlx::query_as(
+            "SELECT state, tier, COUNT(*) FROM runs WHERE state IN ('queued', 'paused', 'running') \
+             GROUP BY state, tier ORDER BY state, tier",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Whether the database answers, for `/readyz`.
     pub(crate) async fn ping(&self) -> Result<(), ServerError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -82,6 +82,13 @@ pub struct ServeArgs {
     /// On SIGTERM, how long running runs may go on before they are stopped and re-queued.
     #[arg(long, default_value_t = 30_000)]
     pub grace_ms: u64,
+    /// Requests a second per API key (bursts of twice that; a tenant's keys together four
+    /// times that); 0 turns rate limits off.
+    #[arg(long, default_value_t = 50)]
+    pub rate_limit: u32,
+    /// Serve /metrics (Prometheus text) on this address, for the operator's network.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,

@@ -31,11 +31,16 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             database: args.database.clone(),
             workers: args.workers,
             grace_ms: args.grace_ms,
+            rate_per_s: args.rate_limit,
+            metrics_listen: args.metrics_listen,
             settings,
         };
         let server = Server::bind(opts).await?;
         // Scripts and tests read the address from this line.
         println!("listening on http://{}", server.local_addr()?);
+        if let Some(addr) = server.metrics_addr() {
+            println!("metrics on http://{addr}/metrics");
+        }
         let shutdown = CancellationToken::new();
         watch_signals(shutdown.clone());
         server.run(shutdown).await?;

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 struct Served {
     child: Child,
     url: String,
+    /// `/metrics`, when asked for.
+    metrics: Option<String>,
+    /// Kept open, so the server can go on printing.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Served {
@@ -36,10 +40,16 @@ fn serve_with(mut cmd: Command, data: &Path, extra: &[&str]) -> Served {
         .stderr(Stdio::null())
         .spawn()
         .expect("the server starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its address");
+    stdout.read_line(&mut line).expect("its address");
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
-    Served { child, url }
+    let metrics = extra.contains(&"--metrics-listen").then(|| {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the metrics address");
+        line.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("{line:?}")).to_string()
+    });
+    Served { child, url, metrics, _stdout: stdout }
 }
 
 fn create_key(data: &Path, tenant: &str, role: &str) -> String {
@@ -431,5 +441,48 @@ fn uploads_feed_runs_and_outputs_download_by_range() {
         let theirs = c.http.get(&url).bearer_auth(&rival).send().await.unwrap();
         assert_eq!(theirs.status().as_u16(), 404, "the rival knows the hash, and still finds nothing");
         assert_eq!(c.get(&format!("/v1/runs/{id}/outputs"), &rival).await.0, 404);
+    });
+}
+
+/// Over its rate a key gets 429 with `Retry-After`, and its tenant's other key does not;
+/// `/metrics` counts submissions, refusals and the queue.
+#[test]
+fn a_key_over_its_rate_gets_429_and_metrics_count_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = (create_key(data.path(), "acme", "admin"), create_key(data.path(), "acme", "admin"));
+    let extra = ["--rate-limit", "2", "--metrics-listen", "127.0.0.1:0"];
+    let server = serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &extra);
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        assert_eq!(c.post("/v1/queue/pause", &a, &json!({})).await.0, 200);
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            let resp = c
+                .http
+                .post(format!("{}/v1/runs", c.url))
+                .bearer_auth(&a)
+                .body(json!({ "workflow": workflow() }).to_string())
+                .send()
+                .await
+                .unwrap();
+            if resp.status().as_u16() == 429 {
+                let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=2).contains(&wait), "{wait}");
+            }
+            statuses.push(resp.status().as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            3,
+            "a burst of 4, one spent on the pause: {statuses:?}"
+        );
+        assert!(statuses.contains(&429), "{statuses:?}");
+        assert_eq!(c.get("/v1/runs", &b).await.0, 200, "the tenant's other key has its own bucket");
+        let text = c.http.get(server.metrics.clone().unwrap()).send().await.unwrap().text().await.unwrap();
+        for want in ["switchyard_runs_submitted_total 3", "switchyard_runs{state=\"paused\",tier=\"0\"} 3"] {
+            assert!(text.contains(want), "{want} in:\n{text}");
+        }
+        assert!(text.contains("switchyard_requests_rate_limited_total "), "{text}");
+        assert!(!text.contains(&a[3..19]), "no key id in the metrics");
     });
 }

@@ -53,6 +53,21 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The operator's `/metrics` listener.
+pub(crate) fn metrics_router(app: Arc<App>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(app)
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match app.store.depths().await {
+        Ok(depths) => {
+            let text = app.metrics.render(&depths);
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 async fn ready(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {
         Ok(()) => "ready".into_response(),
@@ -68,11 +83,12 @@ pub struct ApiError {
     message: String,
     help: Option<Box<str>>,
     details: Option<Box<serde_json::Value>>,
+    retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), help: None, details: None }
+        Self { status, code, message: message.into(), help: None, details: None, retry_after_s: None }
     }
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -104,7 +120,11 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             error["details"] = *details;
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(s) = self.retry_after_s {
+            response.headers_mut().insert(header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 
@@ -131,6 +151,14 @@ where
         };
         let token = bearer(&parts.headers).ok_or_else(unauthorized)?;
         let caller = crate::keys::authenticate(&app.store, token).await?.ok_or_else(unauthorized)?;
+        if let Err(wait) = app.limits.check(&caller.key_id, &caller.tenant) {
+            app.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut limited = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "too many requests")
+                .help(format!("retry after {seconds} s"));
+            limited.retry_after_s = Some(seconds);
+            return Err(limited);
+        }
         tracing::debug!(key_id = %caller.key_id, tenant = %caller.tenant, "authenticated");
         Ok(caller)
     }

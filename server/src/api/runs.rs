@@ -208,6 +208,7 @@ pub(crate) async fn submit(
     match app.submitter.submit(row.clone(), key).await? {
         None => {
             app.wake.notify_one();
+            app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
             Ok((StatusCode::CREATED, Json(RunView::from(row))).into_response())
         }
