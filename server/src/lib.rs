@@ -8,6 +8,7 @@
 //! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
 
 mod api;
+mod events;
 mod keys;
 mod limits;
 mod metrics;
@@ -70,6 +71,9 @@ pub enum ServerError {
     Invalid(String),
 }
 
+/// WebSocket event streams open at once, at most.
+const EVENT_CLIENTS_MAX: usize = 2_048;
+
 /// What every handler and the dispatcher share.
 pub(crate) struct App {
     store: store::Store,
@@ -77,6 +81,9 @@ pub(crate) struct App {
     outputs: Box<dyn outputs::OutputStore>,
     limits: limits::Limits,
     metrics: metrics::Metrics,
+    hub: events::Hub,
+    /// Event streams open at once, at most.
+    event_clients: Arc<tokio::sync::Semaphore>,
     registry: Registry,
     catalog: Arc<Catalog>,
     onnx: OnnxSettings,
@@ -129,6 +136,8 @@ impl Server {
             outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
             limits: limits::Limits::new(opts.rate_per_s),
             metrics: metrics::Metrics::default(),
+            hub: events::Hub::default(),
+            event_clients: Arc::new(tokio::sync::Semaphore::new(EVENT_CLIENTS_MAX)),
             store,
             registry,
             catalog: Arc::new(catalog),

@@ -13,6 +13,7 @@ pub(crate) struct Metrics {
     pub submitted: AtomicU64,
     pub rate_limited: AtomicU64,
     pub credits_charged: AtomicU64,
+    pub ws_clients: AtomicU64,
     /// Runs ended, by final state.
     ended: Mutex<BTreeMap<String, u64>>,
     /// Node wall time by node type: count and seconds.
@@ -57,6 +58,11 @@ impl Metrics {
             "switchyard_credits_charged_total",
             "Credits charged by finished runs.",
             self.credits_charged.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP switchyard_event_clients Open /v1/events streams.\n# TYPE switchyard_event_clients gauge\nswitchyard_event_clients {}",
+            self.ws_clients.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

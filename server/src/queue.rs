@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 use crate::App;
 use crate::store::{OutputRow, RunRow};
 
+/// Engine events buffered between a run and the event hub.
+const EVENT_QUEUE: usize = 1024;
+
 /// The most nodes a submitted workflow may have.
 pub(crate) const MAX_NODES: usize = 100_000;
 
@@ -74,6 +77,7 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
         running.insert(run.id.clone(), cancel.clone());
     }
     tracing::info!(run = %run.id, tenant = %run.tenant, attempt = run.attempts, "run started");
+    app.hub.publish(&run.tenant, &run.id, "run", serde_json::json!({ "state": "running", "attempt": run.attempts }));
     let out = app.data.join("runs").join(&run.id);
     let outcome = run_one(app, &run, &cancel, &out).await;
     if let Ok(mut running) = app.running.lock() {
@@ -90,6 +94,7 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
     };
     if let Ok(Some(ended)) = app.store.run(&run.tenant, &run.id).await {
         app.metrics.run_ended(&ended.state);
+        app.hub.publish(&run.tenant, &run.id, "run", serde_json::json!({ "state": ended.state }));
     }
     if let Err(e) = recorded {
         tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
@@ -217,7 +222,17 @@ async fn run_one(
         jobs: 1,
         cache: CacheOptions { memory_mb: 256, no_disk: false, dir: Some(app.data.join("cache")), max_mb: 4096 },
     };
-    let ran = switchyard_session::run::execute(items, false, &exec, EventSink::none(), cancel, billing).await;
+    let (events, mut received) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let forward = async {
+        while let Some(event) = received.recv().await {
+            app.hub.publish(&run.tenant, &run.id, "node", serde_json::to_value(&event).unwrap_or_default());
+        }
+    };
+    let execute = async {
+        let sink = EventSink::channel(events);
+        switchyard_session::run::execute(items, false, &exec, sink, cancel, billing).await
+    };
+    let (ran, ()) = tokio::join!(execute, forward);
     let account = run.account.as_deref().map(|a| wallet_of(&run.tenant, a));
     let credits = RunAccount::of(&run.policy, account.as_deref(), &plans, &ran.reports);
     if let Some(charged) = credits.as_ref().and_then(|c| c.charged) {

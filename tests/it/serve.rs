@@ -486,3 +486,59 @@ fn a_key_over_its_rate_gets_429_and_metrics_count_it() {
         assert!(!text.contains(&a[3..19]), "no key id in the metrics");
     });
 }
+
+/// `/v1/events` streams a tenant's run and node events; a reconnect with the last id seen
+/// gets the rest; another tenant can neither open a run's stream nor see its events.
+#[test]
+fn events_stream_to_the_tenant_and_resume_after_the_last_id() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let data = tempfile::tempdir().unwrap();
+    let (acme, rival) = (create_key(data.path(), "acme", "runner"), create_key(data.path(), "rival", "runner"));
+    let server = serve(data.path());
+    let ws_url = |query: &str| format!("{}/v1/events{query}", server.url.replacen("http", "ws", 1));
+    let connect = |query: String, key: String| async move {
+        let mut req = ws_url(&query).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+        tokio_tungstenite::connect_async(req).await
+    };
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let (mut all, _) = connect(String::new(), acme.clone()).await.expect("acme's stream opens");
+        let (mut theirs, _) = connect(String::new(), rival.clone()).await.expect("rival's stream opens");
+        let id = c.submit(&acme, workflow()).await;
+        let mut seen: Vec<Value> = Vec::new();
+        while seen.last().is_none_or(|e| e["event"]["state"] != "succeeded") {
+            let msg = tokio::time::timeout(Duration::from_secs(60), all.next()).await.unwrap().unwrap().unwrap();
+            if let Message::Text(text) = msg {
+                seen.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        assert!(seen.iter().all(|e| e["run"] == *id.as_str()), "{seen:?}");
+        assert_eq!(seen[0]["event"]["state"], "running");
+        let finished = seen.iter().filter(|e| e["kind"] == "node" && e["event"]["event"] == "finished").count();
+        assert_eq!(finished, 5, "every node's end arrives: {seen:?}");
+        let ids: Vec<u64> = seen.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        // Reconnecting after the third event replays exactly what followed it.
+        let (mut again, _) = connect(format!("?run={id}&after={}", ids[2]), acme.clone()).await.unwrap();
+        let mut replayed = Vec::new();
+        while replayed.len() < ids.len() - 3 {
+            if let Message::Text(text) = again.next().await.unwrap().unwrap() {
+                replayed.push(serde_json::from_str::<Value>(&text).unwrap()["id"].as_u64().unwrap());
+            }
+        }
+        assert_eq!(replayed, ids[3..]);
+        // The rival's stream saw nothing, and it cannot open acme's run's stream.
+        let quiet = tokio::time::timeout(Duration::from_millis(300), theirs.next()).await;
+        assert!(quiet.is_err(), "no event of acme's reached the rival: {quiet:?}");
+        let refused = connect(format!("?run={id}"), rival.clone()).await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 404),
+            other => panic!("expected 404, got {other:?}"),
+        }
+        let _ = all.send(Message::Close(None)).await;
+    });
+}

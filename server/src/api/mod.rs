@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
+mod events;
 mod files;
 mod runs;
 
@@ -37,6 +38,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}/priority", post(runs::priority))
         .route("/runs/{id}/outputs", get(files::list))
         .route("/outputs/{hash}", get(files::download))
+        .route("/events", get(events::events))
         .route("/queue/pause", post(runs::pause))
         .route("/queue/resume", post(runs::resume))
         .layer(RequestBodyLimitLayer::new(BODY_MAX_BYTES))
