@@ -71,6 +71,9 @@ pub enum ServerError {
     Invalid(String),
 }
 
+/// After the grace period, how long stopped runs get to record that they are re-queued.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
 /// WebSocket event streams open at once, at most.
 const EVENT_CLIENTS_MAX: usize = 2_048;
 
@@ -187,6 +190,9 @@ impl Server {
             _ = grace => work.cancel(),
             _ = self.app.idle() => {}
         }
+        // Stopped runs record that they go back to the queue; a node that ignores its cancel
+        // is not waited for long (start-up re-queues what is still marked running).
+        let _ = tokio::time::timeout(STOP_WAIT, self.app.idle()).await;
         let _ = dispatcher.await;
         Ok(())
     }

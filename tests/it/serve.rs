@@ -542,3 +542,30 @@ fn events_stream_to_the_tenant_and_resume_after_the_last_id() {
         let _ = all.send(Message::Close(None)).await;
     });
 }
+
+/// SIGTERM: the server stops taking work, gives the running run its grace period (200 ms
+/// here), stops it and puts it back in the queue, and exits cleanly; the next start runs it.
+#[test]
+fn sigterm_requeues_the_running_run_after_its_grace() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "runner");
+    let rt = crate::support::runtime();
+    let mut server = serve(data.path());
+    let id = rt.block_on(async {
+        let c = Client::new(&server.url);
+        let id = c.submit(&key, slow_workflow()).await;
+        c.wait_for(&key, &id, &["running"]).await;
+        id
+    });
+    let pid = server.child.id() as libc::pid_t;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let server = serve(data.path());
+    rt.block_on(async {
+        let c = Client::new(&server.url);
+        let run = c.wait_for(&key, &id, &["succeeded", "failed", "cancelled"]).await;
+        assert_eq!((run["state"].as_str(), run["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{run}");
+    });
+}
