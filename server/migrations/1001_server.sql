@@ -43,8 +43,21 @@ CREATE TABLE runs (
     cancel_requested BIGINT NOT NULL DEFAULT 0,
     summary TEXT,
     error TEXT,
+    -- Fair share: the run's turn within its lane (tenant and account). Within a tier and
+    -- priority, runs go by turn, so a 10,000-frame batch takes turns with everyone else.
+    turn BIGINT NOT NULL DEFAULT 0,
     UNIQUE (tenant, idempotency_key)
 );
+
+-- Each lane's last turn given. A lane idle for a while starts at the lowest turn still
+-- waiting, so it neither jumps the queue nor goes to the back of it.
+CREATE TABLE lanes (
+    tenant TEXT NOT NULL,
+    account TEXT NOT NULL,
+    last_turn BIGINT NOT NULL,
+    PRIMARY KEY (tenant, account)
+);
 -- In the dispatch order, so taking the next run reads one index entry however long the queue.
-CREATE INDEX runs_queue ON runs (state, tier DESC, priority DESC, submitted_at_ms, id);
+CREATE INDEX runs_queue ON runs (state, tier DESC, priority DESC, turn, submitted_at_ms, id);
+CREATE INDEX runs_turn ON runs (state, turn);
 CREATE INDEX runs_by_tenant ON runs (tenant, id);

@@ -212,12 +212,26 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         };
         let mut out = Vec::with_capacity(runs.len());
+        let floor: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(turn) FROM runs WHERE state = 'queued'").fetch_one(&mut *tx).await?;
         for Pending { run, key, .. } in runs {
+            let turn: i64 = sqlx::query_scalar(
+                "INSERT INTO lanes (tenant, account, last_turn) VALUES ($1, $2, $3) ON CONFLICT (tenant, account) \
+                 DO UPDATE SET last_turn = CASE WHEN lanes.last_turn + 1 > $4 THEN lanes.last_turn + 1 ELSE $5 END \
+                 RETURNING last_turn",
+            )
+            .bind(&run.tenant)
+            .bind(run.account.as_deref().unwrap_or(""))
+            .bind(floor.unwrap_or(0))
+            .bind(floor.unwrap_or(0))
+            .bind(floor.unwrap_or(0))
+            .fetch_one(&mut *tx)
+            .await?;
             let done = sqlx::query(
                 "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
-                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms) \
+                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn) \
                  VALUES ($1, $2, CASE WHEN (SELECT paused FROM tenants WHERE id = $3) = 1 THEN 'paused' ELSE 'queued' END, \
-                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  ON CONFLICT (tenant, idempotency_key) DO NOTHING",
             )
             .bind(&run.id)
@@ -236,6 +250,7 @@ impl Store {
             .bind(run.quote_min)
             .bind(run.quote_max)
             .bind(run.submitted_at_ms)
+            .bind(turn)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
@@ -324,14 +339,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes the next queued run (plan tier, then the run's priority, then the oldest) and
+    /// Takes the next queued run (plan tier, then the run's priority, then its lane's turn,
+    /// then the oldest) and
     /// marks it running. A paused tenant's runs are `paused`, not `queued`, so this reads one
     /// entry of the queue's index however many runs wait. On SQLite the write lock is taken
     /// only when there is a run to take; on PostgreSQL concurrent dispatchers skip each
     /// other's rows.
     pub(crate) async fn claim_next(&self) -> Result<Option<RunRow>, ServerError> {
         const NEXT: &str = "SELECT id FROM runs WHERE state = 'queued' \
-             ORDER BY tier DESC, priority DESC, submitted_at_ms, id LIMIT 1";
+             ORDER BY tier DESC, priority DESC, turn, submitted_at_ms, id LIMIT 1";
         loop {
             let mut tx = match self.backend {
                 Backend::Sqlite => {

@@ -32,9 +32,11 @@ fn serve(data: &Path) -> Served {
 
 /// Starts the server from `cmd` (its environment and folder set by the caller).
 fn serve_with(mut cmd: Command, data: &Path, extra: &[&str]) -> Served {
+    let workers = if extra.contains(&"--workers") { &[][..] } else { &["--workers", "2"][..] };
     let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2", "--grace-ms", "200", "--data"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--grace-ms", "200", "--data"])
         .arg(data)
+        .args(workers)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -567,5 +569,43 @@ fn sigterm_requeues_the_running_run_after_its_grace() {
         let c = Client::new(&server.url);
         let run = c.wait_for(&key, &id, &["succeeded", "failed", "cancelled"]).await;
         assert_eq!((run["state"].as_str(), run["attempts"].as_i64()), (Some("succeeded"), Some(2)), "{run}");
+    });
+}
+
+/// Fair share: one account's long batch takes turns with another account's runs at the same
+/// tier and priority, instead of going first in full.
+#[test]
+fn a_long_batch_takes_turns_with_other_accounts() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    for account in ["acme/farm", "acme/artist"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["credits", "--ledger"])
+            .arg(data.path().join("ledger.db"))
+            .args(["--account", account, "topup", "--pack", "100", "--payment-id", account])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let server = serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &["--workers", "1"]);
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        assert_eq!(c.post("/v1/queue/pause", &key, &json!({})).await.0, 200);
+        let mut submitted = Vec::new();
+        for account in ["farm", "farm", "farm", "farm", "farm", "artist", "artist"] {
+            let (status, run) = c.post("/v1/runs", &key, &json!({ "workflow": workflow(), "account": account })).await;
+            assert_eq!(status, 201, "{run}");
+            submitted.push((run["id"].as_str().unwrap().to_string(), account));
+        }
+        assert_eq!(c.post("/v1/queue/resume", &key, &json!({})).await.0, 200);
+        let mut started = Vec::new();
+        for (id, account) in &submitted {
+            let run = c.wait_for(&key, id, &["succeeded", "failed"]).await;
+            assert_eq!(run["state"], "succeeded", "{run}");
+            started.push((run["started_at_ms"].as_i64().unwrap(), *account));
+        }
+        started.sort();
+        let order: Vec<&str> = started.iter().map(|(_, a)| *a).collect();
+        assert_eq!(order, ["farm", "artist", "farm", "artist", "farm", "farm", "farm"], "taking turns");
     });
 }
