@@ -203,6 +203,51 @@ impl Store {
             .await?)
     }
 
+    /// Gives each run its lane's next turn: one statement per lane in the batch, however
+    /// many of its runs the batch holds.
+    async fn take_turns(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        runs: &[Pending],
+    ) -> Result<Vec<i64>, ServerError> {
+        let floor: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(turn) FROM runs WHERE state = 'queued'")
+            .fetch_one(&mut **tx)
+            .await?
+            .unwrap_or(0);
+        let lane = |p: &Pending| (p.run.tenant.clone(), p.run.account.clone().unwrap_or_default());
+        let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
+        for p in runs {
+            *counts.entry(lane(p)).or_default() += 1;
+        }
+        let mut next = std::collections::BTreeMap::new();
+        for ((tenant, account), k) in counts {
+            let last: i64 = sqlx::query_scalar(
+                "INSERT INTO lanes (tenant, account, last_turn) VALUES ($1, $2, $3) ON CONFLICT (tenant, account) \
+                 DO UPDATE SET last_turn = CASE WHEN lanes.last_turn + $4 > $5 THEN lanes.last_turn + $6 ELSE $7 END \
+                 RETURNING last_turn",
+            )
+            .bind(&tenant)
+            .bind(&account)
+            .bind(floor + k - 1)
+            .bind(k)
+            .bind(floor + k - 1)
+            .bind(k)
+            .bind(floor + k - 1)
+            .fetch_one(&mut **tx)
+            .await?;
+            next.insert((tenant, account), last - k + 1);
+        }
+        Ok(runs
+            .iter()
+            .map(|p| {
+                next.get_mut(&lane(p)).map_or(0, |t| {
+                    *t += 1;
+                    *t - 1
+                })
+            })
+            .collect())
+    }
+
     /// Inserts queued runs in one transaction (one durable commit for all of them). For
     /// each, `None` when inserted, or the run that the tenant's idempotency key already made
     /// (nothing inserted).
@@ -212,21 +257,8 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         };
         let mut out = Vec::with_capacity(runs.len());
-        let floor: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(turn) FROM runs WHERE state = 'queued'").fetch_one(&mut *tx).await?;
-        for Pending { run, key, .. } in runs {
-            let turn: i64 = sqlx::query_scalar(
-                "INSERT INTO lanes (tenant, account, last_turn) VALUES ($1, $2, $3) ON CONFLICT (tenant, account) \
-                 DO UPDATE SET last_turn = CASE WHEN lanes.last_turn + 1 > $4 THEN lanes.last_turn + 1 ELSE $5 END \
-                 RETURNING last_turn",
-            )
-            .bind(&run.tenant)
-            .bind(run.account.as_deref().unwrap_or(""))
-            .bind(floor.unwrap_or(0))
-            .bind(floor.unwrap_or(0))
-            .bind(floor.unwrap_or(0))
-            .fetch_one(&mut *tx)
-            .await?;
+        let turns = self.take_turns(&mut tx, runs).await?;
+        for (Pending { run, key, .. }, turn) in runs.iter().zip(turns) {
             let done = sqlx::query(
                 "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
                  overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn) \
