@@ -30,9 +30,30 @@ pub struct Config {
     /// Where inputs may be read from.
     #[serde(default)]
     pub inputs: InputsSection,
+    /// The Switchyard server `submit` and `runs` talk to.
+    #[serde(default)]
+    pub server: ServerSection,
     /// The file these settings came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[server]`: where `switchyard submit` and `switchyard runs` send work. The token may
+/// also come from `SWITCHYARD_TOKEN`, which wins; it is never printed.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The server's base URL, such as `http://farm:8188`.
+    pub url: Option<String>,
+    /// An API key (`sy_…`).
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ServerSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ServerSection").field("url", &self.url).field("token", &token).finish()
+    }
 }
 
 /// `[onnx]`.

@@ -8,11 +8,13 @@
 //! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
 
 mod api;
+pub mod client;
 mod events;
 mod keys;
 mod limits;
 mod metrics;
 mod outputs;
+pub mod protocol;
 mod queue;
 mod store;
 

@@ -62,6 +62,89 @@ pub enum Command {
     },
     /// Serve a persistent, authenticated run queue over HTTP (`/v1`), for a team or a farm.
     Serve(ServeArgs),
+    /// Submit a workflow to a Switchyard server, and with --wait follow it to the end.
+    Submit(SubmitArgs),
+    /// A Switchyard server's runs: list, show, watch or cancel them.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Which server, and the key (from `SWITCHYARD_TOKEN`, else the settings file's `[server]`).
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The server's URL (default: $SWITCHYARD_SERVER, else the settings file's [server] url,
+    /// else http://127.0.0.1:8188).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Print JSON instead of lines for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `switchyard submit`.
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// Override a param: node.param=value (repeatable).
+    #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+    pub set: Vec<String>,
+    /// The placement policy.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Your account on the server to bill; unbilled without it.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The most the run may spend, in credits.
+    #[arg(long)]
+    pub budget: Option<i64>,
+    /// The team member spending, within their cap.
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Higher runs first within your plan tier, from -100 to 100.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub priority: i64,
+    /// Makes a retried submission replay the first instead of queuing a second run.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Follow the run to its end, then exit with its outcome.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `switchyard runs …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum RunsCommand {
+    /// Your runs, newest first.
+    List {
+        /// Only runs in this state: queued, paused, running, succeeded, failed, cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One run.
+    Show {
+        /// The run's id.
+        id: String,
+    },
+    /// Follow a run to its end, then exit with its outcome.
+    Watch {
+        /// The run's id.
+        id: String,
+    },
+    /// Cancel a run.
+    Cancel {
+        /// The run's id.
+        id: String,
+    },
 }
 
 /// `switchyard serve`.

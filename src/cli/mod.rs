@@ -9,6 +9,7 @@ mod mock;
 mod placement;
 mod progress;
 mod quote;
+mod remote;
 mod run;
 mod serve;
 mod spend;
@@ -57,6 +58,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
         Command::Serve(args) => serve::serve(args, config),
+        Command::Submit(args) => remote::submit(args, &config),
+        Command::Runs { command, server } => remote::runs(command, server, &config),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
             let schema = if catalog {

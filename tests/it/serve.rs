@@ -609,3 +609,56 @@ fn a_long_batch_takes_turns_with_other_accounts() {
         assert_eq!(order, ["farm", "artist", "farm", "artist", "farm", "farm", "farm"], "taking turns");
     });
 }
+
+/// `switchyard submit --wait` and `switchyard runs` against a server, with the key from
+/// `SWITCHYARD_TOKEN`: the same exit codes as a local run.
+#[test]
+fn the_cli_submits_watches_lists_and_cancels() {
+    let data = tempfile::tempdir().unwrap();
+    let (acme, rival) = (create_key(data.path(), "acme", "runner"), create_key(data.path(), "rival", "runner"));
+    let server = serve(data.path());
+    let wf = data.path().join("sizes.json");
+    std::fs::write(&wf, workflow().to_string()).unwrap();
+    let bad = data.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({ "format": "switchyard.workflow", "version": 1, "nodes": { "x": { "type": "image.nope" } } })
+            .to_string(),
+    )
+    .unwrap();
+    let cli = |key: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .env("SWITCHYARD_TOKEN", key)
+            .args(args)
+            .args(["--server", &server.url])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let wf = wf.to_str().unwrap();
+    let (code, out, err) = cli(&acme, &["submit", wf, "--wait", "--priority", "-3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("succeeded"), "{out}");
+    assert!(err.contains("sheet") && err.contains("finished"), "node progress is shown: {err}");
+    let id = out.split_whitespace().next().unwrap().to_string();
+    let (code, out, _) = cli(&acme, &["runs", "list", "--json"]);
+    assert_eq!(code, 0);
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["runs"][0]["id"], *id.as_str());
+    assert_eq!(page["runs"][0]["priority"], -3);
+    let (code, _, err) = cli(&rival, &["runs", "show", &id]);
+    assert_eq!(code, 2, "another tenant's run is not found: {err}");
+    assert!(err.contains("not-found"), "{err}");
+    let (code, _, err) = cli(&acme, &["submit", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("x: unknown node type \"image.nope\" [unknown-node-type]"), "{err}");
+    let (code, _, err) = cli("sy_0000000000000000_00", &["runs", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unauthorized"), "{err}");
+    let (code, out, _) = cli(&acme, &["runs", "cancel", &id]);
+    assert_eq!((code, out.trim().ends_with("succeeded")), (0, true), "an ended run stays as it ended: {out}");
+}

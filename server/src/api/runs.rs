@@ -8,11 +8,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, require};
 use crate::keys::{Caller, Role, check_name};
+use crate::protocol::{Quote, RunPage, RunView, SubmitRequest};
 use crate::queue::{Refusal, prepare, wallet_of};
 use crate::store::{Cancelled, RunRow, now_ms};
 use crate::{App, queue};
@@ -24,58 +25,6 @@ const PAGE_MAX: i64 = 200;
 const KEY_MAX_BYTES: usize = 255;
 /// Run priorities range over ±this.
 const PRIORITY_MAX: i64 = 100;
-
-/// A run to submit.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SubmitRequest {
-    /// The workflow, as a workflow file's JSON.
-    workflow: Value,
-    /// `node.param=value` overrides, as `switchyard run --set` takes them.
-    #[serde(default)]
-    set: Vec<String>,
-    /// The placement policy (default cheapest).
-    #[serde(default)]
-    policy: Option<String>,
-    /// The most the run may spend, in credits.
-    #[serde(default)]
-    budget: Option<i64>,
-    /// The tenant's account (wallet) to bill; unbilled without it.
-    #[serde(default)]
-    account: Option<String>,
-    /// The team member spending, within their cap.
-    #[serde(default)]
-    member: Option<String>,
-    /// Higher runs first within a plan tier, from -100 to 100.
-    #[serde(default)]
-    priority: i64,
-}
-
-/// A run as the API shows it.
-#[derive(Serialize)]
-pub(crate) struct RunView {
-    id: String,
-    state: String,
-    tier: i64,
-    priority: i64,
-    account: Option<String>,
-    policy: String,
-    quote: Quote,
-    submitted_at_ms: i64,
-    started_at_ms: Option<i64>,
-    finished_at_ms: Option<i64>,
-    attempts: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Quote {
-    min: i64,
-    max: i64,
-}
 
 impl From<RunRow> for RunView {
     fn from(r: RunRow) -> Self {
@@ -263,7 +212,7 @@ pub(crate) async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     if let Some(state) = &q.state
         && !["queued", "paused", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
@@ -273,9 +222,8 @@ pub(crate) async fn list(
     }
     let limit = q.limit.unwrap_or(50).clamp(1, PAGE_MAX);
     let runs = app.store.list(&caller.tenant, q.state.as_deref(), q.cursor.as_deref(), limit).await?;
-    let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
-    let runs: Vec<RunView> = runs.into_iter().map(RunView::from).collect();
-    Ok(Json(json!({ "runs": runs, "next_cursor": next })))
+    let next_cursor = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(RunPage { runs: runs.into_iter().map(RunView::from).collect(), next_cursor }))
 }
 
 /// `POST /v1/runs/{id}/cancel`: a queued run ends now; a running one is stopped (paid calls

@@ -1,0 +1,180 @@
+//! The API's messages as types, shared by the server and its clients (the CLI today, the
+//! editor next), so neither reads the other's JSON back by string keys.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A run as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunView {
+    /// Its id (UUIDv7: ids sort by submission time).
+    pub id: String,
+    /// queued, paused, running, succeeded, failed or cancelled.
+    pub state: String,
+    /// The wallet's plan tier when it was submitted.
+    pub tier: i64,
+    /// Its priority within the tier.
+    pub priority: i64,
+    /// The tenant's account it bills, if any.
+    pub account: Option<String>,
+    /// The placement policy.
+    pub policy: String,
+    /// The quote, in credits.
+    pub quote: Quote,
+    /// When it was submitted, started and finished (unix ms).
+    pub submitted_at_ms: i64,
+    /// When its latest attempt started.
+    pub started_at_ms: Option<i64>,
+    /// When it ended.
+    pub finished_at_ms: Option<i64>,
+    /// How many times it was started.
+    pub attempts: i64,
+    /// The engine's report and the run's account in credits, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
+    /// Why it failed before running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RunView {
+    /// Whether the run has ended.
+    pub fn ended(&self) -> bool {
+        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled")
+    }
+
+    /// What the run charged, once it ended billed.
+    pub fn charged(&self) -> Option<i64> {
+        #[derive(Deserialize)]
+        struct Summary {
+            credits: Option<Credits>,
+        }
+        #[derive(Deserialize)]
+        struct Credits {
+            charged: Option<i64>,
+        }
+        let summary: Summary = serde_json::from_value(self.summary.clone()?).ok()?;
+        summary.credits?.charged
+    }
+}
+
+/// One problem with a submitted workflow (an `invalid-workflow` error's `details` lists
+/// them): where, what, and how to fix it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Problem {
+    /// A stable kebab-case code, such as `unknown-node-type`.
+    pub code: String,
+    /// The node it concerns, if any.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// A quote's least and most credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The least it may cost.
+    pub min: i64,
+    /// The most it may cost.
+    pub max: i64,
+}
+
+/// A run to submit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The workflow, as a workflow file's JSON.
+    pub workflow: Value,
+    /// `node.param=value` overrides, as `switchyard run --set` takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
+    /// The placement policy (default cheapest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The most the run may spend, in credits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<i64>,
+    /// The tenant's account (wallet) to bill; unbilled without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The team member spending, within their cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Higher runs first within a plan tier, from -100 to 100.
+    #[serde(default)]
+    pub priority: i64,
+}
+
+/// A page of runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunPage {
+    /// Newest first.
+    pub runs: Vec<RunView>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An error reply's body: `{"error": {...}}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, where, and how to fix it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable kebab-case code.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Specifics, such as a workflow's diagnostics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// One message of `/v1/events`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventMessage {
+    /// Its sequence id (absent on `missed` and `lagged`).
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// The run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// `run`, `node`, `missed` or `lagged`.
+    pub kind: String,
+    /// For `run`: `{state}`; for `node`: the engine's event (`node`, `event`, …).
+    #[serde(default)]
+    pub event: Option<EventBody>,
+}
+
+/// The body of a run or node event.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EventBody {
+    /// A run event's new state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// A node event's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// A node event's kind: queued, started, progress, cached, finished, failed, skipped…
+    #[serde(default, rename = "event", skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
+    /// Progress done and in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+    /// Progress in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// Why a node failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
