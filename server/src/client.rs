@@ -7,7 +7,7 @@ use futures::StreamExt as _;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::protocol::{ErrorBody, EventMessage, RunPage, RunView, SubmitRequest};
+use crate::protocol::{CancelReply, ErrorBody, EventMessage, RunPage, RunView, SubmitRequest};
 
 /// How long one API request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,11 +106,7 @@ impl Client {
 
     /// Cancels a run; returns its state after.
     pub async fn cancel(&self, id: &str) -> Result<String, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Reply {
-            state: String,
-        }
-        let reply: Reply = self.call(self.http.post(format!("{}/v1/runs/{id}/cancel", self.base))).await?;
+        let reply: CancelReply = self.call(self.http.post(format!("{}/v1/runs/{id}/cancel", self.base))).await?;
         Ok(reply.state)
     }
 

@@ -32,6 +32,7 @@ use switchyard_session::wallet::Location;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use api::documented_routes;
 pub use keys::{Caller, Role};
 
 /// How the server is set up.

@@ -1,11 +1,12 @@
 //! The API's messages as types, shared by the server and its clients (the CLI today, the
 //! editor next), so neither reads the other's JSON back by string keys.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A run as the API shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunView {
     /// Its id (UUIDv7: ids sort by submission time).
     pub id: String,
@@ -60,7 +61,7 @@ impl RunView {
 
 /// One problem with a submitted workflow (an `invalid-workflow` error's `details` lists
 /// them): where, what, and how to fix it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Problem {
     /// A stable kebab-case code, such as `unknown-node-type`.
     pub code: String,
@@ -75,7 +76,7 @@ pub struct Problem {
 }
 
 /// A quote's least and most credits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Quote {
     /// The least it may cost.
     pub min: i64,
@@ -84,7 +85,7 @@ pub struct Quote {
 }
 
 /// A run to submit.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// The workflow, as a workflow file's JSON.
@@ -110,7 +111,7 @@ pub struct SubmitRequest {
 }
 
 /// A page of runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunPage {
     /// Newest first.
     pub runs: Vec<RunView>,
@@ -119,14 +120,14 @@ pub struct RunPage {
 }
 
 /// An error reply's body: `{"error": {...}}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// What went wrong, where, and how to fix it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorDetail {
     /// A stable kebab-case code.
     pub code: String,
@@ -141,7 +142,7 @@ pub struct ErrorDetail {
 }
 
 /// One message of `/v1/events`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EventMessage {
     /// Its sequence id (absent on `missed` and `lagged`).
     #[serde(default)]
@@ -157,7 +158,7 @@ pub struct EventMessage {
 }
 
 /// The body of a run or node event.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct EventBody {
     /// A run event's new state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,4 +178,72 @@ pub struct EventBody {
     /// Why a node failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// A cancel's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CancelReply {
+    /// The run.
+    pub id: String,
+    /// `cancelled`, `cancelling` (it was running), or the state it had already ended in.
+    pub state: String,
+}
+
+/// A new priority for a waiting run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRequest {
+    /// From -100 to 100.
+    pub priority: i64,
+}
+
+/// A priority set.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PriorityReply {
+    /// The run.
+    pub id: String,
+    /// Its priority now.
+    pub priority: i64,
+}
+
+/// Whether the tenant's queue is paused.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct QueueReply {
+    /// Paused: none of the tenant's runs starts.
+    pub paused: bool,
+}
+
+/// One output file of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OutputView {
+    /// Its path under the run's output folder.
+    pub name: String,
+    /// Its blake3 hash.
+    pub hash: String,
+    /// Its size.
+    pub bytes: i64,
+    /// Its media type.
+    pub media_type: String,
+    /// Where to download it.
+    pub url: String,
+}
+
+/// A run's outputs.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OutputList {
+    /// By name.
+    pub outputs: Vec<OutputView>,
+}
+
+/// An upload, stored.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct UploadReply {
+    /// The path a workflow reads it by (`image.load`'s `path`).
+    pub path: String,
+    /// Its blake3 hash.
+    pub hash: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its media type.
+    pub media_type: String,
 }

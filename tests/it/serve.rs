@@ -662,3 +662,42 @@ fn the_cli_submits_watches_lists_and_cancels() {
     let (code, out, _) = cli(&acme, &["runs", "cancel", &id]);
     assert_eq!((code, out.trim().ends_with("succeeded")), (0, true), "an ended run stays as it ended: {out}");
 }
+
+/// `/v1/openapi.json` is valid OpenAPI 3.1 (checked by openapi-spec-validator, which
+/// `scripts/setup` installs), documents exactly the routes served, and every one of them is
+/// routed (a documented path never reaches the fallback).
+#[test]
+fn the_openapi_document_is_valid_and_matches_the_routes() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    let server = serve(data.path());
+    let doc: Value = crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let (status, doc) = c.send(reqwest::Method::GET, "/v1/openapi.json", None, None).await;
+        assert_eq!(status, 200);
+        for (method, path) in switchyard_server::documented_routes() {
+            let concrete = path.replace("{id}", "0000").replace("{hash}", &"0".repeat(64));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (method == reqwest::Method::POST).then(|| b"{}".to_vec());
+            let (status, reply) = c.send(method.clone(), &format!("/v1{concrete}"), Some(&key), body).await;
+            assert_ne!(reply["error"]["message"], "no such route", "{method} {path} is served: {status}");
+        }
+        doc
+    });
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: usize = paths.values().map(|item| item.as_object().unwrap().len()).sum();
+    assert_eq!(documented, switchyard_server::documented_routes().len());
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["schemas"]["RunView"].is_object(), "{}", doc["components"]);
+    let file = data.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("third_party/openapi-validator");
+    assert!(validator.is_dir(), "run scripts/setup: it installs openapi-spec-validator into {}", validator.display());
+    let out = Command::new("python3")
+        .env("PYTHONPATH", &validator)
+        .args(["-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -9,13 +9,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{ApiError, require};
 use crate::App;
 use crate::keys::{Caller, Role};
 use crate::outputs::{Wanted, byte_range, is_hash, media_type};
+use crate::protocol::{OutputList, OutputView, UploadReply};
 
 /// The largest upload.
 pub const UPLOAD_MAX_BYTES: usize = 256 * 1024 * 1024;
@@ -25,19 +25,22 @@ pub(crate) async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OutputList>, ApiError> {
     if app.store.run(&caller.tenant, &id).await?.is_none() {
         return Err(ApiError::not_found(format!("no run {id}")));
     }
     let outputs = app.store.outputs(&caller.tenant, &id).await?;
-    let listed: Vec<Value> = outputs
+    let outputs = outputs
         .into_iter()
-        .map(|o| {
-            let url = format!("/v1/outputs/{}", o.hash);
-            json!({ "name": o.name, "hash": o.hash, "bytes": o.bytes, "media_type": o.media_type, "url": url })
+        .map(|o| OutputView {
+            url: format!("/v1/outputs/{}", o.hash),
+            name: o.name,
+            hash: o.hash,
+            bytes: o.bytes,
+            media_type: o.media_type,
         })
         .collect();
-    Ok(Json(json!({ "outputs": listed })))
+    Ok(Json(OutputList { outputs }))
 }
 
 /// `GET /v1/outputs/{hash}`: the bytes of one of the caller's outputs; one `Range` is
@@ -131,6 +134,6 @@ pub(crate) async fn upload(
             return Err(crate::ServerError::Io(e).into());
         }
     }
-    let reply = json!({ "path": name, "hash": hash, "bytes": body.len(), "media_type": media_type(&name) });
+    let reply = UploadReply { media_type: media_type(&name).to_string(), path: name, hash, bytes: body.len() as u64 };
     Ok((StatusCode::CREATED, Json(reply)).into_response())
 }

@@ -3,6 +3,7 @@
 
 mod events;
 mod files;
+mod openapi;
 mod runs;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -20,29 +21,100 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::keys::{Caller, Role};
+use crate::protocol::{
+    CancelReply, OutputList, PriorityReply, PriorityRequest, QueueReply, RunPage, RunView, SubmitRequest, UploadReply,
+};
 use crate::{App, ServerError};
+use openapi::Doc;
 
 /// The largest request body: a workflow of the largest allowed size fits well within it.
 pub const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How long a request may take, slow clients included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The `/v1` routes with their documentation: the router and the OpenAPI document are both
+/// built from this table. Each route has its own body limit.
+fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
+    let limit = |route: MethodRouter<Arc<App>>, bytes: usize| route.layer(RequestBodyLimitLayer::new(bytes));
+    let body = |route| limit(route, BODY_MAX_BYTES);
+    vec![
+        (
+            Doc::new("post", "/runs", "Validate, quote and queue a run (Idempotency-Key replays)")
+                .body::<SubmitRequest>()
+                .reply::<RunView>(201)
+                .errors(&[400, 402, 403, 413, 422]),
+            body(post(runs::submit)),
+        ),
+        (
+            Doc::new("get", "/runs", "The tenant's runs, newest first")
+                .query(&[("state", "string"), ("limit", "integer"), ("cursor", "string")])
+                .reply::<RunPage>(200)
+                .errors(&[400]),
+            body(get(runs::list)),
+        ),
+        (Doc::new("get", "/runs/{id}", "One run").reply::<RunView>(200).errors(&[404]), body(get(runs::show))),
+        (
+            Doc::new("post", "/runs/{id}/cancel", "Cancel a run").reply::<CancelReply>(200).errors(&[403, 404]),
+            body(post(runs::cancel)),
+        ),
+        (
+            Doc::new("post", "/runs/{id}/priority", "Change a waiting run's priority")
+                .body::<PriorityRequest>()
+                .reply::<PriorityReply>(200)
+                .errors(&[400, 403, 404, 409]),
+            body(post(runs::priority)),
+        ),
+        (
+            Doc::new("get", "/runs/{id}/outputs", "A run's output files").reply::<OutputList>(200).errors(&[404]),
+            body(get(files::list)),
+        ),
+        (
+            Doc::new("get", "/outputs/{hash}", "Download an output (one Range honoured)")
+                .file_reply()
+                .errors(&[404, 416]),
+            body(get(files::download)),
+        ),
+        (
+            Doc::new("get", "/events", "Run and node events, as a WebSocket")
+                .query(&[("run", "string"), ("after", "integer")])
+                .upgrade()
+                .errors(&[400, 404, 503]),
+            body(get(events::events)),
+        ),
+        (
+            Doc::new("post", "/queue/pause", "Pause the tenant's queue").reply::<QueueReply>(200).errors(&[403]),
+            body(post(runs::pause)),
+        ),
+        (
+            Doc::new("post", "/queue/resume", "Resume the tenant's queue").reply::<QueueReply>(200).errors(&[403]),
+            body(post(runs::resume)),
+        ),
+        (
+            Doc::new("post", "/uploads", "Upload an input file, stored by content")
+                .file_body()
+                .reply::<UploadReply>(201)
+                .errors(&[400, 403, 413, 415]),
+            limit(post(files::upload), files::UPLOAD_MAX_BYTES),
+        ),
+    ]
+}
+
+/// The `/v1` routes as documented (for tests and the document).
+pub fn documented_routes() -> Vec<(&'static str, &'static str)> {
+    v1_routes().into_iter().map(|(d, _)| (d.method, d.path)).collect()
+}
+
 /// The routes, over the shared state.
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let uploads =
-        Router::new().route("/uploads", post(files::upload)).layer(RequestBodyLimitLayer::new(files::UPLOAD_MAX_BYTES));
-    let v1 = Router::new()
-        .route("/runs", post(runs::submit).get(runs::list))
-        .route("/runs/{id}", get(runs::show))
-        .route("/runs/{id}/cancel", post(runs::cancel))
-        .route("/runs/{id}/priority", post(runs::priority))
-        .route("/runs/{id}/outputs", get(files::list))
-        .route("/outputs/{hash}", get(files::download))
-        .route("/events", get(events::events))
-        .route("/queue/pause", post(runs::pause))
-        .route("/queue/resume", post(runs::resume))
-        .layer(RequestBodyLimitLayer::new(BODY_MAX_BYTES))
-        .merge(uploads);
+    let table = v1_routes();
+    let docs: Vec<Doc> = table.iter().map(|(d, _)| d.clone()).collect();
+    let spec = Arc::new(openapi::document(&docs));
+    let mut v1 = Router::new();
+    for (doc, route) in table {
+        v1 = v1.route(doc.path, route);
+    }
+    // The document itself needs no key.
+    let v1 = v1.route("/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }));
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(|| async { "ok" }))

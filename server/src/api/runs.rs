@@ -9,11 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ApiError, require};
 use crate::keys::{Caller, Role, check_name};
-use crate::protocol::{Quote, RunPage, RunView, SubmitRequest};
+use crate::protocol::{
+    CancelReply, PriorityReply, PriorityRequest, QueueReply, Quote, RunPage, RunView, SubmitRequest,
+};
 use crate::queue::{Refusal, prepare, wallet_of};
 use crate::store::{Cancelled, RunRow, now_ms};
 use crate::{App, queue};
@@ -232,7 +234,7 @@ pub(crate) async fn cancel(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CancelReply>, ApiError> {
     require(&caller, Role::Runner)?;
     let outcome = app.store.cancel(&caller.tenant, &id).await?;
     let state = match outcome {
@@ -244,13 +246,7 @@ pub(crate) async fn cancel(
         }
         Some(Cancelled::Ended(state)) => state,
     };
-    Ok(Json(json!({ "id": id, "state": state })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PriorityRequest {
-    priority: i64,
+    Ok(Json(CancelReply { id, state }))
 }
 
 /// `POST /v1/runs/{id}/priority` `{"priority": N}`: for a queued run.
@@ -259,7 +255,7 @@ pub(crate) async fn priority(
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PriorityReply>, ApiError> {
     require(&caller, Role::Runner)?;
     let req: PriorityRequest = parse(&body)?;
     if !(-PRIORITY_MAX..=PRIORITY_MAX).contains(&req.priority) {
@@ -269,7 +265,7 @@ pub(crate) async fn priority(
         ));
     }
     if app.store.set_priority(&caller.tenant, &id, req.priority).await? {
-        return Ok(Json(json!({ "id": id, "priority": req.priority })));
+        return Ok(Json(PriorityReply { id, priority: req.priority }));
     }
     match app.store.run(&caller.tenant, &id).await? {
         None => Err(ApiError::not_found(format!("no run {id}"))),
@@ -283,16 +279,16 @@ pub(crate) async fn priority(
 
 /// `POST /v1/queue/pause`: none of the tenant's runs starts until resumed (running ones go
 /// on); other tenants' runs are not affected.
-pub(crate) async fn pause(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn pause(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<QueueReply>, ApiError> {
     require(&caller, Role::Admin)?;
     app.store.set_paused(&caller.tenant, true).await?;
-    Ok(Json(json!({ "paused": true })))
+    Ok(Json(QueueReply { paused: true }))
 }
 
 /// `POST /v1/queue/resume`.
-pub(crate) async fn resume(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn resume(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<QueueReply>, ApiError> {
     require(&caller, Role::Admin)?;
     app.store.set_paused(&caller.tenant, false).await?;
     app.wake.notify_one();
-    Ok(Json(json!({ "paused": false })))
+    Ok(Json(QueueReply { paused: false }))
 }
