@@ -18,8 +18,13 @@ use switchyard_nodes::cloud::secret::ApiKey;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, for the smoke run.
-pub const TARGETS: [(&str, Target); 4] =
-    [("provider_reply", provider_reply), ("workflow", workflow), ("manifest", manifest), ("catalog", catalog)];
+pub const TARGETS: [(&str, Target); 5] = [
+    ("provider_reply", provider_reply),
+    ("workflow", workflow),
+    ("manifest", manifest),
+    ("catalog", catalog),
+    ("server_request", server_request),
+];
 
 /// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
 fn split(data: &[u8]) -> (&[u8], &[u8]) {
@@ -83,4 +88,32 @@ pub fn catalog(data: &[u8]) {
     let (csv, toml) = split(data);
     let (Ok(csv), Ok(toml)) = (std::str::from_utf8(csv), std::str::from_utf8(toml)) else { return };
     let _ = switchyard_catalog::Catalog::parse(toml, csv);
+}
+
+/// What a client sends the server: header lines (`name: value`) and a body. The
+/// authorization, range and idempotency headers go through the server's own parsers, and
+/// the body through the submission's parse and checks.
+pub fn server_request(data: &[u8]) {
+    use switchyard_server::untrusted::{bearer, byte_range, check_submit, split_token};
+    let (head, body) = split(data);
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+            reqwest::header::HeaderValue::from_str(value.trim()),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    if let Some(token) = bearer(&headers) {
+        let _ = split_token(token);
+    }
+    if let Some(range) = headers.get("range").and_then(|v| v.to_str().ok()) {
+        for size in [0, 1, 1000, u64::MAX] {
+            let _ = byte_range(Some(range), size);
+        }
+    }
+    let _ = check_submit(body);
 }

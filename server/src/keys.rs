@@ -91,13 +91,17 @@ pub(crate) async fn create(store: &Store, tenant: &str, role: Role) -> Result<St
     Ok(format!("sy_{id}_{secret}"))
 }
 
+/// A token's id and secret, if it has the shape of one (`sy_`, 16 hex, `_`, 64 hex).
+pub fn split_token(token: &str) -> Option<(&str, &str)> {
+    let (id, secret) = token.strip_prefix("sy_")?.split_once('_')?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(id, 16) && hex(secret, 64)).then_some((id, secret))
+}
+
 /// The caller a bearer token belongs to, or `None` for a malformed, unknown, wrong,
 /// revoked or expired key (told apart only in the server's own log).
 pub(crate) async fn authenticate(store: &Store, token: &str) -> Result<Option<Caller>, ServerError> {
-    let Some((id, secret)) = token.strip_prefix("sy_").and_then(|t| t.split_once('_')) else { return Ok(None) };
-    if id.len() != 16 || secret.len() != 64 {
-        return Ok(None);
-    }
+    let Some((id, secret)) = split_token(token) else { return Ok(None) };
     let Some(key) = store.key(id).await? else { return Ok(None) };
     let (Ok(stored), Ok(given)) = (blake3::Hash::from_hex(&key.secret_hash), blake3::Hash::from_hex(hash(secret)))
     else {

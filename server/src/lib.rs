@@ -33,6 +33,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use api::documented_routes;
+
+/// The parsers of untrusted request parts (bodies, headers), for the fuzz targets.
+pub mod untrusted {
+    pub use crate::api::{ApiError, bearer, check_submit};
+    pub use crate::keys::split_token;
+    pub use crate::outputs::{Wanted, byte_range};
+}
 pub use keys::{Caller, Role};
 
 /// How the server is set up.

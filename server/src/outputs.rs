@@ -85,7 +85,7 @@ pub(crate) fn media_type(name: &str) -> &'static str {
 
 /// What part of a file a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Wanted {
+pub enum Wanted {
     /// All of it.
     Whole,
     /// Bytes `start..=end`.
@@ -96,7 +96,7 @@ pub(crate) enum Wanted {
 
 /// Resolves a `Range` header against the file's size. Malformed headers are unsatisfiable;
 /// a list of ranges is served whole, as RFC 9110 allows.
-pub(crate) fn byte_range(header: Option<&str>, size: u64) -> Wanted {
+pub fn byte_range(header: Option<&str>, size: u64) -> Wanted {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Wanted::Whole };
     if spec.contains(',') {
         return Wanted::Whole;

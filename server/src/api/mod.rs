@@ -26,6 +26,7 @@ use crate::protocol::{
 };
 use crate::{App, ServerError};
 use openapi::Doc;
+pub use runs::check_submit;
 
 /// The largest request body: a workflow of the largest allowed size fits well within it.
 pub const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
@@ -238,7 +239,8 @@ where
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The bearer token of a request's `Authorization` header. Public for the fuzz targets.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -87,6 +87,14 @@ fn check(req: &SubmitRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Parses and checks a submission's body: everything that can be said of it before the
+/// workflow is validated. Public for the fuzz targets.
+pub fn check_submit(body: &[u8]) -> Result<SubmitRequest, ApiError> {
+    let req: SubmitRequest = parse(body)?;
+    check(&req)?;
+    Ok(req)
+}
+
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::Invalid(diags) => ApiError::bad_request("invalid-workflow", "the workflow does not validate")
@@ -109,8 +117,7 @@ pub(crate) async fn submit(
 ) -> Result<Response, ApiError> {
     require(&caller, Role::Runner)?;
     let key = idempotency_key(&headers)?;
-    let req: SubmitRequest = parse(&body)?;
-    check(&req)?;
+    let req = check_submit(&body)?;
     let request_hash = blake3::hash(&body).to_hex().to_string();
     let workflow = req.workflow.to_string();
     let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
