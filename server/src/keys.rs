@@ -81,14 +81,19 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
     }
 }
 
-/// Creates `tenant` if needed and a new key for it; returns the token, which is never
-/// stored and cannot be shown again.
-pub(crate) async fn create(store: &Store, tenant: &str, role: Role) -> Result<String, ServerError> {
+/// Creates `tenant` if needed and a new key for it; returns the key's id and the token,
+/// which is never stored and cannot be shown again.
+pub(crate) async fn create(
+    store: &Store,
+    tenant: &str,
+    role: Role,
+    expires_at_ms: Option<i64>,
+) -> Result<(String, String), ServerError> {
     check_name("tenant", tenant).map_err(ServerError::Invalid)?;
     store.ensure_tenant(tenant).await?;
     let (id, secret) = (random_hex(8), random_hex(32));
-    store.insert_key(&id, tenant, &hash(&secret), role.name()).await?;
-    Ok(format!("sy_{id}_{secret}"))
+    store.insert_key(&id, tenant, &hash(&secret), role.name(), expires_at_ms).await?;
+    Ok((id.clone(), format!("sy_{id}_{secret}")))
 }
 
 /// A token's id and secret, if it has the shape of one (`sy_`, 16 hex, `_`, 64 hex).

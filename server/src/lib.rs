@@ -226,5 +226,5 @@ impl App {
 pub async fn create_key(data: &Path, database: Option<&str>, tenant: &str, role: Role) -> Result<String, ServerError> {
     std::fs::create_dir_all(data)?;
     let store = store::Store::open(data, database).await?;
-    keys::create(&store, tenant, role).await
+    Ok(keys::create(&store, tenant, role, None).await?.1)
 }

@@ -247,3 +247,45 @@ pub struct UploadReply {
     /// Its media type.
     pub media_type: String,
 }
+
+/// A new API key for the caller's tenant.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// viewer, runner or admin.
+    pub role: String,
+    /// It stops working this many seconds from now; never, without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<i64>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, sqlx::FromRow)]
+pub struct KeyView {
+    /// Its public id (the middle of the token; logs name keys by it).
+    pub id: String,
+    /// Its role.
+    pub role: String,
+    /// When it was made (unix ms).
+    pub created_at_ms: i64,
+    /// When it stops working, if it does.
+    pub expires_at_ms: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A key just made: the token is shown this once and never stored.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct KeyCreated {
+    /// The key.
+    pub key: KeyView,
+    /// The token to send as `Authorization: Bearer …`.
+    pub token: String,
+}
+
+/// The tenant's keys.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct KeyList {
+    /// Newest first.
+    pub keys: Vec<KeyView>,
+}

@@ -11,6 +11,7 @@ use sqlx::{AnyPool, ConnectOptions as _};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ServerError;
+use crate::protocol::KeyView;
 
 /// The store's backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,16 +185,50 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn insert_key(&self, id: &str, tenant: &str, hash: &str, role: &str) -> Result<(), ServerError> {
-        sqlx::query("INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(tenant)
-            .bind(hash)
-            .bind(role)
+    pub(crate) async fn insert_key(
+        &self,
+        id: &str,
+        tenant: &str,
+        hash: &str,
+        role: &str,
+        expires_at_ms: Option<i64>,
+    ) -> Result<(), ServerError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(tenant)
+        .bind(hash)
+        .bind(role)
+        .bind(now_ms())
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's keys, newest first (never their secrets' hashes).
+    pub(crate) async fn keys(&self, tenant: &str) -> Result<Vec<KeyView>, ServerError> {
+        Ok(sqlx::query_as(
+            "SELECT id, role, created_at_ms, expires_at_ms, revoked_at_ms FROM api_keys WHERE tenant = $1 \
+             ORDER BY created_at_ms DESC, id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Revokes the tenant's key `id` (once: a second revoke keeps the first time); `None`
+    /// when the tenant has no such key.
+    pub(crate) async fn revoke_key(&self, tenant: &str, id: &str) -> Result<Option<KeyView>, ServerError> {
+        sqlx::query("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE tenant = $2 AND id = $3")
             .bind(now_ms())
+            .bind(tenant)
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(self.keys(tenant).await?.into_iter().find(|k| k.id == id))
     }
 
     pub(crate) async fn key(&self, id: &str) -> Result<Option<KeyRow>, ServerError> {

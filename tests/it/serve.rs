@@ -701,3 +701,38 @@ fn the_openapi_document_is_valid_and_matches_the_routes() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An admin makes keys (shown once), lists them (never a secret) and revokes them; a revoked
+/// or expired key stops working at once; another tenant's admin cannot touch them.
+#[test]
+fn admins_make_list_and_revoke_their_tenants_keys() {
+    let data = tempfile::tempdir().unwrap();
+    let (admin, rival) = (create_key(data.path(), "acme", "admin"), create_key(data.path(), "rival", "admin"));
+    let server = serve(data.path());
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let (status, made) = c.post("/v1/keys", &admin, &json!({ "role": "runner" })).await;
+        assert_eq!(status, 201, "{made}");
+        let (token, id) =
+            (made["token"].as_str().unwrap().to_string(), made["key"]["id"].as_str().unwrap().to_string());
+        assert!(token.contains(&id));
+        let (_, brief) = c.post("/v1/keys", &admin, &json!({ "role": "viewer", "expires_in_s": 1 })).await;
+        let brief = brief["token"].as_str().unwrap().to_string();
+        assert_eq!(c.get("/v1/runs", &token).await.0, 200);
+        assert_eq!(c.get("/v1/keys", &token).await.0, 403, "a runner does not manage keys");
+        let (_, listed) = c.get("/v1/keys", &admin).await;
+        assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "{listed}");
+        let secret = token.rsplit('_').next().unwrap();
+        assert!(!listed.to_string().contains(secret), "no secret in a listing");
+        assert_eq!(c.post(&format!("/v1/keys/{id}/revoke"), &rival, &json!({})).await.0, 404, "not the rival's key");
+        assert_eq!(c.get("/v1/runs", &token).await.0, 200, "still works");
+        let (status, revoked) = c.post(&format!("/v1/keys/{id}/revoke"), &admin, &json!({})).await;
+        assert_eq!(status, 200, "{revoked}");
+        assert!(revoked["revoked_at_ms"].is_i64());
+        assert_eq!(c.get("/v1/runs", &token).await.0, 401, "revoked");
+        let (status, bad) = c.post("/v1/keys", &admin, &json!({ "role": "root" })).await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("bad-field")));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(c.get("/v1/runs", &brief).await.0, 401, "expired");
+    });
+}

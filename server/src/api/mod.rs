@@ -3,6 +3,7 @@
 
 mod events;
 mod files;
+mod keys;
 mod openapi;
 mod runs;
 
@@ -22,7 +23,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::keys::{Caller, Role};
 use crate::protocol::{
-    CancelReply, OutputList, PriorityReply, PriorityRequest, QueueReply, RunPage, RunView, SubmitRequest, UploadReply,
+    CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
+    RunPage, RunView, SubmitRequest, UploadReply,
 };
 use crate::{App, ServerError};
 use openapi::Doc;
@@ -89,6 +91,18 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         (
             Doc::new("post", "/queue/resume", "Resume the tenant's queue").reply::<QueueReply>(200).errors(&[403]),
             body(post(runs::resume)),
+        ),
+        (
+            Doc::new("post", "/keys", "Make an API key for the tenant (its token is shown once)")
+                .body::<KeyRequest>()
+                .reply::<KeyCreated>(201)
+                .errors(&[400, 403]),
+            body(post(keys::create)),
+        ),
+        (Doc::new("get", "/keys", "The tenant's API keys").reply::<KeyList>(200).errors(&[403]), body(get(keys::list))),
+        (
+            Doc::new("post", "/keys/{id}/revoke", "Revoke an API key").reply::<KeyView>(200).errors(&[403, 404]),
+            body(post(keys::revoke)),
         ),
         (
             Doc::new("post", "/uploads", "Upload an input file, stored by content")

@@ -48,7 +48,7 @@ impl From<RunRow> for RunView {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("bad-body", format!("the request body is not valid: {e}"))
             .help("send a JSON object; see the README's server section for the fields")
