@@ -97,6 +97,8 @@ pub(crate) struct App {
     hub: events::Hub,
     /// Event streams open at once, at most.
     event_clients: Arc<tokio::sync::Semaphore>,
+    /// The ledger, opened once it exists (a SQLite ledger is made by the first grant).
+    opened_ledger: tokio::sync::OnceCell<switchyard_session::credits::Ledger>,
     registry: Registry,
     catalog: Arc<Catalog>,
     onnx: OnnxSettings,
@@ -113,6 +115,20 @@ pub(crate) struct App {
 impl App {
     fn uploads(&self) -> PathBuf {
         self.data.join("inputs")
+    }
+
+    /// The ledger, opened on first use and kept (reads and verdicts go through it; runs open
+    /// their own, with recovery, through the session layer).
+    async fn ledger(&self) -> Result<&switchyard_session::credits::Ledger, switchyard_session::SessionError> {
+        self.opened_ledger
+            .get_or_try_init(|| async {
+                let opts = switchyard_session::wallet::WalletOptions {
+                    ledger: Some(self.ledger.clone()),
+                    ..Default::default()
+                };
+                switchyard_session::wallet::open(&opts).await
+            })
+            .await
     }
 }
 
@@ -151,6 +167,7 @@ impl Server {
             metrics: metrics::Metrics::default(),
             hub: events::Hub::default(),
             event_clients: Arc::new(tokio::sync::Semaphore::new(EVENT_CLIENTS_MAX)),
+            opened_ledger: tokio::sync::OnceCell::new(),
             store,
             registry,
             catalog: Arc::new(catalog),

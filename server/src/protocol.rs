@@ -289,3 +289,84 @@ pub struct KeyList {
     /// Newest first.
     pub keys: Vec<KeyView>,
 }
+
+/// One of the tenant's wallets.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WalletView {
+    /// The account's name on this server.
+    pub account: String,
+    /// Credits in unexpired lots, before holds.
+    pub posted: i64,
+    /// Credits reserved by open holds.
+    pub held: i64,
+    /// What can be held now.
+    pub available: i64,
+    /// Its plan, if it has one.
+    pub plan: Option<String>,
+    /// Its plan's queue tier (0 without a plan).
+    pub tier: i64,
+}
+
+/// One movement of credits touching the wallet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TransferView {
+    /// Its sequence number.
+    pub id: i64,
+    /// The account debited.
+    pub debit: String,
+    /// The account credited.
+    pub credit: String,
+    /// How much.
+    pub amount: i64,
+    /// Why: a grant's reason, `charge`, `grant_expired`…
+    pub reason: String,
+    /// The hold it settled, if any.
+    pub hold_id: Option<String>,
+    /// The run, node, provider and the provider's request id, for charges.
+    pub run_id: Option<String>,
+    /// The node.
+    pub node_id: Option<String>,
+    /// The provider.
+    pub provider: Option<String>,
+    /// The provider's request or task id.
+    pub vendor_id: Option<String>,
+    /// When (unix ms).
+    pub created_at_ms: i64,
+}
+
+/// A wallet's audit trail, oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TransferList {
+    /// The transfers.
+    pub transfers: Vec<TransferView>,
+}
+
+/// A hold on the wallet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct HoldView {
+    /// Its id.
+    pub id: String,
+    /// What it reserved.
+    pub amount: i64,
+    /// pending, unknown, posted, voided, expired or released.
+    pub state: String,
+    /// What was charged.
+    pub posted: i64,
+    /// `call` (a paid call) or `run` (a run's reservation).
+    pub kind: String,
+    /// The run and node.
+    pub run_id: Option<String>,
+    /// The node.
+    pub node_id: Option<String>,
+    /// The provider.
+    pub provider: Option<String>,
+    /// The provider's request or task id.
+    pub vendor_id: Option<String>,
+}
+
+/// A wallet's holds, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct HoldList {
+    /// The holds.
+    pub holds: Vec<HoldView>,
+}

@@ -72,12 +72,6 @@ pub async fn available(wallet: &WalletOptions) -> Result<i64, SessionError> {
     Ok(open(wallet).await?.balance(&wallet.account).await?.available.0)
 }
 
-/// The wallet's plan tier (0 without a plan): a shared server's queue serves higher tiers first.
-pub async fn tier(wallet: &WalletOptions) -> Result<i64, SessionError> {
-    let ledger = open(wallet).await?;
-    Ok(ledger.plan_of(&wallet.account).await?.map_or(0, |(_, tier)| tier))
-}
-
 /// The verdict on a run whose quote totals `totals`, against the wallet's room and budget.
 pub fn verdict(totals: &Totals, room: &Room, budget: Option<i64>) -> Verdict {
     Verdict::new(totals.credits.1, Some(room.available), budget).member(room.member.clone())

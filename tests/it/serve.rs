@@ -393,6 +393,25 @@ fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
         let (status, reply) =
             c.post("/v1/runs", &acme, &json!({ "workflow": workflow(), "account": "studio", "budget": 0 })).await;
         assert_eq!(status, 201, "a free run fits a zero budget: {reply}");
+        // The wallet through the API: acme's own, and nobody else's.
+        let (status, wallet) = c.get("/v1/credits/studio", &acme).await;
+        assert_eq!(status, 200, "{wallet}");
+        assert_eq!((wallet["available"].as_i64(), wallet["tier"].as_i64()), (Some(20_000 - charged), Some(2)));
+        let (status, _) = c.get("/v1/credits/studio", &rival).await;
+        assert_eq!(status, 404, "rival/studio does not exist, and acme/studio cannot be named");
+        let (_, holds) = c.get("/v1/credits/studio/holds", &acme).await;
+        let posted =
+            holds["holds"].as_array().unwrap().iter().filter(|h| h["kind"] == "call" && h["state"] == "posted").count();
+        assert_eq!(posted, 3, "{holds}");
+        let csv = c
+            .http
+            .get(format!("{}/v1/credits/studio/history?format=csv", c.url))
+            .bearer_auth(&acme)
+            .send()
+            .await
+            .unwrap();
+        let csv = csv.text().await.unwrap();
+        assert!(csv.starts_with("id,created_at_ms,debit,credit,amount,reason") && csv.contains(",charge,"), "{csv}");
     });
 }
 

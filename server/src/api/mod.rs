@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
+mod credits;
 mod events;
 mod files;
 mod keys;
@@ -26,6 +27,7 @@ use crate::protocol::{
     CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
     RunPage, RunView, SubmitRequest, UploadReply,
 };
+use crate::protocol::{HoldList, TransferList, WalletView};
 use crate::{App, ServerError};
 use openapi::Doc;
 pub use runs::check_submit;
@@ -91,6 +93,23 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         (
             Doc::new("post", "/queue/resume", "Resume the tenant's queue").reply::<QueueReply>(200).errors(&[403]),
             body(post(runs::resume)),
+        ),
+        (
+            Doc::new("get", "/credits/{account}", "One of the tenant's wallets: balance and plan")
+                .reply::<WalletView>(200)
+                .errors(&[400, 404]),
+            body(get(credits::balance)),
+        ),
+        (
+            Doc::new("get", "/credits/{account}/history", "A wallet's audit trail (format=json or csv)")
+                .query(&[("format", "string")])
+                .reply::<TransferList>(200)
+                .errors(&[400, 404]),
+            body(get(credits::history)),
+        ),
+        (
+            Doc::new("get", "/credits/{account}/holds", "A wallet's holds").reply::<HoldList>(200).errors(&[400, 404]),
+            body(get(credits::holds)),
         ),
         (
             Doc::new("post", "/keys", "Make an API key for the tenant (its token is shown once)")

@@ -128,8 +128,8 @@ pub(crate) async fn submit(
     let tier = match &req.account {
         Some(a) => {
             let wallet = wallet_options(&app, &wallet_of(&caller.tenant, a), &req);
-            let fits = switchyard_session::wallet::open(&wallet).await.map_err(session_refusal)?;
-            let room = switchyard_session::wallet::room(&fits, &wallet).await.map_err(session_refusal)?;
+            let ledger = app.ledger().await.map_err(session_refusal)?;
+            let room = switchyard_session::wallet::room(ledger, &wallet).await.map_err(session_refusal)?;
             let verdict = switchyard_session::wallet::verdict(&totals, &room, req.budget);
             if !verdict.fits() {
                 let [quote, why] = verdict.lines(&totals);
@@ -137,7 +137,7 @@ pub(crate) async fn submit(
                     .details(json!({ "quote": quote }))
                     .help("top up the wallet, raise the budget, or choose a cheaper policy"));
             }
-            tier_of(&wallet).await
+            tier_of(ledger, &wallet.account).await
         }
         None => 0,
     };
@@ -194,8 +194,8 @@ fn session_refusal(e: switchyard_session::SessionError) -> ApiError {
 }
 
 /// The plan tier of a wallet (0 without a plan, or when the ledger cannot say).
-async fn tier_of(wallet: &WalletOptions) -> i64 {
-    switchyard_session::wallet::tier(wallet).await.unwrap_or(0)
+async fn tier_of(ledger: &switchyard_session::credits::Ledger, wallet: &str) -> i64 {
+    ledger.plan_of(wallet).await.ok().flatten().map_or(0, |(_, tier)| tier)
 }
 
 /// `GET /v1/runs/{id}`.
