@@ -22,6 +22,8 @@ const LIVE_MAX: usize = 4_096;
 pub(crate) struct Published {
     /// Its sequence id, for `after=` on reconnect.
     pub id: u64,
+    /// When it happened (unix ms).
+    pub at_ms: i64,
     #[serde(skip)]
     pub tenant: String,
     pub run: String,
@@ -58,7 +60,9 @@ impl Default for Hub {
 impl Hub {
     pub(crate) fn publish(&self, tenant: &str, run: &str, kind: &'static str, event: Value) {
         let Ok(mut held) = self.held.lock() else { return };
-        let published = Arc::new(Published { id: held.next, tenant: tenant.into(), run: run.into(), kind, event });
+        let at_ms = crate::store::now_ms();
+        let published =
+            Arc::new(Published { id: held.next, at_ms, tenant: tenant.into(), run: run.into(), kind, event });
         held.next += 1;
         if held.ring.len() == HELD_MAX {
             held.ring.pop_front();

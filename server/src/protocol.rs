@@ -147,6 +147,9 @@ pub struct EventMessage {
     /// Its sequence id (absent on `missed` and `lagged`).
     #[serde(default)]
     pub id: Option<u64>,
+    /// When it happened (unix ms).
+    #[serde(default)]
+    pub at_ms: Option<i64>,
     /// The run.
     #[serde(default)]
     pub run: Option<String>,
@@ -369,4 +372,45 @@ pub struct HoldView {
 pub struct HoldList {
     /// The holds.
     pub holds: Vec<HoldView>,
+}
+
+/// A quote without running: what the run would cost and where each node would run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct QuoteReply {
+    /// The run's least and most credits.
+    pub quote: Quote,
+    /// About how much carbon (gCO2eq).
+    pub gco2eq: f64,
+    /// About how long, in seconds, at the most.
+    pub makespan_s: f64,
+    /// With an account: whether it fits the wallet, the budget and the member's cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fits: Option<bool>,
+    /// With an account: why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// Each placed node.
+    pub nodes: Vec<NodeQuoteView>,
+}
+
+/// Where one node would run and what it would cost.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NodeQuoteView {
+    /// The node.
+    pub node: String,
+    /// `provider:model@region`.
+    pub placement: String,
+    /// Its least and most credits.
+    pub credits: Quote,
+    /// About how much carbon (gCO2eq).
+    pub gco2eq: f64,
+    /// Why this placement.
+    pub why: String,
+}
+
+/// The node types this server runs, with their ports and params.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NodeTypes {
+    /// As `switchyard nodes --json` lists them.
+    pub nodes: Vec<Value>,
 }

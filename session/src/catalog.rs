@@ -4,3 +4,11 @@
 pub use switchyard_catalog::place::Options as PlacementRules;
 pub use switchyard_catalog::quote::{NodeQuote, Totals};
 pub use switchyard_catalog::{Catalog, json_schema};
+
+/// The shipped catalog's data as JSON (its TOML, one to one), for a server to publish.
+pub fn builtin_json() -> serde_json::Value {
+    toml::from_str::<toml::Value>(switchyard_catalog::BUILTIN)
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or_default()
+}

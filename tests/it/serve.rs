@@ -374,6 +374,14 @@ fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
         let body = json!({ "workflow": shot, "account": "studio" });
         let (status, reply) = c.post("/v1/runs", &rival, &body).await;
         assert_eq!(status, 400, "rival/studio does not exist: {reply}");
+        let (status, quote) = c.post("/v1/quote", &acme, &body).await;
+        assert_eq!(status, 200, "{quote}");
+        assert_eq!((quote["quote"]["max"].as_i64(), quote["fits"].as_bool()), (Some(74), Some(true)), "{quote}");
+        assert_eq!(quote["nodes"].as_array().unwrap().len(), 3, "{quote}");
+        let (_, nodes) = c.get("/v1/nodes", &acme).await;
+        assert!(nodes["nodes"].as_array().unwrap().iter().any(|n| n["type"] == "image.blur"), "{nodes}");
+        let (_, catalog) = c.get("/v1/catalog", &acme).await;
+        assert!(catalog["models"].as_array().is_some_and(|m| m.len() >= 10), "the provider catalog");
         let (status, run) = c.post("/v1/runs", &acme, &body).await;
         assert_eq!(status, 201, "{run}");
         assert_eq!(run["quote"], json!({ "min": 74, "max": 74 }));

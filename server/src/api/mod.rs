@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
+mod catalog;
 mod credits;
 mod events;
 mod files;
@@ -27,7 +28,7 @@ use crate::protocol::{
     CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
     RunPage, RunView, SubmitRequest, UploadReply,
 };
-use crate::protocol::{HoldList, TransferList, WalletView};
+use crate::protocol::{HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
 use crate::{App, ServerError};
 use openapi::Doc;
 pub use runs::check_submit;
@@ -93,6 +94,22 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         (
             Doc::new("post", "/queue/resume", "Resume the tenant's queue").reply::<QueueReply>(200).errors(&[403]),
             body(post(runs::resume)),
+        ),
+        (
+            Doc::new("post", "/quote", "Quote a submission without running it")
+                .body::<SubmitRequest>()
+                .reply::<QuoteReply>(200)
+                .errors(&[400, 413]),
+            body(post(catalog::quote)),
+        ),
+        (
+            Doc::new("get", "/nodes", "The node types this server runs").reply::<NodeTypes>(200),
+            body(get(catalog::nodes)),
+        ),
+        (
+            Doc::new("get", "/catalog", "The provider catalog (models, prices, regions)")
+                .reply::<serde_json::Value>(200),
+            body(get(catalog::catalog)),
         ),
         (
             Doc::new("get", "/credits/{account}", "One of the tenant's wallets: balance and plan")

@@ -95,7 +95,7 @@ pub fn check_submit(body: &[u8]) -> Result<SubmitRequest, ApiError> {
     Ok(req)
 }
 
-fn refused(refusal: Refusal) -> ApiError {
+pub(crate) fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::Invalid(diags) => ApiError::bad_request("invalid-workflow", "the workflow does not validate")
             .details(serde_json::to_value(&diags).unwrap_or_default()),
@@ -180,7 +180,7 @@ pub(crate) async fn submit(
     }
 }
 
-fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions {
+pub(crate) fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions {
     WalletOptions {
         account: wallet.to_string(),
         ledger: Some(app.ledger.clone()),
@@ -189,7 +189,7 @@ fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions
     }
 }
 
-fn session_refusal(e: switchyard_session::SessionError) -> ApiError {
+pub(crate) fn session_refusal(e: switchyard_session::SessionError) -> ApiError {
     refused(Refusal::Session(e))
 }
 
