@@ -23,6 +23,8 @@ use crate::keys::Caller;
 
 /// The largest message a client may send (it needs to send none).
 const CLIENT_MESSAGE_MAX: usize = 4 * 1024;
+/// The read buffer of one stream.
+const STREAM_BUFFER_BYTES: usize = 4 * 1024;
 /// How long one send may take before a slow client is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,7 +52,13 @@ pub(crate) async fn events(
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too-many-clients", "no room for another event stream")
     })?;
     let tenant = caller.tenant;
-    Ok(ws.max_message_size(CLIENT_MESSAGE_MAX).on_upgrade(move |socket| stream(app, tenant, q, socket, permit)))
+    // Small buffers: a stream carries small JSON messages, and a server holds thousands.
+    let ws = ws
+        .read_buffer_size(STREAM_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(CLIENT_MESSAGE_MAX);
+    Ok(ws.on_upgrade(move |socket| stream(app, tenant, q, socket, permit)))
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
