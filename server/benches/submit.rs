@@ -3,8 +3,10 @@
 //! server runs in this process; the load generator (`serve-load`) in its own.
 //! - the most submissions a second: 32 closed-loop clients, the tenant's queue paused;
 //! - p99 at half that rate (open loop);
-//! - the same once 20,000 more runs are queued, against a nearly empty queue;
-//! - the database's bytes per queued run.
+//! - the same once 100,000 more runs wait, against a nearly empty queue;
+//! - dispatch: 100 high-priority runs of another tenant, from submission to all done, with an
+//!   empty queue and with those 100,000 runs queued beneath them;
+//! - the server's memory and the database's bytes per waiting run.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,8 +29,43 @@ fn load(url: &str, key: &str, args: &[&str]) -> Value {
     })
 }
 
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Seconds from submitting 100 runs at priority 100 to the last one's end.
+async fn dispatch(url: &str, key: &str) -> f64 {
+    let client = switchyard_server::client::Client::new(url, key);
+    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1,
+        "nodes": { "n": { "type": "image.noise", "params": { "width": 32, "height": 32 } } } });
+    let started = std::time::Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        let req = switchyard_server::protocol::SubmitRequest {
+            workflow: workflow.clone(),
+            priority: 100,
+            ..Default::default()
+        };
+        ids.push(client.submit(&req, None).await.expect("submitted").id);
+    }
+    for id in ids {
+        while !client.run(&id).await.expect("a run").ended() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
 async fn bench(name: &str, data: &Path, database: Option<String>) {
     let key = switchyard_server::create_key(data, database.as_deref(), "bench", Role::Admin).await.expect("a key");
+    let hot = switchyard_server::create_key(data, database.as_deref(), "hot", Role::Admin).await.expect("a key");
     let opts = ServerOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data: data.to_path_buf(),
@@ -43,6 +80,8 @@ async fn bench(name: &str, data: &Path, database: Option<String>) {
     let url = format!("http://{}", server.local_addr().expect("an address"));
     let shutdown = CancellationToken::new();
     let serving = tokio::spawn(server.run(shutdown.clone()));
+    let shallow = dispatch(&url, &hot).await;
+    let rss_before = rss_mib();
     let (url2, key2) = (url.clone(), key.clone());
     let figures = tokio::task::spawn_blocking(move || {
         let warm = load(&url2, &key2, &["--requests", "500", "--clients", "8", "--pause"]);
@@ -53,21 +92,35 @@ async fn bench(name: &str, data: &Path, database: Option<String>) {
             &key2,
             &["--requests", &(rate * 4).to_string(), "--clients", "32", "--rate", &rate.to_string()],
         );
-        let filler = load(&url2, &key2, &["--requests", "20000", "--clients", "32"]);
+        let filler = load(&url2, &key2, &["--requests", "100000", "--clients", "32"]);
         let deep = load(&url2, &key2, &["--requests", "4000", "--clients", "32"]);
         (warm, max, rate, half, filler, deep)
     })
     .await
     .expect("the load ran");
     let (_, max, rate, half, _, deep) = figures;
+    let rss_after = rss_mib();
+    let waiting = 500 + 4000 + rate * 4 + 100_000 + 4000;
+    // The bench tenant's runs wait as paused; resumed, they are queued beneath the hot runs.
+    let http = reqwest::Client::new();
+    let resumed = http.post(format!("{url}/v1/queue/resume")).bearer_auth(&key).send().await.expect("resume");
+    assert!(resumed.status().is_success());
+    let deep_dispatch = dispatch(&url, &hot).await;
     println!("== {name}");
     println!("most submissions (32 clients, ~500 queued): {max}");
     println!("at half that rate ({rate}/s, open loop): {half}");
-    println!("with ~25,000 queued: {deep}");
+    println!("with ~{waiting} waiting: {deep}");
+    println!(
+        "100 high-priority runs submitted to done: {shallow:.2} s on an empty queue, {deep_dispatch:.2} s above {waiting} queued"
+    );
+    println!(
+        "server memory: {rss_before:.1} MiB before, {rss_after:.1} MiB with {waiting} waiting ({:.2} KiB a run)",
+        (rss_after - rss_before) * 1024.0 / waiting as f64
+    );
     if database.is_none() {
         let bytes = std::fs::metadata(data.join("server.db")).map(|m| m.len()).unwrap_or(0)
             + std::fs::metadata(data.join("server.db-wal")).map(|m| m.len()).unwrap_or(0);
-        println!("database bytes per queued run: {:.0}", bytes as f64 / 29_000.0);
+        println!("database bytes per waiting run: {:.0}", bytes as f64 / waiting as f64);
     }
     shutdown.cancel();
     let _ = serving.await;
