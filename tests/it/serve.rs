@@ -311,11 +311,34 @@ fn bad_requests_get_specific_errors_and_queue_nothing() {
 /// again on restart and runs to the end.
 #[test]
 fn the_queue_survives_kill_9() {
-    let data = tempfile::tempdir().unwrap();
-    let key = create_key(data.path(), "acme", "admin");
+    queue_survives_kill_9(None);
+}
+
+/// The same with the queue on PostgreSQL.
+#[test]
+fn the_queue_survives_kill_9_on_postgres() {
     let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    queue_survives_kill_9(Some(&db.url));
+    rt.block_on(db.drop_now());
+}
+
+fn queue_survives_kill_9(database: Option<&str>) {
+    let data = tempfile::tempdir().unwrap();
+    let extra: Vec<&str> = database.map(|url| vec!["--database", url]).unwrap_or_default();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--data"])
+        .arg(data.path())
+        .args(&extra)
+        .args(["--create-key", "acme", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let rt = crate::support::runtime();
+    let start = || serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &extra);
     let (slow, queued) = {
-        let mut server = serve(data.path());
+        let mut server = start();
         let ids = rt.block_on(async {
             let c = Client::new(&server.url);
             let slow = c.submit(&key, slow_workflow()).await;
@@ -331,7 +354,7 @@ fn the_queue_survives_kill_9() {
         server.child.wait().unwrap();
         ids
     };
-    let server = serve(data.path());
+    let server = start();
     rt.block_on(async {
         let c = Client::new(&server.url);
         for id in queued.iter().chain([&slow]) {
@@ -761,5 +784,57 @@ fn admins_make_list_and_revoke_their_tenants_keys() {
         assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("bad-field")));
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(c.get("/v1/runs", &brief).await.0, 401, "expired");
+    });
+}
+
+/// Every route that reads a body, fed malformed and oversize ones: a specific 4xx each time,
+/// the server still serving, and nothing queued or changed.
+#[test]
+fn every_body_reading_route_refuses_malformed_and_oversize_bodies() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    let server = serve(data.path());
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        assert_eq!(c.post("/v1/queue/pause", &key, &json!({})).await.0, 200);
+        let id = c.submit(&key, workflow()).await;
+        let routes = ["/v1/runs".to_string(), "/v1/quote".into(), format!("/v1/runs/{id}/priority"), "/v1/keys".into()];
+        let bodies: [(&str, Vec<u8>); 6] = [
+            ("empty", Vec::new()),
+            ("not JSON", b"\x00\xff{".to_vec()),
+            ("a JSON array", b"[1, 2]".to_vec()),
+            ("truncated", b"{\"priority\": ".to_vec()),
+            ("an unknown field", b"{\"zzz\": 1}".to_vec()),
+            ("deeply nested", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
+        ];
+        for route in &routes {
+            for (what, body) in &bodies {
+                let (status, reply) = c.send(reqwest::Method::POST, route, Some(&key), Some(body.clone())).await;
+                assert_eq!(status, 400, "{route} with {what}: {reply}");
+                assert!(reply["error"]["code"].is_string(), "{route} with {what}: {reply}");
+            }
+            let big = c.http.post(format!("{}{route}", c.url)).bearer_auth(&key).body(vec![b'{'; 9 << 20]).send().await;
+            if let Ok(resp) = big {
+                assert_eq!(resp.status().as_u16(), 413, "{route}");
+            }
+        }
+        let upload = |kind: &'static str, body: Vec<u8>| {
+            c.http
+                .post(format!("{}/v1/uploads", c.url))
+                .bearer_auth(&key)
+                .header("content-type", kind)
+                .body(body)
+                .send()
+        };
+        assert_eq!(upload("image/png", Vec::new()).await.unwrap().status().as_u16(), 400, "an empty upload");
+        if let Ok(resp) = upload("image/png", vec![0; 257 << 20]).await {
+            assert_eq!(resp.status().as_u16(), 413, "an upload over 256 MiB");
+        }
+        assert_eq!(c.send(reqwest::Method::GET, "/readyz", None, None).await.0, 200, "still serving");
+        let (_, page) = c.get("/v1/runs", &key).await;
+        assert_eq!(page["runs"].as_array().unwrap().len(), 1, "only the one good run");
+        assert_eq!(page["runs"][0]["priority"], 0, "unchanged");
+        let (_, keys) = c.get("/v1/keys", &key).await;
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "no key was made");
     });
 }
