@@ -12,19 +12,12 @@ use switchyard_server::protocol::SubmitRequest;
 use switchyard_server::{Role, Server, ServerOptions};
 use tokio_util::sync::CancellationToken;
 
+#[path = "support/memory.rs"]
+mod memory;
+use memory::rss_mib;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 fn busy_workflow() -> serde_json::Value {
     let mut nodes = serde_json::Map::new();

@@ -15,6 +15,10 @@ use serde_json::Value;
 use switchyard_server::{Role, Server, ServerOptions};
 use tokio_util::sync::CancellationToken;
 
+#[path = "support/memory.rs"]
+mod memory;
+use memory::rss_mib;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -27,17 +31,6 @@ fn load(url: &str, key: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!("serve-load: {} {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     })
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 /// Seconds from submitting 100 runs at priority 100 to the last one's end.

@@ -26,7 +26,7 @@ async fn wallet<'a>(app: &'a App, caller: &Caller, account: &str) -> Result<(&'a
     match ledger.balance(&wallet).await {
         Ok(_) => Ok((ledger, wallet)),
         Err(LedgerError::UnknownWallet(_)) => Err(missing()),
-        Err(e) => Err(ApiError::from(crate::ServerError::Invalid(e.to_string()))),
+        Err(e) => Err(failed(e)),
     }
 }
 
