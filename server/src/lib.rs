@@ -9,6 +9,7 @@
 
 mod api;
 pub mod client;
+mod estimate;
 mod events;
 mod keys;
 mod limits;
@@ -97,6 +98,8 @@ pub(crate) struct App {
     hub: events::Hub,
     /// Event streams open at once, at most.
     event_clients: Arc<tokio::sync::Semaphore>,
+    /// The expected start of new runs.
+    estimator: estimate::Estimator,
     /// The ledger, opened once it exists (a SQLite ledger is made by the first grant).
     opened_ledger: tokio::sync::OnceCell<switchyard_session::credits::Ledger>,
     registry: Registry,
@@ -168,6 +171,7 @@ impl Server {
             hub: events::Hub::default(),
             event_clients: Arc::new(tokio::sync::Semaphore::new(EVENT_CLIENTS_MAX)),
             opened_ledger: tokio::sync::OnceCell::new(),
+            estimator: estimate::Estimator::default(),
             store,
             registry,
             catalog: Arc::new(catalog),

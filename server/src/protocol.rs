@@ -36,6 +36,9 @@ pub struct RunView {
     /// Why it failed before running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// At submission: when it is expected to start (unix ms), an estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_start_ms: Option<i64>,
 }
 
 impl RunView {
@@ -108,6 +111,10 @@ pub struct SubmitRequest {
     /// Higher runs first within a plan tier, from -100 to 100.
     #[serde(default)]
     pub priority: i64,
+    /// Refuse the run (503, nothing queued) when it is expected to wait longer than this
+    /// many seconds to start; it waits however long without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_s: Option<i64>,
 }
 
 /// A page of runs.

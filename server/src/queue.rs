@@ -79,7 +79,9 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
     tracing::info!(run = %run.id, tenant = %run.tenant, attempt = run.attempts, "run started");
     app.hub.publish(&run.tenant, &run.id, "run", serde_json::json!({ "state": "running", "attempt": run.attempts }));
     let out = app.data.join("runs").join(&run.id);
+    let started = std::time::Instant::now();
     let outcome = run_one(app, &run, &cancel, &out).await;
+    app.estimator.run_took(started.elapsed().as_millis() as u64);
     if let Ok(mut running) = app.running.lock() {
         running.remove(&run.id);
     }

@@ -10,6 +10,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _};
 use tokio::sync::{mpsc, oneshot};
 
+use std::collections::BTreeMap;
+
 use crate::ServerError;
 use crate::protocol::KeyView;
 
@@ -593,6 +595,17 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Queued runs by (tier, priority), and how many run now.
+    pub(crate) async fn waiting_by_level(&self) -> Result<(BTreeMap<(i64, i64), i64>, i64), ServerError> {
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT tier, priority, COUNT(*) FROM runs WHERE state = 'queued' GROUP BY tier, priority")
+                .fetch_all(&self.pool)
+                .await?;
+        let running: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE state = 'running'").fetch_one(&self.pool).await?;
+        Ok((rows.into_iter().map(|(t, p, n)| ((t, p), n)).collect(), running))
     }
 
     /// Whether the database answers, for `/readyz`.

@@ -108,6 +108,9 @@ pub struct SubmitArgs {
     /// Higher runs first within your plan tier, from -100 to 100.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub priority: i64,
+    /// Refuse to queue the run when it is expected to wait longer than this many seconds.
+    #[arg(long = "max-wait", value_name = "SECONDS")]
+    pub max_wait_s: Option<i64>,
     /// Makes a retried submission replay the first instead of queuing a second run.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,

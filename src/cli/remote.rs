@@ -106,6 +106,7 @@ pub fn submit(args: SubmitArgs, config: &Config) -> Result<Exit> {
         account: args.account.clone(),
         member: args.member.clone(),
         priority: args.priority,
+        max_wait_s: args.max_wait_s,
     };
     let client = client(&args.server, config)?;
     runtime()?.block_on(async {

@@ -838,3 +838,40 @@ fn every_body_reading_route_refuses_malformed_and_oversize_bodies() {
         assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "no key was made");
     });
 }
+
+/// At submit the reply says when the run is expected to start; a run that would wait longer
+/// than its `max_wait_s` is refused with 503 and `Retry-After`, and nothing is queued.
+#[test]
+fn a_run_that_would_wait_too_long_is_refused_at_submit() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "runner");
+    let server = serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &["--workers", "1"]);
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let slow = c.submit(&key, slow_workflow()).await;
+        c.wait_for(&key, &slow, &["running"]).await;
+        // The estimate's view of the queue is at most a second old.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (status, queued) = c.post("/v1/runs", &key, &json!({ "workflow": workflow() })).await;
+        assert_eq!(status, 201, "{queued}");
+        let wait = queued["expected_start_ms"].as_i64().unwrap() - queued["submitted_at_ms"].as_i64().unwrap();
+        assert!(wait >= 100, "it waits for the running run: {wait} ms, {queued}");
+        let resp = c
+            .http
+            .post(format!("{}/v1/runs", c.url))
+            .bearer_auth(&key)
+            .body(json!({ "workflow": workflow(), "max_wait_s": 0 }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 503);
+        assert!(resp.headers().contains_key("retry-after"));
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "queue-too-long", "{body}");
+        let (_, page) = c.get("/v1/runs", &key).await;
+        assert_eq!(page["runs"].as_array().unwrap().len(), 2, "the refused run was not queued");
+        let (status, _) = c.post("/v1/runs", &key, &json!({ "workflow": workflow(), "max_wait_s": 86_400 })).await;
+        assert_eq!(status, 201, "a patient run is queued");
+        c.post(&format!("/v1/runs/{slow}/cancel"), &key, &json!({})).await;
+    });
+}

@@ -208,7 +208,7 @@ pub struct ApiError {
     message: String,
     help: Option<Box<str>>,
     details: Option<Box<serde_json::Value>>,
-    retry_after_s: Option<u64>,
+    pub(crate) retry_after_s: Option<u64>,
 }
 
 impl ApiError {

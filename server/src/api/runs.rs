@@ -25,6 +25,8 @@ use switchyard_session::wallet::WalletOptions;
 const PAGE_MAX: i64 = 200;
 /// The longest idempotency key.
 const KEY_MAX_BYTES: usize = 255;
+/// The longest wait a submission may accept: a week.
+const MAX_WAIT_MAX_S: i64 = 7 * 86_400;
 /// Run priorities range over ±this.
 const PRIORITY_MAX: i64 = 100;
 
@@ -44,6 +46,7 @@ impl From<RunRow> for RunView {
             attempts: r.attempts,
             summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
             error: r.error,
+            expected_start_ms: None,
         }
     }
 }
@@ -71,6 +74,9 @@ fn check(req: &SubmitRequest) -> Result<(), ApiError> {
     let invalid = |m: String| ApiError::bad_request("bad-field", m);
     if !(-PRIORITY_MAX..=PRIORITY_MAX).contains(&req.priority) {
         return Err(invalid(format!("priority must be from -{PRIORITY_MAX} to {PRIORITY_MAX}, not {}", req.priority)));
+    }
+    if req.max_wait_s.is_some_and(|s| !(0..=MAX_WAIT_MAX_S).contains(&s)) {
+        return Err(invalid(format!("max_wait_s must be from 0 to {MAX_WAIT_MAX_S}")));
     }
     if req.budget.is_some_and(|b| b < 0) {
         return Err(invalid("budget must not be negative".into()));
@@ -141,6 +147,20 @@ pub(crate) async fn submit(
         }
         None => 0,
     };
+    let wait_ms = app.estimator.wait_ms(&app.store, tier, req.priority, app.workers).await?;
+    if let Some(max) = req.max_wait_s
+        && wait_ms > max * 1000
+    {
+        let seconds = (wait_ms + 999) / 1000;
+        let mut busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue-too-long",
+            format!("the run is expected to wait about {seconds} s to start, over its max_wait_s of {max}"),
+        )
+        .help("submit later, raise max_wait_s, or raise the run's priority");
+        busy.retry_after_s = Some(seconds as u64);
+        return Err(busy);
+    }
     let row = RunRow {
         id,
         tenant: caller.tenant.clone(),
@@ -168,7 +188,9 @@ pub(crate) async fn submit(
             app.wake.notify_one();
             app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
-            Ok((StatusCode::CREATED, Json(RunView::from(row))).into_response())
+            app.estimator.queued(row.tier, row.priority).await;
+            let view = RunView { expected_start_ms: Some(now_ms() + wait_ms), ..RunView::from(row) };
+            Ok((StatusCode::CREATED, Json(view)).into_response())
         }
         Some(first) if first.request_hash == row.request_hash => Ok(Json(RunView::from(first)).into_response()),
         Some(_) => Err(ApiError::new(
