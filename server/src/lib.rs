@@ -107,8 +107,6 @@ pub(crate) struct App {
     onnx: OnnxSettings,
     ledger: Location,
     data: PathBuf,
-    /// A server reads inputs only from its uploads folder.
-    inputs: InputRoots,
     workers: usize,
     wake: tokio::sync::Notify,
     /// The cancel of each run executing here, by run id.
@@ -116,8 +114,14 @@ pub(crate) struct App {
 }
 
 impl App {
-    fn uploads(&self) -> PathBuf {
-        self.data.join("inputs")
+    /// A tenant's uploads: the only folder its workflows may read from.
+    fn uploads(&self, tenant: &str) -> PathBuf {
+        self.data.join("inputs").join(tenant)
+    }
+
+    /// The input-root policy of a tenant's workflows: confined to its uploads.
+    fn inputs(&self, tenant: &str) -> InputRoots {
+        InputRoots { confine: true, roots: vec![self.uploads(tenant)] }
     }
 
     /// The ledger, opened on first use and kept (reads and verdicts go through it; runs open
@@ -177,7 +181,6 @@ impl Server {
             catalog: Arc::new(catalog),
             onnx: opts.settings.onnx_settings(),
             ledger: ledger_location(&data, opts.database.as_deref()),
-            inputs: InputRoots { confine: true, roots: vec![data.join("inputs")] },
             data,
             workers: opts.workers.max(1),
             wake: tokio::sync::Notify::new(),

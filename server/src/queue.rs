@@ -163,22 +163,26 @@ impl std::fmt::Display for Refusal {
 /// Validates and places a stored or submitted workflow: one item, writing under `out`.
 pub(crate) fn prepare(
     app: &App,
+    tenant: &str,
     workflow: &str,
     overrides: &[String],
     policy: &str,
     billed: bool,
     out: PathBuf,
 ) -> Result<(BatchItem, Vec<GraphPlan>), Refusal> {
-    let source = Source { text: workflow.to_string(), input_root: app.uploads() };
+    let uploads = app.uploads(tenant);
+    // Tenant names are checked to be plain, so this is a folder inside the data folder.
+    std::fs::create_dir_all(&uploads).map_err(|e| SessionError::invalid(format!("the uploads folder: {e}")))?;
+    let source = Source { text: workflow.to_string(), input_root: uploads.clone() };
     let opts = LoadOptions {
         workflow: PathBuf::new(),
         overrides: overrides.to_vec(),
         max_nodes: MAX_NODES,
-        inputs: app.inputs.clone(),
+        inputs: app.inputs(tenant),
     };
     let parsed = switchyard_session::load::parse_overrides(overrides).map_err(Refusal::Invalid)?;
     let graph = switchyard_session::load::compile(&app.registry, &source, &parsed, &opts).map_err(Refusal::Invalid)?;
-    let paths = PathRoots::new(app.uploads(), out).with_inputs(app.inputs.clone());
+    let paths = PathRoots::new(uploads, out).with_inputs(app.inputs(tenant));
     let mut items = [BatchItem { name: String::new(), paths, graph }];
     let placement = PlacementOptions { policy: policy.to_string(), ..PlacementOptions::default() };
     let plans = switchyard_session::plan::place_items(&mut items, &app.catalog, &placement, &app.onnx, billed)?;
@@ -195,7 +199,7 @@ async fn run_one(
 ) -> Result<(&'static str, String, Vec<PathBuf>), Refusal> {
     let overrides: Vec<String> = serde_json::from_str(&run.overrides).unwrap_or_default();
     let billed = run.account.is_some();
-    let (item, plans) = prepare(app, &run.workflow, &overrides, &run.policy, billed, out.to_path_buf())?;
+    let (item, plans) = prepare(app, &run.tenant, &run.workflow, &overrides, &run.policy, billed, out.to_path_buf())?;
     let mut items = vec![item];
     let mut billing = None;
     if let Some(account) = &run.account

@@ -471,6 +471,10 @@ fn uploads_feed_runs_and_outputs_download_by_range() {
             "load": { "type": "image.load", "params": { "path": up["path"] } },
             "soften": { "type": "image.blur", "params": { "sigma": 1.0 }, "inputs": { "image": "load.image" } },
             "save": { "type": "image.save", "params": { "path": "flipped.png" }, "inputs": { "image": "soften.image" } } } });
+        // The same path in the rival's workflow names the rival's own uploads, where it is not.
+        let theirs = c.submit(&rival, wf.clone()).await;
+        let failed = c.wait_for(&rival, &theirs, &["succeeded", "failed"]).await;
+        assert_eq!(failed["state"], "failed", "the rival cannot read acme's upload: {failed}");
         let id = c.submit(&acme, wf).await;
         let done = c.wait_for(&acme, &id, &["succeeded", "failed"]).await;
         assert_eq!(done["state"], "succeeded", "{done}");

@@ -25,7 +25,8 @@ pub(crate) async fn quote(
     let workflow = req.workflow.to_string();
     let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
     let out = app.data.join("quotes");
-    let (_, plans) = prepare(&app, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
+    let (_, plans) =
+        prepare(&app, &caller.tenant, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
     let totals = switchyard_session::plan::totals(&plans);
     let (mut fits, mut verdict) = (None, None);
     if let Some(account) = &req.account {

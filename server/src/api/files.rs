@@ -111,7 +111,8 @@ fn extension(headers: &HeaderMap) -> Result<&'static str, ApiError> {
 }
 
 /// `POST /v1/uploads`: the body is the file. It is stored by content as `{hash}.{ext}` in the
-/// uploads folder; a workflow reads it with that path (`image.load`'s `path`).
+/// tenant's uploads folder; the tenant's workflows read it with that path (`image.load`'s
+/// `path`), and no other tenant's can.
 pub(crate) async fn upload(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -125,9 +126,11 @@ pub(crate) async fn upload(
     }
     let hash = blake3::hash(&body).to_hex().to_string();
     let name = format!("{hash}.{ext}");
-    let path = app.uploads().join(&name);
+    let folder = app.uploads(&caller.tenant);
+    tokio::fs::create_dir_all(&folder).await.map_err(crate::ServerError::Io)?;
+    let path = folder.join(&name);
     if !path.is_file() {
-        let partial = app.uploads().join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
+        let partial = folder.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
         let written = tokio::fs::write(&partial, &body).await.and(tokio::fs::rename(&partial, &path).await);
         if let Err(e) = written {
             let _ = tokio::fs::remove_file(&partial).await;

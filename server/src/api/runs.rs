@@ -129,7 +129,8 @@ pub(crate) async fn submit(
     let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
     let id = uuid::Uuid::now_v7().to_string();
     let out = app.data.join("runs").join(&id);
-    let (_, plans) = prepare(&app, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
+    let (_, plans) =
+        prepare(&app, &caller.tenant, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
     let totals = switchyard_session::plan::totals(&plans);
     let tier = match &req.account {
         Some(a) => {
