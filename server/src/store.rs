@@ -338,6 +338,12 @@ impl Store {
         Ok(out)
     }
 
+    /// The run the tenant's idempotency `key` made, if any.
+    pub(crate) async fn run_by_key(&self, tenant: &str, key: &str) -> Result<Option<RunRow>, ServerError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(key).fetch_optional(&self.pool).await?)
+    }
+
     /// The tenant's run `id`.
     pub(crate) async fn run(&self, tenant: &str, id: &str) -> Result<Option<RunRow>, ServerError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND id = $2");

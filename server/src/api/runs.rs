@@ -19,6 +19,7 @@ use crate::protocol::{
 use crate::queue::{Refusal, prepare, wallet_of};
 use crate::store::{Cancelled, RunRow, now_ms};
 use crate::{App, queue};
+use switchyard_session::catalog::Totals;
 use switchyard_session::wallet::WalletOptions;
 
 /// The most runs one page of a listing holds.
@@ -113,8 +114,8 @@ pub(crate) fn refused(refusal: Refusal) -> ApiError {
 }
 
 /// `POST /v1/runs`: validates, places and quotes the workflow, then queues it. With an
-/// `Idempotency-Key`, a repeat returns the first run (200); the key with another body is
-/// refused (422).
+/// `Idempotency-Key`, a repeat returns the first run (200) before any other check; the key
+/// with another body is refused (422).
 pub(crate) async fn submit(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -123,8 +124,13 @@ pub(crate) async fn submit(
 ) -> Result<Response, ApiError> {
     require(&caller, Role::Runner)?;
     let key = idempotency_key(&headers)?;
-    let req = check_submit(&body)?;
     let request_hash = blake3::hash(&body).to_hex().to_string();
+    if let Some(key) = &key
+        && let Some(first) = app.store.run_by_key(&caller.tenant, key).await?
+    {
+        return replay(first, &request_hash);
+    }
+    let req = check_submit(&body)?;
     let workflow = req.workflow.to_string();
     let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
     let id = uuid::Uuid::now_v7().to_string();
@@ -133,34 +139,14 @@ pub(crate) async fn submit(
         prepare(&app, &caller.tenant, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
     let totals = switchyard_session::plan::totals(&plans);
     let tier = match &req.account {
-        Some(a) => {
-            let wallet = wallet_options(&app, &wallet_of(&caller.tenant, a), &req);
-            let ledger = app.ledger().await.map_err(session_refusal)?;
-            let room = switchyard_session::wallet::room(ledger, &wallet).await.map_err(session_refusal)?;
-            let verdict = switchyard_session::wallet::verdict(&totals, &room, req.budget);
-            if !verdict.fits() {
-                let [quote, why] = verdict.lines(&totals);
-                return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "does-not-fit", why)
-                    .details(json!({ "quote": quote }))
-                    .help("top up the wallet, raise the budget, or choose a cheaper policy"));
-            }
-            tier_of(ledger, &wallet.account).await
-        }
+        Some(account) => fits(&app, &caller, account, &req, &totals).await?,
         None => 0,
     };
     let wait_ms = app.estimator.wait_ms(&app.store, tier, req.priority, app.workers).await?;
     if let Some(max) = req.max_wait_s
         && wait_ms > max * 1000
     {
-        let seconds = (wait_ms + 999) / 1000;
-        let mut busy = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue-too-long",
-            format!("the run is expected to wait about {seconds} s to start, over its max_wait_s of {max}"),
-        )
-        .help("submit later, raise max_wait_s, or raise the run's priority");
-        busy.retry_after_s = Some(seconds as u64);
-        return Err(busy);
+        return Err(too_long(wait_ms, max));
     }
     let row = RunRow {
         id,
@@ -184,23 +170,64 @@ pub(crate) async fn submit(
         summary: None,
         error: None,
     };
-    match app.submitter.submit(row.clone(), key).await? {
-        None => {
-            app.wake.notify_one();
-            app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
-            app.estimator.queued(row.tier, row.priority).await;
-            let view = RunView { expected_start_ms: Some(now_ms() + wait_ms), ..RunView::from(row) };
-            Ok((StatusCode::CREATED, Json(view)).into_response())
-        }
-        Some(first) if first.request_hash == row.request_hash => Ok(Json(RunView::from(first)).into_response()),
-        Some(_) => Err(ApiError::new(
+    // A concurrent first use of the same key is settled by the writer: one run is made.
+    if let Some(first) = app.submitter.submit(row.clone(), key).await? {
+        return replay(first, &row.request_hash);
+    }
+    app.wake.notify_one();
+    app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
+    app.estimator.queued(row.tier, row.priority).await;
+    let view = RunView { expected_start_ms: Some(now_ms() + wait_ms), ..RunView::from(row) };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// The run an Idempotency-Key already made, for the same request; a refusal for another.
+fn replay(first: RunRow, request_hash: &str) -> Result<Response, ApiError> {
+    if first.request_hash != request_hash {
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency-key-reused",
             "this Idempotency-Key was used for a different request",
         )
-        .help("use a new key for a new run")),
+        .help("use a new key for a new run"));
     }
+    Ok(Json(RunView::from(first)).into_response())
+}
+
+/// Whether the quote fits the caller's wallet for `account` (its balance, the budget and the
+/// member's cap): the wallet's plan tier when it does, 402 when it does not.
+async fn fits(
+    app: &App,
+    caller: &Caller,
+    account: &str,
+    req: &SubmitRequest,
+    totals: &Totals,
+) -> Result<i64, ApiError> {
+    let wallet = wallet_options(app, &wallet_of(&caller.tenant, account), req);
+    let ledger = app.ledger().await.map_err(session_refusal)?;
+    let room = switchyard_session::wallet::room(ledger, &wallet).await.map_err(session_refusal)?;
+    let verdict = switchyard_session::wallet::verdict(totals, &room, req.budget);
+    if !verdict.fits() {
+        let [quote, why] = verdict.lines(totals);
+        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "does-not-fit", why)
+            .details(json!({ "quote": quote }))
+            .help("top up the wallet, raise the budget, or choose a cheaper policy"));
+    }
+    Ok(tier_of(ledger, &wallet.account).await)
+}
+
+/// 503 for a run expected to wait `wait_ms`, over its `max_wait_s`.
+fn too_long(wait_ms: i64, max_wait_s: i64) -> ApiError {
+    let seconds = (wait_ms + 999) / 1000;
+    let mut busy = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue-too-long",
+        format!("the run is expected to wait about {seconds} s to start, over its max_wait_s of {max_wait_s}"),
+    )
+    .help("submit later, raise max_wait_s, or raise the run's priority");
+    busy.retry_after_s = Some(seconds as u64);
+    busy
 }
 
 pub(crate) fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions {
