@@ -2,18 +2,21 @@
 //! data folder or on PostgreSQL, through one SQL text. Every query that reads or changes a
 //! tenant's data names the tenant: a run id alone never finds another tenant's run.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _};
-use tokio::sync::{mpsc, oneshot};
 
-use std::collections::BTreeMap;
+mod keys;
+mod outputs;
+mod submit;
+
+pub(crate) use submit::Submitter;
 
 use crate::ServerError;
-use crate::protocol::KeyView;
 
 /// The store's backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +57,7 @@ pub(crate) struct RunRow {
     pub error: Option<String>,
 }
 
-const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
+pub(super) const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
      request_hash, quote_min, quote_max, submitted_at_ms, started_at_ms, finished_at_ms, attempts, \
      summary, error";
 
@@ -86,58 +89,6 @@ pub(crate) enum Cancelled {
     Requested,
     /// It had already ended, in this state.
     Ended(String),
-}
-
-/// Submissions waiting for the writer, at most.
-const SUBMIT_QUEUE: usize = 4096;
-/// Submissions committed together, at most.
-const SUBMIT_BATCH: usize = 512;
-
-/// A submission waiting for the writer.
-struct Pending {
-    run: RunRow,
-    key: Option<String>,
-    reply: oneshot::Sender<Result<Option<RunRow>, String>>,
-}
-
-/// Group commit for submissions: concurrent submits are written by one task, as many as are
-/// waiting in one transaction, so a burst costs one durable commit instead of one each (and
-/// SQLite's writers never wait on each other's locks).
-pub(crate) struct Submitter {
-    queue: mpsc::Sender<Pending>,
-}
-
-impl Submitter {
-    pub(crate) fn start(store: Store) -> Self {
-        let (queue, mut waiting) = mpsc::channel::<Pending>(SUBMIT_QUEUE);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(SUBMIT_BATCH);
-            while waiting.recv_many(&mut batch, SUBMIT_BATCH).await > 0 {
-                match store.submit_many(&batch).await {
-                    Ok(outcomes) => {
-                        for (p, outcome) in batch.drain(..).zip(outcomes) {
-                            let _ = p.reply.send(Ok(outcome));
-                        }
-                    }
-                    Err(e) => {
-                        for p in batch.drain(..) {
-                            let _ = p.reply.send(Err(e.to_string()));
-                        }
-                    }
-                }
-            }
-        });
-        Self { queue }
-    }
-
-    /// Queues `run` under the tenant's idempotency `key`: `None` when it was inserted, or
-    /// the run that key already made.
-    pub(crate) async fn submit(&self, run: RunRow, key: Option<String>) -> Result<Option<RunRow>, ServerError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || ServerError::Invalid("the server is stopping".into());
-        self.queue.send(Pending { run, key, reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?.map_err(ServerError::Invalid)
-    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -176,166 +127,6 @@ impl Store {
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
         Ok(Self { pool, backend })
-    }
-
-    pub(crate) async fn ensure_tenant(&self, tenant: &str) -> Result<(), ServerError> {
-        sqlx::query("INSERT INTO tenants (id, created_at_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(tenant)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn insert_key(
-        &self,
-        id: &str,
-        tenant: &str,
-        hash: &str,
-        role: &str,
-        expires_at_ms: Option<i64>,
-    ) -> Result<(), ServerError> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(tenant)
-        .bind(hash)
-        .bind(role)
-        .bind(now_ms())
-        .bind(expires_at_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The tenant's keys, newest first (never their secrets' hashes).
-    pub(crate) async fn keys(&self, tenant: &str) -> Result<Vec<KeyView>, ServerError> {
-        Ok(sqlx::query_as(
-            "SELECT id, role, created_at_ms, expires_at_ms, revoked_at_ms FROM api_keys WHERE tenant = $1 \
-             ORDER BY created_at_ms DESC, id",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Revokes the tenant's key `id` (once: a second revoke keeps the first time); `None`
-    /// when the tenant has no such key.
-    pub(crate) async fn revoke_key(&self, tenant: &str, id: &str) -> Result<Option<KeyView>, ServerError> {
-        sqlx::query("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE tenant = $2 AND id = $3")
-            .bind(now_ms())
-            .bind(tenant)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(self.keys(tenant).await?.into_iter().find(|k| k.id == id))
-    }
-
-    pub(crate) async fn key(&self, id: &str) -> Result<Option<KeyRow>, ServerError> {
-        Ok(sqlx::query_as("SELECT tenant, secret_hash, role, expires_at_ms, revoked_at_ms FROM api_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    /// Gives each run its lane's next turn: one statement per lane in the batch, however
-    /// many of its runs the batch holds.
-    async fn take_turns(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        runs: &[Pending],
-    ) -> Result<Vec<i64>, ServerError> {
-        let floor: i64 = sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(turn) FROM runs WHERE state = 'queued'")
-            .fetch_one(&mut **tx)
-            .await?
-            .unwrap_or(0);
-        let lane = |p: &Pending| (p.run.tenant.clone(), p.run.account.clone().unwrap_or_default());
-        let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
-        for p in runs {
-            *counts.entry(lane(p)).or_default() += 1;
-        }
-        let mut next = std::collections::BTreeMap::new();
-        for ((tenant, account), k) in counts {
-            let last: i64 = sqlx::query_scalar(
-                "INSERT INTO lanes (tenant, account, last_turn) VALUES ($1, $2, $3) ON CONFLICT (tenant, account) \
-                 DO UPDATE SET last_turn = CASE WHEN lanes.last_turn + $4 > $5 THEN lanes.last_turn + $6 ELSE $7 END \
-                 RETURNING last_turn",
-            )
-            .bind(&tenant)
-            .bind(&account)
-            .bind(floor + k - 1)
-            .bind(k)
-            .bind(floor + k - 1)
-            .bind(k)
-            .bind(floor + k - 1)
-            .fetch_one(&mut **tx)
-            .await?;
-            next.insert((tenant, account), last - k + 1);
-        }
-        Ok(runs
-            .iter()
-            .map(|p| {
-                next.get_mut(&lane(p)).map_or(0, |t| {
-                    *t += 1;
-                    *t - 1
-                })
-            })
-            .collect())
-    }
-
-    /// Inserts queued runs in one transaction (one durable commit for all of them). For
-    /// each, `None` when inserted, or the run that the tenant's idempotency key already made
-    /// (nothing inserted).
-    async fn submit_many(&self, runs: &[Pending]) -> Result<Vec<Option<RunRow>>, ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        let mut out = Vec::with_capacity(runs.len());
-        let turns = self.take_turns(&mut tx, runs).await?;
-        for (Pending { run, key, .. }, turn) in runs.iter().zip(turns) {
-            let done = sqlx::query(
-                "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
-                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn) \
-                 VALUES ($1, $2, CASE WHEN (SELECT paused FROM tenants WHERE id = $3) = 1 THEN 'paused' ELSE 'queued' END, \
-                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                 ON CONFLICT (tenant, idempotency_key) DO NOTHING",
-            )
-            .bind(&run.id)
-            .bind(&run.tenant)
-            .bind(&run.tenant)
-            .bind(run.tier)
-            .bind(run.priority)
-            .bind(&run.account)
-            .bind(&run.member)
-            .bind(run.budget)
-            .bind(&run.policy)
-            .bind(&run.workflow)
-            .bind(&run.overrides)
-            .bind(key.as_deref())
-            .bind(&run.request_hash)
-            .bind(run.quote_min)
-            .bind(run.quote_max)
-            .bind(run.submitted_at_ms)
-            .bind(turn)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                out.push(None);
-                continue;
-            }
-            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
-            let first: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(&run.tenant)
-                .bind(key.as_deref())
-                .fetch_optional(&mut *tx)
-                .await?;
-            out.push(first);
-        }
-        tx.commit().await?;
-        Ok(out)
     }
 
     /// The run the tenant's idempotency `key` made, if any.
@@ -514,51 +305,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
-    }
-
-    /// Indexes a run's kept output files.
-    pub(crate) async fn insert_outputs(&self, run: &str, tenant: &str, files: &[OutputRow]) -> Result<(), ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        for f in files {
-            sqlx::query(
-                "INSERT INTO outputs (run, tenant, name, hash, bytes, media_type) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (run, name) DO UPDATE SET hash = excluded.hash, bytes = excluded.bytes, \
-                 media_type = excluded.media_type",
-            )
-            .bind(run)
-            .bind(tenant)
-            .bind(&f.name)
-            .bind(&f.hash)
-            .bind(f.bytes)
-            .bind(&f.media_type)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The tenant's run's outputs, by name.
-    pub(crate) async fn outputs(&self, tenant: &str, run: &str) -> Result<Vec<OutputRow>, ServerError> {
-        Ok(sqlx::query_as(
-            "SELECT name, hash, bytes, media_type FROM outputs WHERE tenant = $1 AND run = $2 ORDER BY name",
-        )
-        .bind(tenant)
-        .bind(run)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// One of the tenant's outputs with this hash, if any.
-    pub(crate) async fn output(&self, tenant: &str, hash: &str) -> Result<Option<OutputRow>, ServerError> {
-        Ok(sqlx::query_as("SELECT name, hash, bytes, media_type FROM outputs WHERE tenant = $1 AND hash = $2 LIMIT 1")
-            .bind(tenant)
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?)
     }
 
     /// Whether the run's cancel was asked for.
