@@ -4,16 +4,16 @@
 //! server's resident memory before and with the clients connected.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use serde_json::json;
+use switchyard_server::Role;
 use switchyard_server::protocol::SubmitRequest;
-use switchyard_server::{Role, Server, ServerOptions};
-use tokio_util::sync::CancellationToken;
 
 #[path = "support/memory.rs"]
 mod memory;
+#[path = "support/serve.rs"]
+mod serve;
 use memory::rss_mib;
 
 #[global_allocator]
@@ -33,20 +33,8 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let key = switchyard_server::create_key(dir.path(), None, "bench", Role::Admin).await.expect("a key");
-        let opts = ServerOptions {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data: dir.path().to_path_buf(),
-            database: None,
-            workers: 1,
-            grace_ms: 0,
-            rate_per_s: 0,
-            metrics_listen: None,
-            settings: Default::default(),
-        };
-        let server = Server::bind(opts).await.expect("the server binds");
-        let url = format!("http://{}", server.local_addr().expect("an address"));
-        let shutdown = CancellationToken::new();
-        let serving = tokio::spawn(server.run(shutdown.clone()));
+        let serving = serve::start(dir.path(), None, 1).await;
+        let url = serving.url.clone();
         let client = switchyard_server::client::Client::new(&url, &key);
         let http = reqwest::Client::new();
         let pause = http.post(format!("{url}/v1/queue/pause")).bearer_auth(&key).send().await.expect("pause");
@@ -84,7 +72,6 @@ fn main() {
             "server memory: {before:.1} MiB before, {connected:.1} MiB with 1,000 streams open ({:.1} KiB a stream)",
             (connected - before) * 1024.0 / 1000.0
         );
-        shutdown.cancel();
-        let _ = serving.await;
+        serving.stop().await;
     });
 }

@@ -8,15 +8,15 @@
 //!   empty queue and with those 100,000 runs queued beneath them;
 //! - the server's memory and the database's bytes per waiting run.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use serde_json::Value;
-use switchyard_server::{Role, Server, ServerOptions};
-use tokio_util::sync::CancellationToken;
+use switchyard_server::Role;
 
 #[path = "support/memory.rs"]
 mod memory;
+#[path = "support/serve.rs"]
+mod serve;
 use memory::rss_mib;
 
 #[global_allocator]
@@ -59,20 +59,8 @@ async fn dispatch(url: &str, key: &str) -> f64 {
 async fn bench(name: &str, data: &Path, database: Option<String>) {
     let key = switchyard_server::create_key(data, database.as_deref(), "bench", Role::Admin).await.expect("a key");
     let hot = switchyard_server::create_key(data, database.as_deref(), "hot", Role::Admin).await.expect("a key");
-    let opts = ServerOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data: data.to_path_buf(),
-        database: database.clone(),
-        workers: 2,
-        grace_ms: 0,
-        rate_per_s: 0,
-        metrics_listen: None,
-        settings: Default::default(),
-    };
-    let server = Server::bind(opts).await.expect("the server binds");
-    let url = format!("http://{}", server.local_addr().expect("an address"));
-    let shutdown = CancellationToken::new();
-    let serving = tokio::spawn(server.run(shutdown.clone()));
+    let serving = serve::start(data, database.clone(), 2).await;
+    let url = serving.url.clone();
     let shallow = dispatch(&url, &hot).await;
     let rss_before = rss_mib();
     let (url2, key2) = (url.clone(), key.clone());
@@ -115,8 +103,7 @@ async fn bench(name: &str, data: &Path, database: Option<String>) {
             + std::fs::metadata(data.join("server.db-wal")).map(|m| m.len()).unwrap_or(0);
         println!("database bytes per waiting run: {:.0}", bytes as f64 / waiting as f64);
     }
-    shutdown.cancel();
-    let _ = serving.await;
+    serving.stop().await;
 }
 
 fn main() {

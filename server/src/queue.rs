@@ -87,7 +87,7 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
     }
     let by_user = app.store.cancel_requested(&run.id).await.unwrap_or(false);
     let recorded = match outcome {
-        _ if cancel.is_cancelled() && !by_user => app.store.requeue(&run.id).await,
+        _ if cancel.is_cancelled() && !by_user => app.store.requeue(Some(&run.id)).await.map(|_| ()),
         Ok((state, summary, files)) => match keep_outputs(app, &run, &out, &files).await {
             Ok(()) => app.store.finish(&run.id, state, Some(&summary), None).await,
             Err(e) => app.store.finish(&run.id, "failed", Some(&summary), Some(&format!("keeping outputs: {e}"))).await,

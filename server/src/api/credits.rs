@@ -66,7 +66,7 @@ pub(crate) async fn history(
     Path(account): Path<String>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
+    let Query(q) = query.map_err(super::bad_query)?;
     let (ledger, wallet) = wallet(&app, &caller, &account).await?;
     let records = ledger.history(Some(&wallet)).await.map_err(failed)?;
     match q.format.as_deref() {

@@ -42,7 +42,7 @@ pub(crate) async fn events(
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
+    let Query(q) = query.map_err(super::bad_query)?;
     if let Some(run) = &q.run
         && app.store.run(&caller.tenant, run).await?.is_none()
     {

@@ -296,6 +296,11 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// A query string that does not parse (an unknown parameter, a number that is not one).
+pub(crate) fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request("bad-query", e.body_text())
+}
+
 /// Refuses a caller whose role is below `needed`.
 pub(crate) fn require(caller: &Caller, needed: Role) -> Result<(), ApiError> {
     match caller.role >= needed {

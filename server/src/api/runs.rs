@@ -272,7 +272,7 @@ pub(crate) async fn list(
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RunPage>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
+    let Query(q) = query.map_err(super::bad_query)?;
     if let Some(state) = &q.state
         && !["queued", "paused", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
     {

@@ -57,7 +57,7 @@ pub(crate) struct RunRow {
     pub error: Option<String>,
 }
 
-pub(super) const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
+const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
      request_hash, quote_min, quote_max, submitted_at_ms, started_at_ms, finished_at_ms, attempts, \
      summary, error";
 
@@ -89,6 +89,17 @@ pub(crate) enum Cancelled {
     Requested,
     /// It had already ended, in this state.
     Ended(String),
+}
+
+/// The run the tenant's idempotency `key` made, read through `db` (the pool, or a
+/// transaction that may have just made it).
+pub(super) async fn run_by_key(
+    db: impl sqlx::AnyExecutor<'_>,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<RunRow>, ServerError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(key).fetch_optional(db).await?)
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -131,8 +142,7 @@ impl Store {
 
     /// The run the tenant's idempotency `key` made, if any.
     pub(crate) async fn run_by_key(&self, tenant: &str, key: &str) -> Result<Option<RunRow>, ServerError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(key).fetch_optional(&self.pool).await?)
+        run_by_key(&self.pool, tenant, key).await
     }
 
     /// The tenant's run `id`.
@@ -277,16 +287,18 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a running run back in the queue (the server is stopping).
-    pub(crate) async fn requeue(&self, id: &str) -> Result<(), ServerError> {
-        sqlx::query(
+    /// Puts running run `id` (every running run, with `None`) back to wait: queued, or paused
+    /// if its tenant's queue is. Returns how many.
+    pub(crate) async fn requeue(&self, id: Option<&str>) -> Result<u64, ServerError> {
+        let done = sqlx::query(
             "UPDATE runs SET started_at_ms = NULL, state = CASE WHEN (SELECT paused FROM tenants t WHERE t.id = runs.tenant) = 1 \
-             THEN 'paused' ELSE 'queued' END WHERE id = $1 AND state = 'running'",
+             THEN 'paused' ELSE 'queued' END WHERE state = 'running' AND ($1 IS NULL OR id = $2)",
         )
         .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// At start-up: runs a killed server left running go back to the queue (a cancel asked
@@ -298,13 +310,7 @@ impl Store {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        let done = sqlx::query(
-            "UPDATE runs SET started_at_ms = NULL, state = CASE WHEN (SELECT paused FROM tenants t WHERE t.id = runs.tenant) = 1 \
-             THEN 'paused' ELSE 'queued' END WHERE state = 'running'",
-        )
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.requeue(None).await
     }
 
     /// Whether the run's cancel was asked for.

@@ -2,7 +2,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Backend, RUN_COLUMNS, RunRow, Store};
+use super::{Backend, RunRow, Store};
 use crate::ServerError;
 
 /// Submissions waiting for the writer, at most.
@@ -144,13 +144,9 @@ impl Store {
                 out.push(None);
                 continue;
             }
-            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant = $1 AND idempotency_key = $2");
-            let first: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(&run.tenant)
-                .bind(key.as_deref())
-                .fetch_optional(&mut *tx)
-                .await?;
-            out.push(first);
+            // Not inserted: the key is taken (a key is never NULL here).
+            let key = key.as_deref().unwrap_or_default();
+            out.push(super::run_by_key(&mut *tx, &run.tenant, key).await?);
         }
         tx.commit().await?;
         Ok(out)
