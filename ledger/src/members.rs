@@ -69,6 +69,22 @@ impl Ledger {
         Ok(self.member(pool, member).await?.left_at(self.now()))
     }
 
+    /// Whether `pool` is a team account: one with members, spent only by a named member.
+    pub async fn has_members(&self, pool: &str) -> Result<bool, LedgerError> {
+        let mut tx = self.begin().await?;
+        let found = has_members(&mut tx, pool).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// Every member of a pool, by name.
+    pub async fn members(&self, pool: &str) -> Result<Vec<MemberUse>, LedgerError> {
+        Ok(sqlx::query_as("SELECT pool, member, cap, period, spent, held FROM members WHERE pool = $1 ORDER BY member")
+            .bind(pool)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// A member's cap and use.
     pub async fn member(&self, pool: &str, member: &str) -> Result<MemberUse, LedgerError> {
         let mut tx = self.begin().await?;

@@ -142,6 +142,29 @@ impl Ledger {
         .await?)
     }
 
+    /// The wallets whose names start with `prefix` (a server's tenant, `acme/`), by name.
+    pub async fn wallets(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        // substr, not LIKE: names may hold `_`, which LIKE reads as a wildcard.
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE kind = 'wallet' AND substr(id, 1, CAST($1 AS INTEGER)) = $2 ORDER BY id",
+        )
+        .bind(prefix.len() as i64)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Holds by state, for an operator's metrics: `(state, holds, credits held, credits
+    /// posted)`.
+    pub async fn hold_totals(&self) -> Result<Vec<(String, i64, i64, i64)>, LedgerError> {
+        Ok(sqlx::query_as(
+            "SELECT state, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(posted), 0) AS BIGINT) FROM holds GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A wallet's plan and tier, if it has one.
     pub async fn plan_of(&self, wallet: &str) -> Result<Option<(String, i64)>, LedgerError> {
         let row: Option<(Option<String>, Option<i64>)> =

@@ -59,6 +59,15 @@ pub fn registry_keeping(config: &config::Config, kept: cloud::kept::KeptResults)
     registry_with(config.onnx_settings(), &cloud::CloudSettings { kept, ..config.cloud_settings() })
 }
 
+/// As [`registry_keeping`], with providers' error replies counted into `errors`.
+pub fn registry_counting(
+    config: &config::Config,
+    kept: cloud::kept::KeptResults,
+    errors: std::sync::Arc<cloud::stats::ProviderErrors>,
+) -> Registry {
+    registry_with(config.onnx_settings(), &cloud::CloudSettings { kept, errors, ..config.cloud_settings() })
+}
+
 fn registry_with(settings: onnx::OnnxSettings, cloud_settings: &cloud::CloudSettings) -> Registry {
     let mut registry = Registry::new();
     // An empty registry cannot hold duplicates, and the built-in names are distinct.

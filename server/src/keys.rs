@@ -10,24 +10,62 @@ use rand::RngCore as _;
 use crate::ServerError;
 use crate::store::{Store, now_ms};
 
-/// What a key may do; each role includes the ones before it.
+/// What a key is for. Each role is a set of [`Permission`]s; admin holds them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// Reads runs, outputs and balances.
     Viewer,
-    /// Also submits and cancels runs.
+    /// Also submits and cancels runs, and uploads inputs.
     Runner,
-    /// Also manages the tenant's queue (pause, resume, priorities).
+    /// A runner who also changes the team's workflows.
+    Editor,
+    /// Reads everything, and manages wallets: grants, top-ups, members' caps. Runs nothing.
+    Billing,
+    /// Everything: also the queue (pause, resume, priorities) and the tenant's API keys.
+    Admin,
+}
+
+/// One thing a key may be allowed to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Read runs, outputs, events, balances and catalogs.
+    Read,
+    /// Submit and cancel runs; upload inputs.
+    Run,
+    /// Change the team's workflows.
+    Edit,
+    /// Pause and resume the queue; change priorities.
+    Queue,
+    /// Grants, top-ups, accounts and members' caps.
+    Billing,
+    /// Make, list and revoke API keys; see the server machine (`doctor`).
     Admin,
 }
 
 impl Role {
+    const ALL: [Role; 5] = [Role::Viewer, Role::Runner, Role::Editor, Role::Billing, Role::Admin];
+
     fn name(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Runner => "runner",
+            Role::Editor => "editor",
+            Role::Billing => "billing",
             Role::Admin => "admin",
         }
+    }
+
+    /// Whether the role allows `p`.
+    pub fn may(self, p: Permission) -> bool {
+        use Permission as P;
+        matches!(
+            (self, p),
+            (Role::Admin, _)
+                | (_, P::Read)
+                | (Role::Runner | Role::Editor, P::Run)
+                | (Role::Editor, P::Edit)
+                | (Role::Billing, P::Billing)
+        )
     }
 }
 
@@ -40,12 +78,10 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "viewer" => Ok(Role::Viewer),
-            "runner" => Ok(Role::Runner),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!("no role {other:?}; the roles are viewer, runner and admin")),
-        }
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == text)
+            .ok_or_else(|| format!("no role {text:?}; the roles are viewer, runner, editor, billing and admin"))
     }
 }
 
@@ -58,6 +94,9 @@ pub struct Caller {
     pub tenant: String,
     /// What it may do.
     pub role: Role,
+    /// The team member it spends as, if it is a member's key: its runs charge that member's
+    /// cap, whatever the request says.
+    pub member: Option<String>,
 }
 
 fn hash(secret: &str) -> String {
@@ -88,11 +127,15 @@ pub(crate) async fn create(
     tenant: &str,
     role: Role,
     expires_at_ms: Option<i64>,
+    member: Option<&str>,
 ) -> Result<(String, String), ServerError> {
     check_name("tenant", tenant).map_err(ServerError::Invalid)?;
+    if let Some(m) = member {
+        check_name("member", m).map_err(ServerError::Invalid)?;
+    }
     store.ensure_tenant(tenant).await?;
     let (id, secret) = (random_hex(8), random_hex(32));
-    store.insert_key(&id, tenant, &hash(&secret), role.name(), expires_at_ms).await?;
+    store.insert_key(&id, tenant, &hash(&secret), role.name(), expires_at_ms, member).await?;
     Ok((id.clone(), format!("sy_{id}_{secret}")))
 }
 
@@ -118,7 +161,7 @@ pub(crate) async fn authenticate(store: &Store, token: &str) -> Result<Option<Ca
         return Ok(None);
     }
     let Ok(role) = key.role.parse() else { return Ok(None) };
-    Ok(Some(Caller { key_id: id.to_string(), tenant: key.tenant, role }))
+    Ok(Some(Caller { key_id: id.to_string(), tenant: key.tenant, role, member: key.member }))
 }
 
 #[cfg(test)]
@@ -134,11 +177,25 @@ mod tests {
     }
 
     #[test]
-    fn roles_read_back_and_order() {
-        for role in [Role::Viewer, Role::Runner, Role::Admin] {
+    fn roles_read_back_and_grant_their_permissions() {
+        use Permission as P;
+        for role in Role::ALL {
             assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+            assert!(role.may(P::Read), "{role} reads");
         }
-        assert!(Role::Viewer < Role::Runner && Role::Runner < Role::Admin);
-        assert!("root".parse::<Role>().is_err());
+        let table = [
+            (Role::Viewer, [false, false, false, false, false]),
+            (Role::Runner, [true, false, false, false, false]),
+            (Role::Editor, [true, true, false, false, false]),
+            (Role::Billing, [false, false, false, true, false]),
+            (Role::Admin, [true, true, true, true, true]),
+        ];
+        for (role, allowed) in table {
+            let asked = [P::Run, P::Edit, P::Queue, P::Billing, P::Admin];
+            for (p, want) in asked.into_iter().zip(allowed) {
+                assert_eq!(role.may(p), want, "{role} {p:?}");
+            }
+        }
+        assert!("root".parse::<Role>().unwrap_err().contains("viewer, runner, editor, billing and admin"));
     }
 }

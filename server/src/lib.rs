@@ -12,6 +12,7 @@ pub mod client;
 mod estimate;
 mod events;
 mod keys;
+mod lanes;
 mod limits;
 mod metrics;
 mod outputs;
@@ -41,7 +42,7 @@ pub mod untrusted {
     pub use crate::keys::split_token;
     pub use crate::outputs::{Wanted, byte_range};
 }
-pub use keys::{Caller, Role};
+pub use keys::{Caller, Permission, Role};
 
 /// How the server is set up.
 pub struct ServerOptions {
@@ -100,7 +101,7 @@ pub(crate) struct App {
     event_clients: Arc<tokio::sync::Semaphore>,
     /// The expected start of new runs.
     estimator: estimate::Estimator,
-    /// The ledger, opened once it exists (a SQLite ledger is made by the first grant).
+    /// The ledger, opened on first use.
     opened_ledger: tokio::sync::OnceCell<switchyard_session::credits::Ledger>,
     registry: Registry,
     catalog: Arc<Catalog>,
@@ -109,6 +110,10 @@ pub(crate) struct App {
     data: PathBuf,
     workers: usize,
     wake: tokio::sync::Notify,
+    /// Providers' error replies, counted by the registry's clients.
+    provider_errors: Arc<switchyard_nodes::cloud::stats::ProviderErrors>,
+    /// Economy-lane runs executing now.
+    economy_running: std::sync::atomic::AtomicUsize,
     /// The cancel of each run executing here, by run id.
     running: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
 }
@@ -124,16 +129,14 @@ impl App {
         InputRoots { confine: true, roots: vec![self.uploads(tenant)] }
     }
 
-    /// The ledger, opened on first use and kept (reads and verdicts go through it; runs open
-    /// their own, with recovery, through the session layer).
+    /// The ledger, made if new, opened on first use and kept (reads, verdicts and wallet
+    /// administration go through it; runs open their own, with recovery, through the
+    /// session layer).
     async fn ledger(&self) -> Result<&switchyard_session::credits::Ledger, switchyard_session::SessionError> {
         self.opened_ledger
             .get_or_try_init(|| async {
-                let opts = switchyard_session::wallet::WalletOptions {
-                    ledger: Some(self.ledger.clone()),
-                    ..Default::default()
-                };
-                switchyard_session::wallet::open(&opts).await
+                let (ledger, _) = switchyard_session::credits::open_admin(&self.ledger).await?;
+                Ok(ledger)
             })
             .await
     }
@@ -166,7 +169,9 @@ impl Server {
             tracing::warn!(requeued, "runs left running by a stopped server are queued again");
         }
         let catalog = Catalog::builtin();
-        let registry = switchyard_nodes::registry_keeping(&opts.settings, KeptResults::at(data.join("paid")));
+        let provider_errors = Arc::new(switchyard_nodes::cloud::stats::ProviderErrors::default());
+        let kept = KeptResults::at(data.join("paid"));
+        let registry = switchyard_nodes::registry_counting(&opts.settings, kept, Arc::clone(&provider_errors));
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
             outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
@@ -184,6 +189,8 @@ impl Server {
             data,
             workers: opts.workers.max(1),
             wake: tokio::sync::Notify::new(),
+            economy_running: Default::default(),
+            provider_errors,
             running: Default::default(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
@@ -250,5 +257,5 @@ impl App {
 pub async fn create_key(data: &Path, database: Option<&str>, tenant: &str, role: Role) -> Result<String, ServerError> {
     std::fs::create_dir_all(data)?;
     let store = store::Store::open(data, database).await?;
-    Ok(keys::create(&store, tenant, role, None).await?.1)
+    Ok(keys::create(&store, tenant, role, None, None).await?.1)
 }

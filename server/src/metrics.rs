@@ -35,8 +35,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the store's queue depths by state and tier.
-    pub(crate) fn render(&self, depths: &[(String, i64, i64)]) -> String {
+    /// The text exposition, with what is read when scraped: the store's queue depths, the
+    /// ledger's holds and the providers' error replies.
+    pub(crate) fn render(&self, read: &Scraped) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
@@ -66,10 +67,19 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP switchyard_runs Runs in the store by state and plan tier.\n# TYPE switchyard_runs gauge"
+            "# HELP switchyard_runs Runs waiting or running, by state, lane and plan tier (off-peak runs wait as scheduled).\n# TYPE switchyard_runs gauge"
         );
-        for (state, tier, n) in depths {
-            let _ = writeln!(out, "switchyard_runs{{state=\"{state}\",tier=\"{tier}\"}} {n}");
+        for (state, lane, tier, n) in &read.depths {
+            let _ = writeln!(out, "switchyard_runs{{state=\"{state}\",lane=\"{lane}\",tier=\"{tier}\"}} {n}");
+        }
+        render_holds(&mut out, &read.holds);
+        let _ = writeln!(
+            out,
+            "# HELP switchyard_provider_errors_total Provider error replies, by provider and HTTP status.\n# TYPE switchyard_provider_errors_total counter"
+        );
+        for (provider, status, n) in &read.provider_errors {
+            let _ =
+                writeln!(out, "switchyard_provider_errors_total{{provider=\"{provider}\",status=\"{status}\"}} {n}");
         }
         let _ = writeln!(
             out,
@@ -91,5 +101,39 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// What a scrape reads besides the counters.
+pub(crate) struct Scraped {
+    /// `(state, lane, tier, runs)`.
+    pub depths: Vec<(String, String, i64, i64)>,
+    /// The ledger's holds: `(state, holds, credits held, credits posted)`.
+    pub holds: Vec<(String, i64, i64, i64)>,
+    /// `(provider, status, errors)`.
+    pub provider_errors: Vec<(&'static str, String, u64)>,
+}
+
+/// Credits held (open holds), posted and released, from the ledger's holds.
+fn render_holds(out: &mut String, holds: &[(String, i64, i64, i64)]) {
+    let open: i64 = holds.iter().filter(|h| matches!(h.0.as_str(), "pending" | "unknown")).map(|h| h.2).sum();
+    let posted: i64 = holds.iter().map(|h| h.3).sum();
+    let released: i64 =
+        holds.iter().filter(|h| !matches!(h.0.as_str(), "pending" | "unknown")).map(|h| h.2 - h.3).sum();
+    let _ = writeln!(
+        out,
+        "# HELP switchyard_credits_held Credits reserved by open holds.\n# TYPE switchyard_credits_held gauge\nswitchyard_credits_held {open}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP switchyard_credits_posted_total Credits charged by settled holds.\n# TYPE switchyard_credits_posted_total counter\nswitchyard_credits_posted_total {posted}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP switchyard_credits_voided_total Credits held and then released (voided, expired, or not charged).\n# TYPE switchyard_credits_voided_total counter\nswitchyard_credits_voided_total {released}"
+    );
+    let _ = writeln!(out, "# HELP switchyard_holds Holds by state.\n# TYPE switchyard_holds gauge");
+    for (state, n, _, _) in holds {
+        let _ = writeln!(out, "switchyard_holds{{state=\"{state}\"}} {n}");
     }
 }

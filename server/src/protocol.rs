@@ -39,6 +39,32 @@ pub struct RunView {
     /// At submission: when it is expected to start (unix ms), an estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_start_ms: Option<i64>,
+    /// `standard`, or `economy` (a node on the economy route: it runs on spare capacity).
+    #[serde(default = "standard")]
+    pub lane: String,
+    /// An off-peak run does not start before this (unix ms), and is priced as of then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_ms: Option<i64>,
+    /// At submission: the surge window raising the quote, if one is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surge: Option<Surge>,
+    /// At submission: what a wait over `max_wait_s` switched the run to (`economy`,
+    /// `cheaper`) or that it waits anyway (`wait`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_wait: Option<String>,
+}
+
+fn standard() -> String {
+    "standard".into()
+}
+
+/// A surge window in force: its name and what it multiplies prices by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Surge {
+    /// Its name in the catalog (`us-peak`).
+    pub window: String,
+    /// The price factor (1.5).
+    pub factor: f64,
 }
 
 impl RunView {
@@ -111,10 +137,22 @@ pub struct SubmitRequest {
     /// Higher runs first within a plan tier, from -100 to 100.
     #[serde(default)]
     pub priority: i64,
-    /// Refuse the run (503, nothing queued) when it is expected to wait longer than this
-    /// many seconds to start; it waits however long without it.
+    /// The longest the run should wait to start, in seconds; what happens past it is
+    /// `on_wait`. It waits however long without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_wait_s: Option<i64>,
+    /// When the expected wait is over `max_wait_s`: `cancel` (the default: 503, nothing
+    /// queued), `wait` anyway, switch to the `economy` route, or to a `cheaper` placement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_wait: Option<String>,
+    /// `now` (the default) or `off-peak`: wait for the catalog's next off-peak window and be
+    /// priced at its discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Routes accepted where they win: `economy` (cheaper, slower; the run waits in the
+    /// economy lane) and `green`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
 }
 
 /// A page of runs.
@@ -262,8 +300,11 @@ pub struct UploadReply {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
-    /// viewer, runner or admin.
+    /// viewer, runner, editor, billing or admin.
     pub role: String,
+    /// Makes it a team member's key: its runs spend as this member, within their cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
     /// It stops working this many seconds from now; never, without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_s: Option<i64>,
@@ -276,6 +317,9 @@ pub struct KeyView {
     pub id: String,
     /// Its role.
     pub role: String,
+    /// The team member it spends as, if any.
+    #[serde(default)]
+    pub member: Option<String>,
     /// When it was made (unix ms).
     pub created_at_ms: i64,
     /// When it stops working, if it does.
@@ -420,4 +464,83 @@ pub struct NodeQuoteView {
 pub struct NodeTypes {
     /// As `switchyard nodes --json` lists them.
     pub nodes: Vec<Value>,
+}
+
+/// The tenant's wallets.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AccountList {
+    /// By name.
+    pub accounts: Vec<WalletView>,
+}
+
+/// A plan's monthly grant to one of the tenant's accounts (made if new). Granting the same
+/// plan twice in a month is a replay, never a second grant.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// A plan of the server's plans (`free`, `pro`, `team`, …).
+    pub plan: String,
+    /// Seats, for a per-seat plan.
+    #[serde(default = "one")]
+    pub seats: i64,
+    /// The monthly credits of a custom plan (enterprise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A bought credit pack for one of the tenant's accounts (made if new), once per payment.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopupRequest {
+    /// A pack of the server's plans.
+    pub pack: String,
+    /// The payment's id: a second top-up with it is a replay.
+    pub payment_id: String,
+}
+
+/// Credits added to an account.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GrantReply {
+    /// The account.
+    pub account: String,
+    /// The credits the lot holds.
+    pub amount: i64,
+    /// The lot's ledger account.
+    pub lot: String,
+    /// The wallet after it.
+    pub wallet: WalletView,
+}
+
+/// A team member's monthly cap.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRequest {
+    /// Credits a month the member may spend from the account.
+    pub cap: i64,
+}
+
+/// A team member of an account: their cap and use this month.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MemberView {
+    /// The member.
+    pub member: String,
+    /// Credits a month.
+    pub cap: i64,
+    /// The month `spent` counts (`2026-11`).
+    pub period: String,
+    /// Charged this month.
+    pub spent: i64,
+    /// Reserved by open holds.
+    pub held: i64,
+}
+
+/// An account's members.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MemberList {
+    /// By name.
+    pub members: Vec<MemberView>,
 }

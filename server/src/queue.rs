@@ -20,8 +20,11 @@ use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::App;
-use crate::store::{OutputRow, RunRow};
+use std::sync::atomic::Ordering;
+
+use crate::lanes::{ECONOMY_WAIT_MAX_MS, Placing, economy_slots};
+use crate::store::{OutputRow, Pick, RunRow, now_ms};
+use crate::{App, ServerError};
 
 /// Engine events buffered between a run and the event hub.
 const EVENT_QUEUE: usize = 1024;
@@ -39,17 +42,19 @@ struct Summary<'a> {
 /// Takes queued runs until `shutdown`; each runs until it ends or `work` is cancelled.
 pub(crate) async fn dispatch(app: Arc<App>, shutdown: CancellationToken, work: CancellationToken) {
     let slots = Arc::new(Semaphore::new(app.workers));
+    let mut promoted = None;
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
             _ = shutdown.cancelled() => return,
         };
-        match app.store.claim_next().await {
+        match claim(&app, &mut promoted).await {
             Ok(Some(run)) => {
                 let (app, cancel) = (Arc::clone(&app), work.child_token());
+                let economy = (run.lane == "economy").then(|| EconomySlot::take(&app));
                 tokio::spawn(async move {
                     execute(&app, run, cancel).await;
-                    drop(permit);
+                    drop((permit, economy));
                     app.wake.notify_one();
                 });
             }
@@ -68,6 +73,47 @@ pub(crate) async fn dispatch(app: Arc<App>, shutdown: CancellationToken, work: C
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+/// How often scheduled runs are checked for being due.
+const PROMOTE_EVERY: Duration = Duration::from_secs(1);
+
+/// The next run to start: an economy run that waited its longest, else a standard run, else
+/// an economy run, while economy runs hold fewer than their share of the slots. Scheduled
+/// runs that came due are queued first (at most once a second).
+async fn claim(app: &App, promoted: &mut Option<std::time::Instant>) -> Result<Option<RunRow>, ServerError> {
+    if promoted.is_none_or(|t| t.elapsed() >= PROMOTE_EVERY) {
+        *promoted = Some(std::time::Instant::now());
+        app.store.promote_due(now_ms()).await?;
+    }
+    let economy_free = app.economy_running.load(Ordering::Relaxed) < economy_slots(app.workers);
+    if economy_free && let Some(run) = app.store.claim_next(Pick::EconomyBefore(now_ms() - ECONOMY_WAIT_MAX_MS)).await?
+    {
+        return Ok(Some(run));
+    }
+    if let Some(run) = app.store.claim_next(Pick::Standard).await? {
+        return Ok(Some(run));
+    }
+    match economy_free {
+        true => app.store.claim_next(Pick::Economy).await,
+        false => Ok(None),
+    }
+}
+
+/// An economy run's hold on its share of the slots, given back when dropped.
+struct EconomySlot(Arc<App>);
+
+impl EconomySlot {
+    fn take(app: &Arc<App>) -> Self {
+        app.economy_running.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(app))
+    }
+}
+
+impl Drop for EconomySlot {
+    fn drop(&mut self) {
+        self.0.economy_running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -166,7 +212,7 @@ pub(crate) fn prepare(
     tenant: &str,
     workflow: &str,
     overrides: &[String],
-    policy: &str,
+    placing: &Placing,
     billed: bool,
     out: PathBuf,
 ) -> Result<(BatchItem, Vec<GraphPlan>), Refusal> {
@@ -184,7 +230,12 @@ pub(crate) fn prepare(
     let graph = switchyard_session::load::compile(&app.registry, &source, &parsed, &opts).map_err(Refusal::Invalid)?;
     let paths = PathRoots::new(uploads, out).with_inputs(app.inputs(tenant));
     let mut items = [BatchItem { name: String::new(), paths, graph }];
-    let placement = PlacementOptions { policy: policy.to_string(), ..PlacementOptions::default() };
+    let placement = PlacementOptions {
+        policy: placing.policy.clone(),
+        routes: placing.routes.clone(),
+        at: placing.price_at_s.map(|t| t.to_string()),
+        ..PlacementOptions::default()
+    };
     let plans = switchyard_session::plan::place_items(&mut items, &app.catalog, &placement, &app.onnx, billed)?;
     let [item] = items;
     Ok((item, plans))
@@ -199,7 +250,9 @@ async fn run_one(
 ) -> Result<(&'static str, String, Vec<PathBuf>), Refusal> {
     let overrides: Vec<String> = serde_json::from_str(&run.overrides).unwrap_or_default();
     let billed = run.account.is_some();
-    let (item, plans) = prepare(app, &run.tenant, &run.workflow, &overrides, &run.policy, billed, out.to_path_buf())?;
+    let placing =
+        Placing { policy: run.policy.clone(), routes: Placing::routes_of(&run.routes), price_at_s: run.price_at_s };
+    let (item, plans) = prepare(app, &run.tenant, &run.workflow, &overrides, &placing, billed, out.to_path_buf())?;
     let mut items = vec![item];
     let mut billing = None;
     if let Some(account) = &run.account

@@ -62,6 +62,12 @@ pub async fn room(ledger: &Ledger, wallet: &WalletOptions) -> Result<Room, Sessi
     let available = ledger.balance(&wallet.account).await?.available.0;
     let member = match &wallet.member {
         Some(m) => Some((m.clone(), ledger.member_left(&wallet.account, m).await?)),
+        None if ledger.has_members(&wallet.account).await? => {
+            return Err(SessionError::invalid(format!(
+                "{} is a team account: only a named member spends it; give the member (--member NAME)",
+                wallet.account
+            )));
+        }
         None => None,
     };
     Ok(Room { available, member })

@@ -108,9 +108,20 @@ pub struct SubmitArgs {
     /// Higher runs first within your plan tier, from -100 to 100.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub priority: i64,
-    /// Refuse to queue the run when it is expected to wait longer than this many seconds.
+    /// The longest the run should wait to start; past it, --on-wait says what happens.
     #[arg(long = "max-wait", value_name = "SECONDS")]
     pub max_wait_s: Option<i64>,
+    /// Over --max-wait: cancel (refuse, the default), wait anyway, switch to the economy
+    /// route, or to a cheaper placement.
+    #[arg(long, value_name = "cancel|wait|economy|cheaper")]
+    pub on_wait: Option<String>,
+    /// Wait for the catalog's off-peak window and be priced at its discount.
+    #[arg(long)]
+    pub off_peak: bool,
+    /// Accept a route where it wins: economy (cheaper and slower: the run waits in the
+    /// economy lane) or green (repeatable).
+    #[arg(long = "route", value_name = "economy|green")]
+    pub routes: Vec<String>,
     /// Makes a retried submission replay the first instead of queuing a second run.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,

@@ -107,6 +107,9 @@ pub fn submit(args: SubmitArgs, config: &Config) -> Result<Exit> {
         member: args.member.clone(),
         priority: args.priority,
         max_wait_s: args.max_wait_s,
+        on_wait: args.on_wait.clone(),
+        when: args.off_peak.then(|| "off-peak".into()),
+        routes: args.routes.clone(),
     };
     let client = client(&args.server, config)?;
     runtime()?.block_on(async {

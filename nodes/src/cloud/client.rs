@@ -117,6 +117,8 @@ pub struct ProviderClient {
     reach: Reach,
     /// Limits and retry budget.
     pub config: ClientConfig,
+    /// Where error replies are counted (the registry's shared count).
+    pub errors: Arc<super::stats::ProviderErrors>,
     slots: Arc<Semaphore>,
     rate: governor::DefaultDirectRateLimiter,
     request_id_header: &'static str,
@@ -173,6 +175,7 @@ impl ProviderClient {
             config,
             request_id_header,
             auth,
+            errors: Default::default(),
         })
     }
 
@@ -328,10 +331,14 @@ impl ProviderClient {
                     return Attempt::Fatal(CloudError::Unreachable { provider: self.name, why });
                 }
                 let message = self.redact(&format!("{e}{}", source_text(&e)));
+                self.errors.record(self.name, "transport");
                 return Attempt::Transport { sent: !e.is_connect(), message };
             }
         };
         let (status, headers) = (resp.status(), resp.headers().clone());
+        if status.is_client_error() || status.is_server_error() {
+            self.errors.record(self.name, status.as_str());
+        }
         let request_id = headers.get(self.request_id_header).and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = match read_capped(resp, self.config.max_download_bytes).await {
             Ok(b) => b,

@@ -25,6 +25,7 @@ mod runway;
 pub mod secret;
 mod specs;
 mod stability;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct CloudSettings {
     pub providers: BTreeMap<String, ProviderSettings>,
     /// Where paid results are kept by content.
     pub kept: kept::KeptResults,
+    /// Where the clients count providers' error replies.
+    pub errors: Arc<stats::ProviderErrors>,
 }
 
 /// The clients, one per known provider, shared by every cloud node of a registry.
@@ -80,7 +83,9 @@ impl Providers {
             let key = s.api_key.clone().or_else(|| std::env::var(&env).ok().filter(|k| !k.is_empty()).map(ApiKey::new));
             let hint = format!("set {env}, or api_key_env under [providers.{}] in switchyard.toml", info.name);
             let url = s.base_url.as_deref().unwrap_or(info.base_url);
-            let client = ProviderClient::new(info.name, url, key, hint, s.client, info.request_id_header, info.auth)?;
+            let mut client =
+                ProviderClient::new(info.name, url, key, hint, s.client, info.request_id_header, info.auth)?;
+            client.errors = Arc::clone(&settings.errors);
             clients.insert(info.name, (Arc::new(client), info));
         }
         Ok(Self { clients, kept: settings.kept.clone(), decode_slots: decode_slots() })

@@ -9,9 +9,10 @@ use axum::extract::State;
 use serde_json::Value;
 
 use super::ApiError;
-use super::runs::{check_submit, refused, session_refusal, wallet_options};
+use super::runs::{check_submit, member_of, off_peak, refused, session_refusal, wallet_options};
 use crate::App;
 use crate::keys::Caller;
+use crate::lanes::Placing;
 use crate::protocol::{NodeQuoteView, NodeTypes, Quote, QuoteReply};
 use crate::queue::{prepare, wallet_of};
 
@@ -21,12 +22,17 @@ pub(crate) async fn quote(
     caller: Caller,
     body: Bytes,
 ) -> Result<Json<QuoteReply>, ApiError> {
-    let req = check_submit(&body)?;
+    let mut req = check_submit(&body)?;
+    req.member = member_of(&caller, &req)?;
     let workflow = req.workflow.to_string();
-    let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
+    let placing = Placing {
+        policy: req.policy.clone().unwrap_or_else(|| "cheapest".into()),
+        routes: req.routes.clone(),
+        price_at_s: off_peak(&app, &req)?.map(|o| o.start_s),
+    };
     let out = app.data.join("quotes");
     let (_, plans) =
-        prepare(&app, &caller.tenant, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
+        prepare(&app, &caller.tenant, &workflow, &req.set, &placing, req.account.is_some(), out).map_err(refused)?;
     let totals = switchyard_session::plan::totals(&plans);
     let (mut fits, mut verdict) = (None, None);
     if let Some(account) = &req.account {

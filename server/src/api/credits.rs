@@ -18,7 +18,7 @@ use crate::protocol::{HoldList, HoldView, TransferList, TransferView, WalletView
 use crate::queue::wallet_of;
 
 /// The caller's wallet for `account`, and the ledger it is in.
-async fn wallet<'a>(app: &'a App, caller: &Caller, account: &str) -> Result<(&'a Ledger, String), ApiError> {
+pub(super) async fn wallet<'a>(app: &'a App, caller: &Caller, account: &str) -> Result<(&'a Ledger, String), ApiError> {
     check_name("account", account).map_err(|e| ApiError::bad_request("bad-field", e))?;
     let wallet = wallet_of(&caller.tenant, account);
     let missing = || ApiError::not_found(format!("no account {account}"));
@@ -30,7 +30,7 @@ async fn wallet<'a>(app: &'a App, caller: &Caller, account: &str) -> Result<(&'a
     }
 }
 
-fn failed(e: LedgerError) -> ApiError {
+pub(super) fn failed(e: LedgerError) -> ApiError {
     ApiError::from(crate::ServerError::Invalid(e.to_string()))
 }
 
@@ -41,16 +41,21 @@ pub(crate) async fn balance(
     Path(account): Path<String>,
 ) -> Result<Json<WalletView>, ApiError> {
     let (ledger, wallet) = wallet(&app, &caller, &account).await?;
-    let b = ledger.balance(&wallet).await.map_err(failed)?;
-    let plan = ledger.plan_of(&wallet).await.map_err(failed)?;
-    Ok(Json(WalletView {
+    Ok(Json(view(ledger, &wallet, account).await?))
+}
+
+/// The balance and plan of `wallet`, shown as `account`.
+pub(super) async fn view(ledger: &Ledger, wallet: &str, account: String) -> Result<WalletView, ApiError> {
+    let b = ledger.balance(wallet).await.map_err(failed)?;
+    let plan = ledger.plan_of(wallet).await.map_err(failed)?;
+    Ok(WalletView {
         account,
         posted: b.posted.0,
         held: b.held.0,
         available: b.available.0,
         tier: plan.as_ref().map_or(0, |(_, t)| *t),
         plan: plan.map(|(p, _)| p),
-    }))
+    })
 }
 
 #[derive(Deserialize)]

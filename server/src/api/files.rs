@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{ApiError, require};
 use crate::App;
-use crate::keys::{Caller, Role};
+use crate::keys::{Caller, Permission};
 use crate::outputs::{Wanted, byte_range, is_hash, media_type};
 use crate::protocol::{OutputList, OutputView, UploadReply};
 
@@ -119,7 +119,7 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&caller, Role::Runner)?;
+    require(&caller, Permission::Run)?;
     let ext = extension(&headers)?;
     if body.is_empty() {
         return Err(ApiError::bad_request("empty-upload", "the upload has no bytes"));

@@ -11,16 +11,16 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, require};
 use crate::App;
-use crate::keys::{Caller, Role};
+use crate::keys::{Caller, Permission, Role};
 use crate::protocol::{KeyCreated, KeyList, KeyRequest, KeyView};
 use crate::store::now_ms;
 
 /// The longest a key may be made to last: ten years.
 const EXPIRY_MAX_S: i64 = 10 * 366 * 86_400;
 
-/// `POST /v1/keys` `{role, expires_in_s}`.
+/// `POST /v1/keys` `{role, member, expires_in_s}`.
 pub(crate) async fn create(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
-    require(&caller, Role::Admin)?;
+    require(&caller, Permission::Admin)?;
     let req: KeyRequest = super::runs::parse(&body)?;
     let role: Role = req.role.parse().map_err(|e: String| ApiError::bad_request("bad-field", e))?;
     let expires_at_ms = match req.expires_in_s {
@@ -31,7 +31,11 @@ pub(crate) async fn create(State(app): State<Arc<App>>, caller: Caller, body: By
         }
         None => None,
     };
-    let (id, token) = crate::keys::create(&app.store, &caller.tenant, role, expires_at_ms).await?;
+    if let Some(m) = &req.member {
+        crate::keys::check_name("member", m).map_err(|e| ApiError::bad_request("bad-field", e))?;
+    }
+    let member = req.member.as_deref();
+    let (id, token) = crate::keys::create(&app.store, &caller.tenant, role, expires_at_ms, member).await?;
     let key = app.store.keys(&caller.tenant).await?.into_iter().find(|k| k.id == id);
     let key = key.ok_or_else(|| ApiError::from(crate::ServerError::Invalid("the new key vanished".into())))?;
     tracing::info!(key_id = %id, by = %caller.key_id, tenant = %caller.tenant, "key made");
@@ -40,7 +44,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, caller: Caller, body: By
 
 /// `GET /v1/keys`.
 pub(crate) async fn list(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<KeyList>, ApiError> {
-    require(&caller, Role::Admin)?;
+    require(&caller, Permission::Admin)?;
     Ok(Json(KeyList { keys: app.store.keys(&caller.tenant).await? }))
 }
 
@@ -50,7 +54,7 @@ pub(crate) async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    require(&caller, Role::Admin)?;
+    require(&caller, Permission::Admin)?;
     let revoked = app.store.revoke_key(&caller.tenant, &id).await?;
     let key = revoked.ok_or_else(|| ApiError::not_found(format!("no key {id}")))?;
     tracing::info!(key_id = %id, by = %caller.key_id, tenant = %caller.tenant, "key revoked");

@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/healthz` and `/readyz`. Every `/v1` route needs a key
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
+mod accounts;
 mod catalog;
 mod credits;
 mod events;
@@ -16,14 +17,15 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::keys::{Caller, Role};
+use crate::keys::{Caller, Permission};
+use crate::protocol::{AccountList, GrantReply, GrantRequest, MemberList, MemberRequest, MemberView, TopupRequest};
 use crate::protocol::{
     CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
     RunPage, RunView, SubmitRequest, UploadReply,
@@ -129,6 +131,38 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
             body(get(credits::holds)),
         ),
         (
+            Doc::new("get", "/accounts", "The tenant's accounts (wallets): balances and plans")
+                .reply::<AccountList>(200),
+            body(get(accounts::list)),
+        ),
+        (
+            Doc::new("post", "/accounts/{account}/grants", "Grant a plan's credits for this month (billing)")
+                .body::<GrantRequest>()
+                .reply::<GrantReply>(201)
+                .errors(&[400, 403]),
+            body(post(accounts::grant)),
+        ),
+        (
+            Doc::new("post", "/accounts/{account}/topups", "Add a bought pack, once per payment (billing)")
+                .body::<TopupRequest>()
+                .reply::<GrantReply>(201)
+                .errors(&[400, 403, 409]),
+            body(post(accounts::topup)),
+        ),
+        (
+            Doc::new("get", "/accounts/{account}/members", "A team account's members, caps and use")
+                .reply::<MemberList>(200)
+                .errors(&[400, 404]),
+            body(get(accounts::members)),
+        ),
+        (
+            Doc::new("put", "/accounts/{account}/members/{member}", "Add a member or set their monthly cap (billing)")
+                .body::<MemberRequest>()
+                .reply::<MemberView>(200)
+                .errors(&[400, 403, 404]),
+            body(put(accounts::set_member)),
+        ),
+        (
             Doc::new("post", "/keys", "Make an API key for the tenant (its token is shown once)")
                 .body::<KeyRequest>()
                 .reply::<KeyCreated>(201)
@@ -184,13 +218,18 @@ pub(crate) fn metrics_router(app: Arc<App>) -> Router {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    match app.store.depths().await {
-        Ok(depths) => {
-            let text = app.metrics.render(&depths);
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    let depths = match app.store.depths().await {
+        Ok(depths) => depths,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    // No ledger yet (nothing granted) is no holds.
+    let holds = match app.ledger().await {
+        Ok(ledger) => ledger.hold_totals().await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let read = crate::metrics::Scraped { depths, holds, provider_errors: app.provider_errors.counts() };
+    let text = app.metrics.render(&read);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
@@ -301,14 +340,15 @@ pub(crate) fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError
     ApiError::bad_request("bad-query", e.body_text())
 }
 
-/// Refuses a caller whose role is below `needed`.
-pub(crate) fn require(caller: &Caller, needed: Role) -> Result<(), ApiError> {
-    match caller.role >= needed {
+/// Refuses a caller whose role does not allow `needed`.
+pub(crate) fn require(caller: &Caller, needed: Permission) -> Result<(), ApiError> {
+    match caller.role.may(needed) {
         true => Ok(()),
         false => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("this key's role is {}; this needs {needed}", caller.role),
-        )),
+            format!("this key's role is {}, which may not do this ({needed:?})", caller.role),
+        )
+        .help("ask the tenant's admin for a key with a role that may")),
     }
 }

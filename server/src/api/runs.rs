@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, require};
-use crate::keys::{Caller, Role, check_name};
+use crate::keys::{Caller, Permission, check_name};
+use crate::lanes::{OffPeak, OnWait, Placing, next_off_peak, surge, uses_economy};
 use crate::protocol::{
-    CancelReply, PriorityReply, PriorityRequest, QueueReply, Quote, RunPage, RunView, SubmitRequest,
+    CancelReply, PriorityReply, PriorityRequest, QueueReply, Quote, RunPage, RunView, SubmitRequest, Surge,
 };
 use crate::queue::{Refusal, prepare, wallet_of};
 use crate::store::{Cancelled, RunRow, now_ms};
@@ -48,6 +49,10 @@ impl From<RunRow> for RunView {
             summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
             error: r.error,
             expected_start_ms: None,
+            lane: r.lane,
+            not_before_ms: r.not_before_ms,
+            surge: None,
+            on_wait: None,
         }
     }
 }
@@ -88,6 +93,17 @@ fn check(req: &SubmitRequest) -> Result<(), ApiError> {
     if let Some(m) = &req.member {
         check_name("member", m).map_err(invalid)?;
     }
+    if let Some(w) = &req.when
+        && !["now", "off-peak"].contains(&w.as_str())
+    {
+        return Err(invalid(format!("when {w:?}: now or off-peak")));
+    }
+    if let Some(o) = &req.on_wait {
+        o.parse::<OnWait>().map_err(invalid)?;
+    }
+    if let Some(r) = req.routes.iter().find(|r| !["economy", "green"].contains(&r.as_str())) {
+        return Err(invalid(format!("route {r:?}: the routes are economy and green")));
+    }
     if !req.workflow.is_object() {
         return Err(invalid("workflow must be a workflow file's JSON object".into()));
     }
@@ -122,7 +138,7 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&caller, Role::Runner)?;
+    require(&caller, Permission::Run)?;
     let key = idempotency_key(&headers)?;
     let request_hash = blake3::hash(&body).to_hex().to_string();
     if let Some(key) = &key
@@ -130,45 +146,59 @@ pub(crate) async fn submit(
     {
         return replay(first, &request_hash);
     }
-    let req = check_submit(&body)?;
-    let workflow = req.workflow.to_string();
-    let policy = req.policy.clone().unwrap_or_else(|| "cheapest".into());
-    let id = uuid::Uuid::now_v7().to_string();
-    let out = app.data.join("runs").join(&id);
-    let (_, plans) =
-        prepare(&app, &caller.tenant, &workflow, &req.set, &policy, req.account.is_some(), out).map_err(refused)?;
-    let totals = switchyard_session::plan::totals(&plans);
-    let tier = match &req.account {
-        Some(account) => fits(&app, &caller, account, &req, &totals).await?,
-        None => 0,
+    let mut req = check_submit(&body)?;
+    req.member = member_of(&caller, &req)?;
+    let on_wait: OnWait = req.on_wait.as_deref().map_or(Ok(OnWait::Cancel), str::parse).map_err(bad_field)?;
+    let off_peak = off_peak(&app, &req)?;
+    let mut placing = Placing {
+        policy: req.policy.clone().unwrap_or_else(|| "cheapest".into()),
+        routes: req.routes.clone(),
+        price_at_s: off_peak.as_ref().map(|o| o.start_s),
     };
-    let wait_ms = app.estimator.wait_ms(&app.store, tier, req.priority, app.workers).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let workflow = req.workflow.to_string();
+    let mut admitted = admit(&app, &caller, &req, &workflow, &placing, &id).await?;
+    let not_before_ms = off_peak.map(|o| o.start_s * 1000).filter(|t| *t > now_ms());
+    let mut wait_ms = expected_wait_ms(&app, &admitted, req.priority, not_before_ms).await?;
+    let mut switched = None;
     if let Some(max) = req.max_wait_s
         && wait_ms > max * 1000
     {
-        return Err(too_long(wait_ms, max));
+        if on_wait == OnWait::Cancel {
+            return Err(too_long(wait_ms, max));
+        }
+        if let Some(other) = on_wait.replace(&placing) {
+            placing = other;
+            admitted = admit(&app, &caller, &req, &workflow, &placing, &id).await?;
+            wait_ms = expected_wait_ms(&app, &admitted, req.priority, not_before_ms).await?;
+        }
+        switched = Some(on_wait.name().to_string());
     }
     let row = RunRow {
         id,
         tenant: caller.tenant.clone(),
-        state: "queued".into(),
-        tier,
+        state: if not_before_ms.is_some() { "scheduled" } else { "queued" }.into(),
+        tier: admitted.tier,
         priority: req.priority,
         account: req.account,
         member: req.member,
         budget: req.budget,
-        policy,
+        policy: placing.policy.clone(),
         workflow,
         overrides: serde_json::to_string(&req.set).unwrap_or_else(|_| "[]".into()),
         request_hash,
-        quote_min: totals.credits.0,
-        quote_max: totals.credits.1,
+        quote_min: admitted.totals.credits.0,
+        quote_max: admitted.totals.credits.1,
         submitted_at_ms: now_ms(),
         started_at_ms: None,
         finished_at_ms: None,
         attempts: 0,
         summary: None,
         error: None,
+        lane: admitted.lane.into(),
+        not_before_ms,
+        price_at_s: placing.price_at_s,
+        routes: placing.routes_text(),
     };
     // A concurrent first use of the same key is settled by the writer: one run is made.
     if let Some(first) = app.submitter.submit(row.clone(), key).await? {
@@ -176,10 +206,86 @@ pub(crate) async fn submit(
     }
     app.wake.notify_one();
     app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, "run queued");
-    app.estimator.queued(row.tier, row.priority).await;
-    let view = RunView { expected_start_ms: Some(now_ms() + wait_ms), ..RunView::from(row) };
+    tracing::info!(run = %row.id, tenant = %row.tenant, key_id = %caller.key_id, lane = %row.lane, "run queued");
+    if not_before_ms.is_none() {
+        app.estimator.queued(row.tier, row.priority).await;
+    }
+    let view = RunView {
+        expected_start_ms: Some(now_ms() + wait_ms),
+        surge: admitted.surge,
+        on_wait: switched,
+        ..RunView::from(row)
+    };
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+fn bad_field(message: String) -> ApiError {
+    ApiError::bad_request("bad-field", message)
+}
+
+/// The member a submission spends as: a member's key always spends as its member.
+pub(crate) fn member_of(caller: &Caller, req: &SubmitRequest) -> Result<Option<String>, ApiError> {
+    match (&caller.member, &req.member) {
+        (Some(own), Some(asked)) if own != asked => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this key spends as member {own}, not {asked}"),
+        )
+        .help("drop `member`, or use that member's own key")),
+        (Some(own), _) => Ok(Some(own.clone())),
+        (None, asked) => Ok(asked.clone()),
+    }
+}
+
+/// The off-peak window an off-peak submission waits for.
+pub(crate) fn off_peak(app: &App, req: &SubmitRequest) -> Result<Option<OffPeak>, ApiError> {
+    match req.when.as_deref() {
+        None | Some("now") => Ok(None),
+        _ => next_off_peak(&app.catalog, now_ms() / 1000).map(Some).ok_or_else(|| {
+            bad_field("the catalog has no off-peak window in the coming week".into())
+                .help("submit without `when`, or add a discounted [[schedule]] window to the catalog")
+        }),
+    }
+}
+
+/// A submission placed, quoted and fitted to its wallet.
+struct Admitted {
+    totals: Totals,
+    tier: i64,
+    lane: &'static str,
+    surge: Option<Surge>,
+}
+
+async fn admit(
+    app: &App,
+    caller: &Caller,
+    req: &SubmitRequest,
+    workflow: &str,
+    placing: &Placing,
+    id: &str,
+) -> Result<Admitted, ApiError> {
+    let out = app.data.join("runs").join(id);
+    let billed = req.account.is_some();
+    let (_, plans) = prepare(app, &caller.tenant, workflow, &req.set, placing, billed, out).map_err(refused)?;
+    let totals = switchyard_session::plan::totals(&plans);
+    let tier = match &req.account {
+        Some(account) => fits(app, caller, account, req, &totals).await?,
+        None => 0,
+    };
+    let lane = if uses_economy(&plans) { "economy" } else { "standard" };
+    let surge = surge(&app.catalog, &plans, placing.price_at_s.unwrap_or(now_ms() / 1000));
+    Ok(Admitted { totals, tier, lane, surge })
+}
+
+/// How long a run would wait to start: until its window opens, then behind the runs ahead.
+async fn expected_wait_ms(
+    app: &App,
+    admitted: &Admitted,
+    priority: i64,
+    not_before_ms: Option<i64>,
+) -> Result<i64, ApiError> {
+    let queue = app.estimator.wait_ms(&app.store, admitted.tier, priority, app.workers).await?;
+    Ok(not_before_ms.map_or(0, |t| (t - now_ms()).max(0)) + queue)
 }
 
 /// The run an Idempotency-Key already made, for the same request; a refusal for another.
@@ -230,6 +336,7 @@ fn too_long(wait_ms: i64, max_wait_s: i64) -> ApiError {
     busy
 }
 
+/// The wallet options of a submission (its member already settled by [`member_of`]).
 pub(crate) fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> WalletOptions {
     WalletOptions {
         account: wallet.to_string(),
@@ -274,10 +381,10 @@ pub(crate) async fn list(
 ) -> Result<Json<RunPage>, ApiError> {
     let Query(q) = query.map_err(super::bad_query)?;
     if let Some(state) = &q.state
-        && !["queued", "paused", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
+        && !["queued", "paused", "scheduled", "running", "succeeded", "failed", "cancelled"].contains(&state.as_str())
     {
         return Err(ApiError::bad_request("bad-query", format!("no state {state:?}"))
-            .help("the states are queued, paused, running, succeeded, failed and cancelled"));
+            .help("the states are queued, paused, scheduled, running, succeeded, failed and cancelled"));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, PAGE_MAX);
     let runs = app.store.list(&caller.tenant, q.state.as_deref(), q.cursor.as_deref(), limit).await?;
@@ -292,7 +399,7 @@ pub(crate) async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CancelReply>, ApiError> {
-    require(&caller, Role::Runner)?;
+    require(&caller, Permission::Run)?;
     let outcome = app.store.cancel(&caller.tenant, &id).await?;
     let state = match outcome {
         None => return Err(ApiError::not_found(format!("no run {id}"))),
@@ -313,7 +420,7 @@ pub(crate) async fn priority(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<PriorityReply>, ApiError> {
-    require(&caller, Role::Runner)?;
+    require(&caller, Permission::Run)?;
     let req: PriorityRequest = parse(&body)?;
     if !(-PRIORITY_MAX..=PRIORITY_MAX).contains(&req.priority) {
         return Err(ApiError::bad_request(
@@ -337,14 +444,14 @@ pub(crate) async fn priority(
 /// `POST /v1/queue/pause`: none of the tenant's runs starts until resumed (running ones go
 /// on); other tenants' runs are not affected.
 pub(crate) async fn pause(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<QueueReply>, ApiError> {
-    require(&caller, Role::Admin)?;
+    require(&caller, Permission::Queue)?;
     app.store.set_paused(&caller.tenant, true).await?;
     Ok(Json(QueueReply { paused: true }))
 }
 
 /// `POST /v1/queue/resume`.
 pub(crate) async fn resume(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<QueueReply>, ApiError> {
-    require(&caller, Role::Admin)?;
+    require(&caller, Permission::Queue)?;
     app.store.set_paused(&caller.tenant, false).await?;
     app.wake.notify_one();
     Ok(Json(QueueReply { paused: false }))

@@ -21,10 +21,11 @@ impl Store {
         hash: &str,
         role: &str,
         expires_at_ms: Option<i64>,
+        member: Option<&str>,
     ) -> Result<(), ServerError> {
         sqlx::query(
-            "INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (id, tenant, secret_hash, role, created_at_ms, expires_at_ms, member) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(tenant)
@@ -32,6 +33,7 @@ impl Store {
         .bind(role)
         .bind(now_ms())
         .bind(expires_at_ms)
+        .bind(member)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -40,7 +42,7 @@ impl Store {
     /// The tenant's keys, newest first (never their secrets' hashes).
     pub(crate) async fn keys(&self, tenant: &str) -> Result<Vec<KeyView>, ServerError> {
         Ok(sqlx::query_as(
-            "SELECT id, role, created_at_ms, expires_at_ms, revoked_at_ms FROM api_keys WHERE tenant = $1 \
+            "SELECT id, role, member, created_at_ms, expires_at_ms, revoked_at_ms FROM api_keys WHERE tenant = $1 \
              ORDER BY created_at_ms DESC, id",
         )
         .bind(tenant)
@@ -61,9 +63,11 @@ impl Store {
     }
 
     pub(crate) async fn key(&self, id: &str) -> Result<Option<KeyRow>, ServerError> {
-        Ok(sqlx::query_as("SELECT tenant, secret_hash, role, expires_at_ms, revoked_at_ms FROM api_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT tenant, secret_hash, role, member, expires_at_ms, revoked_at_ms FROM api_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }

@@ -55,11 +55,30 @@ pub(crate) struct RunRow {
     pub attempts: i64,
     pub summary: Option<String>,
     pub error: Option<String>,
+    /// `standard` or `economy`.
+    pub lane: String,
+    /// A scheduled (off-peak) run waits until then (unix ms).
+    pub not_before_ms: Option<i64>,
+    /// Priced as of this time (unix s); when it starts if `None`.
+    pub price_at_s: Option<i64>,
+    /// Routes its placement accepts, comma-separated.
+    pub routes: String,
 }
 
 const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
      request_hash, quote_min, quote_max, submitted_at_ms, started_at_ms, finished_at_ms, attempts, \
-     summary, error";
+     summary, error, lane, not_before_ms, price_at_s, routes";
+
+/// Which waiting runs a claim takes from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pick {
+    /// Standard-lane runs, in dispatch order.
+    Standard,
+    /// Economy-lane runs, in dispatch order.
+    Economy,
+    /// Economy-lane runs submitted before this (unix ms), oldest first.
+    EconomyBefore(i64),
+}
 
 /// An output file of a run.
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
@@ -76,6 +95,7 @@ pub(crate) struct KeyRow {
     pub tenant: String,
     pub secret_hash: String,
     pub role: String,
+    pub member: Option<String>,
     pub expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
 }
@@ -180,7 +200,7 @@ impl Store {
         let now = now_ms();
         let dequeued = sqlx::query(
             "UPDATE runs SET state = 'cancelled', cancel_requested = 1, finished_at_ms = $1 \
-             WHERE tenant = $2 AND id = $3 AND state IN ('queued', 'paused')",
+             WHERE tenant = $2 AND id = $3 AND state IN ('queued', 'paused', 'scheduled')",
         )
         .bind(now)
         .bind(tenant)
@@ -205,7 +225,8 @@ impl Store {
     /// Sets the priority of the tenant's queued run `id`; `false` when it is not queued.
     pub(crate) async fn set_priority(&self, tenant: &str, id: &str, priority: i64) -> Result<bool, ServerError> {
         let done = sqlx::query(
-            "UPDATE runs SET priority = $1 WHERE tenant = $2 AND id = $3 AND state IN ('queued', 'paused')",
+            "UPDATE runs SET priority = $1 WHERE tenant = $2 AND id = $3 \
+             AND state IN ('queued', 'paused', 'scheduled')",
         )
         .bind(priority)
         .bind(tenant)
@@ -215,19 +236,31 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes the next queued run (plan tier, then the run's priority, then its lane's turn,
-    /// then the oldest) and
-    /// marks it running. A paused tenant's runs are `paused`, not `queued`, so this reads one
-    /// entry of the queue's index however many runs wait. On SQLite the write lock is taken
-    /// only when there is a run to take; on PostgreSQL concurrent dispatchers skip each
-    /// other's rows.
-    pub(crate) async fn claim_next(&self) -> Result<Option<RunRow>, ServerError> {
-        const NEXT: &str = "SELECT id FROM runs WHERE state = 'queued' \
-             ORDER BY tier DESC, priority DESC, turn, submitted_at_ms, id LIMIT 1";
+    /// Takes the next queued run of `pick` (plan tier, then the run's priority, then its
+    /// account's turn, then the oldest) and marks it running. A paused tenant's runs are
+    /// `paused` and an off-peak run is `scheduled`, not `queued`, so this reads one entry of
+    /// the queue's index however many runs wait. On SQLite the write lock is taken only when
+    /// there is a run to take; on PostgreSQL concurrent dispatchers skip each other's rows.
+    pub(crate) async fn claim_next(&self, pick: Pick) -> Result<Option<RunRow>, ServerError> {
+        const ORDER: &str = "ORDER BY tier DESC, priority DESC, turn, submitted_at_ms, id LIMIT 1";
+        let (next, before) = match pick {
+            Pick::Standard => (format!("SELECT id FROM runs WHERE state = 'queued' AND lane = 'standard' {ORDER}"), 0),
+            Pick::Economy => (format!("SELECT id FROM runs WHERE state = 'queued' AND lane = 'economy' {ORDER}"), 0),
+            Pick::EconomyBefore(ms) => (
+                "SELECT id FROM runs WHERE state = 'queued' AND lane = 'economy' AND submitted_at_ms < $1 \
+                 ORDER BY submitted_at_ms, id LIMIT 1"
+                    .to_string(),
+                ms,
+            ),
+        };
+        let query = |sql: String| {
+            let q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            if matches!(pick, Pick::EconomyBefore(_)) { q.bind(before) } else { q }
+        };
         loop {
             let mut tx = match self.backend {
                 Backend::Sqlite => {
-                    let found: Option<String> = sqlx::query_scalar(NEXT).fetch_optional(&self.pool).await?;
+                    let found = query(next.clone()).fetch_optional(&self.pool).await?;
                     if found.is_none() {
                         return Ok(None);
                     }
@@ -236,12 +269,10 @@ impl Store {
                 Backend::Postgres => self.pool.begin().await?,
             };
             let sql = match self.backend {
-                Backend::Sqlite => NEXT.to_string(),
-                Backend::Postgres => format!("{NEXT} FOR UPDATE SKIP LOCKED"),
+                Backend::Sqlite => next.clone(),
+                Backend::Postgres => format!("{next} FOR UPDATE SKIP LOCKED"),
             };
-            let Some(id): Option<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await?
-            else {
+            let Some(id) = query(sql).fetch_optional(&mut *tx).await? else {
                 tx.rollback().await?;
                 return Ok(None);
             };
@@ -262,6 +293,27 @@ impl Store {
             tx.commit().await?;
             return Ok(Some(run));
         }
+    }
+
+    /// Scheduled runs whose time has come (`now`) are queued (paused, if their tenant's
+    /// queue is). Returns how many.
+    pub(crate) async fn promote_due(&self, now: i64) -> Result<u64, ServerError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT not_before_ms FROM runs WHERE state = 'scheduled' ORDER BY not_before_ms LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none_or(|t| t > now) {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE runs SET state = CASE WHEN (SELECT paused FROM tenants t WHERE t.id = runs.tenant) = 1 \
+             THEN 'paused' ELSE 'queued' END WHERE state = 'scheduled' AND not_before_ms <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Records how a running run ended. A run the server stopped (shutdown, not the user)
@@ -345,11 +397,12 @@ impl Store {
         Ok(())
     }
 
-    /// Runs waiting or running, by state and plan tier: `(state, tier, count)`.
-    pub(crate) async fn depths(&self) -> Result<Vec<(String, i64, i64)>, ServerError> {
+    /// Runs waiting or running, by state, lane and plan tier: `(state, lane, tier, count)`
+    /// (an off-peak run waits as `scheduled`).
+    pub(crate) async fn depths(&self) -> Result<Vec<(String, String, i64, i64)>, ServerError> {
         Ok(sqlx::query_as(
-            "SELECT state, tier, COUNT(*) FROM runs WHERE state IN ('queued', 'paused', 'running') \
-             GROUP BY state, tier ORDER BY state, tier",
+            "SELECT state, lane, tier, COUNT(*) FROM runs WHERE state IN ('queued', 'paused', 'scheduled', 'running') \
+             GROUP BY state, lane, tier ORDER BY state, lane, tier",
         )
         .fetch_all(&self.pool)
         .await?)

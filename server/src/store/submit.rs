@@ -116,13 +116,16 @@ impl Store {
         for (Pending { run, key, .. }, turn) in runs.iter().zip(turns) {
             let done = sqlx::query(
                 "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
-                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn) \
-                 VALUES ($1, $2, CASE WHEN (SELECT paused FROM tenants WHERE id = $3) = 1 THEN 'paused' ELSE 'queued' END, \
-                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn, lane, \
+                 not_before_ms, price_at_s, routes) \
+                 VALUES ($1, $2, CASE WHEN $3 = 'scheduled' THEN 'scheduled' \
+                 WHEN (SELECT paused FROM tenants WHERE id = $4) = 1 THEN 'paused' ELSE 'queued' END, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
                  ON CONFLICT (tenant, idempotency_key) DO NOTHING",
             )
             .bind(&run.id)
             .bind(&run.tenant)
+            .bind(&run.state)
             .bind(&run.tenant)
             .bind(run.tier)
             .bind(run.priority)
@@ -138,6 +141,10 @@ impl Store {
             .bind(run.quote_max)
             .bind(run.submitted_at_ms)
             .bind(turn)
+            .bind(&run.lane)
+            .bind(run.not_before_ms)
+            .bind(run.price_at_s)
+            .bind(&run.routes)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
