@@ -6,6 +6,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::ids::NodeId;
+use crate::value::Value;
 
 /// One thing that happened to one node.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,6 +55,40 @@ pub enum EventKind {
     },
     /// Not run or stopped, because the run was cancelled.
     Cancelled,
+    /// A small picture of one of a node's image outputs, sent after it finished or came from
+    /// the cache, to sinks that ask for previews. Its pixels are not serialized: a front end
+    /// encodes them as it needs.
+    Preview {
+        /// The output port.
+        port: String,
+        /// The picture.
+        #[serde(skip)]
+        picture: Arc<Picture>,
+    },
+}
+
+/// An sRGB RGBA picture, such as a preview of an image output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    /// Width and height in pixels.
+    pub size: [usize; 2],
+    /// RGBA bytes, row by row.
+    pub rgba: Vec<u8>,
+    /// The source image's size.
+    pub source_size: [u32; 2],
+}
+
+/// Pictures an output value, or `None` for values that have no picture.
+pub type PictureFn = dyn Fn(&Value) -> Option<Picture> + Send + Sync;
+
+/// Makes previews of output values for an event sink.
+#[derive(Clone)]
+pub struct Previewer(pub Arc<PictureFn>);
+
+impl std::fmt::Debug for Previewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Previewer")
+    }
 }
 
 /// Where events go: a bounded channel, or nowhere.
@@ -61,6 +96,7 @@ pub enum EventKind {
 pub struct EventSink {
     tx: Option<mpsc::Sender<Event>>,
     item: Option<Arc<str>>,
+    previewer: Option<Previewer>,
 }
 
 impl EventSink {
@@ -71,12 +107,24 @@ impl EventSink {
 
     /// Sends events into a bounded channel; state events wait for room, progress events are dropped when full.
     pub fn channel(tx: mpsc::Sender<Event>) -> Self {
-        Self { tx: Some(tx), item: None }
+        Self { tx: Some(tx), item: None, previewer: None }
+    }
+
+    /// The same sink, also sent a [`EventKind::Preview`] of each image output `previewer`
+    /// pictures.
+    pub fn with_previews(mut self, previewer: Previewer) -> Self {
+        self.previewer = Some(previewer);
+        self
+    }
+
+    /// What makes previews, if this sink wants them.
+    pub fn previewer(&self) -> Option<&Previewer> {
+        self.previewer.as_ref().filter(|_| self.tx.is_some())
     }
 
     /// The same sink, labelling events with a batch item.
     pub fn for_item(&self, item: &str) -> Self {
-        Self { tx: self.tx.clone(), item: Some(Arc::from(item)) }
+        Self { tx: self.tx.clone(), item: Some(Arc::from(item)), previewer: self.previewer.clone() }
     }
 
     /// Whether anyone listens.

@@ -33,7 +33,7 @@ mod value;
 pub use compile::{CompileOptions, compile, load_workflow};
 pub use context::{CallJournal, JournalFuture, NodeContext, panic_message, run_blocking};
 pub use diagnostics::{Diagnostic, Diagnostics};
-pub use events::{Event, EventKind, EventSink};
+pub use events::{Event, EventKind, EventSink, Picture, Previewer};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
 pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
 pub use ids::NodeId;

@@ -16,6 +16,7 @@ mod convert;
 mod image;
 mod kit;
 pub mod onnx;
+pub mod preview;
 pub mod probe;
 mod values;
 

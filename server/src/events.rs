@@ -2,7 +2,8 @@
 //! ring (the newest `HELD_MAX`), and is broadcast to live subscribers. A subscriber that
 //! reconnects with the last id it saw gets every held event after it, then the live ones,
 //! with no gap between (both are taken under one lock); if events it missed are no longer
-//! held, it is told so.
+//! held, it is told so. Previews (small PNGs of image outputs) go to subscribers who ask for
+//! them, live only: they are never held, and a subscriber that falls behind skips some.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,18 +17,22 @@ const HELD_MAX: usize = 65_536;
 /// Events a slow subscriber may fall behind before it is dropped (it reconnects with its
 /// last id and loses nothing still held).
 const LIVE_MAX: usize = 4_096;
+/// Previews a subscriber may fall behind before it skips some (each is a PNG of up to
+/// `PREVIEW_SIDE` pixels a side, so at most a few MiB are buffered).
+const PREVIEWS_MAX: usize = 64;
 
 /// One event as sent.
 #[derive(Debug, Serialize)]
 pub(crate) struct Published {
-    /// Its sequence id, for `after=` on reconnect.
+    /// Its sequence id, for `after=` on reconnect (0 for a preview, which is not held).
+    #[serde(skip_serializing_if = "is_zero")]
     pub id: u64,
     /// When it happened (unix ms).
     pub at_ms: i64,
     #[serde(skip)]
     pub tenant: String,
     pub run: String,
-    /// `run` (the run's state changed) or `node` (an engine event).
+    /// `run` (the run's state changed), `node` (an engine event) or `preview`.
     pub kind: &'static str,
     pub event: Value,
 }
@@ -41,6 +46,11 @@ struct Held {
 pub(crate) struct Hub {
     held: Mutex<Held>,
     live: broadcast::Sender<Arc<Published>>,
+    previews: broadcast::Sender<Arc<Published>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a new subscriber gets: the held events after its id, whether some it asked for are
@@ -53,7 +63,11 @@ pub(crate) struct Subscription {
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { held: Mutex::new(Held { next: 1, ring: VecDeque::new() }), live: broadcast::channel(LIVE_MAX).0 }
+        Self {
+            held: Mutex::new(Held { next: 1, ring: VecDeque::new() }),
+            live: broadcast::channel(LIVE_MAX).0,
+            previews: broadcast::channel(PREVIEWS_MAX).0,
+        }
     }
 }
 
@@ -70,6 +84,18 @@ impl Hub {
         held.ring.push_back(Arc::clone(&published));
         // No subscriber is not an error.
         let _ = self.live.send(published);
+    }
+
+    /// Sends a preview to the subscribers who want previews, now (it is not held).
+    pub(crate) fn publish_preview(&self, tenant: &str, run: &str, event: Value) {
+        let at_ms = crate::store::now_ms();
+        let preview = Published { id: 0, at_ms, tenant: tenant.into(), run: run.into(), kind: "preview", event };
+        let _ = self.previews.send(Arc::new(preview));
+    }
+
+    /// The live previews, from now.
+    pub(crate) fn subscribe_previews(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.previews.subscribe()
     }
 
     /// Subscribes from after `after` (or from now).

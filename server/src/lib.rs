@@ -110,6 +110,8 @@ pub(crate) struct App {
     data: PathBuf,
     workers: usize,
     wake: tokio::sync::Notify,
+    /// The latest probe of the machine, for `/v1/doctor`.
+    probe: api::Probe,
     /// Providers' error replies, counted by the registry's clients.
     provider_errors: Arc<switchyard_nodes::cloud::stats::ProviderErrors>,
     /// Economy-lane runs executing now.
@@ -191,6 +193,7 @@ impl Server {
             wake: tokio::sync::Notify::new(),
             economy_running: Default::default(),
             provider_errors,
+            probe: Default::default(),
             running: Default::default(),
         });
         let listener = TcpListener::bind(opts.listen).await?;

@@ -198,7 +198,8 @@ pub struct EventMessage {
     /// The run.
     #[serde(default)]
     pub run: Option<String>,
-    /// `run`, `node`, `missed` or `lagged`.
+    /// `run`, `node`, `preview` (with `previews=true`; live only, never replayed), `missed`
+    /// or `lagged`.
     pub kind: String,
     /// For `run`: `{state}`; for `node`: the engine's event (`node`, `event`, …).
     #[serde(default)]
@@ -226,6 +227,21 @@ pub struct EventBody {
     /// Why a node failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A preview's output port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// A preview's width and height in pixels (at most 256 a side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// A preview's height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A preview's media type (`image/png`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// A preview's bytes, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 /// A cancel's outcome.
@@ -543,4 +559,25 @@ pub struct MemberView {
 pub struct MemberList {
     /// By name.
     pub members: Vec<MemberView>,
+}
+
+/// The server machine, as `switchyard doctor` reports a workstation.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DoctorReply {
+    /// The server's version.
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Runs executed at once.
+    pub workers: usize,
+    /// Runs waiting, every tenant's (queued, paused or scheduled).
+    pub queued: i64,
+    /// Runs executing.
+    pub running: i64,
+    /// `ok`, or why the ledger cannot be opened.
+    pub ledger: String,
+    /// What the machine offers for local work: CPU, memory, graphics adapters, the ONNX
+    /// Runtime and its execution providers, free disk for the cache (the shape of
+    /// `switchyard doctor --json`'s `local`).
+    pub machine: Value,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use switchyard_engine::batch::BatchItem;
-use switchyard_engine::{Diagnostics, EventSink, PathRoots, RunReport};
+use switchyard_engine::{Diagnostics, Event, EventKind, EventSink, PathRoots, Picture, RunReport};
 use switchyard_session::SessionError;
 use switchyard_session::account::RunAccount;
 use switchyard_session::load::{LoadOptions, Source};
@@ -28,6 +28,8 @@ use crate::{App, ServerError};
 
 /// Engine events buffered between a run and the event hub.
 const EVENT_QUEUE: usize = 1024;
+/// The longest side of a preview on the event stream, in pixels.
+const PREVIEW_SIDE: u32 = 256;
 
 /// The most nodes a submitted workflow may have.
 pub(crate) const MAX_NODES: usize = 100_000;
@@ -148,6 +150,24 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
         tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
     }
     tracing::info!(run = %run.id, "run ended");
+}
+
+/// A preview as sent on `/v1/events`: a PNG, base64-encoded, with the node and port.
+fn preview_event(event: &Event, port: &str, picture: &Picture) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let png = switchyard_nodes::preview::png(picture)?;
+    Some(serde_json::json!({
+        "item": event.item.as_deref(),
+        "node": event.node.as_str(),
+        "event": "preview",
+        "port": port,
+        "width": picture.size[0],
+        "height": picture.size[1],
+        "source_width": picture.source_size[0],
+        "source_height": picture.source_size[1],
+        "media_type": "image/png",
+        "data": base64::engine::general_purpose::STANDARD.encode(png),
+    }))
 }
 
 /// Moves the files a run wrote into the output store and indexes them by their name under
@@ -281,14 +301,21 @@ async fn run_one(
         jobs: 1,
         cache: CacheOptions { memory_mb: 256, no_disk: false, dir: Some(app.data.join("cache")), max_mb: 4096 },
     };
-    let (events, mut received) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let (events, mut received) = tokio::sync::mpsc::channel::<Event>(EVENT_QUEUE);
     let forward = async {
         while let Some(event) = received.recv().await {
-            app.hub.publish(&run.tenant, &run.id, "node", serde_json::to_value(&event).unwrap_or_default());
+            match &event.kind {
+                EventKind::Preview { port, picture } => {
+                    if let Some(preview) = preview_event(&event, port, picture.as_ref()) {
+                        app.hub.publish_preview(&run.tenant, &run.id, preview);
+                    }
+                }
+                _ => app.hub.publish(&run.tenant, &run.id, "node", serde_json::to_value(&event).unwrap_or_default()),
+            }
         }
     };
     let execute = async {
-        let sink = EventSink::channel(events);
+        let sink = EventSink::channel(events).with_previews(switchyard_nodes::preview::previewer(PREVIEW_SIDE));
         switchyard_session::run::execute(items, false, &exec, sink, cancel, billing).await
     };
     let (ran, ()) = tokio::join!(execute, forward);

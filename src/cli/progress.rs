@@ -56,7 +56,7 @@ pub async fn show_bars(mut rx: Receiver<Event>, total_nodes: u64) {
                 }
                 overall.inc(1);
             }
-            EventKind::Queued => {}
+            EventKind::Queued | EventKind::Preview { .. } => {}
         }
     }
     overall.finish_and_clear();

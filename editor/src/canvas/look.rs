@@ -55,9 +55,10 @@ impl NodeRun {
         }
     }
 
-    /// The state an engine event puts a node in.
-    pub fn from_event(kind: &EventKind) -> Self {
-        match kind {
+    /// The state an engine event puts a node in; `None` for events that change no state
+    /// (previews).
+    pub fn from_event(kind: &EventKind) -> Option<Self> {
+        Some(match kind {
             EventKind::Queued => NodeRun::Queued,
             EventKind::Started => NodeRun::Running(None),
             EventKind::Progress { value, max } => NodeRun::Running(Some((*value, *max))),
@@ -66,7 +67,8 @@ impl NodeRun {
             EventKind::Failed { message } => NodeRun::Failed(message.clone()),
             EventKind::Skipped { reason } => NodeRun::Skipped(reason.clone()),
             EventKind::Cancelled => NodeRun::Cancelled,
-        }
+            EventKind::Preview { .. } => return None,
+        })
     }
 }
 
@@ -88,7 +90,9 @@ pub struct Look {
 impl Look {
     /// Applies a run event.
     pub fn apply(&mut self, event: &Event) {
-        self.runs.insert(event.node.as_str().to_string(), NodeRun::from_event(&event.kind));
+        if let Some(state) = NodeRun::from_event(&event.kind) {
+            self.runs.insert(event.node.as_str().to_string(), state);
+        }
     }
 
     /// A node's run state.

@@ -3,7 +3,6 @@
 //! through the typed messages of [`protocol`]. No egui here.
 
 pub mod backend;
-pub mod preview;
 pub mod protocol;
 pub mod quote;
 pub mod run;

@@ -13,7 +13,7 @@ use switchyard_session::catalog::Catalog;
 
 use switchyard_session::placement::PlacementOptions;
 
-use super::preview::Preview;
+use switchyard_nodes::preview::Preview;
 
 /// What the UI asks for.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use switchyard_session::account::RunAccount;
 use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio_util::sync::CancellationToken;
 
-use super::preview::{Preview, mask_preview, preview};
 use super::protocol::{Check, Finished, Outbox, Reply, Settings, Wallet};
+use switchyard_nodes::preview::Preview;
 
 /// Events buffered between the executor and the UI.
 const EVENT_QUEUE: usize = 1024;
@@ -81,12 +81,11 @@ pub async fn run(
     out.send(Reply::Finished(Box::new(done)));
 }
 
+/// The longest side of a preview on the canvas, in pixels.
+const PREVIEW_SIDE: u32 = 512;
+
 fn image_of(value: &Value) -> Option<Preview> {
-    match value {
-        Value::Image(img) => Some(preview(img)),
-        Value::Mask(mask) => Some(mask_preview(mask)),
-        _ => None,
-    }
+    switchyard_nodes::preview::of_value(value, PREVIEW_SIDE)
 }
 
 fn prepare(settings: &Settings, check: &Check) -> Result<(switchyard_engine::Graph, GraphPlan), String> {

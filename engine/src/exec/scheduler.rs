@@ -206,10 +206,12 @@ impl<'g> RunState<'g> {
         match result {
             TaskResult::Cached(p) => {
                 self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Cached).await;
+                self.preview(i, &p).await;
                 self.succeed(i, p, NodeStatus::Cached, None, Record::default());
             }
             TaskResult::Executed { produced, record, duration_ms } => {
                 self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Finished { duration_ms }).await;
+                self.preview(i, &produced).await;
                 self.succeed(i, produced, NodeStatus::Executed, Some(duration_ms), record);
             }
             TaskResult::Failed { error, duration_ms } => {
@@ -217,6 +219,18 @@ impl<'g> RunState<'g> {
                 if fail_fast && self.any_failed {
                     self.stop.cancel();
                 }
+            }
+        }
+    }
+
+    /// Sends a preview of each of node `i`'s image outputs, if the sink wants them.
+    async fn preview(&self, i: usize, p: &Produced) {
+        let Some(previewer) = self.opts.events.previewer() else { return };
+        let node = &self.graph.nodes[i];
+        for (value, out) in p.values.iter().zip(&node.node.spec().outputs) {
+            if let Some(picture) = (previewer.0)(value) {
+                let kind = EventKind::Preview { port: out.name.to_string(), picture: std::sync::Arc::new(picture) };
+                self.opts.events.emit(&node.id, kind).await;
             }
         }
     }

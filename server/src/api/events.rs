@@ -33,6 +33,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct EventsQuery {
     run: Option<String>,
     after: Option<u64>,
+    /// Also send previews of image outputs (live only).
+    #[serde(default)]
+    previews: bool,
 }
 
 /// `GET /v1/events` upgrades to a WebSocket.
@@ -69,6 +72,18 @@ fn text(event: &Published) -> String {
     serde_json::to_string(event).unwrap_or_default()
 }
 
+/// The next preview, skipping what a slow client missed; never, without previews.
+async fn next_preview(previews: &mut Option<broadcast::Receiver<Arc<Published>>>) -> Option<Arc<Published>> {
+    let Some(rx) = previews else { return std::future::pending().await };
+    loop {
+        match rx.recv().await {
+            Ok(preview) => return Some(preview),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
+
 async fn stream(app: Arc<App>, tenant: String, q: EventsQuery, mut socket: WebSocket, _permit: OwnedSemaphorePermit) {
     app.metrics.ws_clients.fetch_add(1, Ordering::Relaxed);
     let wanted = |e: &Published| e.tenant == tenant && q.run.as_ref().is_none_or(|r| *r == e.run);
@@ -78,8 +93,12 @@ async fn stream(app: Arc<App>, tenant: String, q: EventsQuery, mut socket: WebSo
         open = open && send(&mut socket, text(event)).await;
     }
     let mut live = sub.live;
+    let mut previews = q.previews.then(|| app.hub.subscribe_previews());
     while open {
         tokio::select! {
+            Some(preview) = next_preview(&mut previews) => if wanted(&preview) {
+                open = send(&mut socket, text(&preview)).await;
+            },
             next = live.recv() => match next {
                 Ok(event) if wanted(&event) => open = send(&mut socket, text(&event)).await,
                 Ok(_) => {}

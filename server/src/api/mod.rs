@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod credits;
+mod doctor;
 mod events;
 mod files;
 mod keys;
@@ -30,8 +31,9 @@ use crate::protocol::{
     CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
     RunPage, RunView, SubmitRequest, UploadReply,
 };
-use crate::protocol::{HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
+use crate::protocol::{DoctorReply, HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
 use crate::{App, ServerError};
+pub(crate) use doctor::Probe;
 use openapi::Doc;
 pub use runs::check_submit;
 
@@ -84,7 +86,7 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         ),
         (
             Doc::new("get", "/events", "Run and node events, as a WebSocket")
-                .query(&[("run", "string"), ("after", "integer")])
+                .query(&[("run", "string"), ("after", "integer"), ("previews", "boolean")])
                 .upgrade()
                 .errors(&[400, 404, 503]),
             body(get(events::events)),
@@ -161,6 +163,12 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
                 .reply::<MemberView>(200)
                 .errors(&[400, 403, 404]),
             body(put(accounts::set_member)),
+        ),
+        (
+            Doc::new("get", "/doctor", "The server machine: local work it can do, storage and queue (admin)")
+                .reply::<DoctorReply>(200)
+                .errors(&[403]),
+            body(get(doctor::doctor)),
         ),
         (
             Doc::new("post", "/keys", "Make an API key for the tenant (its token is shown once)")

@@ -160,6 +160,14 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// `sqlite` or `postgres`.
+    pub(crate) fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
     /// The run the tenant's idempotency `key` made, if any.
     pub(crate) async fn run_by_key(&self, tenant: &str, key: &str) -> Result<Option<RunRow>, ServerError> {
         run_by_key(&self.pool, tenant, key).await

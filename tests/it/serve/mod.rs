@@ -438,8 +438,8 @@ fn events_stream_to_the_tenant_and_resume_after_the_last_id() {
     };
     crate::support::runtime().block_on(async {
         let c = Client::new(&server.url);
-        let (mut all, _) = connect(String::new(), acme.clone()).await.expect("acme's stream opens");
-        let (mut theirs, _) = connect(String::new(), rival.clone()).await.expect("rival's stream opens");
+        let (mut all, _) = connect("?previews=true".into(), acme.clone()).await.expect("acme's stream opens");
+        let (mut theirs, _) = connect("?previews=true".into(), rival.clone()).await.expect("rival's stream opens");
         let id = c.submit(&acme, workflow()).await;
         let mut seen: Vec<Value> = Vec::new();
         while seen.last().is_none_or(|e| e["event"]["state"] != "succeeded") {
@@ -452,6 +452,21 @@ fn events_stream_to_the_tenant_and_resume_after_the_last_id() {
         assert_eq!(seen[0]["event"]["state"], "running");
         let finished = seen.iter().filter(|e| e["kind"] == "node" && e["event"]["event"] == "finished").count();
         assert_eq!(finished, 5, "every node's end arrives: {seen:?}");
+        // Previews of image outputs: small PNGs, live only (no id to resume from).
+        let previews: Vec<&Value> = seen.iter().filter(|e| e["kind"] == "preview").collect();
+        assert!(previews.len() >= 3, "{seen:?}");
+        for p in &previews {
+            use base64::Engine as _;
+            assert!(p["id"].is_null(), "{p}");
+            let bytes = base64::engine::general_purpose::STANDARD.decode(p["event"]["data"].as_str().unwrap()).unwrap();
+            let info = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap().info().clone();
+            assert_eq!(
+                (info.width, info.height),
+                (p["event"]["width"].as_u64().unwrap() as u32, p["event"]["height"].as_u64().unwrap() as u32)
+            );
+            assert!(info.width <= 256 && info.height <= 256, "{info:?}");
+        }
+        seen.retain(|e| e["kind"] != "preview");
         let ids: Vec<u64> = seen.iter().map(|e| e["id"].as_u64().unwrap()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
         // Reconnecting after the third event replays exactly what followed it.
@@ -650,6 +665,11 @@ fn admins_make_list_and_revoke_their_tenants_keys() {
         let brief = brief["token"].as_str().unwrap().to_string();
         assert_eq!(c.get("/v1/runs", &token).await.0, 200);
         assert_eq!(c.get("/v1/keys", &token).await.0, 403, "a runner does not manage keys");
+        assert_eq!(c.get("/v1/doctor", &token).await.0, 403, "nor sees the machine");
+        let (status, doctor) = c.get("/v1/doctor", &admin).await;
+        assert_eq!((status, doctor["backend"].as_str(), doctor["workers"].as_u64()), (200, Some("sqlite"), Some(2)));
+        assert!(doctor["machine"]["cpu_threads"].as_u64() > Some(0), "{doctor}");
+        assert!(doctor["machine"]["memory_total_bytes"].as_u64() > Some(0), "{doctor}");
         let (_, listed) = c.get("/v1/keys", &admin).await;
         assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "{listed}");
         let secret = token.rsplit('_').next().unwrap();
