@@ -59,6 +59,7 @@ fn launch(dir: &std::path::Path) -> Launch {
         recent_store: None,
         placement: switchyard_session::placement::PlacementOptions { at: Some("0".to_string()), ..Default::default() },
         inputs: Default::default(),
+        server: None,
     }
 }
 

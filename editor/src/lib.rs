@@ -44,6 +44,9 @@ pub struct Launch {
     pub placement: switchyard_session::placement::PlacementOptions,
     /// Where inputs may be read from (the settings file's `[inputs]`).
     pub inputs: switchyard_engine::InputRoots,
+    /// The server the Server window offers (the settings file's `[server]`), and whether
+    /// to connect to it at start.
+    pub server: Option<(work::ServerTarget, bool)>,
 }
 
 /// Starts the backend and builds the editor; `wake` repaints the UI when a reply arrives.
@@ -62,6 +65,12 @@ pub fn start(launch: Launch, wake: impl Fn() + Send + Sync + 'static) -> std::io
     let backend = work::Backend::start(settings, wake)?;
     let files = shell::files::Files::new(launch.templates_dir, launch.recent_store);
     let mut editor = Editor::new(launch.registry, backend, files, providers);
+    if let Some((target, now)) = launch.server {
+        editor.server = target;
+        if now {
+            editor.connect();
+        }
+    }
     if let Some(path) = launch.open {
         shell::file_actions::open(&mut editor, &path, false);
     }

@@ -6,8 +6,9 @@ use switchyard_nodes::cloud::kept::KeptResults;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use switchyard_editor::Launch;
 use switchyard_editor::shell::window::Window;
-use switchyard_editor::{Launch, work::Wallet};
+use switchyard_editor::work::{ServerTarget, Wallet};
 use switchyard_session::placement::PlacementOptions;
 use switchyard_session::settings::Config;
 
@@ -48,6 +49,13 @@ struct Args {
     /// A licence you hold, for models that need one (repeatable).
     #[arg(long = "licence", value_name = "NAME")]
     licences: Vec<String>,
+    /// Run on this Switchyard server (the API key comes from SWITCHYARD_TOKEN or the settings
+    /// file's [server] token); the Server menu connects and disconnects later too.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The server account runs bill, with --server.
+    #[arg(long, value_name = "NAME", requires = "server")]
+    server_account: Option<String>,
     /// Repaint continuously for this many seconds, print frame CPU times, and close.
     #[arg(long, value_name = "SECONDS")]
     frame_stats: Option<u64>,
@@ -73,6 +81,11 @@ fn main() -> Result<()> {
         licences: args.licences,
         ..PlacementOptions::default()
     };
+    let token = std::env::var("SWITCHYARD_TOKEN").ok().filter(|t| !t.is_empty()).or(config.server.token.clone());
+    let server = args.server.clone().or(config.server.url.clone()).map(|url| {
+        let target = ServerTarget { url, token: token.unwrap_or_default(), account: args.server_account.clone() };
+        (target, args.server.is_some())
+    });
     let launch = Launch {
         registry: switchyard_nodes::registry_keeping(&config, KeptResults::at_or_default(None)),
         catalog: switchyard_session::placement::load_catalog(&placement)?,
@@ -84,6 +97,7 @@ fn main() -> Result<()> {
         recent_store: dirs::config_dir().map(|d| d.join("switchyard").join("editor-recent.json")),
         placement,
         inputs: config.input_roots(),
+        server,
     };
     let stats = args.frame_stats.map(Duration::from_secs);
     let options = eframe::NativeOptions {

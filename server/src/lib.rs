@@ -8,7 +8,7 @@
 //! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
 
 mod api;
-pub mod client;
+pub use switchyard_client::{client, protocol};
 mod estimate;
 mod events;
 mod keys;
@@ -16,7 +16,6 @@ mod lanes;
 mod limits;
 mod metrics;
 mod outputs;
-pub mod protocol;
 mod queue;
 mod store;
 

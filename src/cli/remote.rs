@@ -2,8 +2,8 @@
 //! as a local run (0 succeeded, 1 failed, 2 refused, 3 over budget, 130 cancelled).
 
 use anyhow::{Context, Result};
-use switchyard_server::client::{Client, ClientError};
-use switchyard_server::protocol::{EventMessage, Problem, RunView, SubmitRequest};
+use switchyard_client::client::{Client, ClientError};
+use switchyard_client::protocol::{EventMessage, Problem, RunView, SubmitRequest};
 use switchyard_session::settings::Config;
 
 use super::Exit;

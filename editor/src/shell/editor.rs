@@ -19,7 +19,7 @@ use crate::canvas::viewer::{Action, Refusal};
 use crate::document::convert::to_file;
 use crate::document::history::History;
 use crate::document::model::{Doc, spec_of};
-use crate::work::{Backend, Check, Finished, Reply, Request, run_status_text};
+use crate::work::{Backend, Check, Finished, Reply, Request, ServerTarget, run_status_text};
 
 /// The canvas widget's id, so selection can be read back.
 pub const CANVAS_ID: &str = "switchyard-canvas";
@@ -75,6 +75,12 @@ pub struct Editor {
     pub(super) frame_all: u8,
     pub(super) canvas_rect: Rect,
     pub(super) transform: egui::emath::TSTransform,
+    /// The server to connect to, as the Server window edits it.
+    pub server: ServerTarget,
+    /// Whether the Server window is open.
+    pub server_window: bool,
+    /// The server runs go to, when connected (`connected to URL`).
+    pub connected: Option<String>,
     sent: Option<(u64, String)>,
     last_edit: Option<std::time::Instant>,
     pub(super) backend: Backend,
@@ -109,10 +115,25 @@ impl Editor {
             frame_all: 4,
             canvas_rect: Rect::NOTHING,
             transform: egui::emath::TSTransform::IDENTITY,
+            server: ServerTarget::default(),
+            server_window: false,
+            connected: None,
             sent: None,
             last_edit: None,
             backend,
         }
+    }
+
+    /// Quotes, runs and bills on `self.server` from now on, once it answers.
+    pub fn connect(&mut self) {
+        if self.backend.send(Request::Connect(self.server.clone())) {
+            self.status = format!("connecting to {}…", self.server.url);
+        }
+    }
+
+    /// Quotes, runs and bills here again.
+    pub fn disconnect(&mut self) {
+        self.backend.send(Request::Disconnect);
     }
 
     /// Replaces the graph (a file was opened, or undo), keeping nothing of the old run.
@@ -252,7 +273,7 @@ impl Editor {
         self.look.runs.clear();
         if self.backend.send(Request::Run(self.check())) {
             self.running = true;
-            self.status = "running…".into();
+            self.status = if self.connected.is_some() { "running on the server…" } else { "running…" }.into();
         }
     }
 
@@ -303,6 +324,16 @@ impl Editor {
                 self.status = format!("not run: {why}");
             }
             Reply::Balance(b) => self.balance = Some(b),
+            Reply::Connected(outcome) => {
+                self.status = match &outcome {
+                    Ok(what) => what.clone(),
+                    Err(why) => format!("local runs: {why}"),
+                };
+                self.server_window &= outcome.is_err();
+                self.connected = outcome.ok();
+                self.requote();
+                self.refresh_balance();
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-//! The menu bar: File, Edit, View and Run.
+//! The menu bar: File, Edit, View and Server.
 
 use egui::Ui;
 
@@ -18,6 +18,7 @@ pub fn bar(ed: &mut Editor, ui: &mut Ui) {
                 ui.close();
             }
         });
+        ui.menu_button("Server", |ui| server_menu(ed, ui));
         ui.separator();
         let name = ed.files.path.as_deref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
         let title = name.unwrap_or_else(|| "untitled".to_string());
@@ -78,6 +79,17 @@ fn edit_menu(ed: &mut Editor, ui: &mut Ui) {
     }
     if ui.add_enabled(!selected.is_empty(), egui::Button::new("Delete (Del)")).clicked() {
         ed.act(Action::Delete(selected));
+        ui.close();
+    }
+}
+
+fn server_menu(ed: &mut Editor, ui: &mut Ui) {
+    if ui.button("Connect…").clicked() {
+        ed.server_window = true;
+        ui.close();
+    }
+    if ui.add_enabled(ed.connected.is_some(), egui::Button::new("Disconnect (run here)")).clicked() {
+        ed.disconnect();
         ui.close();
     }
 }

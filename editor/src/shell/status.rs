@@ -10,7 +10,8 @@ use switchyard_billing::verdict::credits_text;
 pub fn bar(ed: &mut Editor, ui: &mut Ui) {
     ui.horizontal_wrapped(|ui| {
         let blocker = ed.run_blocker();
-        let run = ui.add_enabled(blocker.is_none(), egui::Button::new("▶ Run"));
+        let label = if ed.connected.is_some() { "▶ Run on server" } else { "▶ Run" };
+        let run = ui.add_enabled(blocker.is_none(), egui::Button::new(label));
         if let Some(why) = &blocker {
             run.clone().on_disabled_hover_text(why);
         }
@@ -37,6 +38,9 @@ pub fn bar(ed: &mut Editor, ui: &mut Ui) {
             ui.label(RichText::new(format!("⚠ {flag}")).color(Color32::from_rgb(255, 120, 90)).strong());
         }
         ui.separator();
+        if let Some(what) = &ed.connected {
+            ui.label(RichText::new(format!("🖧 {what}")).color(Color32::LIGHT_BLUE));
+        }
         ui.label(&ed.status);
     });
 }

@@ -11,6 +11,7 @@ use super::files::{Pending, Purpose};
 pub fn show(ed: &mut Editor, ui: &mut Ui) {
     let ctx = ui.ctx().clone();
     preview_window(ed, &ctx);
+    server_window(ed, &ctx);
     templates_window(ed, &ctx);
     if let Some((purpose, path)) = ed.files.dialog(&ctx) {
         match purpose {
@@ -99,4 +100,36 @@ fn close_guard(ed: &mut Editor, ctx: &egui::Context) {
         ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
         ed.files.confirm = Some(Pending::Quit);
     }
+}
+
+/// The Server window: a URL, an API key and the account to bill, then Connect.
+fn server_window(ed: &mut Editor, ctx: &egui::Context) {
+    let mut open = ed.server_window;
+    egui::Window::new("Run on a server").open(&mut open).resizable(false).show(ctx, |ui| {
+        egui::Grid::new("server-form").num_columns(2).show(ui, |ui| {
+            let label = ui.label("URL");
+            ui.add(egui::TextEdit::singleline(&mut ed.server.url).hint_text("http://127.0.0.1:8188"))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("API key");
+            ui.add(egui::TextEdit::singleline(&mut ed.server.token).password(true).hint_text("sy_…"))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Account");
+            let mut account = ed.server.account.clone().unwrap_or_default();
+            let field = egui::TextEdit::singleline(&mut account).hint_text("none: unbilled");
+            if ui.add(field).labelled_by(label.id).changed() {
+                ed.server.account = Some(account.trim().to_string()).filter(|a| !a.is_empty());
+            }
+            ui.end_row();
+        });
+        let ready = !ed.server.url.trim().is_empty() && !ed.server.token.trim().is_empty();
+        if ui.add_enabled(ready, egui::Button::new("Connect")).clicked() {
+            ed.connect();
+        }
+        if let Some(what) = &ed.connected {
+            ui.label(what);
+        }
+    });
+    ed.server_window &= open;
 }

@@ -1,5 +1,6 @@
 //! The engine side of the editor: a background tokio runtime that takes typed requests
-//! (check, run, cancel, balance) and sends typed replies back. The UI never waits on it.
+//! (check, run, cancel, balance, connect) and sends typed replies back; connected to a
+//! server, checks, runs and balances go there. The UI never waits on it.
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -7,9 +8,11 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Outbox, Reply, Request, Settings};
+use super::protocol::{Check, GraphQuote, Outbox, Reply, Request, Settings};
 use super::quote::quote;
+use super::remote::{self, Remote};
 use super::run::run;
+use switchyard_engine::Diagnostic;
 
 /// Requests the UI may queue at once; a full queue drops a check, never a run or cancel.
 const REQUEST_QUEUE: usize = 64;
@@ -46,9 +49,26 @@ impl Backend {
     }
 }
 
+/// A check on a server: validated here (the same node types), quoted there.
+async fn check_on(
+    settings: &Arc<Settings>,
+    remote: &Remote,
+    check: Check,
+) -> Result<Result<GraphQuote, String>, Vec<Diagnostic>> {
+    let s = Arc::clone(settings);
+    let c = check.clone();
+    match tokio::task::spawn_blocking(move || super::quote::compile(&s, &c)).await {
+        Ok(Err(diagnostics)) => return Err(diagnostics),
+        Err(e) => return Ok(Err(format!("the check failed: {e}"))),
+        Ok(Ok(_)) => {}
+    }
+    Ok(remote::quote(remote, &check).await)
+}
+
 async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, out: Outbox) {
     let mut running: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let executor = super::run::shared_executor();
+    let mut remote: Option<Arc<Remote>> = None;
     while let Some(mut request) = requests.recv().await {
         // Only the newest of several queued checks is worth doing.
         while let Request::Check(_) = request {
@@ -59,10 +79,15 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
         }
         match request {
             Request::Check(check) => {
-                let s = Arc::clone(&settings);
                 let rev = check.rev;
-                let result = tokio::task::spawn_blocking(move || quote(&s, &check)).await;
-                let result = result.unwrap_or_else(|e| Ok(Err(format!("the check failed: {e}"))));
+                let result = match &remote {
+                    Some(r) => check_on(&settings, r, check).await,
+                    None => {
+                        let s = Arc::clone(&settings);
+                        let result = tokio::task::spawn_blocking(move || quote(&s, &check)).await;
+                        result.unwrap_or_else(|e| Ok(Err(format!("the check failed: {e}"))))
+                    }
+                };
                 out.send(Reply::Checked { rev, result });
             }
             Request::Run(check) => {
@@ -71,8 +96,16 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
                     continue;
                 }
                 let cancel = CancellationToken::new();
-                let task =
-                    tokio::spawn(run(Arc::clone(&settings), Arc::clone(&executor), check, cancel.clone(), out.clone()));
+                let task = match &remote {
+                    Some(r) => tokio::spawn(remote::run(Arc::clone(r), check, cancel.clone(), out.clone())),
+                    None => tokio::spawn(run(
+                        Arc::clone(&settings),
+                        Arc::clone(&executor),
+                        check,
+                        cancel.clone(),
+                        out.clone(),
+                    )),
+                };
                 running = Some((cancel, task));
             }
             Request::Cancel => {
@@ -80,7 +113,21 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
                     cancel.cancel();
                 }
             }
-            Request::Balance => out.send(Reply::Balance(super::run::balance(settings.wallet.as_ref()).await)),
+            Request::Balance => out.send(Reply::Balance(match &remote {
+                Some(r) => remote::balance(r).await,
+                None => super::run::balance(settings.wallet.as_ref()).await,
+            })),
+            Request::Connect(target) => match remote::connect(target).await {
+                Ok((r, what)) => {
+                    remote = Some(Arc::new(r));
+                    out.send(Reply::Connected(Ok(what)));
+                }
+                Err(why) => out.send(Reply::Connected(Err(why))),
+            },
+            Request::Disconnect => {
+                remote = None;
+                out.send(Reply::Connected(Err("runs are local".into())));
+            }
         }
     }
     if let Some((cancel, task)) = running {

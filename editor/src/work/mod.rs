@@ -5,7 +5,9 @@
 pub mod backend;
 pub mod protocol;
 pub mod quote;
+pub mod remote;
 pub mod run;
 
 pub use backend::Backend;
 pub use protocol::{Badge, Check, Finished, GraphQuote, Outbox, Reply, Request, Settings, Wallet, run_status_text};
+pub use remote::ServerTarget;

@@ -26,6 +26,10 @@ pub enum Request {
     Cancel,
     /// Read the wallet's balance.
     Balance,
+    /// Quote, run and bill on a server from now on.
+    Connect(super::remote::ServerTarget),
+    /// Quote, run and bill here again.
+    Disconnect,
 }
 
 /// A graph to check or run.
@@ -61,6 +65,9 @@ pub enum Reply {
     Refused(String),
     /// The wallet's available credits, or why they are unknown.
     Balance(Result<i64, String>),
+    /// Where runs go now: `Ok(what)` on a server, `Err(why)` here (the connection failed,
+    /// or the editor disconnected).
+    Connected(Result<String, String>),
 }
 
 /// What the backend runs with.

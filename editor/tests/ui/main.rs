@@ -5,5 +5,6 @@
 mod editing;
 mod files;
 mod running;
+mod server;
 mod snapshots;
 mod support;

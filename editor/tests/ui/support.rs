@@ -27,6 +27,7 @@ pub fn launch(out: &Path) -> Launch {
             ..Default::default()
         },
         inputs: Default::default(),
+        server: None,
     }
 }
 
@@ -45,9 +46,14 @@ pub fn harness(out: &Path) -> Harness<'static, Editor> {
 
 pub fn opened(out: &Path, file: &Path) -> Harness<'static, Editor> {
     let mut h = harness(out);
-    files::open(h.state_mut(), file, false);
-    settle(&mut h, |ed| ed.look.checked_rev == Some(ed.rev));
+    open_file(&mut h, file);
     h
+}
+
+/// Opens `file` and waits for its first check.
+pub fn open_file(h: &mut Harness<'static, Editor>, file: &Path) {
+    files::open(h.state_mut(), file, false);
+    settle(h, |ed| ed.look.checked_rev == Some(ed.rev));
 }
 
 /// Steps frames until `done` holds (backend replies arrive between frames), for up to 20 s.

@@ -41,13 +41,25 @@ impl Store {
 
     /// The tenant's keys, newest first (never their secrets' hashes).
     pub(crate) async fn keys(&self, tenant: &str) -> Result<Vec<KeyView>, ServerError> {
-        Ok(sqlx::query_as(
+        type Row = (String, String, Option<String>, i64, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, role, member, created_at_ms, expires_at_ms, revoked_at_ms FROM api_keys WHERE tenant = $1 \
              ORDER BY created_at_ms DESC, id",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, role, member, created_at_ms, expires_at_ms, revoked_at_ms)| KeyView {
+                id,
+                role,
+                member,
+                created_at_ms,
+                expires_at_ms,
+                revoked_at_ms,
+            })
+            .collect())
     }
 
     /// Revokes the tenant's key `id` (once: a second revoke keeps the first time); `None`

@@ -7,7 +7,9 @@ use futures::StreamExt as _;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::protocol::{CancelReply, ErrorBody, EventMessage, RunPage, RunView, SubmitRequest};
+use crate::protocol::{
+    AccountList, CancelReply, ErrorBody, EventMessage, QuoteReply, RunPage, RunView, SubmitRequest, WalletView,
+};
 
 /// How long one API request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -91,6 +93,21 @@ impl Client {
         self.call(req).await
     }
 
+    /// Quotes a submission without running it.
+    pub async fn quote(&self, request: &SubmitRequest) -> Result<QuoteReply, ClientError> {
+        self.call(self.http.post(format!("{}/v1/quote", self.base)).json(request)).await
+    }
+
+    /// The key's tenant's accounts (a cheap check that the key works).
+    pub async fn accounts(&self) -> Result<AccountList, ClientError> {
+        self.call(self.http.get(format!("{}/v1/accounts", self.base))).await
+    }
+
+    /// One of the tenant's wallets.
+    pub async fn wallet(&self, account: &str) -> Result<WalletView, ClientError> {
+        self.call(self.http.get(format!("{}/v1/credits/{account}", self.base))).await
+    }
+
     /// One run.
     pub async fn run(&self, id: &str) -> Result<RunView, ClientError> {
         self.call(self.http.get(format!("{}/v1/runs/{id}", self.base))).await
@@ -112,17 +129,25 @@ impl Client {
 
     /// Follows run `id`'s events, handing each to `on_event`, until it ends; returns the
     /// ended run. A dropped stream is reopened after the last event seen.
-    pub async fn watch(&self, id: &str, mut on_event: impl FnMut(&EventMessage)) -> Result<RunView, ClientError> {
+    pub async fn watch(&self, id: &str, on_event: impl FnMut(&EventMessage)) -> Result<RunView, ClientError> {
+        self.watch_with(id, false, on_event).await
+    }
+
+    /// As [`Client::watch`], with previews of image outputs too when `previews` (live only:
+    /// a reopened stream gets the next ones).
+    pub async fn watch_with(
+        &self,
+        id: &str,
+        previews: bool,
+        mut on_event: impl FnMut(&EventMessage),
+    ) -> Result<RunView, ClientError> {
         let mut after: Option<u64> = None;
         loop {
             let run = self.run(id).await?;
             if run.ended() {
                 return Ok(run);
             }
-            let query = match after {
-                Some(a) => format!("?run={id}&after={a}"),
-                None => format!("?run={id}&after=0"),
-            };
+            let query = format!("?run={id}&after={}&previews={previews}", after.unwrap_or(0));
             let url = format!("{}/v1/events{query}", self.base.replacen("http", "ws", 1));
             let mut request = url.into_client_request().map_err(|e| self.unreachable(e))?;
             let auth = format!("Bearer {}", self.token).parse().map_err(|_| self.unreachable("a malformed token"))?;

@@ -1,5 +1,5 @@
-//! The API's messages as types, shared by the server and its clients (the CLI today, the
-//! editor next), so neither reads the other's JSON back by string keys.
+//! The API's messages as types, shared by the server and its clients (the CLI and the
+//! editor), so neither reads the other's JSON back by string keys.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -227,6 +227,12 @@ pub struct EventBody {
     /// Why a node failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Why a node was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A finished node's wall time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     /// A preview's output port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
@@ -236,6 +242,12 @@ pub struct EventBody {
     /// A preview's height.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// The previewed image's width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_width: Option<u32>,
+    /// The previewed image's height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_height: Option<u32>,
     /// A preview's media type (`image/png`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -327,7 +339,7 @@ pub struct KeyRequest {
 }
 
 /// A key as listed: never its secret.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct KeyView {
     /// Its public id (the middle of the token; logs name keys by it).
     pub id: String,
