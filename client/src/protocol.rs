@@ -582,9 +582,9 @@ pub struct DoctorReply {
     pub backend: String,
     /// Runs executed at once.
     pub workers: usize,
-    /// Runs waiting, every tenant's (queued, paused or scheduled).
+    /// The tenant's runs waiting (queued, paused or scheduled).
     pub queued: i64,
-    /// Runs executing.
+    /// The tenant's runs executing.
     pub running: i64,
     /// `ok`, or why the ledger cannot be opened.
     pub ledger: String,

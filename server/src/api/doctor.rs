@@ -1,6 +1,6 @@
 //! `/v1/doctor`: the server machine, for the tenant's admin: what local work it can do (CPU,
-//! memory, graphics adapters, the ONNX Runtime, free disk), its storage backend and its
-//! queue. The probe enumerates graphics adapters, so its answer is kept for a while.
+//! memory, graphics adapters, the ONNX Runtime, free disk), its storage backend and the
+//! tenant's own queue (never another tenant's). The probe enumerates graphics adapters, so its answer is kept for a while.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,8 +44,8 @@ impl Probe {
 pub(crate) async fn doctor(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<DoctorReply>, ApiError> {
     require(&caller, Permission::Admin)?;
     let machine = app.probe.machine(&app).await;
-    let depths = app.store.depths().await?;
-    let count = |state: &str| depths.iter().filter(|d| d.0 == state).map(|d| d.3).sum::<i64>();
+    let depths = app.store.tenant_depths(&caller.tenant).await?;
+    let count = |state: &str| depths.iter().filter(|d| d.0 == state).map(|d| d.1).sum::<i64>();
     Ok(Json(DoctorReply {
         version: env!("CARGO_PKG_VERSION").to_string(),
         backend: app.store.backend_name().to_string(),

@@ -416,6 +416,17 @@ impl Store {
         .await?)
     }
 
+    /// The tenant's runs waiting or running, by state.
+    pub(crate) async fn tenant_depths(&self, tenant: &str) -> Result<Vec<(String, i64)>, ServerError> {
+        Ok(sqlx::query_as(
+            "SELECT state, COUNT(*) FROM runs WHERE tenant = $1 \
+             AND state IN ('queued', 'paused', 'scheduled', 'running') GROUP BY state",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Queued runs by (tier, priority), and how many run now.
     pub(crate) async fn waiting_by_level(&self) -> Result<(BTreeMap<(i64, i64), i64>, i64), ServerError> {
         let rows: Vec<(i64, i64, i64)> =

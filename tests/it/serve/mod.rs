@@ -698,7 +698,16 @@ fn every_body_reading_route_refuses_malformed_and_oversize_bodies() {
         let c = Client::new(&server.url);
         assert_eq!(c.post("/v1/queue/pause", &key, &json!({})).await.0, 200);
         let id = c.submit(&key, workflow()).await;
-        let routes = ["/v1/runs".to_string(), "/v1/quote".into(), format!("/v1/runs/{id}/priority"), "/v1/keys".into()];
+        let post = reqwest::Method::POST;
+        let routes = [
+            (post.clone(), "/v1/runs".to_string()),
+            (post.clone(), "/v1/quote".into()),
+            (post.clone(), format!("/v1/runs/{id}/priority")),
+            (post.clone(), "/v1/keys".into()),
+            (post.clone(), "/v1/accounts/studio/grants".into()),
+            (post.clone(), "/v1/accounts/studio/topups".into()),
+            (reqwest::Method::PUT, "/v1/accounts/studio/members/ana".into()),
+        ];
         let bodies: [(&str, Vec<u8>); 6] = [
             ("empty", Vec::new()),
             ("not JSON", b"\x00\xff{".to_vec()),
@@ -707,13 +716,14 @@ fn every_body_reading_route_refuses_malformed_and_oversize_bodies() {
             ("an unknown field", b"{\"zzz\": 1}".to_vec()),
             ("deeply nested", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
         ];
-        for route in &routes {
+        for (method, route) in &routes {
             for (what, body) in &bodies {
-                let (status, reply) = c.send(reqwest::Method::POST, route, Some(&key), Some(body.clone())).await;
+                let (status, reply) = c.send(method.clone(), route, Some(&key), Some(body.clone())).await;
                 assert_eq!(status, 400, "{route} with {what}: {reply}");
                 assert!(reply["error"]["code"].is_string(), "{route} with {what}: {reply}");
             }
-            let big = c.http.post(format!("{}{route}", c.url)).bearer_auth(&key).body(vec![b'{'; 9 << 20]).send().await;
+            let big = c.http.request(method.clone(), format!("{}{route}", c.url)).bearer_auth(&key);
+            let big = big.body(vec![b'{'; 9 << 20]).send().await;
             if let Ok(resp) = big {
                 assert_eq!(resp.status().as_u16(), 413, "{route}");
             }
@@ -736,6 +746,8 @@ fn every_body_reading_route_refuses_malformed_and_oversize_bodies() {
         assert_eq!(page["runs"][0]["priority"], 0, "unchanged");
         let (_, keys) = c.get("/v1/keys", &key).await;
         assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "no key was made");
+        let (_, accounts) = c.get("/v1/accounts", &key).await;
+        assert_eq!(accounts["accounts"], json!([]), "no account was made");
     });
 }
 
