@@ -4,8 +4,8 @@
 
 pub use switchyard_ledger::plans::Plans;
 pub use switchyard_ledger::{
-    Balance, Credits, Grant, HoldId, HoldRecord, Ledger, LedgerError, Location, MemberUse, Recovery, Resolution,
-    Source, TransferRecord, to_csv,
+    Balance, Credits, Grant, GrantReceipt, HoldId, HoldRecord, Ledger, LedgerError, Location, MemberUse, Recovery,
+    Resolution, Source, TransferRecord, to_csv,
 };
 
 /// Opens (creating if needed) the ledger at `location` for administration, after

@@ -3,13 +3,14 @@
 //! from the caller's tenant, so another tenant's cannot be named; an account comes into
 //! being with its first grant or top-up.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use switchyard_session::credits::{Credits, Ledger, LedgerError, Plans};
+use switchyard_session::credits::{Credits, GrantReceipt, Ledger, LedgerError, Plans};
 
 use super::credits::{failed, view, wallet};
 use super::runs::parse;
@@ -62,16 +63,32 @@ pub(crate) async fn grant(
     named("account", &account)?;
     let req: GrantRequest = parse(&body)?;
     let plans = Plans::builtin();
-    let Some(plan) = plans.plans.get(&req.plan) else {
-        let known = plans.plans.keys().cloned().collect::<Vec<_>>().join(", ");
-        return Err(ApiError::bad_request("bad-field", format!("no plan {:?}; plans: {known}", req.plan)));
-    };
+    let plan = pick("plan", &plans.plans, &req.plan)?;
     let ledger = ledger(&app).await?;
     let wallet = wallet_of(&caller.tenant, &account);
     let receipt = ledger.grant_plan(&wallet, &req.plan, plan, req.seats, req.credits).await.map_err(refused)?;
     tracing::info!(tenant = %caller.tenant, account, plan = req.plan, key_id = %caller.key_id, "plan granted");
-    let wallet = view(ledger, &wallet, account.clone()).await?;
-    Ok((StatusCode::CREATED, Json(GrantReply { account, amount: receipt.amount.0, lot: receipt.lot, wallet })))
+    granted(ledger, &wallet, account, receipt).await
+}
+
+/// The plan or pack `name` of `table`, or a 400 that lists them.
+fn pick<'a, T>(what: &str, table: &'a BTreeMap<String, T>, name: &str) -> Result<&'a T, ApiError> {
+    table.get(name).ok_or_else(|| {
+        let known = table.keys().cloned().collect::<Vec<_>>().join(", ");
+        ApiError::bad_request("bad-field", format!("no {what} {name:?}; {what}s: {known}"))
+    })
+}
+
+/// The reply to a grant or top-up: the lot and the wallet after it.
+async fn granted(
+    ledger: &Ledger,
+    wallet: &str,
+    account: String,
+    receipt: GrantReceipt,
+) -> Result<(StatusCode, Json<GrantReply>), ApiError> {
+    let view = view(ledger, wallet, account.clone()).await?;
+    let reply = GrantReply { account, amount: receipt.amount.0, lot: receipt.lot, wallet: view };
+    Ok((StatusCode::CREATED, Json(reply)))
 }
 
 /// `POST /v1/accounts/{account}/topups`: a bought pack, once per payment id (the tenant's
@@ -86,10 +103,7 @@ pub(crate) async fn topup(
     named("account", &account)?;
     let req: TopupRequest = parse(&body)?;
     let plans = Plans::builtin();
-    let Some(pack) = plans.packs.get(&req.pack) else {
-        let known = plans.packs.keys().cloned().collect::<Vec<_>>().join(", ");
-        return Err(ApiError::bad_request("bad-field", format!("no pack {:?}; packs: {known}", req.pack)));
-    };
+    let pack = pick("pack", &plans.packs, &req.pack)?;
     if req.payment_id.trim().is_empty() || req.payment_id.len() > 200 {
         return Err(ApiError::bad_request("bad-field", "payment_id must be 1 to 200 bytes"));
     }
@@ -98,8 +112,7 @@ pub(crate) async fn topup(
     let payment = format!("{}/{}", caller.tenant, req.payment_id);
     let receipt = ledger.topup(&wallet, &req.pack, pack, &payment).await.map_err(refused)?;
     tracing::info!(tenant = %caller.tenant, account, pack = req.pack, key_id = %caller.key_id, "topped up");
-    let wallet = view(ledger, &wallet, account.clone()).await?;
-    Ok((StatusCode::CREATED, Json(GrantReply { account, amount: receipt.amount.0, lot: receipt.lot, wallet })))
+    granted(ledger, &wallet, account, receipt).await
 }
 
 fn member_view(m: switchyard_session::credits::MemberUse) -> MemberView {
