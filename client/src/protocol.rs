@@ -282,6 +282,24 @@ pub struct PriorityReply {
     pub priority: i64,
 }
 
+/// Moves a waiting run within its account's own line (same tier and priority): to the
+/// `front` or the `back`. Other accounts' turns are untouched, so fair share holds.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// `front` or `back`.
+    pub to: String,
+}
+
+/// A move's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MoveReply {
+    /// The run.
+    pub id: String,
+    /// The run it changed places with, if any (none when it was already there).
+    pub swapped_with: Option<String>,
+}
+
 /// Whether the tenant's queue is paused.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct QueueReply {

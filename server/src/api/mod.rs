@@ -28,8 +28,8 @@ use tower_http::trace::TraceLayer;
 use crate::keys::{Caller, Permission};
 use crate::protocol::{AccountList, GrantReply, GrantRequest, MemberList, MemberRequest, MemberView, TopupRequest};
 use crate::protocol::{
-    CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, OutputList, PriorityReply, PriorityRequest, QueueReply,
-    RunPage, RunView, SubmitRequest, UploadReply,
+    CancelReply, KeyCreated, KeyList, KeyRequest, KeyView, MoveReply, MoveRequest, OutputList, PriorityReply,
+    PriorityRequest, QueueReply, RunPage, RunView, SubmitRequest, UploadReply,
 };
 use crate::protocol::{DoctorReply, HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
 use crate::{App, ServerError};
@@ -73,6 +73,13 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
                 .reply::<PriorityReply>(200)
                 .errors(&[400, 403, 404, 409]),
             body(post(runs::priority)),
+        ),
+        (
+            Doc::new("post", "/runs/{id}/move", "Move a waiting run to the front or back of its account's line")
+                .body::<MoveRequest>()
+                .reply::<MoveReply>(200)
+                .errors(&[400, 403, 404, 409]),
+            body(post(runs::move_run)),
         ),
         (
             Doc::new("get", "/runs/{id}/outputs", "A run's output files").reply::<OutputList>(200).errors(&[404]),

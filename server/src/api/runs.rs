@@ -15,7 +15,8 @@ use super::{ApiError, require};
 use crate::keys::{Caller, Permission, check_name};
 use crate::lanes::{OffPeak, OnWait, Placing, next_off_peak, surge, uses_economy};
 use crate::protocol::{
-    CancelReply, PriorityReply, PriorityRequest, QueueReply, Quote, RunPage, RunView, SubmitRequest, Surge,
+    CancelReply, MoveReply, MoveRequest, PriorityReply, PriorityRequest, QueueReply, Quote, RunPage, RunView,
+    SubmitRequest, Surge,
 };
 use crate::queue::{Refusal, prepare, wallet_of};
 use crate::store::{Cancelled, RunRow, now_ms};
@@ -437,6 +438,33 @@ pub(crate) async fn priority(
             StatusCode::CONFLICT,
             "not-queued",
             format!("run {id} is {}; only a waiting run's priority changes", run.state),
+        )),
+    }
+}
+
+/// `POST /v1/runs/{id}/move` `{"to": "front" | "back"}`: within the run's account's own line.
+pub(crate) async fn move_run(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<MoveReply>, ApiError> {
+    require(&caller, Permission::Run)?;
+    let req: MoveRequest = parse(&body)?;
+    let front = match req.to.as_str() {
+        "front" => true,
+        "back" => false,
+        other => return Err(bad_field(format!("to {other:?}: front or back"))),
+    };
+    if let Some(swapped_with) = app.store.move_run(&caller.tenant, &id, front).await? {
+        return Ok(Json(MoveReply { id, swapped_with }));
+    }
+    match app.store.run(&caller.tenant, &id).await? {
+        None => Err(ApiError::not_found(format!("no run {id}"))),
+        Some(run) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not-queued",
+            format!("run {id} is {}; only a waiting run moves", run.state),
         )),
     }
 }

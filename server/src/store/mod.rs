@@ -244,6 +244,50 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Moves the tenant's waiting run `id` to the front (or back) of its account's own line
+    /// at its tier and priority, by swapping turns with the run there. `None` when the
+    /// tenant has no such waiting run; `Some(None)` when it was already there.
+    pub(crate) async fn move_run(
+        &self,
+        tenant: &str,
+        id: &str,
+        front: bool,
+    ) -> Result<Option<Option<String>>, ServerError> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!(
+            "SELECT COALESCE(account, ''), tier, priority, turn FROM runs WHERE tenant = $1 AND id = $2 \
+             AND state IN ('queued', 'paused'){lock}"
+        );
+        let found: Option<(String, i64, i64, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+        let Some((account, tier, priority, turn)) = found else { return Ok(None) };
+        let order = if front { "turn, submitted_at_ms, id" } else { "turn DESC, submitted_at_ms DESC, id DESC" };
+        let sql = format!(
+            "SELECT id, turn FROM runs WHERE tenant = $1 AND COALESCE(account, '') = $2 AND tier = $3 \
+             AND priority = $4 AND state IN ('queued', 'paused') ORDER BY {order} LIMIT 1{lock}"
+        );
+        let (other, other_turn): (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(&account)
+            .bind(tier)
+            .bind(priority)
+            .fetch_one(&mut *tx)
+            .await?;
+        if other == id {
+            tx.commit().await?;
+            return Ok(Some(None));
+        }
+        for (run, to) in [(id, other_turn), (other.as_str(), turn)] {
+            sqlx::query("UPDATE runs SET turn = $1 WHERE id = $2").bind(to).bind(run).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(Some(other)))
+    }
+
     /// Takes the next queued run of `pick` (plan tier, then the run's priority, then its
     /// account's turn, then the oldest) and marks it running. A paused tenant's runs are
     /// `paused` and an off-peak run is `scheduled`, not `queued`, so this reads one entry of

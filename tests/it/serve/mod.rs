@@ -53,8 +53,9 @@ fn another_tenants_key_finds_nothing() {
         // Acme's queue is paused, so its run stays queued while the rival tries everything.
         assert_eq!(c.post("/v1/queue/pause", &acme, &json!({})).await.0, 200);
         let id = c.submit(&acme, workflow()).await;
-        let checks: [(reqwest::Method, String, Option<Value>); 4] = [
+        let checks: [(reqwest::Method, String, Option<Value>); 5] = [
             (reqwest::Method::GET, format!("/v1/runs/{id}"), None),
+            (reqwest::Method::POST, format!("/v1/runs/{id}/move"), Some(json!({ "to": "front" }))),
             (reqwest::Method::POST, format!("/v1/runs/{id}/cancel"), Some(json!({}))),
             (reqwest::Method::POST, format!("/v1/runs/{id}/priority"), Some(json!({ "priority": 9 }))),
             (reqwest::Method::GET, format!("/v1/runs/{id}/nothing"), None),
@@ -785,5 +786,35 @@ fn a_run_that_would_wait_too_long_is_refused_at_submit() {
         let (status, _) = c.post("/v1/runs", &key, &json!({ "workflow": workflow(), "max_wait_s": 86_400 })).await;
         assert_eq!(status, 201, "a patient run is queued");
         c.post(&format!("/v1/runs/{slow}/cancel"), &key, &json!({})).await;
+    });
+}
+
+/// A waiting run moves to the front of its account's own line and starts first; moving a run
+/// that is not waiting, or to nowhere, is refused.
+#[test]
+fn a_waiting_run_moves_to_the_front_of_its_own_line() {
+    let data = tempfile::tempdir().unwrap();
+    let key = create_key(data.path(), "acme", "admin");
+    let server = serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &["--workers", "1"]);
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        assert_eq!(c.post("/v1/queue/pause", &key, &json!({})).await.0, 200);
+        let ids =
+            [c.submit(&key, workflow()).await, c.submit(&key, workflow()).await, c.submit(&key, workflow()).await];
+        let (status, moved) = c.post(&format!("/v1/runs/{}/move", ids[2]), &key, &json!({ "to": "front" })).await;
+        assert_eq!((status, moved["swapped_with"].as_str()), (200, Some(ids[0].as_str())), "{moved}");
+        let (_, again) = c.post(&format!("/v1/runs/{}/move", ids[2]), &key, &json!({ "to": "front" })).await;
+        assert!(again["swapped_with"].is_null(), "already at the front: {again}");
+        let (status, bad) = c.post(&format!("/v1/runs/{}/move", ids[2]), &key, &json!({ "to": "up" })).await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("bad-field")));
+        assert_eq!(c.post("/v1/queue/resume", &key, &json!({})).await.0, 200);
+        let mut started = Vec::new();
+        for id in &ids {
+            let run = c.wait_for(&key, id, &["succeeded"]).await;
+            started.push(run["started_at_ms"].as_i64().unwrap());
+        }
+        assert!(started[2] <= started[1] && started[1] <= started[0], "the moved run first: {started:?}");
+        let (status, done) = c.post(&format!("/v1/runs/{}/move", ids[0]), &key, &json!({ "to": "back" })).await;
+        assert_eq!((status, done["error"]["code"].as_str()), (409, Some("not-queued")), "{done}");
     });
 }
