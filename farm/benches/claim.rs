@@ -1,0 +1,97 @@
+//! The farm's queue under load, on the PostgreSQL the tests use (a database of its own):
+//! - claim latency (one task at a time) with 1,000,000 tasks waiting and 1,000,000 finished
+//!   ones in the table, p50 and p99, with the claim's EXPLAIN plan;
+//! - throughput: 8 worker slots claiming, completing and claiming again trivial tasks.
+//!
+//! `cargo bench -p switchyard-farm --bench claim`
+
+use std::time::Instant;
+
+use switchyard_farm::{Farm, Outcome};
+use switchyard_testkit::TestDatabase;
+
+const WAITING: i64 = 1_000_000;
+const SLOTS: usize = 8;
+const THROUGHPUT_TASKS: i64 = 20_000;
+
+async fn fill(pool: &sqlx::PgPool, run: &str, n: i64, state: &str) {
+    let sql = format!(
+        "INSERT INTO farm_tasks (run_id, seq, item_from, item_to, state, max_attempts, created_at_ms, priority) \
+         SELECT '{run}', g, g, g + 1, '{state}', 3, 0, (g % 5) FROM generate_series(0, {n} - 1) g"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.expect("filled");
+    sqlx::raw_sql("ANALYZE farm_tasks").execute(pool).await.expect("analyzed");
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+async fn latency(farm: &Farm, pool: &sqlx::PgPool) {
+    fill(pool, "done", WAITING, "done").await;
+    fill(pool, "deep", WAITING, "queued").await;
+    let mut ms = Vec::with_capacity(2_000);
+    for i in 0..2_000 {
+        let t = Instant::now();
+        let lease = farm.claim(&format!("w{}", i % 1000), 1, 60_000).await.expect("claimed");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(lease.len(), 1);
+    }
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "claim with {WAITING} waiting and {WAITING} finished: p50 {:.2} ms, p99 {:.2} ms ({} claims)",
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.len()
+    );
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "EXPLAIN SELECT id, priority FROM farm_tasks WHERE state = 'queued' ORDER BY priority DESC, id LIMIT 1 \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("explained");
+    println!("claim plan:");
+    for (line,) in plan {
+        println!("  {line}");
+    }
+}
+
+async fn throughput(farm: &Farm, pool: &sqlx::PgPool) {
+    sqlx::raw_sql("DELETE FROM farm_tasks").execute(pool).await.expect("emptied");
+    fill(pool, "fast", THROUGHPUT_TASKS, "queued").await;
+    let started = Instant::now();
+    let mut slots = Vec::new();
+    for s in 0..SLOTS {
+        let farm = farm.clone();
+        slots.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            loop {
+                let Some(lease) = farm.claim(&format!("slot{s}"), 1, 60_000).await.expect("claimed").pop() else {
+                    return done;
+                };
+                farm.complete(&lease, &Outcome::Done).await.expect("completed");
+                done += 1;
+            }
+        }));
+    }
+    let mut done = 0;
+    for s in slots {
+        done += s.await.expect("a slot");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("{SLOTS} slots, trivial tasks: {done} claimed and completed in {secs:.2} s = {:.0}/s", done as f64 / secs);
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let db = TestDatabase::create().await;
+        let farm = Farm::connect(&db.url, 16).await.expect("connected");
+        let pool = db.pool(2).await;
+        latency(&farm, &pool).await;
+        throughput(&farm, &pool).await;
+        pool.close().await;
+        db.drop_now().await;
+    });
+}

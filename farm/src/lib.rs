@@ -1,0 +1,17 @@
+//! The render farm's task queue, on PostgreSQL: the single source of truth for tasks and
+//! their leases (and, in the same database, the ledger).
+//!
+//! - `split.rs`: the splitting rule, a run's batch items into tasks.
+//! - `queue.rs`: tasks added, claimed (`FOR UPDATE SKIP LOCKED`), renewed, completed and
+//!   reaped, each lease under a token that a lost lease can never complete with.
+
+mod queue;
+mod split;
+
+pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
+pub use split::{Split, split};
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,237 @@
+//! Tasks and their leases. A claim takes the head of the waiting tasks with
+//! `FOR UPDATE SKIP LOCKED` (concurrent claimers never wait on, or take, each other's rows)
+//! and gives each task a fresh lease token; renewals and completions name the token, so
+//! whoever lost a lease (a dead or stalled worker) finds nothing to renew or complete. The
+//! reaper puts expired leases back in the queue, counting the attempt, until a task's
+//! attempts run out.
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::now_ms;
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum FarmError {
+    /// The database failed.
+    #[error("farm database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Its schema could not be brought up to date.
+    #[error("farm database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The lease is no longer this holder's: it expired and was re-queued (and perhaps
+    /// claimed by another worker), or its run was cancelled. Stop the task; report nothing.
+    #[error("task {task}: the lease was lost (expired, re-queued or cancelled); its result is not taken")]
+    LeaseLost {
+        /// The task.
+        task: i64,
+    },
+}
+
+/// A task to add.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    /// Its index in the run.
+    pub seq: u32,
+    /// Its first batch item.
+    pub from: u32,
+    /// One past its last.
+    pub to: u32,
+    /// Higher first.
+    pub priority: i64,
+    /// Attempts before it fails for good.
+    pub max_attempts: u32,
+}
+
+/// A task held by a worker.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Lease {
+    /// The task.
+    pub task: i64,
+    /// The lease: renewals and the completion must name it.
+    pub token: String,
+    /// The run.
+    pub run_id: String,
+    /// The task's index in the run.
+    pub seq: i32,
+    /// Its items, `[from, to)`.
+    pub item_from: i32,
+    /// One past its last item.
+    pub item_to: i32,
+    /// This is its attempt number (from 1).
+    pub attempt: i32,
+    /// When the lease runs out unless renewed (unix ms).
+    pub expires_at_ms: i64,
+}
+
+/// How a leased task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every item is done.
+    Done,
+    /// It failed: retried while it has attempts left.
+    Failed(String),
+}
+
+/// A task as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct TaskRow {
+    /// The task.
+    pub id: i64,
+    /// The run.
+    pub run_id: String,
+    /// Its index in the run.
+    pub seq: i32,
+    /// `queued`, `leased`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// The worker holding it, or that held it last.
+    pub leased_by: Option<String>,
+    /// Why its last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The farm's queue.
+#[derive(Clone)]
+pub struct Farm {
+    pool: PgPool,
+}
+
+impl Farm {
+    /// Connects to PostgreSQL at `url` (at most `connections` at once) and brings the
+    /// farm's tables up to date beside whatever else the database holds.
+    pub async fn connect(url: &str, connections: u32) -> Result<Self, FarmError> {
+        let pool = PgPoolOptions::new().max_connections(connections).connect(url).await?;
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Adds a run's tasks in one transaction (all or none).
+    pub async fn add(&self, run_id: &str, tasks: &[NewTask]) -> Result<(), FarmError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for t in tasks {
+            sqlx::query(
+                "INSERT INTO farm_tasks (run_id, seq, item_from, item_to, priority, max_attempts, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(run_id)
+            .bind(t.seq as i32)
+            .bind(t.from as i32)
+            .bind(t.to as i32)
+            .bind(t.priority)
+            .bind(t.max_attempts.max(1) as i32)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leases up to `n` waiting tasks (highest priority, then oldest) to `worker` for
+    /// `lease_ms`, each under a fresh token, in one statement.
+    pub async fn claim(&self, worker: &str, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
+        let now = now_ms();
+        let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        Ok(sqlx::query_as(
+            "WITH picked AS ( \
+                 SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS k FROM ( \
+                     SELECT id, priority FROM farm_tasks WHERE state = 'queued' \
+                     ORDER BY priority DESC, id LIMIT $1 FOR UPDATE SKIP LOCKED) head) \
+             UPDATE farm_tasks t SET state = 'leased', lease_token = ($2::text[])[picked.k], leased_by = $3, \
+                 lease_expires_at_ms = $4, attempts = t.attempts + 1 \
+             FROM picked WHERE t.id = picked.id \
+             RETURNING t.id AS task, t.lease_token AS token, t.run_id, t.seq, t.item_from, t.item_to, \
+                 t.attempts AS attempt, t.lease_expires_at_ms AS expires_at_ms",
+        )
+        .bind(i64::from(n))
+        .bind(&tokens)
+        .bind(worker)
+        .bind(now + lease_ms)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Extends a held lease by `lease_ms` from now; `LeaseLost` if it is not held any more.
+    pub async fn renew(&self, lease: &Lease, lease_ms: i64) -> Result<i64, FarmError> {
+        let until = now_ms() + lease_ms;
+        let done = sqlx::query(
+            "UPDATE farm_tasks SET lease_expires_at_ms = $1 WHERE id = $2 AND lease_token = $3 AND state = 'leased'",
+        )
+        .bind(until)
+        .bind(lease.task)
+        .bind(&lease.token)
+        .execute(&self.pool)
+        .await?;
+        match done.rows_affected() {
+            1 => Ok(until),
+            _ => Err(FarmError::LeaseLost { task: lease.task }),
+        }
+    }
+
+    /// Records how a held task ended; `LeaseLost` (and nothing recorded) if the lease is not
+    /// held any more. A failure goes back to the queue while attempts are left.
+    pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
+        let (state_sql, error) = match outcome {
+            Outcome::Done => ("'done'", None),
+            Outcome::Failed(why) => ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", Some(why)),
+        };
+        let sql = format!(
+            "UPDATE farm_tasks SET state = {state_sql}, last_error = COALESCE($1, last_error), lease_token = NULL, \
+             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased'"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(error)
+            .bind(now_ms())
+            .bind(lease.task)
+            .bind(&lease.token)
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            1 => Ok(()),
+            _ => Err(FarmError::LeaseLost { task: lease.task }),
+        }
+    }
+
+    /// Puts every lease expired by `now` back in the queue (or fails its task when its
+    /// attempts are spent). Returns how many leases it took back.
+    pub async fn reap(&self, now: i64) -> Result<u64, FarmError> {
+        let done = sqlx::query(
+            "UPDATE farm_tasks SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
+             last_error = 'the worker stopped renewing its lease (lost or stalled)', lease_token = NULL, \
+             lease_expires_at_ms = NULL WHERE state = 'leased' AND lease_expires_at_ms <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Cancels a run's tasks that have not ended; their holders find their leases lost at
+    /// the next renewal. Returns how many.
+    pub async fn cancel_run(&self, run_id: &str) -> Result<u64, FarmError> {
+        let done = sqlx::query(
+            "UPDATE farm_tasks SET state = 'cancelled', lease_token = NULL, lease_expires_at_ms = NULL \
+             WHERE run_id = $1 AND state IN ('queued', 'leased')",
+        )
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A run's tasks, in order.
+    pub async fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, FarmError> {
+        Ok(sqlx::query_as(
+            "SELECT id, run_id, seq, state, attempts, leased_by, last_error FROM farm_tasks \
+             WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
