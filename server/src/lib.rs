@@ -61,6 +61,8 @@ pub struct ServerOptions {
     pub rate_per_s: u32,
     /// Where to serve `/metrics` (an operator's address: it spans every tenant); off if `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// A provider catalog file instead of the shipped one.
+    pub catalog: Option<PathBuf>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -104,6 +106,8 @@ pub(crate) struct App {
     opened_ledger: tokio::sync::OnceCell<switchyard_session::credits::Ledger>,
     registry: Registry,
     catalog: Arc<Catalog>,
+    /// The catalog's data as `/v1/catalog` publishes it.
+    catalog_json: serde_json::Value,
     onnx: OnnxSettings,
     ledger: Location,
     data: PathBuf,
@@ -169,7 +173,14 @@ impl Server {
         if requeued > 0 {
             tracing::warn!(requeued, "runs left running by a stopped server are queued again");
         }
-        let catalog = Catalog::builtin();
+        let placement =
+            switchyard_session::placement::PlacementOptions { catalog: opts.catalog.clone(), ..Default::default() };
+        let catalog =
+            switchyard_session::placement::load_catalog(&placement).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let catalog_json = match &opts.catalog {
+            Some(file) => switchyard_session::catalog::json_of(&std::fs::read_to_string(file)?),
+            None => switchyard_session::catalog::builtin_json(),
+        };
         let provider_errors = Arc::new(switchyard_nodes::cloud::stats::ProviderErrors::default());
         let kept = KeptResults::at(data.join("paid"));
         let registry = switchyard_nodes::registry_counting(&opts.settings, kept, Arc::clone(&provider_errors));
@@ -185,6 +196,7 @@ impl Server {
             store,
             registry,
             catalog: Arc::new(catalog),
+            catalog_json,
             onnx: opts.settings.onnx_settings(),
             ledger: ledger_location(&data, opts.database.as_deref()),
             data,

@@ -7,8 +7,10 @@ pub use switchyard_catalog::{Catalog, json_schema};
 
 /// The shipped catalog's data as JSON (its TOML, one to one), for a server to publish.
 pub fn builtin_json() -> serde_json::Value {
-    toml::from_str::<toml::Value>(switchyard_catalog::BUILTIN)
-        .ok()
-        .and_then(|v| serde_json::to_value(v).ok())
-        .unwrap_or_default()
+    json_of(switchyard_catalog::BUILTIN)
+}
+
+/// A catalog file's data as JSON (its TOML, one to one); null if it is not TOML.
+pub fn json_of(toml_text: &str) -> serde_json::Value {
+    toml::from_str::<toml::Value>(toml_text).ok().and_then(|v| serde_json::to_value(v).ok()).unwrap_or_default()
 }

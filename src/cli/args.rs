@@ -186,10 +186,14 @@ pub struct ServeArgs {
     /// Serve /metrics (Prometheus text) on this address, for the operator's network.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// A provider catalog (prices, routes, surge and off-peak windows) instead of the
+    /// shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,
-    /// The new key's role: viewer, runner or admin.
+    /// The new key's role: viewer, runner, editor, billing or admin.
     #[arg(long, default_value = "admin", requires = "create_key")]
     pub role: String,
 }

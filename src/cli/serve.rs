@@ -33,6 +33,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             grace_ms: args.grace_ms,
             rate_per_s: args.rate_limit,
             metrics_listen: args.metrics_listen,
+            catalog: args.catalog.clone(),
             settings,
         };
         let server = Server::bind(opts).await?;

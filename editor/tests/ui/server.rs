@@ -24,6 +24,7 @@ fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
             grace_ms: 100,
             rate_per_s: 0,
             metrics_listen: None,
+            catalog: None,
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

@@ -24,6 +24,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         grace_ms: 0,
         rate_per_s: 0,
         metrics_listen: None,
+        catalog: None,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

@@ -74,6 +74,6 @@ pub(crate) async fn nodes(State(app): State<Arc<App>>, _caller: Caller) -> Json<
 }
 
 /// `GET /v1/catalog`: the provider catalog the server places and prices with.
-pub(crate) async fn catalog(_caller: Caller) -> Json<Value> {
-    Json(switchyard_session::catalog::builtin_json())
+pub(crate) async fn catalog(State(app): State<Arc<App>>, _caller: Caller) -> Json<Value> {
+    Json(app.catalog_json.clone())
 }

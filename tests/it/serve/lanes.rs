@@ -18,7 +18,15 @@ fn off_peak_runs_wait_for_the_window_and_economy_runs_yield_to_standard_ones() {
     let farm = crate::spend::Farm::new();
     let data = farm.dir.path().join("srv");
     let admin = create_key(&data, "acme", "admin");
-    let server = serve_with(farm.cmd(), &data, &["--workers", "1"]);
+    // The off-peak window opens two hours from now, whatever the time of day.
+    let hour = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600) % 24;
+    let shipped = std::fs::read_to_string(crate::spend::root().join("catalog/data/catalog.toml")).unwrap();
+    let window = format!("from_hour_utc = {}\nto_hour_utc = {}", (hour + 2) % 24, (hour + 2) % 24 + 1);
+    assert!(shipped.contains("from_hour_utc = 2\nto_hour_utc = 6"), "the shipped off-peak window moved");
+    let catalog = farm.dir.path().join("catalog.toml");
+    std::fs::write(&catalog, shipped.replace("from_hour_utc = 2\nto_hour_utc = 6", &window)).unwrap();
+    let catalog = catalog.display().to_string();
+    let server = serve_with(farm.cmd(), &data, &["--workers", "1", "--catalog", &catalog]);
     crate::support::runtime().block_on(async {
         let c = Client::new(&server.url);
         assert_eq!(c.post("/v1/accounts/studio/grants", &admin, &json!({ "plan": "pro" })).await.0, 201);
@@ -34,18 +42,23 @@ fn off_peak_runs_wait_for_the_window_and_economy_runs_yield_to_standard_ones() {
         let (status, off) = c.post("/v1/runs", &admin, &billed(json!({ "when": "off-peak" }))).await;
         assert_eq!(status, 201, "{off}");
         let off_id = off["id"].as_str().unwrap();
-        if let Some(start) = off["not_before_ms"].as_i64() {
-            assert_eq!(off["state"], "scheduled", "{off}");
-            assert!(off["expected_start_ms"].as_i64().unwrap() >= start, "{off}");
-            assert!(later["quote"]["max"].as_i64() < now["quote"]["max"].as_i64(), "{later} against {now}");
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-            let (_, still) = c.get(&format!("/v1/runs/{off_id}"), &admin).await;
-            assert_eq!(still["state"], "scheduled", "it waits for its window: {still}");
-            let (_, listed) = c.get("/v1/runs?state=scheduled", &admin).await;
-            assert_eq!(listed["runs"][0]["id"], off_id, "{listed}");
-        }
+        let start = off["not_before_ms"].as_i64().expect("a start time");
+        assert_eq!(off["state"], "scheduled", "{off}");
+        let now_ms = off["submitted_at_ms"].as_i64().unwrap();
+        assert!(start > now_ms + 3_600_000 && start <= now_ms + 2 * 3_600_000, "in about two hours: {off}");
+        assert_eq!(start % 3_600_000, 0, "on the hour the window opens: {off}");
+        assert!(off["expected_start_ms"].as_i64().unwrap() >= start, "{off}");
+        assert!(later["quote"]["max"].as_i64() < now["quote"]["max"].as_i64(), "{later} against {now}");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let (_, still) = c.get(&format!("/v1/runs/{off_id}"), &admin).await;
+        assert_eq!(still["state"], "scheduled", "it waits for its window: {still}");
+        let (_, listed) = c.get("/v1/runs?state=scheduled", &admin).await;
+        assert_eq!(listed["runs"][0]["id"], off_id, "{listed}");
+        let (_, published) = c.get("/v1/catalog", &admin).await;
+        let hours = published["schedule"][1]["from_hour_utc"].as_u64();
+        assert_eq!(hours, Some((hour + 2) % 24), "the server publishes the catalog it prices with");
         let (_, cancelled) = c.post(&format!("/v1/runs/{off_id}/cancel"), &admin, &json!({})).await;
-        assert!(["cancelled", "cancelling"].contains(&cancelled["state"].as_str().unwrap()), "{cancelled}");
+        assert_eq!(cancelled["state"], "cancelled", "a scheduled run cancels at once: {cancelled}");
 
         // Economy yields: submitted first while the queue is paused, it starts after the
         // standard run submitted after it.
