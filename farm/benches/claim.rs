@@ -1,13 +1,14 @@
 //! The farm's queue under load, on the PostgreSQL the tests use (a database of its own):
-//! - claim latency (one task at a time) with 1,000,000 tasks waiting and 1,000,000 finished
-//!   ones in the table, p50 and p99, with the claim's EXPLAIN plan;
+//! - claim latency (one task at a time) with 1,000,000 tasks waiting, 1,000,000 finished
+//!   ones in the table and 1,000 registered workers, p50 and p99, with the claim's EXPLAIN
+//!   plan;
 //! - throughput: 8 worker slots claiming, completing and claiming again trivial tasks.
 //!
 //! `cargo bench -p switchyard-farm --bench claim`
 
 use std::time::Instant;
 
-use switchyard_farm::{Farm, Outcome};
+use switchyard_farm::{Farm, Outcome, Worker};
 use switchyard_testkit::TestDatabase;
 
 const WAITING: i64 = 1_000_000;
@@ -27,13 +28,23 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
+async fn register(farm: &Farm, id: String) -> Worker {
+    let w = Worker { id, host: "bench".into(), slots: 8, memory_gb: 64.0, ..Worker::default() };
+    farm.register(&w).await.expect("registered");
+    w
+}
+
 async fn latency(farm: &Farm, pool: &sqlx::PgPool) {
     fill(pool, "done", WAITING, "done").await;
     fill(pool, "deep", WAITING, "queued").await;
+    let mut workers = Vec::with_capacity(1000);
+    for i in 0..1000 {
+        workers.push(register(farm, format!("w{i}")).await);
+    }
     let mut ms = Vec::with_capacity(2_000);
     for i in 0..2_000 {
         let t = Instant::now();
-        let lease = farm.claim(&format!("w{}", i % 1000), 1, 60_000).await.expect("claimed");
+        let lease = farm.claim(&workers[i % 1000], 1, 60_000).await.expect("claimed");
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(lease.len(), 1);
     }
@@ -45,8 +56,12 @@ async fn latency(farm: &Farm, pool: &sqlx::PgPool) {
         ms.len()
     );
     let plan: Vec<(String,)> = sqlx::query_as(
-        "EXPLAIN SELECT id, priority FROM farm_tasks WHERE state = 'queued' ORDER BY priority DESC, id LIMIT 1 \
-         FOR UPDATE SKIP LOCKED",
+        "EXPLAIN SELECT t.id, t.priority FROM farm_tasks t WHERE t.state = 'queued' AND t.need_memory_gb <= 64 \
+         AND (t.need_gpu_brand IS NULL OR t.need_gpu_brand = ANY('{}')) AND t.need_tags <@ '{}'::text[] \
+         AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = 'w1' \
+         AND b.kind = t.kind AND b.failures >= 3) \
+         AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = 'w1' AND w.state = 'active') \
+         ORDER BY t.priority DESC, t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
     )
     .fetch_all(pool)
     .await
@@ -64,10 +79,11 @@ async fn throughput(farm: &Farm, pool: &sqlx::PgPool) {
     let mut slots = Vec::new();
     for s in 0..SLOTS {
         let farm = farm.clone();
+        let me = register(&farm, format!("slot{s}")).await;
         slots.push(tokio::spawn(async move {
             let mut done = 0u64;
             loop {
-                let Some(lease) = farm.claim(&format!("slot{s}"), 1, 60_000).await.expect("claimed").pop() else {
+                let Some(lease) = farm.claim(&me, 1, 60_000).await.expect("claimed").pop() else {
                     return done;
                 };
                 farm.complete(&lease, &Outcome::Done).await.expect("completed");

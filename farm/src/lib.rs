@@ -4,12 +4,16 @@
 //! - `split.rs`: the splitting rule, a run's batch items into tasks.
 //! - `queue.rs`: tasks added, claimed (`FOR UPDATE SKIP LOCKED`), renewed, completed and
 //!   reaped, each lease under a token that a lost lease can never complete with.
+//! - `workers.rs`: workers' capabilities and heartbeats, draining, tasks' host requirements
+//!   and the blocklist.
 
 mod queue;
 mod split;
+mod workers;
 
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
 pub use split::{Split, split};
+pub use workers::{BLOCK_AFTER, Blocked, Requires, Worker, WorkerRow};
 
 /// Milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::now_ms;
+use crate::workers::{BLOCK_AFTER, Requires, Worker};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,10 @@ pub struct NewTask {
     pub priority: i64,
     /// Attempts before it fails for good.
     pub max_attempts: u32,
+    /// What a worker needs to take it.
+    pub requires: Requires,
+    /// Its kind, for the blocklist (`graph`, or a node type for finer tasks).
+    pub kind: String,
 }
 
 /// A task held by a worker.
@@ -109,14 +114,18 @@ impl Farm {
         Ok(Self { pool })
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Adds a run's tasks in one transaction (all or none).
     pub async fn add(&self, run_id: &str, tasks: &[NewTask]) -> Result<(), FarmError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         for t in tasks {
             sqlx::query(
-                "INSERT INTO farm_tasks (run_id, seq, item_from, item_to, priority, max_attempts, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO farm_tasks (run_id, seq, item_from, item_to, priority, max_attempts, created_at_ms, \
+                 need_memory_gb, need_gpu_brand, need_tags, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(run_id)
             .bind(t.seq as i32)
@@ -125,6 +134,10 @@ impl Farm {
             .bind(t.priority)
             .bind(t.max_attempts.max(1) as i32)
             .bind(now)
+            .bind(t.requires.memory_gb)
+            .bind(&t.requires.gpu_brand)
+            .bind(&t.requires.tags)
+            .bind(&t.kind)
             .execute(&mut *tx)
             .await?;
         }
@@ -132,16 +145,22 @@ impl Farm {
         Ok(())
     }
 
-    /// Leases up to `n` waiting tasks (highest priority, then oldest) to `worker` for
-    /// `lease_ms`, each under a fresh token, in one statement.
-    pub async fn claim(&self, worker: &str, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
+    /// Leases up to `n` waiting tasks (highest priority, then oldest) that `worker` meets the
+    /// requirements of and is not blocklisted for, for `lease_ms`, each under a fresh token,
+    /// in one statement. A draining or unregistered worker gets nothing.
+    pub async fn claim(&self, worker: &Worker, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
         let now = now_ms();
         let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         Ok(sqlx::query_as(
             "WITH picked AS ( \
                  SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS k FROM ( \
-                     SELECT id, priority FROM farm_tasks WHERE state = 'queued' \
-                     ORDER BY priority DESC, id LIMIT $1 FOR UPDATE SKIP LOCKED) head) \
+                     SELECT t.id, t.priority FROM farm_tasks t WHERE t.state = 'queued' \
+                     AND t.need_memory_gb <= $5 AND (t.need_gpu_brand IS NULL OR t.need_gpu_brand = ANY($6)) \
+                     AND t.need_tags <@ $7::text[] \
+                     AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = $3 \
+                         AND b.kind = t.kind AND b.failures >= $8) \
+                     AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = $3 AND w.state = 'active') \
+                     ORDER BY t.priority DESC, t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED) head) \
              UPDATE farm_tasks t SET state = 'leased', lease_token = ($2::text[])[picked.k], leased_by = $3, \
                  lease_expires_at_ms = $4, attempts = t.attempts + 1 \
              FROM picked WHERE t.id = picked.id \
@@ -150,8 +169,12 @@ impl Farm {
         )
         .bind(i64::from(n))
         .bind(&tokens)
-        .bind(worker)
+        .bind(&worker.id)
         .bind(now + lease_ms)
+        .bind(worker.memory_gb)
+        .bind(&worker.gpu_brands)
+        .bind(&worker.tags)
+        .bind(BLOCK_AFTER)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -174,7 +197,9 @@ impl Farm {
     }
 
     /// Records how a held task ended; `LeaseLost` (and nothing recorded) if the lease is not
-    /// held any more. A failure goes back to the queue while attempts are left.
+    /// held any more. A failure goes back to the queue while attempts are left, and counts
+    /// against the worker for that kind of task in that run (the blocklist), in the same
+    /// transaction.
     pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
         let (state_sql, error) = match outcome {
             Outcome::Done => ("'done'", None),
@@ -182,19 +207,33 @@ impl Farm {
         };
         let sql = format!(
             "UPDATE farm_tasks SET state = {state_sql}, last_error = COALESCE($1, last_error), lease_token = NULL, \
-             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased'"
+             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
+             RETURNING run_id, leased_by, kind"
         );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut tx = self.pool.begin().await?;
+        let ended: Option<(String, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(error)
             .bind(now_ms())
             .bind(lease.task)
             .bind(&lease.token)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        match done.rows_affected() {
-            1 => Ok(()),
-            _ => Err(FarmError::LeaseLost { task: lease.task }),
+        let Some((run_id, worker, kind)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
+        if let (Some(why), Some(worker)) = (error, worker) {
+            sqlx::query(
+                "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
+                 ON CONFLICT (run_id, worker, kind) DO UPDATE SET failures = farm_blocklist.failures + 1, \
+                 last_error = excluded.last_error",
+            )
+            .bind(&run_id)
+            .bind(&worker)
+            .bind(&kind)
+            .bind(why)
+            .execute(&mut *tx)
+            .await?;
         }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Puts every lease expired by `now` back in the queue (or fails its task when its

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use switchyard_farm::{Farm, FarmError, NewTask, Outcome, split};
+use switchyard_farm::{Farm, FarmError, NewTask, Outcome, Requires, Worker, split};
 use switchyard_testkit::TestDatabase;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -18,10 +18,25 @@ async fn farm_with(items: u32, chunk: u32, max_attempts: u32) -> (Farm, TestData
     let farm = Farm::connect(&db.url, 8).await.unwrap();
     let tasks: Vec<NewTask> = split(items, chunk)
         .into_iter()
-        .map(|s| NewTask { seq: s.seq, from: s.from, to: s.to, priority: 0, max_attempts })
+        .map(|s| NewTask {
+            seq: s.seq,
+            from: s.from,
+            to: s.to,
+            priority: 0,
+            max_attempts,
+            requires: Requires::default(),
+            kind: "graph".into(),
+        })
         .collect();
     farm.add("r1", &tasks).await.unwrap();
     (farm, db)
+}
+
+/// A registered worker with 64 GB, no GPU and no tags.
+pub async fn worker(farm: &Farm, id: &str) -> Worker {
+    let w = Worker { id: id.into(), host: "localhost".into(), slots: 1, memory_gb: 64.0, ..Worker::default() };
+    farm.register(&w).await.unwrap();
+    w
 }
 
 fn lost(e: FarmError) -> bool {
@@ -35,10 +50,11 @@ fn concurrent_claims_never_hand_one_task_to_two_workers() {
         let mut workers = Vec::new();
         for w in 0..6 {
             let farm = farm.clone();
+            let me = worker(&farm, &format!("w{w}")).await;
             workers.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let got = farm.claim(&format!("w{w}"), 7, 60_000).await.unwrap();
+                    let got = farm.claim(&me, 7, 60_000).await.unwrap();
                     if got.is_empty() {
                         return mine;
                     }
@@ -60,11 +76,11 @@ fn concurrent_claims_never_hand_one_task_to_two_workers() {
 fn a_lost_lease_can_never_complete_its_task_and_the_task_runs_again() {
     rt().block_on(async {
         let (farm, db) = farm_with(1, 1, 3).await;
-        let first = farm.claim("w1", 1, 50).await.unwrap().remove(0);
+        let first = farm.claim(&worker(&farm, "w1").await, 1, 50).await.unwrap().remove(0);
         assert_eq!((first.attempt, first.item_from, first.item_to), (1, 0, 1));
         tokio::time::sleep(std::time::Duration::from_millis(80)).await;
         assert_eq!(farm.reap(now_ms()).await.unwrap(), 1, "the worker stopped renewing: its lease is taken back");
-        let second = farm.claim("w2", 1, 60_000).await.unwrap().remove(0);
+        let second = farm.claim(&worker(&farm, "w2").await, 1, 60_000).await.unwrap().remove(0);
         assert_eq!(second.task, first.task);
         assert_eq!(second.attempt, 2, "the lost attempt is counted");
         assert_ne!(second.token, first.token);
@@ -84,8 +100,8 @@ fn a_lost_lease_can_never_complete_its_task_and_the_task_runs_again() {
 fn the_reaper_takes_back_only_expired_leases_and_fails_tasks_out_of_attempts() {
     rt().block_on(async {
         let (farm, db) = farm_with(2, 1, 1).await;
-        let short = farm.claim("w1", 1, 1).await.unwrap().remove(0);
-        let long = farm.claim("w2", 1, 3_600_000).await.unwrap().remove(0);
+        let short = farm.claim(&worker(&farm, "w1").await, 1, 1).await.unwrap().remove(0);
+        let long = farm.claim(&worker(&farm, "w2").await, 1, 3_600_000).await.unwrap().remove(0);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(farm.reap(now_ms()).await.unwrap(), 1, "only the expired lease");
         farm.renew(&long, 3_600_000).await.unwrap();
@@ -107,13 +123,16 @@ fn failures_retry_until_their_attempts_run_out() {
     rt().block_on(async {
         let (farm, db) = farm_with(1, 1, 2).await;
         for (attempt, after) in [(1, "queued"), (2, "failed")] {
-            let lease = farm.claim("w1", 1, 60_000).await.unwrap().remove(0);
+            let lease = farm.claim(&worker(&farm, "w1").await, 1, 60_000).await.unwrap().remove(0);
             assert_eq!(lease.attempt, attempt);
             farm.complete(&lease, &Outcome::Failed(format!("boom {attempt}"))).await.unwrap();
             let task = farm.tasks("r1").await.unwrap().remove(0);
             assert_eq!((task.state.as_str(), task.last_error.clone()), (after, Some(format!("boom {attempt}"))));
         }
-        assert!(farm.claim("w1", 1, 60_000).await.unwrap().is_empty(), "a failed task is not claimed again");
+        assert!(
+            farm.claim(&worker(&farm, "w1").await, 1, 60_000).await.unwrap().is_empty(),
+            "a failed task is not claimed again"
+        );
         db.drop_now().await;
     });
 }
@@ -122,15 +141,23 @@ fn failures_retry_until_their_attempts_run_out() {
 fn a_cancel_takes_every_lease_away_and_higher_priority_goes_first() {
     rt().block_on(async {
         let (farm, db) = farm_with(3, 1, 3).await;
-        let urgent = NewTask { seq: 0, from: 0, to: 1, priority: 10, max_attempts: 1 };
+        let urgent = NewTask {
+            seq: 0,
+            from: 0,
+            to: 1,
+            priority: 10,
+            max_attempts: 1,
+            requires: Requires::default(),
+            kind: "graph".into(),
+        };
         farm.add("r2", &[urgent]).await.unwrap();
-        let first = farm.claim("w1", 1, 60_000).await.unwrap().remove(0);
+        let first = farm.claim(&worker(&farm, "w1").await, 1, 60_000).await.unwrap().remove(0);
         assert_eq!(first.run_id, "r2", "priority 10 before the older priority-0 tasks");
-        let held = farm.claim("w1", 1, 60_000).await.unwrap().remove(0);
+        let held = farm.claim(&worker(&farm, "w1").await, 1, 60_000).await.unwrap().remove(0);
         assert_eq!(farm.cancel_run("r1").await.unwrap(), 3, "the held task and the two waiting");
         assert!(lost(farm.renew(&held, 1_000).await.unwrap_err()), "the worker learns at its next renewal");
         assert!(lost(farm.complete(&held, &Outcome::Done).await.unwrap_err()));
-        assert!(farm.claim("w1", 5, 60_000).await.unwrap().is_empty());
+        assert!(farm.claim(&worker(&farm, "w1").await, 5, 60_000).await.unwrap().is_empty());
         farm.complete(&first, &Outcome::Done).await.unwrap();
         let states: Vec<String> = farm.tasks("r1").await.unwrap().into_iter().map(|t| t.state).collect();
         assert_eq!(states, ["cancelled"; 3]);
