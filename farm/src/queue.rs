@@ -263,6 +263,26 @@ impl Farm {
         Ok(done.rows_affected())
     }
 
+    /// Tasks by run and state: `(run, state, tasks)`, for `farm status`.
+    pub async fn summary(&self) -> Result<Vec<(String, String, i64)>, FarmError> {
+        Ok(sqlx::query_as(
+            "SELECT run_id, state, COUNT(*) FROM farm_tasks GROUP BY run_id, state ORDER BY run_id, state",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Leases held now: `(task, run, seq, worker, attempt, expires_at_ms)`, soonest to expire
+    /// first.
+    pub async fn leases(&self) -> Result<Vec<(i64, String, i32, Option<String>, i32, Option<i64>)>, FarmError> {
+        Ok(sqlx::query_as(
+            "SELECT id, run_id, seq, leased_by, attempts, lease_expires_at_ms FROM farm_tasks WHERE state = 'leased' \
+             ORDER BY lease_expires_at_ms, id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A run's tasks, in order.
     pub async fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, FarmError> {
         Ok(sqlx::query_as(

@@ -17,6 +17,7 @@ pub mod account;
 pub mod catalog;
 pub mod credits;
 pub mod error;
+pub mod farm;
 pub mod load;
 pub mod placement;
 pub mod plan;

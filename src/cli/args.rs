@@ -71,6 +71,47 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// The render farm's queue on PostgreSQL: workers, tasks, leases and blocklists.
+    Farm {
+        #[command(subcommand)]
+        command: FarmCommand,
+        /// The farm's PostgreSQL database (default: $SWITCHYARD_FARM_DATABASE).
+        #[arg(long, global = true, value_name = "URL")]
+        database: Option<String>,
+        /// Print JSON instead of lines for people.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+/// `switchyard farm …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum FarmCommand {
+    /// Workers (what they offer, state, last heartbeat), tasks by run and state, leases held
+    /// and the blocklist.
+    Status,
+    /// Let a worker finish what it holds and give it nothing new (it rejoins by registering).
+    Drain {
+        /// The worker's id.
+        worker: String,
+    },
+    /// Clear a run's blocklist (for one worker, or all), so blocked workers get its tasks again.
+    Unblock {
+        /// The run.
+        run: String,
+        /// Only this worker.
+        #[arg(long)]
+        worker: Option<String>,
+    },
+    /// Show how a batch of ITEMS frames is split into tasks of --chunk consecutive frames.
+    Plan {
+        /// How many batch items (frames).
+        #[arg(long)]
+        items: u32,
+        /// Frames a task.
+        #[arg(long, default_value_t = 10)]
+        chunk: u32,
+    },
 }
 
 /// Which server, and the key (from `SWITCHYARD_TOKEN`, else the settings file's `[server]`).

@@ -4,6 +4,7 @@ pub mod args;
 mod catalog;
 mod credits;
 mod doctor;
+mod farm;
 mod load;
 mod mock;
 mod placement;
@@ -60,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(args) => serve::serve(args, config),
         Command::Submit(args) => remote::submit(args, &config),
         Command::Runs { command, server } => remote::runs(command, server, &config),
+        Command::Farm { command, database, json } => farm::farm(command, database, json),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
             let schema = if catalog {

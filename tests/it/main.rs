@@ -4,6 +4,7 @@ mod cli;
 mod cloud;
 mod credits;
 mod executor;
+mod farm;
 mod image_nodes;
 mod inputs;
 mod money;

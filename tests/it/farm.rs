@@ -1,0 +1,77 @@
+//! `switchyard farm` against a real PostgreSQL farm database: status lists workers, tasks,
+//! leases and the blocklist; drain and unblock change them; plan shows the splitting rule.
+
+use std::process::Command;
+
+use serde_json::Value;
+use switchyard_session::farm::{Farm, NewTask, Outcome, Requires, Worker};
+
+fn farm_cmd(url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard")).arg("farm").args(args).args(["--database", url]).output();
+    let out = out.unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn farm_status_drain_unblock_and_plan() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    rt.block_on(async {
+        let farm = Farm::connect(&db.url, 2).await.unwrap();
+        let tasks: Vec<NewTask> = (0..4)
+            .map(|i| NewTask {
+                seq: i,
+                from: i,
+                to: i + 1,
+                priority: 0,
+                max_attempts: 9,
+                requires: Requires::default(),
+                kind: "graph".into(),
+            })
+            .collect();
+        farm.add("r1", &tasks).await.unwrap();
+        let w = Worker { id: "w1".into(), host: "node-1".into(), slots: 4, memory_gb: 64.0, ..Worker::default() };
+        farm.register(&w).await.unwrap();
+        for _ in 0..3 {
+            let lease = farm.claim(&w, 1, 60_000).await.unwrap().remove(0);
+            farm.complete(&lease, &Outcome::Failed("segfault".into())).await.unwrap();
+        }
+        let other = Worker { id: "w2".into(), host: "node-2".into(), slots: 4, memory_gb: 64.0, ..Worker::default() };
+        farm.register(&other).await.unwrap();
+        farm.claim(&other, 1, 60_000).await.unwrap();
+    });
+    let (code, out, err) = farm_cmd(&db.url, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["workers"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status["leases"][0]["worker"], "w2", "{status}");
+    assert_eq!(
+        (status["blocklist"][0]["worker"].as_str(), status["blocklist"][0]["blocked"].as_bool()),
+        (Some("w1"), Some(true))
+    );
+    let (code, out, _) = farm_cmd(&db.url, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("w1") && out.contains("BLOCKED") && out.contains("held by w2"), "{out}");
+    let (code, out, _) = farm_cmd(&db.url, &["drain", "w1"]);
+    assert!(code == 0 && out.contains("draining"), "{out}");
+    let (code, _, err) = farm_cmd(&db.url, &["drain", "nobody"]);
+    assert!(code == 2 && err.contains("no worker nobody"), "{err}");
+    let (code, out, _) = farm_cmd(&db.url, &["unblock", "r1"]);
+    assert!(code == 0 && out.contains("1 blocklist entry cleared"), "{out}");
+    let (_, out, _) = farm_cmd(&db.url, &["status", "--json"]);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["blocklist"], serde_json::json!([]));
+    assert_eq!(status["workers"][0]["state"], "draining");
+    let (code, out, _) = farm_cmd(&db.url, &["plan", "--items", "25", "--chunk", "10", "--json"]);
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, plan[2]["from"].as_u64(), plan[2]["to"].as_u64()), (0, Some(20), Some(25)), "{plan}");
+    let none = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["farm", "status"])
+        .env_remove("SWITCHYARD_FARM_DATABASE")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no farm database"));
+    rt.block_on(db.drop_now());
+}
