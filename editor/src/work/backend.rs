@@ -65,18 +65,36 @@ async fn check_on(
     Ok(remote::quote(remote, &check).await)
 }
 
+/// Of several queued checks only the newest is worth doing; a request of another kind behind
+/// them is held for next, never dropped (dropping one left a check unanswered for ever).
+fn newest_check(mut request: Request, requests: &mut mpsc::Receiver<Request>, held: &mut Option<Request>) -> Request {
+    while let Request::Check(_) = request {
+        match requests.try_recv() {
+            Ok(next @ Request::Check(_)) => request = next,
+            Ok(other) => {
+                *held = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    request
+}
+
 async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, out: Outbox) {
     let mut running: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let executor = super::run::shared_executor();
     let mut remote: Option<Arc<Remote>> = None;
-    while let Some(mut request) = requests.recv().await {
-        // Only the newest of several queued checks is worth doing.
-        while let Request::Check(_) = request {
-            match requests.try_recv() {
-                Ok(next) => request = next,
-                Err(_) => break,
-            }
-        }
+    let mut held: Option<Request> = None;
+    loop {
+        let request = match held.take() {
+            Some(r) => r,
+            None => match requests.recv().await {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let request = newest_check(request, &mut requests, &mut held);
         match request {
             Request::Check(check) => {
                 let rev = check.rev;
@@ -133,5 +151,39 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
     if let Some((cancel, task)) = running {
         cancel.cancel();
         let _ = task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(rev: u64) -> Request {
+        let text = r#"{"format": "switchyard.workflow", "version": 1, "nodes": {}}"#;
+        let file = serde_json::from_str(text).expect("an empty workflow");
+        let check = super::super::Check { rev, file, input_root: ".".into(), policy: "cheapest".into(), budget: None };
+        Request::Check(check)
+    }
+
+    fn rev(r: &Request) -> Option<u64> {
+        match r {
+            Request::Check(c) => Some(c.rev),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_request_queued_behind_checks_is_held_for_next_never_dropped() {
+        let (tx, mut rx) = mpsc::channel(8);
+        for r in [check(2), check(3), Request::Balance, check(4)] {
+            tx.try_send(r).unwrap();
+        }
+        let mut held = None;
+        let first = newest_check(check(1), &mut rx, &mut held);
+        assert_eq!(rev(&first), Some(3), "the newest check before the balance");
+        assert!(matches!(held, Some(Request::Balance)), "the balance is kept for next");
+        let mut later = None;
+        let next = newest_check(rx.try_recv().unwrap(), &mut rx, &mut later);
+        assert_eq!((rev(&next), later.is_none()), (Some(4), true));
     }
 }

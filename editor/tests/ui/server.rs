@@ -40,7 +40,9 @@ fn run_on_server_streams_node_states_and_previews_back() {
     let out = tempfile::tempdir().unwrap();
     let (url, token, _server) = start_server(&out.path().join("server"));
     let mut l = launch(out.path());
-    let wrong = ServerTarget { url: url.clone(), token: format!("{}0", &token[..token.len() - 1]), account: None };
+    // The key with its last digit changed (to one it does not already have).
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let wrong = ServerTarget { url: url.clone(), token: format!("{}{last}", &token[..token.len() - 1]), account: None };
     l.server = Some((wrong, true));
     let editor = switchyard_editor::start(l, || {}).unwrap();
     let mut h = egui_kittest::Harness::builder()

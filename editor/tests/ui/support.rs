@@ -60,7 +60,15 @@ pub fn open_file(h: &mut Harness<'static, Editor>, file: &Path) {
 pub fn settle(h: &mut Harness<'static, Editor>, done: impl Fn(&Editor) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(20), "the editor did not settle; status: {}", h.state().status);
+        let ed = h.state();
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the editor did not settle; status: {}; rev {}, checked {:?}, running {}",
+            ed.status,
+            ed.rev,
+            ed.look.checked_rev,
+            ed.running
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
