@@ -8,7 +8,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::protocol::{
-    AccountList, CancelReply, ErrorBody, EventMessage, QuoteReply, RunPage, RunView, SubmitRequest, WalletView,
+    AccountList, CancelReply, ErrorBody, EventMessage, MoveReply, MoveRequest, PriorityReply, PriorityRequest,
+    QuoteReply, RunPage, RunView, SubmitRequest, WalletView,
 };
 
 /// How long one API request may take.
@@ -125,6 +126,21 @@ impl Client {
     pub async fn cancel(&self, id: &str) -> Result<String, ClientError> {
         let reply: CancelReply = self.call(self.http.post(format!("{}/v1/runs/{id}/cancel", self.base))).await?;
         Ok(reply.state)
+    }
+
+    /// Sets a waiting run's priority; returns it.
+    pub async fn set_priority(&self, id: &str, priority: i64) -> Result<i64, ClientError> {
+        let url = format!("{}/v1/runs/{id}/priority", self.base);
+        let reply: PriorityReply = self.call(self.http.post(url).json(&PriorityRequest { priority })).await?;
+        Ok(reply.priority)
+    }
+
+    /// Moves a waiting run to the `front` or `back` of its account's line; returns the run it
+    /// changed places with, if any.
+    pub async fn move_run(&self, id: &str, to: &str) -> Result<Option<String>, ClientError> {
+        let url = format!("{}/v1/runs/{id}/move", self.base);
+        let reply: MoveReply = self.call(self.http.post(url).json(&MoveRequest { to: to.into() })).await?;
+        Ok(reply.swapped_with)
     }
 
     /// Follows run `id`'s events, handing each to `on_event`, until it ends; returns the

@@ -178,7 +178,8 @@ pub struct SubmitArgs {
 pub enum RunsCommand {
     /// Your runs, newest first.
     List {
-        /// Only runs in this state: queued, paused, running, succeeded, failed, cancelled.
+        /// Only runs in this state: queued, paused, scheduled, running, succeeded, failed,
+        /// cancelled.
         #[arg(long)]
         state: Option<String>,
         /// How many.
@@ -199,6 +200,22 @@ pub enum RunsCommand {
     Cancel {
         /// The run's id.
         id: String,
+    },
+    /// Change a waiting run's priority (from -100 to 100; higher first within your tier).
+    Priority {
+        /// The run's id.
+        id: String,
+        /// The new priority.
+        #[arg(allow_hyphen_values = true)]
+        priority: i64,
+    },
+    /// Move a waiting run to the front or back of its account's own line.
+    Move {
+        /// The run's id.
+        id: String,
+        /// front or back.
+        #[arg(long, value_name = "front|back")]
+        to: String,
     },
 }
 

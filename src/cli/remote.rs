@@ -166,6 +166,17 @@ pub fn runs(command: RunsCommand, server: ServerArgs, config: &Config) -> Result
                 println!("{id}  {state}");
                 Exit::Ok
             }),
+            RunsCommand::Priority { id, priority } => client.set_priority(&id, priority).await.map(|p| {
+                println!("{id}  priority {p}");
+                Exit::Ok
+            }),
+            RunsCommand::Move { id, to } => client.move_run(&id, &to).await.map(|other| {
+                match other {
+                    Some(other) => println!("{id}  moved to the {to} (changed places with {other})"),
+                    None => println!("{id}  already at the {to}"),
+                }
+                Exit::Ok
+            }),
         };
         Ok(outcome.unwrap_or_else(|e| refused(&e)))
     })

@@ -613,6 +613,34 @@ fn the_cli_submits_watches_lists_and_cancels() {
     assert_eq!((code, out.trim().ends_with("succeeded")), (0, true), "an ended run stays as it ended: {out}");
 }
 
+/// `switchyard runs priority` and `runs move` reorder waiting runs from the command line.
+#[test]
+fn the_cli_reprioritises_and_moves_waiting_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let admin = create_key(data.path(), "acme", "admin");
+    let server = serve(data.path());
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .env("SWITCHYARD_TOKEN", &admin)
+            .args(args)
+            .args(["--server", &server.url])
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let ids = crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        assert_eq!(c.post("/v1/queue/pause", &admin, &json!({})).await.0, 200);
+        [c.submit(&admin, workflow()).await, c.submit(&admin, workflow()).await]
+    });
+    let (code, out) = cli(&["runs", "priority", &ids[0], "-7"]);
+    assert_eq!((code, out.trim().ends_with("priority -7")), (0, true), "{out}");
+    let (code, out) = cli(&["runs", "move", &ids[1], "--to", "front"]);
+    assert_eq!((code, out.contains("already at the front")), (0, true), "alone at priority 0 now: {out}");
+    let (code, _) = cli(&["runs", "move", &ids[1], "--to", "sideways"]);
+    assert_eq!(code, 2, "a bad direction is refused");
+}
+
 /// `/v1/openapi.json` is valid OpenAPI 3.1 (checked by openapi-spec-validator, which
 /// `scripts/setup` installs), documents exactly the routes served, and every one of them is
 /// routed (a documented path never reaches the fallback).
