@@ -8,10 +8,12 @@
 //!   and the blocklist.
 
 mod queue;
+mod runs;
 mod split;
 mod workers;
 
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
+pub use runs::FarmRun;
 pub use split::{Split, split};
 pub use workers::{BLOCK_AFTER, Blocked, Requires, Worker, WorkerRow};
 

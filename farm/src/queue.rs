@@ -20,6 +20,9 @@ pub enum FarmError {
     /// Its schema could not be brought up to date.
     #[error("farm database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row cannot be read back.
+    #[error("farm database: {0}")]
+    Corrupt(String),
     /// The lease is no longer this holder's: it expired and was re-queued (and perhaps
     /// claimed by another worker), or its run was cancelled. Stop the task; report nothing.
     #[error("task {task}: the lease was lost (expired, re-queued or cancelled); its result is not taken")]
@@ -121,6 +124,18 @@ impl Farm {
     /// Adds a run's tasks in one transaction (all or none).
     pub async fn add(&self, run_id: &str, tasks: &[NewTask]) -> Result<(), FarmError> {
         let mut tx = self.pool.begin().await?;
+        self.add_in(&mut tx, run_id, tasks).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a run's tasks within `tx`.
+    pub(crate) async fn add_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        run_id: &str,
+        tasks: &[NewTask],
+    ) -> Result<(), FarmError> {
         let now = now_ms();
         for t in tasks {
             sqlx::query(
@@ -138,10 +153,9 @@ impl Farm {
             .bind(&t.requires.gpu_brand)
             .bind(&t.requires.tags)
             .bind(&t.kind)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -132,8 +132,9 @@ pub fn prepare(
     if diags.is_empty() { Ok(items) } else { Err(diags) }
 }
 
-/// Expands the glob to absolute paths, sorted, refusing none or too many.
-fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
+/// The files a `--batch` glob matches: absolute, sorted, at least one and at most the batch
+/// limit.
+pub fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
     let bad = |msg: String| Diagnostics::from(Diagnostic::file("bad-batch", msg));
     let entries = glob::glob(pattern).map_err(|e| bad(format!("--batch {pattern:?} is not a valid glob: {e}")))?;
     let mut files = Vec::new();

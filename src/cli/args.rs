@@ -71,6 +71,9 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Run a render-farm worker: register, claim tasks from the farm's database, run them,
+    /// and report them, until SIGTERM or Ctrl-C (then it finishes what it holds).
+    Worker(WorkerArgs),
     /// The render farm's queue on PostgreSQL: workers, tasks, leases and blocklists.
     Farm {
         #[command(subcommand)]
@@ -82,6 +85,29 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+}
+
+/// `switchyard worker`.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// The farm's PostgreSQL database (default: $SWITCHYARD_FARM_DATABASE).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// This worker's id in the farm (default: HOST-PID).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 1)]
+    pub slots: i32,
+    /// A tag for tasks' requirements, such as licensed-nuke (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// How long a lease lasts unless renewed (renewed every third of it).
+    #[arg(long, default_value_t = 30_000)]
+    pub lease_ms: i64,
+    /// The disk cache (share it between workers on one machine).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `switchyard farm …`.
@@ -102,6 +128,38 @@ pub enum FarmCommand {
         /// Only this worker.
         #[arg(long)]
         worker: Option<String>,
+    },
+    /// Queue a batch run on the farm: the workflow over every file the glob matches, in tasks
+    /// of --chunk frames. Inputs and --out must be on storage every worker sees.
+    Submit {
+        /// The workflow file.
+        workflow: PathBuf,
+        /// A glob of input files (one batch item each).
+        #[arg(long)]
+        batch: String,
+        /// `node.param` that takes each file's path.
+        #[arg(long)]
+        bind: String,
+        /// The shared output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Frames a task.
+        #[arg(long, default_value_t = 10)]
+        chunk: u32,
+        /// Attempts a task gets before it fails for good.
+        #[arg(long, default_value_t = 3)]
+        max_attempts: u32,
+        /// Higher runs' tasks first.
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        priority: i64,
+        /// Override a param: node.param=value (repeatable).
+        #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+        set: Vec<String>,
+    },
+    /// A farm run's tasks: state, attempts, the worker holding each, and errors.
+    Tasks {
+        /// The run.
+        run: String,
     },
     /// Show how a batch of ITEMS frames is split into tasks of --chunk consecutive frames.
     Plan {

@@ -3,6 +3,7 @@
 //! clearing a blocklist, and how a batch splits into tasks.
 
 use anyhow::{Context, Result};
+use switchyard_engine::{InputRoots, Registry};
 use switchyard_session::farm::{BLOCK_AFTER, Farm, split};
 
 use super::Exit;
@@ -11,14 +12,26 @@ use super::args::FarmCommand;
 /// The environment variable naming the farm's database when `--database` does not.
 const DATABASE_VAR: &str = "SWITCHYARD_FARM_DATABASE";
 
-pub fn farm(command: FarmCommand, database: Option<String>, json: bool) -> Result<Exit> {
+/// The farm's database URL: `--database`, else the environment.
+pub fn database_url(database: Option<String>) -> Option<String> {
+    let url = database.or_else(|| std::env::var(DATABASE_VAR).ok().filter(|u| !u.is_empty()));
+    if url.is_none() {
+        eprintln!("error: no farm database: give --database postgres://… or set {DATABASE_VAR}");
+    }
+    url
+}
+
+pub fn farm(
+    command: FarmCommand,
+    database: Option<String>,
+    json: bool,
+    registry: &Registry,
+    inputs: InputRoots,
+) -> Result<Exit> {
     if let FarmCommand::Plan { items, chunk } = command {
         return Ok(plan(items, chunk, json));
     }
-    let Some(url) = database.or_else(|| std::env::var(DATABASE_VAR).ok().filter(|u| !u.is_empty())) else {
-        eprintln!("error: no farm database: give --database postgres://… or set {DATABASE_VAR}");
-        return Ok(Exit::Invalid);
-    };
+    let Some(url) = database_url(database) else { return Ok(Exit::Invalid) };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let farm = Farm::connect(&url, 2).await.context("cannot open the farm's database")?;
@@ -38,6 +51,8 @@ pub fn farm(command: FarmCommand, database: Option<String>, json: bool) -> Resul
                 Ok(Exit::Ok)
             }
             FarmCommand::Plan { .. } => Ok(Exit::Ok),
+            FarmCommand::Tasks { run } => tasks(&farm, &run, json).await,
+            submit @ FarmCommand::Submit { .. } => super::farm_submit::submit(&farm, registry, inputs, submit).await,
         }
     })
 }
@@ -107,6 +122,31 @@ async fn status(farm: &Farm, json: bool) -> Result<Exit> {
     for b in &blocked {
         let mark = if b.failures >= BLOCK_AFTER { "BLOCKED" } else { "" };
         println!("  {} {} {} failures {} {mark}", b.run_id, b.worker, b.kind, b.failures);
+    }
+    Ok(Exit::Ok)
+}
+
+async fn tasks(farm: &Farm, run: &str, json: bool) -> Result<Exit> {
+    let tasks = farm.tasks(run).await?;
+    if tasks.is_empty() {
+        eprintln!("error: no tasks for run {run}");
+        return Ok(Exit::Invalid);
+    }
+    if json {
+        let doc: Vec<_> = tasks
+            .iter()
+            .map(|t| {
+                serde_json::json!({ "task": t.id, "seq": t.seq, "state": t.state, "attempts": t.attempts,
+                "worker": t.leased_by, "error": t.last_error })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(doc));
+        return Ok(Exit::Ok);
+    }
+    for t in &tasks {
+        let error = t.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
+        let worker = t.leased_by.as_deref().unwrap_or("-");
+        println!("  #{:<5} {:<9} attempts {}  {worker}{error}", t.seq, t.state, t.attempts);
     }
     Ok(Exit::Ok)
 }

@@ -5,6 +5,7 @@ mod catalog;
 mod credits;
 mod doctor;
 mod farm;
+mod farm_submit;
 mod load;
 mod mock;
 mod placement;
@@ -15,6 +16,7 @@ mod run;
 mod serve;
 mod spend;
 mod summary;
+mod worker;
 
 use anyhow::Result;
 
@@ -61,7 +63,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(args) => serve::serve(args, config),
         Command::Submit(args) => remote::submit(args, &config),
         Command::Runs { command, server } => remote::runs(command, server, &config),
-        Command::Farm { command, database, json } => farm::farm(command, database, json),
+        Command::Farm { command, database, json } => {
+            farm::farm(command, database, json, &registry, config.input_roots())
+        }
+        Command::Worker(args) => worker::worker(args, registry, &config),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
             let schema = if catalog {

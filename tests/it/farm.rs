@@ -75,3 +75,76 @@ fn farm_status_drain_unblock_and_plan() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("no farm database"));
     rt.block_on(db.drop_now());
 }
+
+/// A batch on three worker processes, one of them killed with `kill -9` while it holds a
+/// task: every frame is written once, every task ends done, and the dead worker's task ran
+/// again elsewhere with its attempt counted.
+#[test]
+fn three_workers_finish_a_batch_when_one_is_killed_mid_task() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..12 {
+        let img = image::RgbImage::from_fn(384, 384, |x, y| image::Rgb([(x * 7 + i) as u8, (y * 3) as u8, i as u8]));
+        img.save(frames.join(format!("f{i:02}.png"))).unwrap();
+    }
+    let wf = dir.path().join("blur.json");
+    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1, "name": "blur frames",
+        "nodes": {
+            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
+            "blur": { "type": "image.blur", "params": { "sigma": 6.0 }, "inputs": { "image": "load.image" } },
+            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
+        } });
+    std::fs::write(&wf, workflow.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let pattern = format!("{}/*.png", frames.display());
+    let submitted = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path", "--chunk", "2"])
+        .args(["--out", out.to_str().unwrap(), "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let run = String::from_utf8(submitted.stdout).unwrap().trim().to_string();
+    let spawn = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["worker", "--database", &db.url, "--id", id, "--lease-ms", "1500"])
+            .env("XDG_CACHE_HOME", dir.path().join(format!("cache-{id}")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut doomed = spawn("w1");
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !rt.block_on(farm.leases()).unwrap().iter().any(|l| l.3.as_deref() == Some("w1")) {
+        assert!(std::time::Instant::now() < deadline, "w1 never took a task");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let mut others = [spawn("w2"), spawn("w3")];
+    let tasks = loop {
+        let tasks = rt.block_on(farm.tasks(&run)).unwrap();
+        if tasks.iter().all(|t| t.state == "done") {
+            break tasks;
+        }
+        assert!(std::time::Instant::now() < deadline, "the batch did not finish: {tasks:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for w in &mut others {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!(tasks.len(), 6);
+    assert!(tasks.iter().any(|t| t.attempts >= 2), "the dead worker's task ran again: {tasks:?}");
+    assert!(tasks.iter().all(|t| t.leased_by.as_deref() != Some("w1") || t.attempts == 1), "{tasks:?}");
+    let mut written: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    written.sort();
+    let want: Vec<String> = (0..12).map(|i| format!("f{i:02}.png")).collect();
+    assert_eq!(written, want, "every frame once");
+    rt.block_on(db.drop_now());
+}

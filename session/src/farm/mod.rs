@@ -1,0 +1,59 @@
+//! The render farm through the session layer: the farm queue's types a front end names, a
+//! farm run's items rebuilt from its stored row (validated as `switchyard run --batch` does),
+//! and the worker loop (`worker.rs`).
+
+mod worker;
+
+use std::path::{Path, PathBuf};
+
+use switchyard_engine::batch::{BatchItem, item_names};
+use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
+pub use switchyard_farm::{
+    BLOCK_AFTER, Blocked, Farm, FarmError, FarmRun, Lease, NewTask, Outcome, Requires, Split, TaskRow, Worker,
+    WorkerRow, split,
+};
+pub use worker::{WorkerOptions, WorkerStats, work};
+
+use crate::load::{LoadOptions, Source, compile, parse_overrides};
+use switchyard_engine::format::Override;
+
+/// The most nodes a farm run's workflow may have.
+const MAX_NODES: usize = 100_000;
+
+/// Items `[from, to)` of `run`, each with its file bound, named as a local batch names them
+/// (so `{item}` outputs match), writing under the run's shared output folder.
+pub fn items_of(
+    registry: &Registry,
+    run: &FarmRun,
+    from: usize,
+    to: usize,
+    inputs: &InputRoots,
+) -> Result<Vec<BatchItem>, Diagnostics> {
+    let (node, param) = run.bind.split_once('.').ok_or_else(|| {
+        Diagnostics::from(Diagnostic::file("bad-bind", format!("the run's bind {:?} is not node.param", run.bind)))
+    })?;
+    let files = run.files.get(from..to).ok_or_else(|| {
+        Diagnostics::from(Diagnostic::file(
+            "bad-task",
+            format!("items {from}..{to} are outside the run's {} files", run.files.len()),
+        ))
+    })?;
+    let names = item_names(&run.files);
+    let source = Source { text: run.workflow.clone(), input_root: PathBuf::from(&run.input_root) };
+    let opts = LoadOptions {
+        workflow: Path::new(&run.input_root).join("workflow.json"),
+        overrides: run.overrides.clone(),
+        max_nodes: MAX_NODES,
+        inputs: inputs.clone(),
+    };
+    let base = parse_overrides(&run.overrides)?;
+    let mut items = Vec::with_capacity(files.len());
+    for (file, name) in files.iter().zip(&names[from..to]) {
+        let mut overrides = base.clone();
+        overrides.push(Override { node: node.into(), param: param.into(), raw: file.clone() });
+        let graph = compile(registry, &source, &overrides, &opts)?;
+        let paths = PathRoots::new(&run.input_root, &run.out_dir).with_inputs(inputs.clone());
+        items.push(BatchItem { name: name.clone(), graph, paths });
+    }
+    Ok(items)
+}

@@ -1,0 +1,170 @@
+//! A farm worker: registers what it offers, then claims tasks while it has free slots, runs
+//! each task's items through the engine, renews each lease a few times per lease period, and
+//! reports how the task ended under the lease's token. A lease it loses (it stalled, or the
+//! run was cancelled) stops the task's execution and is never reported. Expired leases of
+//! dead workers are taken back by whichever worker looks first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchyard_engine::{EventSink, InputRoots, Registry, RunStatus};
+use switchyard_farm::{Farm, FarmError, Lease, Outcome, Worker};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::run::ExecOptions;
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// What it offers (its id, slots, memory, GPUs, tags).
+    pub worker: Worker,
+    /// How long a lease lasts unless renewed; renewed every third of it.
+    pub lease_ms: i64,
+    /// How long to wait when there is nothing to claim.
+    pub idle_poll_ms: u64,
+    /// How each task's items execute (limits, the shared disk cache).
+    pub exec: ExecOptions,
+    /// Where the workflows' inputs may be read from.
+    pub inputs: InputRoots,
+}
+
+/// What a worker did, for its log and tests.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Tasks it completed.
+    pub done: AtomicU64,
+    /// Tasks it reported failed.
+    pub failed: AtomicU64,
+    /// Leases it lost (stopped without reporting).
+    pub lost: AtomicU64,
+}
+
+/// Works until `stop`: then it claims nothing more and lets the tasks it holds finish.
+pub async fn work(
+    farm: &Farm,
+    registry: Arc<Registry>,
+    opts: &WorkerOptions,
+    stop: CancellationToken,
+) -> Result<Arc<WorkerStats>, FarmError> {
+    farm.register(&opts.worker).await?;
+    let slots = Arc::new(Semaphore::new(opts.worker.slots.max(1) as usize));
+    let stats = Arc::new(WorkerStats::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    while !stop.is_cancelled() {
+        // A database that is away for a while is waited for, not fatal: held tasks go on,
+        // and their leases are renewed once it answers again.
+        let leases = match claim_round(farm, opts, slots.available_permits() as u32).await {
+            Ok(leases) => leases,
+            Err(e) => {
+                tracing::warn!(error = %e, "the farm database did not answer; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)) => {}
+                    _ = stop.cancelled() => {}
+                }
+                continue;
+            }
+        };
+        let idle = leases.is_empty();
+        for lease in leases {
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
+            let (farm, registry, opts, stats) = (farm.clone(), Arc::clone(&registry), opts.clone(), Arc::clone(&stats));
+            tasks.spawn(async move {
+                run_task(&farm, &registry, &opts, lease, &stats).await;
+                drop(permit);
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(opts.idle_poll_ms)) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(stats)
+}
+
+/// How long to wait before trying an unanswering database again.
+const DB_RETRY_MS: u64 = 500;
+
+/// One round of the loop's database work: the heartbeat, the reaping of dead workers'
+/// leases, and a claim of up to `free` tasks.
+async fn claim_round(farm: &Farm, opts: &WorkerOptions, free: u32) -> Result<Vec<Lease>, FarmError> {
+    if !farm.heartbeat(&opts.worker.id).await? {
+        farm.register(&opts.worker).await?;
+    }
+    farm.reap(now_ms()).await?;
+    if free == 0 {
+        return Ok(Vec::new());
+    }
+    farm.claim(&opts.worker, free, opts.lease_ms).await
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Runs one leased task to its end, renewing the lease meanwhile.
+async fn run_task(farm: &Farm, registry: &Registry, opts: &WorkerOptions, lease: Lease, stats: &WorkerStats) {
+    let outcome = match farm.run(&lease.run_id).await {
+        Ok(Some(run)) => {
+            let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
+            match super::items_of(registry, &run, from, to, &opts.inputs) {
+                Ok(items) => execute(farm, opts, &lease, items).await,
+                Err(d) => Some(Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone()))),
+            }
+        }
+        Ok(None) => Some(Outcome::Failed(format!("run {} is not stored", lease.run_id))),
+        Err(e) => Some(Outcome::Failed(e.to_string())),
+    };
+    let Some(outcome) = outcome else {
+        stats.lost.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let counter = if outcome == Outcome::Done { &stats.done } else { &stats.failed };
+    match farm.complete(&lease, &outcome).await {
+        Ok(()) => {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(FarmError::LeaseLost { .. }) => {
+            stats.lost.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => tracing::error!(task = lease.task, error = %e, "cannot report the task; its lease will expire"),
+    }
+}
+
+/// Executes the items while renewing the lease; `None` when the lease was lost (execution
+/// stopped), else how the items ended.
+async fn execute(
+    farm: &Farm,
+    opts: &WorkerOptions,
+    lease: &Lease,
+    items: Vec<switchyard_engine::batch::BatchItem>,
+) -> Option<Outcome> {
+    let cancel = CancellationToken::new();
+    let run = crate::run::execute(items, true, &opts.exec, EventSink::none(), &cancel, None);
+    tokio::pin!(run);
+    let every = Duration::from_millis((opts.lease_ms / 3).max(1) as u64);
+    loop {
+        tokio::select! {
+            ran = &mut run => {
+                let failed = ran.reports.iter().flat_map(|r| &r.nodes).find_map(|n| n.error.clone());
+                let ok = ran.reports.iter().all(|r| r.status == RunStatus::Succeeded);
+                return Some(if ok { Outcome::Done } else { Outcome::Failed(failed.unwrap_or_else(|| "an item failed".into())) });
+            }
+            _ = tokio::time::sleep(every) => match farm.renew(lease, opts.lease_ms).await {
+                Err(FarmError::LeaseLost { .. }) => {
+                    cancel.cancel();
+                    let _ = (&mut run).await;
+                    return None;
+                }
+                // The database is away: go on; the next renewal (or the report) settles it.
+                Err(e) => tracing::warn!(task = lease.task, error = %e, "cannot renew the lease yet"),
+                Ok(_) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `switchyard worker`: a render-farm worker on this machine (glue: flags, the machine's
+//! probe, signals; the loop is `session::farm::work`).
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use switchyard_engine::capability::DeviceType;
+use switchyard_session::farm::{Farm, Worker, WorkerOptions, work};
+use switchyard_session::run::{CacheOptions, ExecOptions};
+use switchyard_session::settings::Config;
+use tokio_util::sync::CancellationToken;
+
+use super::Exit;
+use super::args::WorkerArgs;
+
+/// GPU brands by PCI vendor id.
+const BRANDS: [(u32, &str); 4] = [(0x10de, "nvidia"), (0x1002, "amd"), (0x8086, "intel"), (0x106b, "apple")];
+
+pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &Config) -> Result<Exit> {
+    let Some(url) = super::farm::database_url(args.database.clone()) else { return Ok(Exit::Invalid) };
+    let cache_dir = args.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join("switchyard")));
+    let onnx = config.onnx_settings();
+    let probe =
+        switchyard_nodes::probe::probe(cache_dir.as_deref().unwrap_or(std::path::Path::new(".")), &onnx.runtime);
+    let mut gpu_brands: Vec<String> = probe
+        .adapters
+        .iter()
+        .filter(|a| matches!(a.device_type, DeviceType::DiscreteGpu | DeviceType::IntegratedGpu))
+        .filter_map(|a| BRANDS.iter().find(|(v, _)| *v == a.vendor).map(|(_, b)| b.to_string()))
+        .collect();
+    gpu_brands.dedup();
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let worker = Worker {
+        id: args.id.clone().unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+        host,
+        slots: args.slots.max(1),
+        memory_gb: probe.memory_total_bytes as f64 / f64::from(1u32 << 30),
+        gpu_brands,
+        onnx_providers: probe.onnx.as_ref().map(|o| o.providers.clone()).unwrap_or_default(),
+        tags: args.tags.clone(),
+    };
+    let opts = WorkerOptions {
+        worker,
+        lease_ms: args.lease_ms.max(100),
+        idle_poll_ms: 200,
+        exec: ExecOptions {
+            cpu_limit: None,
+            accelerator_limit: 1,
+            cloud_limit: 8,
+            node_timeout_ms: 600_000,
+            fail_fast: false,
+            jobs: 1,
+            cache: CacheOptions { memory_mb: 256, no_disk: cache_dir.is_none(), dir: cache_dir, max_mb: 4096 },
+        },
+        inputs: config.input_roots(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let farm = Farm::connect(&url, 4).await.context("cannot open the farm's database")?;
+        let stop = CancellationToken::new();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            on_signal.cancel();
+        });
+        // Scripts and tests read the id from this line.
+        println!("worker {} ({} slots)", opts.worker.id, opts.worker.slots);
+        let stats = work(&farm, Arc::new(registry), &opts, stop).await?;
+        eprintln!(
+            "worker {}: {} done, {} failed, {} leases lost",
+            opts.worker.id,
+            stats.done.load(std::sync::atomic::Ordering::Relaxed),
+            stats.failed.load(std::sync::atomic::Ordering::Relaxed),
+            stats.lost.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        Ok(Exit::Ok)
+    })
+}
