@@ -224,16 +224,22 @@ impl Farm {
              lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
              RETURNING run_id, leased_by, kind"
         );
-        let mut tx = self.pool.begin().await?;
-        let ended: Option<(String, Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query_as::<_, (String, Option<String>, String)>(sqlx::AssertSqlSafe(sql))
             .bind(error)
             .bind(now_ms())
             .bind(lease.task)
-            .bind(&lease.token)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .bind(&lease.token);
+        // A success is one statement; a failure and its blocklist count share a transaction.
+        let Some(why) = error else {
+            return match query.fetch_optional(&self.pool).await? {
+                Some(_) => Ok(()),
+                None => Err(FarmError::LeaseLost { task: lease.task }),
+            };
+        };
+        let mut tx = self.pool.begin().await?;
+        let ended = query.fetch_optional(&mut *tx).await?;
         let Some((run_id, worker, kind)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
-        if let (Some(why), Some(worker)) = (error, worker) {
+        if let Some(worker) = worker {
             sqlx::query(
                 "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
                  ON CONFLICT (run_id, worker, kind) DO UPDATE SET failures = farm_blocklist.failures + 1, \
