@@ -15,7 +15,7 @@ use switchyard_session::account::RunAccount;
 use switchyard_session::load::{LoadOptions, Source};
 use switchyard_session::placement::PlacementOptions;
 use switchyard_session::plan::GraphPlan;
-use switchyard_session::run::{CacheOptions, ExecOptions};
+use switchyard_session::run::ExecOptions;
 use switchyard_session::wallet::{Admission, WalletOptions};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -292,15 +292,7 @@ async fn run_one(
             }
         }
     }
-    let exec = ExecOptions {
-        cpu_limit: None,
-        accelerator_limit: 1,
-        cloud_limit: 8,
-        node_timeout_ms: 600_000,
-        fail_fast: false,
-        jobs: 1,
-        cache: CacheOptions { memory_mb: 256, no_disk: false, dir: Some(app.data.join("cache")), max_mb: 4096 },
-    };
+    let exec = ExecOptions::service(Some(app.data.join("cache")));
     let (events, mut received) = tokio::sync::mpsc::channel::<Event>(EVENT_QUEUE);
     let forward = async {
         while let Some(event) = received.recv().await {

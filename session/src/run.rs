@@ -30,6 +30,23 @@ pub struct ExecOptions {
     pub cache: CacheOptions,
 }
 
+impl ExecOptions {
+    /// What a service (the server, a farm worker) runs each run with: one accelerator node
+    /// and eight cloud calls at once, ten minutes a node, a 256 MiB memory cache and a 4 GiB
+    /// disk cache in `cache_dir` (none without one).
+    pub fn service(cache_dir: Option<PathBuf>) -> Self {
+        Self {
+            cpu_limit: None,
+            accelerator_limit: 1,
+            cloud_limit: 8,
+            node_timeout_ms: 600_000,
+            fail_fast: false,
+            jobs: 1,
+            cache: CacheOptions { memory_mb: 256, no_disk: cache_dir.is_none(), dir: cache_dir, max_mb: 4096 },
+        }
+    }
+}
+
 /// Where outputs are cached.
 #[derive(Clone, Debug)]
 pub struct CacheOptions {

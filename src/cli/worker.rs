@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use switchyard_engine::capability::DeviceType;
 use switchyard_session::farm::{Farm, Worker, WorkerOptions, work};
-use switchyard_session::run::{CacheOptions, ExecOptions};
+use switchyard_session::run::ExecOptions;
 use switchyard_session::settings::Config;
 use tokio_util::sync::CancellationToken;
 
@@ -43,15 +43,7 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         worker,
         lease_ms: args.lease_ms.max(100),
         idle_poll_ms: 200,
-        exec: ExecOptions {
-            cpu_limit: None,
-            accelerator_limit: 1,
-            cloud_limit: 8,
-            node_timeout_ms: 600_000,
-            fail_fast: false,
-            jobs: 1,
-            cache: CacheOptions { memory_mb: 256, no_disk: cache_dir.is_none(), dir: cache_dir, max_mb: 4096 },
-        },
+        exec: ExecOptions::service(cache_dir),
         inputs: config.input_roots(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
