@@ -2,7 +2,9 @@
 //! - claim latency (one task at a time) with 1,000,000 tasks waiting, 1,000,000 finished
 //!   ones in the table and 1,000 registered workers, p50 and p99, with the claim's EXPLAIN
 //!   plan;
-//! - throughput: 8 worker slots claiming, completing and claiming again trivial tasks.
+//! - throughput: 8 worker slots claiming, completing and claiming again trivial tasks, as 8
+//!   workers claiming one at a time and as one 8-slot worker claiming its free slots at once
+//!   (what `switchyard worker` does).
 //!
 //! `cargo bench -p switchyard-farm --bench claim`
 
@@ -99,6 +101,29 @@ async fn throughput(farm: &Farm, pool: &sqlx::PgPool) {
     println!("{SLOTS} slots, trivial tasks: {done} claimed and completed in {secs:.2} s = {:.0}/s", done as f64 / secs);
 }
 
+/// One worker with `SLOTS` slots: claims up to `SLOTS` tasks in one statement, reports them
+/// concurrently, and claims again.
+async fn batched(farm: &Farm, pool: &sqlx::PgPool) {
+    sqlx::raw_sql("DELETE FROM farm_tasks").execute(pool).await.expect("emptied");
+    fill(pool, "batched", THROUGHPUT_TASKS, "queued").await;
+    let me = register(farm, "batcher".into()).await;
+    let started = Instant::now();
+    let mut done = 0u64;
+    loop {
+        let leases = farm.claim(&me, SLOTS as u32, 60_000).await.expect("claimed");
+        if leases.is_empty() {
+            break;
+        }
+        let reports = leases.iter().map(|l| farm.complete(l, &Outcome::Done));
+        for r in futures::future::join_all(reports).await {
+            r.expect("completed");
+            done += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("one {SLOTS}-slot worker, trivial tasks: {done} in {secs:.2} s = {:.0}/s", done as f64 / secs);
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async {
@@ -107,6 +132,7 @@ fn main() {
         let pool = db.pool(2).await;
         latency(&farm, &pool).await;
         throughput(&farm, &pool).await;
+        batched(&farm, &pool).await;
         pool.close().await;
         db.drop_now().await;
     });
