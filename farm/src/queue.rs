@@ -256,6 +256,22 @@ impl Farm {
         Ok(())
     }
 
+    /// Of `tasks`, those `worker` no longer holds (cancelled, taken back or reported): one
+    /// query, so a worker can learn of a cancel within a second of it.
+    pub async fn lost_leases(&self, worker: &str, tasks: &[i64]) -> Result<Vec<i64>, FarmError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT held.id FROM unnest($1::bigint[]) AS held(id) WHERE NOT EXISTS ( \
+                 SELECT 1 FROM farm_tasks t WHERE t.id = held.id AND t.state = 'leased' AND t.leased_by = $2)",
+        )
+        .bind(tasks)
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Puts every lease expired by `now` back in the queue (or fails its task when its
     /// attempts are spent). Returns how many leases it took back.
     pub async fn reap(&self, now: i64) -> Result<u64, FarmError> {

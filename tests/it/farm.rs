@@ -148,3 +148,61 @@ fn three_workers_finish_a_batch_when_one_is_killed_mid_task() {
     assert_eq!(written, want, "every frame once");
     rt.block_on(db.drop_now());
 }
+
+/// A cancel reaches a task that is running on a worker within about a second: the worker
+/// stops it (frames after the cancel are never written) and never reports it.
+#[test]
+fn a_cancel_stops_a_running_task_within_a_second() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..8 {
+        let img = image::RgbImage::from_fn(1024, 1024, |x, y| image::Rgb([(x + i) as u8, y as u8, i as u8]));
+        img.save(frames.join(format!("f{i:02}.png"))).unwrap();
+    }
+    let wf = dir.path().join("slow.json");
+    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1,
+        "nodes": {
+            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
+            "blur": { "type": "image.blur", "params": { "sigma": 24.0 }, "inputs": { "image": "load.image" } },
+            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
+        } });
+    std::fs::write(&wf, workflow.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let pattern = format!("{}/*.png", frames.display());
+    let submitted = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path", "--chunk", "8"])
+        .args(["--out", out.to_str().unwrap(), "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let run = String::from_utf8(submitted.stdout).unwrap().trim().to_string();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["worker", "--database", &db.url, "--id", "w1", "--lease-ms", "60000"])
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let written = || std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+    while written() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no frame was written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(rt.block_on(farm.cancel_run(&run)).unwrap(), 1);
+    // The lease lasts a minute, so only the once-a-second cancel check can stop it now.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let after = written();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(written(), after, "no frame is written after the cancel reached the worker");
+    assert!(after < 8, "the task was stopped before its last frame ({after} written)");
+    let task = rt.block_on(farm.tasks(&run)).unwrap().remove(0);
+    assert_eq!(task.state, "cancelled", "never reported as done");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    rt.block_on(db.drop_now());
+}

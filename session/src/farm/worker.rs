@@ -51,11 +51,19 @@ pub async fn work(
     farm.register(&opts.worker).await?;
     let slots = Arc::new(Semaphore::new(opts.worker.slots.max(1) as usize));
     let stats = Arc::new(WorkerStats::default());
+    let held: Held = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut chores_at: Option<std::time::Instant> = None;
     while !stop.is_cancelled() {
+        // Once a second: the heartbeat, dead workers' leases, and cancels of held tasks.
+        let chores = chores_at.is_none_or(|t| t.elapsed() >= CHORES_EVERY);
+        if chores {
+            chores_at = Some(std::time::Instant::now());
+            stop_lost(farm, &opts.worker.id, &held).await;
+        }
         // A database that is away for a while is waited for, not fatal: held tasks go on,
         // and their leases are renewed once it answers again.
-        let leases = match claim_round(farm, opts, slots.available_permits() as u32).await {
+        let leases = match claim_round(farm, opts, slots.available_permits() as u32, chores).await {
             Ok(leases) => leases,
             Err(e) => {
                 tracing::warn!(error = %e, "the farm database did not answer; retrying");
@@ -70,8 +78,17 @@ pub async fn work(
         for lease in leases {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
             let (farm, registry, opts, stats) = (farm.clone(), Arc::clone(&registry), opts.clone(), Arc::clone(&stats));
+            let cancel = CancellationToken::new();
+            if let Ok(mut h) = held.lock() {
+                h.insert(lease.task, cancel.clone());
+            }
+            let held = Arc::clone(&held);
             tasks.spawn(async move {
-                run_task(&farm, &registry, &opts, lease, &stats).await;
+                let task = lease.task;
+                run_task(&farm, &registry, &opts, lease, &stats, cancel).await;
+                if let Ok(mut h) = held.lock() {
+                    h.remove(&task);
+                }
                 drop(permit);
             });
         }
@@ -87,16 +104,38 @@ pub async fn work(
     Ok(stats)
 }
 
+/// The tasks this worker runs, each with the cancel of its execution.
+type Held = Arc<std::sync::Mutex<std::collections::HashMap<i64, CancellationToken>>>;
+
+/// Stops the execution of every held task whose lease is gone (a cancelled run, say), so a
+/// cancel reaches running tasks within one turn of the loop, not at the next renewal.
+async fn stop_lost(farm: &Farm, worker: &str, held: &Held) {
+    let ids: Vec<i64> = held.lock().map(|h| h.keys().copied().collect()).unwrap_or_default();
+    let Ok(lost) = farm.lost_leases(worker, &ids).await else { return };
+    if let Ok(h) = held.lock() {
+        for id in lost {
+            if let Some(cancel) = h.get(&id) {
+                cancel.cancel();
+            }
+        }
+    }
+}
+
+/// How often the heartbeat, the reaper and the cancel check run.
+const CHORES_EVERY: Duration = Duration::from_secs(1);
+
 /// How long to wait before trying an unanswering database again.
 const DB_RETRY_MS: u64 = 500;
 
-/// One round of the loop's database work: the heartbeat, the reaping of dead workers'
-/// leases, and a claim of up to `free` tasks.
-async fn claim_round(farm: &Farm, opts: &WorkerOptions, free: u32) -> Result<Vec<Lease>, FarmError> {
-    if !farm.heartbeat(&opts.worker.id).await? {
-        farm.register(&opts.worker).await?;
+/// One round of the loop's database work: with `chores`, the heartbeat and the reaping of
+/// dead workers' leases; then a claim of up to `free` tasks.
+async fn claim_round(farm: &Farm, opts: &WorkerOptions, free: u32, chores: bool) -> Result<Vec<Lease>, FarmError> {
+    if chores {
+        if !farm.heartbeat(&opts.worker.id).await? {
+            farm.register(&opts.worker).await?;
+        }
+        farm.reap(now_ms()).await?;
     }
-    farm.reap(now_ms()).await?;
     if free == 0 {
         return Ok(Vec::new());
     }
@@ -108,12 +147,19 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Runs one leased task to its end, renewing the lease meanwhile.
-async fn run_task(farm: &Farm, registry: &Registry, opts: &WorkerOptions, lease: Lease, stats: &WorkerStats) {
+async fn run_task(
+    farm: &Farm,
+    registry: &Registry,
+    opts: &WorkerOptions,
+    lease: Lease,
+    stats: &WorkerStats,
+    cancel: CancellationToken,
+) {
     let outcome = match farm.run(&lease.run_id).await {
         Ok(Some(run)) => {
             let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
             match super::items_of(registry, &run, from, to, &opts.inputs) {
-                Ok(items) => execute(farm, opts, &lease, items).await,
+                Ok(items) => execute(farm, opts, &lease, items, cancel).await,
                 Err(d) => Some(Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone()))),
             }
         }
@@ -143,14 +189,17 @@ async fn execute(
     opts: &WorkerOptions,
     lease: &Lease,
     items: Vec<switchyard_engine::batch::BatchItem>,
+    cancel: CancellationToken,
 ) -> Option<Outcome> {
-    let cancel = CancellationToken::new();
     let run = crate::run::execute(items, true, &opts.exec, EventSink::none(), &cancel, None);
     tokio::pin!(run);
     let every = Duration::from_millis((opts.lease_ms / 3).max(1) as u64);
     loop {
         tokio::select! {
             ran = &mut run => {
+                if cancel.is_cancelled() {
+                    return None;
+                }
                 let failed = ran.reports.iter().flat_map(|r| &r.nodes).find_map(|n| n.error.clone());
                 let ok = ran.reports.iter().all(|r| r.status == RunStatus::Succeeded);
                 return Some(if ok { Outcome::Done } else { Outcome::Failed(failed.unwrap_or_else(|| "an item failed".into())) });
