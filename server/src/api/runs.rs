@@ -432,13 +432,18 @@ pub(crate) async fn priority(
     if app.store.set_priority(&caller.tenant, &id, req.priority).await? {
         return Ok(Json(PriorityReply { id, priority: req.priority }));
     }
-    match app.store.run(&caller.tenant, &id).await? {
-        None => Err(ApiError::not_found(format!("no run {id}"))),
-        Some(run) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-queued",
-            format!("run {id} is {}; only a waiting run's priority changes", run.state),
-        )),
+    Err(not_waiting(&app, &caller, &id, "only a waiting run's priority changes").await)
+}
+
+/// Why a change to a waiting run was not made: no such run of the tenant's (404), or the
+/// run is no longer waiting (409, with its state).
+async fn not_waiting(app: &App, caller: &Caller, id: &str, rule: &str) -> ApiError {
+    match app.store.run(&caller.tenant, id).await {
+        Ok(None) => ApiError::not_found(format!("no run {id}")),
+        Ok(Some(run)) => {
+            ApiError::new(StatusCode::CONFLICT, "not-queued", format!("run {id} is {}; {rule}", run.state))
+        }
+        Err(e) => ApiError::from(e),
     }
 }
 
@@ -459,14 +464,7 @@ pub(crate) async fn move_run(
     if let Some(swapped_with) = app.store.move_run(&caller.tenant, &id, front).await? {
         return Ok(Json(MoveReply { id, swapped_with }));
     }
-    match app.store.run(&caller.tenant, &id).await? {
-        None => Err(ApiError::not_found(format!("no run {id}"))),
-        Some(run) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-queued",
-            format!("run {id} is {}; only a waiting run moves", run.state),
-        )),
-    }
+    Err(not_waiting(&app, &caller, &id, "only a waiting run moves").await)
 }
 
 /// `POST /v1/queue/pause`: none of the tenant's runs starts until resumed (running ones go
