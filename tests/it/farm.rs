@@ -1,6 +1,7 @@
 //! `switchyard farm` against a real PostgreSQL farm database: status lists workers, tasks,
 //! leases and the blocklist; drain and unblock change them; plan shows the splitting rule.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -84,38 +85,8 @@ fn three_workers_finish_a_batch_when_one_is_killed_mid_task() {
     let rt = crate::support::runtime();
     let db = rt.block_on(switchyard_testkit::TestDatabase::create());
     let dir = tempfile::tempdir().unwrap();
-    let frames = dir.path().join("frames");
-    std::fs::create_dir_all(&frames).unwrap();
-    for i in 0..12 {
-        let img = image::RgbImage::from_fn(384, 384, |x, y| image::Rgb([(x * 7 + i) as u8, (y * 3) as u8, i as u8]));
-        img.save(frames.join(format!("f{i:02}.png"))).unwrap();
-    }
-    let wf = dir.path().join("blur.json");
-    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1, "name": "blur frames",
-        "nodes": {
-            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
-            "blur": { "type": "image.blur", "params": { "sigma": 6.0 }, "inputs": { "image": "load.image" } },
-            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
-        } });
-    std::fs::write(&wf, workflow.to_string()).unwrap();
-    let out = dir.path().join("out");
-    let pattern = format!("{}/*.png", frames.display());
-    let submitted = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path", "--chunk", "2"])
-        .args(["--out", out.to_str().unwrap(), "--database", &db.url])
-        .output()
-        .unwrap();
-    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
-    let run = String::from_utf8(submitted.stdout).unwrap().trim().to_string();
-    let spawn = |id: &str| {
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["worker", "--database", &db.url, "--id", id, "--lease-ms", "1500"])
-            .env("XDG_CACHE_HOME", dir.path().join(format!("cache-{id}")))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let (run, out) = submit_blur_batch(dir.path(), &db.url, Batch { frames: 12, side: 384, sigma: 6.0, chunk: 2 });
+    let spawn = |id: &str| spawn_worker(&db.url, id, 1500, dir.path());
     let mut doomed = spawn("w1");
     let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -156,36 +127,8 @@ fn a_cancel_stops_a_running_task_within_a_second() {
     let rt = crate::support::runtime();
     let db = rt.block_on(switchyard_testkit::TestDatabase::create());
     let dir = tempfile::tempdir().unwrap();
-    let frames = dir.path().join("frames");
-    std::fs::create_dir_all(&frames).unwrap();
-    for i in 0..8 {
-        let img = image::RgbImage::from_fn(1024, 1024, |x, y| image::Rgb([(x + i) as u8, y as u8, i as u8]));
-        img.save(frames.join(format!("f{i:02}.png"))).unwrap();
-    }
-    let wf = dir.path().join("slow.json");
-    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1,
-        "nodes": {
-            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
-            "blur": { "type": "image.blur", "params": { "sigma": 24.0 }, "inputs": { "image": "load.image" } },
-            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
-        } });
-    std::fs::write(&wf, workflow.to_string()).unwrap();
-    let out = dir.path().join("out");
-    let pattern = format!("{}/*.png", frames.display());
-    let submitted = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path", "--chunk", "8"])
-        .args(["--out", out.to_str().unwrap(), "--database", &db.url])
-        .output()
-        .unwrap();
-    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
-    let run = String::from_utf8(submitted.stdout).unwrap().trim().to_string();
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["worker", "--database", &db.url, "--id", "w1", "--lease-ms", "60000"])
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (run, out) = submit_blur_batch(dir.path(), &db.url, Batch { frames: 8, side: 1024, sigma: 24.0, chunk: 8 });
+    let mut worker = spawn_worker(&db.url, "w1", 60_000, dir.path());
     let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let written = || std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
@@ -205,4 +148,56 @@ fn a_cancel_stops_a_running_task_within_a_second() {
     let _ = worker.kill();
     let _ = worker.wait();
     rt.block_on(db.drop_now());
+}
+
+/// A batch of frames to blur on the farm.
+struct Batch {
+    frames: u32,
+    /// Each frame is `side` x `side` pixels.
+    side: u32,
+    sigma: f64,
+    /// Frames a task.
+    chunk: u32,
+}
+
+/// Writes `batch.frames` PNG frames under `dir/frames` and a workflow that blurs each into
+/// `out/{item}.png`, and submits it to the farm at `url`: the run's id and the output folder.
+fn submit_blur_batch(dir: &Path, url: &str, batch: Batch) -> (String, PathBuf) {
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..batch.frames {
+        let img = image::RgbImage::from_fn(batch.side, batch.side, |x, y| {
+            image::Rgb([(x * 7 + i) as u8, (y * 3) as u8, i as u8])
+        });
+        img.save(frames.join(format!("f{i:02}.png"))).unwrap();
+    }
+    let wf = dir.join("blur.json");
+    let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1, "name": "blur frames",
+        "nodes": {
+            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
+            "blur": { "type": "image.blur", "params": { "sigma": batch.sigma }, "inputs": { "image": "load.image" } },
+            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
+        } });
+    std::fs::write(&wf, workflow.to_string()).unwrap();
+    let out = dir.join("out");
+    let pattern = format!("{}/*.png", frames.display());
+    let chunk = batch.chunk.to_string();
+    let submitted = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path", "--chunk", &chunk])
+        .args(["--out", out.to_str().unwrap(), "--database", url])
+        .output()
+        .unwrap();
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    (String::from_utf8(submitted.stdout).unwrap().trim().to_string(), out)
+}
+
+/// A `switchyard worker` process with its own cache folder under `dir`.
+fn spawn_worker(url: &str, id: &str, lease_ms: u32, dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["worker", "--database", url, "--id", id, "--lease-ms", &lease_ms.to_string()])
+        .env("XDG_CACHE_HOME", dir.join(format!("cache-{id}")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }

@@ -2,14 +2,9 @@
 //! payment and caps team members; a member's key spends as its member; roles hold only their
 //! own permissions; and another tenant names none of it.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::support::{Client, create_key, serve_with};
-
-fn shot() -> Value {
-    let text = std::fs::read_to_string(crate::spend::root().join("workflows/cloud-shot.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use super::support::{Client, create_key, serve_with, shot};
 
 #[test]
 fn billing_keys_grant_top_up_and_cap_members_and_a_members_key_spends_as_them() {

@@ -6,12 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{Client, create_key, serve_with, slow_workflow, workflow};
-
-fn shot() -> Value {
-    let text = std::fs::read_to_string(crate::spend::root().join("workflows/cloud-shot.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use super::support::{Client, create_key, serve_with, shot, slow_workflow, workflow};
 
 #[test]
 fn off_peak_runs_wait_for_the_window_and_economy_runs_yield_to_standard_ones() {

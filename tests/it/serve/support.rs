@@ -68,6 +68,12 @@ pub(crate) fn workflow() -> Value {
     serde_json::from_str(include_str!("../../fixtures/run/sizes-and-grid.json")).unwrap()
 }
 
+/// The README's cloud shot (three paid calls; 74 cr at list price).
+pub(crate) fn shot() -> Value {
+    let text = std::fs::read_to_string(crate::spend::root().join("workflows/cloud-shot.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A local workflow that takes a few seconds on two cores.
 pub(crate) fn slow_workflow() -> Value {
     json!({
