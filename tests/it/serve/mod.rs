@@ -264,10 +264,8 @@ fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
     let grant =
         farm.cmd().args(["credits", "--ledger", &url, "--account", "acme/studio", "grant", "--plan", "pro"]).output();
     assert!(grant.unwrap().status.success());
-    let server = serve_with(farm.cmd(), &data, &["--database", &url]);
-    let shot: Value =
-        serde_json::from_str(&std::fs::read_to_string(crate::spend::root().join("workflows/cloud-shot.json")).unwrap())
-            .unwrap();
+    let server = serve_with(farm.cmd(), &data, &["--database", &url, "--metrics-listen", "127.0.0.1:0"]);
+    let shot = support::shot();
     crate::support::runtime().block_on(async {
         let c = Client::new(&server.url);
         let body = json!({ "workflow": shot, "account": "studio" });
@@ -310,6 +308,13 @@ fn a_billed_run_on_postgres_spends_the_tenants_own_wallet() {
         assert_eq!((wallet["available"].as_i64(), wallet["tier"].as_i64()), (Some(20_000 - charged), Some(2)));
         let (status, _) = c.get("/v1/credits/studio", &rival).await;
         assert_eq!(status, 404, "rival/studio does not exist, and acme/studio cannot be named");
+        // The accounts listing and the ledger's metrics, on PostgreSQL too.
+        let (_, accounts) = c.get("/v1/accounts", &acme).await;
+        assert_eq!(accounts["accounts"][0]["account"], "studio", "{accounts}");
+        assert_eq!(c.get("/v1/accounts", &rival).await.1["accounts"], json!([]));
+        let metrics = c.http.get(server.metrics.clone().unwrap()).send().await.unwrap().text().await.unwrap();
+        let posted = format!("switchyard_credits_posted_total {charged}");
+        assert!(metrics.contains(&posted) && metrics.contains("switchyard_holds{state=\"posted\"}"), "{metrics}");
         let (_, holds) = c.get("/v1/credits/studio/holds", &acme).await;
         let posted =
             holds["holds"].as_array().unwrap().iter().filter(|h| h["kind"] == "call" && h["state"] == "posted").count();
