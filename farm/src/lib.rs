@@ -7,13 +7,14 @@
 //! - `workers.rs`: workers' capabilities and heartbeats, draining, tasks' host requirements
 //!   and the blocklist.
 
+mod dispatch;
 mod queue;
 mod runs;
 mod split;
 mod workers;
 
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
-pub use runs::FarmRun;
+pub use runs::{FarmRun, RunBilling};
 pub use split::{Split, split};
 pub use workers::{BLOCK_AFTER, Blocked, Requires, Worker, WorkerRow};
 

@@ -7,9 +7,10 @@
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use switchyard_ledger::Ledger;
 
 use crate::now_ms;
-use crate::workers::{BLOCK_AFTER, Requires, Worker};
+use crate::workers::Requires;
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum FarmError {
     /// Its schema could not be brought up to date.
     #[error("farm database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The ledger refused or failed.
+    #[error("farm ledger: {0}")]
+    Ledger(#[from] switchyard_ledger::LedgerError),
     /// A stored row cannot be read back.
     #[error("farm database: {0}")]
     Corrupt(String),
@@ -70,6 +74,9 @@ pub struct Lease {
     pub attempt: i32,
     /// When the lease runs out unless renewed (unix ms).
     pub expires_at_ms: i64,
+    /// The task's reservation in the ledger, which its paid calls carve their holds from
+    /// (billed runs only).
+    pub hold: Option<String>,
 }
 
 /// How a leased task ended.
@@ -104,6 +111,7 @@ pub struct TaskRow {
 #[derive(Clone)]
 pub struct Farm {
     pool: PgPool,
+    ledger: Ledger,
 }
 
 impl Farm {
@@ -111,14 +119,21 @@ impl Farm {
     /// farm's tables up to date beside whatever else the database holds.
     pub async fn connect(url: &str, connections: u32) -> Result<Self, FarmError> {
         let pool = PgPoolOptions::new().max_connections(connections).connect(url).await?;
+        // The ledger first: the farm's money moves through it, in the farm's transactions.
+        let ledger = Ledger::connect_postgres(url, connections).await?;
         let mut migrator = sqlx::migrate!("./migrations");
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, ledger })
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The ledger in the farm's database, which paid calls hold and post through.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// Adds a run's tasks in one transaction (all or none).
@@ -159,40 +174,6 @@ impl Farm {
         Ok(())
     }
 
-    /// Leases up to `n` waiting tasks (highest priority, then oldest) that `worker` meets the
-    /// requirements of and is not blocklisted for, for `lease_ms`, each under a fresh token,
-    /// in one statement. A draining or unregistered worker gets nothing.
-    pub async fn claim(&self, worker: &Worker, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
-        let now = now_ms();
-        let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
-        Ok(sqlx::query_as(
-            "WITH picked AS ( \
-                 SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS k FROM ( \
-                     SELECT t.id, t.priority FROM farm_tasks t WHERE t.state = 'queued' \
-                     AND t.need_memory_gb <= $5 AND (t.need_gpu_brand IS NULL OR t.need_gpu_brand = ANY($6)) \
-                     AND t.need_tags <@ $7::text[] \
-                     AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = $3 \
-                         AND b.kind = t.kind AND b.failures >= $8) \
-                     AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = $3 AND w.state = 'active') \
-                     ORDER BY t.priority DESC, t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED) head) \
-             UPDATE farm_tasks t SET state = 'leased', lease_token = ($2::text[])[picked.k], leased_by = $3, \
-                 lease_expires_at_ms = $4, attempts = t.attempts + 1 \
-             FROM picked WHERE t.id = picked.id \
-             RETURNING t.id AS task, t.lease_token AS token, t.run_id, t.seq, t.item_from, t.item_to, \
-                 t.attempts AS attempt, t.lease_expires_at_ms AS expires_at_ms",
-        )
-        .bind(i64::from(n))
-        .bind(&tokens)
-        .bind(&worker.id)
-        .bind(now + lease_ms)
-        .bind(worker.memory_gb)
-        .bind(&worker.gpu_brands)
-        .bind(&worker.tags)
-        .bind(BLOCK_AFTER)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Extends a held lease by `lease_ms` from now; `LeaseLost` if it is not held any more.
     pub async fn renew(&self, lease: &Lease, lease_ms: i64) -> Result<i64, FarmError> {
         let until = now_ms() + lease_ms;
@@ -210,52 +191,6 @@ impl Farm {
         }
     }
 
-    /// Records how a held task ended; `LeaseLost` (and nothing recorded) if the lease is not
-    /// held any more. A failure goes back to the queue while attempts are left, and counts
-    /// against the worker for that kind of task in that run (the blocklist), in the same
-    /// transaction.
-    pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
-        let (state_sql, error) = match outcome {
-            Outcome::Done => ("'done'", None),
-            Outcome::Failed(why) => ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", Some(why)),
-        };
-        let sql = format!(
-            "UPDATE farm_tasks SET state = {state_sql}, last_error = COALESCE($1, last_error), lease_token = NULL, \
-             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
-             RETURNING run_id, leased_by, kind"
-        );
-        let query = sqlx::query_as::<_, (String, Option<String>, String)>(sqlx::AssertSqlSafe(sql))
-            .bind(error)
-            .bind(now_ms())
-            .bind(lease.task)
-            .bind(&lease.token);
-        // A success is one statement; a failure and its blocklist count share a transaction.
-        let Some(why) = error else {
-            return match query.fetch_optional(&self.pool).await? {
-                Some(_) => Ok(()),
-                None => Err(FarmError::LeaseLost { task: lease.task }),
-            };
-        };
-        let mut tx = self.pool.begin().await?;
-        let ended = query.fetch_optional(&mut *tx).await?;
-        let Some((run_id, worker, kind)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
-        if let Some(worker) = worker {
-            sqlx::query(
-                "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
-                 ON CONFLICT (run_id, worker, kind) DO UPDATE SET failures = farm_blocklist.failures + 1, \
-                 last_error = excluded.last_error",
-            )
-            .bind(&run_id)
-            .bind(&worker)
-            .bind(&kind)
-            .bind(why)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Of `tasks`, those `worker` no longer holds (cancelled, taken back or reported): one
     /// query, so a worker can learn of a cancel within a second of it.
     pub async fn lost_leases(&self, worker: &str, tasks: &[i64]) -> Result<Vec<i64>, FarmError> {
@@ -270,33 +205,6 @@ impl Farm {
         .bind(worker)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    /// Puts every lease expired by `now` back in the queue (or fails its task when its
-    /// attempts are spent). Returns how many leases it took back.
-    pub async fn reap(&self, now: i64) -> Result<u64, FarmError> {
-        let done = sqlx::query(
-            "UPDATE farm_tasks SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
-             last_error = 'the worker stopped renewing its lease (lost or stalled)', lease_token = NULL, \
-             lease_expires_at_ms = NULL WHERE state = 'leased' AND lease_expires_at_ms <= $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Cancels a run's tasks that have not ended; their holders find their leases lost at
-    /// the next renewal. Returns how many.
-    pub async fn cancel_run(&self, run_id: &str) -> Result<u64, FarmError> {
-        let done = sqlx::query(
-            "UPDATE farm_tasks SET state = 'cancelled', lease_token = NULL, lease_expires_at_ms = NULL \
-             WHERE run_id = $1 AND state IN ('queued', 'leased')",
-        )
-        .bind(run_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
     }
 
     /// Tasks by run and state: `(run, state, tasks)`, for `farm status`.

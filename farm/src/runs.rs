@@ -1,4 +1,5 @@
-//! Farm runs: what a run executes, stored once beside its tasks (in the same transaction).
+//! Farm runs: what a run executes and who pays for it, stored once beside its tasks (in
+//! the same transaction).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +7,7 @@ use crate::now_ms;
 use crate::queue::{Farm, FarmError, NewTask};
 
 /// A batch run on the farm: the workflow, the files it runs over and where it writes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FarmRun {
     /// Its id.
     pub id: String,
@@ -22,6 +23,27 @@ pub struct FarmRun {
     pub files: Vec<String>,
     /// `node.param=value` overrides for every item.
     pub overrides: Vec<String>,
+    /// Who pays for its paid calls, when it makes any.
+    pub billing: Option<RunBilling>,
+}
+
+/// Who pays for a farm run, and how its paid nodes are placed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBilling {
+    /// The wallet.
+    pub account: String,
+    /// The team member spending from it, within their cap.
+    pub member: Option<String>,
+    /// The most one batch item may cost, in credits (the quote's upper bound): a task
+    /// reserves this for each of its items when it is dispatched.
+    pub item_most: i64,
+    /// The most the whole run may commit, in credits.
+    pub budget: Option<i64>,
+    /// The placement policy workers place the paid nodes by.
+    pub policy: String,
+    /// The time (unix seconds) prices were taken at when the run was quoted, so every worker
+    /// places and prices as the quote did.
+    pub price_at_s: Option<i64>,
 }
 
 impl FarmRun {
@@ -31,13 +53,32 @@ impl FarmRun {
     }
 }
 
+/// A stored run's row.
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    String,
+    Option<i64>,
+);
+
 impl Farm {
     /// Stores a run and queues its tasks, in one transaction (all or none).
     pub async fn submit(&self, run: &FarmRun, tasks: &[NewTask]) -> Result<(), FarmError> {
         let mut tx = self.pool().begin().await?;
+        let b = run.billing.as_ref();
         sqlx::query(
-            "INSERT INTO farm_runs (id, workflow, input_root, out_dir, bind, files, overrides, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO farm_runs (id, workflow, input_root, out_dir, bind, files, overrides, created_at_ms, \
+             account, member, item_most, budget_left, policy, price_at_s) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&run.id)
         .bind(&run.workflow)
@@ -47,6 +88,12 @@ impl Farm {
         .bind(serde_json::to_string(&run.files).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&run.overrides).unwrap_or_else(|_| "[]".into()))
         .bind(now_ms())
+        .bind(b.map(|b| &b.account))
+        .bind(b.and_then(|b| b.member.as_ref()))
+        .bind(b.map_or(0, |b| b.item_most.max(0)))
+        .bind(b.and_then(|b| b.budget))
+        .bind(b.map_or("", |b| &b.policy))
+        .bind(b.and_then(|b| b.price_at_s))
         .execute(&mut *tx)
         .await?;
         self.add_in(&mut tx, &run.id, tasks).await?;
@@ -56,18 +103,36 @@ impl Farm {
 
     /// A run, if it exists.
     pub async fn run(&self, id: &str) -> Result<Option<FarmRun>, FarmError> {
-        type Row = (String, String, String, String, String, String, String);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, workflow, input_root, out_dir, bind, files, overrides FROM farm_runs WHERE id = $1",
+            "SELECT id, workflow, input_root, out_dir, bind, files, overrides, account, member, item_most, \
+             budget_left, policy, price_at_s FROM farm_runs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        let Some((id, workflow, input_root, out_dir, bind, files, overrides)) = row else { return Ok(None) };
+        let Some((
+            id,
+            workflow,
+            input_root,
+            out_dir,
+            bind,
+            files,
+            overrides,
+            account,
+            member,
+            item_most,
+            budget,
+            policy,
+            price_at_s,
+        )) = row
+        else {
+            return Ok(None);
+        };
         let list = |what: &str, text: &str| {
             serde_json::from_str::<Vec<String>>(text).map_err(|e| FarmError::Corrupt(format!("run {id}'s {what}: {e}")))
         };
         let (files, overrides) = (list("files", &files)?, list("overrides", &overrides)?);
-        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides }))
+        let billing = account.map(|account| RunBilling { account, member, item_most, budget, policy, price_at_s });
+        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing }))
     }
 }

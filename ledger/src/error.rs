@@ -100,6 +100,29 @@ pub enum LedgerError {
         /// The first failure.
         message: String,
     },
+    /// A call hold drew on a task reservation that is closed (its task was cancelled or
+    /// taken back from its worker): no new paid call may start for it.
+    #[error(
+        "reservation {hold} is {state}: its task was cancelled or taken back, so no new paid call starts; nothing was charged"
+    )]
+    ReservationClosed {
+        /// The reservation.
+        hold: String,
+        /// Its state.
+        state: String,
+    },
+    /// A call hold asked a task reservation for more than it has left.
+    #[error(
+        "reservation {hold} has {left} left, {needed} needed; the call costs more than the task was quoted; nothing was charged"
+    )]
+    ReservationShort {
+        /// The reservation.
+        hold: String,
+        /// What it has left.
+        left: Credits,
+        /// What was asked.
+        needed: Credits,
+    },
     /// The database failed.
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),

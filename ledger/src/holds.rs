@@ -267,9 +267,7 @@ impl Ledger {
     /// voided by expiry, and waits for reconciliation to post or void it.
     pub async fn mark_unknown(&self, hold: &HoldId) -> Result<(), LedgerError> {
         let mut tx = self.begin().await?;
-        open_hold(&mut tx, hold).await?;
-        detach(&mut tx, hold).await?;
-        sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = $1").bind(&hold.0).execute(&mut *tx).await?;
+        mark_unknown_in(&mut tx, hold).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -296,14 +294,14 @@ impl Ledger {
 
     /// Start-up recovery: a pending hold past its timeout whose call was never sent is
     /// voided; one whose call may have gone out is marked unknown, for reconciliation.
-    /// Call holds go first, so what they give back to a run reservation is then released.
+    /// Call holds go first, so what they give back to a run or task reservation is then released.
     pub async fn recover(&self) -> Result<Recovery, LedgerError> {
         let mut tx = self.begin().await?;
         // On PostgreSQL a hold another process is settling right now is left to it.
         let lock = if on_postgres(&tx) { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "SELECT id, sent_at_ms FROM holds WHERE state = 'pending' AND timeout_at_ms <= $1 \
-             ORDER BY CASE kind WHEN 'run' THEN 1 ELSE 0 END, id{lock}"
+             ORDER BY CASE kind WHEN 'call' THEN 0 ELSE 1 END, id{lock}"
         );
         let expired: Vec<(String, Option<i64>)> =
             sqlx::query_as(AssertSqlSafe(sql)).bind(self.now()).fetch_all(&mut *tx).await?;
@@ -389,6 +387,14 @@ async fn note(tx: &mut Tx, hold: &HoldId, kind: Note, text: &str) -> Result<(), 
         Note::Evidence => "UPDATE holds SET evidence = $1 WHERE id = $2",
     };
     sqlx::query(sql).bind(text).bind(&hold.0).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Marks an open hold unknown within `tx` (see [`Ledger::mark_unknown`]).
+pub(crate) async fn mark_unknown_in(tx: &mut Tx, hold: &HoldId) -> Result<(), LedgerError> {
+    open_hold(tx, hold).await?;
+    detach(tx, hold).await?;
+    sqlx::query("UPDATE holds SET state = 'unknown' WHERE id = $1").bind(&hold.0).execute(&mut **tx).await?;
     Ok(())
 }
 

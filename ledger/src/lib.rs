@@ -25,6 +25,7 @@ mod keys;
 mod members;
 pub mod plans;
 mod reserve;
+mod shared;
 pub mod store;
 mod subscriptions;
 mod types;
@@ -53,6 +54,7 @@ pub use grants::GrantReceipt;
 pub use history::to_csv;
 pub use holds::{HoldId, Posted, Recovery, Resolution};
 pub use members::MemberUse;
+pub use shared::{Closed, SharedTx};
 pub use subscriptions::{HoldRecord, SEATS_MAX};
 pub use types::{Audit, Balance, Credits, Grant, HoldRequest, Source, TransferRecord};
 

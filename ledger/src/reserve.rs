@@ -56,8 +56,10 @@ impl Ledger {
     }
 }
 
-/// Carves hold `id` for `req.amount` out of the open run reservation `parent`. `false` (and
-/// nothing written) when the reservation is not open, is another wallet's, or has too little.
+/// Carves hold `id` for `req.amount` out of the open reservation `parent`. `false` (and
+/// nothing written) when a run reservation is not open, is another wallet's, or has too
+/// little; a task reservation (the farm's) in that case refuses the hold outright, so no
+/// paid call starts once its task was cancelled or taken back.
 pub(crate) async fn carve(
     tx: &mut Tx,
     req: &HoldRequest,
@@ -67,17 +69,25 @@ pub(crate) async fn carve(
 ) -> Result<bool, LedgerError> {
     // Locked on PostgreSQL: two holds carving from one reservation take turns.
     let lock = if on_postgres(tx) { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT state, wallet, member FROM holds WHERE id = $1 AND kind = 'run'{lock}");
-    let row: Option<(String, String, Option<String>)> =
+    let sql = format!("SELECT state, wallet, member, kind FROM holds WHERE id = $1 AND kind IN ('run', 'task'){lock}");
+    let row: Option<(String, String, Option<String>, String)> =
         sqlx::query_as(AssertSqlSafe(sql)).bind(parent).fetch_optional(&mut **tx).await?;
-    let Some((state, wallet, member)) = row else { return Ok(false) };
+    let Some((state, wallet, member, kind)) = row else { return Ok(false) };
+    let strict = kind == "task";
+    let closed = || LedgerError::ReservationClosed { hold: parent.to_string(), state: state.clone() };
     if state != "pending" || wallet != req.wallet || member != req.member {
-        return Ok(false);
+        return if strict { Err(closed()) } else { Ok(false) };
     }
     let parent_id = HoldId(parent.to_string());
     let pool = legs(tx, &parent_id).await?;
-    if pool.iter().map(|(_, a)| a).sum::<i64>() < req.amount.0 {
-        return Ok(false);
+    let left = pool.iter().map(|(_, a)| a).sum::<i64>();
+    if left < req.amount.0 {
+        return match strict {
+            true => {
+                Err(LedgerError::ReservationShort { hold: parent.to_string(), left: Credits(left), needed: req.amount })
+            }
+            false => Ok(false),
+        };
     }
     insert_hold(tx, id, req, "call", Some(parent), now).await?;
     let mut left = req.amount.0;

@@ -39,6 +39,7 @@ pub async fn submit(farm: &Farm, registry: &Registry, inputs: InputRoots, comman
         bind,
         files: files.iter().map(|f| text(f)).collect(),
         overrides: set,
+        billing: None,
     };
     let tasks: Vec<NewTask> = split(run.files.len() as u32, chunk)
         .into_iter()

@@ -1,0 +1,332 @@
+//! Dispatch and settlement, where work and money change in one transaction (a ledger
+//! [`SharedTx`]): a claim leases tasks and takes each billed task's reservation; a
+//! completion, a reaped lease and a cancel end the task and close its reservation. Paid
+//! calls in between carve their own holds from the reservation and post them as the
+//! provider answers (keyed by run, item, node and attempt), so a worker that dies after a
+//! paid call has still paid it exactly once.
+
+use sqlx::AssertSqlSafe;
+use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, LedgerError, SharedTx};
+
+use crate::now_ms;
+use crate::queue::{Farm, FarmError, Lease, Outcome};
+use crate::workers::{BLOCK_AFTER, Worker};
+
+/// How long a task's reservation lives before ledger recovery may release it: longer than
+/// any task runs, since the farm closes it when the task ends or its lease is taken back.
+const TASK_HOLD_MS: i64 = 24 * 3_600_000;
+
+/// The most expired leases one reaper round takes back.
+const REAP_MAX: i64 = 1000;
+
+/// The advisory lock that makes one worker at a time the reaper.
+const REAPER_LOCK: i64 = 0x5357_4641_524d_0001;
+
+/// Leases the head of the waiting tasks that a worker meets the requirements of and is not
+/// blocklisted for, each under a fresh token; with the run's billing, when it has any.
+const CLAIM: &str = "WITH picked AS ( \
+     SELECT id, run_id, row_number() OVER (ORDER BY priority DESC, id) AS k FROM ( \
+         SELECT t.id, t.run_id, t.priority FROM farm_tasks t WHERE t.state = 'queued' \
+         AND t.need_memory_gb <= $5 AND (t.need_gpu_brand IS NULL OR t.need_gpu_brand = ANY(CAST($6 AS TEXT)::text[])) \
+         AND t.need_tags <@ CAST($7 AS TEXT)::text[] \
+         AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = $3 \
+             AND b.kind = t.kind AND b.failures >= $8) \
+         AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = $3 AND w.state = 'active') \
+         ORDER BY t.priority DESC, t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED) head) \
+ UPDATE farm_tasks t SET state = 'leased', lease_token = (CAST($2 AS TEXT)::text[])[picked.k], leased_by = $3, \
+     lease_expires_at_ms = $4, attempts = t.attempts + 1, hold_id = NULL \
+ FROM picked LEFT JOIN farm_runs r ON r.id = picked.run_id WHERE t.id = picked.id \
+ RETURNING t.id AS task, t.lease_token AS token, t.run_id, t.seq, t.item_from, t.item_to, \
+     t.attempts AS attempt, t.lease_expires_at_ms AS expires_at_ms, r.account, r.member, r.item_most, \
+     r.budget_left IS NOT NULL AS budgeted";
+
+/// A claimed task with its run's billing.
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    task: i64,
+    token: String,
+    run_id: String,
+    seq: i32,
+    item_from: i32,
+    item_to: i32,
+    attempt: i32,
+    expires_at_ms: i64,
+    account: Option<String>,
+    member: Option<String>,
+    item_most: Option<i64>,
+    budgeted: Option<bool>,
+}
+
+impl Claimed {
+    fn lease(&self, hold: Option<String>) -> Lease {
+        Lease {
+            task: self.task,
+            token: self.token.clone(),
+            run_id: self.run_id.clone(),
+            seq: self.seq,
+            item_from: self.item_from,
+            item_to: self.item_to,
+            attempt: self.attempt,
+            expires_at_ms: self.expires_at_ms,
+            hold,
+        }
+    }
+
+    /// What the task may cost at most: its items times the run's most per item.
+    fn most(&self) -> i64 {
+        let items = i64::from((self.item_to - self.item_from).max(0));
+        items.saturating_mul(self.item_most.unwrap_or(0))
+    }
+}
+
+/// A text array as PostgreSQL reads it (`{"a","b"}`), bound as text and cast in SQL.
+fn pg_array(items: &[String]) -> String {
+    let quoted: Vec<String> =
+        items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+impl Farm {
+    /// Leases up to `n` waiting tasks (highest priority, then oldest) that `worker` meets the
+    /// requirements of and is not blocklisted for, for `lease_ms`, each under a fresh token.
+    /// A billed task's reservation (its items times the run's most per item) is taken from
+    /// the run's wallet in the same transaction; a task the wallet or the run's budget
+    /// cannot cover fails, with why, and nothing is charged. A draining or unregistered
+    /// worker gets nothing.
+    pub async fn claim(&self, worker: &Worker, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
+        let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let mut tx = self.ledger().begin_shared().await?;
+        let claimed: Vec<Claimed> = sqlx::query_as(CLAIM)
+            .bind(i64::from(n))
+            .bind(pg_array(&tokens))
+            .bind(&worker.id)
+            .bind(now_ms() + lease_ms)
+            .bind(worker.memory_gb)
+            .bind(pg_array(&worker.gpu_brands))
+            .bind(pg_array(&worker.tags))
+            .bind(BLOCK_AFTER)
+            .fetch_all(tx.conn())
+            .await?;
+        let mut leases = Vec::with_capacity(claimed.len());
+        for c in &claimed {
+            match self.reserve(&mut tx, c).await? {
+                Ok(hold) => leases.push(c.lease(hold)),
+                Err(why) => refuse(&mut tx, c.task, &why).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(leases)
+    }
+
+    /// Takes a billed task's reservation within `tx`: `Ok(None)` for a task that spends
+    /// nothing, `Err(why)` (and nothing taken) when the wallet or the budget falls short.
+    async fn reserve(&self, tx: &mut SharedTx, c: &Claimed) -> Result<Result<Option<String>, String>, FarmError> {
+        let (Some(account), most) = (&c.account, c.most()) else { return Ok(Ok(None)) };
+        if most == 0 {
+            return Ok(Ok(None));
+        }
+        let req = HoldRequest {
+            wallet: account.clone(),
+            amount: Credits(most),
+            timeout_ms: TASK_HOLD_MS,
+            audit: Audit {
+                run_id: Some(c.run_id.clone()),
+                node_id: Some(format!("task {}", c.seq)),
+                ..Audit::default()
+            },
+            member: c.member.clone(),
+            parent: None,
+        };
+        let key = format!("farm:{}:{}:{}", c.run_id, c.seq, c.attempt);
+        // The ledger's rows, then the run's: every settlement locks in that order.
+        sqlx::query("SAVEPOINT task_money").execute(tx.conn()).await?;
+        let hold = match self.ledger().reserve_in(tx, &req, &key).await {
+            Ok(hold) => hold,
+            Err(e @ LedgerError::Database(_)) => return Err(e.into()),
+            Err(e) => return Ok(Err(format!("task {} was not dispatched: {e}; nothing was charged", c.seq))),
+        };
+        if c.budgeted == Some(true) {
+            let taken =
+                sqlx::query("UPDATE farm_runs SET budget_left = budget_left - $2 WHERE id = $1 AND budget_left >= $2")
+                    .bind(&c.run_id)
+                    .bind(most)
+                    .execute(tx.conn())
+                    .await?;
+            if taken.rows_affected() == 0 {
+                sqlx::query("ROLLBACK TO SAVEPOINT task_money").execute(tx.conn()).await?;
+                let left: Option<i64> = sqlx::query_scalar("SELECT budget_left FROM farm_runs WHERE id = $1")
+                    .bind(&c.run_id)
+                    .fetch_one(tx.conn())
+                    .await?;
+                let left = left.unwrap_or(0);
+                return Ok(Err(format!(
+                    "task {} needs up to {most} cr but the run's budget has {left} cr left; nothing was charged",
+                    c.seq
+                )));
+            }
+        }
+        sqlx::query("RELEASE SAVEPOINT task_money").execute(tx.conn()).await?;
+        sqlx::query("UPDATE farm_tasks SET hold_id = $1 WHERE id = $2")
+            .bind(&hold.0)
+            .bind(c.task)
+            .execute(tx.conn())
+            .await?;
+        Ok(Ok(Some(hold.0)))
+    }
+
+    /// Closes a task's reservation within `tx` and gives what it released back to its run's
+    /// budget.
+    async fn settle(&self, tx: &mut SharedTx, run_id: &str, hold: &str) -> Result<(), FarmError> {
+        let closed = self.ledger().close_in(tx, &HoldId(hold.to_string())).await?;
+        if closed.released.0 > 0 {
+            sqlx::query(
+                "UPDATE farm_runs SET budget_left = budget_left + $2 WHERE id = $1 AND budget_left IS NOT NULL",
+            )
+            .bind(run_id)
+            .bind(closed.released.0)
+            .execute(tx.conn())
+            .await?;
+        }
+        if closed.unknown > 0 {
+            tracing::warn!(
+                run = run_id,
+                hold,
+                unknown = closed.unknown,
+                "paid calls of a lost task are left for reconciliation"
+            );
+        }
+        Ok(())
+    }
+
+    /// Records how a held task ended and closes its reservation, in one transaction;
+    /// `LeaseLost` (and nothing recorded) if the lease is not held any more. A failure goes
+    /// back to the queue while attempts are left, and counts against the worker for that
+    /// kind of task in that run (the blocklist).
+    pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
+        let (state_sql, error) = match outcome {
+            Outcome::Done => ("'done'", None),
+            Outcome::Failed(why) => ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", Some(why)),
+        };
+        let sql = format!(
+            "UPDATE farm_tasks SET state = {state_sql}, last_error = COALESCE($1, last_error), lease_token = NULL, \
+             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
+             RETURNING run_id, leased_by, kind, hold_id"
+        );
+        let mut tx = self.ledger().begin_shared().await?;
+        let ended: Option<(String, Option<String>, String, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(error)
+            .bind(now_ms())
+            .bind(lease.task)
+            .bind(&lease.token)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some((run_id, worker, kind, hold)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
+        if let (Some(why), Some(worker)) = (error, worker) {
+            sqlx::query(
+                "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
+                 ON CONFLICT (run_id, worker, kind) DO UPDATE SET failures = farm_blocklist.failures + 1, \
+                 last_error = excluded.last_error",
+            )
+            .bind(&run_id)
+            .bind(&worker)
+            .bind(&kind)
+            .bind(why)
+            .execute(tx.conn())
+            .await?;
+        }
+        if let Some(hold) = hold {
+            self.settle(&mut tx, &run_id, &hold).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts leases expired by `now` back in the queue (or fails their tasks when attempts
+    /// are spent) and closes their reservations: a dead worker's paid calls that were
+    /// posted stay posted, those that may have gone out stay unknown, the rest are voided.
+    /// One caller at a time reaps (an advisory lock); the others return 0 at once. Returns
+    /// how many leases it took back (at most a thousand a round).
+    pub async fn reap(&self, now: i64) -> Result<u64, FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        let leader: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(REAPER_LOCK).fetch_one(tx.conn()).await?;
+        if !leader {
+            return Ok(0);
+        }
+        let taken: Vec<(String, Option<String>)> = sqlx::query_as(
+            "UPDATE farm_tasks SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
+             last_error = 'the worker stopped renewing its lease (lost or stalled)', lease_token = NULL, \
+             lease_expires_at_ms = NULL WHERE id IN (SELECT id FROM farm_tasks WHERE state = 'leased' \
+             AND lease_expires_at_ms <= $1 ORDER BY lease_expires_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING run_id, hold_id",
+        )
+        .bind(now)
+        .bind(REAP_MAX)
+        .fetch_all(tx.conn())
+        .await?;
+        for (run_id, hold) in &taken {
+            if let Some(hold) = hold {
+                self.settle(&mut tx, run_id, hold).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(taken.len() as u64)
+    }
+
+    /// Cancels a run's tasks that have not ended and closes the reservations of those held,
+    /// in one transaction: from then on no paid call of the run can take a hold, and the
+    /// holders find their leases lost within a second. Returns how many tasks it cancelled.
+    pub async fn cancel_run(&self, run_id: &str) -> Result<u64, FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        let hit: Vec<(String, Option<String>)> = sqlx::query_as(
+            "WITH hit AS (SELECT id, state, hold_id FROM farm_tasks WHERE run_id = $1 \
+                 AND state IN ('queued', 'leased') FOR UPDATE) \
+             UPDATE farm_tasks t SET state = 'cancelled', lease_token = NULL, lease_expires_at_ms = NULL \
+             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id",
+        )
+        .bind(run_id)
+        .fetch_all(tx.conn())
+        .await?;
+        for (state, hold) in &hit {
+            if let (true, Some(hold)) = (state == "leased", hold) {
+                self.settle(&mut tx, run_id, hold).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(hit.len() as u64)
+    }
+}
+
+/// Fails a claimed task that its wallet or budget cannot cover (its attempt not counted).
+async fn refuse(tx: &mut SharedTx, task: i64, why: &str) -> Result<(), FarmError> {
+    tracing::warn!(task, why, "a task was not dispatched");
+    sqlx::query(
+        "UPDATE farm_tasks SET state = 'failed', last_error = $1, lease_token = NULL, lease_expires_at_ms = NULL, \
+         attempts = attempts - 1, finished_at_ms = $2 WHERE id = $3",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(task)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_array;
+
+    #[test]
+    fn text_arrays_are_quoted_for_postgres() {
+        let cases: [(&[&str], &str); 4] = [
+            (&[], "{}"),
+            (&["nvidia"], "{\"nvidia\"}"),
+            (&["a,b", "c"], "{\"a,b\",\"c\"}"),
+            (&["say \"hi\"", "back\\slash"], "{\"say \\\"hi\\\"\",\"back\\\\slash\"}"),
+        ];
+        for (items, want) in cases {
+            let items: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+            assert_eq!(pg_array(&items), want);
+        }
+    }
+}
