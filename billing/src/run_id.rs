@@ -13,6 +13,17 @@ impl RunId {
         Self(uuid::Uuid::now_v7())
     }
 
+    /// The id of one attempt of a piece of work that is named elsewhere (a farm task's
+    /// attempt: `{run}:{task}:{attempt}`): the same name always gives the same id, and
+    /// different names practically never share one (a UUIDv8 from a BLAKE3 hash).
+    pub fn derived(name: &str) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&blake3::hash(name.as_bytes()).as_bytes()[..16]);
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
+
     /// When it was minted, in Unix milliseconds.
     pub fn minted_at_ms(&self) -> Option<u64> {
         let (secs, nanos) = self.0.get_timestamp()?.to_unix();
@@ -54,5 +65,16 @@ mod tests {
         assert_eq!(id.to_string().parse::<RunId>().as_ref(), Ok(id));
         assert!(id.to_string().starts_with("run-") && id.minted_at_ms().is_some_and(|ms| ms > 1_700_000_000_000));
         assert!("run-1764860000000-4242".parse::<RunId>().is_err(), "an old-style id is not a run id");
+    }
+
+    #[test]
+    fn a_farm_attempts_id_is_the_same_for_the_same_attempt_and_distinct_otherwise() {
+        let ids: Vec<RunId> =
+            (0..200).flat_map(|seq| (1..4).map(move |a| RunId::derived(&format!("r1:{seq}:{a}")))).collect();
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 600);
+        assert_eq!(RunId::derived("r1:7:2"), RunId::derived("r1:7:2"));
+        let id = RunId::derived("r1:7:2");
+        assert_eq!(id.to_string().parse::<RunId>().as_ref(), Ok(&id));
+        assert_eq!(id.0.get_version_num(), 8);
     }
 }

@@ -155,6 +155,22 @@ pub enum FarmCommand {
         /// Override a param: node.param=value (repeatable).
         #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
         set: Vec<String>,
+        /// The wallet (in the farm's ledger) that pays for the run's paid calls.
+        #[arg(long)]
+        account: Option<String>,
+        /// The team member spending from it, within their cap.
+        #[arg(long, requires = "account")]
+        member: Option<String>,
+        /// The most, in credits, the whole run may commit.
+        #[arg(long, requires = "account")]
+        budget: Option<i64>,
+        /// Where the paid nodes run: cheapest, fastest, greenest, brand:NAME or local-first[:POLICY].
+        #[arg(long, default_value = "cheapest")]
+        policy: String,
+        /// Price as of this time (RFC 3339 in UTC or unix seconds); default now. Every worker
+        /// prices as of the same time.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
     },
     /// A farm run's tasks: state, attempts, the worker holding each, and errors.
     Tasks {

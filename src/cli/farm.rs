@@ -26,6 +26,7 @@ pub fn farm(
     database: Option<String>,
     json: bool,
     registry: &Registry,
+    onnx: &switchyard_nodes::onnx::OnnxSettings,
     inputs: InputRoots,
 ) -> Result<Exit> {
     if let FarmCommand::Plan { items, chunk } = command {
@@ -52,7 +53,9 @@ pub fn farm(
             }
             FarmCommand::Plan { .. } => Ok(Exit::Ok),
             FarmCommand::Tasks { run } => tasks(&farm, &run, json).await,
-            submit @ FarmCommand::Submit { .. } => super::farm_submit::submit(&farm, registry, inputs, submit).await,
+            submit @ FarmCommand::Submit { .. } => {
+                super::farm_submit::submit(&farm, registry, onnx, inputs, submit).await
+            }
         }
     })
 }

@@ -5,8 +5,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use switchyard_engine::{InputRoots, Registry};
-use switchyard_session::farm::{Farm, FarmRun, NewTask, Requires, split};
+use switchyard_nodes::onnx::OnnxSettings;
+use switchyard_session::SessionError;
+use switchyard_session::catalog::Catalog;
+use switchyard_session::farm::{Farm, FarmRun, NewTask, Payer, Requires, check_payer, quote, split};
 use switchyard_session::load::{BatchOptions, LoadOptions};
+use switchyard_session::placement::PlacementOptions;
 
 use super::Exit;
 
@@ -14,19 +18,54 @@ use super::Exit;
 const MAX_NODES: usize = 100_000;
 use super::args::FarmCommand;
 
-pub async fn submit(farm: &Farm, registry: &Registry, inputs: InputRoots, command: FarmCommand) -> Result<Exit> {
-    let FarmCommand::Submit { workflow, batch, bind, out, chunk, max_attempts, priority, set } = command else {
+pub async fn submit(
+    farm: &Farm,
+    registry: &Registry,
+    onnx: &OnnxSettings,
+    inputs: InputRoots,
+    command: FarmCommand,
+) -> Result<Exit> {
+    let FarmCommand::Submit {
+        workflow,
+        batch,
+        bind,
+        out,
+        chunk,
+        max_attempts,
+        priority,
+        set,
+        account,
+        member,
+        budget,
+        policy,
+        at,
+    } = command
+    else {
         return Ok(Exit::Invalid);
     };
     let opts = LoadOptions { workflow: workflow.clone(), overrides: set.clone(), max_nodes: MAX_NODES, inputs };
     let batch_opts = BatchOptions { pattern: batch.clone(), bind: bind.clone() };
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
-    if let Err(d) = switchyard_session::load::prepare(registry, &opts, Some(&batch_opts), &out) {
-        for e in &d.0 {
-            eprintln!("error: {e}");
+    let mut items = match switchyard_session::load::prepare(registry, &opts, Some(&batch_opts), &out) {
+        Ok(items) => items,
+        Err(d) => {
+            for e in &d.0 {
+                eprintln!("error: {e}");
+            }
+            return Ok(Exit::Invalid);
         }
-        return Ok(Exit::Invalid);
+    };
+    let placement = PlacementOptions { policy, at, ..PlacementOptions::default() };
+    let payer = Payer { account, member, budget };
+    let billing = match quote(&mut items, &Catalog::builtin(), &placement, onnx, &payer) {
+        Ok(billing) => billing,
+        Err(e) => return Ok(refused(&e)),
+    };
+    if let Some(billing) = &billing
+        && let Err(e) = check_payer(farm, billing, chunk, items.len()).await
+    {
+        return Ok(refused(&e));
     }
     let source = switchyard_session::load::read_source(&workflow).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
     let files = switchyard_session::load::glob_files(&batch).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
@@ -39,7 +78,7 @@ pub async fn submit(farm: &Farm, registry: &Registry, inputs: InputRoots, comman
         bind,
         files: files.iter().map(|f| text(f)).collect(),
         overrides: set,
-        billing: None,
+        billing,
     };
     let tasks: Vec<NewTask> = split(run.files.len() as u32, chunk)
         .into_iter()
@@ -55,6 +94,21 @@ pub async fn submit(farm: &Farm, registry: &Registry, inputs: InputRoots, comman
         .collect();
     farm.submit(&run, &tasks).await?;
     eprintln!("queued {} frames in {} task(s) of up to {} frames", run.files.len(), tasks.len(), chunk.max(1));
+    if let Some(b) = &run.billing {
+        eprintln!(
+            "billed to {}: up to {} cr a frame, reserved task by task as workers take them",
+            b.account, b.item_most
+        );
+    }
     println!("{}", run.id);
     Ok(Exit::Ok)
+}
+
+/// Prints why a run was refused; 3 when the wallet or budget falls short, else 2.
+fn refused(e: &SessionError) -> Exit {
+    eprintln!("error: {e}");
+    match e.code {
+        switchyard_session::Code::OverBudget => Exit::OverBudget,
+        _ => Exit::Invalid,
+    }
 }

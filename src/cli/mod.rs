@@ -64,7 +64,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Submit(args) => remote::submit(args, &config),
         Command::Runs { command, server } => remote::runs(command, server, &config),
         Command::Farm { command, database, json } => {
-            farm::farm(command, database, json, &registry, config.input_roots())
+            farm::farm(command, database, json, &registry, &config.onnx_settings(), config.input_roots())
         }
         Command::Worker(args) => worker::worker(args, registry, &config),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),

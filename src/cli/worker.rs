@@ -45,6 +45,8 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         idle_poll_ms: 200,
         exec: ExecOptions::service(cache_dir),
         inputs: config.input_roots(),
+        catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
+        onnx,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

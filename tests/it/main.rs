@@ -5,6 +5,7 @@ mod cloud;
 mod credits;
 mod executor;
 mod farm;
+mod farm_billed;
 mod image_nodes;
 mod inputs;
 mod money;

@@ -2,15 +2,17 @@
 //! farm run's items rebuilt from its stored row (validated as `switchyard run --batch` does),
 //! and the worker loop (`worker.rs`).
 
+mod quote;
 mod worker;
 
 use std::path::{Path, PathBuf};
 
+pub use quote::{Payer, check_payer, quote};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{
-    BLOCK_AFTER, Blocked, Farm, FarmError, FarmRun, Lease, NewTask, Outcome, Requires, Split, TaskRow, Worker,
-    WorkerRow, split,
+    BLOCK_AFTER, Blocked, Farm, FarmError, FarmRun, Lease, NewTask, Outcome, Requires, RunBilling, Split, TaskRow,
+    Worker, WorkerRow, split,
 };
 pub use worker::{WorkerOptions, WorkerStats, work};
 

@@ -8,11 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use switchyard_billing::billed::wrap_graph;
+use switchyard_billing::{Billing, RunBudget, RunId};
+use switchyard_catalog::Catalog;
+use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{EventSink, InputRoots, Registry, RunStatus};
-use switchyard_farm::{Farm, FarmError, Lease, Outcome, Worker};
+use switchyard_farm::{Farm, FarmError, FarmRun, Lease, Outcome, Worker};
+use switchyard_ledger::HoldId;
+use switchyard_nodes::onnx::OnnxSettings;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::placement::PlacementOptions;
 use crate::run::ExecOptions;
 
 /// How a worker runs.
@@ -28,6 +35,10 @@ pub struct WorkerOptions {
     pub exec: ExecOptions,
     /// Where the workflows' inputs may be read from.
     pub inputs: InputRoots,
+    /// Prices and placements, for billed runs' paid nodes.
+    pub catalog: Arc<Catalog>,
+    /// This machine's local models and runtime, which placement may prefer.
+    pub onnx: OnnxSettings,
 }
 
 /// What a worker did, for its log and tests.
@@ -159,7 +170,10 @@ async fn run_task(
         Ok(Some(run)) => {
             let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
             match super::items_of(registry, &run, from, to, &opts.inputs) {
-                Ok(items) => execute(farm, opts, &lease, items, cancel).await,
+                Ok(mut items) => match bill(&mut items, &run, &lease, farm, opts) {
+                    Ok(()) => execute(farm, opts, &lease, items, cancel).await,
+                    Err(why) => Some(Outcome::Failed(why)),
+                },
                 Err(d) => Some(Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone()))),
             }
         }
@@ -171,7 +185,7 @@ async fn run_task(
         return;
     };
     let counter = if outcome == Outcome::Done { &stats.done } else { &stats.failed };
-    match farm.complete(&lease, &outcome).await {
+    match report(farm, &lease, &outcome, opts.lease_ms).await {
         Ok(()) => {
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -182,13 +196,68 @@ async fn run_task(
     }
 }
 
+/// Reports how a task ended, trying again while the database is away, for as long as a
+/// lease lasts: after that the lease is gone anyway, and the report would be refused.
+async fn report(farm: &Farm, lease: &Lease, outcome: &Outcome, lease_ms: i64) -> Result<(), FarmError> {
+    let until = std::time::Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
+    loop {
+        match farm.complete(lease, outcome).await {
+            Err(FarmError::Database(e)) if std::time::Instant::now() < until => {
+                tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
+                tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
+            }
+            Err(FarmError::Ledger(switchyard_ledger::LedgerError::Database(e)))
+                if std::time::Instant::now() < until =>
+            {
+                tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
+                tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
+            }
+            ended => return ended,
+        }
+    }
+}
+
+/// Places a billed run's paid nodes as its quote did (its policy, prices as of its quote)
+/// and wraps them to spend from the task's reservation: each paid call carves its hold from
+/// it and posts it as the provider answers, under keys of this task's attempt. A run that
+/// bills nothing, or a task with nothing reserved, is left as it is.
+fn bill(
+    items: &mut [BatchItem],
+    run: &FarmRun,
+    lease: &Lease,
+    farm: &Farm,
+    opts: &WorkerOptions,
+) -> Result<(), String> {
+    let (Some(payer), Some(hold)) = (&run.billing, &lease.hold) else { return Ok(()) };
+    let placement = PlacementOptions {
+        policy: payer.policy.clone(),
+        at: payer.price_at_s.map(|t| t.to_string()),
+        ..PlacementOptions::default()
+    };
+    let plans = crate::plan::place_items(items, &opts.catalog, &placement, &opts.onnx, true)
+        .map_err(|e| format!("cannot place the task's paid nodes: {e}"))?;
+    let billing = Arc::new(Billing {
+        ledger: farm.ledger().clone(),
+        catalog: Arc::clone(&opts.catalog),
+        account: payer.account.clone(),
+        member: payer.member.clone(),
+        run_id: RunId::derived(&format!("{}:{}:{}", run.id, lease.seq, lease.attempt)),
+        budget: RunBudget::new(None),
+        reservation: Some(HoldId(hold.clone())),
+    });
+    for (item, plan) in items.iter_mut().zip(&plans) {
+        wrap_graph(&mut item.graph, plan, &billing, &item.name);
+    }
+    Ok(())
+}
+
 /// Executes the items while renewing the lease; `None` when the lease was lost (execution
 /// stopped), else how the items ended.
 async fn execute(
     farm: &Farm,
     opts: &WorkerOptions,
     lease: &Lease,
-    items: Vec<switchyard_engine::batch::BatchItem>,
+    items: Vec<BatchItem>,
     cancel: CancellationToken,
 ) -> Option<Outcome> {
     let run = crate::run::execute(items, true, &opts.exec, EventSink::none(), &cancel, None);
