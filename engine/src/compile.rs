@@ -96,6 +96,7 @@ fn compile_file(
         let (params, param_inputs) = checker.params_and_param_inputs(&mut diagnostics);
         let inputs = checker.inputs(&mut diagnostics);
         checker.placement(&mut diagnostics);
+        checker.requires(&mut diagnostics);
         let placement = entry.placement.clone().unwrap_or_default();
         let quality = entry.quality.unwrap_or_default();
         let node = Arc::clone(imp);
@@ -112,6 +113,13 @@ fn compile_file(
     };
     if let Some((base, roots)) = &opts.inputs {
         check_input_paths(&nodes, base, roots, &mut diagnostics);
+    }
+    if let Err(why) = file.requires() {
+        diagnostics.push(
+            Diagnostic::file("conflicting-requires", why)
+                .field("nodes")
+                .help("make the GPU brands agree, or split the graph into workflows that run apart"),
+        );
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
@@ -207,6 +215,17 @@ impl NodeChecker<'_> {
                 );
                 diags.push(self.diag("not-placeable", field.into(), message).help(format!("remove \"{field}\"")));
             }
+        }
+    }
+
+    /// Host requirements must be ones a machine can meet.
+    fn requires(&self, diags: &mut Diagnostics) {
+        for (field, message) in self.entry.requires.as_ref().map(|r| r.problems()).unwrap_or_default() {
+            diags.push(
+                self.diag("bad-requires", field.into(), message).help(
+                    "requires is { \"memory_gb\": 16, \"gpu_brand\": \"nvidia\", \"tags\": [\"licensed-nuke\"] }",
+                ),
+            );
         }
     }
 

@@ -8,7 +8,9 @@ use switchyard_engine::{InputRoots, Registry};
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::SessionError;
 use switchyard_session::catalog::Catalog;
-use switchyard_session::farm::{Farm, FarmRun, NewTask, Payer, Requires, check_payer, quote, split};
+use switchyard_session::farm::{
+    Farm, FarmRun, NewTask, Payer, check_compatible, check_payer, quote, requires_of, split,
+};
 use switchyard_session::load::{BatchOptions, LoadOptions};
 use switchyard_session::placement::PlacementOptions;
 
@@ -68,6 +70,13 @@ pub async fn submit(
         return Ok(refused(&e));
     }
     let source = switchyard_session::load::read_source(&workflow).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
+    let requires = match requires_of(&source.text) {
+        Ok(requires) => requires,
+        Err(e) => return Ok(refused(&e)),
+    };
+    if let Err(e) = check_compatible(farm, &requires).await {
+        return Ok(refused(&e));
+    }
     let files = switchyard_session::load::glob_files(&batch).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let run = FarmRun {
@@ -88,7 +97,7 @@ pub async fn submit(
             to: s.to,
             priority,
             max_attempts,
-            requires: Requires::default(),
+            requires: requires.clone(),
             kind: "graph".into(),
         })
         .collect();

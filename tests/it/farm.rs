@@ -201,3 +201,68 @@ fn spawn_worker(url: &str, id: &str, lease_ms: u32, dir: &Path) -> std::process:
         .spawn()
         .unwrap()
 }
+
+/// A workflow whose `requires` no registered worker meets is refused at submit, naming what
+/// it needs and what the workers offer; one a worker meets is queued, and its tasks go only
+/// to that worker.
+#[test]
+fn a_workflow_no_worker_can_run_is_refused_at_submit_and_a_runnable_one_goes_to_the_worker_that_can() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let tagged = Worker {
+        id: "nuke-box".into(),
+        host: "n1".into(),
+        slots: 1,
+        memory_gb: 64.0,
+        tags: vec!["licensed-nuke".into()],
+        ..Worker::default()
+    };
+    let plain = Worker { id: "plain".into(), host: "n2".into(), slots: 1, memory_gb: 256.0, ..Worker::default() };
+    rt.block_on(async {
+        farm.register(&tagged).await.unwrap();
+        farm.register(&plain).await.unwrap();
+    });
+    let frame = dir.path().join("frames");
+    std::fs::create_dir_all(&frame).unwrap();
+    image::RgbImage::new(8, 8).save(frame.join("f0.png")).unwrap();
+    let submit = |requires: Value| {
+        let wf = dir.path().join("needs.json");
+        let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1, "name": "needs",
+            "nodes": {
+                "load": { "type": "image.load", "params": { "path": "frames/f0.png" } },
+                "blur": { "type": "image.blur", "inputs": { "image": "load.image" }, "requires": requires },
+                "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
+            } });
+        std::fs::write(&wf, workflow.to_string()).unwrap();
+        let pattern = format!("{}/*.png", frame.display());
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["farm", "submit", wf.to_str().unwrap(), "--batch", &pattern, "--bind", "load.path"])
+            .args(["--out", dir.path().join("out").to_str().unwrap(), "--database", &db.url])
+            .output()
+            .unwrap();
+        let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        (out.status.code(), text(out.stdout).trim().to_string(), text(out.stderr))
+    };
+    type Case = (Value, &'static [&'static str]);
+    let refused: [Case; 3] = [
+        (serde_json::json!({ "gpu_brand": "nvidia" }), &["not compatible", "a nvidia GPU", "nuke-box (64 GB"]),
+        (serde_json::json!({ "memory_gb": 512 }), &["not compatible", "at least 512 GB", "plain (256 GB"]),
+        (serde_json::json!({ "memory_gb": 128, "tags": ["licensed-nuke"] }), &["tags [licensed-nuke]"]),
+    ];
+    for (requires, says) in refused {
+        let (code, _, err) = submit(requires.clone());
+        assert_eq!(code, Some(2), "{requires}: {err}");
+        assert!(says.iter().all(|s| err.contains(s)), "{requires}: {err}");
+    }
+    assert!(rt.block_on(farm.summary()).unwrap().is_empty(), "nothing was queued");
+    let (code, run, err) = submit(serde_json::json!({ "memory_gb": 32, "tags": ["licensed-nuke"] }));
+    assert_eq!(code, Some(0), "{err}");
+    rt.block_on(async {
+        assert!(farm.claim(&plain, 1, 60_000).await.unwrap().is_empty(), "the untagged worker never gets it");
+        let lease = farm.claim(&tagged, 1, 60_000).await.unwrap();
+        assert_eq!(lease.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), [run.as_str()]);
+    });
+    rt.block_on(db.drop_now());
+}

@@ -52,6 +52,7 @@ pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenEr
         node.params = entry.params.clone();
         node.placement = entry.placement.clone();
         node.quality = entry.quality;
+        node.requires = entry.requires.clone();
         for (input, wires) in &entry.inputs {
             if spec.inputs.iter().all(|i| i.name != input) {
                 node.param_wires.push(input.clone());
@@ -190,6 +191,7 @@ fn entry(
         inputs,
         placement: node.placement.clone(),
         quality: node.quality,
+        requires: node.requires.clone(),
     }
 }
 

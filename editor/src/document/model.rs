@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
-use switchyard_engine::format::{FileMap, Placement, Quality};
+use switchyard_engine::format::{FileMap, Placement, Quality, Requires};
 use switchyard_engine::{NodeSpec, PortType, Registry};
 
 /// One node as the editor holds it.
@@ -22,6 +22,8 @@ pub struct EdNode {
     pub placement: Option<Placement>,
     /// Draft or final, for `local-first`.
     pub quality: Option<Quality>,
+    /// What a machine must have to run it (kept as the file had it).
+    pub requires: Option<Requires>,
     /// The file's order of each list input's sources, so saving keeps it.
     pub list_order: BTreeMap<String, Vec<String>>,
     /// Creation order, so saved files keep their node order.
@@ -49,6 +51,7 @@ impl EdNode {
             param_wires: Vec::new(),
             placement: None,
             quality: None,
+            requires: None,
             list_order: BTreeMap::new(),
             seq,
         }

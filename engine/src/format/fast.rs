@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::parse::DuplicateCheck;
-use super::{FORMAT_NAME, FileMap, InputRef, NodeEntry, Placement, Quality, SUPPORTED_VERSIONS, WorkflowFile};
+use super::{
+    FORMAT_NAME, FileMap, InputRef, NodeEntry, Placement, Quality, Requires, SUPPORTED_VERSIONS, WorkflowFile,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,8 @@ struct FastNode {
     placement: Option<Placement>,
     #[serde(default)]
     quality: Option<Quality>,
+    #[serde(default)]
+    requires: Option<Requires>,
 }
 
 /// Reads a well-formed file of a supported version, or gives `None`.
@@ -61,8 +65,8 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
 /// Reads the nodes straight into the file's map, so no second map of every node is built.
 fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<FileMap<NodeEntry>, D::Error> {
     let entry = |n: FastNode| {
-        let (placement, quality) = (n.placement, n.quality);
-        Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0, placement, quality })
+        let (placement, quality, requires) = (n.placement, n.quality, n.requires);
+        Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0, placement, quality, requires })
     };
     d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, entry)).map(|m| m.0)
 }

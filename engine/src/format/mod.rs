@@ -4,6 +4,7 @@ mod fast;
 mod overrides;
 mod parse;
 mod placement;
+mod requires;
 
 /// An object in the file: keys in the file's order, hashed with a fast seeded hasher.
 pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use overrides::{Override, apply_override, parse_override};
 pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
 pub use placement::{Placement, Quality};
+pub use requires::Requires;
 
 /// The value of the `format` field.
 pub const FORMAT_NAME: &str = "switchyard.workflow";
@@ -43,6 +45,13 @@ pub struct WorkflowFile {
     pub ui: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl WorkflowFile {
+    /// What one machine needs to run the whole graph: the union of its nodes' `requires`.
+    pub fn requires(&self) -> Result<Requires, String> {
+        Requires::union(self.nodes.iter().filter_map(|(id, n)| n.requires.as_ref().map(|r| (id.as_str(), r))))
+    }
+}
+
 /// One node in the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +72,9 @@ pub struct NodeEntry {
     /// Draft or final, for the `local-first` policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
+    /// What a machine must have to run it (a farm gives it only to workers that do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requires>,
 }
 
 /// The source(s) of one input.

@@ -155,7 +155,7 @@ fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> super::FileMap<
             Err(e) => {
                 out.diagnostics.push(
                     Diagnostic::node("malformed-node", &id, e.to_string())
-                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }, with \"placement\" and \"quality\" on cloud.* nodes"),
+                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }, with \"placement\" and \"quality\" on cloud.* nodes and \"requires\" naming the machine it needs"),
                 );
                 out.broken_nodes.insert(id);
             }

@@ -7,7 +7,7 @@ mod worker;
 
 use std::path::{Path, PathBuf};
 
-pub use quote::{Payer, check_payer, quote};
+pub use quote::{Payer, check_compatible, check_payer, quote, requires_of};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{

@@ -4,7 +4,7 @@
 
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
-use switchyard_farm::{Farm, RunBilling};
+use switchyard_farm::{Farm, Requires, RunBilling};
 use switchyard_nodes::onnx::OnnxSettings;
 
 use crate::SessionError;
@@ -90,4 +90,56 @@ pub async fn check_payer(farm: &Farm, billing: &RunBilling, chunk: u32, items: u
         );
     }
     Ok(())
+}
+
+/// What a machine needs to run the workflow `text` (already validated): its nodes'
+/// `requires`, joined.
+pub fn requires_of(text: &str) -> Result<Requires, SessionError> {
+    let parsed = switchyard_engine::format::parse_workflow(text);
+    let file = parsed.file.ok_or_else(|| SessionError::invalid("the workflow does not parse"))?;
+    let all = file.requires().map_err(SessionError::invalid)?;
+    Ok(Requires { memory_gb: all.memory_gb.unwrap_or(0.0), gpu_brand: all.gpu_brand, tags: all.tags })
+}
+
+/// Refuses a run with host requirements whose tasks no registered worker can ever take
+/// (too little memory, no GPU of the brand, a tag no machine has), naming what it needs and
+/// what the workers offer. A run without requirements waits for any worker.
+pub async fn check_compatible(farm: &Farm, requires: &Requires) -> Result<(), SessionError> {
+    let failed = |e: switchyard_farm::FarmError| SessionError { code: crate::Code::Failed, message: e.to_string() };
+    if *requires == Requires::default() || farm.compatible(requires, 0).await.map_err(failed)? {
+        return Ok(());
+    }
+    let workers = farm.workers().await.map_err(failed)?;
+    let offered: Vec<String> = workers
+        .iter()
+        .filter(|w| w.state == "active")
+        .take(8)
+        .map(|w| {
+            format!(
+                "{} ({:.0} GB, GPUs [{}], tags [{}])",
+                w.id,
+                w.memory_gb,
+                w.gpu_brands.join(", "),
+                w.tags.join(", ")
+            )
+        })
+        .collect();
+    let offered = if offered.is_empty() { "no active worker is registered".to_string() } else { offered.join("; ") };
+    Err(SessionError::invalid(format!(
+        "not compatible: no worker can run this workflow, which needs {}; the farm has {offered}; \
+         start a worker that has it (switchyard worker --tag …) or change the nodes' \"requires\"",
+        describe(requires)
+    )))
+}
+
+/// Requirements in words: `at least 16 GB, a nvidia GPU, tags [licensed-nuke]`.
+fn describe(r: &Requires) -> String {
+    let mut parts = vec![format!("at least {} GB", r.memory_gb)];
+    if let Some(b) = &r.gpu_brand {
+        parts.push(format!("a {b} GPU"));
+    }
+    if !r.tags.is_empty() {
+        parts.push(format!("tags [{}]", r.tags.join(", ")));
+    }
+    parts.join(", ")
 }
