@@ -322,7 +322,12 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
         Ok(hold) => Ok(hold),
         Err(e) => {
             billing.budget.give_back(amount);
-            Err(NodeError::Failed(format!("{}: cannot hold credits: {e}; nothing was charged", cand.placement)))
+            let message = format!("{}: cannot hold credits: {e}; nothing was charged", cand.placement);
+            Err(match e {
+                // The ledger is away, not short: nothing went out, and a later try may pass.
+                switchyard_ledger::LedgerError::Database(_) => NodeError::Unavailable(message),
+                _ => NodeError::Failed(message),
+            })
         }
     }
 }

@@ -337,6 +337,11 @@ pub enum NodeError {
         /// The remote call's metering record.
         metering: Box<serde_json::Value>,
     },
+    /// A service the node needs (the ledger's database, say) could not be reached before
+    /// any work was sent or charged: the work itself is not at fault, and a later try, here
+    /// or on another machine, may succeed.
+    #[error("{0}")]
+    Unavailable(String),
     /// The run was cancelled while the node ran.
     #[error("cancelled")]
     Cancelled,

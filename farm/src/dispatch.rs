@@ -16,6 +16,9 @@ use crate::workers::{BLOCK_AFTER, Worker};
 /// any task runs, since the farm closes it when the task ends or its lease is taken back.
 const TASK_HOLD_MS: i64 = 24 * 3_600_000;
 
+/// A worker that heartbeat within this long is alive, for choosing who retries a task.
+const ALIVE_MS: i64 = 30_000;
+
 /// The most expired leases one reaper round takes back.
 const REAP_MAX: i64 = 1000;
 
@@ -23,7 +26,9 @@ const REAP_MAX: i64 = 1000;
 const REAPER_LOCK: i64 = 0x5357_4641_524d_0001;
 
 /// Leases the head of the waiting tasks that a worker meets the requirements of and is not
-/// blocklisted for, each under a fresh token; with the run's billing, when it has any.
+/// blocklisted for, each under a fresh token; with the run's billing, when it has any. A
+/// task this worker failed before waits for another live worker that has not, while there
+/// is one.
 const CLAIM: &str = "WITH picked AS ( \
      SELECT id, run_id, row_number() OVER (ORDER BY priority DESC, id) AS k FROM ( \
          SELECT t.id, t.run_id, t.priority FROM farm_tasks t WHERE t.state = 'queued' \
@@ -32,6 +37,8 @@ const CLAIM: &str = "WITH picked AS ( \
          AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = $3 \
              AND b.kind = t.kind AND b.failures >= $8) \
          AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = $3 AND w.state = 'active') \
+         AND (NOT ($3 = ANY(t.failed_by)) OR NOT EXISTS (SELECT 1 FROM farm_workers o WHERE o.state = 'active' \
+             AND o.heartbeat_at_ms >= $9 AND NOT (o.id = ANY(t.failed_by)))) \
          ORDER BY t.priority DESC, t.id LIMIT $1 FOR UPDATE OF t SKIP LOCKED) head) \
  UPDATE farm_tasks t SET state = 'leased', lease_token = (CAST($2 AS TEXT)::text[])[picked.k], leased_by = $3, \
      lease_expires_at_ms = $4, attempts = t.attempts + 1, hold_id = NULL \
@@ -105,6 +112,7 @@ impl Farm {
             .bind(pg_array(&worker.gpu_brands))
             .bind(pg_array(&worker.tags))
             .bind(BLOCK_AFTER)
+            .bind(now_ms() - ALIVE_MS)
             .fetch_all(tx.conn())
             .await?;
         let mut leases = Vec::with_capacity(claimed.len());
@@ -201,16 +209,21 @@ impl Farm {
     /// Records how a held task ended and closes its reservation, in one transaction;
     /// `LeaseLost` (and nothing recorded) if the lease is not held any more. A failure goes
     /// back to the queue while attempts are left, and counts against the worker for that
-    /// kind of task in that run (the blocklist).
+    /// kind of task in that run (the blocklist); an interruption goes back uncounted.
     pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
-        let (state_sql, error) = match outcome {
-            Outcome::Done => ("'done'", None),
-            Outcome::Failed(why) => ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", Some(why)),
+        let (state_sql, attempts_sql, error) = match outcome {
+            Outcome::Done => ("'done'", "attempts", None),
+            Outcome::Failed(why) => {
+                ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", "attempts", Some(why))
+            }
+            Outcome::Interrupted(why) => ("'queued'", "attempts - 1", Some(why)),
         };
+        let blame = matches!(outcome, Outcome::Failed(_));
+        let failed_by = if blame { "array_append(failed_by, leased_by)" } else { "failed_by" };
         let sql = format!(
-            "UPDATE farm_tasks SET state = {state_sql}, last_error = COALESCE($1, last_error), lease_token = NULL, \
-             lease_expires_at_ms = NULL, finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
-             RETURNING run_id, leased_by, kind, hold_id"
+            "UPDATE farm_tasks SET state = {state_sql}, attempts = {attempts_sql}, last_error = COALESCE($1, last_error), \
+             failed_by = {failed_by}, lease_token = NULL, lease_expires_at_ms = NULL, finished_at_ms = $2 \
+             WHERE id = $3 AND lease_token = $4 AND state = 'leased' RETURNING run_id, leased_by, kind, hold_id"
         );
         let mut tx = self.ledger().begin_shared().await?;
         let ended: Option<(String, Option<String>, String, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql))
@@ -221,7 +234,7 @@ impl Farm {
             .fetch_optional(tx.conn())
             .await?;
         let Some((run_id, worker, kind, hold)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
-        if let (Some(why), Some(worker)) = (error, worker) {
+        if let (true, Some(why), Some(worker)) = (blame, error, worker) {
             sqlx::query(
                 "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
                  ON CONFLICT (run_id, worker, kind) DO UPDATE SET failures = farm_blocklist.failures + 1, \

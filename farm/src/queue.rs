@@ -86,6 +86,9 @@ pub enum Outcome {
     Done,
     /// It failed: retried while it has attempts left.
     Failed(String),
+    /// It could not run because a service it needs was unreachable (the database, for a
+    /// while): back to the queue, its attempt not counted and no worker blamed.
+    Interrupted(String),
 }
 
 /// A task as stored.

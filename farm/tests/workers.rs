@@ -108,3 +108,34 @@ fn a_draining_worker_takes_nothing_new_and_an_unregistered_one_nothing_at_all() 
         db.drop_now().await;
     });
 }
+
+/// A task a worker failed goes to another live worker next, so one broken machine cannot
+/// spend every attempt of a task; when no other live worker is left, the same one may retry.
+#[test]
+fn a_failed_task_is_retried_by_another_live_worker_while_there_is_one() {
+    rt().block_on(async {
+        let db = TestDatabase::create().await;
+        let farm = Farm::connect(&db.url, 4).await.unwrap();
+        let broken = register(&farm, "broken", 64.0, &[], &[]).await;
+        let healthy = register(&farm, "healthy", 64.0, &[], &[]).await;
+        farm.add("r1", &[task(0, Requires::default(), 3), task(1, Requires::default(), 3)]).await.unwrap();
+        let first = farm.claim(&broken, 1, 60_000).await.unwrap().remove(0);
+        assert_eq!(first.seq, 0);
+        farm.complete(&first, &Outcome::Failed("no mount".into())).await.unwrap();
+        let next = farm.claim(&broken, 1, 60_000).await.unwrap();
+        assert_eq!(next.iter().map(|l| l.seq).collect::<Vec<_>>(), [1], "not task 0 again while healthy lives");
+        let retry = farm.claim(&healthy, 1, 60_000).await.unwrap();
+        assert_eq!(retry.iter().map(|l| (l.seq, l.attempt)).collect::<Vec<_>>(), [(0, 2)]);
+        farm.complete(&retry[0], &Outcome::Failed("flaky".into())).await.unwrap();
+        // Both have failed it now: either may take it.
+        let third = farm.claim(&broken, 1, 60_000).await.unwrap();
+        assert_eq!(third.iter().map(|l| (l.seq, l.attempt)).collect::<Vec<_>>(), [(0, 3)]);
+        // Interrupted work is nobody's failure: its attempt is given back.
+        farm.complete(&third[0], &Outcome::Interrupted("the database was away".into())).await.unwrap();
+        let tasks = farm.tasks("r1").await.unwrap();
+        assert_eq!((tasks[0].state.as_str(), tasks[0].attempts), ("queued", 2));
+        let failures: i32 = farm.blocklist().await.unwrap().iter().map(|b| b.failures).sum();
+        assert_eq!(failures, 2, "the interruption is not counted against broken");
+        db.drop_now().await;
+    });
+}

@@ -4,6 +4,9 @@
 //! `postgres` user) and sets the variable when neither is there.
 #![deny(missing_docs)]
 
+mod proxy;
+
+pub use proxy::Proxy;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use switchyard_session::farm::{Farm, NewTask, Outcome, Requires, Worker};
+use switchyard_session::farm::{BLOCK_AFTER, Farm, NewTask, Outcome, Requires, Worker};
 
 fn farm_cmd(url: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard")).arg("farm").args(args).args(["--database", url]).output();
@@ -85,7 +85,8 @@ fn three_workers_finish_a_batch_when_one_is_killed_mid_task() {
     let rt = crate::support::runtime();
     let db = rt.block_on(switchyard_testkit::TestDatabase::create());
     let dir = tempfile::tempdir().unwrap();
-    let (run, out) = submit_blur_batch(dir.path(), &db.url, Batch { frames: 12, side: 384, sigma: 6.0, chunk: 2 });
+    let (run, out) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 12, side: 384, sigma: 6.0, chunk: 2, apart: false });
     let spawn = |id: &str| spawn_worker(&db.url, id, 1500, dir.path());
     let mut doomed = spawn("w1");
     let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
@@ -127,7 +128,8 @@ fn a_cancel_stops_a_running_task_within_a_second() {
     let rt = crate::support::runtime();
     let db = rt.block_on(switchyard_testkit::TestDatabase::create());
     let dir = tempfile::tempdir().unwrap();
-    let (run, out) = submit_blur_batch(dir.path(), &db.url, Batch { frames: 8, side: 1024, sigma: 24.0, chunk: 8 });
+    let (run, out) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 8, side: 1024, sigma: 24.0, chunk: 8, apart: false });
     let mut worker = spawn_worker(&db.url, "w1", 60_000, dir.path());
     let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -158,6 +160,8 @@ struct Batch {
     sigma: f64,
     /// Frames a task.
     chunk: u32,
+    /// The workflow sits in a folder of its own, apart from the frames' folder.
+    apart: bool,
 }
 
 /// Writes `batch.frames` PNG frames under `dir/frames` and a workflow that blurs each into
@@ -171,10 +175,11 @@ fn submit_blur_batch(dir: &Path, url: &str, batch: Batch) -> (String, PathBuf) {
         });
         img.save(frames.join(format!("f{i:02}.png"))).unwrap();
     }
-    let wf = dir.join("blur.json");
+    let wf = if batch.apart { dir.join("wf").join("blur.json") } else { dir.join("blur.json") };
+    std::fs::create_dir_all(wf.parent().unwrap()).unwrap();
     let workflow = serde_json::json!({ "format": "switchyard.workflow", "version": 1, "name": "blur frames",
         "nodes": {
-            "load": { "type": "image.load", "params": { "path": "frames/f00.png" } },
+            "load": { "type": "image.load", "params": { "path": frames.join("f00.png") } },
             "blur": { "type": "image.blur", "params": { "sigma": batch.sigma }, "inputs": { "image": "load.image" } },
             "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
         } });
@@ -193,13 +198,17 @@ fn submit_blur_batch(dir: &Path, url: &str, batch: Batch) -> (String, PathBuf) {
 
 /// A `switchyard worker` process with its own cache folder under `dir`.
 fn spawn_worker(url: &str, id: &str, lease_ms: u32, dir: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["worker", "--database", url, "--id", id, "--lease-ms", &lease_ms.to_string()])
+    worker_cmd(url, id, lease_ms, dir).spawn().unwrap()
+}
+
+/// The command for a worker with its own cache folder under `dir`.
+fn worker_cmd(url: &str, id: &str, lease_ms: u32, dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(["worker", "--database", url, "--id", id, "--lease-ms", &lease_ms.to_string()])
         .env("XDG_CACHE_HOME", dir.join(format!("cache-{id}")))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(std::process::Stdio::null());
+    cmd
 }
 
 /// A workflow whose `requires` no registered worker meets is refused at submit, naming what
@@ -264,5 +273,52 @@ fn a_workflow_no_worker_can_run_is_refused_at_submit_and_a_runnable_one_goes_to_
         let lease = farm.claim(&tagged, 1, 60_000).await.unwrap();
         assert_eq!(lease.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), [run.as_str()]);
     });
+    rt.block_on(db.drop_now());
+}
+
+/// A worker that fails every task of a run (it lacks the shared mount: its settings confine
+/// inputs to the workflow's folder, and the frames lie elsewhere) fails three, is
+/// blocklisted for the run, and the run completes on the other workers; `farm unblock`
+/// clears it.
+#[test]
+fn a_worker_that_always_fails_is_blocklisted_and_the_run_completes_on_the_others() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let (run, out) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 24, side: 256, sigma: 4.0, chunk: 1, apart: true });
+    let settings = dir.path().join("no-mount.toml");
+    std::fs::write(&settings, "[inputs]\nconfine = true\n").unwrap();
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let mut good =
+        [spawn_worker(&db.url, "good-1", 60_000, dir.path()), spawn_worker(&db.url, "good-2", 60_000, dir.path())];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rt.block_on(farm.workers()).unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the good workers never registered");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut broken =
+        worker_cmd(&db.url, "broken", 60_000, dir.path()).env("SWITCHYARD_CONFIG", &settings).spawn().unwrap();
+    let blocked = || rt.block_on(farm.blocklist()).unwrap().into_iter().find(|b| b.worker == "broken");
+    let tasks = loop {
+        let tasks = rt.block_on(farm.tasks(&run)).unwrap();
+        if tasks.iter().all(|t| t.state == "done") {
+            break tasks;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not finish: {tasks:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    for w in good.iter_mut().chain([&mut broken]) {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    let entry = blocked().unwrap();
+    assert_eq!(entry.failures, BLOCK_AFTER, "it stopped getting the run's tasks at the limit");
+    assert!(entry.last_error.as_deref().unwrap_or("").contains("outside"), "{entry:?}");
+    assert!(tasks.iter().all(|t| t.leased_by.as_deref() != Some("broken")), "every task ended on a good worker");
+    assert_eq!(tasks.iter().filter(|t| t.attempts == 2).count(), 3, "the three it failed ran again: {tasks:?}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 24, "every frame was written");
+    let (code, said, _) = farm_cmd(&db.url, &["unblock", &run, "--worker", "broken"]);
+    assert!(code == 0 && said.contains("1 blocklist entry cleared"), "{said}");
     rt.block_on(db.drop_now());
 }

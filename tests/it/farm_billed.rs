@@ -29,7 +29,7 @@ fn a_billed_batch_survives_kill_9_with_every_frame_once_and_one_charge_per_paid_
     let url = paid.ledger();
     let dir = paid.dir.path();
     let out = dir.join("out");
-    let run = submit(&paid, dir, &out);
+    let run = submit(&paid, dir, &out, FRAMES);
     let farm = crate::support::runtime().block_on(Farm::connect(&url, 2)).unwrap();
     let rt = crate::support::runtime();
     let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
@@ -73,10 +73,22 @@ fn a_billed_batch_survives_kill_9_with_every_frame_once_and_one_charge_per_paid_
     assert_eq!(killed, KILLS, "every kill landed on a worker holding a task");
     assert!(tasks.iter().any(|t| t.attempts >= 2), "a killed worker's task ran again");
 
+    let (calls, posted) = check_outputs_and_books(&paid, &out, FRAMES);
+    // The workers share their cache (a farm's shared folder), so a retried task reuses the
+    // paid results its dead worker kept: a kill costs at most the one call it interrupted.
+    assert!(calls <= FRAMES as usize + KILLS, "{calls} calls for {FRAMES} frames and {KILLS} kills");
+    let retried = tasks.iter().filter(|t| t.attempts >= 2).count();
+    eprintln!("{calls} calls, {posted} posted, {retried} tasks retried");
+}
+
+/// Checks that every one of `frames` frames was written once under `out`, that every paid
+/// call the provider saw is posted once or left unknown (a call cut off mid-flight), that no
+/// hold stays pending and the wallet paid the posted calls only: `(calls, posted)`.
+fn check_outputs_and_books(paid: &Paid, out: &Path, frames: u32) -> (usize, usize) {
     let mut written: Vec<String> =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        std::fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     written.sort();
-    let want: Vec<String> = (0..FRAMES).map(|i| format!("f{i:03}.png")).collect();
+    let want: Vec<String> = (0..frames).map(|i| format!("f{i:03}.png")).collect();
     assert_eq!(written, want, "every frame once");
 
     let holds = paid.all_holds();
@@ -84,8 +96,6 @@ fn a_billed_batch_survives_kill_9_with_every_frame_once_and_one_charge_per_paid_
     assert_eq!(holds.iter().filter(|h| h["state"] == "pending").count(), 0, "no hold stays pending: {holds:#?}");
     let calls = paid.mock.requests_to("recraft.remove_background").len();
     let (posted, unknown) = (count("call", "posted"), count("call", "unknown"));
-    let retried = tasks.iter().filter(|t| t.attempts >= 2).count();
-    eprintln!("{calls} calls, {posted} posted, {unknown} unknown, {retried} tasks retried");
     assert!(
         posted <= calls && calls <= posted + unknown,
         "{calls} paid calls reached the provider; {posted} posted, {unknown} left for reconciliation"
@@ -96,23 +106,64 @@ fn a_billed_batch_survives_kill_9_with_every_frame_once_and_one_charge_per_paid_
         .map(|h| (h["run_id"].as_str().unwrap_or("").to_string(), h["node_id"].as_str().unwrap_or("").to_string()))
         .collect();
     assert_eq!(keys.len(), posted, "no (attempt, item, node) is charged twice");
-    assert!(posted >= FRAMES as usize, "every frame's call is paid for");
-    // The workers share their cache (a farm's shared folder), so a retried task reuses the
-    // paid results its dead worker kept: a kill costs at most the one call it interrupted.
-    assert!(calls <= FRAMES as usize + KILLS, "{calls} calls for {FRAMES} frames and {KILLS} kills");
+    assert!(posted >= frames as usize, "every frame's call is paid for");
     let spent: i64 = holds.iter().filter(|h| h["kind"] == "call").map(|h| h["posted"].as_i64().unwrap_or(0)).sum();
     let held_unknown: i64 =
         holds.iter().filter(|h| h["state"] == "unknown").map(|h| h["amount"].as_i64().unwrap_or(0)).sum();
     assert_eq!(paid.available(), 20_000 - spent - held_unknown, "the wallet paid the posted calls and nothing else");
-    let _ = std::fs::remove_dir_all(&out);
+    (calls, posted)
+}
+
+/// The database goes away for three seconds mid-run (every connection cut, new ones
+/// refused), longer than a lease. Workers wait it out and reconnect; the leases that expired
+/// meanwhile are taken back and run again; paid calls that could not take a hold are
+/// interrupted, not blamed on a worker; every frame is written once and paid once.
+#[test]
+fn a_billed_batch_rides_out_a_database_outage_with_nothing_lost_or_doubled() {
+    const N: u32 = 80;
+    let paid = Paid::on_postgres();
+    let proxy = switchyard_testkit::Proxy::start(&paid.ledger());
+    let dir = paid.dir.path();
+    let out = dir.join("out");
+    let run = submit(&paid, dir, &out, N);
+    let rt = crate::support::runtime();
+    let farm = rt.block_on(Farm::connect(&paid.ledger(), 2)).unwrap();
+    let mut workers: Vec<(String, Child)> = (0..3).map(|i| spawn(&paid, &proxy.url, &format!("w{i}"))).collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = |tasks: &[switchyard_session::farm::TaskRow]| tasks.iter().filter(|t| t.state == "done").count();
+    while done(&rt.block_on(farm.tasks(&run)).unwrap()) < 4 {
+        assert!(Instant::now() < deadline, "the batch never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.cut();
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.restore();
+    let tasks = loop {
+        let tasks = rt.block_on(farm.tasks(&run)).unwrap();
+        if tasks.iter().all(|t| t.state == "done") {
+            break tasks;
+        }
+        assert!(tasks.iter().all(|t| t.state != "failed"), "{tasks:?}");
+        assert!(Instant::now() < deadline, "the batch did not finish after the outage: {tasks:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    for (_, child) in &mut workers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(tasks.len(), N.div_ceil(CHUNK) as usize);
+    assert!(rt.block_on(farm.blocklist()).unwrap().is_empty(), "the outage is blamed on no worker");
+    let (calls, posted) = check_outputs_and_books(&paid, &out, N);
+    let retried = tasks.iter().filter(|t| t.attempts >= 2).count();
+    eprintln!("{calls} calls, {posted} posted for {N} frames across the outage; {retried} tasks ran again");
 }
 
 /// Writes the frames and a workflow that cuts each out on the provider, and submits it billed
 /// to `studio` at a fixed price time: the run's id.
-fn submit(paid: &Paid, dir: &Path, out: &Path) -> String {
+fn submit(paid: &Paid, dir: &Path, out: &Path, frames_n: u32) -> String {
     let frames = dir.join("frames");
     std::fs::create_dir_all(&frames).unwrap();
-    for i in 0..FRAMES {
+    for i in 0..frames_n {
         let img = image::RgbImage::from_fn(24, 16, |x, y| image::Rgb([(x * 9 + i) as u8, (y * 5) as u8, i as u8]));
         img.save(frames.join(format!("f{i:03}.png"))).unwrap();
     }

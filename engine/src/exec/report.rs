@@ -46,6 +46,10 @@ pub struct NodeReport {
     /// What a paid provider metered (ids and quantities), when it executed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metering: Option<serde_json::Value>,
+    /// It failed only because a service it needs could not be reached (nothing was sent or
+    /// charged): a later try may succeed, and the failure counts against no machine.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
 }
 
 /// How the whole run ended.

@@ -23,6 +23,7 @@ struct Ended {
     duration_ms: Option<u64>,
     error: Option<String>,
     record: Record,
+    unavailable: bool,
 }
 
 /// Mutable bookkeeping for one run.
@@ -244,7 +245,7 @@ impl<'g> RunState<'g> {
         if !self.graph.dependants[i].is_empty() {
             self.produced[i] = Some(p);
         }
-        self.ended[i] = Some(Ended { status, duration_ms, error: None, record });
+        self.ended[i] = Some(Ended { status, duration_ms, error: None, record, unavailable: false });
         self.release_dependants(i, None);
     }
 
@@ -258,9 +259,11 @@ impl<'g> RunState<'g> {
         let message = error.to_string();
         let id = self.graph.nodes[i].id.clone();
         self.end(i, status, duration_ms, Some(message)).await;
-        // Remote work done before a local failure keeps its record: it was paid for.
-        if let (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) = (error, self.ended[i].as_mut()) {
-            ended.record.metering = Some(*metering);
+        match (error, self.ended[i].as_mut()) {
+            // Remote work done before a local failure keeps its record: it was paid for.
+            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.record.metering = Some(*metering),
+            (NodeError::Unavailable(_), Some(ended)) => ended.unavailable = true,
+            _ => {}
         }
         if status == NodeStatus::Failed {
             self.release_dependants(i, Some(format!("input node {:?} failed", id.as_str())));
@@ -276,7 +279,8 @@ impl<'g> RunState<'g> {
             _ => EventKind::Cancelled,
         };
         self.opts.events.emit(&id, event).await;
-        self.ended[i] = Some(Ended { status, duration_ms, error: error.clone(), record: Record::default() });
+        self.ended[i] =
+            Some(Ended { status, duration_ms, error: error.clone(), record: Record::default(), unavailable: false });
         if status != NodeStatus::Failed {
             let reason = format!(
                 "input node {:?} was {}",
@@ -311,6 +315,7 @@ impl<'g> RunState<'g> {
                     duration_ms: None,
                     error: Some("the run was cancelled".into()),
                     record: Record::default(),
+                    unavailable: false,
                 });
             }
         }
@@ -325,6 +330,7 @@ impl<'g> RunState<'g> {
                     duration_ms: None,
                     error: None,
                     record: Record::default(),
+                    unavailable: false,
                 });
                 NodeReport {
                     id: n.id.clone(),
@@ -334,6 +340,7 @@ impl<'g> RunState<'g> {
                     error: e.error,
                     files: e.record.files,
                     metering: e.record.metering,
+                    unavailable: e.unavailable,
                 }
             })
             .collect();

@@ -12,7 +12,7 @@ use switchyard_billing::billed::wrap_graph;
 use switchyard_billing::{Billing, RunBudget, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
-use switchyard_engine::{EventSink, InputRoots, Registry, RunStatus};
+use switchyard_engine::{EventSink, InputRoots, NodeStatus, Registry, RunStatus};
 use switchyard_farm::{Farm, FarmError, FarmRun, Lease, Outcome, Worker};
 use switchyard_ledger::HoldId;
 use switchyard_nodes::onnx::OnnxSettings;
@@ -178,7 +178,7 @@ async fn run_task(
             }
         }
         Ok(None) => Some(Outcome::Failed(format!("run {} is not stored", lease.run_id))),
-        Err(e) => Some(Outcome::Failed(e.to_string())),
+        Err(e) => Some(Outcome::Interrupted(format!("cannot read the run: {e}"))),
     };
     let Some(outcome) = outcome else {
         stats.lost.fetch_add(1, Ordering::Relaxed);
@@ -269,9 +269,7 @@ async fn execute(
                 if cancel.is_cancelled() {
                     return None;
                 }
-                let failed = ran.reports.iter().flat_map(|r| &r.nodes).find_map(|n| n.error.clone());
-                let ok = ran.reports.iter().all(|r| r.status == RunStatus::Succeeded);
-                return Some(if ok { Outcome::Done } else { Outcome::Failed(failed.unwrap_or_else(|| "an item failed".into())) });
+                return Some(outcome_of(&ran.reports));
             }
             _ = tokio::time::sleep(every) => match farm.renew(lease, opts.lease_ms).await {
                 Err(FarmError::LeaseLost { .. }) => {
@@ -284,5 +282,24 @@ async fn execute(
                 Ok(_) => {}
             },
         }
+    }
+}
+
+/// How a task's items ended: done when every item succeeded; interrupted when a node failed
+/// only because a service it needs was away (nobody's fault, nothing charged); else failed,
+/// with the first error.
+fn outcome_of(reports: &[switchyard_engine::RunReport]) -> Outcome {
+    if reports.iter().all(|r| r.status == RunStatus::Succeeded) {
+        return Outcome::Done;
+    }
+    let nodes = || reports.iter().flat_map(|r| &r.nodes).filter(|n| n.status == NodeStatus::Failed);
+    let first_error =
+        |unavailable: bool| nodes().filter(|n| n.unavailable == unavailable).find_map(|n| n.error.clone());
+    match first_error(false) {
+        Some(why) => Outcome::Failed(why),
+        None => match first_error(true) {
+            Some(why) => Outcome::Interrupted(why),
+            None => Outcome::Failed("an item failed".into()),
+        },
     }
 }
