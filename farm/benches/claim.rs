@@ -57,19 +57,9 @@ async fn latency(farm: &Farm, pool: &sqlx::PgPool) {
         percentile(&ms, 0.99),
         ms.len()
     );
-    let plan: Vec<(String,)> = sqlx::query_as(
-        "EXPLAIN SELECT t.id, t.priority FROM farm_tasks t WHERE t.state = 'queued' AND t.need_memory_gb <= 64 \
-         AND (t.need_gpu_brand IS NULL OR t.need_gpu_brand = ANY('{}')) AND t.need_tags <@ '{}'::text[] \
-         AND NOT EXISTS (SELECT 1 FROM farm_blocklist b WHERE b.run_id = t.run_id AND b.worker = 'w1' \
-         AND b.kind = t.kind AND b.failures >= 3) \
-         AND EXISTS (SELECT 1 FROM farm_workers w WHERE w.id = 'w1' AND w.state = 'active') \
-         ORDER BY t.priority DESC, t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("explained");
+    let plan = farm.explain_claim(&workers[0], 1).await.expect("explained");
     println!("claim plan:");
-    for (line,) in plan {
+    for line in plan {
         println!("  {line}");
     }
 }

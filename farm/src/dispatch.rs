@@ -8,6 +8,7 @@
 use sqlx::AssertSqlSafe;
 use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, LedgerError, SharedTx};
 
+use crate::events::{TaskEvent, announce};
 use crate::now_ms;
 use crate::queue::{Farm, FarmError, Lease, Outcome};
 use crate::workers::{BLOCK_AFTER, Worker};
@@ -46,6 +47,9 @@ const CLAIM: &str = "WITH picked AS ( \
  RETURNING t.id AS task, t.lease_token AS token, t.run_id, t.seq, t.item_from, t.item_to, \
      t.attempts AS attempt, t.lease_expires_at_ms AS expires_at_ms, r.account, r.member, r.item_most, \
      r.budget_left IS NOT NULL AS budgeted";
+
+/// A completed task's run, worker, kind, reservation and new state.
+type Ended = (String, Option<String>, String, Option<String>, String);
 
 /// A claimed task with its run's billing.
 #[derive(sqlx::FromRow)]
@@ -87,7 +91,7 @@ impl Claimed {
 }
 
 /// A text array as PostgreSQL reads it (`{"a","b"}`), bound as text and cast in SQL.
-fn pg_array(items: &[String]) -> String {
+pub(crate) fn pg_array(items: &[String]) -> String {
     let quoted: Vec<String> =
         items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("{{{}}}", quoted.join(","))
@@ -101,29 +105,36 @@ impl Farm {
     /// cannot cover fails, with why, and nothing is charged. A draining or unregistered
     /// worker gets nothing.
     pub async fn claim(&self, worker: &Worker, n: u32, lease_ms: i64) -> Result<Vec<Lease>, FarmError> {
-        let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let mut tx = self.ledger().begin_shared().await?;
-        let claimed: Vec<Claimed> = sqlx::query_as(CLAIM)
-            .bind(i64::from(n))
-            .bind(pg_array(&tokens))
-            .bind(&worker.id)
-            .bind(now_ms() + lease_ms)
-            .bind(worker.memory_gb)
-            .bind(pg_array(&worker.gpu_brands))
-            .bind(pg_array(&worker.tags))
-            .bind(BLOCK_AFTER)
-            .bind(now_ms() - ALIVE_MS)
-            .fetch_all(tx.conn())
-            .await?;
+        let claimed: Vec<Claimed> = claim_query(CLAIM, worker, n, lease_ms).fetch_all(tx.conn()).await?;
         let mut leases = Vec::with_capacity(claimed.len());
+        let mut events = Vec::with_capacity(claimed.len());
         for c in &claimed {
-            match self.reserve(&mut tx, c).await? {
-                Ok(hold) => leases.push(c.lease(hold)),
-                Err(why) => refuse(&mut tx, c.task, &why).await?,
-            }
+            let (state, error) = match self.reserve(&mut tx, c).await? {
+                Ok(hold) => {
+                    leases.push(c.lease(hold));
+                    ("leased", None)
+                }
+                Err(why) => {
+                    refuse(&mut tx, c.task, &why).await?;
+                    ("failed", Some(why))
+                }
+            };
+            let worker = Some(worker.id.clone());
+            events.push(TaskEvent { run: c.run_id.clone(), seq: c.seq, state: state.into(), worker, error });
         }
+        announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(leases)
+    }
+
+    /// The plan PostgreSQL chooses for the claim statement (`EXPLAIN`, nothing executed), for
+    /// the benchmark's report.
+    pub async fn explain_claim(&self, worker: &Worker, n: u32) -> Result<Vec<String>, FarmError> {
+        let sql = format!("EXPLAIN {CLAIM}");
+        let mut tx = self.ledger().begin_shared().await?;
+        let rows: Vec<(String,)> = claim_query(&sql, worker, n, 60_000).fetch_all(tx.conn()).await?;
+        Ok(rows.into_iter().map(|(line,)| line).collect())
     }
 
     /// Takes a billed task's reservation within `tx`: `Ok(None)` for a task that spends
@@ -223,17 +234,22 @@ impl Farm {
         let sql = format!(
             "UPDATE farm_tasks SET state = {state_sql}, attempts = {attempts_sql}, last_error = COALESCE($1, last_error), \
              failed_by = {failed_by}, lease_token = NULL, lease_expires_at_ms = NULL, finished_at_ms = $2 \
-             WHERE id = $3 AND lease_token = $4 AND state = 'leased' RETURNING run_id, leased_by, kind, hold_id"
+             WHERE id = $3 AND lease_token = $4 AND state = 'leased' RETURNING run_id, leased_by, kind, hold_id, state"
         );
         let mut tx = self.ledger().begin_shared().await?;
-        let ended: Option<(String, Option<String>, String, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql))
+        let ended: Option<Ended> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(error)
             .bind(now_ms())
             .bind(lease.task)
             .bind(&lease.token)
             .fetch_optional(tx.conn())
             .await?;
-        let Some((run_id, worker, kind, hold)) = ended else { return Err(FarmError::LeaseLost { task: lease.task }) };
+        let Some((run_id, worker, kind, hold, state)) = ended else {
+            return Err(FarmError::LeaseLost { task: lease.task });
+        };
+        let event =
+            TaskEvent { run: run_id.clone(), seq: lease.seq, state, worker: worker.clone(), error: error.cloned() };
+        announce(&mut tx, &[event]).await?;
         if let (true, Some(why), Some(worker)) = (blame, error, worker) {
             sqlx::query(
                 "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
@@ -266,24 +282,28 @@ impl Farm {
         if !leader {
             return Ok(0);
         }
-        let taken: Vec<(String, Option<String>)> = sqlx::query_as(
+        type Taken = (String, Option<String>, i32, String, Option<String>, Option<String>);
+        let taken: Vec<Taken> = sqlx::query_as(
             "UPDATE farm_tasks SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
              last_error = 'the worker stopped renewing its lease (lost or stalled)', lease_token = NULL, \
              lease_expires_at_ms = NULL WHERE id IN (SELECT id FROM farm_tasks WHERE state = 'leased' \
              AND lease_expires_at_ms <= $1 ORDER BY lease_expires_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING run_id, hold_id",
+             RETURNING run_id, hold_id, seq, state, leased_by, last_error",
         )
         .bind(now)
         .bind(REAP_MAX)
         .fetch_all(tx.conn())
         .await?;
-        for (run_id, hold) in &taken {
-            if let Some(hold) = hold {
-                self.settle(&mut tx, run_id, hold).await?;
+        let mut events = Vec::with_capacity(taken.len());
+        for (run_id, hold, seq, state, worker, error) in taken {
+            if let Some(hold) = &hold {
+                self.settle(&mut tx, &run_id, hold).await?;
             }
+            events.push(TaskEvent { run: run_id, seq, state, worker, error });
         }
+        announce(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(taken.len() as u64)
+        Ok(events.len() as u64)
     }
 
     /// Cancels a run's tasks that have not ended and closes the reservations of those held,
@@ -291,23 +311,50 @@ impl Farm {
     /// holders find their leases lost within a second. Returns how many tasks it cancelled.
     pub async fn cancel_run(&self, run_id: &str) -> Result<u64, FarmError> {
         let mut tx = self.ledger().begin_shared().await?;
-        let hit: Vec<(String, Option<String>)> = sqlx::query_as(
+        let hit: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(
             "WITH hit AS (SELECT id, state, hold_id FROM farm_tasks WHERE run_id = $1 \
                  AND state IN ('queued', 'leased') FOR UPDATE) \
              UPDATE farm_tasks t SET state = 'cancelled', lease_token = NULL, lease_expires_at_ms = NULL \
-             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id",
+             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id, t.seq, t.leased_by",
         )
         .bind(run_id)
         .fetch_all(tx.conn())
         .await?;
-        for (state, hold) in &hit {
+        let mut events = Vec::with_capacity(hit.len());
+        for (state, hold, seq, worker) in &hit {
             if let (true, Some(hold)) = (state == "leased", hold) {
                 self.settle(&mut tx, run_id, hold).await?;
             }
+            let (run, state, worker) = (run_id.to_string(), "cancelled".to_string(), worker.clone());
+            events.push(TaskEvent { run, seq: *seq, state, worker, error: None });
         }
+        announce(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(hit.len() as u64)
     }
+}
+
+/// The claim statement `sql` (or its `EXPLAIN`) bound for `worker` taking up to `n` tasks.
+fn claim_query<'q, O>(
+    sql: &'q str,
+    worker: &'q Worker,
+    n: u32,
+    lease_ms: i64,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let tokens: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    sqlx::query_as(AssertSqlSafe(sql))
+        .bind(i64::from(n))
+        .bind(pg_array(&tokens))
+        .bind(worker.id.as_str())
+        .bind(now_ms() + lease_ms)
+        .bind(worker.memory_gb)
+        .bind(pg_array(&worker.gpu_brands))
+        .bind(pg_array(&worker.tags))
+        .bind(BLOCK_AFTER)
+        .bind(now_ms() - ALIVE_MS)
 }
 
 /// Fails a claimed task that its wallet or budget cannot cover (its attempt not counted).

@@ -8,11 +8,13 @@
 //!   and the blocklist.
 
 mod dispatch;
+mod events;
 mod queue;
 mod runs;
 mod split;
 mod workers;
 
+pub use events::{CHANNEL, TaskEvent, Watch};
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
 pub use runs::{FarmRun, RunBilling};
 pub use split::{Split, split};

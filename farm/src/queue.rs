@@ -100,6 +100,10 @@ pub struct TaskRow {
     pub run_id: String,
     /// Its index in the run.
     pub seq: i32,
+    /// Its first batch item.
+    pub item_from: i32,
+    /// One past its last.
+    pub item_to: i32,
     /// `queued`, `leased`, `done`, `failed` or `cancelled`.
     pub state: String,
     /// Attempts so far.
@@ -233,7 +237,7 @@ impl Farm {
     /// A run's tasks, in order.
     pub async fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, FarmError> {
         Ok(sqlx::query_as(
-            "SELECT id, run_id, seq, state, attempts, leased_by, last_error FROM farm_tasks \
+            "SELECT id, run_id, seq, item_from, item_to, state, attempts, leased_by, last_error FROM farm_tasks \
              WHERE run_id = $1 ORDER BY seq",
         )
         .bind(run_id)

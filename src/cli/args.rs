@@ -172,16 +172,26 @@ pub enum FarmCommand {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
+    /// Follow a farm run as workers take and finish its tasks, until every task has ended
+    /// (exit 0 when all are done, 1 when any failed, 130 when cancelled).
+    Watch {
+        /// The run.
+        run: String,
+    },
     /// A farm run's tasks: state, attempts, the worker holding each, and errors.
     Tasks {
         /// The run.
         run: String,
     },
-    /// Show how a batch of ITEMS frames is split into tasks of --chunk consecutive frames.
+    /// Show how a stored run was split into tasks (its frames, states and most per task),
+    /// or, with --items, how a batch of that many frames would be split by --chunk.
     Plan {
+        /// A stored run.
+        #[arg(required_unless_present = "items", conflicts_with = "items")]
+        run: Option<String>,
         /// How many batch items (frames).
         #[arg(long)]
-        items: u32,
+        items: Option<u32>,
         /// Frames a task.
         #[arg(long, default_value_t = 10)]
         chunk: u32,

@@ -29,7 +29,7 @@ pub fn farm(
     onnx: &switchyard_nodes::onnx::OnnxSettings,
     inputs: InputRoots,
 ) -> Result<Exit> {
-    if let FarmCommand::Plan { items, chunk } = command {
+    if let FarmCommand::Plan { run: None, items: Some(items), chunk } = command {
         return Ok(plan(items, chunk, json));
     }
     let Some(url) = database_url(database) else { return Ok(Exit::Invalid) };
@@ -51,8 +51,11 @@ pub fn farm(
                 println!("{run}: {cleared} blocklist entr{} cleared", if cleared == 1 { "y" } else { "ies" });
                 Ok(Exit::Ok)
             }
-            FarmCommand::Plan { .. } => Ok(Exit::Ok),
+            FarmCommand::Plan { run, .. } => {
+                super::farm_plan::plan_run(&farm, run.as_deref().unwrap_or(""), json).await
+            }
             FarmCommand::Tasks { run } => tasks(&farm, &run, json).await,
+            FarmCommand::Watch { run } => super::farm_plan::watch(&farm, &run, json).await,
             submit @ FarmCommand::Submit { .. } => {
                 super::farm_submit::submit(&farm, registry, onnx, inputs, submit).await
             }

@@ -5,6 +5,7 @@ mod catalog;
 mod credits;
 mod doctor;
 mod farm;
+mod farm_plan;
 mod farm_submit;
 mod load;
 mod mock;

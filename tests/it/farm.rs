@@ -268,6 +268,10 @@ fn a_workflow_no_worker_can_run_is_refused_at_submit_and_a_runnable_one_goes_to_
     assert!(rt.block_on(farm.summary()).unwrap().is_empty(), "nothing was queued");
     let (code, run, err) = submit(serde_json::json!({ "memory_gb": 32, "tags": ["licensed-nuke"] }));
     assert_eq!(code, Some(0), "{err}");
+    let (code, plan, _) = farm_cmd(&db.url, &["plan", &run]);
+    assert!(code == 0 && plan.contains("1 frames in 1 task(s)") && plan.contains("(f0.png .. f0.png)"), "{plan}");
+    let (code, _, err) = farm_cmd(&db.url, &["plan", "no-such-run"]);
+    assert!(code == 2 && err.contains("no run no-such-run"), "{err}");
     rt.block_on(async {
         assert!(farm.claim(&plain, 1, 60_000).await.unwrap().is_empty(), "the untagged worker never gets it");
         let lease = farm.claim(&tagged, 1, 60_000).await.unwrap();
@@ -320,5 +324,42 @@ fn a_worker_that_always_fails_is_blocklisted_and_the_run_completes_on_the_others
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 24, "every frame was written");
     let (code, said, _) = farm_cmd(&db.url, &["unblock", &run, "--worker", "broken"]);
     assert!(code == 0 && said.contains("1 blocklist entry cleared"), "{said}");
+    rt.block_on(db.drop_now());
+}
+
+/// `farm watch RUN` follows the run as a worker takes and finishes each task (events sent
+/// with NOTIFY in the transactions that make them) and exits 0 when every task is done.
+#[test]
+fn farm_watch_follows_each_task_until_the_run_is_done() {
+    use std::io::BufRead;
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 6, side: 96, sigma: 2.0, chunk: 2, apart: false });
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["farm", "watch", &run, "--database", &db.url])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    // Its first line comes once it listens: no event can be missed after it.
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, format!("run {run}: 0 of 3 tasks done"));
+    let mut worker = spawn_worker(&db.url, "w1", 60_000, dir.path());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = watch.wait().unwrap();
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    for seq in 0..3 {
+        let mine: Vec<&str> = rest
+            .iter()
+            .filter(|l| l.starts_with(&format!("task {seq} ")))
+            .map(|l| l.split_whitespace().nth(2).unwrap())
+            .collect();
+        assert_eq!(mine, ["leased", "done"], "task {seq}: {rest:?}");
+    }
+    assert!(rest.last().unwrap().ends_with("(3/3 done)"), "{rest:?}");
     rt.block_on(db.drop_now());
 }
