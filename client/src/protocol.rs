@@ -198,8 +198,8 @@ pub struct EventMessage {
     /// The run.
     #[serde(default)]
     pub run: Option<String>,
-    /// `run`, `node`, `preview` (with `previews=true`; live only, never replayed), `missed`
-    /// or `lagged`.
+    /// `run`, `node`, `preview` (with `previews=true`; live only, never replayed), `task` (a
+    /// farm run's task: its `state`, `task`, `worker` and `message`), `missed` or `lagged`.
     pub kind: String,
     /// For `run`: `{state}`; for `node`: the engine's event (`node`, `event`, …).
     #[serde(default)]
@@ -254,6 +254,12 @@ pub struct EventBody {
     /// A preview's bytes, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// A farm task event's task (its index in the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<i32>,
+    /// A farm task event's worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// A cancel's outcome.
@@ -610,4 +616,108 @@ pub struct DoctorReply {
     /// Runtime and its execution providers, free disk for the cache (the shape of
     /// `switchyard doctor --json`'s `local`).
     pub machine: Value,
+}
+
+/// A batch run for the render farm: one workflow over many uploaded files.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FarmSubmitRequest {
+    /// The workflow, as a workflow file's JSON.
+    pub workflow: Value,
+    /// The frames: upload paths (as `/v1/uploads` answers them), one batch item each, in order.
+    pub files: Vec<String>,
+    /// `node.param` each file's path binds to, such as `load.path`.
+    pub bind: String,
+    /// Frames a task (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
+    /// Attempts a task gets before it fails for good (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Higher runs' tasks first.
+    #[serde(default)]
+    pub priority: i64,
+    /// `node.param=value` overrides for every frame.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
+    /// The tenant's account (wallet) that pays for paid calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The team member spending, within their cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// The most the whole run may commit, in credits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<i64>,
+    /// The placement policy for paid nodes (default cheapest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+/// A farm run: its frames, its tasks and where they stand.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmRunView {
+    /// Its id.
+    pub id: String,
+    /// `queued`, `running`, `done`, `failed` (some task failed for good) or `cancelled`.
+    pub state: String,
+    /// Its frames.
+    pub frames: usize,
+    /// The wallet it bills, if it makes paid calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The most one frame may cost, in credits.
+    pub frame_most_credits: i64,
+    /// Tasks by state.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Its tasks, in order.
+    pub tasks: Vec<FarmTaskView>,
+}
+
+/// One task of a farm run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmTaskView {
+    /// Its index in the run.
+    pub task: i32,
+    /// Its first frame.
+    pub from: i32,
+    /// One past its last frame.
+    pub to: i32,
+    /// `queued`, `leased`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// The worker holding it, or that held it last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// Why its last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A farm run's cancel: tasks that were still waiting or running.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmCancelReply {
+    /// The run.
+    pub id: String,
+    /// Tasks cancelled.
+    pub cancelled_tasks: u64,
+}
+
+/// The files a farm run wrote.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmFileList {
+    /// By name.
+    pub files: Vec<FarmFile>,
+}
+
+/// One file a farm run wrote.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmFile {
+    /// Its name in the run's output folder.
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Where to download it.
+    pub url: String,
 }

@@ -25,6 +25,8 @@ pub struct FarmRun {
     pub overrides: Vec<String>,
     /// Who pays for its paid calls, when it makes any.
     pub billing: Option<RunBilling>,
+    /// The server tenant it belongs to (none when submitted straight to the database).
+    pub tenant: Option<String>,
 }
 
 /// Who pays for a farm run, and how its paid nodes are placed.
@@ -68,6 +70,7 @@ type Row = (
     Option<i64>,
     String,
     Option<i64>,
+    Option<String>,
 );
 
 impl Farm {
@@ -77,8 +80,8 @@ impl Farm {
         let b = run.billing.as_ref();
         sqlx::query(
             "INSERT INTO farm_runs (id, workflow, input_root, out_dir, bind, files, overrides, created_at_ms, \
-             account, member, item_most, budget_left, policy, price_at_s) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             account, member, item_most, budget_left, policy, price_at_s, tenant) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&run.id)
         .bind(&run.workflow)
@@ -94,6 +97,7 @@ impl Farm {
         .bind(b.and_then(|b| b.budget))
         .bind(b.map_or("", |b| &b.policy))
         .bind(b.and_then(|b| b.price_at_s))
+        .bind(&run.tenant)
         .execute(&mut *tx)
         .await?;
         self.add_in(&mut tx, &run.id, tasks).await?;
@@ -103,11 +107,21 @@ impl Farm {
 
     /// A run, if it exists.
     pub async fn run(&self, id: &str) -> Result<Option<FarmRun>, FarmError> {
+        self.run_where(id, None).await
+    }
+
+    /// A tenant's run, if it exists and is that tenant's (another tenant's is not found).
+    pub async fn run_of(&self, tenant: &str, id: &str) -> Result<Option<FarmRun>, FarmError> {
+        self.run_where(id, Some(tenant)).await
+    }
+
+    async fn run_where(&self, id: &str, tenant: Option<&str>) -> Result<Option<FarmRun>, FarmError> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, workflow, input_root, out_dir, bind, files, overrides, account, member, item_most, \
-             budget_left, policy, price_at_s FROM farm_runs WHERE id = $1",
+             budget_left, policy, price_at_s, tenant FROM farm_runs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)",
         )
         .bind(id)
+        .bind(tenant)
         .fetch_optional(self.pool())
         .await?;
         let Some((
@@ -124,6 +138,7 @@ impl Farm {
             budget,
             policy,
             price_at_s,
+            tenant,
         )) = row
         else {
             return Ok(None);
@@ -133,6 +148,6 @@ impl Farm {
         };
         let (files, overrides) = (list("files", &files)?, list("overrides", &overrides)?);
         let billing = account.map(|account| RunBilling { account, member, item_most, budget, policy, price_at_s });
-        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing }))
+        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing, tenant }))
     }
 }

@@ -11,6 +11,7 @@ mod api;
 pub use switchyard_client::{client, protocol};
 mod estimate;
 mod events;
+mod farm;
 mod keys;
 mod lanes;
 mod limits;
@@ -63,6 +64,8 @@ pub struct ServerOptions {
     pub metrics_listen: Option<SocketAddr>,
     /// A provider catalog file instead of the shipped one.
     pub catalog: Option<PathBuf>,
+    /// Be the render farm's front door (needs `database`): batch runs go to workers.
+    pub farm: bool,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -121,6 +124,8 @@ pub(crate) struct App {
     economy_running: std::sync::atomic::AtomicUsize,
     /// The cancel of each run executing here, by run id.
     running: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
+    /// The render farm, when this server is its front door.
+    farm: Option<switchyard_session::farm::Farm>,
 }
 
 impl App {
@@ -184,6 +189,15 @@ impl Server {
         let provider_errors = Arc::new(switchyard_nodes::cloud::stats::ProviderErrors::default());
         let kept = KeptResults::at(data.join("paid"));
         let registry = switchyard_nodes::registry_counting(&opts.settings, kept, Arc::clone(&provider_errors));
+        let farm = match (opts.farm, opts.database.as_deref()) {
+            (false, _) => None,
+            (true, Some(url)) => Some(
+                switchyard_session::farm::Farm::connect(url, 4)
+                    .await
+                    .map_err(|e| ServerError::Invalid(format!("the farm's database: {e}")))?,
+            ),
+            (true, None) => return Err(ServerError::Invalid("a farm front door needs --database postgres://…".into())),
+        };
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
             outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
@@ -206,6 +220,7 @@ impl Server {
             provider_errors,
             probe: Default::default(),
             running: Default::default(),
+            farm,
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {
@@ -230,6 +245,9 @@ impl Server {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
         let work = CancellationToken::new();
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
+        if self.app.farm.is_some() {
+            tokio::spawn(farm::relay(Arc::clone(&self.app), shutdown.clone()));
+        }
         if let Some(listener) = self.metrics {
             let router = api::metrics_router(Arc::clone(&self.app));
             let stop = shutdown.clone();

@@ -332,6 +332,11 @@ pub struct ServeArgs {
     /// shipped one.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Be the render farm's front door: batch runs go to `switchyard worker`s through the
+    /// PostgreSQL database (--database), with their events on /v1/events. The data folder
+    /// must be on storage every worker sees.
+    #[arg(long, requires = "database")]
+    pub farm: bool,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,

@@ -1,5 +1,6 @@
-//! `switchyard farm submit`: validates every batch item here, as `switchyard run --batch`
-//! does, then stores the run and queues its tasks in one transaction.
+//! `switchyard farm submit`: the batch's files from a glob, then the session layer validates
+//! every frame as a worker will build it, prices the run, checks its payer and its host
+//! requirements, and queues it with its tasks in one transaction.
 
 use std::path::Path;
 
@@ -8,16 +9,10 @@ use switchyard_engine::{InputRoots, Registry};
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::SessionError;
 use switchyard_session::catalog::Catalog;
-use switchyard_session::farm::{
-    Farm, FarmRun, NewTask, Payer, check_compatible, check_payer, quote, requires_of, split,
-};
-use switchyard_session::load::{BatchOptions, LoadOptions};
+use switchyard_session::farm::{Farm, FarmRun, Payer, Queued, Submission};
 use switchyard_session::placement::PlacementOptions;
 
 use super::Exit;
-
-/// The most nodes a farm run's workflow may have (as a server's).
-const MAX_NODES: usize = 100_000;
 use super::args::FarmCommand;
 
 pub async fn submit(
@@ -45,39 +40,16 @@ pub async fn submit(
     else {
         return Ok(Exit::Invalid);
     };
-    let opts = LoadOptions { workflow: workflow.clone(), overrides: set.clone(), max_nodes: MAX_NODES, inputs };
-    let batch_opts = BatchOptions { pattern: batch.clone(), bind: bind.clone() };
+    let source = match switchyard_session::load::read_source(&workflow) {
+        Ok(source) => source,
+        Err(d) => return Ok(invalid(&d)),
+    };
+    let files = match switchyard_session::load::glob_files(&batch) {
+        Ok(files) => files,
+        Err(d) => return Ok(invalid(&d)),
+    };
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
-    let mut items = match switchyard_session::load::prepare(registry, &opts, Some(&batch_opts), &out) {
-        Ok(items) => items,
-        Err(d) => {
-            for e in &d.0 {
-                eprintln!("error: {e}");
-            }
-            return Ok(Exit::Invalid);
-        }
-    };
-    let placement = PlacementOptions { policy, at, ..PlacementOptions::default() };
-    let payer = Payer { account, member, budget };
-    let billing = match quote(&mut items, &Catalog::builtin(), &placement, onnx, &payer) {
-        Ok(billing) => billing,
-        Err(e) => return Ok(refused(&e)),
-    };
-    if let Some(billing) = &billing
-        && let Err(e) = check_payer(farm, billing, chunk, items.len()).await
-    {
-        return Ok(refused(&e));
-    }
-    let source = switchyard_session::load::read_source(&workflow).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
-    let requires = match requires_of(&source.text) {
-        Ok(requires) => requires,
-        Err(e) => return Ok(refused(&e)),
-    };
-    if let Err(e) = check_compatible(farm, &requires).await {
-        return Ok(refused(&e));
-    }
-    let files = switchyard_session::load::glob_files(&batch).map_err(|d| anyhow::anyhow!("{}", d.0[0]))?;
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let run = FarmRun {
         id: FarmRun::new_id(),
@@ -87,22 +59,22 @@ pub async fn submit(
         bind,
         files: files.iter().map(|f| text(f)).collect(),
         overrides: set,
-        billing,
+        billing: None,
+        tenant: None,
     };
-    let tasks: Vec<NewTask> = split(run.files.len() as u32, chunk)
-        .into_iter()
-        .map(|s| NewTask {
-            seq: s.seq,
-            from: s.from,
-            to: s.to,
-            priority,
-            max_attempts,
-            requires: requires.clone(),
-            kind: "graph".into(),
-        })
-        .collect();
-    farm.submit(&run, &tasks).await?;
-    eprintln!("queued {} frames in {} task(s) of up to {} frames", run.files.len(), tasks.len(), chunk.max(1));
+    let sub = Submission {
+        chunk,
+        max_attempts,
+        priority,
+        placement: PlacementOptions { policy, at, ..PlacementOptions::default() },
+        payer: Payer { account, member, budget },
+    };
+    let Queued { run, tasks } =
+        match switchyard_session::farm::submit(farm, registry, &Catalog::builtin(), onnx, &inputs, run, &sub).await {
+            Ok(queued) => queued,
+            Err(e) => return Ok(refused(&e)),
+        };
+    eprintln!("queued {} frames in {tasks} task(s) of up to {} frames", run.files.len(), chunk.max(1));
     if let Some(b) = &run.billing {
         eprintln!(
             "billed to {}: up to {} cr a frame, reserved task by task as workers take them",
@@ -111,6 +83,14 @@ pub async fn submit(
     }
     println!("{}", run.id);
     Ok(Exit::Ok)
+}
+
+/// Prints every problem of an invalid input; 2.
+fn invalid(d: &switchyard_engine::Diagnostics) -> Exit {
+    for e in &d.0 {
+        eprintln!("error: {e}");
+    }
+    Exit::Invalid
 }
 
 /// Prints why a run was refused; 3 when the wallet or budget falls short, else 2.

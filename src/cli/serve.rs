@@ -34,6 +34,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             rate_per_s: args.rate_limit,
             metrics_listen: args.metrics_listen,
             catalog: args.catalog.clone(),
+            farm: args.farm,
             settings,
         };
         let server = Server::bind(opts).await?;

@@ -25,6 +25,7 @@ fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
             rate_per_s: 0,
             metrics_listen: None,
             catalog: None,
+            farm: false,
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

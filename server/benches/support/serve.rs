@@ -25,6 +25,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         rate_per_s: 0,
         metrics_listen: None,
         catalog: None,
+        farm: false,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

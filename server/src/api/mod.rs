@@ -6,6 +6,7 @@ mod catalog;
 mod credits;
 mod doctor;
 mod events;
+mod farm;
 mod files;
 mod keys;
 mod openapi;
@@ -32,6 +33,7 @@ use crate::protocol::{
     PriorityRequest, QueueReply, RunPage, RunView, SubmitRequest, UploadReply,
 };
 use crate::protocol::{DoctorReply, HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
+use crate::protocol::{FarmCancelReply, FarmFileList, FarmRunView, FarmSubmitRequest};
 use crate::{App, ServerError};
 pub(crate) use doctor::Probe;
 use openapi::Doc;
@@ -188,6 +190,35 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         (
             Doc::new("post", "/keys/{id}/revoke", "Revoke an API key").reply::<KeyView>(200).errors(&[403, 404]),
             body(post(keys::revoke)),
+        ),
+        (
+            Doc::new("post", "/farm/runs", "Queue a batch run on the render farm (serve --farm)")
+                .body::<FarmSubmitRequest>()
+                .reply::<FarmRunView>(201)
+                .errors(&[400, 402, 403, 404, 413]),
+            body(post(farm::submit)),
+        ),
+        (
+            Doc::new("get", "/farm/runs/{id}", "A farm run: its tasks and where they stand")
+                .reply::<FarmRunView>(200)
+                .errors(&[404]),
+            body(get(farm::show)),
+        ),
+        (
+            Doc::new("post", "/farm/runs/{id}/cancel", "Cancel a farm run's waiting and running tasks")
+                .reply::<FarmCancelReply>(200)
+                .errors(&[403, 404]),
+            body(post(farm::cancel)),
+        ),
+        (
+            Doc::new("get", "/farm/runs/{id}/files", "The files a farm run wrote")
+                .reply::<FarmFileList>(200)
+                .errors(&[404]),
+            body(get(farm::files)),
+        ),
+        (
+            Doc::new("get", "/farm/runs/{id}/files/{name}", "Download a file a farm run wrote").errors(&[404]),
+            body(get(farm::download)),
         ),
         (
             Doc::new("post", "/uploads", "Upload an input file, stored by content")

@@ -226,7 +226,12 @@ fn bad_field(message: String) -> ApiError {
 
 /// The member a submission spends as: a member's key always spends as its member.
 pub(crate) fn member_of(caller: &Caller, req: &SubmitRequest) -> Result<Option<String>, ApiError> {
-    match (&caller.member, &req.member) {
+    member_of_farm(caller, req.member.as_ref())
+}
+
+/// The member a request spends as: a member key's own, whatever the request asks.
+pub(crate) fn member_of_farm(caller: &Caller, asked: Option<&String>) -> Result<Option<String>, ApiError> {
+    match (&caller.member, asked) {
         (Some(own), Some(asked)) if own != asked => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -234,7 +239,7 @@ pub(crate) fn member_of(caller: &Caller, req: &SubmitRequest) -> Result<Option<S
         )
         .help("drop `member`, or use that member's own key")),
         (Some(own), _) => Ok(Some(own.clone())),
-        (None, asked) => Ok(asked.clone()),
+        (None, asked) => Ok(asked.cloned()),
     }
 }
 

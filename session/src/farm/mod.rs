@@ -3,11 +3,13 @@
 //! and the worker loop (`worker.rs`).
 
 mod quote;
+mod submit;
 mod worker;
 
 use std::path::{Path, PathBuf};
 
 pub use quote::{Payer, check_compatible, check_payer, quote, requires_of};
+pub use submit::{FRAMES_MAX, Queued, Submission, submit};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{

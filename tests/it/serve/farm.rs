@@ -1,0 +1,147 @@
+//! The server as the render farm's front door (`serve --database … --farm`), with real
+//! processes: a tenant uploads frames and submits a billed batch over HTTP; three
+//! `switchyard worker`s run it from the same PostgreSQL; its task events reach the tenant's
+//! `/v1/events` stream (and no other tenant's); its files are listed and downloaded; another
+//! tenant's key finds nothing; the tenant's own wallet pays each paid call once.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::support::{Client, serve_with};
+
+const FRAMES: usize = 12;
+
+#[test]
+fn the_server_is_the_farms_front_door_for_its_tenants() {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let paid = crate::spend::Farm::on_postgres();
+    let url = paid.ledger();
+    let data = paid.dir.path().join("srv");
+    let key_on = |tenant: &str| {
+        let mut cmd = paid.cmd();
+        cmd.args(["serve", "--database", &url, "--data"]).arg(&data);
+        let out = cmd.args(["--create-key", tenant, "--role", "runner"]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let (acme, rival) = (key_on("acme"), key_on("rival"));
+    let mut grant = paid.cmd();
+    grant.args(["credits", "--ledger", &url, "--account", "acme/studio", "grant", "--plan", "pro"]);
+    assert!(grant.output().unwrap().status.success());
+    let server = serve_with(paid.cmd(), &data, &["--database", &url, "--farm"]);
+    let ws = |key: &str| {
+        let mut req = format!("{}/v1/events", server.url.replacen("http", "ws", 1)).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    let rt = crate::support::runtime();
+    let mut workers: Vec<Child> = Vec::new();
+    rt.block_on(async {
+        let c = Client::new(&server.url);
+        let (mut acme_events, _) = ws(&acme).await.expect("acme's stream");
+        let (mut rival_events, _) = ws(&rival).await.expect("rival's stream");
+        let mut files = Vec::new();
+        for i in 0..FRAMES {
+            let mut png = Vec::new();
+            let img = image::RgbImage::from_fn(20, 12, |x, y| image::Rgb([(x * 11 + i as u32) as u8, (y * 7) as u8, 9]));
+            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+            let resp = c.http.post(format!("{}/v1/uploads", c.url)).bearer_auth(&acme).header("content-type", "image/png");
+            let reply: Value = resp.body(png).send().await.unwrap().json().await.unwrap();
+            files.push(reply["path"].as_str().unwrap().to_string());
+        }
+        let workflow = json!({ "format": "switchyard.workflow", "version": 1, "name": "cut out frames",
+            "nodes": {
+                "load": { "type": "image.load", "params": { "path": files[0] } },
+                "cutout": { "type": "cloud.remove_background", "params": { "provider": "recraft:remove-background" },
+                    "inputs": { "image": "load.image" } },
+                "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "cutout.image" } }
+            } });
+        let body = json!({ "workflow": workflow, "files": files, "bind": "load.path", "chunk": 4, "account": "studio" });
+
+        // Refusals, each specific, and nothing queued by them.
+        let refusals = [
+            (json!({ "workflow": workflow, "files": files, "bind": "load.path" }), 400, "makes paid calls"),
+            (json!({ "workflow": workflow, "files": ["nope.png"], "bind": "load.path", "account": "studio" }), 400, "no upload"),
+            (json!({ "workflow": workflow, "files": files, "bind": "load.path", "chunk": 0, "account": "studio" }), 400, "chunk"),
+            (json!({ "workflow": workflow, "files": files, "bind": "load.path", "zzz": 1 }), 400, "unknown field"),
+        ];
+        for (bad, status, says) in refusals {
+            let (got, reply) = c.post("/v1/farm/runs", &acme, &bad).await;
+            assert_eq!(got, status, "{reply}");
+            assert!(reply.to_string().contains(says), "{says}: {reply}");
+        }
+        let (status, reply) = c.post("/v1/farm/runs", &rival, &body).await;
+        assert_eq!(status, 400, "rival has none of acme's uploads: {reply}");
+
+        let (status, run) = c.post("/v1/farm/runs", &acme, &body).await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        assert_eq!((run["frames"].as_u64(), run["state"].as_str()), (Some(FRAMES as u64), Some("queued")), "{run}");
+        assert_eq!(run["account"], "acme/studio");
+        assert_eq!(run["tasks"].as_array().unwrap().len(), 3);
+        for path in [format!("/v1/farm/runs/{id}"), format!("/v1/farm/runs/{id}/files")] {
+            assert_eq!(c.get(&path, &rival).await.0, 404, "{path} with another tenant's key");
+        }
+        assert_eq!(c.post(&format!("/v1/farm/runs/{id}/cancel"), &rival, &json!({})).await.0, 404);
+
+        workers = (0..3)
+            .map(|i| {
+                paid.cmd()
+                    .args(["worker", "--database", &url, "--id", &format!("w{i}"), "--lease-ms", "3000"])
+                    .env("XDG_CACHE_HOME", paid.dir.path().join("farm-cache"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let done = loop {
+            let (_, now) = c.get(&format!("/v1/farm/runs/{id}"), &acme).await;
+            if now["state"] != "queued" && now["state"] != "running" {
+                break now;
+            }
+            assert!(Instant::now() < deadline, "the farm run did not finish: {now}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(done["state"], "done", "{done}");
+
+        let mut done_tasks = std::collections::BTreeSet::new();
+        while done_tasks.len() < 3 {
+            let msg = tokio::time::timeout(Duration::from_secs(30), acme_events.next()).await.unwrap().unwrap().unwrap();
+            let Message::Text(text) = msg else { continue };
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["kind"] == "task" && event["event"]["state"] == "done" {
+                assert_eq!(event["run"], id.as_str());
+                done_tasks.insert(event["event"]["task"].as_i64().unwrap());
+            }
+        }
+        let quiet = tokio::time::timeout(Duration::from_millis(300), rival_events.next()).await;
+        assert!(quiet.is_err(), "rival's stream carries none of acme's farm events: {quiet:?}");
+
+        let (status, listed) = c.get(&format!("/v1/farm/runs/{id}/files"), &acme).await;
+        assert_eq!(status, 200);
+        let listed = listed["files"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), FRAMES, "every frame once: {listed:?}");
+        let first = c.http.get(format!("{}{}", c.url, listed[0]["url"].as_str().unwrap())).bearer_auth(&acme);
+        let bytes = first.send().await.unwrap().bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG comes back");
+        let other = c.http.get(format!("{}{}", c.url, listed[0]["url"].as_str().unwrap())).bearer_auth(&rival);
+        assert_eq!(other.send().await.unwrap().status().as_u16(), 404);
+    });
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    let mut holds = paid.cmd();
+    holds.args(["credits", "--ledger", &url, "--account", "acme/studio", "holds", "--all", "--json"]);
+    let holds: Vec<Value> = serde_json::from_slice(&holds.output().unwrap().stdout).unwrap();
+    let posted = holds.iter().filter(|h| h["kind"] == "call" && h["state"] == "posted").count();
+    assert_eq!(posted, FRAMES, "one charge per frame's paid call: {holds:#?}");
+    assert!(holds.iter().all(|h| h["state"] != "pending"), "no hold stays pending");
+    assert_eq!(paid.mock.requests_to("recraft.remove_background").len(), FRAMES);
+}
