@@ -357,6 +357,67 @@ where
         .bind(now_ms() - ALIVE_MS)
 }
 
+impl Farm {
+    /// Pauses a run: its waiting tasks wait as `paused`, and its running ones are taken back
+    /// (their workers stop them within a second; their attempts are not counted; their
+    /// reservations close as a cancel's do), in one transaction. Returns how many tasks it
+    /// paused.
+    pub async fn pause_run(&self, run_id: &str) -> Result<u64, FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        let hit: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(
+            "WITH hit AS (SELECT id, state, hold_id FROM farm_tasks WHERE run_id = $1 \
+                 AND state IN ('queued', 'leased') FOR UPDATE) \
+             UPDATE farm_tasks t SET state = 'paused', lease_token = NULL, lease_expires_at_ms = NULL, \
+                 attempts = CASE WHEN hit.state = 'leased' THEN t.attempts - 1 ELSE t.attempts END \
+             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id, t.seq, t.leased_by",
+        )
+        .bind(run_id)
+        .fetch_all(tx.conn())
+        .await?;
+        let mut events = Vec::with_capacity(hit.len());
+        for (state, hold, seq, worker) in &hit {
+            if let (true, Some(hold)) = (state == "leased", hold) {
+                self.settle(&mut tx, run_id, hold).await?;
+            }
+            let (run, state, worker) = (run_id.to_string(), "paused".to_string(), worker.clone());
+            events.push(TaskEvent { run, seq: *seq, state, worker, error: None });
+        }
+        announce(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(hit.len() as u64)
+    }
+
+    /// Resumes a paused run: its paused tasks wait again. Returns how many.
+    pub async fn resume_run(&self, run_id: &str) -> Result<u64, FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        let seqs: Vec<i32> = sqlx::query_scalar(
+            "UPDATE farm_tasks SET state = 'queued' WHERE run_id = $1 AND state = 'paused' RETURNING seq",
+        )
+        .bind(run_id)
+        .fetch_all(tx.conn())
+        .await?;
+        let events: Vec<TaskEvent> = seqs
+            .iter()
+            .map(|seq| TaskEvent { run: run_id.into(), seq: *seq, state: "queued".into(), worker: None, error: None })
+            .collect();
+        announce(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(seqs.len() as u64)
+    }
+
+    /// Sets the priority of a run's tasks that have not started (higher first). Returns how
+    /// many it changed.
+    pub async fn set_priority(&self, run_id: &str, priority: i64) -> Result<u64, FarmError> {
+        let done =
+            sqlx::query("UPDATE farm_tasks SET priority = $2 WHERE run_id = $1 AND state IN ('queued', 'paused')")
+                .bind(run_id)
+                .bind(priority)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected())
+    }
+}
+
 /// Fails a claimed task that its wallet or budget cannot cover (its attempt not counted).
 async fn refuse(tx: &mut SharedTx, task: i64, why: &str) -> Result<(), FarmError> {
     tracing::warn!(task, why, "a task was not dispatched");

@@ -164,3 +164,47 @@ fn a_cancel_takes_every_lease_away_and_higher_priority_goes_first() {
         db.drop_now().await;
     });
 }
+
+/// A paused run's waiting tasks wait, its running task's lease is taken back (its holder's
+/// completion is refused, and its attempt is not counted), a priority change reorders what
+/// waits, and a resumed run's tasks are claimed again.
+#[test]
+fn a_paused_run_holds_its_tasks_and_a_resumed_one_runs_them() {
+    rt().block_on(async {
+        let (farm, db) = farm_with(3, 1, 3).await;
+        let w = worker(&farm, "w1").await;
+        farm.add(
+            "r2",
+            &[NewTask {
+                seq: 0,
+                from: 0,
+                to: 1,
+                priority: 5,
+                max_attempts: 3,
+                requires: Requires::default(),
+                kind: "graph".into(),
+            }],
+        )
+        .await
+        .unwrap();
+        let running = farm.claim(&w, 1, 60_000).await.unwrap().remove(0);
+        assert_eq!(running.run_id, "r2", "the higher priority first");
+        let running = {
+            farm.complete(&running, &Outcome::Done).await.unwrap();
+            farm.claim(&w, 1, 60_000).await.unwrap().remove(0)
+        };
+        assert_eq!(running.run_id, "r1");
+        assert_eq!(farm.pause_run("r1").await.unwrap(), 3);
+        assert!(matches!(farm.complete(&running, &Outcome::Done).await, Err(FarmError::LeaseLost { .. })));
+        assert!(farm.lost_leases("w1", &[running.task]).await.unwrap() == [running.task], "its worker learns of it");
+        assert!(farm.claim(&w, 3, 60_000).await.unwrap().is_empty(), "nothing of a paused run is dispatched");
+        let tasks = farm.tasks("r1").await.unwrap();
+        assert!(tasks.iter().all(|t| t.state == "paused" && t.attempts == 0), "{tasks:?}");
+        assert_eq!(farm.set_priority("r1", 9).await.unwrap(), 3);
+        assert_eq!(farm.resume_run("r1").await.unwrap(), 3);
+        let again = farm.claim(&w, 3, 60_000).await.unwrap();
+        assert_eq!(again.len(), 3);
+        assert!(again.iter().all(|l| l.attempt == 1), "the taken-back attempt was not counted");
+        db.drop_now().await;
+    });
+}

@@ -172,6 +172,31 @@ pub enum FarmCommand {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
+    /// Cancel a farm run: its waiting tasks never start, its running ones stop within a
+    /// second, and no paid call of it starts from now.
+    Cancel {
+        /// The run.
+        run: String,
+    },
+    /// Pause a farm run: nothing of it starts, and its running tasks stop within a second
+    /// and wait (their attempts not counted) until `farm resume`.
+    Pause {
+        /// The run.
+        run: String,
+    },
+    /// Resume a paused farm run.
+    Resume {
+        /// The run.
+        run: String,
+    },
+    /// Set the priority of a farm run's tasks that have not started (higher first).
+    Priority {
+        /// The run.
+        run: String,
+        /// The new priority.
+        #[arg(allow_hyphen_values = true)]
+        priority: i64,
+    },
     /// Follow a farm run as workers take and finish its tasks, until every task has ended
     /// (exit 0 when all are done, 1 when any failed, 130 when cancelled).
     Watch {

@@ -55,6 +55,13 @@ pub fn farm(
                 super::farm_plan::plan_run(&farm, run.as_deref().unwrap_or(""), json).await
             }
             FarmCommand::Tasks { run } => tasks(&farm, &run, json).await,
+            FarmCommand::Cancel { run } => changed(&farm, &run, "cancelled", farm.cancel_run(&run).await?).await,
+            FarmCommand::Pause { run } => changed(&farm, &run, "paused", farm.pause_run(&run).await?).await,
+            FarmCommand::Resume { run } => changed(&farm, &run, "resumed", farm.resume_run(&run).await?).await,
+            FarmCommand::Priority { run, priority } => {
+                changed(&farm, &run, &format!("set to priority {priority}"), farm.set_priority(&run, priority).await?)
+                    .await
+            }
             FarmCommand::Watch { run } => super::farm_plan::watch(&farm, &run, json).await,
             submit @ FarmCommand::Submit { .. } => {
                 super::farm_submit::submit(&farm, registry, onnx, inputs, submit).await
@@ -154,5 +161,15 @@ async fn tasks(farm: &Farm, run: &str, json: bool) -> Result<Exit> {
         let worker = t.leased_by.as_deref().unwrap_or("-");
         println!("  #{:<5} {:<9} attempts {}  {worker}{error}", t.seq, t.state, t.attempts);
     }
+    Ok(Exit::Ok)
+}
+
+/// Says how many of a run's tasks a change reached; 2 for a run that does not exist.
+async fn changed(farm: &Farm, run: &str, what: &str, tasks: u64) -> Result<Exit> {
+    if farm.run(run).await?.is_none() && farm.tasks(run).await?.is_empty() {
+        eprintln!("error: no run {run}; `switchyard farm status` lists the runs");
+        return Ok(Exit::Invalid);
+    }
+    println!("{run}: {tasks} task(s) {what}");
     Ok(Exit::Ok)
 }

@@ -363,3 +363,44 @@ fn farm_watch_follows_each_task_until_the_run_is_done() {
     assert!(rest.last().unwrap().ends_with("(3/3 done)"), "{rest:?}");
     rt.block_on(db.drop_now());
 }
+
+/// A pause reaches a running task within a second: the worker stops it (no frame is written
+/// after), it waits as paused with its attempt not counted, and `farm resume` lets the run
+/// finish with every frame written.
+#[test]
+fn a_pause_stops_a_running_task_within_a_second_and_resume_finishes_the_run() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let (run, out) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 6, side: 768, sigma: 16.0, chunk: 6, apart: false });
+    let mut worker = spawn_worker(&db.url, "w1", 60_000, dir.path());
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let written = || std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+    while written() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no frame was written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, said, _) = farm_cmd(&db.url, &["pause", &run]);
+    assert!(code == 0 && said.contains("1 task(s) paused"), "{said}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let after = written();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    assert_eq!(written(), after, "no frame is written while paused");
+    assert!(after < 6, "the task was stopped before its last frame ({after} written)");
+    let task = rt.block_on(farm.tasks(&run)).unwrap().remove(0);
+    assert_eq!((task.state.as_str(), task.attempts), ("paused", 0), "{task:?}");
+    let (code, said, _) = farm_cmd(&db.url, &["resume", &run]);
+    assert!(code == 0 && said.contains("1 task(s) resumed"), "{said}");
+    while rt.block_on(farm.tasks(&run)).unwrap()[0].state != "done" {
+        assert!(std::time::Instant::now() < deadline, "the resumed run did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(written(), 6, "every frame");
+    let (code, _, err) = farm_cmd(&db.url, &["pause", "no-such-run"]);
+    assert!(code == 2 && err.contains("no run no-such-run"), "{err}");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    rt.block_on(db.drop_now());
+}

@@ -142,6 +142,56 @@ pub(crate) async fn cancel(
     Ok(Json(FarmCancelReply { id, cancelled_tasks }))
 }
 
+/// `POST /v1/farm/runs/{id}/pause`: nothing of it starts, and its running tasks stop within
+/// a second and wait, their attempts not counted.
+pub(crate) async fn pause(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<FarmRunView>, ApiError> {
+    change(&app, &caller, &id, Change::Pause).await
+}
+
+/// `POST /v1/farm/runs/{id}/resume`.
+pub(crate) async fn resume(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<FarmRunView>, ApiError> {
+    change(&app, &caller, &id, Change::Resume).await
+}
+
+/// `POST /v1/farm/runs/{id}/priority`: the priority of its tasks that have not started.
+pub(crate) async fn priority(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<FarmRunView>, ApiError> {
+    let req: crate::protocol::PriorityRequest = parse(&body)?;
+    change(&app, &caller, &id, Change::Priority(req.priority.clamp(-100, 100))).await
+}
+
+/// A change to a farm run's tasks.
+enum Change {
+    Pause,
+    Resume,
+    Priority(i64),
+}
+
+async fn change(app: &App, caller: &Caller, id: &str, what: Change) -> Result<Json<FarmRunView>, ApiError> {
+    require(caller, if matches!(what, Change::Priority(_)) { Permission::Queue } else { Permission::Run })?;
+    let farm = farm(app)?;
+    let run = owned(farm, caller, id).await?;
+    match what {
+        Change::Pause => farm.pause_run(id).await,
+        Change::Resume => farm.resume_run(id).await,
+        Change::Priority(p) => farm.set_priority(id, p).await,
+    }
+    .map_err(failed)?;
+    Ok(Json(view(&run, &farm.tasks(id).await.map_err(failed)?)))
+}
+
 /// `GET /v1/farm/runs/{id}/files`.
 pub(crate) async fn files(
     State(app): State<Arc<App>>,
@@ -206,6 +256,8 @@ fn view(run: &FarmRun, tasks: &[TaskRow]) -> FarmRunView {
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);
     let state = if n("cancelled") > 0 {
         "cancelled"
+    } else if n("paused") > 0 {
+        "paused"
     } else if n("failed") > 0 {
         "failed"
     } else if n("done") == all {

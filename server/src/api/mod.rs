@@ -211,6 +211,25 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
             body(post(farm::cancel)),
         ),
         (
+            Doc::new("post", "/farm/runs/{id}/pause", "Pause a farm run (its running tasks stop within a second)")
+                .reply::<FarmRunView>(200)
+                .errors(&[403, 404]),
+            body(post(farm::pause)),
+        ),
+        (
+            Doc::new("post", "/farm/runs/{id}/resume", "Resume a paused farm run")
+                .reply::<FarmRunView>(200)
+                .errors(&[403, 404]),
+            body(post(farm::resume)),
+        ),
+        (
+            Doc::new("post", "/farm/runs/{id}/priority", "Set the priority of a farm run's tasks not yet started")
+                .body::<PriorityRequest>()
+                .reply::<FarmRunView>(200)
+                .errors(&[400, 403, 404]),
+            body(post(farm::priority)),
+        ),
+        (
             Doc::new("get", "/farm/runs/{id}/files", "The files a farm run wrote")
                 .reply::<FarmFileList>(200)
                 .errors(&[404]),

@@ -63,6 +63,9 @@ pub async fn work(
     let slots = Arc::new(Semaphore::new(opts.worker.slots.max(1) as usize));
     let stats = Arc::new(WorkerStats::default());
     let held: Held = Arc::default();
+    // A finished task wakes the loop at once, so a freed slot is filled without waiting
+    // out the idle poll.
+    let freed = Arc::new(tokio::sync::Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
     let mut chores_at: Option<std::time::Instant> = None;
     while !stop.is_cancelled() {
@@ -93,7 +96,7 @@ pub async fn work(
             if let Ok(mut h) = held.lock() {
                 h.insert(lease.task, cancel.clone());
             }
-            let held = Arc::clone(&held);
+            let (held, freed) = (Arc::clone(&held), Arc::clone(&freed));
             tasks.spawn(async move {
                 let task = lease.task;
                 run_task(&farm, &registry, &opts, lease, &stats, cancel).await;
@@ -101,12 +104,14 @@ pub async fn work(
                     h.remove(&task);
                 }
                 drop(permit);
+                freed.notify_one();
             });
         }
         while tasks.try_join_next().is_some() {}
         if idle {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(opts.idle_poll_ms)) => {}
+                _ = freed.notified(), if slots.available_permits() == 0 => {}
                 _ = stop.cancelled() => {}
             }
         }

@@ -22,13 +22,14 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
     let paid = crate::spend::Farm::on_postgres();
     let url = paid.ledger();
     let data = paid.dir.path().join("srv");
-    let key_on = |tenant: &str| {
+    let key_on = |tenant: &str, role: &str| {
         let mut cmd = paid.cmd();
         cmd.args(["serve", "--database", &url, "--data"]).arg(&data);
-        let out = cmd.args(["--create-key", tenant, "--role", "runner"]).output().unwrap();
+        let out = cmd.args(["--create-key", tenant, "--role", role]).output().unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let (acme, rival) = (key_on("acme"), key_on("rival"));
+    // Rival's key may do everything in its own tenant, and finds nothing of acme's.
+    let (acme, rival) = (key_on("acme", "runner"), key_on("rival", "admin"));
     let mut grant = paid.cmd();
     grant.args(["credits", "--ledger", &url, "--account", "acme/studio", "grant", "--plan", "pro"]);
     assert!(grant.output().unwrap().status.success());
@@ -86,7 +87,16 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
         for path in [format!("/v1/farm/runs/{id}"), format!("/v1/farm/runs/{id}/files")] {
             assert_eq!(c.get(&path, &rival).await.0, 404, "{path} with another tenant's key");
         }
-        assert_eq!(c.post(&format!("/v1/farm/runs/{id}/cancel"), &rival, &json!({})).await.0, 404);
+        for action in ["cancel", "pause", "resume", "priority"] {
+            let (status, _) = c.post(&format!("/v1/farm/runs/{id}/{action}"), &rival, &json!({ "priority": 1 })).await;
+            assert_eq!(status, 404, "{action} with another tenant's key");
+        }
+        let (_, paused) = c.post(&format!("/v1/farm/runs/{id}/pause"), &acme, &json!({})).await;
+        assert_eq!(paused["state"], "paused", "{paused}");
+        let (status, _) = c.post(&format!("/v1/farm/runs/{id}/priority"), &acme, &json!({ "priority": 7 })).await;
+        assert_eq!(status, 403, "a runner key may not reprioritise");
+        let (_, resumed) = c.post(&format!("/v1/farm/runs/{id}/resume"), &acme, &json!({})).await;
+        assert_eq!(resumed["state"], "queued", "{resumed}");
 
         workers = (0..3)
             .map(|i| {
