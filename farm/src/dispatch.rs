@@ -310,22 +310,39 @@ impl Farm {
     /// in one transaction: from then on no paid call of the run can take a hold, and the
     /// holders find their leases lost within a second. Returns how many tasks it cancelled.
     pub async fn cancel_run(&self, run_id: &str) -> Result<u64, FarmError> {
-        let mut tx = self.ledger().begin_shared().await?;
-        let hit: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(
+        self.stop_run(run_id, "cancelled").await
+    }
+
+    /// Pauses a run: its waiting tasks wait as `paused`, and its running ones are taken back
+    /// (their workers stop them within a second; their attempts are not counted; their
+    /// reservations close as a cancel's do), in one transaction. Returns how many tasks it
+    /// paused.
+    pub async fn pause_run(&self, run_id: &str) -> Result<u64, FarmError> {
+        self.stop_run(run_id, "paused").await
+    }
+
+    /// Moves a run's waiting and running tasks to `to` (`cancelled`, or `paused`: then a
+    /// running task's attempt is given back) and closes the running ones' reservations.
+    async fn stop_run(&self, run_id: &str, to: &'static str) -> Result<u64, FarmError> {
+        let attempts = match to {
+            "paused" => "CASE WHEN hit.state = 'leased' THEN t.attempts - 1 ELSE t.attempts END",
+            _ => "t.attempts",
+        };
+        let sql = format!(
             "WITH hit AS (SELECT id, state, hold_id FROM farm_tasks WHERE run_id = $1 \
                  AND state IN ('queued', 'leased') FOR UPDATE) \
-             UPDATE farm_tasks t SET state = 'cancelled', lease_token = NULL, lease_expires_at_ms = NULL \
-             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id, t.seq, t.leased_by",
-        )
-        .bind(run_id)
-        .fetch_all(tx.conn())
-        .await?;
+             UPDATE farm_tasks t SET state = $2, lease_token = NULL, lease_expires_at_ms = NULL, attempts = {attempts} \
+             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id, t.seq, t.leased_by"
+        );
+        let mut tx = self.ledger().begin_shared().await?;
+        let hit: Vec<(String, Option<String>, i32, Option<String>)> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(run_id).bind(to).fetch_all(tx.conn()).await?;
         let mut events = Vec::with_capacity(hit.len());
         for (state, hold, seq, worker) in &hit {
             if let (true, Some(hold)) = (state == "leased", hold) {
                 self.settle(&mut tx, run_id, hold).await?;
             }
-            let (run, state, worker) = (run_id.to_string(), "cancelled".to_string(), worker.clone());
+            let (run, state, worker) = (run_id.to_string(), to.to_string(), worker.clone());
             events.push(TaskEvent { run, seq: *seq, state, worker, error: None });
         }
         announce(&mut tx, &events).await?;
@@ -358,35 +375,6 @@ where
 }
 
 impl Farm {
-    /// Pauses a run: its waiting tasks wait as `paused`, and its running ones are taken back
-    /// (their workers stop them within a second; their attempts are not counted; their
-    /// reservations close as a cancel's do), in one transaction. Returns how many tasks it
-    /// paused.
-    pub async fn pause_run(&self, run_id: &str) -> Result<u64, FarmError> {
-        let mut tx = self.ledger().begin_shared().await?;
-        let hit: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(
-            "WITH hit AS (SELECT id, state, hold_id FROM farm_tasks WHERE run_id = $1 \
-                 AND state IN ('queued', 'leased') FOR UPDATE) \
-             UPDATE farm_tasks t SET state = 'paused', lease_token = NULL, lease_expires_at_ms = NULL, \
-                 attempts = CASE WHEN hit.state = 'leased' THEN t.attempts - 1 ELSE t.attempts END \
-             FROM hit WHERE t.id = hit.id RETURNING hit.state, hit.hold_id, t.seq, t.leased_by",
-        )
-        .bind(run_id)
-        .fetch_all(tx.conn())
-        .await?;
-        let mut events = Vec::with_capacity(hit.len());
-        for (state, hold, seq, worker) in &hit {
-            if let (true, Some(hold)) = (state == "leased", hold) {
-                self.settle(&mut tx, run_id, hold).await?;
-            }
-            let (run, state, worker) = (run_id.to_string(), "paused".to_string(), worker.clone());
-            events.push(TaskEvent { run, seq: *seq, state, worker, error: None });
-        }
-        announce(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(hit.len() as u64)
-    }
-
     /// Resumes a paused run: its paused tasks wait again. Returns how many.
     pub async fn resume_run(&self, run_id: &str) -> Result<u64, FarmError> {
         let mut tx = self.ledger().begin_shared().await?;
