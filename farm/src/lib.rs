@@ -14,7 +14,7 @@ mod runs;
 mod split;
 mod workers;
 
-pub use events::{CHANNEL, TaskEvent, Watch};
+pub use events::{CHANNEL, FarmEvent, PREVIEW_MAX_BYTES, PREVIEWS, PreviewNote, StoredPreview, TaskEvent, Watch};
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
 pub use runs::{FarmRun, RunBilling};
 pub use split::{Split, split};

@@ -1,5 +1,6 @@
-//! The farm's task events on the event stream: the server listens to the farm's
-//! notifications and publishes each one to the run's tenant as a `task` event. The listener
+//! The farm's task events and workers' previews on the event stream: the server listens to
+//! the farm's notifications and publishes each to the run's tenant, as a `task` event or a
+//! live `preview`. The listener
 //! reconnects after a lost connection; a run's tenant is looked up once and remembered (a
 //! bounded map).
 
@@ -7,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_session::farm::{FarmEvent, StoredPreview};
 use tokio_util::sync::CancellationToken;
 
 use crate::App;
@@ -42,18 +44,48 @@ pub(crate) async fn relay(app: Arc<App>, shutdown: CancellationToken) {
                     break;
                 }
             };
-            if !tenants.contains_key(&event.run) {
+            let run = match &event {
+                FarmEvent::Task(t) => t.run.clone(),
+                FarmEvent::Preview(p) => p.run.clone(),
+            };
+            if !tenants.contains_key(&run) {
                 if tenants.len() >= TENANTS_MAX {
                     tenants.clear();
                 }
-                let tenant = farm.run(&event.run).await.ok().flatten().and_then(|r| r.tenant);
-                tenants.insert(event.run.clone(), tenant);
+                let tenant = farm.run(&run).await.ok().flatten().and_then(|r| r.tenant);
+                tenants.insert(run.clone(), tenant);
             }
-            let Some(Some(tenant)) = tenants.get(&event.run) else { continue };
-            let body = serde_json::json!({
-                "state": event.state, "task": event.seq, "worker": event.worker, "message": event.error,
-            });
-            app.hub.publish(tenant, &event.run, "task", body);
+            let Some(Some(tenant)) = tenants.get(&run) else { continue };
+            match event {
+                FarmEvent::Task(t) => {
+                    let body = serde_json::json!({
+                        "state": t.state, "task": t.seq, "worker": t.worker, "message": t.error,
+                    });
+                    app.hub.publish(tenant, &run, "task", body);
+                }
+                FarmEvent::Preview(note) => {
+                    if let Ok(Some(preview)) = farm.preview(&note).await {
+                        app.hub.publish_preview(tenant, &run, preview_event(&preview));
+                    }
+                }
+            }
         }
     }
+}
+
+/// A worker's preview as `/v1/events` sends previews (the shape a local run's have).
+fn preview_event(p: &StoredPreview) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({
+        "item": p.item,
+        "node": p.node,
+        "event": "preview",
+        "port": p.port,
+        "width": p.width,
+        "height": p.height,
+        "source_width": p.source_width,
+        "source_height": p.source_height,
+        "media_type": "image/png",
+        "data": base64::engine::general_purpose::STANDARD.encode(&p.png),
+    })
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use switchyard_session::farm::Farm;
+use switchyard_session::farm::{Farm, FarmEvent};
 
 use super::Exit;
 
@@ -76,9 +76,13 @@ pub async fn watch(farm: &Farm, run_id: &str, json: bool) -> Result<Exit> {
         println!("run {run_id}: {} of {} tasks done", count(&states, "done"), states.len());
     }
     while !states.values().all(|s| ended(s)) {
-        let Some(event) = events.next().await? else {
-            eprintln!("error: the farm database closed the connection");
-            return Ok(Exit::Failed);
+        let event = match events.next().await? {
+            Some(FarmEvent::Task(event)) => event,
+            Some(FarmEvent::Preview(_)) => continue,
+            None => {
+                eprintln!("error: the farm database closed the connection");
+                return Ok(Exit::Failed);
+            }
         };
         if event.run != run_id || !states.contains_key(&event.seq) {
             continue;

@@ -13,8 +13,8 @@ pub use submit::{FRAMES_MAX, Queued, Submission, submit};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{
-    BLOCK_AFTER, Blocked, Farm, FarmError, FarmRun, Lease, NewTask, Outcome, Requires, RunBilling, Split, TaskRow,
-    Worker, WorkerRow, split,
+    BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome, PreviewNote, Requires,
+    RunBilling, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow, split,
 };
 pub use worker::{WorkerOptions, WorkerStats, work};
 

@@ -265,7 +265,11 @@ async fn execute(
     items: Vec<BatchItem>,
     cancel: CancellationToken,
 ) -> Option<Outcome> {
-    let run = crate::run::execute(items, true, &opts.exec, EventSink::none(), &cancel, None);
+    let (events, received) = tokio::sync::mpsc::channel(PREVIEW_QUEUE);
+    let forward = tokio::spawn(forward_previews(farm.clone(), lease.run_id.clone(), received));
+    let sink = EventSink::channel(events).with_previews(gated_previewer());
+    let run = crate::run::execute(items, true, &opts.exec, sink, &cancel, None);
+    let _forwarding = AbortOnDrop(forward);
     tokio::pin!(run);
     let every = Duration::from_millis((opts.lease_ms / 3).max(1) as u64);
     loop {
@@ -306,5 +310,65 @@ fn outcome_of(reports: &[switchyard_engine::RunReport]) -> Outcome {
             Some(why) => Outcome::Interrupted(why),
             None => Outcome::Failed("an item failed".into()),
         },
+    }
+}
+
+/// The longest side of a worker's previews, in pixels.
+const PREVIEW_SIDE: u32 = 128;
+/// At most one preview a task this often: the rest are not even pictured.
+const PREVIEW_EVERY: Duration = Duration::from_millis(250);
+/// Previews waiting to be stored, at most.
+const PREVIEW_QUEUE: usize = 16;
+
+/// A previewer that pictures at most one output per [`PREVIEW_EVERY`], so previews cost a
+/// farm's frames next to nothing.
+fn gated_previewer() -> switchyard_engine::Previewer {
+    let inner = switchyard_nodes::preview::previewer(PREVIEW_SIDE);
+    let last: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    switchyard_engine::Previewer(Arc::new(move |value| {
+        {
+            let mut last = last.lock().ok()?;
+            if last.is_some_and(|t| t.elapsed() < PREVIEW_EVERY) {
+                return None;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        (inner.0)(value)
+    }))
+}
+
+/// Stores each preview of a task's frames as its run's latest (the farm announces it), until
+/// the task's events end. A preview that cannot be stored is dropped: previews are live only.
+async fn forward_previews(
+    farm: Farm,
+    run: String,
+    mut received: tokio::sync::mpsc::Receiver<switchyard_engine::Event>,
+) {
+    while let Some(event) = received.recv().await {
+        let switchyard_engine::EventKind::Preview { port, picture } = &event.kind else { continue };
+        let Some(png) = switchyard_nodes::preview::png(picture) else { continue };
+        let dim = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        let preview = switchyard_farm::StoredPreview {
+            item: event.item.as_deref().map(str::to_string),
+            node: event.node.as_str().to_string(),
+            port: port.clone(),
+            width: dim(picture.size[0]),
+            height: dim(picture.size[1]),
+            source_width: i32::try_from(picture.source_size[0]).unwrap_or(i32::MAX),
+            source_height: i32::try_from(picture.source_size[1]).unwrap_or(i32::MAX),
+            png,
+        };
+        if let Err(e) = farm.put_preview(&run, &preview).await {
+            tracing::debug!(error = %e, "a preview was dropped");
+        }
+    }
+}
+
+/// Stops a spawned task when dropped (a task's preview forwarding ends with the task).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -1,7 +1,7 @@
 //! The server as the render farm's front door (`serve --database … --farm`), with real
 //! processes: a tenant uploads frames and submits a billed batch over HTTP; three
-//! `switchyard worker`s run it from the same PostgreSQL; its task events reach the tenant's
-//! `/v1/events` stream (and no other tenant's); its files are listed and downloaded; another
+//! `switchyard worker`s run it from the same PostgreSQL; its task events and the workers'
+//! previews reach the tenant's `/v1/events` stream (and no other tenant's); its files are listed and downloaded; another
 //! tenant's key finds nothing; the tenant's own wallet pays each paid call once.
 
 use std::process::{Child, Stdio};
@@ -35,7 +35,8 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
     assert!(grant.output().unwrap().status.success());
     let server = serve_with(paid.cmd(), &data, &["--database", &url, "--farm"]);
     let ws = |key: &str| {
-        let mut req = format!("{}/v1/events", server.url.replacen("http", "ws", 1)).into_client_request().unwrap();
+        let url = format!("{}/v1/events?previews=true", server.url.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
         tokio_tungstenite::connect_async(req)
     };
@@ -120,18 +121,25 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
         };
         assert_eq!(done["state"], "done", "{done}");
 
-        let mut done_tasks = std::collections::BTreeSet::new();
-        while done_tasks.len() < 3 {
+        let (mut done_tasks, mut previews) = (std::collections::BTreeSet::new(), 0);
+        while done_tasks.len() < 3 || previews == 0 {
             let msg = tokio::time::timeout(Duration::from_secs(30), acme_events.next()).await.unwrap().unwrap().unwrap();
             let Message::Text(text) = msg else { continue };
             let event: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(event["run"], id.as_str(), "{event}");
             if event["kind"] == "task" && event["event"]["state"] == "done" {
-                assert_eq!(event["run"], id.as_str());
                 done_tasks.insert(event["event"]["task"].as_i64().unwrap());
+            }
+            if event["kind"] == "preview" {
+                use base64::Engine as _;
+                let png = base64::engine::general_purpose::STANDARD.decode(event["event"]["data"].as_str().unwrap());
+                assert!(png.unwrap().starts_with(b"\x89PNG"), "a worker's preview, as a PNG: {event}");
+                assert_eq!((event["event"]["source_width"].as_u64(), event["event"]["source_height"].as_u64()), (Some(20), Some(12)));
+                previews += 1;
             }
         }
         let quiet = tokio::time::timeout(Duration::from_millis(300), rival_events.next()).await;
-        assert!(quiet.is_err(), "rival's stream carries none of acme's farm events: {quiet:?}");
+        assert!(quiet.is_err(), "rival's stream carries none of acme's farm events or previews: {quiet:?}");
 
         let (status, listed) = c.get(&format!("/v1/farm/runs/{id}/files"), &acme).await;
         assert_eq!(status, 200);
