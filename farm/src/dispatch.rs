@@ -222,28 +222,38 @@ impl Farm {
     /// back to the queue while attempts are left, and counts against the worker for that
     /// kind of task in that run (the blocklist); an interruption goes back uncounted.
     pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
+        let retry = "CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END";
         let (state_sql, attempts_sql, error) = match outcome {
             Outcome::Done => ("'done'", "attempts", None),
-            Outcome::Failed(why) => {
-                ("CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END", "attempts", Some(why))
-            }
+            Outcome::Failed(why) | Outcome::OutOfMemory(why) => (retry, "attempts", Some(why)),
             Outcome::Interrupted(why) => ("'queued'", "attempts - 1", Some(why)),
         };
         let blame = matches!(outcome, Outcome::Failed(_));
         let failed_by = if blame { "array_append(failed_by, leased_by)" } else { "failed_by" };
+        // Out of memory: from now on only a machine with more memory than this one, while a
+        // live one exists.
+        let memory = "(SELECT w.memory_gb FROM farm_workers w WHERE w.id = farm_tasks.leased_by)";
+        let need_sql = match outcome {
+            Outcome::OutOfMemory(_) => format!(
+                "CASE WHEN EXISTS (SELECT 1 FROM farm_workers o WHERE o.state = 'active' AND o.heartbeat_at_ms >= $5 \
+                 AND o.memory_gb > COALESCE({memory}, 0)) THEN GREATEST(need_memory_gb, COALESCE({memory}, 0) + 0.001) \
+                 ELSE need_memory_gb END"
+            ),
+            _ => "need_memory_gb".to_string(),
+        };
         let sql = format!(
             "UPDATE farm_tasks SET state = {state_sql}, attempts = {attempts_sql}, last_error = COALESCE($1, last_error), \
-             failed_by = {failed_by}, lease_token = NULL, lease_expires_at_ms = NULL, finished_at_ms = $2 \
-             WHERE id = $3 AND lease_token = $4 AND state = 'leased' RETURNING run_id, leased_by, kind, hold_id, state"
+             failed_by = {failed_by}, need_memory_gb = {need_sql}, lease_token = NULL, lease_expires_at_ms = NULL, \
+             finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
+             RETURNING run_id, leased_by, kind, hold_id, state"
         );
         let mut tx = self.ledger().begin_shared().await?;
-        let ended: Option<Ended> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(error)
-            .bind(now_ms())
-            .bind(lease.task)
-            .bind(&lease.token)
-            .fetch_optional(tx.conn())
-            .await?;
+        let mut query =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(error).bind(now_ms()).bind(lease.task).bind(&lease.token);
+        if matches!(outcome, Outcome::OutOfMemory(_)) {
+            query = query.bind(now_ms() - ALIVE_MS);
+        }
+        let ended: Option<Ended> = query.fetch_optional(tx.conn()).await?;
         let Some((run_id, worker, kind, hold, state)) = ended else {
             return Err(FarmError::LeaseLost { task: lease.task });
         };

@@ -89,6 +89,9 @@ pub enum Outcome {
     /// It could not run because a service it needs was unreachable (the database, for a
     /// while): back to the queue, its attempt not counted and no worker blamed.
     Interrupted(String),
+    /// Its process was killed for want of memory: retried (attempt counted) and, where a
+    /// live worker with more memory exists, only on such a worker; no worker blamed.
+    OutOfMemory(String),
 }
 
 /// A task as stored.
@@ -196,6 +199,19 @@ impl Farm {
             1 => Ok(until),
             _ => Err(FarmError::LeaseLost { task: lease.task }),
         }
+    }
+
+    /// The lease `token` holds on `task`, if it still does.
+    pub async fn lease(&self, task: i64, token: &str) -> Result<Option<Lease>, FarmError> {
+        Ok(sqlx::query_as(
+            "SELECT id AS task, lease_token AS token, run_id, seq, item_from, item_to, attempts AS attempt, \
+             lease_expires_at_ms AS expires_at_ms, hold_id AS hold FROM farm_tasks \
+             WHERE id = $1 AND lease_token = $2 AND state = 'leased'",
+        )
+        .bind(task)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Of `tasks`, those `worker` no longer holds (cancelled, taken back or reported): one

@@ -139,3 +139,27 @@ fn a_failed_task_is_retried_by_another_live_worker_while_there_is_one() {
         db.drop_now().await;
     });
 }
+
+/// A task killed for want of memory is retried only on a live worker with more memory while
+/// one exists; with none, the same machine may try again until its attempts run out.
+#[test]
+fn a_task_out_of_memory_goes_to_a_bigger_live_worker_while_there_is_one() {
+    rt().block_on(async {
+        let db = TestDatabase::create().await;
+        let farm = Farm::connect(&db.url, 4).await.unwrap();
+        let small = register(&farm, "small", 8.0, &[], &[]).await;
+        farm.add("r1", &[task(0, Requires::default(), 5)]).await.unwrap();
+        let oom = || Outcome::OutOfMemory("killed".into());
+        let first = farm.claim(&small, 1, 60_000).await.unwrap().remove(0);
+        farm.complete(&first, &oom()).await.unwrap();
+        let again = farm.claim(&small, 1, 60_000).await.unwrap();
+        assert_eq!(again.len(), 1, "no bigger machine: small tries again");
+        let big = register(&farm, "big", 64.0, &[], &[]).await;
+        farm.complete(&again[0], &oom()).await.unwrap();
+        assert!(farm.claim(&small, 1, 60_000).await.unwrap().is_empty(), "now it waits for more memory");
+        let moved = farm.claim(&big, 1, 60_000).await.unwrap();
+        assert_eq!(moved.iter().map(|l| l.attempt).collect::<Vec<_>>(), [3], "attempts are counted");
+        assert!(farm.blocklist().await.unwrap().is_empty(), "nobody is blamed for memory");
+        db.drop_now().await;
+    });
+}

@@ -74,6 +74,10 @@ pub enum Command {
     /// Run a render-farm worker: register, claim tasks from the farm's database, run them,
     /// and report them, until SIGTERM or Ctrl-C (then it finishes what it holds).
     Worker(WorkerArgs),
+    /// One task of a worker started with --isolate, run in a process of its own (the worker
+    /// starts it; not for people).
+    #[command(hide = true)]
+    WorkerTask(WorkerTaskArgs),
     /// The render farm's queue on PostgreSQL: workers, tasks, leases and blocklists.
     Farm {
         #[command(subcommand)]
@@ -106,6 +110,31 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 30_000)]
     pub lease_ms: i64,
     /// The disk cache (share it between workers on one machine).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Run each task in a process of its own: a crash takes only that task, and a task
+    /// killed for want of memory is retried on a machine with more, where one exists.
+    #[arg(long)]
+    pub isolate: bool,
+    /// The memory this worker offers tasks, in GB, instead of the machine's (to keep some
+    /// for other work).
+    #[arg(long, value_name = "GB")]
+    pub memory_gb: Option<f64>,
+}
+
+/// `switchyard worker-task` (started by an isolating worker).
+#[derive(Args, Debug, Clone)]
+pub struct WorkerTaskArgs {
+    /// The farm's PostgreSQL database.
+    #[arg(long, value_name = "URL")]
+    pub database: String,
+    /// The task.
+    #[arg(long)]
+    pub task: i64,
+    /// Its lease's token.
+    #[arg(long)]
+    pub token: String,
+    /// The disk cache.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
 }

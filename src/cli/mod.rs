@@ -68,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             farm::farm(command, database, json, &registry, &config.onnx_settings(), config.input_roots())
         }
         Command::Worker(args) => worker::worker(args, registry, &config),
+        Command::WorkerTask(args) => worker::worker_task(args, registry, &config),
         Command::Quote(args) => quote::quote(&registry, &args, &config.onnx_settings()),
         Command::Schema { catalog } => {
             let schema = if catalog {

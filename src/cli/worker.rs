@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use switchyard_engine::capability::DeviceType;
-use switchyard_session::farm::{Farm, Worker, WorkerOptions, work};
+use switchyard_session::farm::{Farm, Isolation, Worker, WorkerOptions, run_child, work};
 use switchyard_session::run::ExecOptions;
 use switchyard_session::settings::Config;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
-use super::args::WorkerArgs;
+use super::args::{WorkerArgs, WorkerTaskArgs};
 
 /// GPU brands by PCI vendor id.
 const BRANDS: [(u32, &str); 4] = [(0x10de, "nvidia"), (0x1002, "amd"), (0x8086, "intel"), (0x106b, "apple")];
@@ -34,7 +34,7 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         id: args.id.clone().unwrap_or_else(|| format!("{host}-{}", std::process::id())),
         host,
         slots: args.slots.max(1),
-        memory_gb: probe.memory_total_bytes as f64 / f64::from(1u32 << 30),
+        memory_gb: args.memory_gb.unwrap_or(probe.memory_total_bytes as f64 / f64::from(1u32 << 30)),
         gpu_brands,
         onnx_providers: probe.onnx.as_ref().map(|o| o.providers.clone()).unwrap_or_default(),
         tags: args.tags.clone(),
@@ -47,6 +47,10 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         inputs: config.input_roots(),
         catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
         onnx,
+        isolate: match args.isolate {
+            true => Some(Isolation { exe: std::env::current_exe()?, database: url.clone() }),
+            false => None,
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
@@ -67,6 +71,28 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
             stats.failed.load(std::sync::atomic::Ordering::Relaxed),
             stats.lost.load(std::sync::atomic::Ordering::Relaxed)
         );
+        Ok(Exit::Ok)
+    })
+}
+
+/// `switchyard worker-task`: runs one leased task and prints how it ended (one JSON line)
+/// for the isolating worker that started it, which keeps the lease and reports.
+pub fn worker_task(args: WorkerTaskArgs, registry: switchyard_engine::Registry, config: &Config) -> Result<Exit> {
+    let opts = WorkerOptions {
+        worker: Worker { id: "task".into(), ..Worker::default() },
+        lease_ms: 30_000,
+        idle_poll_ms: 200,
+        exec: ExecOptions::service(args.cache_dir.clone()),
+        inputs: config.input_roots(),
+        catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
+        onnx: config.onnx_settings(),
+        isolate: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let farm = Farm::connect(&args.database, 2).await.context("cannot open the farm's database")?;
+        let outcome = run_child(&farm, &registry, &opts, args.task, &args.token).await?;
+        println!("{}", serde_json::to_string(&outcome)?);
         Ok(Exit::Ok)
     })
 }

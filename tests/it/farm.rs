@@ -404,3 +404,71 @@ fn a_pause_stops_a_running_task_within_a_second_and_resume_finishes_the_run() {
     let _ = worker.wait();
     rt.block_on(db.drop_now());
 }
+
+/// An isolating worker's task whose process is killed with SIGKILL (what the kernel's
+/// out-of-memory killer does) goes back to the queue for a machine with more memory: the
+/// 8 GB worker never takes it again, the 64 GB one runs it, and the error says why.
+#[test]
+fn a_task_killed_for_memory_is_retried_on_a_machine_with_more() {
+    let rt = crate::support::runtime();
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let (run, out) =
+        submit_blur_batch(dir.path(), &db.url, Batch { frames: 4, side: 768, sigma: 16.0, chunk: 4, apart: false });
+    let farm = rt.block_on(Farm::connect(&db.url, 2)).unwrap();
+    let mut small =
+        worker_cmd(&db.url, "small", 60_000, dir.path()).args(["--isolate", "--memory-gb", "8"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let task = loop {
+        if let Some(l) = rt.block_on(farm.leases()).unwrap().into_iter().find(|l| l.3.as_deref() == Some("small")) {
+            break l.0;
+        }
+        assert!(std::time::Instant::now() < deadline, "small never took the task");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut big = worker_cmd(&db.url, "big", 60_000, dir.path()).args(["--memory-gb", "64"]).spawn().unwrap();
+    while !rt.block_on(farm.workers()).unwrap().iter().any(|w| w.id == "big") {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let child = loop {
+        if let Some(pid) = task_process(task) {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no process runs task {task}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // SAFETY: signalling a process id we just read; it is our grandchild.
+    assert_eq!(unsafe { libc::kill(child, libc::SIGKILL) }, 0);
+    let done = loop {
+        let t = rt.block_on(farm.tasks(&run)).unwrap().remove(0);
+        if t.state == "done" {
+            break t;
+        }
+        assert!(t.state != "failed" && std::time::Instant::now() < deadline, "{t:?}");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    };
+    for w in [&mut small, &mut big] {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!((done.leased_by.as_deref(), done.attempts), (Some("big"), 2), "{done:?}");
+    let why = done.last_error.unwrap_or_default();
+    assert!(why.contains("SIGKILL") && why.contains("small (8 GB)"), "{why}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4, "every frame");
+    assert!(rt.block_on(farm.blocklist()).unwrap().is_empty(), "running out of memory blames no worker");
+    rt.block_on(db.drop_now());
+}
+
+/// The process running farm task `task` (`switchyard worker-task … --task ID`), if any.
+fn task_process(task: i64) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let has = |a: &str| args.contains(&a.as_bytes());
+        if has("worker-task") && args.windows(2).any(|w| w[0] == b"--task" && w[1] == task.to_string().as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}

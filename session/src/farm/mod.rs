@@ -2,12 +2,14 @@
 //! farm run's items rebuilt from its stored row (validated as `switchyard run --batch` does),
 //! and the worker loop (`worker.rs`).
 
+mod isolate;
 mod quote;
 mod submit;
 mod worker;
 
 use std::path::{Path, PathBuf};
 
+pub use isolate::{Isolation, TaskOutcome, run_child};
 pub use quote::{Payer, check_compatible, check_payer, quote, requires_of};
 pub use submit::{FRAMES_MAX, Queued, Submission, submit};
 use switchyard_engine::batch::{BatchItem, item_names};
@@ -16,7 +18,7 @@ pub use switchyard_farm::{
     BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome, PreviewNote, Requires,
     RunBilling, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow, split,
 };
-pub use worker::{WorkerOptions, WorkerStats, work};
+pub use worker::{WorkerOptions, WorkerStats, run_leased, work};
 
 use crate::load::{LoadOptions, Source, compile, parse_overrides};
 use switchyard_engine::format::Override;

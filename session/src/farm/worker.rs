@@ -39,6 +39,9 @@ pub struct WorkerOptions {
     pub catalog: Arc<Catalog>,
     /// This machine's local models and runtime, which placement may prefer.
     pub onnx: OnnxSettings,
+    /// Run each task in a child process of this program (`worker-task`): a crash or an
+    /// out-of-memory kill then takes only that task, and is told apart.
+    pub isolate: Option<super::Isolation>,
 }
 
 /// What a worker did, for its log and tests.
@@ -162,7 +165,7 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Runs one leased task to its end, renewing the lease meanwhile.
+/// Runs one leased task to its end, renewing the lease meanwhile, and reports how it ended.
 async fn run_task(
     farm: &Farm,
     registry: &Registry,
@@ -171,21 +174,13 @@ async fn run_task(
     stats: &WorkerStats,
     cancel: CancellationToken,
 ) {
-    let outcome = match farm.run(&lease.run_id).await {
-        Ok(Some(run)) => {
-            let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
-            match super::items_of(registry, &run, from, to, &opts.inputs) {
-                Ok(mut items) => match bill(&mut items, &run, &lease, farm, opts) {
-                    Ok(()) => execute(farm, opts, &lease, items, cancel).await,
-                    Err(why) => Some(Outcome::Failed(why)),
-                },
-                Err(d) => Some(Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone()))),
-            }
+    let work = async {
+        match &opts.isolate {
+            Some(exe) => super::isolate::in_child(exe, opts, &lease, &cancel).await,
+            None => run_leased(farm, registry, opts, &lease, &cancel).await,
         }
-        Ok(None) => Some(Outcome::Failed(format!("run {} is not stored", lease.run_id))),
-        Err(e) => Some(Outcome::Interrupted(format!("cannot read the run: {e}"))),
     };
-    let Some(outcome) = outcome else {
+    let Some(outcome) = supervise(farm, opts, &lease, work, &cancel).await else {
         stats.lost.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -199,6 +194,37 @@ async fn run_task(
         }
         Err(e) => tracing::error!(task = lease.task, error = %e, "cannot report the task; its lease will expire"),
     }
+}
+
+/// Runs a leased task's items here (their run read from the farm, paid nodes billed to the
+/// task's reservation, previews announced) and says how they ended. Renewing the lease is
+/// the caller's.
+pub async fn run_leased(
+    farm: &Farm,
+    registry: &Registry,
+    opts: &WorkerOptions,
+    lease: &Lease,
+    cancel: &CancellationToken,
+) -> Outcome {
+    let run = match farm.run(&lease.run_id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return Outcome::Failed(format!("run {} is not stored", lease.run_id)),
+        Err(e) => return Outcome::Interrupted(format!("cannot read the run: {e}")),
+    };
+    let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
+    let mut items = match super::items_of(registry, &run, from, to, &opts.inputs) {
+        Ok(items) => items,
+        Err(d) => return Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone())),
+    };
+    if let Err(why) = bill(&mut items, &run, lease, farm, opts) {
+        return Outcome::Failed(why);
+    }
+    let (events, received) = tokio::sync::mpsc::channel(PREVIEW_QUEUE);
+    let forward = tokio::spawn(forward_previews(farm.clone(), lease.run_id.clone(), received));
+    let _forwarding = AbortOnDrop(forward);
+    let sink = EventSink::channel(events).with_previews(gated_previewer());
+    let ran = crate::run::execute(items, true, &opts.exec, sink, cancel, None).await;
+    outcome_of(&ran.reports)
 }
 
 /// Reports how a task ended, trying again while the database is away, for as long as a
@@ -256,34 +282,29 @@ fn bill(
     Ok(())
 }
 
-/// Executes the items while renewing the lease; `None` when the lease was lost (execution
-/// stopped), else how the items ended.
-async fn execute(
+/// Runs `work` while renewing the lease; `None` when the lease was lost (`cancel` is then
+/// cancelled, and `work` must stop), else how the work ended.
+async fn supervise(
     farm: &Farm,
     opts: &WorkerOptions,
     lease: &Lease,
-    items: Vec<BatchItem>,
-    cancel: CancellationToken,
+    work: impl std::future::Future<Output = Outcome>,
+    cancel: &CancellationToken,
 ) -> Option<Outcome> {
-    let (events, received) = tokio::sync::mpsc::channel(PREVIEW_QUEUE);
-    let forward = tokio::spawn(forward_previews(farm.clone(), lease.run_id.clone(), received));
-    let sink = EventSink::channel(events).with_previews(gated_previewer());
-    let run = crate::run::execute(items, true, &opts.exec, sink, &cancel, None);
-    let _forwarding = AbortOnDrop(forward);
-    tokio::pin!(run);
+    tokio::pin!(work);
     let every = Duration::from_millis((opts.lease_ms / 3).max(1) as u64);
     loop {
         tokio::select! {
-            ran = &mut run => {
+            outcome = &mut work => {
                 if cancel.is_cancelled() {
                     return None;
                 }
-                return Some(outcome_of(&ran.reports));
+                return Some(outcome);
             }
             _ = tokio::time::sleep(every) => match farm.renew(lease, opts.lease_ms).await {
                 Err(FarmError::LeaseLost { .. }) => {
                     cancel.cancel();
-                    let _ = (&mut run).await;
+                    let _ = (&mut work).await;
                     return None;
                 }
                 // The database is away: go on; the next renewal (or the report) settles it.
