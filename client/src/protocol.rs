@@ -626,6 +626,10 @@ pub struct FarmSubmitRequest {
     pub workflow: Value,
     /// The frames: upload paths (as `/v1/uploads` answers them), one batch item each, in order.
     pub files: Vec<String>,
+    /// The frames' names, one per file, which `{item}` in output paths becomes (default: the
+    /// uploads' names, their content hashes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     /// `node.param` each file's path binds to, such as `load.path`.
     pub bind: String,
     /// Frames a task (default 10).

@@ -4,13 +4,14 @@
 //!   plan;
 //! - throughput: 8 worker slots claiming, completing and claiming again trivial tasks, as 8
 //!   workers claiming one at a time and as one 8-slot worker claiming its free slots at once
-//!   (what `switchyard worker` does).
+//!   (what `switchyard worker` does), and the latter again for a billed run (each task's
+//!   reservation taken at claim and closed at completion, all on one wallet).
 //!
 //! `cargo bench -p switchyard-farm --bench claim`
 
 use std::time::Instant;
 
-use switchyard_farm::{Farm, Outcome, Worker};
+use switchyard_farm::{Farm, FarmRun, Outcome, RunBilling, Worker};
 use switchyard_testkit::TestDatabase;
 
 const WAITING: i64 = 1_000_000;
@@ -91,11 +92,29 @@ async fn throughput(farm: &Farm, pool: &sqlx::PgPool) {
     println!("{SLOTS} slots, trivial tasks: {done} claimed and completed in {secs:.2} s = {:.0}/s", done as f64 / secs);
 }
 
-/// One worker with `SLOTS` slots: claims up to `SLOTS` tasks in one statement, reports them
-/// concurrently, and claims again.
-async fn batched(farm: &Farm, pool: &sqlx::PgPool) {
+/// The same over a billed run: each claim also reserves each task's most on one wallet, and
+/// each completion closes that reservation (the wallet's rows are the shared ones).
+async fn billed(farm: &Farm, pool: &sqlx::PgPool) {
+    let grant = switchyard_ledger::Grant {
+        wallet: "studio".into(),
+        amount: switchyard_ledger::Credits(1_000_000_000),
+        source: switchyard_ledger::Source::Pack,
+        expires_at_ms: None,
+        reason: "pack:bench".into(),
+        rollover_cap: 0,
+    };
+    farm.ledger().grant(&grant, "bench-grant").await.expect("granted");
+    let billing = RunBilling { account: "studio".into(), item_most: 4, ..RunBilling::default() };
+    let run = FarmRun { id: "billed".into(), billing: Some(billing), ..FarmRun::default() };
+    farm.submit(&run, &[]).await.expect("run stored");
+    batched(farm, pool, "billed").await;
+}
+
+/// One worker with `SLOTS` slots: claims up to `SLOTS` tasks of run `run` in one statement,
+/// reports them concurrently, and claims again.
+async fn batched(farm: &Farm, pool: &sqlx::PgPool, run: &str) {
     sqlx::raw_sql("DELETE FROM farm_tasks").execute(pool).await.expect("emptied");
-    fill(pool, "batched", THROUGHPUT_TASKS, "queued").await;
+    fill(pool, run, THROUGHPUT_TASKS, "queued").await;
     let me = register(farm, "batcher".into()).await;
     let started = Instant::now();
     let mut done = 0u64;
@@ -111,7 +130,7 @@ async fn batched(farm: &Farm, pool: &sqlx::PgPool) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("one {SLOTS}-slot worker, trivial tasks: {done} in {secs:.2} s = {:.0}/s", done as f64 / secs);
+    println!("one {SLOTS}-slot worker, trivial {run} tasks: {done} in {secs:.2} s = {:.0}/s", done as f64 / secs);
 }
 
 fn main() {
@@ -122,7 +141,8 @@ fn main() {
         let pool = db.pool(2).await;
         latency(&farm, &pool).await;
         throughput(&farm, &pool).await;
-        batched(&farm, &pool).await;
+        batched(&farm, &pool, "batched").await;
+        billed(&farm, &pool).await;
         pool.close().await;
         db.drop_now().await;
     });

@@ -27,6 +27,8 @@ pub struct FarmRun {
     pub billing: Option<RunBilling>,
     /// The server tenant it belongs to (none when submitted straight to the database).
     pub tenant: Option<String>,
+    /// The frames' names, one per file (`{item}` in output paths); empty: the files' stems.
+    pub names: Vec<String>,
 }
 
 /// Who pays for a farm run, and how its paid nodes are placed.
@@ -71,6 +73,7 @@ type Row = (
     String,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 impl Farm {
@@ -80,8 +83,8 @@ impl Farm {
         let b = run.billing.as_ref();
         sqlx::query(
             "INSERT INTO farm_runs (id, workflow, input_root, out_dir, bind, files, overrides, created_at_ms, \
-             account, member, item_most, budget_left, policy, price_at_s, tenant) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             account, member, item_most, budget_left, policy, price_at_s, tenant, names) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&run.id)
         .bind(&run.workflow)
@@ -98,6 +101,7 @@ impl Farm {
         .bind(b.map_or("", |b| &b.policy))
         .bind(b.and_then(|b| b.price_at_s))
         .bind(&run.tenant)
+        .bind((!run.names.is_empty()).then(|| serde_json::to_string(&run.names).unwrap_or_else(|_| "[]".into())))
         .execute(&mut *tx)
         .await?;
         self.add_in(&mut tx, &run.id, tasks).await?;
@@ -118,7 +122,8 @@ impl Farm {
     async fn run_where(&self, id: &str, tenant: Option<&str>) -> Result<Option<FarmRun>, FarmError> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, workflow, input_root, out_dir, bind, files, overrides, account, member, item_most, \
-             budget_left, policy, price_at_s, tenant FROM farm_runs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)",
+             budget_left, policy, price_at_s, tenant, names FROM farm_runs WHERE id = $1 \
+             AND ($2::text IS NULL OR tenant = $2)",
         )
         .bind(id)
         .bind(tenant)
@@ -139,6 +144,7 @@ impl Farm {
             policy,
             price_at_s,
             tenant,
+            names,
         )) = row
         else {
             return Ok(None);
@@ -147,7 +153,11 @@ impl Farm {
             serde_json::from_str::<Vec<String>>(text).map_err(|e| FarmError::Corrupt(format!("run {id}'s {what}: {e}")))
         };
         let (files, overrides) = (list("files", &files)?, list("overrides", &overrides)?);
+        let names = match names {
+            Some(text) => list("names", &text)?,
+            None => Vec::new(),
+        };
         let billing = account.map(|account| RunBilling { account, member, item_most, budget, policy, price_at_s });
-        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing, tenant }))
+        Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing, tenant, names }))
     }
 }

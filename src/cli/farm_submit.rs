@@ -61,6 +61,7 @@ pub async fn submit(
         overrides: set,
         billing: None,
         tenant: None,
+        names: Vec::new(),
     };
     let sub = Submission {
         chunk,

@@ -87,6 +87,7 @@ pub(crate) async fn submit(State(app): State<Arc<App>>, caller: Caller, body: By
         overrides: req.set.clone(),
         billing: None,
         tenant: Some(caller.tenant.clone()),
+        names: req.names.clone(),
     };
     let sub = Submission {
         chunk,

@@ -44,7 +44,7 @@ pub fn items_of(
             format!("items {from}..{to} are outside the run's {} files", run.files.len()),
         ))
     })?;
-    let names = item_names(&run.files);
+    let names = if run.names.is_empty() { item_names(&run.files) } else { run.names.clone() };
     let source = Source { text: run.workflow.clone(), input_root: PathBuf::from(&run.input_root) };
     let opts = LoadOptions {
         workflow: Path::new(&run.input_root).join("workflow.json"),

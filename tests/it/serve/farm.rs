@@ -62,7 +62,9 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
                     "inputs": { "image": "load.image" } },
                 "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "cutout.image" } }
             } });
-        let body = json!({ "workflow": workflow, "files": files, "bind": "load.path", "chunk": 4, "account": "studio" });
+        let names: Vec<String> = (0..FRAMES).map(|i| format!("f{i:02}")).collect();
+        let body = json!({ "workflow": workflow, "files": files, "names": names, "bind": "load.path", "chunk": 4,
+            "account": "studio" });
 
         // Refusals, each specific, and nothing queued by them.
         let refusals = [
@@ -70,6 +72,7 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
             (json!({ "workflow": workflow, "files": ["nope.png"], "bind": "load.path", "account": "studio" }), 400, "no upload"),
             (json!({ "workflow": workflow, "files": files, "bind": "load.path", "chunk": 0, "account": "studio" }), 400, "chunk"),
             (json!({ "workflow": workflow, "files": files, "bind": "load.path", "zzz": 1 }), 400, "unknown field"),
+            (json!({ "workflow": workflow, "files": files, "names": ["a"], "bind": "load.path", "account": "studio" }), 400, "1 names for 12 frames"),
         ];
         for (bad, status, says) in refusals {
             let (got, reply) = c.post("/v1/farm/runs", &acme, &bad).await;
@@ -144,7 +147,9 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
         let (status, listed) = c.get(&format!("/v1/farm/runs/{id}/files"), &acme).await;
         assert_eq!(status, 200);
         let listed = listed["files"].as_array().unwrap().clone();
-        assert_eq!(listed.len(), FRAMES, "every frame once: {listed:?}");
+        let listed_names: Vec<&str> = listed.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        let want: Vec<String> = (0..FRAMES).map(|i| format!("f{i:02}.png")).collect();
+        assert_eq!(listed_names, want, "every frame once, by the names given");
         let first = c.http.get(format!("{}{}", c.url, listed[0]["url"].as_str().unwrap())).bearer_auth(&acme);
         let bytes = first.send().await.unwrap().bytes().await.unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "a PNG comes back");
