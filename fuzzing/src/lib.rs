@@ -92,9 +92,9 @@ pub fn catalog(data: &[u8]) {
 
 /// What a client sends the server: header lines (`name: value`) and a body. The
 /// authorization, range and idempotency headers go through the server's own parsers, and
-/// the body through the submission's parse and checks.
+/// the body through the parses and checks of a run's and a farm run's submission.
 pub fn server_request(data: &[u8]) {
-    use switchyard_server::untrusted::{bearer, byte_range, check_submit, split_token};
+    use switchyard_server::untrusted::{bearer, byte_range, check_farm_submit, check_submit, split_token};
     let (head, body) = split(data);
     let mut headers = reqwest::header::HeaderMap::new();
     for line in String::from_utf8_lossy(head).lines() {
@@ -116,4 +116,5 @@ pub fn server_request(data: &[u8]) {
         }
     }
     let _ = check_submit(body);
+    let _ = check_farm_submit(body);
 }

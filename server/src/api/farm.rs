@@ -51,27 +51,39 @@ fn plain_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// `POST /v1/farm/runs`.
-pub(crate) async fn submit(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
-    require(&caller, Permission::Run)?;
-    let farm = farm(&app)?;
-    let req: FarmSubmitRequest = parse(&body)?;
+/// Parses a farm run's request and checks what needs no store: 1 to 100,000 files, each
+/// a plain upload name, and `chunk` and `max_attempts` in range.
+pub fn check_farm_submit(body: &[u8]) -> Result<FarmSubmitRequest, ApiError> {
+    let req: FarmSubmitRequest = parse(body)?;
     let bad = |m: String| ApiError::bad_request("bad-field", m);
     if req.files.is_empty() || req.files.len() > FILES_MAX {
         return Err(bad(format!("`files` names 1 to {FILES_MAX} uploads, not {}", req.files.len())));
     }
-    let uploads = app.uploads(&caller.tenant);
-    for name in &req.files {
-        if !plain_name(name) || !uploads.join(name).is_file() {
-            return Err(ApiError::bad_request("bad-file", format!("no upload {name:?}"))
-                .help("upload each frame with POST /v1/uploads and name it by the `path` it answers"));
-        }
+    if let Some(name) = req.files.iter().find(|name| !plain_name(name)) {
+        return Err(no_upload(name));
     }
-    let chunk = req.chunk.unwrap_or(10);
-    let max_attempts = req.max_attempts.unwrap_or(3);
-    if !(1..=CHUNK_MAX).contains(&chunk) || !(1..=ATTEMPTS_MAX).contains(&max_attempts) {
+    let (chunk, attempts) = (req.chunk.unwrap_or(10), req.max_attempts.unwrap_or(3));
+    if !(1..=CHUNK_MAX).contains(&chunk) || !(1..=ATTEMPTS_MAX).contains(&attempts) {
         return Err(bad(format!("`chunk` is 1 to {CHUNK_MAX} and `max_attempts` 1 to {ATTEMPTS_MAX}")));
     }
+    Ok(req)
+}
+
+fn no_upload(name: &str) -> ApiError {
+    ApiError::bad_request("bad-file", format!("no upload {name:?}"))
+        .help("upload each frame with POST /v1/uploads and name it by the `path` it answers")
+}
+
+/// `POST /v1/farm/runs`.
+pub(crate) async fn submit(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
+    require(&caller, Permission::Run)?;
+    let farm = farm(&app)?;
+    let req = check_farm_submit(&body)?;
+    let uploads = app.uploads(&caller.tenant);
+    if let Some(name) = req.files.iter().find(|name| !uploads.join(name).is_file()) {
+        return Err(no_upload(name));
+    }
+    let (chunk, max_attempts) = (req.chunk.unwrap_or(10), req.max_attempts.unwrap_or(3));
     let member = super::runs::member_of_farm(&caller, req.member.as_ref())?;
     let id = FarmRun::new_id();
     let out = app.data.join("farm").join(&caller.tenant).join(&id);

@@ -36,6 +36,7 @@ use crate::protocol::{DoctorReply, HoldList, NodeTypes, QuoteReply, TransferList
 use crate::protocol::{FarmCancelReply, FarmFileList, FarmRunView, FarmSubmitRequest};
 use crate::{App, ServerError};
 pub(crate) use doctor::Probe;
+pub use farm::check_farm_submit;
 use openapi::Doc;
 pub use runs::check_submit;
 
