@@ -725,3 +725,28 @@ pub struct FarmFile {
     /// Where to download it.
     pub url: String,
 }
+
+/// A page of farm runs.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmRunPage {
+    /// Newest first.
+    pub runs: Vec<FarmRunSummary>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A farm run as listed.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FarmRunSummary {
+    /// Its id.
+    pub id: String,
+    /// As in [`FarmRunView`].
+    pub state: String,
+    /// Its frames.
+    pub frames: i64,
+    /// The wallet it bills, if it makes paid calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Tasks by state.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}

@@ -17,6 +17,9 @@ use crate::workers::{BLOCK_AFTER, Worker};
 /// any task runs, since the farm closes it when the task ends or its lease is taken back.
 const TASK_HOLD_MS: i64 = 24 * 3_600_000;
 
+/// How long a preview nobody refreshed is kept.
+const PREVIEW_KEEP_MS: i64 = 24 * 3_600_000;
+
 /// A worker that heartbeat within this long is alive, for choosing who retries a task.
 const ALIVE_MS: i64 = 30_000;
 
@@ -283,8 +286,9 @@ impl Farm {
     /// Puts leases expired by `now` back in the queue (or fails their tasks when attempts
     /// are spent) and closes their reservations: a dead worker's paid calls that were
     /// posted stay posted, those that may have gone out stay unknown, the rest are voided.
-    /// One caller at a time reaps (an advisory lock); the others return 0 at once. Returns
-    /// how many leases it took back (at most a thousand a round).
+    /// One caller at a time reaps (an advisory lock); the others return 0 at once. The reaper
+    /// also drops previews nobody refreshed for a day. Returns how many leases it took back
+    /// (at most a thousand a round).
     pub async fn reap(&self, now: i64) -> Result<u64, FarmError> {
         let mut tx = self.ledger().begin_shared().await?;
         let leader: bool =
@@ -292,6 +296,11 @@ impl Farm {
         if !leader {
             return Ok(0);
         }
+        // Previews are live only: the leader drops those nobody has refreshed for a day.
+        sqlx::query("DELETE FROM farm_previews WHERE at_ms < $1")
+            .bind(now - PREVIEW_KEEP_MS)
+            .execute(tx.conn())
+            .await?;
         type Taken = (String, Option<String>, i32, String, Option<String>, Option<String>);
         let taken: Vec<Taken> = sqlx::query_as(
             "UPDATE farm_tasks SET state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END, \

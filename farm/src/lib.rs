@@ -16,7 +16,7 @@ mod workers;
 
 pub use events::{CHANNEL, FarmEvent, PREVIEW_MAX_BYTES, PREVIEWS, PreviewNote, StoredPreview, TaskEvent, Watch};
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
-pub use runs::{FarmRun, RunBilling};
+pub use runs::{FarmRun, RunBilling, RunSummary};
 pub use split::{Split, split};
 pub use workers::{BLOCK_AFTER, Blocked, Requires, Worker, WorkerRow};
 

@@ -161,3 +161,47 @@ impl Farm {
         Ok(Some(FarmRun { id, workflow, input_root, out_dir, bind, files, overrides, billing, tenant, names }))
     }
 }
+
+/// A listed run's row: id, frames, account, one task state and its count.
+type SummaryRow = (String, i64, Option<String>, Option<String>, i64);
+
+/// A run as listed: its frames and its tasks by state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: String,
+    /// Its frames.
+    pub frames: i64,
+    /// The wallet it bills, if any.
+    pub account: Option<String>,
+    /// Tasks by state.
+    pub counts: Vec<(String, i64)>,
+}
+
+impl Farm {
+    /// A tenant's runs, newest first, up to `limit`, after the run `before` (a page's cursor).
+    pub async fn runs_of(&self, tenant: &str, before: Option<&str>, limit: i64) -> Result<Vec<RunSummary>, FarmError> {
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "WITH page AS (SELECT id, json_array_length(files::json)::bigint AS frames, account FROM farm_runs \
+                 WHERE tenant = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3) \
+             SELECT page.id, page.frames, page.account, t.state, COUNT(t.id) FROM page \
+             LEFT JOIN farm_tasks t ON t.run_id = page.id GROUP BY page.id, page.frames, page.account, t.state \
+             ORDER BY page.id DESC",
+        )
+        .bind(tenant)
+        .bind(before)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(self.pool())
+        .await?;
+        let mut runs: Vec<RunSummary> = Vec::new();
+        for (id, frames, account, state, n) in rows {
+            if runs.last().is_none_or(|r| r.id != id) {
+                runs.push(RunSummary { id, frames, account, counts: Vec::new() });
+            }
+            if let (Some(state), Some(run)) = (state, runs.last_mut()) {
+                run.counts.push((state, n));
+            }
+        }
+        Ok(runs)
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -16,7 +16,9 @@ use super::runs::parse;
 use super::{ApiError, require};
 use crate::App;
 use crate::keys::{Caller, Permission};
-use crate::protocol::{FarmCancelReply, FarmFile, FarmFileList, FarmRunView, FarmSubmitRequest, FarmTaskView};
+use crate::protocol::{
+    FarmCancelReply, FarmFile, FarmFileList, FarmRunPage, FarmRunSummary, FarmRunView, FarmSubmitRequest, FarmTaskView,
+};
 use crate::queue::wallet_of;
 use switchyard_session::farm::{Farm, FarmRun, Payer, Submission, TaskRow};
 use switchyard_session::placement::PlacementOptions;
@@ -129,6 +131,37 @@ pub(crate) async fn submit(State(app): State<Arc<App>>, caller: Caller, body: By
     let view = view(&queued.run, &farm.tasks(&id).await.map_err(failed)?);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
+
+/// `GET /v1/farm/runs?limit=&cursor=`: the tenant's farm runs, newest first.
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FarmRunPage>, ApiError> {
+    let Query(q) = query.map_err(super::bad_query)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, PAGE_MAX);
+    let runs = farm(&app)?.runs_of(&caller.tenant, q.cursor.as_deref(), limit).await.map_err(failed)?;
+    let next_cursor = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
+    let runs = runs
+        .into_iter()
+        .map(|r| {
+            let counts: BTreeMap<String, u64> = r.counts.into_iter().map(|(s, n)| (s, n.max(0) as u64)).collect();
+            FarmRunSummary { state: state_of(&counts).into(), id: r.id, frames: r.frames, account: r.account, counts }
+        })
+        .collect();
+    Ok(Json(FarmRunPage { runs, next_cursor }))
+}
+
+/// A page's query.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// The most runs a page holds.
+const PAGE_MAX: i64 = 200;
 
 /// `GET /v1/farm/runs/{id}`.
 pub(crate) async fn show(
@@ -265,21 +298,7 @@ fn view(run: &FarmRun, tasks: &[TaskRow]) -> FarmRunView {
     for t in tasks {
         *counts.entry(t.state.clone()).or_default() += 1;
     }
-    let all = tasks.len() as u64;
-    let n = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let state = if n("cancelled") > 0 {
-        "cancelled"
-    } else if n("paused") > 0 {
-        "paused"
-    } else if n("failed") > 0 {
-        "failed"
-    } else if n("done") == all {
-        "done"
-    } else if n("leased") + n("done") > 0 {
-        "running"
-    } else {
-        "queued"
-    };
+    let state = state_of(&counts);
     let tasks = tasks
         .iter()
         .map(|t| FarmTaskView {
@@ -300,5 +319,24 @@ fn view(run: &FarmRun, tasks: &[TaskRow]) -> FarmRunView {
         frame_most_credits: run.billing.as_ref().map_or(0, |b| b.item_most),
         counts,
         tasks,
+    }
+}
+
+/// A run's state from its tasks' states.
+fn state_of(counts: &BTreeMap<String, u64>) -> &'static str {
+    let all: u64 = counts.values().sum();
+    let n = |s: &str| counts.get(s).copied().unwrap_or(0);
+    if n("cancelled") > 0 {
+        "cancelled"
+    } else if n("paused") > 0 {
+        "paused"
+    } else if n("failed") > 0 {
+        "failed"
+    } else if n("done") == all {
+        "done"
+    } else if n("leased") + n("done") > 0 {
+        "running"
+    } else {
+        "queued"
     }
 }

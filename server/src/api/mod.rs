@@ -33,7 +33,7 @@ use crate::protocol::{
     PriorityRequest, QueueReply, RunPage, RunView, SubmitRequest, UploadReply,
 };
 use crate::protocol::{DoctorReply, HoldList, NodeTypes, QuoteReply, TransferList, WalletView};
-use crate::protocol::{FarmCancelReply, FarmFileList, FarmRunView, FarmSubmitRequest};
+use crate::protocol::{FarmCancelReply, FarmFileList, FarmRunPage, FarmRunView, FarmSubmitRequest};
 use crate::{App, ServerError};
 pub(crate) use doctor::Probe;
 pub use farm::check_farm_submit;
@@ -198,6 +198,13 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
                 .reply::<FarmRunView>(201)
                 .errors(&[400, 402, 403, 404, 413]),
             body(post(farm::submit)),
+        ),
+        (
+            Doc::new("get", "/farm/runs", "The tenant's farm runs, newest first")
+                .query(&[("limit", "integer"), ("cursor", "string")])
+                .reply::<FarmRunPage>(200)
+                .errors(&[400, 404]),
+            body(get(farm::list)),
         ),
         (
             Doc::new("get", "/farm/runs/{id}", "A farm run: its tasks and where they stand")

@@ -16,7 +16,7 @@ use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{
     BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome, PreviewNote, Requires,
-    RunBilling, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow, split,
+    RunBilling, RunSummary, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow, split,
 };
 pub use worker::{WorkerOptions, WorkerStats, run_leased, work};
 

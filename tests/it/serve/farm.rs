@@ -123,6 +123,13 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(done["state"], "done", "{done}");
+        let (_, page) = c.get("/v1/farm/runs?limit=10", &acme).await;
+        assert_eq!(page["runs"].as_array().map(Vec::len), Some(1), "{page}");
+        assert_eq!((page["runs"][0]["id"].as_str(), page["runs"][0]["state"].as_str()), (Some(id.as_str()), Some("done")));
+        assert_eq!((page["runs"][0]["frames"].as_i64(), &page["runs"][0]["counts"]), (Some(12), &json!({ "done": 3 })));
+        let (_, theirs) = c.get("/v1/farm/runs", &rival).await;
+        assert_eq!(theirs["runs"], json!([]), "rival lists none of acme's farm runs");
+        assert_eq!(c.get("/v1/farm/runs?bogus=1", &acme).await.0, 400);
 
         let (mut done_tasks, mut previews) = (std::collections::BTreeSet::new(), 0);
         while done_tasks.len() < 3 || previews == 0 {
