@@ -51,6 +51,19 @@ const CLAIM: &str = "WITH picked AS ( \
      t.attempts AS attempt, t.lease_expires_at_ms AS expires_at_ms, r.account, r.member, r.item_most, \
      r.budget_left IS NOT NULL AS budgeted";
 
+/// A file a task wrote, kept in the artifact store.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct Output {
+    /// Its name under the run's output folder.
+    pub name: String,
+    /// The frame that wrote it.
+    pub item: Option<String>,
+    /// Its content's BLAKE3 hash (its key in the store).
+    pub hash: String,
+    /// Its size.
+    pub bytes: i64,
+}
+
 /// A completed task's run, worker, kind, reservation and new state.
 type Ended = (String, Option<String>, String, Option<String>, String);
 
@@ -225,6 +238,12 @@ impl Farm {
     /// back to the queue while attempts are left, and counts against the worker for that
     /// kind of task in that run (the blocklist); an interruption goes back uncounted.
     pub async fn complete(&self, lease: &Lease, outcome: &Outcome) -> Result<(), FarmError> {
+        self.complete_with(lease, outcome, &[]).await
+    }
+
+    /// [`Farm::complete`], recording in the same transaction the files the task wrote (in
+    /// the artifact store by hash), so a run's files are exactly those of completed tasks.
+    pub async fn complete_with(&self, lease: &Lease, outcome: &Outcome, outputs: &[Output]) -> Result<(), FarmError> {
         let retry = "CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END";
         let (state_sql, attempts_sql, error) = match outcome {
             Outcome::Done => ("'done'", "attempts", None),
@@ -279,8 +298,29 @@ impl Farm {
         if let Some(hold) = hold {
             self.settle(&mut tx, &run_id, &hold).await?;
         }
+        for o in outputs {
+            sqlx::query(
+                "INSERT INTO farm_outputs (run_id, name, item, hash, bytes) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (run_id, name) DO UPDATE SET item = excluded.item, hash = excluded.hash, bytes = excluded.bytes",
+            )
+            .bind(&run_id)
+            .bind(&o.name)
+            .bind(&o.item)
+            .bind(&o.hash)
+            .bind(o.bytes)
+            .execute(tx.conn())
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The files a run's completed tasks recorded, by name.
+    pub async fn outputs(&self, run_id: &str) -> Result<Vec<Output>, FarmError> {
+        Ok(sqlx::query_as("SELECT name, item, hash, bytes FROM farm_outputs WHERE run_id = $1 ORDER BY name")
+            .bind(run_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Puts leases expired by `now` back in the queue (or fails their tasks when attempts

@@ -7,13 +7,16 @@
 //! - `workers.rs`: workers' capabilities and heartbeats, draining, tasks' host requirements
 //!   and the blocklist.
 
+mod artifacts;
 mod dispatch;
+pub use dispatch::Output;
 mod events;
 mod queue;
 mod runs;
 mod split;
 mod workers;
 
+pub use artifacts::{ARTIFACT_MAX_BYTES, ArtifactError, Artifacts};
 pub use events::{CHANNEL, FarmEvent, PREVIEW_MAX_BYTES, PREVIEWS, PreviewNote, StoredPreview, TaskEvent, Watch};
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
 pub use runs::{FarmRun, RunBilling, RunSummary};

@@ -66,6 +66,8 @@ pub struct ServerOptions {
     pub catalog: Option<PathBuf>,
     /// Be the render farm's front door (needs `database`): batch runs go to workers.
     pub farm: bool,
+    /// The content-addressed store farm workers keep their files in.
+    pub artifacts: Option<String>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -126,6 +128,8 @@ pub(crate) struct App {
     running: std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>,
     /// The render farm, when this server is its front door.
     farm: Option<switchyard_session::farm::Farm>,
+    /// Where farm workers keep the files they write.
+    artifacts: Option<switchyard_session::farm::Artifacts>,
 }
 
 impl App {
@@ -198,6 +202,13 @@ impl Server {
             ),
             (true, None) => return Err(ServerError::Invalid("a farm front door needs --database postgres://…".into())),
         };
+        let artifacts = match &opts.artifacts {
+            Some(address) => Some(
+                switchyard_session::farm::Artifacts::open(address)
+                    .map_err(|e| ServerError::Invalid(format!("--artifacts: {e}")))?,
+            ),
+            None => None,
+        };
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
             outputs: Box::new(outputs::DirStore::new(data.join("outputs"))?),
@@ -221,6 +232,7 @@ impl Server {
             probe: Default::default(),
             running: Default::default(),
             farm,
+            artifacts,
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {

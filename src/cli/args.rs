@@ -120,6 +120,10 @@ pub struct WorkerArgs {
     /// for other work).
     #[arg(long, value_name = "GB")]
     pub memory_gb: Option<f64>,
+    /// Keep the files tasks write in this content-addressed store, for the server to serve:
+    /// a folder, or s3://BUCKET/PREFIX (AWS_ENDPOINT, AWS_REGION and the AWS_* keys).
+    #[arg(long, value_name = "ADDRESS")]
+    pub artifacts: Option<String>,
 }
 
 /// `switchyard worker-task` (started by an isolating worker).
@@ -137,6 +141,9 @@ pub struct WorkerTaskArgs {
     /// The disk cache.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// The artifact store.
+    #[arg(long)]
+    pub artifacts: Option<String>,
 }
 
 /// `switchyard farm …`.
@@ -391,6 +398,10 @@ pub struct ServeArgs {
     /// must be on storage every worker sees.
     #[arg(long, requires = "database")]
     pub farm: bool,
+    /// With --farm: the content-addressed store the workers keep their files in (as their
+    /// --artifacts), which farm runs' files are served from.
+    #[arg(long, value_name = "ADDRESS", requires = "farm")]
+    pub artifacts: Option<String>,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,

@@ -35,6 +35,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             metrics_listen: args.metrics_listen,
             catalog: args.catalog.clone(),
             farm: args.farm,
+            artifacts: args.artifacts.clone(),
             settings,
         };
         let server = Server::bind(opts).await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use switchyard_engine::capability::DeviceType;
-use switchyard_session::farm::{Farm, Isolation, Worker, WorkerOptions, run_child, work};
+use switchyard_session::farm::{Artifacts, Farm, Isolation, Worker, WorkerOptions, run_child, work};
 use switchyard_session::run::ExecOptions;
 use switchyard_session::settings::Config;
 use tokio_util::sync::CancellationToken;
@@ -48,9 +48,14 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
         onnx,
         isolate: match args.isolate {
-            true => Some(Isolation { exe: std::env::current_exe()?, database: url.clone() }),
+            true => Some(Isolation {
+                exe: std::env::current_exe()?,
+                database: url.clone(),
+                artifacts: args.artifacts.clone(),
+            }),
             false => None,
         },
+        artifacts: args.artifacts.as_deref().map(Artifacts::open).transpose()?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
@@ -87,6 +92,7 @@ pub fn worker_task(args: WorkerTaskArgs, registry: switchyard_engine::Registry, 
         catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
         onnx: config.onnx_settings(),
         isolate: None,
+        artifacts: args.artifacts.as_deref().map(Artifacts::open).transpose()?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

@@ -26,6 +26,7 @@ fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
             metrics_listen: None,
             catalog: None,
             farm: false,
+            artifacts: None,
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

@@ -26,6 +26,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         metrics_listen: None,
         catalog: None,
         farm: false,
+        artifacts: None,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

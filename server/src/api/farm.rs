@@ -1,6 +1,7 @@
 //! The render farm's front door (`serve --farm`): a batch run over uploaded files is
 //! validated, priced and queued here, and executed by `switchyard worker`s; its tasks'
-//! events arrive on `/v1/events` (`task`), its files are listed and downloaded by name.
+//! events arrive on `/v1/events` (`task`), its files are listed and downloaded by name, from
+//! the artifact store the workers keep them in (`--artifacts`) or else from its folder.
 //! Every query names the caller's tenant: another tenant's farm run is not found.
 
 use std::collections::BTreeMap;
@@ -244,7 +245,21 @@ pub(crate) async fn files(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<FarmFileList>, ApiError> {
-    let run = owned(farm(&app)?, &caller, &id).await?;
+    let farm = farm(&app)?;
+    let run = owned(farm, &caller, &id).await?;
+    if app.artifacts.is_some() {
+        let kept = farm.outputs(&id).await.map_err(failed)?;
+        let files = kept
+            .into_iter()
+            .take(LISTED_MAX)
+            .map(|o| FarmFile {
+                url: format!("/v1/farm/runs/{id}/files/{}", o.name),
+                name: o.name,
+                bytes: o.bytes.max(0) as u64,
+            })
+            .collect();
+        return Ok(Json(FarmFileList { files }));
+    }
     let mut files = Vec::new();
     if let Ok(dir) = std::fs::read_dir(&run.out_dir) {
         for entry in dir.flatten().take(LISTED_MAX) {
@@ -266,10 +281,19 @@ pub(crate) async fn download(
     caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let run = owned(farm(&app)?, &caller, &id).await?;
+    let farm = farm(&app)?;
+    let run = owned(farm, &caller, &id).await?;
     let missing = || ApiError::not_found(format!("run {id} wrote no {name:?}"));
     if !plain_name(&name) {
         return Err(missing());
+    }
+    if let Some(store) = &app.artifacts {
+        let kept = farm.outputs(&id).await.map_err(failed)?;
+        let output = kept.into_iter().find(|o| o.name == name).ok_or_else(missing)?;
+        let bytes = store.get(&output.hash).await.map_err(failed)?.ok_or_else(missing)?;
+        let media = crate::outputs::media_type(&name);
+        let content_type = HeaderValue::from_str(media).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        return Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response());
     }
     let path = std::path::Path::new(&run.out_dir).join(&name);
     let file = tokio::fs::File::open(&path).await.map_err(|_| missing())?;

@@ -13,7 +13,7 @@ use switchyard_farm::{Farm, Lease, Outcome};
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
-use super::worker::{WorkerOptions, run_leased};
+use super::worker::{Ran, WorkerOptions, run_leased};
 
 /// The most a child may print, in bytes (one line of JSON is expected).
 const CHILD_OUTPUT_MAX: u64 = 64 * 1024;
@@ -22,8 +22,8 @@ const CHILD_OUTPUT_MAX: u64 = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskOutcome {
-    /// Every frame is done.
-    Done,
+    /// Every frame is done; the files it wrote.
+    Done(Vec<switchyard_farm::Output>),
     /// It failed.
     Failed(String),
     /// A service it needs was away.
@@ -39,27 +39,29 @@ pub struct Isolation {
     pub exe: PathBuf,
     /// The farm's database, for the child.
     pub database: String,
+    /// The artifact store's address, for the child.
+    pub artifacts: Option<String>,
 }
 
 /// Runs `lease`'s task in a child process and maps how it ended. When `cancel` fires (the
 /// lease was lost) the child is killed.
-pub(super) async fn in_child(
-    iso: &Isolation,
-    opts: &WorkerOptions,
-    lease: &Lease,
-    cancel: &CancellationToken,
-) -> Outcome {
+pub(super) async fn in_child(iso: &Isolation, opts: &WorkerOptions, lease: &Lease, cancel: &CancellationToken) -> Ran {
     let mut cmd = tokio::process::Command::new(&iso.exe);
     cmd.args(["worker-task", "--database", &iso.database, "--task", &lease.task.to_string(), "--token", &lease.token]);
     if let Some(dir) = &opts.exec.cache.dir {
         cmd.arg("--cache-dir").arg(dir);
     }
+    if let Some(address) = &iso.artifacts {
+        cmd.args(["--artifacts", address]);
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(child) => child,
-        Err(e) => return Outcome::Interrupted(format!("cannot start the task's process: {e}")),
+        Err(e) => return Outcome::Interrupted(format!("cannot start the task's process: {e}")).into(),
     };
-    let Some(stdout) = child.stdout.take() else { return Outcome::Failed("the task's process has no output".into()) };
+    let Some(stdout) = child.stdout.take() else {
+        return Outcome::Failed("the task's process has no output".into()).into();
+    };
     let ran = async {
         let mut text = String::new();
         let _ = stdout.take(CHILD_OUTPUT_MAX).read_to_string(&mut text).await;
@@ -68,7 +70,7 @@ pub(super) async fn in_child(
     tokio::select! {
         (status, text) = ran => outcome_of_child(status, &text, &opts.worker.id, opts.worker.memory_gb),
         // Dropping the child kills it.
-        _ = cancel.cancelled() => Outcome::Interrupted("the lease was lost; the task's process was stopped".into()),
+        _ = cancel.cancelled() => Outcome::Interrupted("the lease was lost; the task's process was stopped".into()).into(),
     }
 }
 
@@ -78,24 +80,27 @@ fn outcome_of_child(
     text: &str,
     worker: &str,
     memory_gb: f64,
-) -> Outcome {
+) -> Ran {
     use std::os::unix::process::ExitStatusExt as _;
     let status = match status {
         Ok(status) => status,
-        Err(e) => return Outcome::Failed(format!("cannot wait for the task's process: {e}")),
+        Err(e) => return Outcome::Failed(format!("cannot wait for the task's process: {e}")).into(),
     };
     if status.signal() == Some(9) {
         return Outcome::OutOfMemory(format!(
             "the task's process was killed (SIGKILL) on {worker} ({memory_gb:.0} GB), as the kernel's out-of-memory killer does"
-        ));
+        ))
+        .into();
     }
     let said = text.lines().rev().find_map(|l| serde_json::from_str::<TaskOutcome>(l).ok());
     match (status.success(), said) {
-        (true, Some(TaskOutcome::Done)) => Outcome::Done,
-        (true, Some(TaskOutcome::Failed(why))) => Outcome::Failed(why),
-        (true, Some(TaskOutcome::Interrupted(why))) => Outcome::Interrupted(why),
-        (true, Some(TaskOutcome::Lost)) => Outcome::Interrupted("the child found the lease gone".into()),
-        _ => Outcome::Failed(format!("the task's process ended with {status} without saying how the task ended")),
+        (true, Some(TaskOutcome::Done(outputs))) => Ran { outcome: Outcome::Done, outputs },
+        (true, Some(TaskOutcome::Failed(why))) => Outcome::Failed(why).into(),
+        (true, Some(TaskOutcome::Interrupted(why))) => Outcome::Interrupted(why).into(),
+        (true, Some(TaskOutcome::Lost)) => Outcome::Interrupted("the child found the lease gone".into()).into(),
+        _ => {
+            Outcome::Failed(format!("the task's process ended with {status} without saying how the task ended")).into()
+        }
     }
 }
 
@@ -110,8 +115,9 @@ pub async fn run_child(
 ) -> Result<TaskOutcome, switchyard_farm::FarmError> {
     let Some(lease) = farm.lease(task, token).await? else { return Ok(TaskOutcome::Lost) };
     let cancel = CancellationToken::new();
-    Ok(match run_leased(farm, registry, opts, &lease, &cancel).await {
-        Outcome::Done => TaskOutcome::Done,
+    let ran = run_leased(farm, registry, opts, &lease, &cancel).await;
+    Ok(match ran.outcome {
+        Outcome::Done => TaskOutcome::Done(ran.outputs),
         Outcome::Failed(why) | Outcome::OutOfMemory(why) => TaskOutcome::Failed(why),
         Outcome::Interrupted(why) => TaskOutcome::Interrupted(why),
     })
@@ -128,15 +134,15 @@ mod tests {
         let exit = |raw: i32| Ok(std::process::ExitStatus::from_raw(raw));
         let line = |o: &TaskOutcome| serde_json::to_string(o).unwrap();
         let cases: Vec<(std::io::Result<std::process::ExitStatus>, String, &str)> = vec![
-            (exit(0), line(&TaskOutcome::Done), "done"),
+            (exit(0), line(&TaskOutcome::Done(Vec::new())), "done"),
             (exit(0), format!("noise\n{}", line(&TaskOutcome::Failed("bad frame".into()))), "failed"),
             (exit(0), line(&TaskOutcome::Interrupted("db away".into())), "interrupted"),
             (exit(9), String::new(), "oom"),
             (exit(11), String::new(), "failed"),
-            (exit(1 << 8), line(&TaskOutcome::Done), "failed"),
+            (exit(1 << 8), line(&TaskOutcome::Done(Vec::new())), "failed"),
         ];
         for (status, text, want) in cases {
-            let got = match outcome_of_child(status, &text, "w1", 8.0) {
+            let got = match outcome_of_child(status, &text, "w1", 8.0).outcome {
                 Outcome::Done => "done",
                 Outcome::Failed(_) => "failed",
                 Outcome::Interrupted(_) => "interrupted",

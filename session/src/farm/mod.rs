@@ -15,10 +15,11 @@ pub use submit::{FRAMES_MAX, Queued, Submission, submit};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{
-    BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome, PreviewNote, Requires,
-    RunBilling, RunSummary, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow, split,
+    ArtifactError, Artifacts, BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome,
+    Output, PreviewNote, Requires, RunBilling, RunSummary, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow,
+    split,
 };
-pub use worker::{WorkerOptions, WorkerStats, run_leased, work};
+pub use worker::{Ran, WorkerOptions, WorkerStats, run_leased, work};
 
 use crate::load::{LoadOptions, Source, compile, parse_overrides};
 use switchyard_engine::format::Override;

@@ -13,7 +13,7 @@ use switchyard_billing::{Billing, RunBudget, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{EventSink, InputRoots, NodeStatus, Registry, RunStatus};
-use switchyard_farm::{Farm, FarmError, FarmRun, Lease, Outcome, Worker};
+use switchyard_farm::{Farm, FarmError, FarmRun, Lease, Outcome, Output, Worker};
 use switchyard_ledger::HoldId;
 use switchyard_nodes::onnx::OnnxSettings;
 use tokio::sync::Semaphore;
@@ -42,6 +42,9 @@ pub struct WorkerOptions {
     /// Run each task in a child process of this program (`worker-task`): a crash or an
     /// out-of-memory kill then takes only that task, and is told apart.
     pub isolate: Option<super::Isolation>,
+    /// Where the files tasks write are kept by content, for the server to serve; without
+    /// it they stay in the run's output folder only.
+    pub artifacts: Option<switchyard_farm::Artifacts>,
 }
 
 /// What a worker did, for its log and tests.
@@ -180,12 +183,12 @@ async fn run_task(
             None => run_leased(farm, registry, opts, &lease, &cancel).await,
         }
     };
-    let Some(outcome) = supervise(farm, opts, &lease, work, &cancel).await else {
+    let Some(Ran { outcome, outputs }) = supervise(farm, opts, &lease, work, &cancel).await else {
         stats.lost.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let counter = if outcome == Outcome::Done { &stats.done } else { &stats.failed };
-    match report(farm, &lease, &outcome, opts.lease_ms).await {
+    match report(farm, &lease, &outcome, &outputs, opts.lease_ms).await {
         Ok(()) => {
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -196,43 +199,94 @@ async fn run_task(
     }
 }
 
+/// How a task ran: its outcome and, when done, the files it wrote (in the artifact store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ran {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What it wrote, by name.
+    pub outputs: Vec<Output>,
+}
+
+impl From<Outcome> for Ran {
+    fn from(outcome: Outcome) -> Self {
+        Self { outcome, outputs: Vec::new() }
+    }
+}
+
 /// Runs a leased task's items here (their run read from the farm, paid nodes billed to the
-/// task's reservation, previews announced) and says how they ended. Renewing the lease is
-/// the caller's.
+/// task's reservation, previews announced, written files put in the artifact store) and
+/// says how they ended. Renewing the lease is the caller's.
 pub async fn run_leased(
     farm: &Farm,
     registry: &Registry,
     opts: &WorkerOptions,
     lease: &Lease,
     cancel: &CancellationToken,
-) -> Outcome {
+) -> Ran {
     let run = match farm.run(&lease.run_id).await {
         Ok(Some(run)) => run,
-        Ok(None) => return Outcome::Failed(format!("run {} is not stored", lease.run_id)),
-        Err(e) => return Outcome::Interrupted(format!("cannot read the run: {e}")),
+        Ok(None) => return Outcome::Failed(format!("run {} is not stored", lease.run_id)).into(),
+        Err(e) => return Outcome::Interrupted(format!("cannot read the run: {e}")).into(),
     };
     let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
     let mut items = match super::items_of(registry, &run, from, to, &opts.inputs) {
         Ok(items) => items,
-        Err(d) => return Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone())),
+        Err(d) => return Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone())).into(),
     };
     if let Err(why) = bill(&mut items, &run, lease, farm, opts) {
-        return Outcome::Failed(why);
+        return Outcome::Failed(why).into();
     }
+    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
     let (events, received) = tokio::sync::mpsc::channel(PREVIEW_QUEUE);
     let forward = tokio::spawn(forward_previews(farm.clone(), lease.run_id.clone(), received));
     let _forwarding = AbortOnDrop(forward);
     let sink = EventSink::channel(events).with_previews(gated_previewer());
     let ran = crate::run::execute(items, true, &opts.exec, sink, cancel, None).await;
-    outcome_of(&ran.reports)
+    let outcome = outcome_of(&ran.reports);
+    match (&outcome, &opts.artifacts) {
+        (Outcome::Done, Some(store)) => match keep(store, &run.out_dir, &names, &ran.reports).await {
+            Ok(outputs) => Ran { outcome, outputs },
+            // The store is away: the work is redone later rather than recorded without its files.
+            Err(e) => Outcome::Interrupted(format!("cannot keep the task's files: {e}")).into(),
+        },
+        _ => outcome.into(),
+    }
+}
+
+/// Puts every file the items wrote into the artifact store, named by their path under the
+/// run's output folder.
+async fn keep(
+    store: &switchyard_farm::Artifacts,
+    out_dir: &str,
+    names: &[String],
+    reports: &[switchyard_engine::RunReport],
+) -> Result<Vec<Output>, switchyard_farm::ArtifactError> {
+    let out = std::path::Path::new(out_dir);
+    let mut outputs = Vec::new();
+    for (report, item) in reports.iter().zip(names) {
+        for file in report.nodes.iter().flat_map(|n| &n.files) {
+            let path = if file.is_absolute() { file.clone() } else { out.join(file) };
+            let name = path.strip_prefix(out).unwrap_or(&path).to_string_lossy().into_owned();
+            let (hash, bytes) = store.put_file(&path).await?;
+            outputs.push(Output { name, item: Some(item.clone()), hash, bytes: bytes as i64 });
+        }
+    }
+    Ok(outputs)
 }
 
 /// Reports how a task ended, trying again while the database is away, for as long as a
 /// lease lasts: after that the lease is gone anyway, and the report would be refused.
-async fn report(farm: &Farm, lease: &Lease, outcome: &Outcome, lease_ms: i64) -> Result<(), FarmError> {
+async fn report(
+    farm: &Farm,
+    lease: &Lease,
+    outcome: &Outcome,
+    outputs: &[Output],
+    lease_ms: i64,
+) -> Result<(), FarmError> {
     let until = std::time::Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
     loop {
-        match farm.complete(lease, outcome).await {
+        match farm.complete_with(lease, outcome, outputs).await {
             Err(FarmError::Database(e)) if std::time::Instant::now() < until => {
                 tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
                 tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
@@ -288,9 +342,9 @@ async fn supervise(
     farm: &Farm,
     opts: &WorkerOptions,
     lease: &Lease,
-    work: impl std::future::Future<Output = Outcome>,
+    work: impl std::future::Future<Output = Ran>,
     cancel: &CancellationToken,
-) -> Option<Outcome> {
+) -> Option<Ran> {
     tokio::pin!(work);
     let every = Duration::from_millis((opts.lease_ms / 3).max(1) as u64);
     loop {

@@ -175,3 +175,134 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
     assert!(holds.iter().all(|h| h["state"] != "pending"), "no hold stays pending");
     assert_eq!(paid.mock.requests_to("recraft.remove_background").len(), FRAMES);
 }
+
+/// A local S3-compatible server (moto, installed by `scripts/setup`) on a free port.
+struct S3 {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl S3 {
+    fn start() -> Self {
+        let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("third_party/moto/bin/moto_server");
+        assert!(bin.exists(), "no {}; run `bash scripts/setup`, which installs it", bin.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Sets the variables the AWS client reads to reach this server.
+    fn env(&self, cmd: &mut std::process::Command) {
+        cmd.env("AWS_ENDPOINT", &self.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+}
+
+/// Workers with no shared folder for outputs keep what they write in S3-compatible object
+/// storage by content hash (one isolated worker passes the store to its task processes); the
+/// server lists and serves a farm run's files from there, after the run's folder is gone.
+#[test]
+fn farm_files_are_kept_in_object_storage_and_served_from_it() {
+    let s3 = S3::start();
+    let rt = crate::support::runtime();
+    rt.block_on(async {
+        let made = reqwest::Client::new().put(format!("{}/frames", s3.endpoint)).send().await.unwrap();
+        assert!(made.status().is_success(), "the bucket: {}", made.status());
+    });
+    let db = rt.block_on(switchyard_testkit::TestDatabase::create());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("srv");
+    let bin = env!("CARGO_BIN_EXE_switchyard");
+    let key = std::process::Command::new(bin)
+        .args(["serve", "--database", &db.url, "--data"])
+        .arg(&data)
+        .args(["--create-key", "acme", "--role", "runner"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_string();
+    let store = "s3://frames/farm";
+    let mut cmd = std::process::Command::new(bin);
+    s3.env(&mut cmd);
+    let server = serve_with(cmd, &data, &["--database", &db.url, "--farm", "--artifacts", store]);
+    let mut workers: Vec<Child> = ["w1", "w2"]
+        .iter()
+        .map(|id| {
+            let mut cmd = std::process::Command::new(bin);
+            s3.env(&mut cmd);
+            cmd.args(["worker", "--database", &db.url, "--id", id, "--artifacts", store]);
+            if *id == "w2" {
+                cmd.arg("--isolate");
+            }
+            cmd.env("XDG_CACHE_HOME", dir.path().join(format!("cache-{id}")));
+            cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    rt.block_on(async {
+        let c = Client::new(&server.url);
+        let mut files = Vec::new();
+        for i in 0..6u32 {
+            let mut png = Vec::new();
+            let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([(x * 13 + i) as u8, (y * 3) as u8, 50]));
+            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+            let resp = c.http.post(format!("{}/v1/uploads", c.url)).bearer_auth(&key).header("content-type", "image/png");
+            let reply: Value = resp.body(png).send().await.unwrap().json().await.unwrap();
+            files.push(reply["path"].as_str().unwrap().to_string());
+        }
+        let workflow = json!({ "format": "switchyard.workflow", "version": 1, "name": "blur",
+            "nodes": {
+                "load": { "type": "image.load", "params": { "path": files[0] } },
+                "blur": { "type": "image.blur", "params": { "sigma": 1.5 }, "inputs": { "image": "load.image" } },
+                "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
+            } });
+        let names: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+        let body = json!({ "workflow": workflow, "files": files, "names": names, "bind": "load.path", "chunk": 2 });
+        let (status, run) = c.post("/v1/farm/runs", &key, &body).await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, now) = c.get(&format!("/v1/farm/runs/{id}"), &key).await;
+            if now["state"] == "done" {
+                break;
+            }
+            assert!(now["state"] != "failed" && Instant::now() < deadline, "{now}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Nothing is read from the run's folder any more.
+        let _ = std::fs::remove_dir_all(data.join("farm").join("acme").join(&id));
+        let (_, listed) = c.get(&format!("/v1/farm/runs/{id}/files"), &key).await;
+        let listed: Vec<&str> = listed["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(listed, ["s0.png", "s1.png", "s2.png", "s3.png", "s4.png", "s5.png"]);
+        let got = c.http.get(format!("{}/v1/farm/runs/{id}/files/s4.png", c.url)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(got.status().as_u16(), 200);
+        assert!(got.bytes().await.unwrap().starts_with(b"\x89PNG"), "served from object storage");
+        let objects = reqwest::get(format!("{}/frames?list-type=2&prefix=farm/", s3.endpoint)).await.unwrap();
+        let listing = objects.text().await.unwrap();
+        assert_eq!(listing.matches("<Key>farm/").count(), 6, "one object per distinct file: {listing}");
+    });
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    rt.block_on(db.drop_now());
+}
