@@ -297,7 +297,15 @@ impl Store {
         const ORDER: &str = "ORDER BY tier DESC, priority DESC, turn, submitted_at_ms, id LIMIT 1";
         let (next, before) = match pick {
             Pick::Standard => (format!("SELECT id FROM runs WHERE state = 'queued' AND lane = 'standard' {ORDER}"), 0),
-            Pick::Economy => (format!("SELECT id FROM runs WHERE state = 'queued' AND lane = 'economy' {ORDER}"), 0),
+            // In the same statement as the pick, so a standard run queued since the standard
+            // pick (a resume landing between the two) still goes first.
+            Pick::Economy => (
+                format!(
+                    "SELECT id FROM runs WHERE state = 'queued' AND lane = 'economy' AND NOT EXISTS \
+                     (SELECT 1 FROM runs s WHERE s.state = 'queued' AND s.lane = 'standard') {ORDER}"
+                ),
+                0,
+            ),
             Pick::EconomyBefore(ms) => (
                 "SELECT id FROM runs WHERE state = 'queued' AND lane = 'economy' AND submitted_at_ms < $1 \
                  ORDER BY submitted_at_ms, id LIMIT 1"
@@ -486,5 +494,58 @@ impl Store {
     pub(crate) async fn ping(&self) -> Result<(), ServerError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(id: &str, lane: &str) -> RunRow {
+        RunRow {
+            id: id.into(),
+            tenant: "acme".into(),
+            state: "queued".into(),
+            tier: 0,
+            priority: 0,
+            account: None,
+            member: None,
+            budget: None,
+            policy: "cheapest".into(),
+            workflow: "{}".into(),
+            overrides: "[]".into(),
+            request_hash: id.into(),
+            quote_min: 0,
+            quote_max: 0,
+            submitted_at_ms: now_ms(),
+            started_at_ms: None,
+            finished_at_ms: None,
+            attempts: 0,
+            summary: None,
+            error: None,
+            lane: lane.into(),
+            not_before_ms: None,
+            price_at_s: None,
+            routes: String::new(),
+        }
+    }
+
+    /// CI once saw an economy run start before a standard one: a resume that committed
+    /// between the dispatcher's standard pick and its economy pick made both queued at once,
+    /// and the economy pick took its run. The economy pick now yields in its own statement.
+    #[test]
+    fn an_economy_pick_yields_to_a_queued_standard_run() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), None).await.unwrap();
+            crate::keys::create(&store, "acme", crate::keys::Role::Runner, None, None).await.unwrap();
+            let submitter = Submitter::start(store.clone());
+            submitter.submit(queued("e1", "economy"), None).await.unwrap();
+            submitter.submit(queued("s1", "standard"), None).await.unwrap();
+            assert!(store.claim_next(Pick::Economy).await.unwrap().is_none(), "a standard run is waiting");
+            assert_eq!(store.claim_next(Pick::Standard).await.unwrap().map(|r| r.id).as_deref(), Some("s1"));
+            assert_eq!(store.claim_next(Pick::Economy).await.unwrap().map(|r| r.id).as_deref(), Some("e1"));
+        });
     }
 }
