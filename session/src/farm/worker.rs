@@ -287,19 +287,18 @@ async fn report(
     let until = std::time::Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
     loop {
         match farm.complete_with(lease, outcome, outputs).await {
-            Err(FarmError::Database(e)) if std::time::Instant::now() < until => {
-                tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
-                tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
-            }
-            Err(FarmError::Ledger(switchyard_ledger::LedgerError::Database(e)))
-                if std::time::Instant::now() < until =>
-            {
+            Err(e) if database_away(&e) && std::time::Instant::now() < until => {
                 tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
                 tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
             }
             ended => return ended,
         }
     }
+}
+
+/// Whether the farm's database (its own statements or the ledger's) did not answer.
+fn database_away(e: &FarmError) -> bool {
+    matches!(e, FarmError::Database(_) | FarmError::Ledger(switchyard_ledger::LedgerError::Database(_)))
 }
 
 /// Places a billed run's paid nodes as its quote did (its policy, prices as of its quote)
