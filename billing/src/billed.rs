@@ -18,6 +18,8 @@ use switchyard_engine::{
 };
 use switchyard_ledger::{Audit, Credits, HoldId, HoldRequest, Ledger};
 
+use crate::spend::{Posting, Spend};
+
 use crate::charge::{Charge, charge};
 use crate::plan::param_text;
 use crate::record::{CreditsRecord, FellBack};
@@ -28,8 +30,8 @@ const HOLD_MIN_MS: i64 = 600_000;
 
 /// What a run spends from.
 pub struct Billing {
-    /// The ledger.
-    pub ledger: Ledger,
+    /// The ledger, or a server that takes its steps for this worker.
+    pub ledger: Arc<dyn Spend>,
     /// Prices.
     pub catalog: Arc<Catalog>,
     /// The wallet.
@@ -72,6 +74,7 @@ impl Billing {
                 Some(ledger.reserve_run(&account, member.as_deref(), Credits(most), timeout_ms, &run).await?)
             }
         };
+        let ledger: Arc<dyn Spend> = Arc::new(ledger);
         Ok(Self { ledger, catalog, account, member, run_id, budget: RunBudget::new(budget), reservation })
     }
 
@@ -88,7 +91,7 @@ impl Billing {
 /// Writes a billed call's intent on its hold, so recovery after a crash marks the hold
 /// unknown instead of voiding it.
 struct HoldJournal {
-    ledger: Ledger,
+    ledger: Arc<dyn Spend>,
     hold: HoldId,
 }
 
@@ -156,7 +159,7 @@ impl Billed {
 /// node timeout), the call may still be running at the provider, so the hold is marked
 /// unknown rather than left to expire and be voided.
 struct OpenHold {
-    ledger: Ledger,
+    ledger: Arc<dyn Spend>,
     hold: Option<HoldId>,
 }
 
@@ -169,7 +172,7 @@ impl OpenHold {
 impl Drop for OpenHold {
     fn drop(&mut self) {
         let (Some(hold), Ok(rt)) = (self.hold.take(), tokio::runtime::Handle::try_current()) else { return };
-        let ledger = self.ledger.clone();
+        let ledger = Arc::clone(&self.ledger);
         tracing::warn!(hold = %hold.0, "a billed node stopped mid-call; its hold stays open as unknown");
         rt.spawn(async move {
             if let Err(e) = ledger.mark_unknown(&hold).await {
@@ -233,8 +236,8 @@ async fn spend(
             return inner.run(run_ctx).await;
         }
         let hold = take_hold(billing, &node, cand, n).await?;
-        let open = OpenHold { ledger: billing.ledger.clone(), hold: Some(hold.clone()) };
-        let journal = HoldJournal { ledger: billing.ledger.clone(), hold: hold.clone() };
+        let open = OpenHold { ledger: Arc::clone(&billing.ledger), hold: Some(hold.clone()) };
+        let journal = HoldJournal { ledger: Arc::clone(&billing.ledger), hold: hold.clone() };
         let run_ctx = run_ctx.with_journal(Arc::new(journal));
         let result = inner.run(run_ctx).await;
         match result {
@@ -325,7 +328,9 @@ async fn take_hold(billing: &Billing, node: &str, cand: &Candidate, n: usize) ->
             let message = format!("{}: cannot hold credits: {e}; nothing was charged", cand.placement);
             Err(match e {
                 // The ledger is away, not short: nothing went out, and a later try may pass.
-                switchyard_ledger::LedgerError::Database(_) => NodeError::Unavailable(message),
+                switchyard_ledger::LedgerError::Database(_) | switchyard_ledger::LedgerError::Unreachable(_) => {
+                    NodeError::Unavailable(message)
+                }
                 _ => NodeError::Failed(message),
             })
         }
@@ -364,7 +369,8 @@ async fn settle(
     } else {
         let (credits, cost) = (Credits(charged.credits), Credits(charged.cost));
         let review = charged.review.as_deref();
-        billing.ledger.post_reviewed(hold, credits, cost, vendor, review, &key).await.map_err(ledger_error)?;
+        let posting = Posting { charge: credits, cost, vendor_id: vendor, review };
+        billing.ledger.post(hold, posting, &key).await.map_err(ledger_error)?;
     }
     billing.budget.give_back(cand.credits.1 - charged.credits);
     Ok(charged)

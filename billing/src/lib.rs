@@ -8,10 +8,12 @@ pub mod charge;
 pub mod plan;
 pub mod record;
 pub mod run_id;
+pub mod spend;
 pub mod verdict;
 
 pub use billed::{Billing, RunBudget};
 pub use plan::{GraphPlan, place_graph};
 pub use record::{CreditsRecord, FellBack};
 pub use run_id::RunId;
+pub use spend::{Posting, Spend, SpendFuture};
 pub use verdict::{Over, Verdict};

@@ -67,22 +67,58 @@ impl Client {
         if (200..300).contains(&status) {
             return serde_json::from_slice(&bytes).map_err(|e| self.unreachable(format!("an unexpected reply: {e}")));
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(ErrorBody { error }) => Err(ClientError::Refused {
-                status,
-                code: error.code,
-                message: error.message,
-                help: error.help,
-                details: error.details,
-            }),
-            Err(_) => Err(ClientError::Refused {
-                status,
-                code: "http".into(),
-                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                help: None,
-                details: None,
-            }),
+        Err(refusal(status, &bytes))
+    }
+
+    /// Posts `body` as JSON to `path` (under the server's root) and reads the JSON reply:
+    /// for protocols whose types live elsewhere (the farm's worker protocol).
+    pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    /// The bytes at `path` with `query`, at most `max_bytes` of them.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        let req = self.http.get(format!("{}{path}", self.base)).query(query).bearer_auth(&self.token);
+        let mut resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            return Err(refusal(status, &resp.bytes().await.unwrap_or_default()));
         }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(self.unreachable(format!("{path} is over {max_bytes} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// Whether `path` exists (`HEAD` answers 2xx; 404 is `false`).
+    pub async fn exists(&self, path: &str) -> Result<bool, ClientError> {
+        let req = self.http.head(format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            status => Err(refusal(status, &[])),
+        }
+    }
+
+    /// Puts `bytes` at `path`.
+    pub async fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<(), ClientError> {
+        let req = self.http.put(format!("{}{path}", self.base)).body(bytes);
+        let _: serde_json::Value = self.call(req).await?;
+        Ok(())
     }
 
     /// Submits a run; `key` makes a retry of the same submission replay it.
@@ -181,5 +217,25 @@ impl Client {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// A refusal from a status and an error body (or whatever came instead).
+fn refusal(status: u16, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(ErrorBody { error }) => ClientError::Refused {
+            status,
+            code: error.code,
+            message: error.message,
+            help: error.help,
+            details: error.details,
+        },
+        Err(_) => ClientError::Refused {
+            status,
+            code: "http".into(),
+            message: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+            help: None,
+            details: None,
+        },
     }
 }

@@ -72,9 +72,32 @@ impl Artifacts {
         Ok((hash, len))
     }
 
+    /// Whether content `hash` is stored (`false` too for what is not a hash).
+    pub async fn has(&self, hash: &str) -> Result<bool, ArtifactError> {
+        if !is_hash(hash) {
+            return Ok(false);
+        }
+        match self.store.head(&key_of(hash)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores `bytes`, whose hash the caller checked is `hash`.
+    pub async fn put_bytes(&self, hash: &str, bytes: Vec<u8>) -> Result<(), ArtifactError> {
+        if !is_hash(hash) {
+            return Err(ArtifactError::Address(format!("{hash:?} is not a content hash")));
+        }
+        if !self.has(hash).await? {
+            self.store.put(&key_of(hash), PutPayload::from(bytes)).await?;
+        }
+        Ok(())
+    }
+
     /// The bytes stored under `hash`, or `None` when there are none (or the hash is not one).
     pub async fn get(&self, hash: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_hash(hash) {
             return Ok(None);
         }
         match self.store.get(&key_of(hash)).await {
@@ -88,6 +111,11 @@ impl Artifacts {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
+
+/// A lowercase hex BLAKE3 hash.
+fn is_hash(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn key_of(hash: &str) -> Key {

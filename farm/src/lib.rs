@@ -14,6 +14,7 @@ mod events;
 mod queue;
 mod runs;
 mod split;
+mod wire;
 mod workers;
 
 pub use artifacts::{ARTIFACT_MAX_BYTES, ArtifactError, Artifacts};
@@ -21,6 +22,10 @@ pub use events::{CHANNEL, FarmEvent, PREVIEW_MAX_BYTES, PREVIEWS, PreviewNote, S
 pub use queue::{Farm, FarmError, Lease, NewTask, Outcome, TaskRow};
 pub use runs::{FarmRun, RunBilling, RunSummary};
 pub use split::{Split, split};
+pub use wire::{
+    ClaimRequest, CompleteRequest, Known, Leases, LostRequest, PreviewRequest, RenewRequest, Renewed, SpendRequest,
+    SpendStep, Spent, TaskIds, TaskItem, TaskRef, TaskView, WorkerRef,
+};
 pub use workers::{BLOCK_AFTER, Blocked, Requires, Worker, WorkerRow};
 
 /// Milliseconds since the epoch.

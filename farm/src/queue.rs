@@ -34,6 +34,12 @@ pub enum FarmError {
         /// The task.
         task: i64,
     },
+    /// The farm's server (for a worker that joins through it) did not answer.
+    #[error("the farm's server did not answer: {0}")]
+    Unreachable(String),
+    /// The farm's server refused the request.
+    #[error("the farm's server refused: {0}")]
+    Refused(String),
 }
 
 /// A task to add.
@@ -56,7 +62,7 @@ pub struct NewTask {
 }
 
 /// A task held by a worker.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     /// The task.
     pub task: i64,
@@ -80,7 +86,8 @@ pub struct Lease {
 }
 
 /// How a leased task ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every item is done.
     Done,

@@ -8,7 +8,8 @@ use crate::queue::{Farm, FarmError};
 pub const BLOCK_AFTER: i32 = 3;
 
 /// What a worker offers.
-#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Worker {
     /// Its id (unique in the farm).
     pub id: String,

@@ -123,6 +123,17 @@ pub enum LedgerError {
         /// What was asked.
         needed: Credits,
     },
+    /// The ledger is behind a server (a remote farm worker's) that did not answer.
+    #[error("the ledger's server did not answer: {0}")]
+    Unreachable(String),
+    /// The ledger's server refused the request: its code and message.
+    #[error("{message} ({code})")]
+    Refused {
+        /// The server's stable code.
+        code: String,
+        /// What it said.
+        message: String,
+    },
     /// The database failed.
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -135,7 +146,7 @@ impl LedgerError {
     /// Whether the failure belongs to the request (and so is remembered under its key),
     /// rather than to the database.
     pub fn is_final(&self) -> bool {
-        !matches!(self, LedgerError::Database(_) | LedgerError::Migrate(_))
+        !matches!(self, LedgerError::Database(_) | LedgerError::Migrate(_) | LedgerError::Unreachable(_))
     }
 
     /// Whether the database gave up on the transaction only because of a concurrent one (a

@@ -272,6 +272,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// The reservation `hold` draws from, if any (`None` too when there is no such hold).
+    pub async fn parent_of(&self, hold: &HoldId) -> Result<Option<String>, LedgerError> {
+        let mut tx = self.begin().await?;
+        let parent: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT parent FROM holds WHERE id = $1").bind(&hold.0).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(parent.and_then(|(p,)| p))
+    }
+
     /// Writes, durably, that the hold's paid call is about to go out (and, once the
     /// provider names it, its request or task id). From then on recovery will not void it.
     pub async fn record_intent(&self, hold: &HoldId, vendor_id: Option<&str>) -> Result<(), LedgerError> {

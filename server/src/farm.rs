@@ -73,6 +73,24 @@ pub(crate) async fn relay(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
+/// Takes back dead workers' leases once a second, as every worker on the database does: a
+/// farm whose workers all join through this server has no one else to do it. (The farm
+/// elects one reaper at a time, so this costs nothing when others reap too.)
+pub(crate) async fn reap(app: Arc<App>, shutdown: CancellationToken) {
+    let Some(farm) = app.farm.clone() else { return };
+    while !shutdown.is_cancelled() {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        if let Err(e) = farm.reap(now).await {
+            tracing::warn!(error = %e, "cannot take back expired farm leases; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// A worker's preview as `/v1/events` sends previews (the shape a local run's have).
 fn preview_event(p: &StoredPreview) -> serde_json::Value {
     use base64::Engine as _;

@@ -23,6 +23,10 @@ pub enum Role {
     Billing,
     /// Everything: also the queue (pause, resume, priorities) and the tenant's API keys.
     Admin,
+    /// A render-farm worker that joins through the server: the worker protocol only, for
+    /// every tenant's farm tasks, and nothing of any tenant's API. Made by the server's
+    /// operator only (`serve --create-key farm --role worker`), never through `/v1/keys`.
+    Worker,
 }
 
 /// One thing a key may be allowed to do.
@@ -40,10 +44,12 @@ pub enum Permission {
     Billing,
     /// Make, list and revoke API keys; see the server machine (`doctor`).
     Admin,
+    /// Claim, run and report farm tasks (the worker protocol).
+    Work,
 }
 
 impl Role {
-    const ALL: [Role; 5] = [Role::Viewer, Role::Runner, Role::Editor, Role::Billing, Role::Admin];
+    const ALL: [Role; 6] = [Role::Viewer, Role::Runner, Role::Editor, Role::Billing, Role::Admin, Role::Worker];
 
     fn name(self) -> &'static str {
         match self {
@@ -52,6 +58,7 @@ impl Role {
             Role::Editor => "editor",
             Role::Billing => "billing",
             Role::Admin => "admin",
+            Role::Worker => "worker",
         }
     }
 
@@ -60,8 +67,9 @@ impl Role {
         use Permission as P;
         matches!(
             (self, p),
-            (Role::Admin, _)
-                | (_, P::Read)
+            (Role::Worker, P::Work)
+                | (Role::Admin, P::Read | P::Run | P::Edit | P::Queue | P::Billing | P::Admin)
+                | (Role::Viewer | Role::Runner | Role::Editor | Role::Billing, P::Read)
                 | (Role::Runner | Role::Editor, P::Run)
                 | (Role::Editor, P::Edit)
                 | (Role::Billing, P::Billing)
@@ -81,7 +89,7 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.name() == text)
-            .ok_or_else(|| format!("no role {text:?}; the roles are viewer, runner, editor, billing and admin"))
+            .ok_or_else(|| format!("no role {text:?}; the roles are viewer, runner, editor, billing, admin and worker"))
     }
 }
 
@@ -181,21 +189,21 @@ mod tests {
         use Permission as P;
         for role in Role::ALL {
             assert_eq!(role.to_string().parse::<Role>(), Ok(role));
-            assert!(role.may(P::Read), "{role} reads");
         }
         let table = [
-            (Role::Viewer, [false, false, false, false, false]),
-            (Role::Runner, [true, false, false, false, false]),
-            (Role::Editor, [true, true, false, false, false]),
-            (Role::Billing, [false, false, false, true, false]),
-            (Role::Admin, [true, true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false, false, false]),
+            (Role::Runner, [true, true, false, false, false, false, false]),
+            (Role::Editor, [true, true, true, false, false, false, false]),
+            (Role::Billing, [true, false, false, false, true, false, false]),
+            (Role::Admin, [true, true, true, true, true, true, false]),
+            (Role::Worker, [false, false, false, false, false, false, true]),
         ];
         for (role, allowed) in table {
-            let asked = [P::Run, P::Edit, P::Queue, P::Billing, P::Admin];
+            let asked = [P::Read, P::Run, P::Edit, P::Queue, P::Billing, P::Admin, P::Work];
             for (p, want) in asked.into_iter().zip(allowed) {
                 assert_eq!(role.may(p), want, "{role} {p:?}");
             }
         }
-        assert!("root".parse::<Role>().unwrap_err().contains("viewer, runner, editor, billing and admin"));
+        assert!("root".parse::<Role>().unwrap_err().contains("viewer, runner, editor, billing, admin and worker"));
     }
 }

@@ -202,12 +202,18 @@ impl Server {
             ),
             (true, None) => return Err(ServerError::Invalid("a farm front door needs --database postgres://…".into())),
         };
-        let artifacts = match &opts.artifacts {
-            Some(address) => Some(
+        // A farm's front door always keeps a store: what workers that join through it write
+        // comes back here (in the data folder, unless --artifacts names a shared one).
+        let artifacts = match (&opts.artifacts, &farm) {
+            (Some(address), _) => Some(
                 switchyard_session::farm::Artifacts::open(address)
                     .map_err(|e| ServerError::Invalid(format!("--artifacts: {e}")))?,
             ),
-            None => None,
+            (None, Some(_)) => Some(
+                switchyard_session::farm::Artifacts::open(&data.join("farm").join("artifacts").to_string_lossy())
+                    .map_err(|e| ServerError::Invalid(format!("the farm's artifact store: {e}")))?,
+            ),
+            (None, None) => None,
         };
         let app = Arc::new(App {
             submitter: store::Submitter::start(store.clone()),
@@ -259,6 +265,7 @@ impl Server {
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
         if self.app.farm.is_some() {
             tokio::spawn(farm::relay(Arc::clone(&self.app), shutdown.clone()));
+            tokio::spawn(farm::reap(Arc::clone(&self.app), shutdown.clone()));
         }
         if let Some(listener) = self.metrics {
             let router = api::metrics_router(Arc::clone(&self.app));

@@ -14,6 +14,10 @@ pub(crate) struct Metrics {
     pub rate_limited: AtomicU64,
     pub credits_charged: AtomicU64,
     pub ws_clients: AtomicU64,
+    /// Frames sent to workers that join through the server.
+    pub farm_inputs_sent: AtomicU64,
+    /// Files workers sent back (not counting those the server had by hash).
+    pub farm_blobs_received: AtomicU64,
     /// Runs ended, by final state.
     ended: Mutex<BTreeMap<String, u64>>,
     /// Node wall time by node type: count and seconds.
@@ -59,6 +63,18 @@ impl Metrics {
             "switchyard_credits_charged_total",
             "Credits charged by finished runs.",
             self.credits_charged.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "switchyard_farm_inputs_sent_total",
+            "Frames sent to remote farm workers (a worker fetches a frame it lacks by hash only).",
+            self.farm_inputs_sent.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "switchyard_farm_blobs_received_total",
+            "Files remote farm workers sent (content the server already had is not sent).",
+            self.farm_blobs_received.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

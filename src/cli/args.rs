@@ -95,8 +95,14 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     /// The farm's PostgreSQL database (default: $SWITCHYARD_FARM_DATABASE).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
     pub database: Option<String>,
+    /// Join through the farm's server instead, for a machine that may not reach the
+    /// database: its URL, with a worker key in $SWITCHYARD_TOKEN (made on the server with
+    /// `serve --create-key farm --role worker`). Frames come from the server by hash, and
+    /// what tasks write goes back to it.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
     /// This worker's id in the farm (default: HOST-PID).
     #[arg(long)]
     pub id: Option<String>,
@@ -130,8 +136,11 @@ pub struct WorkerArgs {
 #[derive(Args, Debug, Clone)]
 pub struct WorkerTaskArgs {
     /// The farm's PostgreSQL database.
-    #[arg(long, value_name = "URL")]
-    pub database: String,
+    #[arg(long, value_name = "URL", required_unless_present = "server")]
+    pub database: Option<String>,
+    /// Or the farm's server (the worker key in $SWITCHYARD_TOKEN).
+    #[arg(long, value_name = "URL", conflicts_with = "database")]
+    pub server: Option<String>,
     /// The task.
     #[arg(long)]
     pub task: i64,

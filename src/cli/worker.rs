@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use switchyard_engine::capability::DeviceType;
-use switchyard_session::farm::{Artifacts, Farm, Isolation, Worker, WorkerOptions, run_child, work};
+use switchyard_session::farm::{Artifacts, Farm, Isolation, Link, Remote, Worker, WorkerOptions, run_child, work};
 use switchyard_session::run::ExecOptions;
 use switchyard_session::settings::Config;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +17,13 @@ use super::args::{WorkerArgs, WorkerTaskArgs};
 const BRANDS: [(u32, &str); 4] = [(0x10de, "nvidia"), (0x1002, "amd"), (0x8086, "intel"), (0x106b, "apple")];
 
 pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &Config) -> Result<Exit> {
-    let Some(url) = super::farm::database_url(args.database.clone()) else { return Ok(Exit::Invalid) };
+    let url = match &args.server {
+        Some(server) => server.clone(),
+        None => match super::farm::database_url(args.database.clone()) {
+            Some(url) => url,
+            None => return Ok(Exit::Invalid),
+        },
+    };
     let cache_dir = args.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join("switchyard")));
     let onnx = config.onnx_settings();
     let probe =
@@ -48,18 +54,16 @@ pub fn worker(args: WorkerArgs, registry: switchyard_engine::Registry, config: &
         catalog: Arc::new(switchyard_session::catalog::Catalog::builtin()),
         onnx,
         isolate: match args.isolate {
-            true => Some(Isolation {
-                exe: std::env::current_exe()?,
-                database: url.clone(),
-                artifacts: args.artifacts.clone(),
-            }),
+            true => {
+                Some(Isolation { exe: std::env::current_exe()?, farm: url.clone(), artifacts: args.artifacts.clone() })
+            }
             false => None,
         },
         artifacts: args.artifacts.as_deref().map(Artifacts::open).transpose()?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let farm = Farm::connect(&url, 4).await.context("cannot open the farm's database")?;
+        let farm = connect(args.server.is_some(), &url, opts.exec.cache.dir.as_deref(), 4).await?;
         let stop = CancellationToken::new();
         let on_signal = stop.clone();
         tokio::spawn(async move {
@@ -96,9 +100,29 @@ pub fn worker_task(args: WorkerTaskArgs, registry: switchyard_engine::Registry, 
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let farm = Farm::connect(&args.database, 2).await.context("cannot open the farm's database")?;
+        let (remote, url) = match (&args.server, &args.database) {
+            (Some(server), _) => (true, server.clone()),
+            (None, Some(database)) => (false, database.clone()),
+            (None, None) => anyhow::bail!("worker-task needs --database or --server"),
+        };
+        let farm = connect(remote, &url, args.cache_dir.as_deref(), 2).await?;
         let outcome = run_child(&farm, &registry, &opts, args.task, &args.token).await?;
         println!("{}", serde_json::to_string(&outcome)?);
         Ok(Exit::Ok)
     })
+}
+
+/// The farm at `url`: its server (with the worker key from `SWITCHYARD_TOKEN`, keeping
+/// fetched frames under the cache folder), or its database.
+async fn connect(remote: bool, url: &str, cache_dir: Option<&std::path::Path>, connections: u32) -> Result<Link> {
+    if !remote {
+        let farm = Farm::connect(url, connections).await.context("cannot open the farm's database")?;
+        return Ok(Link::Database(farm));
+    }
+    let token = std::env::var("SWITCHYARD_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("no worker key: set SWITCHYARD_TOKEN to a key made with `serve --create-key farm --role worker`")?;
+    let dir = cache_dir.map_or_else(|| std::env::temp_dir().join("switchyard"), std::path::Path::to_path_buf);
+    Ok(Link::Server(Arc::new(Remote::new(url, &token, &dir))))
 }

@@ -54,6 +54,12 @@ fn plain_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// A file's name under a run's output folder: plain names joined by `/` (subfolders), at
+/// most 16 deep.
+pub(crate) fn plain_path(name: &str) -> bool {
+    name.len() <= 1024 && name.split('/').count() <= 16 && name.split('/').all(plain_name)
+}
+
 /// Parses a farm run's request and checks what needs no store: 1 to 100,000 files, each
 /// a plain upload name, and `chunk` and `max_attempts` in range.
 pub fn check_farm_submit(body: &[u8]) -> Result<FarmSubmitRequest, ApiError> {
@@ -247,8 +253,8 @@ pub(crate) async fn files(
 ) -> Result<Json<FarmFileList>, ApiError> {
     let farm = farm(&app)?;
     let run = owned(farm, &caller, &id).await?;
-    if app.artifacts.is_some() {
-        let kept = farm.outputs(&id).await.map_err(failed)?;
+    let kept = farm.outputs(&id).await.map_err(failed)?;
+    if !kept.is_empty() {
         let files = kept
             .into_iter()
             .take(LISTED_MAX)
@@ -284,12 +290,11 @@ pub(crate) async fn download(
     let farm = farm(&app)?;
     let run = owned(farm, &caller, &id).await?;
     let missing = || ApiError::not_found(format!("run {id} wrote no {name:?}"));
-    if !plain_name(&name) {
+    if !plain_path(&name) {
         return Err(missing());
     }
-    if let Some(store) = &app.artifacts {
-        let kept = farm.outputs(&id).await.map_err(failed)?;
-        let output = kept.into_iter().find(|o| o.name == name).ok_or_else(missing)?;
+    let kept = farm.outputs(&id).await.map_err(failed)?;
+    if let (Some(output), Some(store)) = (kept.iter().find(|o| o.name == name), &app.artifacts) {
         let bytes = store.get(&output.hash).await.map_err(failed)?.ok_or_else(missing)?;
         let media = crate::outputs::media_type(&name);
         let content_type = HeaderValue::from_str(media).unwrap_or(HeaderValue::from_static("application/octet-stream"));

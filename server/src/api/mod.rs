@@ -7,6 +7,7 @@ mod credits;
 mod doctor;
 mod events;
 mod farm;
+mod farm_work;
 mod files;
 mod keys;
 mod openapi;
@@ -244,7 +245,13 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
             body(get(farm::files)),
         ),
         (
-            Doc::new("get", "/farm/runs/{id}/files/{name}", "Download a file a farm run wrote").errors(&[404]),
+            Doc::new(
+                "get",
+                "/farm/runs/{id}/files/{name}",
+                "Download a file a farm run wrote (NAME may hold subfolders)",
+            )
+            .rest_of_path()
+            .errors(&[404]),
             body(get(farm::download)),
         ),
         (
@@ -269,9 +276,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let spec = Arc::new(openapi::document(&docs));
     let mut v1 = Router::new();
     for (doc, route) in table {
-        v1 = v1.route(doc.path, route);
+        v1 = v1.route(&doc.route_path(), route);
     }
     // The document itself needs no key.
+    let v1 = v1.merge(farm_work::routes());
     let v1 = v1.route("/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }));
     Router::new()
         .nest("/v1", v1)
@@ -388,6 +396,17 @@ where
         };
         let token = bearer(&parts.headers).ok_or_else(unauthorized)?;
         let caller = crate::keys::authenticate(&app.store, token).await?.ok_or_else(unauthorized)?;
+        // A worker key speaks the worker protocol only; the operator's workers are not rate
+        // limited as tenants are (a farm's claims and renewals come by the thousand).
+        if caller.role == crate::keys::Role::Worker {
+            return match farm_work::is_work_path(parts.uri.path()) {
+                true => Ok(caller),
+                false => {
+                    Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "a worker key may only work farm tasks")
+                        .help("use a tenant's key for the tenant API"))
+                }
+            };
+        }
         if let Err(wait) = app.limits.check(&caller.key_id, &caller.tenant) {
             app.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;

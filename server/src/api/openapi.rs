@@ -20,6 +20,8 @@ pub(crate) struct Doc {
     /// Error statuses it may answer, besides 401 and 429 (every route has those).
     errors: &'static [u16],
     query: &'static [(&'static str, &'static str)],
+    /// The last path parameter takes the rest of the path (`a/b.png`).
+    rest: bool,
 }
 
 #[derive(Clone)]
@@ -44,7 +46,21 @@ fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
 
 impl Doc {
     pub(crate) fn new(method: &'static str, path: &'static str, summary: &'static str) -> Self {
-        Self { method, path, summary, body: None, reply: (200, Reply::File), errors: &[], query: &[] }
+        Self { method, path, summary, body: None, reply: (200, Reply::File), errors: &[], query: &[], rest: false }
+    }
+
+    /// The last path parameter takes the rest of the path, slashes and all.
+    pub(crate) fn rest_of_path(mut self) -> Self {
+        self.rest = true;
+        self
+    }
+
+    /// The path in axum's syntax: a rest-of-path parameter is `{*name}` there.
+    pub(crate) fn route_path(&self) -> String {
+        match (self.rest, self.path.rfind('{')) {
+            (true, Some(at)) => format!("{}{{*{}", &self.path[..at], &self.path[at + 1..]),
+            _ => self.path.to_string(),
+        }
     }
 
     pub(crate) fn body<T: JsonSchema>(mut self) -> Self {

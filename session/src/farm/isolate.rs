@@ -9,10 +9,11 @@ use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
 use switchyard_engine::Registry;
-use switchyard_farm::{Farm, Lease, Outcome};
+use switchyard_farm::{Lease, Outcome};
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
+use super::link::Link;
 use super::worker::{Ran, WorkerOptions, run_leased};
 
 /// The most a child may print, in bytes (one line of JSON is expected).
@@ -37,8 +38,9 @@ pub enum TaskOutcome {
 pub struct Isolation {
     /// This program.
     pub exe: PathBuf,
-    /// The farm's database, for the child.
-    pub database: String,
+    /// The farm, for the child: its database's URL, or its server's (`http…`; the child
+    /// reads the worker key from `SWITCHYARD_TOKEN`, as its parent did).
+    pub farm: String,
     /// The artifact store's address, for the child.
     pub artifacts: Option<String>,
 }
@@ -47,7 +49,9 @@ pub struct Isolation {
 /// lease was lost) the child is killed.
 pub(super) async fn in_child(iso: &Isolation, opts: &WorkerOptions, lease: &Lease, cancel: &CancellationToken) -> Ran {
     let mut cmd = tokio::process::Command::new(&iso.exe);
-    cmd.args(["worker-task", "--database", &iso.database, "--task", &lease.task.to_string(), "--token", &lease.token]);
+    let via =
+        if iso.farm.starts_with("http://") || iso.farm.starts_with("https://") { "--server" } else { "--database" };
+    cmd.args(["worker-task", via, &iso.farm, "--task", &lease.task.to_string(), "--token", &lease.token]);
     if let Some(dir) = &opts.exec.cache.dir {
         cmd.arg("--cache-dir").arg(dir);
     }
@@ -107,7 +111,7 @@ fn outcome_of_child(
 /// The child's side (`switchyard worker-task`): runs the task that `token` leases, if it is
 /// still held, and says how it ended. The parent renews the lease and reports.
 pub async fn run_child(
-    farm: &Farm,
+    farm: &Link,
     registry: &Registry,
     opts: &WorkerOptions,
     task: i64,

@@ -2,22 +2,27 @@
 //! farm run's items rebuilt from its stored row (validated as `switchyard run --batch` does),
 //! and the worker loop (`worker.rs`).
 
+mod front;
 mod isolate;
+mod link;
 mod quote;
 mod submit;
 mod worker;
 
 use std::path::{Path, PathBuf};
 
+pub use front::{spend_step, task_input, task_view};
 pub use isolate::{Isolation, TaskOutcome, run_child};
+pub use link::{Link, Remote};
 pub use quote::{Payer, check_compatible, check_payer, quote, requires_of};
 pub use submit::{FRAMES_MAX, Queued, Submission, submit};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::{Diagnostic, Diagnostics, InputRoots, PathRoots, Registry};
 pub use switchyard_farm::{
-    ArtifactError, Artifacts, BLOCK_AFTER, Blocked, Farm, FarmError, FarmEvent, FarmRun, Lease, NewTask, Outcome,
-    Output, PreviewNote, Requires, RunBilling, RunSummary, Split, StoredPreview, TaskEvent, TaskRow, Worker, WorkerRow,
-    split,
+    ArtifactError, Artifacts, BLOCK_AFTER, Blocked, ClaimRequest, CompleteRequest, Farm, FarmError, FarmEvent, FarmRun,
+    Known, Lease, Leases, LostRequest, NewTask, Outcome, Output, PreviewNote, PreviewRequest, RenewRequest, Renewed,
+    Requires, RunBilling, RunSummary, SpendRequest, SpendStep, Spent, Split, StoredPreview, TaskEvent, TaskIds,
+    TaskItem, TaskRef, TaskRow, TaskView, Worker, WorkerRef, WorkerRow, split,
 };
 pub use worker::{Ran, WorkerOptions, WorkerStats, run_leased, work};
 

@@ -13,12 +13,13 @@ use switchyard_billing::{Billing, RunBudget, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{EventSink, InputRoots, NodeStatus, Registry, RunStatus};
-use switchyard_farm::{Farm, FarmError, FarmRun, Lease, Outcome, Output, Worker};
+use switchyard_farm::{FarmError, FarmRun, Lease, Outcome, Output, Worker};
 use switchyard_ledger::HoldId;
 use switchyard_nodes::onnx::OnnxSettings;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::link::{Link, Prepared};
 use crate::placement::PlacementOptions;
 use crate::run::ExecOptions;
 
@@ -60,7 +61,7 @@ pub struct WorkerStats {
 
 /// Works until `stop`: then it claims nothing more and lets the tasks it holds finish.
 pub async fn work(
-    farm: &Farm,
+    farm: &Link,
     registry: Arc<Registry>,
     opts: &WorkerOptions,
     stop: CancellationToken,
@@ -131,7 +132,7 @@ type Held = Arc<std::sync::Mutex<std::collections::HashMap<i64, CancellationToke
 
 /// Stops the execution of every held task whose lease is gone (a cancelled run, say), so a
 /// cancel reaches running tasks within one turn of the loop, not at the next renewal.
-async fn stop_lost(farm: &Farm, worker: &str, held: &Held) {
+async fn stop_lost(farm: &Link, worker: &str, held: &Held) {
     let ids: Vec<i64> = held.lock().map(|h| h.keys().copied().collect()).unwrap_or_default();
     let Ok(lost) = farm.lost_leases(worker, &ids).await else { return };
     if let Ok(h) = held.lock() {
@@ -151,12 +152,12 @@ const DB_RETRY_MS: u64 = 500;
 
 /// One round of the loop's database work: with `chores`, the heartbeat and the reaping of
 /// dead workers' leases; then a claim of up to `free` tasks.
-async fn claim_round(farm: &Farm, opts: &WorkerOptions, free: u32, chores: bool) -> Result<Vec<Lease>, FarmError> {
+async fn claim_round(farm: &Link, opts: &WorkerOptions, free: u32, chores: bool) -> Result<Vec<Lease>, FarmError> {
     if chores {
         if !farm.heartbeat(&opts.worker.id).await? {
             farm.register(&opts.worker).await?;
         }
-        farm.reap(now_ms()).await?;
+        farm.reap().await?;
     }
     if free == 0 {
         return Ok(Vec::new());
@@ -170,7 +171,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Runs one leased task to its end, renewing the lease meanwhile, and reports how it ended.
 async fn run_task(
-    farm: &Farm,
+    farm: &Link,
     registry: &Registry,
     opts: &WorkerOptions,
     lease: Lease,
@@ -215,60 +216,73 @@ impl From<Outcome> for Ran {
 }
 
 /// Runs a leased task's items here (their run read from the farm, paid nodes billed to the
-/// task's reservation, previews announced, written files put in the artifact store) and
-/// says how they ended. Renewing the lease is the caller's.
+/// task's reservation, previews announced, written files kept by content) and says how they
+/// ended. Renewing the lease is the caller's.
 pub async fn run_leased(
-    farm: &Farm,
+    link: &Link,
     registry: &Registry,
     opts: &WorkerOptions,
     lease: &Lease,
     cancel: &CancellationToken,
 ) -> Ran {
-    let run = match farm.run(&lease.run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => return Outcome::Failed(format!("run {} is not stored", lease.run_id)).into(),
-        Err(e) => return Outcome::Interrupted(format!("cannot read the run: {e}")).into(),
+    let Prepared { run, from, to } = match link.prepare(lease).await {
+        Ok(prepared) => prepared,
+        Err(outcome) => return outcome.into(),
     };
-    let (from, to) = (lease.item_from.max(0) as usize, lease.item_to.max(0) as usize);
-    let mut items = match super::items_of(registry, &run, from, to, &opts.inputs) {
+    let ran = run_items(link, registry, opts, lease, &run, (from, to), cancel).await;
+    link.finish(&run).await;
+    ran
+}
+
+async fn run_items(
+    link: &Link,
+    registry: &Registry,
+    opts: &WorkerOptions,
+    lease: &Lease,
+    run: &FarmRun,
+    (from, to): (usize, usize),
+    cancel: &CancellationToken,
+) -> Ran {
+    let mut items = match super::items_of(registry, run, from, to, &opts.inputs) {
         Ok(items) => items,
         Err(d) => return Outcome::Failed(d.0.first().map_or_else(|| "invalid".into(), |e| e.message.clone())).into(),
     };
-    if let Err(why) = bill(&mut items, &run, lease, farm, opts) {
+    if let Err(why) = bill(&mut items, run, lease, link, opts) {
         return Outcome::Failed(why).into();
     }
     let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
     let (events, received) = tokio::sync::mpsc::channel(PREVIEW_QUEUE);
-    let forward = tokio::spawn(forward_previews(farm.clone(), lease.run_id.clone(), received));
+    let forward = tokio::spawn(forward_previews(link.clone(), lease.clone(), received));
     let _forwarding = AbortOnDrop(forward);
     let sink = EventSink::channel(events).with_previews(gated_previewer());
     let ran = crate::run::execute(items, true, &opts.exec, sink, cancel, None).await;
     let outcome = outcome_of(&ran.reports);
-    match (&outcome, &opts.artifacts) {
-        (Outcome::Done, Some(store)) => match keep(store, &run.out_dir, &names, &ran.reports).await {
-            Ok(outputs) => Ran { outcome, outputs },
-            // The store is away: the work is redone later rather than recorded without its files.
-            Err(e) => Outcome::Interrupted(format!("cannot keep the task's files: {e}")).into(),
-        },
-        _ => outcome.into(),
+    if outcome != Outcome::Done {
+        return outcome.into();
+    }
+    match keep(link, opts.artifacts.as_ref(), &run.out_dir, &names, &ran.reports).await {
+        Ok(outputs) => Ran { outcome, outputs },
+        // The store is away: the work is redone later rather than recorded without its files.
+        Err(e) => Outcome::Interrupted(format!("cannot keep the task's files: {e}")).into(),
     }
 }
 
-/// Puts every file the items wrote into the artifact store, named by their path under the
-/// run's output folder.
+/// Keeps every file the items wrote by its content (in the artifact store, or on the farm's
+/// server), named by its path under the run's output folder.
 async fn keep(
-    store: &switchyard_farm::Artifacts,
+    link: &Link,
+    store: Option<&switchyard_farm::Artifacts>,
     out_dir: &str,
     names: &[String],
     reports: &[switchyard_engine::RunReport],
-) -> Result<Vec<Output>, switchyard_farm::ArtifactError> {
+) -> Result<Vec<Output>, String> {
     let out = std::path::Path::new(out_dir);
     let mut outputs = Vec::new();
     for (report, item) in reports.iter().zip(names) {
         for file in report.nodes.iter().flat_map(|n| &n.files) {
             let path = if file.is_absolute() { file.clone() } else { out.join(file) };
             let name = path.strip_prefix(out).unwrap_or(&path).to_string_lossy().into_owned();
-            let (hash, bytes) = store.put_file(&path).await?;
+            let Some((hash, bytes)) = link.keep(store, &path).await? else { continue };
             outputs.push(Output { name, item: Some(item.clone()), hash, bytes: bytes as i64 });
         }
     }
@@ -278,7 +292,7 @@ async fn keep(
 /// Reports how a task ended, trying again while the database is away, for as long as a
 /// lease lasts: after that the lease is gone anyway, and the report would be refused.
 async fn report(
-    farm: &Farm,
+    farm: &Link,
     lease: &Lease,
     outcome: &Outcome,
     outputs: &[Output],
@@ -296,9 +310,14 @@ async fn report(
     }
 }
 
-/// Whether the farm's database (its own statements or the ledger's) did not answer.
+/// Whether the farm's database (its own statements or the ledger's), or its server, did not
+/// answer.
 fn database_away(e: &FarmError) -> bool {
-    matches!(e, FarmError::Database(_) | FarmError::Ledger(switchyard_ledger::LedgerError::Database(_)))
+    use switchyard_ledger::LedgerError as L;
+    matches!(
+        e,
+        FarmError::Database(_) | FarmError::Unreachable(_) | FarmError::Ledger(L::Database(_) | L::Unreachable(_))
+    )
 }
 
 /// Places a billed run's paid nodes as its quote did (its policy, prices as of its quote)
@@ -309,7 +328,7 @@ fn bill(
     items: &mut [BatchItem],
     run: &FarmRun,
     lease: &Lease,
-    farm: &Farm,
+    link: &Link,
     opts: &WorkerOptions,
 ) -> Result<(), String> {
     let (Some(payer), Some(hold)) = (&run.billing, &lease.hold) else { return Ok(()) };
@@ -321,7 +340,7 @@ fn bill(
     let plans = crate::plan::place_items(items, &opts.catalog, &placement, &opts.onnx, true)
         .map_err(|e| format!("cannot place the task's paid nodes: {e}"))?;
     let billing = Arc::new(Billing {
-        ledger: farm.ledger().clone(),
+        ledger: link.spender(lease),
         catalog: Arc::clone(&opts.catalog),
         account: payer.account.clone(),
         member: payer.member.clone(),
@@ -338,7 +357,7 @@ fn bill(
 /// Runs `work` while renewing the lease; `None` when the lease was lost (`cancel` is then
 /// cancelled, and `work` must stop), else how the work ended.
 async fn supervise(
-    farm: &Farm,
+    farm: &Link,
     opts: &WorkerOptions,
     lease: &Lease,
     work: impl std::future::Future<Output = Ran>,
@@ -414,8 +433,8 @@ fn gated_previewer() -> switchyard_engine::Previewer {
 /// Stores each preview of a task's frames as its run's latest (the farm announces it), until
 /// the task's events end. A preview that cannot be stored is dropped: previews are live only.
 async fn forward_previews(
-    farm: Farm,
-    run: String,
+    link: Link,
+    lease: Lease,
     mut received: tokio::sync::mpsc::Receiver<switchyard_engine::Event>,
 ) {
     while let Some(event) = received.recv().await {
@@ -432,7 +451,7 @@ async fn forward_previews(
             source_height: i32::try_from(picture.source_size[1]).unwrap_or(i32::MAX),
             png,
         };
-        if let Err(e) = farm.put_preview(&run, &preview).await {
+        if let Err(e) = link.put_preview(&lease, &preview).await {
             tracing::debug!(error = %e, "a preview was dropped");
         }
     }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod farm;
+mod farm_remote;
 mod lanes;
 pub(crate) mod support;
 
