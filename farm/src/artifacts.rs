@@ -107,10 +107,35 @@ impl Artifacts {
         }
     }
 
+    /// The cache entry under `key` (a cache key's hex), or `None`.
+    pub async fn get_cache(&self, key: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
+        if !is_hash(key) {
+            return Ok(None);
+        }
+        match self.store.get(&cache_key_of(key)).await {
+            Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keeps a cache entry under `key` (a cache key's hex): an output cache's shared tier.
+    pub async fn put_cache(&self, key: &str, bytes: Vec<u8>) -> Result<(), ArtifactError> {
+        if !is_hash(key) {
+            return Err(ArtifactError::Address(format!("{key:?} is not a cache key")));
+        }
+        self.store.put(&cache_key_of(key), PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
     /// Where it is, for logs.
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
+
+fn cache_key_of(key: &str) -> Key {
+    Key::from(format!("cache/{}/{key}", &key[..2.min(key.len())]))
 }
 
 /// A lowercase hex BLAKE3 hash.

@@ -92,9 +92,12 @@ pub fn catalog(data: &[u8]) {
 
 /// What a client sends the server: header lines (`name: value`) and a body. The
 /// authorization, range and idempotency headers go through the server's own parsers, and
-/// the body through the parses and checks of a run's and a farm run's submission.
+/// the body through the parses and checks of a run's and a farm run's submission and of
+/// each call of the farm's worker protocol.
 pub fn server_request(data: &[u8]) {
-    use switchyard_server::untrusted::{bearer, byte_range, check_farm_submit, check_submit, split_token};
+    use switchyard_server::untrusted::{
+        bearer, byte_range, check_farm_submit, check_submit, check_work_body, split_token,
+    };
     let (head, body) = split(data);
     let mut headers = reqwest::header::HeaderMap::new();
     for line in String::from_utf8_lossy(head).lines() {
@@ -117,4 +120,7 @@ pub fn server_request(data: &[u8]) {
     }
     let _ = check_submit(body);
     let _ = check_farm_submit(body);
+    for call in ["register", "claim", "heartbeat", "renew", "lost", "complete", "task", "preview", "spend"] {
+        let _ = check_work_body(call, body);
+    }
 }

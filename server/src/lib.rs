@@ -38,7 +38,7 @@ pub use api::documented_routes;
 
 /// The parsers of untrusted request parts (bodies, headers), for the fuzz targets.
 pub mod untrusted {
-    pub use crate::api::{ApiError, bearer, check_farm_submit, check_submit};
+    pub use crate::api::{ApiError, bearer, check_farm_submit, check_submit, check_work_body};
     pub use crate::keys::split_token;
     pub use crate::outputs::{Wanted, byte_range};
 }

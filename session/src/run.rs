@@ -42,7 +42,13 @@ impl ExecOptions {
             node_timeout_ms: 600_000,
             fail_fast: false,
             jobs: 1,
-            cache: CacheOptions { memory_mb: 256, no_disk: cache_dir.is_none(), dir: cache_dir, max_mb: 4096 },
+            cache: CacheOptions {
+                memory_mb: 256,
+                no_disk: cache_dir.is_none(),
+                dir: cache_dir,
+                max_mb: 4096,
+                shared: None,
+            },
         }
     }
 }
@@ -58,6 +64,19 @@ pub struct CacheOptions {
     pub dir: Option<PathBuf>,
     /// The disk cache's size cap, in MiB.
     pub max_mb: u64,
+    /// Where costly entries (cloud calls, inference) are also kept for other machines: a
+    /// farm's artifact store, directly or through its server.
+    pub shared: Option<SharedTier>,
+}
+
+/// A cache's shared tier.
+#[derive(Clone)]
+pub struct SharedTier(pub Arc<dyn switchyard_engine::cache::SharedStore>);
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedTier")
+    }
 }
 
 /// What a run did: a report per item (in item order) and the cache's use.
@@ -108,8 +127,17 @@ fn config(opts: &ExecOptions) -> ExecutorConfig {
     }
 }
 
-/// The output cache: memory, and the disk store unless turned off or unavailable.
+/// The output cache: memory, and the disk store unless turned off or unavailable, and the
+/// shared tier when there is one.
 pub fn cache(opts: &CacheOptions) -> Cache {
+    let cache = local_cache(opts);
+    match &opts.shared {
+        Some(tier) => cache.with_shared(Arc::clone(&tier.0)),
+        None => cache,
+    }
+}
+
+fn local_cache(opts: &CacheOptions) -> Cache {
     let memory_bytes = opts.memory_mb << 20;
     if opts.no_disk {
         return Cache::memory(memory_bytes);

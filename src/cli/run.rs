@@ -103,6 +103,7 @@ fn exec_options(args: &RunArgs) -> ExecOptions {
             no_disk: args.no_disk_cache,
             dir: args.cache_dir.clone(),
             max_mb: args.cache_max_mb,
+            shared: None,
         },
     }
 }

@@ -1,8 +1,10 @@
-//! The content-addressed output cache: memory first, then an optional disk store.
+//! The content-addressed output cache: memory first, then an optional disk store, then an
+//! optional shared tier for costly entries.
 
 mod codec;
 mod disk;
 mod memory;
+mod shared;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 pub use disk::DiskCache;
 pub use memory::MemoryCache;
+pub use shared::{SHARED_MAX_BYTES, SharedStore};
 
 use crate::params::ParamValue;
 use crate::value::Value;
@@ -92,6 +95,7 @@ pub struct CacheStats {
 pub struct Cache {
     memory: Mutex<MemoryCache>,
     disk: Option<DiskCache>,
+    shared: Option<Arc<dyn SharedStore>>,
     counters: Counters,
 }
 
@@ -111,7 +115,12 @@ fn bump(counter: &AtomicU64, by: u64) {
 impl Cache {
     /// A memory-only cache holding at most `budget_bytes`.
     pub fn memory(budget_bytes: usize) -> Self {
-        Self { memory: Mutex::new(MemoryCache::new(budget_bytes)), disk: None, counters: Counters::default() }
+        Self {
+            memory: Mutex::new(MemoryCache::new(budget_bytes)),
+            disk: None,
+            shared: None,
+            counters: Counters::default(),
+        }
     }
 
     /// A memory cache in front of a disk store.
@@ -119,9 +128,15 @@ impl Cache {
         Self { disk: Some(disk), ..Self::memory(budget_bytes) }
     }
 
-    /// Whether a disk store is attached (lookups may block).
+    /// Adds a shared tier behind the disk store, for costly entries.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedStore>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Whether a disk store or a shared tier is attached (lookups may block).
     pub fn has_disk(&self) -> bool {
-        self.disk.is_some()
+        self.disk.is_some() || self.shared.is_some()
     }
 
     /// Looks in memory only; never blocks on I/O.
@@ -133,9 +148,13 @@ impl Cache {
         hit
     }
 
-    /// Looks on disk, promoting a hit into memory. Blocking I/O: call from a blocking thread.
-    pub fn get_disk(&self, key: &CacheKey) -> Option<Arc<[Value]>> {
-        let found = self.disk.as_ref().and_then(|d| d.get(key));
+    /// Looks on disk, then (for a costly entry, `shared`) in the shared tier, promoting a hit
+    /// into memory (and a shared hit onto disk). Blocking I/O: call from a blocking thread.
+    pub fn get_disk(&self, key: &CacheKey, shared: bool) -> Option<Arc<[Value]>> {
+        let found = self.disk.as_ref().and_then(|d| d.get(key)).or_else(|| match shared {
+            true => self.get_shared(key),
+            false => None,
+        });
         match found {
             Some(values) => {
                 bump(&self.counters.disk_hits, 1);
@@ -161,12 +180,29 @@ impl Cache {
         bump(&self.counters.evictions, evicted);
     }
 
-    /// Stores on disk, if a store is attached. Blocking I/O: call from a blocking thread.
-    pub fn put_disk(&self, key: &CacheKey, values: &[Value]) {
+    fn get_shared(&self, key: &CacheKey) -> Option<Vec<Value>> {
+        let values = codec::decode(&self.shared.as_ref()?.get(key)?)?;
+        if let Some(d) = &self.disk {
+            let _best_effort = d.put(key, &values);
+        }
+        Some(values)
+    }
+
+    /// Stores on disk, if a store is attached, and a costly entry (`shared`) in the shared
+    /// tier too. Blocking I/O: call from a blocking thread.
+    pub fn put_disk(&self, key: &CacheKey, values: &[Value], shared: bool) {
         if let Some(d) = &self.disk
             && let Err(e) = d.put(key, values)
         {
             tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
+        }
+        let Some(store) = self.shared.as_ref().filter(|_| shared) else { return };
+        if values.iter().map(Value::byte_size).sum::<usize>() > SHARED_MAX_BYTES {
+            return;
+        }
+        let mut bytes = Vec::new();
+        if codec::encode_to(values, &mut bytes).is_ok() {
+            store.put(key, bytes);
         }
     }
 

@@ -135,6 +135,12 @@ impl NodeTask {
         }
     }
 
+    /// Whether the node's outputs are costly to make again (a cloud call, local inference):
+    /// those go to the cache's shared tier too.
+    fn costly(&self) -> bool {
+        self.node.spec().resource != crate::node::ResourceClass::Cpu
+    }
+
     async fn lookup(&self, key: CacheKey, memory_checked: bool) -> Option<Arc<[Value]>> {
         if !memory_checked && let Some(hit) = self.cache.get_memory(&key) {
             return Some(hit);
@@ -144,14 +150,15 @@ impl NodeTask {
             return None;
         }
         let cache = Arc::clone(&self.cache);
-        blocking(move || cache.get_disk(&key)).await.ok().flatten()
+        let shared = self.costly();
+        blocking(move || cache.get_disk(&key, shared)).await.ok().flatten()
     }
 
     async fn store(&self, key: CacheKey, values: &Arc<[Value]>) {
         self.cache.put_memory(key, Arc::clone(values));
         if self.cache.has_disk() {
-            let (cache, values) = (Arc::clone(&self.cache), Arc::clone(values));
-            let _best_effort = blocking(move || cache.put_disk(&key, &values)).await;
+            let (cache, values, shared) = (Arc::clone(&self.cache), Arc::clone(values), self.costly());
+            let _best_effort = blocking(move || cache.put_disk(&key, &values, shared)).await;
         }
     }
 }

@@ -24,8 +24,9 @@ use super::{ApiError, BODY_MAX_BYTES, require};
 use crate::App;
 use crate::keys::{Caller, Permission};
 use switchyard_session::farm::{
-    ClaimRequest, CompleteRequest, Farm, FarmError, Lease, Leases, LostRequest, PreviewRequest, RenewRequest, Renewed,
-    SpendRequest, StoredPreview, TaskIds, TaskRef, Worker, WorkerRef, spend_step, task_input, task_view,
+    ArtifactError, ClaimRequest, CompleteRequest, Farm, FarmError, Lease, Leases, LostRequest, PreviewRequest,
+    RenewRequest, Renewed, SpendRequest, StoredPreview, TaskIds, TaskRef, Worker, WorkerRef, spend_step, task_input,
+    task_view,
 };
 
 /// Where the protocol lives, under `/v1`.
@@ -57,6 +58,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/farm/work/input", axum::routing::get(input))
         .route("/farm/work/preview", json(post(preview)))
         .route("/farm/work/spend", json(post(spend)))
+        .route(
+            "/farm/work/cache/{key}",
+            axum::routing::get(get_cache).put(put_cache).layer(RequestBodyLimitLayer::new(BLOB_MAX_BYTES)),
+        )
         .route(
             "/farm/work/blobs/{hash}",
             put(put_blob).head(has_blob).layer(RequestBodyLimitLayer::new(BLOB_MAX_BYTES)),
@@ -113,6 +118,47 @@ fn check_worker(w: &Worker) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Parses and checks a worker protocol body for `endpoint` (`claim`, `complete`, …) as its
+/// handler does before touching the farm: the fuzz target's entry.
+pub fn check_work_body(endpoint: &str, body: &[u8]) -> Result<(), ApiError> {
+    match endpoint {
+        "register" => check_worker(&parse::<Worker>(body)?),
+        "claim" => check_worker(&parse::<ClaimRequest>(body)?.worker),
+        "heartbeat" => parse::<WorkerRef>(body).map(drop),
+        "renew" => parse::<RenewRequest>(body).map(drop),
+        "lost" => check_lost(&parse::<LostRequest>(body)?),
+        "complete" => check_outputs(&parse::<CompleteRequest>(body)?),
+        "task" => parse::<TaskRef>(body).map(drop),
+        "preview" => decode_png(&parse::<PreviewRequest>(body)?).map(drop),
+        "spend" => parse::<SpendRequest>(body).map(drop),
+        _ => Err(ApiError::not_found(format!("no worker call {endpoint:?}"))),
+    }
+}
+
+fn check_lost(req: &LostRequest) -> Result<(), ApiError> {
+    match req.tasks.len() <= LOST_MAX {
+        true => Ok(()),
+        false => Err(ApiError::bad_request("bad-field", format!("name at most {LOST_MAX} tasks"))),
+    }
+}
+
+/// Each reported file's name is a plain relative path.
+fn check_outputs(req: &CompleteRequest) -> Result<(), ApiError> {
+    match req.outputs.iter().find(|o| !super::farm::plain_path(&o.name)) {
+        None => Ok(()),
+        Some(o) => {
+            Err(ApiError::bad_request("bad-output", format!("output {:?} is not a plain relative name", o.name)))
+        }
+    }
+}
+
+fn decode_png(req: &PreviewRequest) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(req.png_base64.as_bytes())
+        .map_err(|e| ApiError::bad_request("bad-preview", format!("png_base64: {e}")))
+}
+
 async fn register(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     let farm = farm(&app, &caller)?;
     let worker: Worker = parse(&body)?;
@@ -148,9 +194,7 @@ async fn renew(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Resu
 async fn lost(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<TaskIds>, ApiError> {
     let farm = farm(&app, &caller)?;
     let req: LostRequest = parse(&body)?;
-    if req.tasks.len() > LOST_MAX {
-        return Err(ApiError::bad_request("bad-field", format!("name at most {LOST_MAX} tasks")));
-    }
+    check_lost(&req)?;
     Ok(Json(TaskIds { tasks: farm.lost_leases(&req.worker, &req.tasks).await.map_err(farm_error)? }))
 }
 
@@ -158,13 +202,12 @@ async fn lost(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Resul
 async fn complete(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
     let farm = farm(&app, &caller)?;
     let req: CompleteRequest = parse(&body)?;
+    check_outputs(&req)?;
     let lease = held(&farm, &req.lease).await?;
     let store = app.artifacts.as_ref().ok_or_else(no_store)?;
     for output in &req.outputs {
-        let safe = super::farm::plain_path(&output.name);
-        if !safe || !store.has(&output.hash).await.map_err(store_error)? {
-            let message =
-                format!("output {:?} is not a plain relative name or was not sent by hash first", output.name);
+        if !store.has(&output.hash).await.map_err(store_error)? {
+            let message = format!("output {:?} was not sent by hash first", output.name);
             return Err(ApiError::bad_request("bad-output", message)
                 .help("PUT each file to /v1/farm/work/blobs/HASH before reporting it"));
         }
@@ -207,13 +250,10 @@ async fn input(
 }
 
 async fn preview(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Json<Value>, ApiError> {
-    use base64::Engine as _;
     let farm = farm(&app, &caller)?;
     let req: PreviewRequest = parse(&body)?;
+    let png = decode_png(&req)?;
     let lease = held(&farm, &req.lease).await?;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(req.png_base64.as_bytes())
-        .map_err(|e| ApiError::bad_request("bad-preview", format!("png_base64: {e}")))?;
     let preview = StoredPreview {
         item: req.item,
         node: req.node,
@@ -281,4 +321,93 @@ async fn put_blob(
     store.put_bytes(&hash, body.to_vec()).await.map_err(store_error)?;
     app.metrics.farm_blobs_received.fetch_add(1, Ordering::Relaxed);
     Ok(ok())
+}
+
+/// A shared cache entry (the engine's encoding; it checks its own checksum when read).
+async fn get_cache(State(app): State<Arc<App>>, caller: Caller, Path(key): Path<String>) -> Result<Response, ApiError> {
+    farm(&app, &caller)?;
+    let store = app.artifacts.as_ref().ok_or_else(no_store)?;
+    match store.get_cache(&key).await.map_err(store_error)? {
+        Some(bytes) => Ok(bytes.into_response()),
+        None => Err(ApiError::not_found(format!("no cache entry {key}"))),
+    }
+}
+
+/// Keeps a shared cache entry for other workers.
+async fn put_cache(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    farm(&app, &caller)?;
+    let store = app.artifacts.as_ref().ok_or_else(no_store)?;
+    store.put_cache(&key, body.to_vec()).await.map_err(|e| match e {
+        ArtifactError::Address(why) => ApiError::bad_request("bad-cache-key", why),
+        e => store_error(e),
+    })?;
+    Ok(ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(id: &str) -> Value {
+        json!({ "id": id, "host": "h", "slots": 2, "memory_gb": 16.0, "gpu_brands": ["nvidia"],
+            "onnx_providers": [], "tags": ["licensed-nuke"] })
+    }
+
+    #[test]
+    fn worker_calls_are_checked_before_they_reach_the_farm() {
+        let lease = json!({ "task": 7, "token": "t" });
+        let output = |name: &str| json!({ "name": name, "item": null, "hash": "a".repeat(64), "bytes": 1 });
+        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+            ("register", worker("w1"), None),
+            ("register", worker("../etc"), Some("bad-worker")),
+            ("claim", json!({ "worker": worker("w1"), "n": 2, "lease_ms": 1000 }), None),
+            ("claim", json!({ "worker": worker("w1"), "n": 2 }), Some("bad-body")),
+            (
+                "claim",
+                json!({ "worker": { "id": "w1", "host": "h", "slots": 0, "memory_gb": 1.0, "gpu_brands": [],
+                "onnx_providers": [], "tags": [] }, "n": 1, "lease_ms": 1 }),
+                Some("bad-worker"),
+            ),
+            ("lost", json!({ "worker": "w1", "tasks": vec![1; LOST_MAX + 1] }), Some("bad-field")),
+            ("complete", json!({ "lease": lease, "outcome": "done", "outputs": [output("a/b.png")] }), None),
+            (
+                "complete",
+                json!({ "lease": lease, "outcome": "done", "outputs": [output("../b.png")] }),
+                Some("bad-output"),
+            ),
+            ("complete", json!({ "lease": lease, "outcome": { "failed": "why" }, "outputs": [] }), None),
+            ("spend", json!({ "lease": lease, "step": { "void": { "hold": "h", "key": "k" } } }), None),
+            ("spend", json!({ "lease": lease, "step": { "wallet": "someone-else" } }), Some("bad-body")),
+            (
+                "preview",
+                json!({ "lease": lease, "item": null, "node": "n", "port": "image", "width": 1, "height": 1,
+                "source_width": 1, "source_height": 1, "png_base64": "!!" }),
+                Some("bad-preview"),
+            ),
+            ("task", json!({ "task": 7, "token": "t", "extra": 1 }), Some("bad-body")),
+            ("nope", json!({}), Some("not-found")),
+        ];
+        for (call, body, want) in cases {
+            let got = check_work_body(call, body.to_string().as_bytes()).err().map(|e| e.code);
+            assert_eq!(got, want, "{call}: {body}");
+        }
+    }
+
+    #[test]
+    fn only_the_worker_protocol_paths_are_work_paths() {
+        for (path, want) in [
+            ("/farm/work/claim", true),
+            ("/v1/farm/work/claim", true),
+            ("/farm/runs", false),
+            ("/v1/runs", false),
+            ("/v1/farm/workers", false),
+        ] {
+            assert_eq!(is_work_path(path), want, "{path}");
+        }
+    }
 }

@@ -38,6 +38,7 @@ use crate::protocol::{FarmCancelReply, FarmFileList, FarmRunPage, FarmRunView, F
 use crate::{App, ServerError};
 pub(crate) use doctor::Probe;
 pub use farm::check_farm_submit;
+pub use farm_work::check_work_body;
 use openapi::Doc;
 pub use runs::check_submit;
 

@@ -119,6 +119,7 @@ pub async fn run_child(
 ) -> Result<TaskOutcome, switchyard_farm::FarmError> {
     let Some(lease) = farm.lease(task, token).await? else { return Ok(TaskOutcome::Lost) };
     let cancel = CancellationToken::new();
+    let opts = &super::worker::with_shared_cache(farm, opts);
     let ran = run_leased(farm, registry, opts, &lease, &cancel).await;
     Ok(match ran.outcome {
         Outcome::Done => TaskOutcome::Done(ran.outputs),

@@ -79,12 +79,15 @@ impl Remote {
         }
     }
 
-    /// The local path of frame `n` of the task, fetched unless a file with its hash is here.
-    async fn input(&self, lease: &TaskRef, n: usize, item: &switchyard_farm::TaskItem) -> Result<PathBuf, FarmError> {
+    /// Frame `n` of the task, fetched unless a file with its hash is here: its path under
+    /// the inputs folder, `HASH/FILE`, the same on every worker (so the frame's cache keys
+    /// are too, and workers share paid results through the farm's cache tier).
+    async fn input(&self, lease: &TaskRef, n: usize, item: &switchyard_farm::TaskItem) -> Result<String, FarmError> {
         let file = safe_file_name(&item.file);
-        let path = self.inputs.join(hash_dir(&item.hash)?).join(&file);
+        let relative = format!("{}/{file}", hash_dir(&item.hash)?);
+        let path = self.inputs.join(&relative);
         if tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() == item.bytes) {
-            return Ok(path);
+            return Ok(relative);
         }
         let query = [("task", lease.task.to_string()), ("token", lease.token.clone()), ("item", n.to_string())];
         let bytes = self
@@ -101,7 +104,17 @@ impl Remote {
         let part = dir.join(format!(".{file}.{}.part", std::process::id()));
         tokio::fs::write(&part, &bytes).await.map_err(io)?;
         tokio::fs::rename(&part, &path).await.map_err(io)?;
-        Ok(path)
+        Ok(relative)
+    }
+
+    /// The farm's shared cache entry `key`, if the server has it.
+    pub(crate) async fn get_cache(&self, key: &str, max_bytes: u64) -> Option<Vec<u8>> {
+        self.client.get_bytes(&format!("/v1/farm/work/cache/{key}"), &[], max_bytes).await.ok()
+    }
+
+    /// Keeps a cache entry on the server, for other workers; `None` when it was not kept.
+    pub(crate) async fn put_cache(&self, key: &str, bytes: Vec<u8>) -> Option<()> {
+        self.client.put_bytes(&format!("/v1/farm/work/cache/{key}"), bytes).await.ok()
     }
 
     /// Sends a file the task wrote, unless the server has its content already.
@@ -303,7 +316,7 @@ impl Link {
         let mut files = Vec::with_capacity(view.items.len());
         for (n, item) in view.items.iter().enumerate() {
             match remote.input(&at, n, item).await {
-                Ok(path) => files.push(path.to_string_lossy().into_owned()),
+                Ok(relative) => files.push(relative),
                 Err(e @ FarmError::Refused(_)) => return Err(Outcome::Failed(format!("frame {:?}: {e}", item.name))),
                 Err(e) => return Err(Outcome::Interrupted(format!("cannot fetch frame {:?}: {e}", item.name))),
             }

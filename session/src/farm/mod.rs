@@ -7,6 +7,7 @@ mod isolate;
 mod link;
 mod quote;
 mod submit;
+mod tier;
 mod worker;
 
 use std::path::{Path, PathBuf};

@@ -66,6 +66,7 @@ pub async fn work(
     opts: &WorkerOptions,
     stop: CancellationToken,
 ) -> Result<Arc<WorkerStats>, FarmError> {
+    let opts = &with_shared_cache(farm, opts);
     farm.register(&opts.worker).await?;
     let slots = Arc::new(Semaphore::new(opts.worker.slots.max(1) as usize));
     let stats = Arc::new(WorkerStats::default());
@@ -125,6 +126,15 @@ pub async fn work(
     }
     while tasks.join_next().await.is_some() {}
     Ok(stats)
+}
+
+/// `opts` with the farm's shared cache tier, unless it names its own.
+pub(crate) fn with_shared_cache(link: &Link, opts: &WorkerOptions) -> WorkerOptions {
+    let mut opts = opts.clone();
+    if opts.exec.cache.shared.is_none() {
+        opts.exec.cache.shared = super::tier::shared_tier(link, opts.artifacts.as_ref());
+    }
+    opts
 }
 
 /// The tasks this worker runs, each with the cancel of its execution.

@@ -17,6 +17,7 @@ use crate::spend::Farm as Paid;
 
 const FRAMES: usize = 40;
 const KILLS: usize = 2;
+const CHUNK: usize = 2;
 
 /// The server's keys for `tenant` with `role`, made by its operator.
 fn key_on(paid: &Paid, data: &std::path::Path, tenant: &str, role: &str) -> String {
@@ -92,17 +93,11 @@ fn workers_that_cannot_reach_the_database_work_through_the_servers_url() {
     let rt = crate::support::runtime();
     let farm = rt.block_on(Farm::connect(&url, 2)).unwrap();
     let c = Client::new(&server.url);
-    let id = rt.block_on(async {
+    let (id, submitted) = rt.block_on(async {
         let files = upload_frames(&c, &acme, FRAMES).await;
-        let workflow = json!({ "format": "switchyard.workflow", "version": 1, "name": "cut out frames",
-            "nodes": {
-                "load": { "type": "image.load", "params": { "path": files[0] } },
-                "cutout": { "type": "cloud.remove_background", "params": { "provider": "recraft:remove-background" },
-                    "inputs": { "image": "load.image" } },
-                "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "cutout.image" } }
-            } });
+        let workflow = cutout(&files[0]);
         let names: Vec<String> = (0..FRAMES).map(|i| format!("f{i:02}")).collect();
-        let body = json!({ "workflow": workflow, "files": files, "names": names, "bind": "load.path", "chunk": 2,
+        let body = json!({ "workflow": workflow, "files": files, "names": names, "bind": "load.path", "chunk": CHUNK,
             "max_attempts": 9, "account": "studio" });
         let (status, run) = c.post("/v1/farm/runs", &acme, &body).await;
         assert_eq!(status, 201, "{run}");
@@ -134,7 +129,7 @@ fn workers_that_cannot_reach_the_database_work_through_the_servers_url() {
         bad_worker["worker"]["id"] = json!("../etc");
         let (status, reply) = c.post("/v1/farm/work/claim", &worker_key, &bad_worker).await;
         assert_eq!(status, 400, "{reply}");
-        run["id"].as_str().unwrap().to_string()
+        (run["id"].as_str().unwrap().to_string(), body)
     });
 
     let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
@@ -190,21 +185,24 @@ fn workers_that_cannot_reach_the_database_work_through_the_servers_url() {
         assert!(sent >= FRAMES as u64, "every frame went out at least once: {sent}");
     });
 
-    let holds =
-        paid.cmd().args(["credits", "--ledger", &url, "--account", "acme/studio", "holds", "--all", "--json"]).output();
-    let holds: Vec<Value> = serde_json::from_slice(&holds.unwrap().stdout).unwrap();
-    let count = |kind: &str, state: &str| holds.iter().filter(|h| h["kind"] == kind && h["state"] == state).count();
-    assert_eq!(holds.iter().filter(|h| h["state"] == "pending").count(), 0, "no hold stays pending: {holds:#?}");
-    let calls = paid.mock.requests_to("recraft.remove_background").len();
-    let (posted, unknown) = (count("call", "posted"), count("call", "unknown"));
-    assert!(posted <= calls && calls <= posted + unknown, "{calls} calls; {posted} posted, {unknown} unknown");
-    let charged: std::collections::BTreeSet<(String, String)> = holds
-        .iter()
-        .filter(|h| h["kind"] == "call" && h["state"] == "posted")
-        .map(|h| (h["run_id"].as_str().unwrap_or("").into(), h["node_id"].as_str().unwrap_or("").into()))
-        .collect();
-    assert_eq!(charged.len(), posted, "no (attempt, frame, node) is charged twice");
-    assert!(posted >= FRAMES, "every frame's call is paid for");
+    // The same frames again on a machine that has never seen them: the paid results come
+    // from the farm's shared cache tier (on the server), so no call is made or charged again.
+    let (calls_before, spent_before) = (paid.mock.requests_to("recraft.remove_background").len(), spent(&paid));
+    let (_, mut fresh) = remote_worker(&paid, &server, &worker_key, "fresh", &[]);
+    rt.block_on(async {
+        let (status, again) = c.post("/v1/farm/runs", &acme, &submitted).await;
+        assert_eq!(status, 201, "{again}");
+        let again = wait_done(&c, &acme, again["id"].as_str().unwrap()).await;
+        assert_eq!(again["state"], "done", "{again}");
+    });
+    let _ = fresh.kill();
+    let _ = fresh.wait();
+    assert_eq!(paid.mock.requests_to("recraft.remove_background").len(), calls_before, "no call made again");
+    assert_eq!(spent(&paid), spent_before, "nothing charged again");
+    let (calls, posted, unknown) = check_books(&paid, FRAMES);
+    // The workers share no folder, but their paid results go to the farm's cache tier on the
+    // server as each call ends, so a killed task's retry reuses them: a kill costs at most
+    // the call it cut off.
     assert!(calls <= FRAMES + KILLS, "a kill costs at most the call it cut off: {calls} calls");
     eprintln!("{calls} calls, {posted} posted, {unknown} unknown");
 }
@@ -255,4 +253,99 @@ fn a_remote_worker_fetches_each_frame_once_and_sends_each_content_once() {
     });
     let _ = worker.kill();
     let _ = worker.wait();
+}
+
+/// Every paid call the provider saw is posted once or left unknown (cut off mid-flight), no
+/// hold stays pending, and every one of `frames` frames' calls is paid: `(calls, posted,
+/// unknown)`.
+fn check_books(paid: &Paid, frames: usize) -> (usize, usize, usize) {
+    let holds = paid
+        .cmd()
+        .args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "holds", "--all", "--json"])
+        .output();
+    let holds: Vec<Value> = serde_json::from_slice(&holds.unwrap().stdout).unwrap();
+    let count = |kind: &str, state: &str| holds.iter().filter(|h| h["kind"] == kind && h["state"] == state).count();
+    assert_eq!(holds.iter().filter(|h| h["state"] == "pending").count(), 0, "no hold stays pending: {holds:#?}");
+    let calls = paid.mock.requests_to("recraft.remove_background").len();
+    let (posted, unknown) = (count("call", "posted"), count("call", "unknown"));
+    assert!(posted <= calls && calls <= posted + unknown, "{calls} calls; {posted} posted, {unknown} unknown");
+    let charged: std::collections::BTreeSet<(String, String)> = holds
+        .iter()
+        .filter(|h| h["kind"] == "call" && h["state"] == "posted")
+        .map(|h| (h["run_id"].as_str().unwrap_or("").into(), h["node_id"].as_str().unwrap_or("").into()))
+        .collect();
+    assert_eq!(charged.len(), posted, "no (attempt, frame, node) is charged twice");
+    assert!(posted >= frames, "every frame's call is paid for");
+    (calls, posted, unknown)
+}
+
+/// The database goes away for three seconds mid-run, under the server and so under its
+/// remote workers: they wait it out (the server answers 503 meanwhile), the leases that
+/// expired are taken back, and every frame is kept and paid once.
+#[test]
+fn remote_workers_and_the_server_ride_out_a_database_outage() {
+    const N: usize = 30;
+    let paid = Paid::on_postgres();
+    let proxy = switchyard_testkit::Proxy::start(&paid.ledger());
+    let data = paid.dir.path().join("srv");
+    let acme = key_on(&paid, &data, "acme", "runner");
+    let worker_key = key_on(&paid, &data, "farm", "worker");
+    let mut grant = paid.cmd();
+    grant.args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "grant", "--plan", "pro"]);
+    assert!(grant.output().unwrap().status.success());
+    let server = serve_with(paid.cmd(), &data, &["--database", &proxy.url, "--farm"]);
+    let rt = crate::support::runtime();
+    let farm = rt.block_on(Farm::connect(&paid.ledger(), 2)).unwrap();
+    let c = Client::new(&server.url);
+    let id = rt.block_on(async {
+        let files = upload_frames(&c, &acme, N).await;
+        let body = json!({ "workflow": cutout(&files[0]), "files": files, "bind": "load.path", "chunk": 2,
+            "max_attempts": 9, "account": "studio" });
+        let (status, run) = c.post("/v1/farm/runs", &acme, &body).await;
+        assert_eq!(status, 201, "{run}");
+        run["id"].as_str().unwrap().to_string()
+    });
+    let mut workers: Vec<(String, Child)> =
+        (0..2).map(|i| remote_worker(&paid, &server, &worker_key, &format!("r{i}"), &[])).collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = |tasks: &[switchyard_session::farm::TaskRow]| tasks.iter().filter(|t| t.state == "done").count();
+    while done(&rt.block_on(farm.tasks(&id)).unwrap()) < 3 {
+        assert!(Instant::now() < deadline, "the batch never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.cut();
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.restore();
+    let finished = rt.block_on(wait_done(&c, &acme, &id));
+    for (_, child) in &mut workers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(finished["state"], "done", "{finished}");
+    assert!(rt.block_on(farm.blocklist()).unwrap().is_empty(), "the outage is blamed on no worker");
+    rt.block_on(async {
+        let (_, listed) = c.get(&format!("/v1/farm/runs/{id}/files"), &acme).await;
+        assert_eq!(listed["files"].as_array().map(Vec::len), Some(N), "every frame once: {listed}");
+    });
+    let (calls, posted, unknown) = check_books(&paid, N);
+    eprintln!("{calls} calls, {posted} posted, {unknown} unknown across the outage");
+}
+
+/// Frames cut out on the mock's Recraft: one paid call a frame.
+fn cutout(first: &str) -> Value {
+    json!({ "format": "switchyard.workflow", "version": 1, "name": "cut out frames",
+        "nodes": {
+            "load": { "type": "image.load", "params": { "path": first } },
+            "cutout": { "type": "cloud.remove_background", "params": { "provider": "recraft:remove-background" },
+                "inputs": { "image": "load.image" } },
+            "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "cutout.image" } }
+        } })
+}
+
+/// Credits posted for acme/studio's paid calls.
+fn spent(paid: &Paid) -> i64 {
+    let mut cmd = paid.cmd();
+    cmd.args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "holds", "--all", "--json"]);
+    let holds: Vec<Value> = serde_json::from_slice(&cmd.output().unwrap().stdout).unwrap();
+    holds.iter().filter(|h| h["kind"] == "call").map(|h| h["posted"].as_i64().unwrap_or(0)).sum()
 }
