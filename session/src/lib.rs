@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod comfy;
 pub mod credits;
 pub mod error;
 pub mod farm;

@@ -60,6 +60,17 @@ pub enum Command {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Import a workflow from another tool: `import comfy FILE` reads a ComfyUI workflow (API
+    /// format) and writes a Switchyard workflow.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+    /// Export a workflow for another tool: `export comfy WF` writes ComfyUI's API format.
+    Export {
+        #[command(subcommand)]
+        to: ExportTo,
+    },
     /// Serve a persistent, authenticated run queue over HTTP (`/v1`), for a team or a farm.
     Serve(ServeArgs),
     /// Submit a workflow to a Switchyard server, and with --wait follow it to the end.
@@ -679,4 +690,30 @@ pub struct WalletArgs {
     /// The team member spending from a pool wallet, within their monthly cap.
     #[arg(long, requires = "account")]
     pub member: Option<String>,
+}
+
+/// `switchyard import …`.
+#[derive(Subcommand, Debug)]
+pub enum ImportFrom {
+    /// A ComfyUI workflow file.
+    Comfy {
+        /// The ComfyUI file.
+        file: PathBuf,
+        /// Where to write the Switchyard workflow (default: standard output).
+        #[arg(short, long, value_name = "OUT.json")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `switchyard export …`.
+#[derive(Subcommand, Debug)]
+pub enum ExportTo {
+    /// ComfyUI's API format.
+    Comfy {
+        /// The Switchyard workflow.
+        workflow: PathBuf,
+        /// Where to write it (default: standard output).
+        #[arg(short, long, value_name = "OUT.json")]
+        out: Option<PathBuf>,
+    },
 }

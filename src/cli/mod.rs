@@ -2,6 +2,7 @@
 
 pub mod args;
 mod catalog;
+mod comfy;
 mod credits;
 mod doctor;
 mod farm;
@@ -21,7 +22,7 @@ mod worker;
 
 use anyhow::Result;
 
-use args::{Cli, Command};
+use args::{Cli, Command, ExportTo, ImportFrom};
 use switchyard_nodes::cloud::kept::KeptResults;
 use switchyard_session::settings::Config;
 
@@ -61,6 +62,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
+        Command::Import { from: ImportFrom::Comfy { file, out } } => comfy::import(&registry, &file, out.as_deref()),
+        Command::Export { to: ExportTo::Comfy { workflow, out } } => {
+            comfy::export(&registry, &workflow, out.as_deref())
+        }
         Command::Serve(args) => serve::serve(args, config),
         Command::Submit(args) => remote::submit(args, &config),
         Command::Runs { command, server } => remote::runs(command, server, &config),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cloud;
+mod comfy;
 mod credits;
 mod executor;
 mod farm;

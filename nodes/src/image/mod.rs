@@ -11,6 +11,7 @@ mod io_save;
 mod mask;
 mod noise;
 mod resize;
+mod simple;
 
 use switchyard_engine::{DuplicateNodeType, Registry};
 
@@ -26,6 +27,9 @@ pub(crate) fn register(r: &mut Registry) -> Result<(), DuplicateNodeType> {
     r.register(blend::composite_node())?;
     r.register(grid::node())?;
     r.register(mask::from_image_node())?;
+    r.register(simple::invert_node())?;
+    r.register(simple::fill_node())?;
+    r.register(simple::scale_node())?;
     Ok(())
 }
 

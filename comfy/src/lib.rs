@@ -1,0 +1,14 @@
+//! ComfyUI workflows in and out. ComfyUI's API format (`api.rs`) and UI format (`ui.rs`)
+//! translate into Switchyard workflows through a mapping kept as data (`mapping.toml`,
+//! read by `mapping.rs`; `import.rs`), and Switchyard workflows go back out in the API
+//! format (`export.rs`). Depends on the engine only (for the workflow format and node specs).
+
+pub mod api;
+pub mod export;
+pub mod import;
+pub mod mapping;
+
+pub use api::{ApiNode, ApiPrompt, api_of, link_of, parse_api};
+pub use export::export_api;
+pub use import::{ImportError, Imported, Problem, Unmapped, import_api, node_id};
+pub use mapping::Mapping;
