@@ -1,8 +1,10 @@
 //! End to end on the farm: one 2,000-frame local batch (load, blur, save) submitted with
 //! `switchyard farm submit` and run by `switchyard worker` processes on this machine, timed
 //! from the workers' start to the last task done. Configurations: 1, 2 and 3 one-slot
-//! workers, and one 3-slot worker; the speed-up is against one one-slot worker. This machine
-//! has as many cores as `nproc` says, which is where scaling stops for CPU-bound frames.
+//! workers, one 3-slot worker, and one one-slot worker that joins through a server's URL
+//! (frames fetched and files sent back over HTTP, by hash); the speed-up is against one
+//! one-slot worker on the database. This machine has as many cores as `nproc` says, which is
+//! where scaling stops for CPU-bound frames.
 //!
 //! `cargo bench --bench farm_scale` (PostgreSQL as the tests find it).
 
@@ -24,7 +26,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{FRAMES} frames (96x96, blur sigma 3), tasks of {CHUNK} frames, {cores} cores");
     let mut base = None;
-    for (workers, slots) in [(1, 1), (2, 1), (3, 1), (1, 3)] {
+    for (workers, slots, remote) in [(1, 1, false), (2, 1, false), (3, 1, false), (1, 3, false), (1, 1, true)] {
         let db = rt.block_on(TestDatabase::create());
         let farm = rt.block_on(Farm::connect(&db.url, 2)).expect("farm");
         let out = tmp.path().join(format!("out-{workers}x{slots}"));
@@ -35,12 +37,17 @@ fn main() {
             .output()
             .expect("submit");
         assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+        let server = remote.then(|| Server::start(bin, &db.url, &tmp.path().join("srv")));
         let started = Instant::now();
         let mut children: Vec<Child> = (0..workers)
             .map(|i| {
-                Command::new(bin)
-                    .args(["worker", "--database", &db.url, "--id", &format!("w{i}"), "--slots", &slots.to_string()])
-                    .env("XDG_CACHE_HOME", tmp.path().join(format!("cache-{workers}x{slots}-{i}")))
+                let mut cmd = Command::new(bin);
+                cmd.args(["worker", "--id", &format!("w{i}"), "--slots", &slots.to_string()]);
+                match &server {
+                    Some(s) => cmd.args(["--server", &s.url]).env("SWITCHYARD_TOKEN", &s.key),
+                    None => cmd.args(["--database", &db.url]),
+                };
+                cmd.env("XDG_CACHE_HOME", tmp.path().join(format!("cache-{workers}x{slots}-{remote}-{i}")))
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()
@@ -61,10 +68,12 @@ fn main() {
             let _ = c.wait();
         }
         let speedup = base.get_or_insert(secs).to_owned() / secs;
+        let how = if remote { " through the server" } else { "" };
         println!(
-            "{workers} worker(s) x {slots} slot(s): {secs:.2} s, {:.0} frames/s, speed-up {speedup:.2}x",
+            "{workers} worker(s) x {slots} slot(s){how}: {secs:.2} s, {:.0} frames/s, speed-up {speedup:.2}x",
             f64::from(FRAMES) / secs
         );
+        drop(server);
         rt.block_on(db.drop_now());
     }
 }
@@ -85,4 +94,44 @@ fn write_batch(dir: &Path) {
             "save": { "type": "image.save", "params": { "path": "{item}.png" }, "inputs": { "image": "blur.image" } }
         } });
     std::fs::write(dir.join("blur.json"), workflow.to_string()).expect("workflow");
+}
+
+/// A farm server (`serve --farm`) for workers that join through its URL, with a worker key.
+struct Server {
+    child: Child,
+    url: String,
+    key: String,
+    /// Kept open, so the server can go on printing.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(bin: &str, database: &str, data: &Path) -> Self {
+        use std::io::BufRead as _;
+        let made = Command::new(bin)
+            .args(["serve", "--database", database, "--data", data.to_str().expect("path")])
+            .args(["--create-key", "farm", "--role", "worker"])
+            .output()
+            .expect("key");
+        let key = String::from_utf8_lossy(&made.stdout).trim().to_string();
+        let mut child = Command::new(bin)
+            .args(["serve", "--database", database, "--farm", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut line).expect("its address");
+        let url = line.trim().strip_prefix("listening on ").expect("listening on …").to_string();
+        Self { child, url, key, _stdout: stdout }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
