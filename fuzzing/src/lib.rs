@@ -18,12 +18,13 @@ use switchyard_nodes::cloud::secret::ApiKey;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, for the smoke run.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("provider_reply", provider_reply),
     ("workflow", workflow),
     ("manifest", manifest),
     ("catalog", catalog),
     ("server_request", server_request),
+    ("comfy_import", comfy_import),
 ];
 
 /// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
@@ -75,6 +76,30 @@ pub fn workflow(data: &[u8]) {
     let inputs = Some((std::env::temp_dir(), switchyard_engine::InputRoots { confine: true, roots: Vec::new() }));
     let opts = CompileOptions { max_nodes: 2_000, inputs };
     let _ = load_workflow(text, registry(), &[], &opts);
+}
+
+/// A ComfyUI workflow file, in the API or the UI format, imported, then validated as the
+/// Switchyard workflow it becomes.
+pub fn comfy_import(data: &[u8]) {
+    static MAPPING: OnceLock<Option<switchyard_comfy::Mapping>> = OnceLock::new();
+    let Some(mapping) = MAPPING.get_or_init(|| switchyard_comfy::Mapping::builtin().ok()) else { return };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let prompt = if switchyard_comfy::is_ui(&value) {
+        match switchyard_comfy::flatten(value, mapping) {
+            Ok(flat) => flat.prompt,
+            Err(_) => return,
+        }
+    } else {
+        match switchyard_comfy::api_of(value) {
+            Ok(prompt) => prompt,
+            Err(_) => return,
+        }
+    };
+    if let Ok(imported) = switchyard_comfy::import_api(&prompt, mapping, registry(), "fuzz")
+        && let Ok(text) = serde_json::to_string(&imported.workflow)
+    {
+        workflow(text.as_bytes());
+    }
 }
 
 /// A local model's TOML manifest.

@@ -15,13 +15,26 @@ pub fn mapping() -> Result<Mapping, ImportError> {
     Mapping::builtin().map_err(ImportError::Format)
 }
 
-/// Imports ComfyUI JSON text (API format) named `name`.
+/// Imports ComfyUI JSON text named `name`, in the API format or the UI format (which is
+/// flattened first: subgraphs expanded, reroutes followed, notes kept in the layout).
 pub fn import_text(text: &str, name: &str, registry: &Registry) -> Result<Imported, ImportError> {
     if text.len() > FILE_MAX_BYTES {
         return Err(ImportError::Format(format!("the file is over {FILE_MAX_BYTES} bytes")));
     }
-    let prompt = switchyard_comfy::parse_api(text).map_err(ImportError::Format)?;
-    import_prompt(&prompt, name, registry)
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ImportError::Format(format!("not JSON: {e}")))?;
+    if !switchyard_comfy::is_ui(&value) {
+        let prompt = switchyard_comfy::api_of(value).map_err(ImportError::Format)?;
+        return import_prompt(&prompt, name, registry);
+    }
+    let mapping = mapping()?;
+    let flat = switchyard_comfy::flatten(value, &mapping).map_err(ImportError::Format)?;
+    let mut imported = switchyard_comfy::import_api(&flat.prompt, &mapping, registry, name)?;
+    if !flat.notes.is_empty() {
+        let notes = serde_json::to_value(&flat.notes).unwrap_or_default();
+        imported.workflow.ui.get_or_insert_with(Default::default).insert("comfy_notes".into(), notes);
+    }
+    Ok(imported)
 }
 
 /// Imports an API-format prompt.

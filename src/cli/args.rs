@@ -61,7 +61,7 @@ pub enum Command {
         cache_dir: Option<PathBuf>,
     },
     /// Import a workflow from another tool: `import comfy FILE` reads a ComfyUI workflow (API
-    /// format) and writes a Switchyard workflow.
+    /// or UI format) and writes a Switchyard workflow.
     Import {
         #[command(subcommand)]
         from: ImportFrom,

@@ -64,3 +64,98 @@ fn a_comfy_prompt_with_nodes_switchyard_lacks_is_refused_naming_each() {
         assert!(out.stdout.is_empty(), "nothing written");
     }
 }
+
+/// ComfyUI's official templates (fetched by `scripts/setup`): each imports, or fails naming
+/// exactly the node types it uses that Switchyard has no equivalent for; each that imports
+/// validates. Prints the coverage and the node types that would unlock the most templates.
+#[test]
+fn every_comfy_template_imports_or_names_its_missing_node_types() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use switchyard_session::comfy::{ImportError, import_text, mapping};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("third_party/comfy-templates/comfyui_workflow_templates_json/templates");
+    assert!(dir.is_dir(), "no {}; run `bash scripts/setup`, which fetches them", dir.display());
+    let registry = switchyard_nodes::registry_from(&switchyard_nodes::config::Config::default());
+    let mapping = mapping().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let (mut templates, mut imported) = (0, Vec::new());
+    let mut missing_in: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "json")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if !value.get("nodes").is_some_and(serde_json::Value::is_array) {
+            continue; // an index, not a workflow
+        }
+        templates += 1;
+        let want = missing_types(&value, &mapping, &registry);
+        match import_text(&text, "t", &registry) {
+            Ok(_) => {
+                assert!(want.is_empty(), "{}: imported although it uses {want:?}", file.display());
+                imported.push(file.clone());
+            }
+            Err(ImportError::Unmapped(nodes)) => {
+                let got: BTreeSet<String> = nodes.iter().map(|n| n.class_type.clone()).collect();
+                assert_eq!(got, want, "{}: the missing node types", file.display());
+                for t in &want {
+                    let entry = missing_in.entry(t.clone()).or_default();
+                    entry.0 += 1;
+                    entry.1 += usize::from(want.len() == 1);
+                }
+            }
+            Err(e) => assert!(!want.is_empty(), "{}: every type is mapped, yet: {e}", file.display()),
+        }
+    }
+    for file in &imported {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["import", "comfy"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let mut top: Vec<_> = missing_in.into_iter().collect();
+    top.sort_by_key(|t| std::cmp::Reverse((t.1.1, t.1.0)));
+    eprintln!("{} of {templates} ComfyUI templates import", imported.len());
+    for (t, (n, alone)) in top.iter().take(10) {
+        eprintln!("  {t}: missing in {n} templates, the only one missing in {alone}");
+    }
+    assert!(templates >= 600, "the template set is whole: {templates}");
+}
+
+/// The node types a UI-format workflow runs (muted, bypassed, notes, reroutes and
+/// primitives aside, subgraphs looked into) that neither the mapping nor Switchyard has.
+fn missing_types(
+    value: &serde_json::Value,
+    mapping: &switchyard_session::comfy::Mapping,
+    registry: &switchyard_engine::Registry,
+) -> std::collections::BTreeSet<String> {
+    let subgraphs: Vec<&serde_json::Value> =
+        value["definitions"]["subgraphs"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let ids: std::collections::BTreeSet<&str> = subgraphs.iter().filter_map(|s| s["id"].as_str()).collect();
+    let ui_only = ["Note", "MarkdownNote", "Reroute", "PrimitiveNode"];
+    let by_id: std::collections::BTreeMap<&str, &serde_json::Value> =
+        subgraphs.iter().filter_map(|s| Some((s["id"].as_str()?, *s))).collect();
+    let mut missing = std::collections::BTreeSet::new();
+    // Levels to scan: the top, then each subgraph an active node instantiates (once).
+    let mut todo = vec![&value["nodes"]];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(nodes) = todo.pop() {
+        for n in nodes.as_array().into_iter().flatten() {
+            let t = n["type"].as_str().unwrap_or_default();
+            let mode = n["mode"].as_i64().unwrap_or(0);
+            if mode == 2 || mode == 4 || ui_only.contains(&t) {
+                continue;
+            }
+            if ids.contains(t) {
+                if seen.insert(t) {
+                    todo.push(&by_id[t]["nodes"]);
+                }
+            } else if !mapping.node.contains_key(t) && registry.get(t).is_none() {
+                missing.insert(t.to_string());
+            }
+        }
+    }
+    missing
+}
