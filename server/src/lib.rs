@@ -276,7 +276,14 @@ impl Server {
         }
         let router = api::router(Arc::clone(&self.app));
         let stop = shutdown.clone();
-        axum::serve(self.listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
+        // Small replies and request bodies go out at once: without TCP_NODELAY a body sent
+        // after its headers waits on the peer's delayed ACK (40 ms a request).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
         let grace = tokio::time::sleep(self.grace);
         tokio::select! {
             _ = grace => work.cancel(),
