@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use switchyard_farm::{Farm, FarmRun, Outcome, RunBilling, Worker};
+use switchyard_farm::{Completion, Farm, FarmRun, Outcome, RunBilling, Worker};
 use switchyard_testkit::TestDatabase;
 
 const WAITING: i64 = 1_000_000;
@@ -95,6 +95,13 @@ async fn throughput(farm: &Farm, pool: &sqlx::PgPool) {
 /// The same over a billed run: each claim also reserves each task's most on one wallet, and
 /// each completion closes that reservation (the wallet's rows are the shared ones).
 async fn billed(farm: &Farm, pool: &sqlx::PgPool) {
+    for (run, together) in [("billed", false), ("billed-together", true)] {
+        billed_run(farm, pool, run, together).await;
+    }
+}
+
+/// Funds `studio` and runs [`batched`] over billed run `run`.
+async fn billed_run(farm: &Farm, pool: &sqlx::PgPool, run: &str, together: bool) {
     let grant = switchyard_ledger::Grant {
         wallet: "studio".into(),
         amount: switchyard_ledger::Credits(1_000_000_000),
@@ -103,16 +110,18 @@ async fn billed(farm: &Farm, pool: &sqlx::PgPool) {
         reason: "pack:bench".into(),
         rollover_cap: 0,
     };
-    farm.ledger().grant(&grant, "bench-grant").await.expect("granted");
+    farm.ledger().grant(&grant, &format!("bench-grant-{run}")).await.expect("granted");
     let billing = RunBilling { account: "studio".into(), item_most: 4, ..RunBilling::default() };
-    let run = FarmRun { id: "billed".into(), billing: Some(billing), ..FarmRun::default() };
-    farm.submit(&run, &[]).await.expect("run stored");
-    batched(farm, pool, "billed").await;
+    let stored = FarmRun { id: run.into(), billing: Some(billing), ..FarmRun::default() };
+    farm.submit(&stored, &[]).await.expect("run stored");
+    batched(farm, pool, run, together).await;
 }
 
 /// One worker with `SLOTS` slots: claims up to `SLOTS` tasks of run `run` in one statement,
-/// reports them concurrently, and claims again.
-async fn batched(farm: &Farm, pool: &sqlx::PgPool, run: &str) {
+/// reports them (concurrently, one transaction each; or, with `together`, in one
+/// transaction, as `switchyard worker`'s reporter does with the tasks that end together),
+/// and claims again.
+async fn batched(farm: &Farm, pool: &sqlx::PgPool, run: &str, together: bool) {
     sqlx::raw_sql("DELETE FROM farm_tasks").execute(pool).await.expect("emptied");
     fill(pool, run, THROUGHPUT_TASKS, "queued").await;
     let me = register(farm, "batcher".into()).await;
@@ -123,6 +132,17 @@ async fn batched(farm: &Farm, pool: &sqlx::PgPool, run: &str) {
         if leases.is_empty() {
             break;
         }
+        if together {
+            let ended: Vec<Completion> = leases
+                .into_iter()
+                .map(|lease| Completion { lease, outcome: Outcome::Done, outputs: Vec::new() })
+                .collect();
+            for r in farm.complete_many(&ended).await.expect("completed") {
+                r.expect("held");
+                done += 1;
+            }
+            continue;
+        }
         let reports = leases.iter().map(|l| farm.complete(l, &Outcome::Done));
         for r in futures::future::join_all(reports).await {
             r.expect("completed");
@@ -130,7 +150,11 @@ async fn batched(farm: &Farm, pool: &sqlx::PgPool, run: &str) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("one {SLOTS}-slot worker, trivial {run} tasks: {done} in {secs:.2} s = {:.0}/s", done as f64 / secs);
+    let how = if together { "reported together" } else { "reported one by one" };
+    println!(
+        "one {SLOTS}-slot worker, trivial {run} tasks, {how}: {done} in {secs:.2} s = {:.0}/s",
+        done as f64 / secs
+    );
 }
 
 fn main() {
@@ -141,7 +165,8 @@ fn main() {
         let pool = db.pool(2).await;
         latency(&farm, &pool).await;
         throughput(&farm, &pool).await;
-        batched(&farm, &pool, "batched").await;
+        batched(&farm, &pool, "batched", false).await;
+        batched(&farm, &pool, "batched", true).await;
         billed(&farm, &pool).await;
         pool.close().await;
         db.drop_now().await;

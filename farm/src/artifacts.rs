@@ -100,11 +100,7 @@ impl Artifacts {
         if !is_hash(hash) {
             return Ok(None);
         }
-        match self.store.get(&key_of(hash)).await {
-            Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.read(&key_of(hash)).await
     }
 
     /// The cache entry under `key` (a cache key's hex), or `None`.
@@ -112,7 +108,12 @@ impl Artifacts {
         if !is_hash(key) {
             return Ok(None);
         }
-        match self.store.get(&cache_key_of(key)).await {
+        self.read(&cache_key_of(key)).await
+    }
+
+    /// The object under `key`, or `None`.
+    async fn read(&self, key: &Key) -> Result<Option<Vec<u8>>, ArtifactError> {
+        match self.store.get(key).await {
             Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),

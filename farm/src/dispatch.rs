@@ -64,6 +64,17 @@ pub struct Output {
     pub bytes: i64,
 }
 
+/// How a held task ended, for [`Farm::complete_many`].
+#[derive(Clone, Debug)]
+pub struct Completion {
+    /// The lease.
+    pub lease: Lease,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The files it wrote.
+    pub outputs: Vec<Output>,
+}
+
 /// A completed task's run, worker, kind, reservation and new state.
 type Ended = (String, Option<String>, String, Option<String>, String);
 
@@ -244,6 +255,39 @@ impl Farm {
     /// [`Farm::complete`], recording in the same transaction the files the task wrote (in
     /// the artifact store by hash), so a run's files are exactly those of completed tasks.
     pub async fn complete_with(&self, lease: &Lease, outcome: &Outcome, outputs: &[Output]) -> Result<(), FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        if !self.complete_in(&mut tx, lease, outcome, outputs).await? {
+            return Err(FarmError::LeaseLost { task: lease.task });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Several completions in one transaction (a worker reports the tasks that ended
+    /// together at once: one commit instead of one each). Each answers for itself: a lost
+    /// lease is `LeaseLost` and records nothing, and does not hold up the others; a database
+    /// failure fails them all, and nothing is recorded.
+    pub async fn complete_many(&self, ended: &[Completion]) -> Result<Vec<Result<(), FarmError>>, FarmError> {
+        let mut tx = self.ledger().begin_shared().await?;
+        let mut results = Vec::with_capacity(ended.len());
+        for c in ended {
+            results.push(match self.complete_in(&mut tx, &c.lease, &c.outcome, &c.outputs).await? {
+                true => Ok(()),
+                false => Err(FarmError::LeaseLost { task: c.lease.task }),
+            });
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// One completion's statements in `tx`; `false` when the lease is not held (nothing done).
+    async fn complete_in(
+        &self,
+        tx: &mut SharedTx,
+        lease: &Lease,
+        outcome: &Outcome,
+        outputs: &[Output],
+    ) -> Result<bool, FarmError> {
         let retry = "CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END";
         let (state_sql, attempts_sql, error) = match outcome {
             Outcome::Done => ("'done'", "attempts", None),
@@ -269,19 +313,16 @@ impl Farm {
              finished_at_ms = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased' \
              RETURNING run_id, leased_by, kind, hold_id, state"
         );
-        let mut tx = self.ledger().begin_shared().await?;
         let mut query =
             sqlx::query_as(AssertSqlSafe(sql)).bind(error).bind(now_ms()).bind(lease.task).bind(&lease.token);
         if matches!(outcome, Outcome::OutOfMemory(_)) {
             query = query.bind(now_ms() - ALIVE_MS);
         }
         let ended: Option<Ended> = query.fetch_optional(tx.conn()).await?;
-        let Some((run_id, worker, kind, hold, state)) = ended else {
-            return Err(FarmError::LeaseLost { task: lease.task });
-        };
+        let Some((run_id, worker, kind, hold, state)) = ended else { return Ok(false) };
         let event =
             TaskEvent { run: run_id.clone(), seq: lease.seq, state, worker: worker.clone(), error: error.cloned() };
-        announce(&mut tx, &[event]).await?;
+        announce(tx, &[event]).await?;
         if let (true, Some(why), Some(worker)) = (blame, error, worker) {
             sqlx::query(
                 "INSERT INTO farm_blocklist (run_id, worker, kind, failures, last_error) VALUES ($1, $2, $3, 1, $4) \
@@ -296,7 +337,7 @@ impl Farm {
             .await?;
         }
         if let Some(hold) = hold {
-            self.settle(&mut tx, &run_id, &hold).await?;
+            self.settle(tx, &run_id, &hold).await?;
         }
         for o in outputs {
             sqlx::query(
@@ -311,8 +352,7 @@ impl Farm {
             .execute(tx.conn())
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The files a run's completed tasks recorded, by name.

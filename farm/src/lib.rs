@@ -9,7 +9,7 @@
 
 mod artifacts;
 mod dispatch;
-pub use dispatch::Output;
+pub use dispatch::{Completion, Output};
 mod events;
 mod queue;
 mod runs;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use switchyard_farm::{Farm, FarmError, NewTask, Outcome, Requires, Worker, split};
+use switchyard_farm::{Completion, Farm, FarmError, NewTask, Outcome, Requires, Worker, split};
 use switchyard_testkit::TestDatabase;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -92,6 +92,29 @@ fn a_lost_lease_can_never_complete_its_task_and_the_task_runs_again() {
         assert!(lost(farm.complete(&second, &Outcome::Done).await.unwrap_err()), "completes once");
         let task = farm.tasks("r1").await.unwrap().remove(0);
         assert_eq!((task.state.as_str(), task.attempts, task.leased_by.as_deref()), ("done", 2, Some("w2")));
+        db.drop_now().await;
+    });
+}
+
+#[test]
+fn completions_reported_together_each_answer_for_themselves() {
+    rt().block_on(async {
+        let (farm, db) = farm_with(4, 1, 3).await;
+        let leases = farm.claim(&worker(&farm, "w1").await, 4, 60_000).await.unwrap();
+        let mut stale = leases[1].clone();
+        stale.token = "not-the-lease".into();
+        let outcomes = [Outcome::Done, Outcome::Done, Outcome::Failed("bad frame".into()), Outcome::Done];
+        let ended: Vec<Completion> = [leases[0].clone(), stale, leases[2].clone(), leases[3].clone()]
+            .into_iter()
+            .zip(outcomes)
+            .map(|(lease, outcome)| Completion { lease, outcome, outputs: Vec::new() })
+            .collect();
+        let results = farm.complete_many(&ended).await.unwrap();
+        let lost_ones: Vec<bool> = results.into_iter().map(|r| r.is_err_and(lost)).collect();
+        assert_eq!(lost_ones, [false, true, false, false], "only the stale lease is refused");
+        let states: Vec<String> = farm.tasks("r1").await.unwrap().into_iter().map(|t| t.state).collect();
+        assert_eq!(states, ["done", "leased", "queued", "done"], "the others are recorded, the failure re-queued");
+        farm.complete(&leases[1], &Outcome::Done).await.unwrap();
         db.drop_now().await;
     });
 }

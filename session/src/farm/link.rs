@@ -11,9 +11,9 @@ use std::sync::Arc;
 use switchyard_billing::{Posting, Spend, SpendFuture};
 use switchyard_client::client::{Client, ClientError};
 use switchyard_farm::{
-    ClaimRequest, CompleteRequest, Farm, FarmError, FarmRun, Known, Lease, Leases, LostRequest, Outcome, Output,
-    PreviewRequest, RenewRequest, Renewed, SpendRequest, SpendStep, Spent, StoredPreview, TaskIds, TaskRef, TaskView,
-    Worker, WorkerRef,
+    ClaimRequest, CompleteRequest, Completion, Farm, FarmError, FarmRun, Known, Lease, Leases, LostRequest, Outcome,
+    Output, PreviewRequest, RenewRequest, Renewed, SpendRequest, SpendStep, Spent, StoredPreview, TaskIds, TaskRef,
+    TaskView, Worker, WorkerRef,
 };
 use switchyard_ledger::{HoldId, HoldRequest, LedgerError};
 
@@ -259,6 +259,24 @@ impl Link {
             Link::Server(r) => {
                 let req = CompleteRequest { lease: lease.into(), outcome: outcome.clone(), outputs: outputs.to_vec() };
                 r.post::<_, serde_json::Value>("complete", &req, Some(lease.task)).await.map(drop)
+            }
+        }
+    }
+
+    /// Reports several ended tasks at once: on the database in one transaction; through a
+    /// server one by one. Each answers for itself; an error for all means none was recorded.
+    pub async fn complete_many(&self, ended: &[Completion]) -> Result<Vec<Result<(), FarmError>>, FarmError> {
+        match self {
+            Link::Database(farm) => farm.complete_many(ended).await,
+            Link::Server(_) => {
+                let mut results = Vec::with_capacity(ended.len());
+                for c in ended {
+                    match self.complete_with(&c.lease, &c.outcome, &c.outputs).await {
+                        Err(e @ FarmError::Unreachable(_)) if results.is_empty() => return Err(e),
+                        r => results.push(r),
+                    }
+                }
+                Ok(results)
             }
         }
     }

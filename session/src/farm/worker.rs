@@ -13,7 +13,7 @@ use switchyard_billing::{Billing, RunBudget, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{EventSink, InputRoots, NodeStatus, Registry, RunStatus};
-use switchyard_farm::{FarmError, FarmRun, Lease, Outcome, Output, Worker};
+use switchyard_farm::{Completion, FarmError, FarmRun, Lease, Outcome, Output, Worker};
 use switchyard_ledger::HoldId;
 use switchyard_nodes::onnx::OnnxSettings;
 use tokio::sync::Semaphore;
@@ -71,6 +71,7 @@ pub async fn work(
     let slots = Arc::new(Semaphore::new(opts.worker.slots.max(1) as usize));
     let stats = Arc::new(WorkerStats::default());
     let held: Held = Arc::default();
+    let reporter = Reporter::start(farm.clone());
     // A finished task wakes the loop at once, so a freed slot is filled without waiting
     // out the idle poll.
     let freed = Arc::new(tokio::sync::Notify::new());
@@ -100,6 +101,7 @@ pub async fn work(
         for lease in leases {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
             let (farm, registry, opts, stats) = (farm.clone(), Arc::clone(&registry), opts.clone(), Arc::clone(&stats));
+            let reporter = reporter.clone();
             let cancel = CancellationToken::new();
             if let Ok(mut h) = held.lock() {
                 h.insert(lease.task, cancel.clone());
@@ -107,7 +109,7 @@ pub async fn work(
             let (held, freed) = (Arc::clone(&held), Arc::clone(&freed));
             tasks.spawn(async move {
                 let task = lease.task;
-                run_task(&farm, &registry, &opts, lease, &stats, cancel).await;
+                run_task(&farm, &registry, &opts, lease, &stats, cancel, &reporter).await;
                 if let Ok(mut h) = held.lock() {
                     h.remove(&task);
                 }
@@ -187,6 +189,7 @@ async fn run_task(
     lease: Lease,
     stats: &WorkerStats,
     cancel: CancellationToken,
+    reporter: &Reporter,
 ) {
     let work = async {
         match &opts.isolate {
@@ -199,7 +202,7 @@ async fn run_task(
         return;
     };
     let counter = if outcome == Outcome::Done { &stats.done } else { &stats.failed };
-    match report(farm, &lease, &outcome, &outputs, opts.lease_ms).await {
+    match report(reporter, &lease, &outcome, &outputs, opts.lease_ms).await {
         Ok(()) => {
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -302,7 +305,7 @@ async fn keep(
 /// Reports how a task ended, trying again while the database is away, for as long as a
 /// lease lasts: after that the lease is gone anyway, and the report would be refused.
 async fn report(
-    farm: &Link,
+    reporter: &Reporter,
     lease: &Lease,
     outcome: &Outcome,
     outputs: &[Output],
@@ -310,13 +313,74 @@ async fn report(
 ) -> Result<(), FarmError> {
     let until = std::time::Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
     loop {
-        match farm.complete_with(lease, outcome, outputs).await {
+        let ended = Completion { lease: lease.clone(), outcome: outcome.clone(), outputs: outputs.to_vec() };
+        match reporter.report(ended).await {
             Err(e) if database_away(&e) && std::time::Instant::now() < until => {
                 tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
                 tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
             }
             ended => return ended,
         }
+    }
+}
+
+/// The most completions reported in one transaction.
+const REPORT_BATCH_MAX: usize = 64;
+
+/// Reports ended tasks for a worker's slots: those that end together go in one transaction
+/// (one commit instead of one each), each answered on its own.
+#[derive(Clone)]
+struct Reporter {
+    queue: tokio::sync::mpsc::Sender<(Completion, Answer)>,
+}
+
+/// Where one report's answer goes.
+type Answer = tokio::sync::oneshot::Sender<Result<(), FarmError>>;
+
+impl Reporter {
+    /// Starts the reporting task; it ends when every handle is dropped.
+    fn start(link: Link) -> Self {
+        let (queue, mut ended) = tokio::sync::mpsc::channel(REPORT_BATCH_MAX);
+        tokio::spawn(async move {
+            while let Some(first) = ended.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < REPORT_BATCH_MAX {
+                    match ended.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let (completions, replies): (Vec<Completion>, Vec<Answer>) = batch.into_iter().unzip();
+                match link.complete_many(&completions).await {
+                    Ok(results) => {
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        let away = database_away(&e);
+                        for reply in replies {
+                            let again = if away {
+                                FarmError::Unreachable(why.clone())
+                            } else {
+                                FarmError::Refused(why.clone())
+                            };
+                            let _ = reply.send(Err(again));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Reports one ended task and waits for its answer.
+    async fn report(&self, ended: Completion) -> Result<(), FarmError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let gone = || FarmError::Unreachable("the worker's reporter stopped".into());
+        self.queue.send((ended, reply)).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 
