@@ -7,10 +7,12 @@ pub mod api;
 pub mod export;
 pub mod import;
 pub mod mapping;
+pub mod object_info;
 pub mod ui;
 
 pub use api::{ApiNode, ApiPrompt, api_of, link_of, parse_api};
 pub use export::export_api;
 pub use import::{ImportError, Imported, Problem, Unmapped, import_api, node_id};
 pub use mapping::Mapping;
+pub use object_info::{ObjectInfo, object_info};
 pub use ui::{Flattened, flatten, is_ui};

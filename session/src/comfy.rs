@@ -5,7 +5,9 @@
 use switchyard_engine::Registry;
 use switchyard_engine::format::WorkflowFile;
 
-pub use switchyard_comfy::{ApiNode, ApiPrompt, ImportError, Imported, Mapping, Problem, Unmapped, node_id};
+pub use switchyard_comfy::{
+    ApiNode, ApiPrompt, ImportError, Imported, Mapping, ObjectInfo, Problem, Unmapped, node_id,
+};
 
 /// The largest ComfyUI file read, in bytes.
 pub const FILE_MAX_BYTES: usize = 64 << 20;
@@ -46,4 +48,11 @@ pub fn import_prompt(prompt: &ApiPrompt, name: &str, registry: &Registry) -> Res
 pub fn export(workflow: &WorkflowFile, registry: &Registry) -> Result<ApiPrompt, String> {
     let mapping = mapping().map_err(|e| e.to_string())?;
     switchyard_comfy::export_api(workflow, &mapping, registry)
+}
+
+/// Every node type `registry` runs, as ComfyUI's `/object_info` describes nodes, by type.
+pub fn object_info(registry: &Registry) -> indexmap::IndexMap<String, ObjectInfo> {
+    let mut specs: Vec<_> = registry.specs().collect();
+    specs.sort_by_key(|s| s.type_name);
+    specs.into_iter().map(|s| (s.type_name.to_string(), switchyard_comfy::object_info(s))).collect()
 }

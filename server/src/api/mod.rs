@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod comfy;
 mod credits;
 mod doctor;
 mod events;
@@ -284,6 +285,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let v1 = v1.route("/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }));
     Router::new()
         .nest("/v1", v1)
+        .merge(comfy::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { ApiError::not_found("no such route") })
