@@ -6,6 +6,7 @@ mod front;
 mod isolate;
 mod link;
 mod quote;
+mod report;
 mod submit;
 mod tier;
 mod worker;

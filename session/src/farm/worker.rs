@@ -13,13 +13,14 @@ use switchyard_billing::{Billing, RunBudget, RunId};
 use switchyard_catalog::Catalog;
 use switchyard_engine::batch::BatchItem;
 use switchyard_engine::{EventSink, InputRoots, NodeStatus, Registry, RunStatus};
-use switchyard_farm::{Completion, FarmError, FarmRun, Lease, Outcome, Output, Worker};
+use switchyard_farm::{FarmError, FarmRun, Lease, Outcome, Output, Worker};
 use switchyard_ledger::HoldId;
 use switchyard_nodes::onnx::OnnxSettings;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Link, Prepared};
+use super::report::{DB_RETRY_MS, Reporter, report};
 use crate::placement::PlacementOptions;
 use crate::run::ExecOptions;
 
@@ -159,9 +160,6 @@ async fn stop_lost(farm: &Link, worker: &str, held: &Held) {
 /// How often the heartbeat, the reaper and the cancel check run.
 const CHORES_EVERY: Duration = Duration::from_secs(1);
 
-/// How long to wait before trying an unanswering database again.
-const DB_RETRY_MS: u64 = 500;
-
 /// One round of the loop's database work: with `chores`, the heartbeat and the reaping of
 /// dead workers' leases; then a claim of up to `free` tasks.
 async fn claim_round(farm: &Link, opts: &WorkerOptions, free: u32, chores: bool) -> Result<Vec<Lease>, FarmError> {
@@ -300,98 +298,6 @@ async fn keep(
         }
     }
     Ok(outputs)
-}
-
-/// Reports how a task ended, trying again while the database is away, for as long as a
-/// lease lasts: after that the lease is gone anyway, and the report would be refused.
-async fn report(
-    reporter: &Reporter,
-    lease: &Lease,
-    outcome: &Outcome,
-    outputs: &[Output],
-    lease_ms: i64,
-) -> Result<(), FarmError> {
-    let until = std::time::Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
-    loop {
-        let ended = Completion { lease: lease.clone(), outcome: outcome.clone(), outputs: outputs.to_vec() };
-        match reporter.report(ended).await {
-            Err(e) if database_away(&e) && std::time::Instant::now() < until => {
-                tracing::warn!(task = lease.task, error = %e, "cannot report the task yet; retrying");
-                tokio::time::sleep(Duration::from_millis(DB_RETRY_MS)).await;
-            }
-            ended => return ended,
-        }
-    }
-}
-
-/// The most completions reported in one transaction.
-const REPORT_BATCH_MAX: usize = 64;
-
-/// Reports ended tasks for a worker's slots: those that end together go in one transaction
-/// (one commit instead of one each), each answered on its own.
-#[derive(Clone)]
-struct Reporter {
-    queue: tokio::sync::mpsc::Sender<(Completion, Answer)>,
-}
-
-/// Where one report's answer goes.
-type Answer = tokio::sync::oneshot::Sender<Result<(), FarmError>>;
-
-impl Reporter {
-    /// Starts the reporting task; it ends when every handle is dropped.
-    fn start(link: Link) -> Self {
-        let (queue, mut ended) = tokio::sync::mpsc::channel(REPORT_BATCH_MAX);
-        tokio::spawn(async move {
-            while let Some(first) = ended.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < REPORT_BATCH_MAX {
-                    match ended.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
-                let (completions, replies): (Vec<Completion>, Vec<Answer>) = batch.into_iter().unzip();
-                match link.complete_many(&completions).await {
-                    Ok(results) => {
-                        for (reply, result) in replies.into_iter().zip(results) {
-                            let _ = reply.send(result);
-                        }
-                    }
-                    Err(e) => {
-                        let why = e.to_string();
-                        let away = database_away(&e);
-                        for reply in replies {
-                            let again = if away {
-                                FarmError::Unreachable(why.clone())
-                            } else {
-                                FarmError::Refused(why.clone())
-                            };
-                            let _ = reply.send(Err(again));
-                        }
-                    }
-                }
-            }
-        });
-        Self { queue }
-    }
-
-    /// Reports one ended task and waits for its answer.
-    async fn report(&self, ended: Completion) -> Result<(), FarmError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let gone = || FarmError::Unreachable("the worker's reporter stopped".into());
-        self.queue.send((ended, reply)).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
-    }
-}
-
-/// Whether the farm's database (its own statements or the ledger's), or its server, did not
-/// answer.
-fn database_away(e: &FarmError) -> bool {
-    use switchyard_ledger::LedgerError as L;
-    matches!(
-        e,
-        FarmError::Database(_) | FarmError::Unreachable(_) | FarmError::Ledger(L::Database(_) | L::Unreachable(_))
-    )
 }
 
 /// Places a billed run's paid nodes as its quote did (its policy, prices as of its quote)
