@@ -89,7 +89,7 @@ fn every_comfy_template_imports_or_names_its_missing_node_types() {
             continue; // an index, not a workflow
         }
         templates += 1;
-        let want = missing_types(&value, &mapping, &registry);
+        let want = missing_types(&value, mapping, &registry);
         match import_text(&text, "t", &registry) {
             Ok(_) => {
                 assert!(want.is_empty(), "{}: imported although it uses {want:?}", file.display());

@@ -92,9 +92,21 @@ fn check_outputs_and_books(paid: &Paid, out: &Path, frames: u32) -> (usize, usiz
     assert_eq!(written, want, "every frame once");
 
     let holds = paid.all_holds();
+    let calls = paid.mock.requests_to("recraft.remove_background").len();
+    let (posted, _) = check_call_holds(&holds, calls, frames as usize);
+    let spent: i64 = holds.iter().filter(|h| h["kind"] == "call").map(|h| h["posted"].as_i64().unwrap_or(0)).sum();
+    let held_unknown: i64 =
+        holds.iter().filter(|h| h["state"] == "unknown").map(|h| h["amount"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(paid.available(), 20_000 - spent - held_unknown, "the wallet paid the posted calls and nothing else");
+    (calls, posted)
+}
+
+/// Checks a batch's holds against the `calls` the provider saw: no hold stays pending, every
+/// call is posted once or left unknown (cut off mid-flight), no (attempt, item, node) is
+/// charged twice, and each of `frames` frames' calls is paid: `(posted, unknown)`.
+pub(crate) fn check_call_holds(holds: &[serde_json::Value], calls: usize, frames: usize) -> (usize, usize) {
     let count = |kind: &str, state: &str| holds.iter().filter(|h| h["kind"] == kind && h["state"] == state).count();
     assert_eq!(holds.iter().filter(|h| h["state"] == "pending").count(), 0, "no hold stays pending: {holds:#?}");
-    let calls = paid.mock.requests_to("recraft.remove_background").len();
     let (posted, unknown) = (count("call", "posted"), count("call", "unknown"));
     assert!(
         posted <= calls && calls <= posted + unknown,
@@ -106,12 +118,8 @@ fn check_outputs_and_books(paid: &Paid, out: &Path, frames: u32) -> (usize, usiz
         .map(|h| (h["run_id"].as_str().unwrap_or("").to_string(), h["node_id"].as_str().unwrap_or("").to_string()))
         .collect();
     assert_eq!(keys.len(), posted, "no (attempt, item, node) is charged twice");
-    assert!(posted >= frames as usize, "every frame's call is paid for");
-    let spent: i64 = holds.iter().filter(|h| h["kind"] == "call").map(|h| h["posted"].as_i64().unwrap_or(0)).sum();
-    let held_unknown: i64 =
-        holds.iter().filter(|h| h["state"] == "unknown").map(|h| h["amount"].as_i64().unwrap_or(0)).sum();
-    assert_eq!(paid.available(), 20_000 - spent - held_unknown, "the wallet paid the posted calls and nothing else");
-    (calls, posted)
+    assert!(posted >= frames, "every frame's call is paid for");
+    (posted, unknown)
 }
 
 /// The database goes away for three seconds mid-run (every connection cut, new ones

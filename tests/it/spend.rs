@@ -104,6 +104,30 @@ impl Farm {
         self.credits(&["holds", "--all", "--json"]).1.as_array().cloned().unwrap_or_default()
     }
 
+    /// Every hold of wallet `account` (a server tenant's is `TENANT/ACCOUNT`).
+    pub(crate) fn holds_of(&self, account: &str) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .args(["credits", "--ledger", &self.ledger(), "--account", account, "holds", "--all", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    }
+
+    /// A server key for `tenant` with `role`, made by its operator in the data folder `data`
+    /// with the ledger's database as the server's.
+    pub(crate) fn server_key(&self, data: &Path, tenant: &str, role: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["serve", "--database", &self.ledger(), "--data"])
+            .arg(data)
+            .args(["--create-key", tenant, "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// Runs `workflow` billed to `studio`; the exit code, the JSON summary and stderr.
     pub(crate) fn run(&self, workflow: &Path, extra: &[&str]) -> (i32, Value, String) {
         let out = self

@@ -22,12 +22,7 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
     let paid = crate::spend::Farm::on_postgres();
     let url = paid.ledger();
     let data = paid.dir.path().join("srv");
-    let key_on = |tenant: &str, role: &str| {
-        let mut cmd = paid.cmd();
-        cmd.args(["serve", "--database", &url, "--data"]).arg(&data);
-        let out = cmd.args(["--create-key", tenant, "--role", role]).output().unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let key_on = |tenant: &str, role: &str| paid.server_key(&data, tenant, role);
     // Rival's key may do everything in its own tenant, and finds nothing of acme's.
     let (acme, rival) = (key_on("acme", "runner"), key_on("rival", "admin"));
     let mut grant = paid.cmd();

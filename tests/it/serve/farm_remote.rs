@@ -19,19 +19,6 @@ const FRAMES: usize = 40;
 const KILLS: usize = 2;
 const CHUNK: usize = 2;
 
-/// The server's keys for `tenant` with `role`, made by its operator.
-fn key_on(paid: &Paid, data: &std::path::Path, tenant: &str, role: &str) -> String {
-    let out = paid
-        .cmd()
-        .args(["serve", "--database", &paid.ledger(), "--data"])
-        .arg(data)
-        .args(["--create-key", tenant, "--role", role])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// A worker that knows only the server's URL and its key, with a cache folder of its own.
 fn remote_worker(paid: &Paid, server: &Served, key: &str, id: &str, extra: &[&str]) -> (String, Child) {
     let child = paid
@@ -84,8 +71,8 @@ fn workers_that_cannot_reach_the_database_work_through_the_servers_url() {
     let paid = Paid::on_postgres();
     let url = paid.ledger();
     let data = paid.dir.path().join("srv");
-    let (acme, rival) = (key_on(&paid, &data, "acme", "runner"), key_on(&paid, &data, "rival", "admin"));
-    let worker_key = key_on(&paid, &data, "farm", "worker");
+    let (acme, rival) = (paid.server_key(&data, "acme", "runner"), paid.server_key(&data, "rival", "admin"));
+    let worker_key = paid.server_key(&data, "farm", "worker");
     let mut grant = paid.cmd();
     grant.args(["credits", "--ledger", &url, "--account", "acme/studio", "grant", "--plan", "pro"]);
     assert!(grant.output().unwrap().status.success());
@@ -215,8 +202,8 @@ fn a_remote_worker_fetches_each_frame_once_and_sends_each_content_once() {
     let paid = Paid::on_postgres();
     let url = paid.ledger();
     let data = paid.dir.path().join("srv");
-    let acme = key_on(&paid, &data, "acme", "runner");
-    let worker_key = key_on(&paid, &data, "farm", "worker");
+    let acme = paid.server_key(&data, "acme", "runner");
+    let worker_key = paid.server_key(&data, "farm", "worker");
     let server = serve_with(paid.cmd(), &data, &["--database", &url, "--farm", "--metrics-listen", "127.0.0.1:0"]);
     let (_, mut worker) = remote_worker(&paid, &server, &worker_key, "solo", &["--isolate", "--slots", "2"]);
     let rt = crate::support::runtime();
@@ -259,23 +246,8 @@ fn a_remote_worker_fetches_each_frame_once_and_sends_each_content_once() {
 /// hold stays pending, and every one of `frames` frames' calls is paid: `(calls, posted,
 /// unknown)`.
 fn check_books(paid: &Paid, frames: usize) -> (usize, usize, usize) {
-    let holds = paid
-        .cmd()
-        .args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "holds", "--all", "--json"])
-        .output();
-    let holds: Vec<Value> = serde_json::from_slice(&holds.unwrap().stdout).unwrap();
-    let count = |kind: &str, state: &str| holds.iter().filter(|h| h["kind"] == kind && h["state"] == state).count();
-    assert_eq!(holds.iter().filter(|h| h["state"] == "pending").count(), 0, "no hold stays pending: {holds:#?}");
     let calls = paid.mock.requests_to("recraft.remove_background").len();
-    let (posted, unknown) = (count("call", "posted"), count("call", "unknown"));
-    assert!(posted <= calls && calls <= posted + unknown, "{calls} calls; {posted} posted, {unknown} unknown");
-    let charged: std::collections::BTreeSet<(String, String)> = holds
-        .iter()
-        .filter(|h| h["kind"] == "call" && h["state"] == "posted")
-        .map(|h| (h["run_id"].as_str().unwrap_or("").into(), h["node_id"].as_str().unwrap_or("").into()))
-        .collect();
-    assert_eq!(charged.len(), posted, "no (attempt, frame, node) is charged twice");
-    assert!(posted >= frames, "every frame's call is paid for");
+    let (posted, unknown) = crate::farm_billed::check_call_holds(&paid.holds_of("acme/studio"), calls, frames);
     (calls, posted, unknown)
 }
 
@@ -288,8 +260,8 @@ fn remote_workers_and_the_server_ride_out_a_database_outage() {
     let paid = Paid::on_postgres();
     let proxy = switchyard_testkit::Proxy::start(&paid.ledger());
     let data = paid.dir.path().join("srv");
-    let acme = key_on(&paid, &data, "acme", "runner");
-    let worker_key = key_on(&paid, &data, "farm", "worker");
+    let acme = paid.server_key(&data, "acme", "runner");
+    let worker_key = paid.server_key(&data, "farm", "worker");
     let mut grant = paid.cmd();
     grant.args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "grant", "--plan", "pro"]);
     assert!(grant.output().unwrap().status.success());
@@ -344,8 +316,6 @@ fn cutout(first: &str) -> Value {
 
 /// Credits posted for acme/studio's paid calls.
 fn spent(paid: &Paid) -> i64 {
-    let mut cmd = paid.cmd();
-    cmd.args(["credits", "--ledger", &paid.ledger(), "--account", "acme/studio", "holds", "--all", "--json"]);
-    let holds: Vec<Value> = serde_json::from_slice(&cmd.output().unwrap().stdout).unwrap();
+    let holds = paid.holds_of("acme/studio");
     holds.iter().filter(|h| h["kind"] == "call").map(|h| h["posted"].as_i64().unwrap_or(0)).sum()
 }
