@@ -12,9 +12,10 @@ pub use switchyard_comfy::{
 /// The largest ComfyUI file read, in bytes.
 pub const FILE_MAX_BYTES: usize = 64 << 20;
 
-/// The shipped mapping (it is data compiled in; a broken one fails its own test).
-pub fn mapping() -> Result<Mapping, ImportError> {
-    Mapping::builtin().map_err(ImportError::Format)
+/// The shipped mapping, read once (it is data compiled in; a broken one fails its own test).
+pub fn mapping() -> Result<&'static Mapping, ImportError> {
+    static MAPPING: std::sync::OnceLock<Result<Mapping, String>> = std::sync::OnceLock::new();
+    MAPPING.get_or_init(Mapping::builtin).as_ref().map_err(|e| ImportError::Format(e.clone()))
 }
 
 /// Imports ComfyUI JSON text named `name`, in the API format or the UI format (which is
@@ -30,8 +31,8 @@ pub fn import_text(text: &str, name: &str, registry: &Registry) -> Result<Import
         return import_prompt(&prompt, name, registry);
     }
     let mapping = mapping()?;
-    let flat = switchyard_comfy::flatten(value, &mapping).map_err(ImportError::Format)?;
-    let mut imported = switchyard_comfy::import_api(&flat.prompt, &mapping, registry, name)?;
+    let flat = switchyard_comfy::flatten(value, mapping).map_err(ImportError::Format)?;
+    let mut imported = switchyard_comfy::import_api(&flat.prompt, mapping, registry, name)?;
     if !flat.notes.is_empty() {
         let notes = serde_json::to_value(&flat.notes).unwrap_or_default();
         imported.workflow.ui.get_or_insert_with(Default::default).insert("comfy_notes".into(), notes);
@@ -41,13 +42,18 @@ pub fn import_text(text: &str, name: &str, registry: &Registry) -> Result<Import
 
 /// Imports an API-format prompt.
 pub fn import_prompt(prompt: &ApiPrompt, name: &str, registry: &Registry) -> Result<Imported, ImportError> {
-    switchyard_comfy::import_api(prompt, &mapping()?, registry, name)
+    switchyard_comfy::import_api(prompt, mapping()?, registry, name)
 }
 
 /// `workflow` in ComfyUI's API format.
 pub fn export(workflow: &WorkflowFile, registry: &Registry) -> Result<ApiPrompt, String> {
     let mapping = mapping().map_err(|e| e.to_string())?;
-    switchyard_comfy::export_api(workflow, &mapping, registry)
+    switchyard_comfy::export_api(workflow, mapping, registry)
+}
+
+/// Node type `class` as ComfyUI's `/object_info/{class}` describes it, if `registry` has it.
+pub fn object_info_of(registry: &Registry, class: &str) -> Option<ObjectInfo> {
+    registry.get(class).map(|n| switchyard_comfy::object_info(n.spec()))
 }
 
 /// Every node type `registry` runs, as ComfyUI's `/object_info` describes nodes, by type.

@@ -41,6 +41,6 @@ async fn one(
     Path(class): Path<String>,
 ) -> Result<Json<IndexMap<String, ObjectInfo>>, ApiError> {
     require(&caller, Permission::Read)?;
-    let mut all = switchyard_session::comfy::object_info(&app.registry);
-    Ok(Json(all.shift_remove(&class).map(|info| IndexMap::from([(class, info)])).unwrap_or_default()))
+    let info = switchyard_session::comfy::object_info_of(&app.registry, &class);
+    Ok(Json(info.map(|info| IndexMap::from([(class, info)])).unwrap_or_default()))
 }
