@@ -157,7 +157,7 @@ fn a_partner_node_becomes_a_cloud_node_pinned_to_its_provider() {
     let n = nodes(&imported);
     assert_eq!(
         n["1"],
-        json!({ "type": "cloud.text_to_image", "params": { "prompt": "a red fox", "seed": 7,
+        json!({ "type": "cloud.text_to_image", "params": { "prompt": "a red fox",
         "quality": "high", "width": 1536, "height": 1024, "provider": "openai:gpt-image-1" } })
     );
     assert_eq!(
@@ -166,6 +166,9 @@ fn a_partner_node_becomes_a_cloud_node_pinned_to_its_provider() {
         "inputs": { "image": "1.image" } })
     );
     assert_eq!(n["3"]["type"], "cloud.image_to_image", "an image linked: an edit");
+    // ComfyUI's seed on this node only re-runs it; OpenAI takes none, and a seed would
+    // leave the node with no placement.
+    assert!(n["1"]["params"].get("seed").is_none());
     assert!(imported.warnings.iter().any(|w| w.contains("takes no width")), "{:?}", imported.warnings);
     let unknown =
         json!({ "1": { "class_type": "OpenAIGPTImage1", "inputs": { "prompt": "x", "model": "gpt-image-9" } } });

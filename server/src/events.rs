@@ -35,6 +35,23 @@ pub(crate) struct Published {
     /// `run` (the run's state changed), `node` (an engine event) or `preview`.
     pub kind: &'static str,
     pub event: Value,
+    /// The same event, typed, for readers that translate it (ComfyUI's socket).
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// What an event says, typed.
+#[derive(Debug, Default)]
+pub(crate) enum Detail {
+    /// Nothing a translation needs (farm task events).
+    #[default]
+    Opaque,
+    /// The run's state is now this (`running`, `succeeded`, …).
+    State(String),
+    /// An engine event of one node (never a preview: those come as [`Detail::Preview`]).
+    Node(switchyard_engine::Event),
+    /// A PNG preview of one of a node's image outputs.
+    Preview { node: String, png: Arc<[u8]> },
 }
 
 struct Held {
@@ -73,10 +90,15 @@ impl Default for Hub {
 
 impl Hub {
     pub(crate) fn publish(&self, tenant: &str, run: &str, kind: &'static str, event: Value) {
+        self.publish_typed(tenant, run, kind, event, Detail::Opaque);
+    }
+
+    /// Publishes an event with its typed form.
+    pub(crate) fn publish_typed(&self, tenant: &str, run: &str, kind: &'static str, event: Value, detail: Detail) {
         let Ok(mut held) = self.held.lock() else { return };
         let at_ms = crate::store::now_ms();
-        let published =
-            Arc::new(Published { id: held.next, at_ms, tenant: tenant.into(), run: run.into(), kind, event });
+        let (tenant, run) = (tenant.into(), run.into());
+        let published = Arc::new(Published { id: held.next, at_ms, tenant, run, kind, event, detail });
         held.next += 1;
         if held.ring.len() == HELD_MAX {
             held.ring.pop_front();
@@ -87,9 +109,10 @@ impl Hub {
     }
 
     /// Sends a preview to the subscribers who want previews, now (it is not held).
-    pub(crate) fn publish_preview(&self, tenant: &str, run: &str, event: Value) {
+    pub(crate) fn publish_preview(&self, tenant: &str, run: &str, event: Value, detail: Detail) {
         let at_ms = crate::store::now_ms();
-        let preview = Published { id: 0, at_ms, tenant: tenant.into(), run: run.into(), kind: "preview", event };
+        let (tenant, run) = (tenant.into(), run.into());
+        let preview = Published { id: 0, at_ms, tenant, run, kind: "preview", event, detail };
         let _ = self.previews.send(Arc::new(preview));
     }
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 use switchyard_session::farm::{FarmEvent, StoredPreview};
 use tokio_util::sync::CancellationToken;
 
+use crate::events::Detail;
+
 use crate::App;
 
 /// Runs whose tenant is remembered, at most.
@@ -65,7 +67,7 @@ pub(crate) async fn relay(app: Arc<App>, shutdown: CancellationToken) {
                 }
                 FarmEvent::Preview(note) => {
                     if let Ok(Some(preview)) = farm.preview(&note).await {
-                        app.hub.publish_preview(tenant, &run, preview_event(&preview));
+                        app.hub.publish_preview(tenant, &run, preview_event(&preview), Detail::Opaque);
                     }
                 }
             }

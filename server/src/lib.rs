@@ -38,7 +38,8 @@ pub use api::documented_routes;
 
 /// The parsers of untrusted request parts (bodies, headers), for the fuzz targets.
 pub mod untrusted {
-    pub use crate::api::{ApiError, bearer, check_farm_submit, check_submit, check_work_body};
+    pub use crate::api::comfy::{PromptError, check_prompt, safe_path};
+    pub use crate::api::{ApiError, bearer, check_farm_submit, check_submit, check_work_body, cookie};
     pub use crate::keys::split_token;
     pub use crate::outputs::{Wanted, byte_range};
 }
@@ -68,6 +69,8 @@ pub struct ServerOptions {
     pub farm: bool,
     /// The content-addressed store farm workers keep their files in.
     pub artifacts: Option<String>,
+    /// ComfyUI's web frontend (its package's static folder), served at `/`.
+    pub comfy_frontend: Option<PathBuf>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -130,6 +133,8 @@ pub(crate) struct App {
     farm: Option<switchyard_session::farm::Farm>,
     /// Where farm workers keep the files they write.
     artifacts: Option<switchyard_session::farm::Artifacts>,
+    /// ComfyUI's web frontend, if served.
+    comfy_frontend: Option<PathBuf>,
 }
 
 impl App {
@@ -239,6 +244,7 @@ impl Server {
             running: Default::default(),
             farm,
             artifacts,
+            comfy_frontend: opts.comfy_frontend.clone(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::atomic::Ordering;
 
+use crate::events::Detail;
 use crate::lanes::{ECONOMY_WAIT_MAX_MS, Placing, economy_slots};
 use crate::store::{OutputRow, Pick, RunRow, now_ms};
 use crate::{App, ServerError};
@@ -125,7 +126,8 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
         running.insert(run.id.clone(), cancel.clone());
     }
     tracing::info!(run = %run.id, tenant = %run.tenant, attempt = run.attempts, "run started");
-    app.hub.publish(&run.tenant, &run.id, "run", serde_json::json!({ "state": "running", "attempt": run.attempts }));
+    let running = serde_json::json!({ "state": "running", "attempt": run.attempts });
+    app.hub.publish_typed(&run.tenant, &run.id, "run", running, Detail::State("running".into()));
     let out = app.data.join("runs").join(&run.id);
     let started = std::time::Instant::now();
     let outcome = run_one(app, &run, &cancel, &out).await;
@@ -144,7 +146,8 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
     };
     if let Ok(Some(ended)) = app.store.run(&run.tenant, &run.id).await {
         app.metrics.run_ended(&ended.state);
-        app.hub.publish(&run.tenant, &run.id, "run", serde_json::json!({ "state": ended.state }));
+        let event = serde_json::json!({ "state": ended.state });
+        app.hub.publish_typed(&run.tenant, &run.id, "run", event, Detail::State(ended.state));
     }
     if let Err(e) = recorded {
         tracing::error!(run = %run.id, error = %e, "cannot record how the run ended; it will run again on restart");
@@ -152,11 +155,13 @@ async fn execute(app: &App, run: RunRow, cancel: CancellationToken) {
     tracing::info!(run = %run.id, "run ended");
 }
 
-/// A preview as sent on `/v1/events`: a PNG, base64-encoded, with the node and port.
-fn preview_event(event: &Event, port: &str, picture: &Picture) -> Option<serde_json::Value> {
+/// A preview as sent on `/v1/events` (a PNG, base64-encoded, with the node and port) and
+/// typed (for ComfyUI's socket).
+fn preview_event(event: &Event, port: &str, picture: &Picture) -> Option<(serde_json::Value, Detail)> {
     use base64::Engine as _;
     let png = switchyard_nodes::preview::png(picture)?;
-    Some(serde_json::json!({
+    let detail = Detail::Preview { node: event.node.as_str().to_string(), png: Arc::from(png.as_slice()) };
+    let json = serde_json::json!({
         "item": event.item.as_deref(),
         "node": event.node.as_str(),
         "event": "preview",
@@ -166,8 +171,9 @@ fn preview_event(event: &Event, port: &str, picture: &Picture) -> Option<serde_j
         "source_width": picture.source_size[0],
         "source_height": picture.source_size[1],
         "media_type": "image/png",
-        "data": base64::engine::general_purpose::STANDARD.encode(png),
-    }))
+        "data": base64::engine::general_purpose::STANDARD.encode(&png),
+    });
+    Some((json, detail))
 }
 
 /// Moves the files a run wrote into the output store and indexes them by their name under
@@ -298,11 +304,14 @@ async fn run_one(
         while let Some(event) = received.recv().await {
             match &event.kind {
                 EventKind::Preview { port, picture } => {
-                    if let Some(preview) = preview_event(&event, port, picture.as_ref()) {
-                        app.hub.publish_preview(&run.tenant, &run.id, preview);
+                    if let Some((preview, detail)) = preview_event(&event, port, picture.as_ref()) {
+                        app.hub.publish_preview(&run.tenant, &run.id, preview, detail);
                     }
                 }
-                _ => app.hub.publish(&run.tenant, &run.id, "node", serde_json::to_value(&event).unwrap_or_default()),
+                _ => {
+                    let json = serde_json::to_value(&event).unwrap_or_default();
+                    app.hub.publish_typed(&run.tenant, &run.id, "node", json, Detail::Node(event));
+                }
             }
         }
     };

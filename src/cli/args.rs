@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use switchyard_session::wallet::Location;
 
+/// Where `scripts/setup` puts ComfyUI's frontend.
+pub const DEFAULT_COMFY_FRONTEND: &str = "third_party/comfy-frontend/comfyui_frontend_package/static";
+
 /// Switchyard: run node-graph workflows for AI generation, locally or headless on a farm.
 ///
 /// Exit codes: 0 ok, 1 run failed, 2 invalid input, 3 over the balance or budget, 130
@@ -422,6 +425,11 @@ pub struct ServeArgs {
     /// --artifacts), which farm runs' files are served from.
     #[arg(long, value_name = "ADDRESS", requires = "farm")]
     pub artifacts: Option<String>,
+    /// Serve ComfyUI's web frontend at `/` from DIR (the static folder of PyPI's
+    /// comfyui-frontend-package; `scripts/setup` fetches it into third_party/). Browsers sign
+    /// in with an API key at `/login`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = DEFAULT_COMFY_FRONTEND)]
+    pub comfy_frontend: Option<PathBuf>,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,

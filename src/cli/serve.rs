@@ -36,6 +36,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             catalog: args.catalog.clone(),
             farm: args.farm,
             artifacts: args.artifacts.clone(),
+            comfy_frontend: args.comfy_frontend.clone(),
             settings,
         };
         let server = Server::bind(opts).await?;

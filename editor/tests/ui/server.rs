@@ -27,6 +27,7 @@ fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
             catalog: None,
             farm: false,
             artifacts: None,
+            comfy_frontend: None,
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

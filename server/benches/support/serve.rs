@@ -27,6 +27,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         catalog: None,
         farm: false,
         artifacts: None,
+        comfy_frontend: None,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

@@ -12,31 +12,38 @@ use super::{ApiError, require};
 use crate::App;
 use crate::keys::{Caller, Permission};
 use crate::protocol::DoctorReply;
+use switchyard_engine::capability::LocalCapability;
 
 /// How long a probe's answer is reused.
 const PROBE_TTL: Duration = Duration::from_secs(30);
 
 /// The latest probe of the machine, and when it was taken.
 #[derive(Default)]
-pub(crate) struct Probe(tokio::sync::Mutex<Option<(Instant, serde_json::Value)>>);
+pub(crate) struct Probe(tokio::sync::Mutex<Option<(Instant, Arc<LocalCapability>)>>);
 
 impl Probe {
-    async fn machine(&self, app: &App) -> serde_json::Value {
+    /// What this machine has, probed at most every `PROBE_TTL`.
+    pub(crate) async fn capability(&self, app: &App) -> Option<Arc<LocalCapability>> {
         let mut kept = self.0.lock().await;
         if let Some((at, machine)) = kept.as_ref()
             && at.elapsed() < PROBE_TTL
         {
-            return machine.clone();
+            return Some(Arc::clone(machine));
         }
         let (cache, runtime) = (app.data.join("cache"), app.onnx.runtime.clone());
         let probed = tokio::task::spawn_blocking(move || {
             let _ = std::fs::create_dir_all(&cache);
             switchyard_nodes::probe::probe(&cache, &runtime)
         })
-        .await;
-        let machine = probed.ok().and_then(|cap| serde_json::to_value(cap).ok()).unwrap_or_default();
-        *kept = Some((Instant::now(), machine.clone()));
-        machine
+        .await
+        .ok()
+        .map(Arc::new)?;
+        *kept = Some((Instant::now(), Arc::clone(&probed)));
+        Some(probed)
+    }
+
+    async fn machine(&self, app: &App) -> serde_json::Value {
+        self.capability(app).await.and_then(|cap| serde_json::to_value(cap.as_ref()).ok()).unwrap_or_default()
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod accounts;
 mod catalog;
-mod comfy;
+pub(crate) mod comfy;
 mod credits;
 mod doctor;
 mod events;
@@ -283,16 +283,23 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     // The document itself needs no key.
     let v1 = v1.merge(farm_work::routes());
     let v1 = v1.route("/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }));
-    Router::new()
+    let routes = Router::new()
         .nest("/v1", v1)
         .merge(comfy::routes())
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .route("/readyz", get(ready));
+    // With ComfyUI's frontend, what no route takes is one of its files.
+    let routes = match app.comfy_frontend.clone() {
+        Some(dir) => routes.merge(comfy::frontend(dir)),
+        None => routes.fallback(|| async { ApiError::not_found("no such route") }),
+    };
+    routes
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        // The request line and status only: never a header, so never a key.
-        .layer(TraceLayer::new_for_http())
+        // The method, path and status only: never a header or a query, so never a key.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(app)
 }
 
@@ -397,7 +404,8 @@ where
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is needed")
                 .help("send `Authorization: Bearer sy_…`; `switchyard serve --create-key TENANT` makes one")
         };
-        let token = bearer(&parts.headers).ok_or_else(unauthorized)?;
+        let token = credential(parts).ok_or_else(unauthorized)?;
+        let token = token.as_str();
         let caller = crate::keys::authenticate(&app.store, token).await?.ok_or_else(unauthorized)?;
         // A worker key speaks the worker protocol only; the operator's workers are not rate
         // limited as tenants are (a farm's claims and renewals come by the thousand).
@@ -421,6 +429,37 @@ where
         tracing::debug!(key_id = %caller.key_id, tenant = %caller.tenant, "authenticated");
         Ok(caller)
     }
+}
+
+/// The key a request carries: its bearer token, or on ComfyUI's paths (for browsers and
+/// clients that cannot send a header) the `token` query parameter or the `switchyard_key`
+/// cookie. Never logged: the access log records paths without their query.
+fn credential(parts: &Parts) -> Option<String> {
+    if let Some(token) = bearer(&parts.headers) {
+        return Some(token.to_string());
+    }
+    if !comfy::is_comfy_path(parts.uri.path()) {
+        return None;
+    }
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&').find_map(|pair| pair.strip_prefix("token=")).filter(|t| !t.is_empty()).map(str::to_string)
+    });
+    from_query.or_else(|| cookie(&parts.headers, COOKIE).map(str::to_string))
+}
+
+/// The cookie that carries a browser's key.
+pub(crate) const COOKIE: &str = "switchyard_key";
+
+/// The value of cookie `name` in a request's `Cookie` headers. Public for the fuzz targets.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v.trim()))
+        .filter(|v| !v.is_empty())
 }
 
 /// The bearer token of a request's `Authorization` header. Public for the fuzz targets.

@@ -145,22 +145,36 @@ pub(crate) async fn submit(
     if let Some(key) = &key
         && let Some(first) = app.store.run_by_key(&caller.tenant, key).await?
     {
-        return replay(first, &request_hash);
+        return replay(first, &request_hash).map(|view| Json(view).into_response());
     }
-    let mut req = check_submit(&body)?;
-    req.member = member_of(&caller, &req)?;
+    let req = check_submit(&body)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let (status, view) = enqueue(&app, &caller, req, id, key, request_hash).await?;
+    Ok((status, Json(view)).into_response())
+}
+
+/// Places, quotes and queues a checked submission as run `id` (201), or replays the run its
+/// idempotency key made (200). Every front door that makes a run goes through this.
+pub(crate) async fn enqueue(
+    app: &App,
+    caller: &Caller,
+    mut req: SubmitRequest,
+    id: String,
+    key: Option<String>,
+    request_hash: String,
+) -> Result<(StatusCode, RunView), ApiError> {
+    req.member = member_of(caller, &req)?;
     let on_wait: OnWait = req.on_wait.as_deref().map_or(Ok(OnWait::Cancel), str::parse).map_err(bad_field)?;
-    let off_peak = off_peak(&app, &req)?;
+    let off_peak = off_peak(app, &req)?;
     let mut placing = Placing {
         policy: req.policy.clone().unwrap_or_else(|| "cheapest".into()),
         routes: req.routes.clone(),
         price_at_s: off_peak.as_ref().map(|o| o.start_s),
     };
-    let id = uuid::Uuid::now_v7().to_string();
     let workflow = req.workflow.to_string();
-    let mut admitted = admit(&app, &caller, &req, &workflow, &placing, &id).await?;
+    let mut admitted = admit(app, caller, &req, &workflow, &placing, &id).await?;
     let not_before_ms = off_peak.map(|o| o.start_s * 1000).filter(|t| *t > now_ms());
-    let mut wait_ms = expected_wait_ms(&app, &admitted, req.priority, not_before_ms).await?;
+    let mut wait_ms = expected_wait_ms(app, &admitted, req.priority, not_before_ms).await?;
     let mut switched = None;
     if let Some(max) = req.max_wait_s
         && wait_ms > max * 1000
@@ -170,8 +184,8 @@ pub(crate) async fn submit(
         }
         if let Some(other) = on_wait.replace(&placing) {
             placing = other;
-            admitted = admit(&app, &caller, &req, &workflow, &placing, &id).await?;
-            wait_ms = expected_wait_ms(&app, &admitted, req.priority, not_before_ms).await?;
+            admitted = admit(app, caller, &req, &workflow, &placing, &id).await?;
+            wait_ms = expected_wait_ms(app, &admitted, req.priority, not_before_ms).await?;
         }
         switched = Some(on_wait.name().to_string());
     }
@@ -203,7 +217,7 @@ pub(crate) async fn submit(
     };
     // A concurrent first use of the same key is settled by the writer: one run is made.
     if let Some(first) = app.submitter.submit(row.clone(), key).await? {
-        return replay(first, &row.request_hash);
+        return replay(first, &row.request_hash).map(|view| (StatusCode::OK, view));
     }
     app.wake.notify_one();
     app.metrics.submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -217,7 +231,7 @@ pub(crate) async fn submit(
         on_wait: switched,
         ..RunView::from(row)
     };
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((StatusCode::CREATED, view))
 }
 
 fn bad_field(message: String) -> ApiError {
@@ -295,7 +309,7 @@ async fn expected_wait_ms(
 }
 
 /// The run an Idempotency-Key already made, for the same request; a refusal for another.
-fn replay(first: RunRow, request_hash: &str) -> Result<Response, ApiError> {
+fn replay(first: RunRow, request_hash: &str) -> Result<RunView, ApiError> {
     if first.request_hash != request_hash {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -304,7 +318,7 @@ fn replay(first: RunRow, request_hash: &str) -> Result<Response, ApiError> {
         )
         .help("use a new key for a new run"));
     }
-    Ok(Json(RunView::from(first)).into_response())
+    Ok(RunView::from(first))
 }
 
 /// Whether the quote fits the caller's wallet for `account` (its balance, the budget and the

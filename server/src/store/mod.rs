@@ -10,10 +10,12 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _};
 
+mod comfy;
 mod keys;
 mod outputs;
 mod submit;
 
+pub(crate) use comfy::{Phase, PromptRow, UserFile};
 pub(crate) use submit::Submitter;
 
 use crate::ServerError;
