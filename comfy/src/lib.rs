@@ -9,6 +9,7 @@ pub mod import;
 pub mod mapping;
 pub mod object_info;
 pub mod ui;
+pub mod ui_export;
 
 pub use api::{ApiNode, ApiPrompt, api_of, link_of, parse_api};
 pub use export::export_api;
@@ -16,3 +17,4 @@ pub use import::{ImportError, Imported, Problem, Unmapped, import_api, node_id};
 pub use mapping::Mapping;
 pub use object_info::{ObjectInfo, object_info};
 pub use ui::{Flattened, flatten, is_ui};
+pub use ui_export::ui_of;

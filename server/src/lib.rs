@@ -71,6 +71,8 @@ pub struct ServerOptions {
     pub artifacts: Option<String>,
     /// ComfyUI's web frontend (its package's static folder), served at `/`.
     pub comfy_frontend: Option<PathBuf>,
+    /// Workflows offered to ComfyUI's frontend as templates.
+    pub comfy_templates: Option<PathBuf>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
 }
@@ -135,6 +137,8 @@ pub(crate) struct App {
     artifacts: Option<switchyard_session::farm::Artifacts>,
     /// ComfyUI's web frontend, if served.
     comfy_frontend: Option<PathBuf>,
+    /// Workflows offered to ComfyUI's frontend as templates.
+    comfy_templates: Option<PathBuf>,
 }
 
 impl App {
@@ -245,6 +249,7 @@ impl Server {
             farm,
             artifacts,
             comfy_frontend: opts.comfy_frontend.clone(),
+            comfy_templates: opts.comfy_templates.clone(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {

@@ -6,7 +6,7 @@ use switchyard_engine::Registry;
 use switchyard_engine::format::WorkflowFile;
 
 pub use switchyard_comfy::{
-    ApiNode, ApiPrompt, ImportError, Imported, Mapping, ObjectInfo, Problem, Unmapped, api_of, node_id,
+    ApiNode, ApiPrompt, ImportError, Imported, Mapping, ObjectInfo, Problem, Unmapped, api_of, node_id, ui_of,
 };
 
 /// The largest ComfyUI file read, in bytes.

@@ -430,6 +430,9 @@ pub struct ServeArgs {
     /// in with an API key at `/login`.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = DEFAULT_COMFY_FRONTEND)]
     pub comfy_frontend: Option<PathBuf>,
+    /// Offer the workflows in DIR to ComfyUI's frontend as templates, translated on the fly.
+    #[arg(long, value_name = "DIR")]
+    pub comfy_templates: Option<PathBuf>,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,

@@ -37,6 +37,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             farm: args.farm,
             artifacts: args.artifacts.clone(),
             comfy_frontend: args.comfy_frontend.clone(),
+            comfy_templates: args.comfy_templates.clone(),
             settings,
         };
         let server = Server::bind(opts).await?;

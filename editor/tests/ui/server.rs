@@ -28,6 +28,7 @@ fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
             farm: false,
             artifacts: None,
             comfy_frontend: None,
+            comfy_templates: None,
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

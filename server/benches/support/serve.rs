@@ -28,6 +28,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         farm: false,
         artifacts: None,
         comfy_frontend: None,
+        comfy_templates: None,
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

@@ -438,10 +438,12 @@ fn credential(parts: &Parts) -> Option<String> {
     if let Some(token) = bearer(&parts.headers) {
         return Some(token.to_string());
     }
-    if !comfy::is_comfy_path(parts.uri.path()) {
+    // Under a nested router the path is the rest after its prefix: read the original.
+    let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
+    if !comfy::is_comfy_path(uri.path()) {
         return None;
     }
-    let from_query = parts.uri.query().and_then(|q| {
+    let from_query = uri.query().and_then(|q| {
         q.split('&').find_map(|pair| pair.strip_prefix("token=")).filter(|t| !t.is_empty()).map(str::to_string)
     });
     from_query.or_else(|| cookie(&parts.headers, COOKIE).map(str::to_string))

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::support::{Client, create_key, serve, serve_with};
+use super::support::{Client, create_key, serve, serve_logged, serve_with};
 
 #[test]
 fn object_info_describes_switchyards_nodes_as_comfyui_does() {
@@ -371,4 +371,69 @@ fn a_cloud_prompt_is_billed_to_the_tenants_account() {
         assert_eq!(status, 402, "over its budget of 1: {reply}");
         assert_eq!(reply["error"]["type"], "does-not-fit", "{reply}");
     });
+}
+
+/// A browser signs in at `/login` (a form, or `?token=` in the address): the key goes into
+/// an HttpOnly cookie that ComfyUI's paths accept, never into the access log, and a wrong
+/// key gets the sign-in page again. `/v1` takes only the header.
+#[test]
+fn a_browser_signs_in_with_a_cookie_and_the_key_is_never_logged() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "acme", "runner");
+    let frontend = dir.path().join("frontend");
+    std::fs::create_dir_all(&frontend).unwrap();
+    std::fs::write(frontend.join("index.html"), "<!doctype html><title>ComfyUI</title>").unwrap();
+    std::fs::write(frontend.join("app.js"), "console.log(1)").unwrap();
+    let log = dir.path().join("server.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.env("SWITCHYARD_LOG", "debug");
+    let extra = ["--comfy-frontend", &frontend.display().to_string()];
+    let mut server = serve_logged(cmd, dir.path(), &extra, std::fs::File::create(&log).unwrap().into());
+    crate::support::runtime().block_on(async {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let get = |path: &str, cookie: Option<&str>| {
+            let mut req = http.get(format!("{}{path}", server.url));
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            req.send()
+        };
+        let page = get("/", None).await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        assert!(page.text().await.unwrap().contains("Sign in"), "no cookie: the sign-in page");
+        assert_eq!(get("/app.js", None).await.unwrap().status().as_u16(), 200, "the frontend's files need no key");
+        let wrong = get("/login?token=sy_0000000000000000_00", None).await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 401);
+        let signed = get(&format!("/login?token={key}"), None).await.unwrap();
+        assert_eq!(signed.status().as_u16(), 303);
+        let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let pair = cookie.split(';').next().unwrap().to_string();
+        let form = http
+            .post(format!("{}/login", server.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("key={key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status().as_u16(), 303, "the form signs in too");
+        let home = get("/", Some(&pair)).await.unwrap();
+        assert!(home.text().await.unwrap().contains("<title>ComfyUI</title>"), "signed in: the frontend");
+        assert_eq!(
+            get("/api/queue", Some(&pair)).await.unwrap().status().as_u16(),
+            200,
+            "the cookie opens ComfyUI's API"
+        );
+        assert_eq!(get(&format!("/api/queue?token={key}"), None).await.unwrap().status().as_u16(), 200);
+        assert_eq!(get("/v1/runs", Some(&pair)).await.unwrap().status().as_u16(), 401, "/v1 takes only the header");
+        assert_eq!(get("/no-such-file.js", None).await.unwrap().status().as_u16(), 404);
+    });
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let mut text = String::new();
+    std::fs::File::open(&log).unwrap().read_to_string(&mut text).unwrap();
+    assert!(text.contains("/api/queue"), "the access log records requests: {text}");
+    let secret = key.rsplit('_').next().unwrap();
+    assert!(!text.contains(secret), "the key never reaches the log");
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod comfy;
+mod comfy_frontend;
 mod farm;
 mod farm_remote;
 mod lanes;

@@ -29,7 +29,12 @@ pub(crate) fn serve(data: &Path) -> Served {
 }
 
 /// Starts the server from `cmd` (its environment and folder set by the caller).
-pub(crate) fn serve_with(mut cmd: Command, data: &Path, extra: &[&str]) -> Served {
+pub(crate) fn serve_with(cmd: Command, data: &Path, extra: &[&str]) -> Served {
+    serve_logged(cmd, data, extra, Stdio::null())
+}
+
+/// As [`serve_with`], its log (stderr) going to `log`.
+pub(crate) fn serve_logged(mut cmd: Command, data: &Path, extra: &[&str], log: Stdio) -> Served {
     let workers = if extra.contains(&"--workers") { &[][..] } else { &["--workers", "2"][..] };
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0", "--grace-ms", "200", "--data"])
@@ -37,7 +42,7 @@ pub(crate) fn serve_with(mut cmd: Command, data: &Path, extra: &[&str]) -> Serve
         .args(workers)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the server starts");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));

@@ -16,6 +16,7 @@ mod history;
 mod neutral;
 mod prompt;
 mod record;
+mod templates;
 mod userdata;
 mod view;
 mod ws;
@@ -60,6 +61,8 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<App>>)> {
         ("/users", get(neutral::users)),
         ("/object_info", get(all)),
         ("/object_info/{class}", get(one)),
+        ("/templates/index.json", get(templates::index)),
+        ("/templates/{file}", get(templates::one)),
     ];
     for (path, reply) in neutral::NEUTRAL {
         table.push((path, get(move |_caller: Caller| async move { Json(reply()) })));

@@ -67,10 +67,11 @@ pub(crate) async fn users(_caller: Caller) -> Json<Value> {
 pub(crate) type Reply = fn() -> Value;
 
 /// Endpoints with nothing behind them on Switchyard, and their replies (listed in the README).
-pub(crate) const NEUTRAL: [(&str, Reply); 9] = [
+pub(crate) const NEUTRAL: [(&str, Reply); 10] = [
     ("/extensions", || json!([])),
     ("/embeddings", || json!([])),
-    ("/experiment/models", || json!({})),
+    ("/experiment/models", || json!([])),
+    ("/templates/index_logo.json", || json!({})),
     ("/models", || json!([])),
     ("/global_subgraphs", || json!({})),
     ("/workflow_templates", || json!({})),

@@ -24,18 +24,30 @@ pub(crate) const FILE_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// Files one tenant may keep.
 const FILES_MAX: usize = 10_000;
 
-/// A user-data path: plain names separated by `/`, as ComfyUI takes them.
+/// The deepest user-data path taken.
+const DEPTH_MAX: usize = 8;
+/// The longest name in a user-data path.
+const NAME_MAX_BYTES: usize = 255;
+
+/// A user-data path: names separated by `/`, as ComfyUI takes them (never `.` or `..`, no
+/// control characters, at most `DEPTH_MAX` deep). It names a row, never a file on disk.
 fn checked(path: &str) -> Result<String, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
+    let parts: Vec<&str> = path.split('/').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && *p != "."
+            && *p != ".."
+            && p.len() <= NAME_MAX_BYTES
+            && !p.chars().any(|c| c.is_control() || c == '\\')
+    };
+    if parts.len() > DEPTH_MAX || !parts.iter().all(plain) {
+        return Err(ApiError::bad_request(
             "bad-path",
             format!("{:?} is not a plain relative path", path.chars().take(80).collect::<String>()),
         )
-        .help("use names of letters, digits, spaces, '-', '_' and '.', separated by '/'")
-    };
-    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
-    let relative = super::view::safe_path(dir, file).ok_or_else(bad)?;
-    Ok(relative.to_string_lossy().replace('\\', "/"))
+        .help("use names separated by '/', without '.' or '..'"));
+    }
+    Ok(parts.join("/"))
 }
 
 fn seconds(ms: i64) -> f64 {
@@ -62,8 +74,8 @@ pub(crate) async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let Query(q) = q.map_err(super::super::bad_query)?;
-    let dir = checked(q.dir.trim_end_matches('/'))?;
-    let prefix = format!("{dir}/");
+    let dir = q.dir.trim_end_matches('/');
+    let prefix = if dir.is_empty() { String::new() } else { format!("{}/", checked(dir)?) };
     let files = app.store.user_files(&caller.tenant, &prefix).await?;
     if files.is_empty() {
         return Err(ApiError::not_found(format!("no folder {dir:?}")));
@@ -282,4 +294,30 @@ pub(crate) async fn set_setting(
     settings.insert(id, value);
     keep_settings(&app, &caller.tenant, &settings).await?;
     Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_paths_are_plain_names() {
+        let cases = [
+            ("workflows/a.json", Some("workflows/a.json")),
+            ("workflows/.index.json", Some("workflows/.index.json")),
+            ("comfy.settings.json", Some("comfy.settings.json")),
+            ("../server.db", None),
+            ("workflows/../../x", None),
+            ("/abs", None),
+            ("a//b", None),
+            ("a/./b", None),
+            ("a\\b", None),
+            ("a\u{1}b", None),
+            ("", None),
+            ("1/2/3/4/5/6/7/8/9", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(checked(path).ok().as_deref(), want, "{path:?}");
+        }
+    }
 }
