@@ -31,6 +31,10 @@ pub struct NodeMap {
     /// Widget inputs in ComfyUI's order (`$control`: a seed's control-after-generate entry).
     #[serde(default)]
     pub widgets: Vec<String>,
+    /// Other widget orders, chosen by the value of the widget at `widgets_by.at` (a node whose
+    /// widgets depend on its model: ComfyUI's dynamic combos).
+    #[serde(default)]
+    pub widgets_by: Option<WidgetsBy>,
     /// Link inputs -> Switchyard input ports.
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
@@ -77,6 +81,27 @@ pub struct NodeMap {
     /// Why something is ignored or approximated.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// Widget orders by the value of one widget.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetsBy {
+    /// The position of the widget whose value chooses.
+    pub at: usize,
+    /// Its value -> the widget order then.
+    pub orders: BTreeMap<String, Vec<String>>,
+}
+
+impl NodeMap {
+    /// The widget order of a node whose positional values are `values`.
+    pub fn widget_order(&self, values: &[serde_json::Value]) -> &[String] {
+        let chosen = self.widgets_by.as_ref().and_then(|by| {
+            let key = values.get(by.at)?.as_str()?;
+            by.orders.get(key)
+        });
+        chosen.unwrap_or(&self.widgets)
+    }
 }
 
 /// A helper node for one output.

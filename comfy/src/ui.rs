@@ -66,6 +66,9 @@ struct UiNode {
     outputs: Vec<UiOutput>,
     #[serde(default)]
     widgets_values: Option<Value>,
+    /// Newer frontends also save the widget values by name.
+    #[serde(default)]
+    widgets_values_named: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     title: Option<String>,
 }
@@ -233,19 +236,28 @@ impl Flattener<'_, '_> {
     /// A real node's inputs: its widget values by name, then its links.
     fn api_node(&self, scope: &Scope<'_>, node: &UiNode, depth: usize) -> Result<ApiNode, String> {
         let mut inputs = IndexMap::new();
+        let positional = match &node.widgets_values {
+            Some(Value::Array(values)) => values.as_slice(),
+            _ => &[],
+        };
         let names: Vec<String> = match self.mapping.node.get(&node.class_type) {
-            Some(m) if !m.widgets.is_empty() => m.widgets.clone(),
+            Some(m) if !m.widgets.is_empty() => m.widget_order(positional).to_vec(),
             _ => node.inputs.iter().filter_map(|i| i.widget.as_ref().map(|w| w.name.clone())).collect(),
         };
-        match &node.widgets_values {
-            Some(Value::Array(values)) => {
+        match (&node.widgets_values_named, &node.widgets_values) {
+            // Names saved with the values need no order (a seed's control entry aside).
+            (Some(named), _) if !named.is_empty() => {
+                let kept = named.iter().filter(|(k, _)| k.as_str() != "control_after_generate");
+                inputs.extend(kept.map(|(k, v)| (k.clone(), v.clone())));
+            }
+            (_, Some(Value::Array(values))) => {
                 for (name, value) in names.iter().zip(values) {
                     if !name.starts_with('$') {
                         inputs.insert(name.clone(), value.clone());
                     }
                 }
             }
-            Some(Value::Object(named)) => inputs.extend(named.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            (_, Some(Value::Object(named))) => inputs.extend(named.iter().map(|(k, v)| (k.clone(), v.clone()))),
             _ => {}
         }
         for input in &node.inputs {

@@ -18,13 +18,14 @@ use switchyard_nodes::cloud::secret::ApiKey;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, for the smoke run.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("provider_reply", provider_reply),
     ("workflow", workflow),
     ("manifest", manifest),
     ("catalog", catalog),
     ("server_request", server_request),
     ("comfy_import", comfy_import),
+    ("comfy_prompt", comfy_prompt),
 ];
 
 /// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
@@ -96,6 +97,32 @@ pub fn comfy_import(data: &[u8]) {
         }
     };
     if let Ok(imported) = switchyard_comfy::import_api(&prompt, mapping, registry(), "fuzz")
+        && let Ok(text) = serde_json::to_string(&imported.workflow)
+    {
+        workflow(text.as_bytes());
+    }
+}
+
+/// A ComfyUI client's request: the first part holds header lines (the cookie a browser
+/// signs in with), the second a `POST /prompt` body, checked, then translated and validated
+/// as the server does. Its `filename`/`subfolder` strings are tried as `/view` names too.
+pub fn comfy_prompt(data: &[u8]) {
+    use switchyard_server::untrusted::{check_prompt, cookie, safe_path};
+    static MAPPING: OnceLock<Option<switchyard_comfy::Mapping>> = OnceLock::new();
+    let (head, body) = split(data);
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(line.trim()) {
+            headers.append(reqwest::header::COOKIE, value);
+        }
+    }
+    let _ = cookie(&headers, "switchyard_key");
+    let text = String::from_utf8_lossy(body);
+    let (sub, name) = text.split_once('\n').unwrap_or(("", &text));
+    let _ = safe_path(sub, name);
+    let Ok(checked) = check_prompt(body) else { return };
+    let Some(mapping) = MAPPING.get_or_init(|| switchyard_comfy::Mapping::builtin().ok()) else { return };
+    if let Ok(imported) = switchyard_comfy::import_api(&checked.prompt, mapping, registry(), "prompt")
         && let Ok(text) = serde_json::to_string(&imported.workflow)
     {
         workflow(text.as_bytes());

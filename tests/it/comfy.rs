@@ -66,8 +66,10 @@ fn a_comfy_prompt_with_nodes_switchyard_lacks_is_refused_naming_each() {
 }
 
 /// ComfyUI's official templates (fetched by `scripts/setup`): each imports, or fails naming
-/// exactly the node types it uses that Switchyard has no equivalent for; each that imports
-/// validates. Prints the coverage and the node types that would unlock the most templates.
+/// exactly the node types it uses that Switchyard has no equivalent for, or (every type
+/// mapped) names the node and the value Switchyard cannot honour. Each that imports runs
+/// against the mock providers. Prints the coverage and the node types that would unlock the
+/// most templates.
 #[test]
 fn every_comfy_template_imports_or_names_its_missing_node_types() {
     use std::collections::{BTreeMap, BTreeSet};
@@ -80,7 +82,7 @@ fn every_comfy_template_imports_or_names_its_missing_node_types() {
     let mapping = mapping().unwrap();
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    let (mut templates, mut imported) = (0, Vec::new());
+    let (mut templates, mut imported, mut refused) = (0, Vec::new(), Vec::new());
     let mut missing_in: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "json")) {
         let text = std::fs::read_to_string(file).unwrap();
@@ -104,24 +106,56 @@ fn every_comfy_template_imports_or_names_its_missing_node_types() {
                     entry.1 += usize::from(want.len() == 1);
                 }
             }
+            Err(ImportError::Invalid(problems)) if want.is_empty() => {
+                let p = &problems[0];
+                assert!(!p.id.is_empty() && !p.class_type.is_empty() && !p.message.is_empty(), "{problems:?}");
+                refused.push(format!(
+                    "{}: {} ({}): {}",
+                    file.file_name().unwrap().display(),
+                    p.id,
+                    p.class_type,
+                    p.message
+                ));
+            }
             Err(e) => assert!(!want.is_empty(), "{}: every type is mapped, yet: {e}", file.display()),
         }
     }
+    let farm = crate::spend::Farm::new();
     for file in &imported {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["import", "comfy"])
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        run_against_mocks(&farm, file);
     }
     let mut top: Vec<_> = missing_in.into_iter().collect();
     top.sort_by_key(|t| std::cmp::Reverse((t.1.1, t.1.0)));
-    eprintln!("{} of {templates} ComfyUI templates import", imported.len());
+    eprintln!("{} of {templates} ComfyUI templates import, validate and run against the mocks", imported.len());
+    for file in &imported {
+        eprintln!("  runs: {}", file.file_name().unwrap().display());
+    }
+    eprintln!("{} have every node type mapped but a value Switchyard cannot honour:", refused.len());
+    for r in &refused {
+        eprintln!("  {r}");
+    }
     for (t, (n, alone)) in top.iter().take(10) {
         eprintln!("  {t}: missing in {n} templates, the only one missing in {alone}");
     }
     assert!(templates >= 600, "the template set is whole: {templates}");
+}
+
+/// Imports a template with the CLI, gives its `LoadImage`s a picture each, and runs it
+/// against the mock providers.
+fn run_against_mocks(farm: &crate::spend::Farm, file: &std::path::Path) {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("workflow.json");
+    let imported = farm.cmd().args(["import", "comfy"]).arg(file).arg("-o").arg(&out).output().unwrap();
+    assert!(imported.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&imported.stderr));
+    let workflow: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for node in workflow["nodes"].as_object().unwrap().values().filter(|n| n["type"] == "image.load") {
+        let path = work.path().join(node["params"]["path"].as_str().unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::RgbaImage::from_pixel(64, 64, image::Rgba([90, 140, 200, 255])).save(&path).unwrap();
+    }
+    let run = farm.cmd().args(["run", "--json", "--out"]).arg(work.path().join("out")).arg(&out).output().unwrap();
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{} runs: {report}\n{}", file.display(), String::from_utf8_lossy(&run.stderr));
 }
 
 /// The node types a UI-format workflow runs (muted, bypassed, notes, reroutes and
