@@ -121,6 +121,7 @@ fn a_comfyui_client_uploads_posts_a_prompt_watches_it_and_fetches_the_image() {
         let (_, renamed) = upload(&c, &acme, "plate.png", png(8, 8)).await;
         assert_eq!(renamed["name"], "plate (1).png", "another file of that name is kept, not overwritten");
         let mut socket = comfy_socket(&server.url, "client-1", &acme).await;
+        let mut theirs = comfy_socket(&server.url, "client-1", &rival).await;
         let prompt = json!({
             "1": { "class_type": "LoadImage", "inputs": { "image": "plate.png" } },
             "2": { "class_type": "ImageBlur", "inputs": { "image": ["1", 0], "blur_radius": 3, "sigma": 1.5 } },
@@ -175,7 +176,16 @@ fn a_comfyui_client_uploads_posts_a_prompt_watches_it_and_fetches_the_image() {
         let input = format!("{}/view?filename=plate.png&type=input", c.url);
         assert_eq!(c.http.get(&input).bearer_auth(&acme).send().await.unwrap().status().as_u16(), 200);
 
-        // Another tenant: nothing of acme's, by any path.
+        // Another tenant: nothing of acme's, by any path, its socket (with the same client
+        // id) included.
+        let mut heard = Vec::new();
+        while let Ok(Some(Ok(msg))) =
+            tokio::time::timeout(std::time::Duration::from_millis(300), futures::StreamExt::next(&mut theirs)).await
+        {
+            heard.push(msg.to_string());
+        }
+        assert!(heard.iter().all(|m| !m.contains(&id) && !m.contains("executed")), "{heard:?}");
+        assert_eq!(c.post("/interrupt", &rival, &json!({ "prompt_id": id })).await.0, 200, "a no-op for the rival");
         assert_eq!(c.http.get(&view).bearer_auth(&rival).send().await.unwrap().status().as_u16(), 404);
         assert_eq!(c.http.get(&input).bearer_auth(&rival).send().await.unwrap().status().as_u16(), 404);
         assert_eq!(c.get(&format!("/history/{id}"), &rival).await.1, json!({}));
@@ -436,4 +446,39 @@ fn a_browser_signs_in_with_a_cookie_and_the_key_is_never_logged() {
     assert!(text.contains("/api/queue"), "the access log records requests: {text}");
     let secret = key.rsplit('_').next().unwrap();
     assert!(!text.contains(secret), "the key never reaches the log");
+}
+
+/// `POST /interrupt` stops the tenant's running prompt; its socket hears
+/// `execution_interrupted`, then `executing` with `node: null`.
+#[test]
+fn interrupt_stops_the_running_prompt_and_the_socket_says_so() {
+    use futures::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let acme = create_key(dir.path(), "acme", "runner");
+    let server = serve(dir.path());
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let mut socket = comfy_socket(&server.url, "cli", &acme).await;
+        let prompt = json!({
+            "1": { "class_type": "image.noise", "inputs": { "width": 4096, "height": 4096 } },
+            "2": { "class_type": "image.blur", "inputs": { "image": ["1", 0], "sigma": 60.0 } },
+            "3": { "class_type": "image.save", "inputs": { "image": ["2", 0], "path": "slow.png" } },
+        });
+        let (status, posted) = c.post("/prompt", &acme, &json!({ "prompt": prompt, "client_id": "cli" })).await;
+        assert_eq!(status, 200, "{posted}");
+        let id = posted["prompt_id"].as_str().unwrap().to_string();
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next()).await.unwrap();
+            if msg.unwrap().unwrap().to_string().contains("execution_start") {
+                break;
+            }
+        }
+        assert_eq!(c.post("/interrupt", &acme, &json!({})).await.0, 200);
+        let seen = messages_until_done(&mut socket, &id).await;
+        let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+        assert!(types.contains(&"execution_interrupted"), "{types:?}");
+        assert!(!types.contains(&"execution_success"), "{types:?}");
+        let (_, history) = c.get(&format!("/history/{id}"), &acme).await;
+        assert_eq!(history[&id]["status"]["messages"][1][0], "execution_interrupted", "{history}");
+    });
 }
