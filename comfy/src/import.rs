@@ -11,6 +11,9 @@ use switchyard_engine::format::{FORMAT_NAME, FileMap, InputRef, NodeEntry, Workf
 use crate::api::{ApiNode, ApiPrompt, link_of};
 use crate::mapping::{Mapping, NodeMap, json_of};
 
+/// Pass-through outputs followed from one link, at most.
+const PASSTHROUGH_HOPS_MAX: usize = 64;
+
 /// A ComfyUI node with no Switchyard equivalent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unmapped {
@@ -347,7 +350,9 @@ impl<'a> Importer<'a> {
 
     /// What a link `(source id, output index)` stands for: a wire, or the value of a
     /// constant node. `None` after recording a problem.
-    fn source(&mut self, id: &str, node: &ApiNode, (src, index): &(String, usize)) -> Option<Source> {
+    fn source(&mut self, id: &str, node: &ApiNode, link: &(String, usize)) -> Option<Source> {
+        let (src, index) = self.through(link);
+        let (src, index) = (&src, &index);
         let Some(src_node) = self.prompt.get(src) else {
             self.problem(id, node, format!("links to node {src}, which is not in the prompt"));
             return None;
@@ -389,6 +394,21 @@ impl<'a> Importer<'a> {
             None => return None,
         };
         Some(Source::Wire(format!("{}.{port}", node_id(src))))
+    }
+
+    /// Where a link really starts: followed back through pass-through outputs (ComfyUI's
+    /// save nodes hand their image on), a bounded number of hops.
+    fn through(&self, (src, index): &(String, usize)) -> (String, usize) {
+        let (mut src, mut index) = (src.clone(), *index);
+        for _ in 0..PASSTHROUGH_HOPS_MAX {
+            let Some(Kind::Mapped(m)) = self.kinds.get(src.as_str()) else { break };
+            let Some(input) = m.passthrough.get(&index.to_string()) else { break };
+            let Some(up) = self.prompt.get(&src).and_then(|n| n.inputs.get(input)).and_then(crate::api::link_of) else {
+                break;
+            };
+            (src, index) = up;
+        }
+        (src, index)
     }
 
     /// The helper node for a derived output, made once: its wire.

@@ -75,6 +75,10 @@ pub struct NodeMap {
     /// them); an input with one allowed value (`only`) gets that value anyway.
     #[serde(default)]
     pub fill: BTreeMap<String, toml::Value>,
+    /// Output index -> the input it passes through (a save node's `images` out): a link
+    /// from that output is a link from what feeds the input.
+    #[serde(default)]
+    pub passthrough: BTreeMap<String, String>,
     /// Helper nodes made for outputs the main node lacks.
     #[serde(default)]
     pub derive: BTreeMap<String, Derived>,

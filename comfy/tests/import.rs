@@ -235,3 +235,21 @@ fn an_exported_workflow_imports_back_to_the_same_graph() {
     }
     assert!(checked >= 3, "the repository's workflows were checked: {checked}");
 }
+
+#[test]
+fn a_link_from_a_save_nodes_pass_through_output_is_a_link_from_its_image() {
+    let prompt = json!({
+        "1": { "class_type": "EmptyImage", "inputs": { "width": 64, "height": 64, "batch_size": 1, "color": 0 } },
+        "2": { "class_type": "SaveImage", "inputs": { "images": ["1", 0], "filename_prefix": "a" } },
+        "3": { "class_type": "ImageCompare", "inputs": { "image_a": ["2", 0], "image_b": ["1", 0] } }
+    });
+    let n = nodes(&import(prompt).unwrap());
+    assert_eq!(n["3"]["type"], "image.compare");
+    assert_eq!(n["3"]["inputs"], json!({ "a": "1.image", "b": "1.image" }));
+    // A save node fed by itself (a malformed file) ends in a refusal, never a hang.
+    let looped = json!({
+        "2": { "class_type": "SaveImage", "inputs": { "images": ["2", 0] } },
+        "3": { "class_type": "ImageCompare", "inputs": { "image_a": ["2", 0] } }
+    });
+    assert!(import(looped).is_err());
+}

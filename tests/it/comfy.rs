@@ -151,7 +151,7 @@ fn run_against_mocks(farm: &crate::spend::Farm, file: &std::path::Path) {
     for node in workflow["nodes"].as_object().unwrap().values().filter(|n| n["type"] == "image.load") {
         let path = work.path().join(node["params"]["path"].as_str().unwrap());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        image::RgbaImage::from_pixel(64, 64, image::Rgba([90, 140, 200, 255])).save(&path).unwrap();
+        image::RgbImage::from_pixel(64, 64, image::Rgb([90, 140, 200])).save(&path).unwrap();
     }
     let run = farm.cmd().args(["run", "--json", "--out"]).arg(work.path().join("out")).arg(&out).output().unwrap();
     let report = String::from_utf8_lossy(&run.stdout);

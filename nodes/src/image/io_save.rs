@@ -74,7 +74,11 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
 }
 
 /// 8-bit PNG a row at a time, so even a 16K image needs no whole-image byte buffer.
-fn write_png8(img: &Image, compression: png::Compression, w: &mut impl Write) -> Result<(), png::EncodingError> {
+pub(crate) fn write_png8(
+    img: &Image,
+    compression: png::Compression,
+    w: &mut impl Write,
+) -> Result<(), png::EncodingError> {
     let mut enc = png::Encoder::new(w, img.width(), img.height());
     enc.set_color(png::ColorType::Rgba);
     enc.set_depth(png::BitDepth::Eight);

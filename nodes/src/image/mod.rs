@@ -4,6 +4,7 @@
 mod adjust;
 mod blend;
 mod blur;
+mod compare;
 mod crop;
 mod grid;
 mod io_load;
@@ -30,6 +31,7 @@ pub(crate) fn register(r: &mut Registry) -> Result<(), DuplicateNodeType> {
     r.register(simple::invert_node())?;
     r.register(simple::fill_node())?;
     r.register(simple::scale_node())?;
+    r.register(compare::node())?;
     Ok(())
 }
 
