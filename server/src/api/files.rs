@@ -110,6 +110,19 @@ fn extension(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     Ok(ext)
 }
 
+/// Writes `bytes` to `path` whole or not at all: into a hidden partial file beside it, then
+/// renamed over it.
+pub(crate) async fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::ServerError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
+    let written = tokio::fs::write(&partial, bytes).await.and(tokio::fs::rename(&partial, path).await);
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(crate::ServerError::Io(e));
+    }
+    Ok(())
+}
+
 /// `POST /v1/uploads`: the body is the file. It is stored by content as `{hash}.{ext}` in the
 /// tenant's uploads folder; the tenant's workflows read it with that path (`image.load`'s
 /// `path`), and no other tenant's can.
@@ -130,12 +143,7 @@ pub(crate) async fn upload(
     tokio::fs::create_dir_all(&folder).await.map_err(crate::ServerError::Io)?;
     let path = folder.join(&name);
     if !path.is_file() {
-        let partial = folder.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
-        let written = tokio::fs::write(&partial, &body).await.and(tokio::fs::rename(&partial, &path).await);
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(crate::ServerError::Io(e).into());
-        }
+        write_whole(&path, &body).await?;
     }
     let reply = UploadReply { media_type: media_type(&name).to_string(), path: name, hash, bytes: body.len() as u64 };
     Ok((StatusCode::CREATED, Json(reply)).into_response())

@@ -122,6 +122,12 @@ fn a_comfyui_client_uploads_posts_a_prompt_watches_it_and_fetches_the_image() {
         assert_eq!(renamed["name"], "plate (1).png", "another file of that name is kept, not overwritten");
         let mut socket = comfy_socket(&server.url, "client-1", &acme).await;
         let mut theirs = comfy_socket(&server.url, "client-1", &rival).await;
+        // A second socket of the same client, which asks for previews with metadata.
+        let mut meta = comfy_socket(&server.url, "client-1", &acme).await;
+        let flags = json!({ "type": "feature_flags", "data": { "supports_preview_metadata": true } });
+        futures::SinkExt::send(&mut meta, tokio_tungstenite::tungstenite::Message::Text(flags.to_string().into()))
+            .await
+            .unwrap();
         let prompt = json!({
             "1": { "class_type": "LoadImage", "inputs": { "image": "plate.png" } },
             "2": { "class_type": "ImageBlur", "inputs": { "image": ["1", 0], "blur_radius": 3, "sigma": 1.5 } },
@@ -145,6 +151,11 @@ fn a_comfyui_client_uploads_posts_a_prompt_watches_it_and_fetches_the_image() {
         for node in ["1", "2", "3", "4"] {
             assert!(executing.contains(&&json!(node)), "node {node} in {executing:?}");
         }
+        let previews = seen.iter().filter(|m| m["type"] == "binary").collect::<Vec<_>>();
+        assert!(!previews.is_empty() && previews.iter().all(|m| m["event"] == 1), "PNG previews, type 1: {types:?}");
+        let with_meta = messages_until_done(&mut meta, &id).await;
+        let binary: Vec<&Value> = with_meta.iter().filter(|m| m["type"] == "binary").collect();
+        assert!(!binary.is_empty() && binary.iter().all(|m| m["event"] == 4), "previews with metadata, type 4");
         let executed = seen.iter().find(|m| m["type"] == "executed").unwrap();
         assert_eq!(executed["data"]["node"], "4");
         let image = &executed["data"]["output"]["images"][0];

@@ -175,12 +175,7 @@ async fn write_upload(app: &App, tenant: &str, upload: &Upload, bytes: &[u8]) ->
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(crate::ServerError::Io)?;
     }
-    let partial = path.with_file_name(format!(".upload.{}", uuid::Uuid::now_v7().simple()));
-    let written = tokio::fs::write(&partial, bytes).await.and(tokio::fs::rename(&partial, &path).await);
-    if let Err(e) = written {
-        let _ = tokio::fs::remove_file(&partial).await;
-        return Err(crate::ServerError::Io(e).into());
-    }
+    super::super::files::write_whole(&path, bytes).await?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Json(json!({ "name": name, "subfolder": upload.subfolder, "type": "input" })))
 }
