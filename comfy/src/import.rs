@@ -11,6 +11,9 @@ use switchyard_engine::format::{FORMAT_NAME, FileMap, InputRef, NodeEntry, Workf
 use crate::api::{ApiNode, ApiPrompt, link_of};
 use crate::mapping::{Mapping, NodeMap, json_of};
 
+/// The longer side of a size made from an aspect ratio (`16:9` -> 1024x576).
+const ASPECT_SIDE_PX: i64 = 1024;
+
 /// Pass-through outputs followed from one link, at most.
 const PASSTHROUGH_HOPS_MAX: usize = 64;
 
@@ -293,17 +296,25 @@ impl<'a> Importer<'a> {
         Some(())
     }
 
-    /// A `WxH` value into two params (`auto`: the node's defaults).
+    /// A `WxH` value into two params, or an aspect ratio `W:H` as the largest size of
+    /// exactly that ratio within `ASPECT_SIDE_PX` (`auto`: the node's defaults).
     fn size(&mut self, id: &str, node: &ApiNode, entry: &mut NodeEntry, value: &Value, w: &str, h: &str) -> Option<()> {
         let text = value.as_str().unwrap_or_default();
         if text == "auto" {
             return Some(());
         }
-        let parsed = text
-            .split_once('x')
-            .and_then(|(a, b)| Some((a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?)));
+        let pair = |sep: char| {
+            text.split_once(sep)
+                .and_then(|(a, b)| Some((a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?)))
+                .filter(|(a, b)| *a > 0 && *b > 0)
+        };
+        let parsed = pair('x').or_else(|| {
+            let (a, b) = pair(':')?;
+            let k = ASPECT_SIDE_PX / a.max(b);
+            (k > 0).then_some((a * k, b * k))
+        });
         let Some((width, height)) = parsed else {
-            self.problem(id, node, format!("size {value} is not WIDTHxHEIGHT"));
+            self.problem(id, node, format!("size {value} is not WIDTHxHEIGHT or an aspect ratio W:H"));
             return None;
         };
         entry.params.insert(w.into(), width.into());

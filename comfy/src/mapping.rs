@@ -65,7 +65,7 @@ pub struct NodeMap {
     /// Per param, a text template (`{}` is the value).
     #[serde(default)]
     pub format: BTreeMap<String, String>,
-    /// Per "WxH" input, the width and height params.
+    /// Per "WxH" (or aspect ratio "W:H") input, the width and height params.
     #[serde(default)]
     pub size: BTreeMap<String, [String; 2]>,
     /// Per input, the node type to use while that input is linked.

@@ -253,3 +253,30 @@ fn a_link_from_a_save_nodes_pass_through_output_is_a_link_from_its_image() {
     });
     assert!(import(looped).is_err());
 }
+
+#[test]
+fn stabilitys_nodes_become_cloud_nodes_and_an_aspect_ratio_becomes_a_size_of_that_ratio() {
+    let prompt = json!({
+        "1": { "class_type": "StabilityStableImageUltraNode", "inputs": { "prompt": "dunes", "aspect_ratio": "21:9",
+            "style_preset": "None", "seed": 42 } },
+        "2": { "class_type": "StabilityStableImageSD_3_5Node", "inputs": { "prompt": "dunes", "model": "sd3.5-medium",
+            "aspect_ratio": "16:9", "style_preset": "None", "cfg_scale": 4.0, "seed": 1 } },
+        "3": { "class_type": "StabilityUpscaleFastNode", "inputs": { "image": ["2", 0] } },
+        "4": { "class_type": "SaveImage", "inputs": { "images": ["3", 0] } }
+    });
+    let n = nodes(&import(prompt).unwrap());
+    assert_eq!(
+        n["1"]["params"],
+        json!({ "prompt": "dunes", "seed": 42, "width": 1008, "height": 432, "provider": "stability:ultra" })
+    );
+    assert_eq!((&n["2"]["params"]["width"], &n["2"]["params"]["height"]), (&json!(1024), &json!(576)));
+    assert_eq!(n["2"]["params"]["provider"], "stability:sd3.5-medium");
+    assert_eq!(
+        n["3"],
+        json!({ "type": "cloud.upscale", "params": { "provider": "stability:fast" }, "inputs": { "image": "2.image" } })
+    );
+    let styled = json!({ "1": { "class_type": "StabilityStableImageUltraNode", "inputs": { "prompt": "x",
+        "aspect_ratio": "1:1", "style_preset": "anime", "seed": 0 } } });
+    let Err(ImportError::Invalid(p)) = import(styled) else { panic!("a style preset is refused") };
+    assert!(p[0].message.contains("style_preset"), "{p:?}");
+}

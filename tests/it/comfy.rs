@@ -193,3 +193,21 @@ fn missing_types(
     }
     missing
 }
+
+/// ComfyUI's Stability nodes, imported, run against the mock provider: the aspect ratio goes
+/// out as Stability's own, and the upscale as its fast upscaler.
+#[test]
+fn stabilitys_comfyui_nodes_run_against_the_mock() {
+    let farm = crate::spend::Farm::new();
+    let prompt = serde_json::json!({
+        "1": { "class_type": "StabilityStableImageUltraNode", "inputs": { "prompt": "dunes at dawn",
+            "aspect_ratio": "16:9", "style_preset": "None", "seed": 42 } },
+        "2": { "class_type": "SaveImage", "inputs": { "images": ["1", 0], "filename_prefix": "dunes" } },
+        "3": { "class_type": "EmptyImage", "inputs": { "width": 64, "height": 64, "batch_size": 1, "color": 0 } },
+        "4": { "class_type": "StabilityUpscaleFastNode", "inputs": { "image": ["3", 0] } },
+        "5": { "class_type": "SaveImage", "inputs": { "images": ["4", 0], "filename_prefix": "up" } }
+    });
+    let file = farm.dir.path().join("stability_api.json");
+    std::fs::write(&file, prompt.to_string()).unwrap();
+    run_against_mocks(&farm, &file);
+}
