@@ -280,3 +280,21 @@ fn stabilitys_nodes_become_cloud_nodes_and_an_aspect_ratio_becomes_a_size_of_tha
     let Err(ImportError::Invalid(p)) = import(styled) else { panic!("a style preset is refused") };
     assert!(p[0].message.contains("style_preset"), "{p:?}");
 }
+
+#[test]
+fn flux_2_becomes_a_cloud_node_pinned_to_its_model() {
+    let prompt = json!({
+        "3": { "class_type": "Flux2ImageNode", "inputs": { "prompt": "a boat", "model": "Flux.2 [max]",
+            "model.width": 1024, "model.height": 768, "seed": 5 } },
+        "4": { "class_type": "SaveImage", "inputs": { "images": ["3", 0] } }
+    });
+    let n = nodes(&import(prompt).unwrap());
+    assert_eq!(
+        n["3"]["params"],
+        json!({ "prompt": "a boat", "provider": "bfl:flux-2-max", "width": 1024, "height": 768, "seed": 5 })
+    );
+    // Flux 1.1 Ultra and Kontext are not mapped: the mock serves neither, so nothing here
+    // could show they run.
+    let ultra = json!({ "1": { "class_type": "FluxProUltraImageNode", "inputs": { "prompt": "x" } } });
+    assert!(matches!(import(ultra), Err(ImportError::Unmapped(_))));
+}

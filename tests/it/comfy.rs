@@ -194,10 +194,11 @@ fn missing_types(
     missing
 }
 
-/// ComfyUI's Stability nodes, imported, run against the mock provider: the aspect ratio goes
-/// out as Stability's own, and the upscale as its fast upscaler.
+/// ComfyUI's Stability and BFL nodes, imported, run against the mock providers: an aspect
+/// ratio goes out as Stability's own, the upscale as its fast upscaler, and Flux.2 makes
+/// and (with an image linked) edits.
 #[test]
-fn stabilitys_comfyui_nodes_run_against_the_mock() {
+fn partner_comfyui_nodes_run_against_the_mocks() {
     let farm = crate::spend::Farm::new();
     let prompt = serde_json::json!({
         "1": { "class_type": "StabilityStableImageUltraNode", "inputs": { "prompt": "dunes at dawn",
@@ -205,9 +206,15 @@ fn stabilitys_comfyui_nodes_run_against_the_mock() {
         "2": { "class_type": "SaveImage", "inputs": { "images": ["1", 0], "filename_prefix": "dunes" } },
         "3": { "class_type": "EmptyImage", "inputs": { "width": 64, "height": 64, "batch_size": 1, "color": 0 } },
         "4": { "class_type": "StabilityUpscaleFastNode", "inputs": { "image": ["3", 0] } },
-        "5": { "class_type": "SaveImage", "inputs": { "images": ["4", 0], "filename_prefix": "up" } }
+        "5": { "class_type": "SaveImage", "inputs": { "images": ["4", 0], "filename_prefix": "up" } },
+        "6": { "class_type": "Flux2ImageNode", "inputs": { "prompt": "a fjord", "model": "Flux.2 [pro]",
+            "model.width": 1024, "model.height": 576, "seed": 3 } },
+        "7": { "class_type": "Flux2ImageNode", "inputs": { "prompt": "at night", "model": "Flux.2 [max]",
+            "model.width": 1024, "model.height": 1024, "seed": 4, "model.images.image_1": ["3", 0] } },
+        "8": { "class_type": "SaveImage", "inputs": { "images": ["6", 0], "filename_prefix": "fjord" } },
+        "9": { "class_type": "SaveImage", "inputs": { "images": ["7", 0], "filename_prefix": "night" } }
     });
-    let file = farm.dir.path().join("stability_api.json");
+    let file = farm.dir.path().join("partners_api.json");
     std::fs::write(&file, prompt.to_string()).unwrap();
     run_against_mocks(&farm, &file);
 }
