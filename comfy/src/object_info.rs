@@ -32,6 +32,12 @@ pub struct ObjectInfo {
     pub output_node: bool,
     /// Where ComfyUI would find its code; here, Switchyard.
     pub python_module: String,
+    /// A partner (paid) node: ComfyUI's frontend shows its price.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub api_node: bool,
+    /// ComfyUI's price badge (a JSONata expression over the node's widgets), where priced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_badge: Option<Value>,
 }
 
 /// A node's inputs.
@@ -160,6 +166,8 @@ pub fn object_info(spec: &NodeSpec) -> ObjectInfo {
         category: format!("switchyard/{}", spec.category),
         output_node: spec.outputs.is_empty() || spec.side_effects,
         python_module: "switchyard".into(),
+        api_node: spec.category == "cloud",
+        price_badge: None,
     }
 }
 

@@ -139,6 +139,8 @@ pub(crate) struct App {
     comfy_frontend: Option<PathBuf>,
     /// Workflows offered to ComfyUI's frontend as templates.
     comfy_templates: Option<PathBuf>,
+    /// ComfyUI's price badges of the cloud node types.
+    comfy_prices: api::comfy::Prices,
 }
 
 impl App {
@@ -250,6 +252,7 @@ impl Server {
             artifacts,
             comfy_frontend: opts.comfy_frontend.clone(),
             comfy_templates: opts.comfy_templates.clone(),
+            comfy_prices: Default::default(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {

@@ -37,6 +37,15 @@ fn object_info_describes_switchyards_nodes_as_comfyui_does() {
         assert_eq!(all["image.resize"]["input"]["required"]["filter"][0][0], "nearest", "a choice is a list");
         assert_eq!(all["cloud.text_to_image"]["input"]["required"]["prompt"][1]["multiline"], true);
         assert_eq!(all["image.composite"]["input"]["required"]["mask"][0], "MASK");
+        // Prices in ComfyUI's terms: a paid node is an API node with a badge its frontend
+        // evaluates (USD, which it shows in its own credits), looked up by the provider.
+        let t2i = &all["cloud.text_to_image"];
+        assert_eq!(t2i["api_node"], true);
+        assert_eq!(t2i["price_badge"]["depends_on"]["widgets"][0]["name"], "provider");
+        let expr = t2i["price_badge"]["expr"].as_str().unwrap();
+        // (The price itself moves with the catalog's surge and off-peak windows.)
+        assert!(expr.contains("\"openai:gpt-image-1\":["), "{expr}");
+        assert!(all["image.blur"].get("api_node").is_none() && all["image.blur"].get("price_badge").is_none());
 
         let (status, one) = c.get("/api/object_info/image.blur", &key).await;
         assert_eq!(status, 200);

@@ -14,6 +14,7 @@
 mod frontend;
 mod history;
 mod neutral;
+mod price;
 mod prompt;
 mod record;
 mod templates;
@@ -34,6 +35,7 @@ use super::{ApiError, BODY_MAX_BYTES, require};
 use crate::App;
 use crate::keys::{Caller, Permission};
 pub(crate) use frontend::routes as frontend;
+pub(crate) use price::Prices;
 pub use prompt::{PromptError, check_prompt};
 pub use view::safe_path;
 
@@ -93,7 +95,12 @@ pub(crate) fn is_comfy_path(path: &str) -> bool {
 /// `GET /object_info`.
 async fn all(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<IndexMap<String, ObjectInfo>>, ApiError> {
     require(&caller, Permission::Read)?;
-    Ok(Json(switchyard_session::comfy::object_info(&app.registry)))
+    let mut all = switchyard_session::comfy::object_info(&app.registry);
+    let badges = app.comfy_prices.badges(&app, &caller.tenant).await;
+    for (name, info) in &mut all {
+        info.price_badge = badges.get(name).cloned();
+    }
+    Ok(Json(all))
 }
 
 /// `GET /object_info/{class}`: `{class: info}`, or `{}` for a type this server lacks (as
@@ -104,6 +111,9 @@ async fn one(
     Path(class): Path<String>,
 ) -> Result<Json<IndexMap<String, ObjectInfo>>, ApiError> {
     require(&caller, Permission::Read)?;
-    let info = switchyard_session::comfy::object_info_of(&app.registry, &class);
-    Ok(Json(info.map(|info| IndexMap::from([(class, info)])).unwrap_or_default()))
+    let Some(mut info) = switchyard_session::comfy::object_info_of(&app.registry, &class) else {
+        return Ok(Json(IndexMap::new()));
+    };
+    info.price_badge = app.comfy_prices.badges(&app, &caller.tenant).await.get(&class).cloned();
+    Ok(Json(IndexMap::from([(class, info)])))
 }

@@ -77,5 +77,11 @@ pub(crate) const NEUTRAL: [(&str, Reply); 10] = [
     ("/workflow_templates", || json!({})),
     ("/internal/folder_paths", || json!({})),
     ("/i18n", || json!({})),
-    ("/features", || json!({ "supports_preview_metadata": true })),
+    ("/features", features),
 ];
+
+/// What the frontend may rely on: previews with metadata; and no sign-in to Comfy's own
+/// account before partner nodes run (Switchyard bills them to the key's tenant).
+pub(crate) fn features() -> Value {
+    json!({ "supports_preview_metadata": true, "partner_run_gate_enabled": false })
+}

@@ -87,7 +87,8 @@ impl Client {
     async fn serve(&mut self, _permit: OwnedSemaphorePermit) {
         let mut live = self.app.hub.subscribe(None).live;
         let mut previews = self.app.hub.subscribe_previews();
-        let flags = json!({ "supports_preview_metadata": true, "max_upload_size": UPLOAD_MAX_BYTES });
+        let mut flags = super::neutral::features();
+        flags["max_upload_size"] = json!(UPLOAD_MAX_BYTES);
         let mut open = self.status().await && self.send("feature_flags", flags).await;
         while open {
             open = tokio::select! {
