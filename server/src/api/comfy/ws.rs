@@ -71,7 +71,21 @@ struct Client {
     /// The client asked for previews with metadata (type 4).
     metadata: bool,
     /// Run id -> its prompt, if it came from `/prompt` (`None`: another run of the tenant's).
-    known: HashMap<String, Option<Arc<PromptRow>>>,
+    known: HashMap<String, Option<Arc<Known>>>,
+}
+
+/// A prompt a socket met, its origin map read once (node events come by the thousand).
+struct Known {
+    prompt: PromptRow,
+    /// Switchyard node id -> ComfyUI node id.
+    origin: HashMap<String, String>,
+}
+
+impl Known {
+    /// The ComfyUI node a Switchyard node came from (itself if unknown).
+    fn comfy_id(&self, node: &str) -> String {
+        self.origin.get(node).cloned().unwrap_or_else(|| node.to_string())
+    }
 }
 
 /// The client's announcement of what it supports.
@@ -135,26 +149,28 @@ impl Client {
     }
 
     /// The prompt that made `run`, if it came from `/prompt`, and is for this client.
-    async fn prompt_of(&mut self, run: &str) -> Option<Arc<PromptRow>> {
+    async fn prompt_of(&mut self, run: &str) -> Option<Arc<Known>> {
         if !self.known.contains_key(run) {
             if self.known.len() >= KNOWN_MAX {
                 self.known.clear();
             }
-            let found = self.app.store.prompt_of_run(&self.tenant, run).await.ok().flatten().map(Arc::new);
+            let found = self.app.store.prompt_of_run(&self.tenant, run).await.ok().flatten().map(|prompt| {
+                let origin = serde_json::from_str(&prompt.origin).unwrap_or_default();
+                Arc::new(Known { prompt, origin })
+            });
             self.known.insert(run.to_string(), found);
         }
-        let prompt = self.known.get(run).cloned().flatten()?;
-        prompt.client_id.as_ref().is_none_or(|c| *c == self.sid).then_some(prompt)
+        let known = self.known.get(run).cloned().flatten()?;
+        known.prompt.client_id.as_ref().is_none_or(|c| *c == self.sid).then_some(known)
     }
 
     async fn event(&mut self, event: &Published) -> bool {
         match &event.detail {
             Detail::State(state) => self.state(&event.run, state).await,
             Detail::Node(node) => {
-                let Some(prompt) = self.prompt_of(&event.run).await else { return true };
-                let origin: HashMap<String, String> = serde_json::from_str(&prompt.origin).unwrap_or_default();
-                let id = origin.get(node.node.as_str()).cloned().unwrap_or_else(|| node.node.as_str().to_string());
-                let pid = &prompt.prompt_id;
+                let Some(known) = self.prompt_of(&event.run).await else { return true };
+                let id = known.comfy_id(node.node.as_str());
+                let pid = &known.prompt.prompt_id;
                 match &node.kind {
                     EventKind::Started => {
                         self.send("executing", json!({ "node": id, "display_node": id, "prompt_id": pid })).await
@@ -176,8 +192,8 @@ impl Client {
 
     /// A run's state changed: its start or its end, and the tenant's queue with it.
     async fn state(&mut self, run: &str, state: &str) -> bool {
-        let Some(prompt) = self.prompt_of(run).await else { return self.status().await };
-        let pid = prompt.prompt_id.clone();
+        let Some(known) = self.prompt_of(run).await else { return self.status().await };
+        let pid = known.prompt.prompt_id.clone();
         let sent = match state {
             "running" => self.send("execution_start", json!({ "prompt_id": pid, "timestamp": now_ms() })).await,
             "succeeded" | "failed" | "cancelled" => self.ended(&pid).await,
@@ -222,14 +238,13 @@ impl Client {
     /// its metadata for clients that asked.
     async fn preview(&mut self, preview: &Published) -> bool {
         let Detail::Preview { node, png } = &preview.detail else { return true };
-        let Some(prompt) = self.prompt_of(&preview.run).await else { return true };
-        let origin: HashMap<String, String> = serde_json::from_str(&prompt.origin).unwrap_or_default();
-        let id = origin.get(node).cloned().unwrap_or_else(|| node.clone());
+        let Some(known) = self.prompt_of(&preview.run).await else { return true };
+        let id = known.comfy_id(node);
         let frame = match self.metadata {
             true => {
                 let meta = json!({
                     "node_id": id, "display_node_id": id, "parent_node_id": null, "real_node_id": id,
-                    "prompt_id": prompt.prompt_id, "image_type": "image/png",
+                    "prompt_id": known.prompt.prompt_id, "image_type": "image/png",
                 })
                 .to_string();
                 let mut frame = Vec::with_capacity(8 + meta.len() + png.len());
