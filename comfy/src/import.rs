@@ -373,6 +373,19 @@ impl<'a> Importer<'a> {
                 let m: &NodeMap = m;
                 if let Some(input) = &m.constant {
                     let value = src_node.inputs.get(input).cloned().unwrap_or(Value::Null);
+                    // A constant's value map (a voice's name -> its id) applies, and a value
+                    // outside it is refused on the constant's node.
+                    let value = match m.values.get(input) {
+                        Some(map) => match value.as_str().and_then(|v| map.get(v)) {
+                            Some(mapped) => Value::String(mapped.clone()),
+                            None => {
+                                let message = format!("{input} = {value} is not one Switchyard knows");
+                                self.problem(src, src_node, message);
+                                return None;
+                            }
+                        },
+                        None => value,
+                    };
                     return Some(Source::Value(if m.stem { stem(&value) } else { value }));
                 }
                 match m.outputs.get(*index) {

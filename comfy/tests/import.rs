@@ -298,3 +298,29 @@ fn flux_2_becomes_a_cloud_node_pinned_to_its_model() {
     let ultra = json!({ "1": { "class_type": "FluxProUltraImageNode", "inputs": { "prompt": "x" } } });
     assert!(matches!(import(ultra), Err(ImportError::Unmapped(_))));
 }
+
+#[test]
+fn elevenlabs_speech_takes_the_selected_voices_id() {
+    let prompt = json!({
+        "1": { "class_type": "ElevenLabsVoiceSelector", "inputs": { "voice": "Roger (male, american)" } },
+        "2": { "class_type": "ElevenLabsTextToSpeech", "inputs": { "voice": ["1", 0], "text": "Hello there.",
+            "stability": 0.5, "apply_text_normalization": "auto", "model": "eleven_multilingual_v2", "model.speed": 1.0,
+            "model.similarity_boost": 0.75, "model.use_speaker_boost": false, "model.style": 0, "language_code": "",
+            "seed": 7, "output_format": "mp3_44100_192" } },
+        "3": { "class_type": "SaveAudio", "inputs": { "audio": ["2", 0], "filename_prefix": "line" } }
+    });
+    let n = nodes(&import(prompt.clone()).unwrap());
+    assert_eq!(
+        n["2"]["params"],
+        json!({ "text": "Hello there.", "voice": "CwhRBWXzGAHq8TQ4Fs17", "provider": "elevenlabs:eleven_multilingual_v2",
+            "seed": 7 })
+    );
+    assert_eq!(n["3"]["params"]["path"], "line_{n}.wav");
+    let mut unknown = prompt.clone();
+    unknown["1"]["inputs"]["voice"] = json!("Nobody (male, martian)");
+    let Err(ImportError::Invalid(p)) = import(unknown) else { panic!("an unknown voice is refused") };
+    assert_eq!(p[0].id, "1", "{p:?}");
+    let mut faster = prompt;
+    faster["2"]["inputs"]["model.speed"] = json!(1.2);
+    assert!(matches!(import(faster), Err(ImportError::Invalid(_))), "a voice setting Switchyard cannot send");
+}

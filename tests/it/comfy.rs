@@ -194,9 +194,9 @@ fn missing_types(
     missing
 }
 
-/// ComfyUI's Stability and BFL nodes, imported, run against the mock providers: an aspect
-/// ratio goes out as Stability's own, the upscale as its fast upscaler, and Flux.2 makes
-/// and (with an image linked) edits.
+/// ComfyUI's Stability, BFL and ElevenLabs nodes, imported, run against the mock providers:
+/// an aspect ratio goes out as Stability's own, the upscale as its fast upscaler, Flux.2
+/// makes and (with an image linked) edits, and speech takes the selected voice's id.
 #[test]
 fn partner_comfyui_nodes_run_against_the_mocks() {
     let farm = crate::spend::Farm::new();
@@ -212,7 +212,12 @@ fn partner_comfyui_nodes_run_against_the_mocks() {
         "7": { "class_type": "Flux2ImageNode", "inputs": { "prompt": "at night", "model": "Flux.2 [max]",
             "model.width": 1024, "model.height": 1024, "seed": 4, "model.images.image_1": ["3", 0] } },
         "8": { "class_type": "SaveImage", "inputs": { "images": ["6", 0], "filename_prefix": "fjord" } },
-        "9": { "class_type": "SaveImage", "inputs": { "images": ["7", 0], "filename_prefix": "night" } }
+        "9": { "class_type": "SaveImage", "inputs": { "images": ["7", 0], "filename_prefix": "night" } },
+        "10": { "class_type": "ElevenLabsVoiceSelector", "inputs": { "voice": "Sarah (female, american)" } },
+        "11": { "class_type": "ElevenLabsTextToSpeech", "inputs": { "voice": ["10", 0], "text": "Dunes at dawn.",
+            "stability": 0.5, "apply_text_normalization": "auto", "model": "eleven_multilingual_v2", "seed": 1,
+            "output_format": "mp3_44100_192" } },
+        "12": { "class_type": "SaveAudio", "inputs": { "audio": ["11", 0], "filename_prefix": "line" } }
     });
     let file = farm.dir.path().join("partners_api.json");
     std::fs::write(&file, prompt.to_string()).unwrap();
