@@ -30,8 +30,10 @@ fn a_billed_batch_survives_kill_9_with_every_frame_once_and_one_charge_per_paid_
     let dir = paid.dir.path();
     let out = dir.join("out");
     let run = submit(&paid, dir, &out, FRAMES);
-    let farm = crate::support::runtime().block_on(Farm::connect(&url, 2)).unwrap();
+    // One runtime for the pool and every read of it: a pool made on a runtime that is then
+    // dropped fails once it needs a new connection ("the Tokio context is being shut down").
     let rt = crate::support::runtime();
+    let farm = rt.block_on(Farm::connect(&url, 2)).unwrap();
     let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     eprintln!("kill seed {seed}");
     let mut next = move || {
