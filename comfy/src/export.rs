@@ -84,7 +84,7 @@ fn out_of(node: &switchyard_engine::format::NodeEntry, mapping: &Mapping, regist
 
 /// `node` as ComfyUI node `class`, if every param and input maps back exactly.
 fn reverse(class: &str, m: &NodeMap, node: &switchyard_engine::format::NodeEntry) -> Option<Out> {
-    if m.constant.is_some() || !m.when_linked.is_empty() {
+    if m.constant.is_some() || m.sink.is_some() || !m.when_linked.is_empty() {
         return None;
     }
     let mut values = IndexMap::new();
@@ -128,10 +128,9 @@ fn unmap(m: &NodeMap, input: &str, param: &str, value: &Value) -> Option<Value> 
         value = Value::String(text.strip_prefix(head)?.strip_suffix(tail)?.to_string());
     }
     if let Some(map) = m.values.get(input) {
-        let text = value.as_str()?;
-        let key = match map.get(text) {
-            Some(to) if to == text => text.to_string(),
-            _ => map.iter().find(|(_, to)| *to == text)?.0.clone(),
+        let key = match value.as_str().and_then(|text| Some((text, map.get(text)?))) {
+            Some((text, to)) if json_of(to) == value => text.to_string(),
+            _ => map.iter().find(|(_, to)| json_of(to) == value)?.0.clone(),
         };
         value = Value::String(key);
     }

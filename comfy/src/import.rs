@@ -101,6 +101,8 @@ struct Importer<'a> {
     problems: Vec<Problem>,
     warnings: Vec<String>,
     origin: BTreeMap<String, String>,
+    /// Producer node id -> the sink node that saves its output.
+    sunk: BTreeMap<String, String>,
 }
 
 /// Translates `prompt` through `mapping`, checking native Switchyard types against `registry`.
@@ -142,9 +144,13 @@ pub fn import_api(
         problems: Vec::new(),
         warnings: Vec::new(),
         origin: BTreeMap::new(),
+        sunk: BTreeMap::new(),
     };
     for (id, node) in prompt {
         importer.node(id, node);
+    }
+    for (id, node) in prompt {
+        importer.sink(id, node);
     }
     if !importer.problems.is_empty() {
         return Err(ImportError::Invalid(importer.problems));
@@ -169,7 +175,7 @@ impl<'a> Importer<'a> {
 
     fn node(&mut self, id: &str, node: &ApiNode) {
         let entry = match self.kinds.get(id) {
-            Some(Kind::Mapped(m)) if m.constant.is_some() => return,
+            Some(Kind::Mapped(m)) if m.constant.is_some() || m.sink.is_some() => return,
             Some(Kind::Mapped(m)) => {
                 let m: &NodeMap = m;
                 self.mapped(id, node, m)
@@ -181,6 +187,44 @@ impl<'a> Importer<'a> {
         let sid = node_id(id);
         self.origin.insert(sid.clone(), id.to_string());
         self.nodes.insert(sid, entry);
+    }
+
+    /// A sink node (SaveVideo): its params go onto the node that makes what it saves, which
+    /// already writes it. Two sinks of one producer: the first wins, with a warning.
+    fn sink(&mut self, id: &str, node: &ApiNode) {
+        let Some(Kind::Mapped(m)) = self.kinds.get(id) else { return };
+        let m: &NodeMap = m;
+        let Some(sink) = &m.sink else { return };
+        let Some(link) = node.inputs.get(&sink.input).and_then(link_of) else {
+            self.problem(id, node, format!("input {:?} must be linked to the node that makes it", sink.input));
+            return;
+        };
+        let (src, _) = self.through(&link);
+        let producer = node_id(&src);
+        let made_by_kind = self.nodes.get(&producer).is_some_and(|p| p.type_name == m.type_name);
+        if !made_by_kind {
+            let message =
+                format!("saves node {src}'s output, but only a {} node's output can be saved here", m.type_name);
+            self.problem(id, node, message);
+            return;
+        }
+        if self.sunk.contains_key(&producer) {
+            let first = self.sunk.get(&producer).cloned().unwrap_or_default();
+            self.warnings.push(format!(
+                "node {id} ({}): node {first} already saves node {src}'s output; Switchyard writes it once, so this save is left out",
+                node.class_type
+            ));
+            return;
+        }
+        let mut params = blank(&m.type_name);
+        let mut ok = true;
+        for (name, value) in node.inputs.iter().filter(|(name, _)| **name != sink.input) {
+            ok &= self.input(id, node, m, &mut params, name, value).is_some();
+        }
+        if let (true, Some(entry)) = (ok, self.nodes.get_mut(&producer)) {
+            entry.params.extend(params.params);
+            self.sunk.insert(producer, id.to_string());
+        }
     }
 
     fn native(&mut self, id: &str, node: &ApiNode) -> Option<NodeEntry> {
@@ -331,7 +375,7 @@ impl<'a> Importer<'a> {
                 other => other.to_string(),
             };
             match map.get(&key) {
-                Some(to) => v = Value::String(to.clone()),
+                Some(to) => v = json_of(to),
                 None => {
                     let known: Vec<&String> = map.keys().collect();
                     self.problem(id, node, format!("{input} = {key:?} is not offered here; one of {known:?}"));
@@ -377,7 +421,7 @@ impl<'a> Importer<'a> {
                     // outside it is refused on the constant's node.
                     let value = match m.values.get(input) {
                         Some(map) => match value.as_str().and_then(|v| map.get(v)) {
-                            Some(mapped) => Value::String(mapped.clone()),
+                            Some(mapped) => json_of(mapped),
                             None => {
                                 let message = format!("{input} = {value} is not one Switchyard knows");
                                 self.problem(src, src_node, message);

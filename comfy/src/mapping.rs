@@ -56,9 +56,9 @@ pub struct NodeMap {
     /// The constant is a file name: its stem is used.
     #[serde(default)]
     pub stem: bool,
-    /// Per input, ComfyUI value -> Switchyard value.
+    /// Per input, ComfyUI value -> Switchyard value (a Kling duration's `"5"` -> 5).
     #[serde(default)]
-    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    pub values: BTreeMap<String, BTreeMap<String, toml::Value>>,
     /// Per input, the only values Switchyard can honour.
     #[serde(default)]
     pub only: BTreeMap<String, Vec<toml::Value>>,
@@ -82,6 +82,11 @@ pub struct NodeMap {
     /// Helper nodes made for outputs the main node lacks.
     #[serde(default)]
     pub derive: BTreeMap<String, Derived>,
+    /// The node saves what its input's producer already writes (ComfyUI's SaveVideo after a
+    /// video node): it becomes no node, and its params go onto the producer, which must be
+    /// of this map's `type`.
+    #[serde(default)]
+    pub sink: Option<Sink>,
     /// Why something is ignored or approximated.
     #[serde(default)]
     pub note: Option<String>,
@@ -106,6 +111,14 @@ impl NodeMap {
         });
         chosen.unwrap_or(&self.widgets)
     }
+}
+
+/// The input a sink node saves from.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// The input linked to the producer.
+    pub input: String,
 }
 
 /// A helper node for one output.

@@ -324,3 +324,90 @@ fn elevenlabs_speech_takes_the_selected_voices_id() {
     faster["2"]["inputs"]["model.speed"] = json!(1.2);
     assert!(matches!(import(faster), Err(ImportError::Invalid(_))), "a voice setting Switchyard cannot send");
 }
+
+#[test]
+fn ideogram_luma_runway_and_kling_nodes_become_cloud_nodes_pinned_to_their_models() {
+    let frame = json!({ "class_type": "LoadImage", "inputs": { "image": "frame.png" } });
+    let cases = [
+        (
+            json!({ "class_type": "IdeogramV3", "inputs": { "prompt": "a poster", "aspect_ratio": "16:9",
+                "resolution": "Auto", "magic_prompt_option": "OFF", "seed": 3, "num_images": 1,
+                "rendering_speed": "QUALITY" } }),
+            json!({ "type": "cloud.text_to_image", "params": { "provider": "ideogram:v3", "prompt": "a poster",
+                "width": 1024, "height": 576, "seed": 3, "quality": "high" } }),
+        ),
+        (
+            json!({ "class_type": "LumaImageNode", "inputs": { "prompt": "a crown", "model": "photon-1",
+                "aspect_ratio": "21:9", "seed": 4, "style_image_weight": 1.0 } }),
+            json!({ "type": "cloud.text_to_image", "params": { "prompt": "a crown", "provider": "luma:photon-1",
+                "width": 1008, "height": 432 } }),
+        ),
+        (
+            json!({ "class_type": "RunwayImageToVideoNodeGen4", "inputs": { "start_frame": ["9", 0],
+                "prompt": "push in", "duration": 10, "ratio": "1280:720", "seed": 6 } }),
+            json!({ "type": "cloud.image_to_video", "params": { "provider": "runway:gen4_turbo", "prompt": "push in",
+                "duration_s": 10, "seed": 6 } }),
+        ),
+        (
+            json!({ "class_type": "KlingImage2VideoNode", "inputs": { "start_frame": ["9", 0], "prompt": "waves",
+                "negative_prompt": "blur", "model_name": "kling-v1-6", "cfg_scale": 0.5, "mode": "std",
+                "aspect_ratio": "16:9", "duration": "10" } }),
+            json!({ "type": "cloud.image_to_video", "params": { "prompt": "waves", "negative_prompt": "blur",
+                "provider": "kling:kling-v1-6", "duration_s": 10 } }),
+        ),
+    ];
+    for (node, want) in cases {
+        let class = node["class_type"].clone();
+        let imported = import(json!({ "1": node, "9": frame })).unwrap_or_else(|e| panic!("{class}: {e}"));
+        let got = &nodes(&imported)["1"];
+        assert_eq!(got["type"], want["type"], "{class}");
+        assert_eq!(got["params"], want["params"], "{class}");
+    }
+    let refused = [
+        ("IdeogramV3", json!({ "prompt": "x", "resolution": "1024x1024" }), "resolution"),
+        ("IdeogramV3", json!({ "prompt": "x", "num_images": 4 }), "num_images"),
+        ("IdeogramV3", json!({ "prompt": "x", "image": ["9", 0] }), "image"),
+        ("LumaImageNode", json!({ "prompt": "x", "model": "photon-2" }), "model"),
+        ("LumaImageNode", json!({ "prompt": "x", "style_image": ["9", 0] }), "style_image"),
+        ("KlingImage2VideoNode", json!({ "start_frame": ["9", 0], "mode": "pro" }), "mode"),
+        ("KlingImage2VideoNode", json!({ "start_frame": ["9", 0], "model_name": "kling-v2-master" }), "model_name"),
+    ];
+    for (class, inputs, input) in refused {
+        let prompt = json!({ "1": { "class_type": class, "inputs": inputs }, "9": frame });
+        let Err(ImportError::Invalid(p)) = import(prompt) else { panic!("{class}: {input} is refused") };
+        assert!(p[0].id == "1" && p[0].message.contains(input), "{class}: {p:?}");
+    }
+}
+
+#[test]
+fn save_video_names_its_video_nodes_file_and_saves_only_a_video() {
+    let video = json!({ "class_type": "RunwayImageToVideoNodeGen4", "inputs": { "start_frame": ["9", 0],
+        "prompt": "push in", "duration": 5, "ratio": "1280:720", "seed": 1 } });
+    let frame = json!({ "class_type": "LoadImage", "inputs": { "image": "frame.png" } });
+    let save = |from: &str, prefix: &str| {
+        json!({ "class_type": "SaveVideo", "inputs": { "video": [from, 0], "filename_prefix": prefix,
+            "format": "auto", "codec": "auto" } })
+    };
+    let imported = import(json!({ "1": video, "2": save("1", "video/shot"), "9": frame })).unwrap();
+    let n = nodes(&imported);
+    assert_eq!(n["1"]["params"]["path"], "video/shot_{n}.mp4");
+    assert!(n.get("2").is_none(), "SaveVideo becomes no node: {n}");
+
+    let twice = import(json!({ "1": video, "2": save("1", "a"), "3": save("1", "b"), "9": frame })).unwrap();
+    assert_eq!(nodes(&twice)["1"]["params"]["path"], "a_{n}.mp4");
+    assert!(twice.warnings.iter().any(|w| w.starts_with("node 3 (SaveVideo)")), "{:?}", twice.warnings);
+
+    let not_video = import(json!({ "2": save("9", "x"), "9": frame }));
+    let Err(ImportError::Invalid(p)) = not_video else { panic!("an image is not saved as a video") };
+    assert!(p[0].id == "2" && p[0].message.contains("cloud.image_to_video"), "{p:?}");
+    let unlinked = json!({ "1": video, "2": { "class_type": "SaveVideo", "inputs": { "filename_prefix": "x" } },
+        "9": frame });
+    let Err(ImportError::Invalid(p)) = import(unlinked) else { panic!("an unlinked SaveVideo is refused") };
+    assert!(p[0].id == "2" && p[0].message.contains("\"video\""), "{p:?}");
+    let mut webm = save("1", "x");
+    webm["inputs"]["format"] = json!("webm");
+    let Err(ImportError::Invalid(p)) = import(json!({ "1": video, "2": webm, "9": frame })) else {
+        panic!("a format Switchyard cannot write is refused")
+    };
+    assert!(p[0].id == "2" && p[0].message.contains("format"), "{p:?}");
+}

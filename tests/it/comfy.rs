@@ -142,7 +142,7 @@ fn every_comfy_template_imports_or_names_its_missing_node_types() {
 
 /// Imports a template with the CLI, gives its `LoadImage`s a picture each, and runs it
 /// against the mock providers.
-fn run_against_mocks(farm: &crate::spend::Farm, file: &std::path::Path) {
+fn run_against_mocks(farm: &crate::spend::Farm, file: &std::path::Path) -> tempfile::TempDir {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("workflow.json");
     let imported = farm.cmd().args(["import", "comfy"]).arg(file).arg("-o").arg(&out).output().unwrap();
@@ -156,6 +156,7 @@ fn run_against_mocks(farm: &crate::spend::Farm, file: &std::path::Path) {
     let run = farm.cmd().args(["run", "--json", "--out"]).arg(work.path().join("out")).arg(&out).output().unwrap();
     let report = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{} runs: {report}\n{}", file.display(), String::from_utf8_lossy(&run.stderr));
+    work
 }
 
 /// The node types a UI-format workflow runs (muted, bypassed, notes, reroutes and
@@ -194,9 +195,10 @@ fn missing_types(
     missing
 }
 
-/// ComfyUI's Stability, BFL and ElevenLabs nodes, imported, run against the mock providers:
-/// an aspect ratio goes out as Stability's own, the upscale as its fast upscaler, Flux.2
-/// makes and (with an image linked) edits, and speech takes the selected voice's id.
+/// ComfyUI's Stability, BFL, ElevenLabs, Ideogram, Luma, Runway and Kling nodes, imported,
+/// run against the mock providers: an aspect ratio goes out as the provider's own, the
+/// upscale as Stability's fast upscaler, Flux.2 makes and (with an image linked) edits,
+/// speech takes the selected voice's id, and each SaveVideo names its video node's file.
 #[test]
 fn partner_comfyui_nodes_run_against_the_mocks() {
     let farm = crate::spend::Farm::new();
@@ -217,9 +219,30 @@ fn partner_comfyui_nodes_run_against_the_mocks() {
         "11": { "class_type": "ElevenLabsTextToSpeech", "inputs": { "voice": ["10", 0], "text": "Dunes at dawn.",
             "stability": 0.5, "apply_text_normalization": "auto", "model": "eleven_multilingual_v2", "seed": 1,
             "output_format": "mp3_44100_192" } },
-        "12": { "class_type": "SaveAudio", "inputs": { "audio": ["11", 0], "filename_prefix": "line" } }
+        "12": { "class_type": "SaveAudio", "inputs": { "audio": ["11", 0], "filename_prefix": "line" } },
+        "13": { "class_type": "IdeogramV3", "inputs": { "prompt": "a poster", "aspect_ratio": "16:9",
+            "resolution": "Auto", "magic_prompt_option": "AUTO", "seed": 7, "num_images": 1,
+            "rendering_speed": "TURBO" } },
+        "14": { "class_type": "SaveImage", "inputs": { "images": ["13", 0], "filename_prefix": "poster" } },
+        "15": { "class_type": "LumaImageNode", "inputs": { "prompt": "chrome crown", "model": "photon-flash-1",
+            "aspect_ratio": "3:4", "seed": 9, "style_image_weight": 1.0 } },
+        "16": { "class_type": "SaveImage", "inputs": { "images": ["15", 0], "filename_prefix": "crown" } },
+        "17": { "class_type": "RunwayImageToVideoNodeGen4", "inputs": { "start_frame": ["3", 0],
+            "prompt": "the camera pushes in", "duration": 5, "ratio": "1280:720", "seed": 5 } },
+        "18": { "class_type": "SaveVideo", "inputs": { "video": ["17", 0], "filename_prefix": "video/push",
+            "format": "auto", "codec": "auto" } },
+        "19": { "class_type": "KlingImage2VideoNode", "inputs": { "start_frame": ["3", 0], "prompt": "waves",
+            "negative_prompt": "blur", "model_name": "kling-v1-6", "cfg_scale": 0.8, "mode": "std",
+            "aspect_ratio": "16:9", "duration": "5" } },
+        "20": { "class_type": "SaveVideo", "inputs": { "video": ["19", 0], "filename_prefix": "waves",
+            "format": "mp4", "codec": "h264" } }
     });
     let file = farm.dir.path().join("partners_api.json");
     std::fs::write(&file, prompt.to_string()).unwrap();
-    run_against_mocks(&farm, &file);
+    let work = run_against_mocks(&farm, &file);
+    let out = work.path().join("out");
+    for video in ["video/push_0001.mp4", "waves_0001.mp4"] {
+        let bytes = std::fs::read(out.join(video)).unwrap_or_else(|e| panic!("{video}: {e}"));
+        assert_eq!(&bytes[4..8], b"ftyp", "{video} is an MP4 file");
+    }
 }

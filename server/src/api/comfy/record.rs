@@ -81,6 +81,8 @@ pub(crate) struct Record {
     pub origin: BTreeMap<String, String>,
     /// The prompt as posted.
     pub api: IndexMap<String, switchyard_session::comfy::ApiNode>,
+    /// The run's node reports, read once from its summary.
+    nodes: Vec<NodeReport>,
 }
 
 /// The ComfyUI nodes of a translated prompt that are outputs: those whose Switchyard node
@@ -126,7 +128,9 @@ impl Record {
     pub(crate) fn new(prompt: PromptRow, run: RunRow) -> Self {
         let origin = serde_json::from_str(&prompt.origin).unwrap_or_default();
         let api = serde_json::from_str(&prompt.prompt).unwrap_or_default();
-        Self { prompt, run, origin, api }
+        let summary: Summary = run.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let nodes = summary.reports.into_iter().flat_map(|r| r.nodes).collect();
+        Self { prompt, run, origin, api, nodes }
     }
 
     /// The ComfyUI node a Switchyard node came from (itself if unknown).
@@ -139,17 +143,11 @@ impl Record {
         self.api.get(comfy).map(|n| n.class_type.clone()).unwrap_or_default()
     }
 
-    fn nodes(&self) -> Vec<NodeReport> {
-        let summary: Summary =
-            self.run.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-        summary.reports.into_iter().flat_map(|r| r.nodes).collect()
-    }
-
     /// The files each ComfyUI node wrote, in the order they ran.
     pub(crate) fn outputs(&self, app: &App) -> IndexMap<String, NodeOutput> {
         let folder = app.data.join("runs").join(&self.run.id);
         let mut outputs: IndexMap<String, NodeOutput> = IndexMap::new();
-        for node in self.nodes() {
+        for node in &self.nodes {
             for file in &node.files {
                 let name = file.strip_prefix(&folder).unwrap_or(file).to_string_lossy().into_owned();
                 let Some(kind) = kind_of(&name) else { continue };
@@ -167,12 +165,13 @@ impl Record {
 
     /// The first node that failed, if one did.
     pub(crate) fn failure(&self) -> Option<Failure> {
-        let failed = self.nodes().into_iter().find(|n| n.status == "failed");
+        let failed = self.nodes.iter().find(|n| n.status == "failed");
         match failed {
             Some(n) => {
                 let node = self.comfy_id(&n.id).to_string();
-                let class_type = Some(self.class_type(&node)).filter(|c| !c.is_empty()).unwrap_or(n.type_name);
-                Some(Failure { node, class_type, message: n.error.unwrap_or_default() })
+                let class_type =
+                    Some(self.class_type(&node)).filter(|c| !c.is_empty()).unwrap_or_else(|| n.type_name.clone());
+                Some(Failure { node, class_type, message: n.error.clone().unwrap_or_default() })
             }
             None if self.run.state == "failed" => Some(Failure {
                 node: String::new(),
@@ -186,7 +185,7 @@ impl Record {
     /// The ComfyUI nodes that ran or came from the cache.
     pub(crate) fn executed(&self) -> Vec<String> {
         let mut done: Vec<String> = self
-            .nodes()
+            .nodes
             .iter()
             .filter(|n| n.status == "succeeded" || n.status == "cached")
             .map(|n| self.comfy_id(&n.id).to_string())
