@@ -3,4 +3,7 @@
 //! this, not the server.
 
 pub mod client;
+pub mod library;
+mod library_calls;
 pub mod protocol;
+pub mod sync;

@@ -52,6 +52,14 @@ pub struct RunView {
     /// `cheaper`) or that it waits anyway (`wait`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_wait: Option<String>,
+    /// The template it ran (`team/name@3`) and the exact revision hash that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// At submission: what the submitter should know (a deprecated template).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn standard() -> String {
@@ -117,8 +125,13 @@ pub struct Quote {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
-    /// The workflow, as a workflow file's JSON.
+    /// The workflow, as a workflow file's JSON (absent when `template` names one).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub workflow: Value,
+    /// A template of the key's team to run instead: `team/name@3`, or `@latest`. `set`
+    /// may then set only the params it exposes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// `node.param=value` overrides, as `switchyard run --set` takes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<String>,
@@ -352,7 +365,7 @@ pub struct UploadReply {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
-    /// viewer, runner, editor, billing or admin.
+    /// viewer, runner, editor, publisher, billing or admin.
     pub role: String,
     /// Makes it a team member's key: its runs spend as this member, within their cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -622,8 +635,13 @@ pub struct DoctorReply {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FarmSubmitRequest {
-    /// The workflow, as a workflow file's JSON.
+    /// The workflow, as a workflow file's JSON (absent when `template` names one).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub workflow: Value,
+    /// A template of the key's team to run instead: `team/name@3`, or `@latest`. `set`
+    /// may then set only the params it exposes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// The frames: upload paths (as `/v1/uploads` answers them), one batch item each, in order.
     pub files: Vec<String>,
     /// The frames' names, one per file, which `{item}` in output paths becomes (default: the

@@ -18,7 +18,7 @@ use switchyard_nodes::cloud::secret::ApiKey;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, for the smoke run.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("provider_reply", provider_reply),
     ("workflow", workflow),
     ("manifest", manifest),
@@ -26,6 +26,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("server_request", server_request),
     ("comfy_import", comfy_import),
     ("comfy_prompt", comfy_prompt),
+    ("library_push", library_push),
 ];
 
 /// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
@@ -127,6 +128,34 @@ pub fn comfy_prompt(data: &[u8]) {
     {
         workflow(text.as_bytes());
     }
+}
+
+/// A library push and the merge it may cause: the first part is a push body (checked as
+/// the server checks one), the parts after `\n--\n` are up to three workflows (base, ours,
+/// theirs) merged both ways and diffed. Merging a change with no change must give the
+/// change.
+pub fn library_push(data: &[u8]) {
+    use switchyard_library::{diff, merge, revision_hash};
+    use switchyard_server::untrusted::check_push;
+    let (body, rest) = split(data);
+    let _ = check_push(body);
+    let files: Vec<switchyard_engine::format::WorkflowFile> =
+        rest.split(|b| *b == 0).take(3).filter_map(|part| serde_json::from_slice(part).ok()).collect();
+    let [base, ours, theirs] = match files.as_slice() {
+        [a, b, c] => [a, b, c],
+        [a, b] => [a, b, a],
+        [a] => [a, a, a],
+        _ => return,
+    };
+    let none = Default::default();
+    let m = merge(base, ours, theirs, &none);
+    let _ = merge(base, theirs, ours, &none);
+    let _ = diff(base, &m.file);
+    let alone = merge(base, ours, base, &none);
+    assert!(
+        alone.is_clean() && revision_hash(&alone.file) == revision_hash(ours),
+        "a change merged with no change is the change"
+    );
 }
 
 /// A local model's TOML manifest.

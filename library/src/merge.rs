@@ -157,46 +157,49 @@ impl Ctx<'_> {
     }
 }
 
-/// The layout merged per node position and per other key; where both sides changed one
-/// entry differently, ours is kept and named in `kept`.
-fn merge_ui(
-    base: &WorkflowFile,
-    ours: &WorkflowFile,
-    theirs: &WorkflowFile,
-    nodes: &FileMap<NodeEntry>,
+/// Three versions of a layout object merged per key (ours' order, then theirs' new keys);
+/// where both sides changed one entry differently, ours is kept and named in `kept`.
+/// `nodes` (the positions) is merged per node the same way.
+fn merge_layout(
+    b: &Map<String, Value>,
+    o: &Map<String, Value>,
+    t: &Map<String, Value>,
     kept: &mut Vec<String>,
-) -> Option<Map<String, Value>> {
-    if base.ui.is_none() && ours.ui.is_none() && theirs.ui.is_none() {
-        return None;
-    }
-    let ui = |f: &WorkflowFile| f.ui.clone().unwrap_or_default();
-    let (b, o, t) = (ui(base), ui(ours), ui(theirs));
-    let positions = |m: &Map<String, Value>| m.get("nodes").and_then(Value::as_object).cloned().unwrap_or_default();
-    let (bp, op, tp) = (positions(&b), positions(&o), positions(&t));
+    nested: bool,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    let mut place = Map::new();
-    for id in nodes.keys() {
-        let picked = pick3(bp.get(id), op.get(id), tp.get(id)).unwrap_or_else(|| {
-            kept.push(format!("position of {id}"));
-            op.get(id).cloned()
-        });
-        if let Some(p) = picked.or_else(|| tp.get(id).cloned()) {
-            place.insert(id.clone(), p);
-        }
-    }
-    for key in o.keys().chain(t.keys().filter(|k| !o.contains_key(*k))).filter(|k| *k != "nodes") {
-        let picked = pick3(b.get(key), o.get(key), t.get(key)).unwrap_or_else(|| {
-            kept.push(format!("layout {key}"));
-            o.get(key).cloned()
-        });
+    for key in o.keys().chain(t.keys().filter(|k| !o.contains_key(*k))) {
+        let (bv, ov, tv) = (b.get(key), o.get(key), t.get(key));
+        let objects = [bv, ov, tv].iter().flatten().all(|v| v.is_object());
+        let picked = if key == "nodes" && !nested && objects {
+            let present =
+                pick3(bv.map(|_| ()).as_ref(), ov.map(|_| ()).as_ref(), tv.map(|_| ()).as_ref()).unwrap_or(Some(()));
+            let obj = |v: Option<&Value>| v.and_then(Value::as_object).cloned().unwrap_or_default();
+            present.map(|()| Value::Object(merge_layout(&obj(bv), &obj(ov), &obj(tv), kept, true)))
+        } else {
+            pick3(bv, ov, tv).unwrap_or_else(|| {
+                kept.push(if nested { format!("position of {key}") } else { format!("layout {key}") });
+                ov.cloned()
+            })
+        };
         if let Some(v) = picked {
             out.insert(key.clone(), v);
         }
     }
-    if !place.is_empty() {
-        out.insert("nodes".into(), Value::Object(place));
-    }
-    Some(out)
+    out
+}
+
+/// The layout of the merge (`None` where the sides agree there is none).
+fn merge_ui(
+    base: &WorkflowFile,
+    ours: &WorkflowFile,
+    theirs: &WorkflowFile,
+    kept: &mut Vec<String>,
+) -> Option<Map<String, Value>> {
+    let has = |f: &WorkflowFile| f.ui.as_ref().map(|_| ());
+    let present = pick3(has(base).as_ref(), has(ours).as_ref(), has(theirs).as_ref()).unwrap_or(Some(()));
+    let ui = |f: &WorkflowFile| f.ui.clone().unwrap_or_default();
+    present.map(|()| merge_layout(&ui(base), &ui(ours), &ui(theirs), kept, false))
 }
 
 /// Merges `ours` and `theirs`, both edits of `base`; `choices` settle conflicts by key.
@@ -222,7 +225,7 @@ pub fn merge(
         }
     }
     let mut layout_kept = Vec::new();
-    let ui = merge_ui(base, ours, theirs, &nodes, &mut layout_kept);
+    let ui = merge_ui(base, ours, theirs, &mut layout_kept);
     let file = WorkflowFile { format: ours.format.clone(), version: ours.version, name, description, nodes, ui };
     Merged { file, conflicts: ctx.conflicts, layout_kept }
 }

@@ -17,8 +17,10 @@ pub enum Role {
     Viewer,
     /// Also submits and cancels runs, and uploads inputs.
     Runner,
-    /// A runner who also changes the team's workflows.
+    /// A runner who also changes the team's workflows in its library.
     Editor,
+    /// An editor who also releases the library's templates.
+    Publisher,
     /// Reads everything, and manages wallets: grants, top-ups, members' caps. Runs nothing.
     Billing,
     /// Everything: also the queue (pause, resume, priorities) and the tenant's API keys.
@@ -38,6 +40,8 @@ pub enum Permission {
     Run,
     /// Change the team's workflows.
     Edit,
+    /// Release, deprecate and withdraw templates.
+    Publish,
     /// Pause and resume the queue; change priorities.
     Queue,
     /// Grants, top-ups, accounts and members' caps.
@@ -49,13 +53,15 @@ pub enum Permission {
 }
 
 impl Role {
-    const ALL: [Role; 6] = [Role::Viewer, Role::Runner, Role::Editor, Role::Billing, Role::Admin, Role::Worker];
+    const ALL: [Role; 7] =
+        [Role::Viewer, Role::Runner, Role::Editor, Role::Publisher, Role::Billing, Role::Admin, Role::Worker];
 
     fn name(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Runner => "runner",
             Role::Editor => "editor",
+            Role::Publisher => "publisher",
             Role::Billing => "billing",
             Role::Admin => "admin",
             Role::Worker => "worker",
@@ -68,10 +74,11 @@ impl Role {
         matches!(
             (self, p),
             (Role::Worker, P::Work)
-                | (Role::Admin, P::Read | P::Run | P::Edit | P::Queue | P::Billing | P::Admin)
-                | (Role::Viewer | Role::Runner | Role::Editor | Role::Billing, P::Read)
-                | (Role::Runner | Role::Editor, P::Run)
-                | (Role::Editor, P::Edit)
+                | (Role::Admin, P::Read | P::Run | P::Edit | P::Publish | P::Queue | P::Billing | P::Admin)
+                | (Role::Viewer | Role::Runner | Role::Editor | Role::Publisher | Role::Billing, P::Read)
+                | (Role::Runner | Role::Editor | Role::Publisher, P::Run)
+                | (Role::Editor | Role::Publisher, P::Edit)
+                | (Role::Publisher, P::Publish)
                 | (Role::Billing, P::Billing)
         )
     }
@@ -86,10 +93,9 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.name() == text)
-            .ok_or_else(|| format!("no role {text:?}; the roles are viewer, runner, editor, billing, admin and worker"))
+        Role::ALL.into_iter().find(|r| r.name() == text).ok_or_else(|| {
+            format!("no role {text:?}; the roles are viewer, runner, editor, publisher, billing, admin and worker")
+        })
     }
 }
 
@@ -191,19 +197,25 @@ mod tests {
             assert_eq!(role.to_string().parse::<Role>(), Ok(role));
         }
         let table = [
-            (Role::Viewer, [true, false, false, false, false, false, false]),
-            (Role::Runner, [true, true, false, false, false, false, false]),
-            (Role::Editor, [true, true, true, false, false, false, false]),
-            (Role::Billing, [true, false, false, false, true, false, false]),
-            (Role::Admin, [true, true, true, true, true, true, false]),
-            (Role::Worker, [false, false, false, false, false, false, true]),
+            (Role::Viewer, [true, false, false, false, false, false, false, false]),
+            (Role::Runner, [true, true, false, false, false, false, false, false]),
+            (Role::Editor, [true, true, true, false, false, false, false, false]),
+            (Role::Publisher, [true, true, true, true, false, false, false, false]),
+            (Role::Billing, [true, false, false, false, false, true, false, false]),
+            (Role::Admin, [true, true, true, true, true, true, true, false]),
+            (Role::Worker, [false, false, false, false, false, false, false, true]),
         ];
         for (role, allowed) in table {
-            let asked = [P::Read, P::Run, P::Edit, P::Queue, P::Billing, P::Admin, P::Work];
+            let asked = [P::Read, P::Run, P::Edit, P::Publish, P::Queue, P::Billing, P::Admin, P::Work];
             for (p, want) in asked.into_iter().zip(allowed) {
                 assert_eq!(role.may(p), want, "{role} {p:?}");
             }
         }
-        assert!("root".parse::<Role>().unwrap_err().contains("viewer, runner, editor, billing, admin and worker"));
+        assert!(
+            "root"
+                .parse::<Role>()
+                .unwrap_err()
+                .contains("viewer, runner, editor, publisher, billing, admin and worker")
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
 
 mod api;
-pub use switchyard_client::{client, protocol};
+pub use switchyard_client::{client, library, protocol};
 mod estimate;
 mod events;
 mod farm;
@@ -39,7 +39,7 @@ pub use api::documented_routes;
 /// The parsers of untrusted request parts (bodies, headers), for the fuzz targets.
 pub mod untrusted {
     pub use crate::api::comfy::{PromptError, check_prompt, safe_path};
-    pub use crate::api::{ApiError, bearer, check_farm_submit, check_submit, check_work_body, cookie};
+    pub use crate::api::{ApiError, bearer, check_farm_submit, check_push, check_submit, check_work_body, cookie};
     pub use crate::keys::split_token;
     pub use crate::outputs::{Wanted, byte_range};
 }

@@ -78,6 +78,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Submit a workflow to a Switchyard server, and with --wait follow it to the end.
     Submit(SubmitArgs),
+    /// The team library on a Switchyard server, and its local copy for offline work: list,
+    /// status, pull, push, log, diff, restore, publish, templates.
+    Library {
+        #[command(subcommand)]
+        command: LibraryCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// A Switchyard server's runs: list, show, watch or cancel them.
     Runs {
         #[command(subcommand)]
@@ -297,7 +305,7 @@ pub struct ServerArgs {
 /// `switchyard submit`.
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
-    /// The workflow file.
+    /// The workflow file, or a template of the team's library: TEAM/NAME@VERSION (or @latest).
     pub workflow: PathBuf,
     /// Override a param: node.param=value (repeatable).
     #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
@@ -339,6 +347,66 @@ pub struct SubmitArgs {
     pub wait: bool,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// `switchyard library …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum LibraryCommand {
+    /// The library's workflows (or one folder's).
+    List {
+        #[arg(long)]
+        folder: Option<String>,
+    },
+    /// Where each local copy stands: up to date, ahead, behind, diverged, new or gone.
+    Status,
+    /// Bring the server's workflows and templates into the local copy, merging local edits.
+    Pull {
+        #[arg(long)]
+        folder: Option<String>,
+    },
+    /// Send local edits (each with the revision it was made from, so the server merges) and
+    /// new local workflows.
+    Push {
+        /// Only this library path.
+        path: Option<String>,
+        /// What the change is.
+        #[arg(short, long, default_value = "")]
+        message: String,
+        /// Settle a conflict: KEY=ours or KEY=theirs (repeatable; KEY as the conflict names it).
+        #[arg(long = "pick", value_name = "KEY=ours|theirs")]
+        picks: Vec<String>,
+    },
+    /// A workflow's revisions, newest first.
+    Log {
+        path: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// What changed between two revisions (B: the head); with none, the local edits.
+    Diff { path: String, from: Option<String>, to: Option<String> },
+    /// Make an old revision the head again (a new revision; nothing is lost).
+    Restore { path: String, revision: String },
+    /// Release a workflow's head (or --revision) as a template's next version.
+    Publish {
+        path: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        revision: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A param its users may set: NODE.PARAM or NODE.PARAM=LABEL (repeatable).
+        #[arg(long = "expose", value_name = "NODE.PARAM[=LABEL]")]
+        expose: Vec<String>,
+        /// A PNG preview.
+        #[arg(long)]
+        preview: Option<PathBuf>,
+        /// Release as a draft (runs only when pinned).
+        #[arg(long)]
+        draft: bool,
+    },
+    /// The team's templates.
+    Templates,
 }
 
 /// `switchyard runs …`.
@@ -436,7 +504,7 @@ pub struct ServeArgs {
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,
-    /// The new key's role: viewer, runner, editor, billing or admin.
+    /// The new key's role: viewer, runner, editor, publisher, billing or admin.
     #[arg(long, default_value = "admin", requires = "create_key")]
     pub role: String,
 }
@@ -456,7 +524,7 @@ impl Command {
 /// Flags shared by `run` and `validate`.
 #[derive(Args, Debug)]
 pub struct WorkflowArgs {
-    /// The workflow file (JSON).
+    /// The workflow file (JSON); for `run`, also a pulled template: TEAM/NAME@VERSION.
     pub workflow: PathBuf,
     /// Override a param: node.param=value (repeatable).
     #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]

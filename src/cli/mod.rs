@@ -8,6 +8,7 @@ mod doctor;
 mod farm;
 mod farm_plan;
 mod farm_submit;
+mod library;
 mod load;
 mod mock;
 mod placement;
@@ -54,6 +55,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
     let mut command = cli.command;
     if let Some(workflow) = command.workflow_args() {
         workflow.inputs = config.input_roots();
+        if let Err(e) = library::local_template(workflow, &config) {
+            eprintln!("error: {e}");
+            return Ok(Exit::Invalid);
+        }
     }
     match command {
         Command::Run(args) => run::run(&registry, args, &config.onnx_settings()),
@@ -69,6 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Serve(args) => serve::serve(args, config),
         Command::Submit(args) => remote::submit(args, &config),
         Command::Runs { command, server } => remote::runs(command, server, &config),
+        Command::Library { command, server } => library::library(command, server, &config),
         Command::Farm { command, database, json } => {
             farm::farm(command, database, json, &registry, &config.onnx_settings(), config.input_roots())
         }

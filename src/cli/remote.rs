@@ -10,13 +10,8 @@ use super::Exit;
 use super::args::{RunsCommand, ServerArgs, SubmitArgs};
 
 /// The server and its key: flags, then the environment, then the settings file.
-fn client(args: &ServerArgs, config: &Config) -> Result<Client> {
-    let url = args
-        .server
-        .clone()
-        .or_else(|| std::env::var("SWITCHYARD_SERVER").ok())
-        .or_else(|| config.server.url.clone())
-        .unwrap_or_else(|| "http://127.0.0.1:8188".into());
+pub(super) fn client(args: &ServerArgs, config: &Config) -> Result<Client> {
+    let url = server_url(args.server.as_deref(), config);
     let token = std::env::var("SWITCHYARD_TOKEN")
         .ok()
         .or_else(|| config.server.token.clone())
@@ -24,12 +19,20 @@ fn client(args: &ServerArgs, config: &Config) -> Result<Client> {
     Ok(Client::new(&url, &token))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The server's URL: the flag, then `SWITCHYARD_SERVER`, then the settings file.
+pub(super) fn server_url(flag: Option<&str>, config: &Config) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("SWITCHYARD_SERVER").ok())
+        .or_else(|| config.server.url.clone())
+        .unwrap_or_else(|| "http://127.0.0.1:8188".into())
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// The exit code for a refusal, after saying why.
-fn refused(e: &ClientError) -> Exit {
+pub(super) fn refused(e: &ClientError) -> Exit {
     eprintln!("error: {e}");
     if let ClientError::Refused { details: Some(details), .. } = e
         && let Ok(problems) = serde_json::from_value::<Vec<Problem>>(details.clone())
@@ -88,18 +91,32 @@ fn show_event(event: &EventMessage) {
     }
 }
 
+/// A positional argument that is no file but reads `team/name@version`: a template.
+fn template_ref(path: &std::path::Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    let looks = text.contains('@') && text.matches('/').count() == 1;
+    (!path.exists() && looks).then(|| text.into_owned())
+}
+
 pub fn submit(args: SubmitArgs, config: &Config) -> Result<Exit> {
-    let text =
-        std::fs::read_to_string(&args.workflow).with_context(|| format!("cannot read {}", args.workflow.display()))?;
-    let workflow: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {} is not JSON: {e}", args.workflow.display());
-            return Ok(Exit::Invalid);
+    let template = template_ref(&args.workflow);
+    let workflow: serde_json::Value = match &template {
+        Some(_) => serde_json::Value::Null,
+        None => {
+            let text = std::fs::read_to_string(&args.workflow)
+                .with_context(|| format!("cannot read {}", args.workflow.display()))?;
+            match serde_json::from_str(&text) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("error: {} is not JSON: {e}", args.workflow.display());
+                    return Ok(Exit::Invalid);
+                }
+            }
         }
     };
     let request = SubmitRequest {
         workflow,
+        template,
         set: args.set.clone(),
         policy: args.policy.clone(),
         budget: args.budget,

@@ -24,6 +24,7 @@ pub(crate) async fn quote(
 ) -> Result<Json<QuoteReply>, ApiError> {
     let mut req = check_submit(&body)?;
     req.member = member_of(&caller, &req)?;
+    super::library::resolve_for_run(&app, &caller, &mut req).await?;
     let workflow = req.workflow.to_string();
     let placing = Placing {
         policy: req.policy.clone().unwrap_or_else(|| "cheapest".into()),

@@ -11,6 +11,7 @@ mod farm;
 mod farm_work;
 mod files;
 mod keys;
+mod library;
 mod openapi;
 mod runs;
 
@@ -40,6 +41,7 @@ use crate::{App, ServerError};
 pub(crate) use doctor::Probe;
 pub use farm::check_farm_submit;
 pub use farm_work::check_work_body;
+pub use library::check_push;
 use openapi::Doc;
 pub use runs::check_submit;
 
@@ -53,7 +55,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
     let limit = |route: MethodRouter<Arc<App>>, bytes: usize| route.layer(RequestBodyLimitLayer::new(bytes));
     let body = |route| limit(route, BODY_MAX_BYTES);
-    vec![
+    let mut table = vec![
         (
             Doc::new("post", "/runs", "Validate, quote and queue a run (Idempotency-Key replays)")
                 .body::<SubmitRequest>()
@@ -263,7 +265,9 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
                 .errors(&[400, 403, 413, 415]),
             limit(post(files::upload), files::UPLOAD_MAX_BYTES),
         ),
-    ]
+    ];
+    table.extend(library::routes().into_iter().map(|(doc, route)| (doc, body(route))));
+    table
 }
 
 /// The `/v1` routes as documented (for tests and the document).

@@ -54,6 +54,9 @@ impl From<RunRow> for RunView {
             not_before_ms: r.not_before_ms,
             surge: None,
             on_wait: None,
+            template: r.template,
+            revision: r.revision,
+            warnings: Vec::new(),
         }
     }
 }
@@ -105,8 +108,18 @@ fn check(req: &SubmitRequest) -> Result<(), ApiError> {
     if let Some(r) = req.routes.iter().find(|r| !["economy", "green"].contains(&r.as_str())) {
         return Err(invalid(format!("route {r:?}: the routes are economy and green")));
     }
-    if !req.workflow.is_object() {
-        return Err(invalid("workflow must be a workflow file's JSON object".into()));
+    match (&req.template, req.workflow.is_object()) {
+        (None, false) if req.workflow.is_null() => {
+            return Err(invalid(
+                "send a workflow (a workflow file's JSON object) or a template (team/name@version)".into(),
+            ));
+        }
+        (None, false) => return Err(invalid("workflow must be a workflow file's JSON object".into())),
+        (Some(_), _) if !req.workflow.is_null() => {
+            return Err(invalid("send a workflow or a template, not both".into()));
+        }
+        (Some(t), _) if t.len() > 300 => return Err(invalid("a template reference is at most 300 bytes".into())),
+        _ => {}
     }
     Ok(())
 }
@@ -164,6 +177,7 @@ pub(crate) async fn enqueue(
     request_hash: String,
 ) -> Result<(StatusCode, RunView), ApiError> {
     req.member = member_of(caller, &req)?;
+    let from_template = super::library::resolve_for_run(app, caller, &mut req).await?;
     let on_wait: OnWait = req.on_wait.as_deref().map_or(Ok(OnWait::Cancel), str::parse).map_err(bad_field)?;
     let off_peak = off_peak(app, &req)?;
     let mut placing = Placing {
@@ -214,6 +228,8 @@ pub(crate) async fn enqueue(
         not_before_ms,
         price_at_s: placing.price_at_s,
         routes: placing.routes_text(),
+        template: from_template.as_ref().map(|t| t.reference.clone()),
+        revision: from_template.as_ref().map(|t| t.revision.clone()),
     };
     // A concurrent first use of the same key is settled by the writer: one run is made.
     if let Some(first) = app.submitter.submit(row.clone(), key).await? {
@@ -229,6 +245,7 @@ pub(crate) async fn enqueue(
         expected_start_ms: Some(now_ms() + wait_ms),
         surge: admitted.surge,
         on_wait: switched,
+        warnings: from_template.map(|t| t.warnings).unwrap_or_default(),
         ..RunView::from(row)
     };
     Ok((StatusCode::CREATED, view))

@@ -12,10 +12,12 @@ use sqlx::{AnyPool, ConnectOptions as _};
 
 mod comfy;
 mod keys;
+mod library;
 mod outputs;
 mod submit;
 
 pub(crate) use comfy::{Phase, PromptRow, UserFile};
+pub(crate) use library::{Listing, Outcome, RevisionRow, TemplateRow, WorkflowRow};
 pub(crate) use submit::Submitter;
 
 use crate::ServerError;
@@ -65,11 +67,14 @@ pub(crate) struct RunRow {
     pub price_at_s: Option<i64>,
     /// Routes its placement accepts, comma-separated.
     pub routes: String,
+    /// The library template it ran (`team/name@3`), and the revision hash that ran.
+    pub template: Option<String>,
+    pub revision: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "id, tenant, state, tier, priority, account, member, budget, policy, workflow, overrides, \
      request_hash, quote_min, quote_max, submitted_at_ms, started_at_ms, finished_at_ms, attempts, \
-     summary, error, lane, not_before_ms, price_at_s, routes";
+     summary, error, lane, not_before_ms, price_at_s, routes, template, revision";
 
 /// Which waiting runs a claim takes from.
 #[derive(Clone, Copy, Debug)]
@@ -529,6 +534,8 @@ mod tests {
             not_before_ms: None,
             price_at_s: None,
             routes: String::new(),
+            template: None,
+            revision: None,
         }
     }
 

@@ -117,10 +117,10 @@ impl Store {
             let done = sqlx::query(
                 "INSERT INTO runs (id, tenant, state, tier, priority, account, member, budget, policy, workflow, \
                  overrides, idempotency_key, request_hash, quote_min, quote_max, submitted_at_ms, turn, lane, \
-                 not_before_ms, price_at_s, routes) \
+                 not_before_ms, price_at_s, routes, template, revision) \
                  VALUES ($1, $2, CASE WHEN $3 = 'scheduled' THEN 'scheduled' \
                  WHEN (SELECT paused FROM tenants WHERE id = $4) = 1 THEN 'paused' ELSE 'queued' END, \
-                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
                  ON CONFLICT (tenant, idempotency_key) DO NOTHING",
             )
             .bind(&run.id)
@@ -145,6 +145,8 @@ impl Store {
             .bind(run.not_before_ms)
             .bind(run.price_at_s)
             .bind(&run.routes)
+            .bind(&run.template)
+            .bind(&run.revision)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {

@@ -8,6 +8,7 @@ mod comfy_frontend;
 mod farm;
 mod farm_remote;
 mod lanes;
+mod library;
 pub(crate) mod support;
 
 use std::path::Path;
@@ -104,7 +105,19 @@ fn bad_requests_get_specific_errors_and_queue_nothing() {
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not JSON", b"{\"workflow\": ".to_vec(), 400, "bad-body"),
         ("an unknown field", json!({ "workflow": workflow(), "colour": "red" }).to_string().into(), 400, "bad-body"),
-        ("no workflow", b"{}".to_vec(), 400, "bad-body"),
+        ("no workflow", b"{}".to_vec(), 400, "bad-field"),
+        (
+            "a workflow and a template",
+            json!({ "workflow": workflow(), "template": "acme/x@1" }).to_string().into(),
+            400,
+            "bad-field",
+        ),
+        (
+            "a template that is not team/name@version",
+            json!({ "template": "x" }).to_string().into(),
+            400,
+            "bad-template",
+        ),
         ("a workflow that is a string", json!({ "workflow": "x" }).to_string().into(), 400, "bad-field"),
         ("an unknown node type", json!({ "workflow": unknown_node }).to_string().into(), 400, "invalid-workflow"),
         (

@@ -330,6 +330,7 @@ pub(crate) async fn post(State(app): State<Arc<App>>, caller: Caller, body: Byte
     };
     let req = SubmitRequest {
         workflow,
+        template: None,
         set: Vec::new(),
         policy: Some(placing.policy),
         budget: checked.choices.budget,

@@ -199,6 +199,7 @@ pub(crate) async fn post(
     if !app.store.put_user_file(&caller.tenant, &path, text, overwrite(&q)).await? {
         return Err(conflict(&path));
     }
+    crate::api::library::comfy::saved(&app, &caller, &path, text).await;
     Ok(written(&path, body.len(), flag(&q.full_info)))
 }
 
@@ -211,7 +212,10 @@ pub(crate) async fn delete(
     require(&caller, Permission::Run)?;
     let path = checked(&file)?;
     match app.store.delete_user_file(&caller.tenant, &path).await? {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => {
+            crate::api::library::comfy::moved(&app, &caller, &path, None).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         false => Err(ApiError::not_found(format!("no file {path:?}"))),
     }
 }
@@ -230,6 +234,7 @@ pub(crate) async fn rename(
         None => Err(ApiError::not_found(format!("no file {from:?}"))),
         Some(false) => Err(conflict(&to)),
         Some(true) => {
+            crate::api::library::comfy::moved(&app, &caller, &from, Some(&to)).await;
             let bytes = app.store.user_file(&caller.tenant, &to).await?.map_or(0, |(b, _)| b.len());
             Ok(written(&to, bytes, flag(&q.full_info)))
         }
