@@ -277,6 +277,7 @@ pub fn local_template(args: &mut WorkflowArgs, config: &Config) -> Result<()> {
             bail!("{} does not let runs set {key}; it exposes {}", kept.template.reference, keys.join(", "));
         }
     }
+    missing_models(&kept.template, config)?;
     if kept.template.state == TemplateState::Deprecated {
         eprintln!("warning: {} is deprecated", kept.template.reference);
     }
@@ -287,6 +288,38 @@ pub fn local_template(args: &mut WorkflowArgs, config: &Config) -> Result<()> {
     eprintln!("running {} (revision {})", kept.template.reference, &kept.template.revision[..12]);
     args.workflow = path;
     Ok(())
+}
+
+/// A template's local models that this machine lacks, or has in another version (the
+/// model file's SHA-256 differs from the publisher's): said before anything runs.
+fn missing_models(t: &switchyard_client::library::TemplateView, config: &Config) -> Result<()> {
+    let onnx = config.onnx_settings();
+    let mut problems = Vec::new();
+    for need in &t.needs.models {
+        let path = onnx.manifest_path(&need.model);
+        match switchyard_nodes::onnx::manifest::load(&path) {
+            Err(_) => problems.push(format!(
+                "model {} (node {}) is not in {}",
+                need.model,
+                need.node,
+                onnx.models_dir.display()
+            )),
+            Ok(m) => {
+                if let Some(want) = need.manifest_hash.as_ref().filter(|w| **w != m.sha256) {
+                    problems.push(format!(
+                        "model {} here is {}, the template was released with {}",
+                        need.model,
+                        &m.sha256[..12],
+                        &want[..12.min(want.len())]
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!("{} needs what this machine lacks: {}", t.reference, problems.join("; "))
 }
 
 fn pretty<T: serde::Serialize>(v: &T) {

@@ -71,6 +71,15 @@ pub fn check_farm_submit(body: &[u8]) -> Result<FarmSubmitRequest, ApiError> {
     if let Some(name) = req.files.iter().find(|name| !plain_name(name)) {
         return Err(no_upload(name));
     }
+    match (&req.template, req.workflow.is_object()) {
+        (None, false) => {
+            return Err(
+                bad("send a workflow (a workflow file's JSON object) or a template (team/name@version)".into()),
+            );
+        }
+        (Some(_), _) if !req.workflow.is_null() => return Err(bad("send a workflow or a template, not both".into())),
+        _ => {}
+    }
     let (chunk, attempts) = (req.chunk.unwrap_or(10), req.max_attempts.unwrap_or(3));
     if !(1..=CHUNK_MAX).contains(&chunk) || !(1..=ATTEMPTS_MAX).contains(&attempts) {
         return Err(bad(format!("`chunk` is 1 to {CHUNK_MAX} and `max_attempts` 1 to {ATTEMPTS_MAX}")));
@@ -87,7 +96,8 @@ fn no_upload(name: &str) -> ApiError {
 pub(crate) async fn submit(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
     require(&caller, Permission::Run)?;
     let farm = farm(&app)?;
-    let req = check_farm_submit(&body)?;
+    let mut req = check_farm_submit(&body)?;
+    super::library::resolve_for_farm(&app, &caller, &mut req).await?;
     let uploads = app.uploads(&caller.tenant);
     if let Some(name) = req.files.iter().find(|name| !uploads.join(name).is_file()) {
         return Err(no_upload(name));

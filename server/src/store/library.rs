@@ -1,7 +1,7 @@
 //! The team library's tables: workflows (a path and a head), their immutable revisions, and
 //! templates. Every query names the tenant.
 
-use super::{Backend, Store};
+use super::Store;
 use crate::ServerError;
 
 /// A workflow as stored.
@@ -87,13 +87,6 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Store {
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServerError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
-    }
-
     pub(crate) async fn library_list(&self, tenant: &str, l: &Listing<'_>) -> Result<Vec<WorkflowRow>, ServerError> {
         let deleted = if l.deleted { "deleted_at_ms IS NOT NULL" } else { "deleted_at_ms IS NULL" };
         let sql = format!(

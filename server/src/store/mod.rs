@@ -134,6 +134,15 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl Store {
+    /// A transaction that writes: on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so it never fails midway on another writer's lock.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServerError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Opens the store: PostgreSQL at `database`, else `server.db` in `data`.
     pub(crate) async fn open(data: &Path, database: Option<&str>) -> Result<Self, ServerError> {
         sqlx::any::install_default_drivers();
@@ -260,10 +269,7 @@ impl Store {
         id: &str,
         front: bool,
     ) -> Result<Option<Option<String>>, ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.write_tx().await?;
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!(
             "SELECT COALESCE(account, ''), tier, priority, turn FROM runs WHERE tenant = $1 AND id = $2 \
@@ -444,10 +450,7 @@ impl Store {
     /// Pauses or resumes the dispatch of the tenant's runs: their queued runs become
     /// `paused` (and new ones are submitted so), or `queued` again.
     pub(crate) async fn set_paused(&self, tenant: &str, paused: bool) -> Result<(), ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE tenants SET paused = $1 WHERE id = $2")
             .bind(i64::from(paused))
             .bind(tenant)

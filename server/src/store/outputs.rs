@@ -1,15 +1,12 @@
 //! A run's kept output files, by name and content hash.
 
-use super::{Backend, OutputRow, Store};
+use super::{OutputRow, Store};
 use crate::ServerError;
 
 impl Store {
     /// Indexes a run's kept output files.
     pub(crate) async fn insert_outputs(&self, run: &str, tenant: &str, files: &[OutputRow]) -> Result<(), ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.write_tx().await?;
         for f in files {
             sqlx::query(
                 "INSERT INTO outputs (run, tenant, name, hash, bytes, media_type) VALUES ($1, $2, $3, $4, $5, $6) \

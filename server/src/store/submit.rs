@@ -2,7 +2,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Backend, RunRow, Store};
+use super::{RunRow, Store};
 use crate::ServerError;
 
 /// Submissions waiting for the writer, at most.
@@ -107,10 +107,7 @@ impl Store {
     /// each, `None` when inserted, or the run that the tenant's idempotency key already made
     /// (nothing inserted).
     async fn submit_many(&self, runs: &[Pending]) -> Result<Vec<Option<RunRow>>, ServerError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(runs.len());
         let turns = self.take_turns(&mut tx, runs).await?;
         for (Pending { run, key, .. }, turn) in runs.iter().zip(turns) {

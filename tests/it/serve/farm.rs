@@ -76,6 +76,25 @@ fn the_server_is_the_farms_front_door_for_its_tenants() {
         }
         let (status, reply) = c.post("/v1/farm/runs", &rival, &body).await;
         assert_eq!(status, 400, "rival has none of acme's uploads: {reply}");
+        // A farm run of a template sets only the params it exposes.
+        let publisher = key_on("acme", "publisher");
+        let (_, made) = c.post("/v1/library/workflows", &publisher, &json!({ "path": "cut", "workflow": workflow })).await;
+        let (status, t) = c.post("/v1/library/templates", &publisher, &json!({ "name": "cut", "workflow": made["summary"]["id"],
+            "exposed": [{ "key": "save.path" }] })).await;
+        assert_eq!(status, 201, "{t}");
+        let from = |template: &str, set: &[&str]| json!({ "template": template, "set": set, "files": files,
+            "bind": "load.path", "account": "studio" });
+        let template_refusals = [
+            (from("acme/cut@1", &["cutout.provider=fal:x"]), 400, "not-exposed"),
+            (from("acme/cut@9", &[]), 404, "not-found"),
+            (from("rival/cut@1", &[]), 404, "not-found"),
+            (json!({ "template": "acme/cut@1", "workflow": workflow, "files": files, "bind": "load.path" }), 400, "not both"),
+        ];
+        for (bad, status, says) in template_refusals {
+            let (got, reply) = c.post("/v1/farm/runs", &acme, &bad).await;
+            assert_eq!(got, status, "{reply}");
+            assert!(reply.to_string().contains(says), "{says}: {reply}");
+        }
 
         let (status, run) = c.post("/v1/farm/runs", &acme, &body).await;
         assert_eq!(status, 201, "{run}");

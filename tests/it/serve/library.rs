@@ -493,3 +493,48 @@ fn comfyui_saves_land_in_the_library_with_their_history() {
         assert_eq!(gone["workflows"][0]["id"], id.as_str(), "deleted, and restorable");
     });
 }
+
+/// A template records the local models it needs with their files' hashes; a machine that
+/// lacks one (or has another version) says so before running anything.
+#[test]
+fn a_machine_that_lacks_a_templates_model_says_so_before_running() {
+    let data = tempfile::tempdir().unwrap();
+    let publisher = key(data.path(), &[], "acme", "publisher");
+    let server = serve_with(Command::new(env!("CARGO_BIN_EXE_switchyard")), data.path(), &[]);
+    let device = tempfile::tempdir().unwrap();
+    let upscale = json!({ "format": "switchyard.workflow", "version": 1, "nodes": {
+        "noise": { "type": "image.noise", "params": { "width": 32, "height": 32 } },
+        "up": { "type": "onnx.image", "params": { "model": "upscale2x" }, "inputs": { "image": "noise.image" } } } });
+    let manifest = std::fs::read_to_string(crate::spend::root().join("models/upscale2x.toml")).unwrap();
+    let sha = manifest.lines().find_map(|l| l.strip_prefix("sha256 = \"")).unwrap().trim_end_matches('"').to_string();
+    crate::support::runtime().block_on(async {
+        let c = Client::new(&server.url);
+        let (_, made) =
+            c.post("/v1/library/workflows", &publisher, &json!({ "path": "up", "workflow": upscale })).await;
+        let (_, t) = c
+            .post("/v1/library/templates", &publisher, &json!({ "name": "up", "workflow": made["summary"]["id"] }))
+            .await;
+        assert_eq!(
+            t["needs"],
+            json!({ "models": [{ "node": "up", "model": "upscale2x", "manifest_hash": sha }], "capabilities": [] })
+        );
+    });
+    let cmd = |args: &[&str], models: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(args)
+            .env("SWITCHYARD_LIBRARY", device.path())
+            .env("SWITCHYARD_SERVER", &server.url)
+            .env("SWITCHYARD_TOKEN", &publisher)
+            .env("SWITCHYARD_MODELS", models)
+            .output()
+            .unwrap()
+    };
+    let empty = tempfile::tempdir().unwrap();
+    assert!(cmd(&["library", "pull"], empty.path()).status.success());
+    let out = device.path().join("out");
+    let lacking = cmd(&["run", "acme/up@1", "--out", out.to_str().unwrap()], empty.path());
+    assert_eq!(lacking.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&lacking.stderr);
+    assert!(err.contains("acme/up@1 needs what this machine lacks: model upscale2x (node up) is not in"), "{err}");
+    assert!(!out.exists(), "nothing ran");
+}

@@ -19,7 +19,7 @@ use crate::library::{
     CreateWorkflow, DiffReply, MoveWorkflowRequest, PublishRequest, PushReply, PushRequest, RestoreRequest,
     RevisionLog, TemplateList, TemplateStateRequest, TemplateView, WorkflowList, WorkflowSummary, WorkflowView,
 };
-pub(crate) use templates::resolve_for_run;
+pub(crate) use templates::{resolve_for_farm, resolve_for_run};
 pub use workflows::check_push;
 
 /// The longest library path.

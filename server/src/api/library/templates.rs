@@ -24,7 +24,7 @@ use crate::library::{
     ExposeRequest, ExposedParam, ModelNeed, Needs, PublishRequest, TemplateList, TemplateState, TemplateStateRequest,
     TemplateView,
 };
-use crate::protocol::SubmitRequest;
+use crate::protocol::{FarmSubmitRequest, SubmitRequest};
 use crate::store::{TemplateRow, now_ms};
 
 /// The largest preview image.
@@ -312,8 +312,31 @@ pub(crate) async fn resolve_for_run(
     caller: &Caller,
     req: &mut SubmitRequest,
 ) -> Result<Option<TemplateRun>, ApiError> {
-    let Some(text) = req.template.clone() else { return Ok(None) };
-    if !req.workflow.is_null() {
+    resolve(app, caller, req.template.as_deref(), &mut req.workflow, &req.set).await
+}
+
+/// For a farm run naming a template: its workflow, with `set` checked likewise (the frame
+/// binding is the farm's, not a user's setting), and the template and revision kept in the
+/// workflow's layout (`ui.library`), which the farm run stores.
+pub(crate) async fn resolve_for_farm(app: &App, caller: &Caller, req: &mut FarmSubmitRequest) -> Result<(), ApiError> {
+    let Some(t) = resolve(app, caller, req.template.as_deref(), &mut req.workflow, &req.set).await? else {
+        return Ok(());
+    };
+    if let Some(ui) = req.workflow.as_object_mut().map(|w| w.entry("ui").or_insert_with(|| serde_json::json!({}))) {
+        ui["library"] = serde_json::json!({ "template": t.reference, "revision": t.revision });
+    }
+    Ok(())
+}
+
+async fn resolve(
+    app: &App,
+    caller: &Caller,
+    template: Option<&str>,
+    workflow: &mut Value,
+    set: &[String],
+) -> Result<Option<TemplateRun>, ApiError> {
+    let Some(text) = template.map(str::to_string) else { return Ok(None) };
+    if !workflow.is_null() {
         return Err(ApiError::bad_request("bad-field", "send a workflow or a template, not both"));
     }
     let (team, name, version) = reference_of(&text)?;
@@ -331,11 +354,11 @@ pub(crate) async fn resolve_for_run(
         TemplateState::Published => {}
     }
     let exposed: Vec<ExposedParam> = serde_json::from_str(&t.exposed).unwrap_or_default();
-    for raw in &req.set {
+    for raw in set {
         check_set(raw, &exposed)?;
     }
     let r = revision(app, caller, &t.workflow, &t.revision).await?;
-    req.workflow =
+    *workflow =
         serde_json::from_str(&r.body).map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
     Ok(Some(TemplateRun { reference: format!("{team}/{name}@{}", t.version), revision: t.revision, warnings }))
 }
