@@ -66,6 +66,8 @@ pub enum SyncState {
     New,
     /// Gone from the server (deleted there).
     Gone,
+    /// Its working file is gone here; a pull brings it back.
+    Missing,
 }
 
 /// One workflow's state.
@@ -186,6 +188,7 @@ impl LocalLibrary {
             let here = self.changed_here(id, t)?;
             let state = match (head, here) {
                 (None, _) => SyncState::Gone,
+                (Some(_), _) if !self.work_path(&t.path).exists() => SyncState::Missing,
                 (Some(h), false) if h.head == t.base => SyncState::UpToDate,
                 (Some(_), false) => SyncState::Behind,
                 (Some(h), true) if h.head == t.base => SyncState::Ahead,
@@ -216,7 +219,8 @@ impl LocalLibrary {
         let mut report = Report::default();
         for w in client.library_all(folder).await? {
             let tracked = self.index.workflows.get(&w.id).cloned();
-            if tracked.as_ref().is_some_and(|t| t.base == w.head && t.path == w.path) {
+            let in_place = |t: &Tracked| t.base == w.head && t.path == w.path && self.work_path(&t.path).exists();
+            if tracked.as_ref().is_some_and(in_place) {
                 continue;
             }
             let head: WorkflowFile = serde_json::from_value(client.library_workflow(&w.id, None).await?.workflow)

@@ -397,6 +397,11 @@ fn two_devices_edit_offline_and_sync_without_losing_an_edit() {
     edit(a.path(), "half", "width", json!(64));
     let (_, diff) = cli(a.path(), &editor, &["diff", "shots/sky"]);
     assert_eq!(diff.trim(), "~ half.width: 100 -> 64", "the local edits");
+    // A working file deleted here is missing, and a pull brings it back.
+    std::fs::remove_file(work(b.path())).unwrap();
+    assert_eq!(cli(b.path(), &editor, &["status"]).1.trim(), "missing      shots/sky");
+    assert_eq!(cli(b.path(), &editor, &["pull"]).0, Some(0));
+    assert_eq!(read(b.path())["nodes"]["wide"]["params"]["width"], 500);
 
     // A released template runs on a device, pinned, with only its exposed params.
     let (code, out) =
