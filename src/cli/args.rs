@@ -357,7 +357,7 @@ pub enum LibraryCommand {
         #[arg(long)]
         folder: Option<String>,
     },
-    /// Where each local copy stands: up to date, ahead, behind, diverged, new or gone.
+    /// Where each local copy stands: up to date, ahead, behind, diverged, new, gone or missing.
     Status,
     /// Bring the server's workflows and templates into the local copy, merging local edits.
     Pull {
