@@ -81,6 +81,8 @@ pub struct Editor {
     pub server_window: bool,
     /// The server runs go to, when connected (`connected to URL`).
     pub connected: Option<String>,
+    /// The Library window's state.
+    pub library: super::library::LibraryPanel,
     sent: Option<(u64, String)>,
     last_edit: Option<std::time::Instant>,
     pub(super) backend: Backend,
@@ -118,6 +120,7 @@ impl Editor {
             server: ServerTarget::default(),
             server_window: false,
             connected: None,
+            library: super::library::LibraryPanel::default(),
             sent: None,
             last_edit: None,
             backend,
@@ -334,6 +337,7 @@ impl Editor {
                 self.requote();
                 self.refresh_balance();
             }
+            Reply::Library(reply) => super::library::on_reply(self, reply),
         }
     }
 

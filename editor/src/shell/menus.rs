@@ -92,4 +92,9 @@ fn server_menu(ed: &mut Editor, ui: &mut Ui) {
         ed.disconnect();
         ui.close();
     }
+    ui.separator();
+    if ui.add_enabled(ed.connected.is_some(), egui::Button::new("Library…")).clicked() {
+        super::library::show_library(ed);
+        ui.close();
+    }
 }

@@ -6,6 +6,7 @@ pub mod editor;
 pub mod file_actions;
 pub mod files;
 mod frame;
+pub mod library;
 mod menus;
 mod shortcuts;
 pub mod status;

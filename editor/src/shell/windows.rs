@@ -12,6 +12,7 @@ pub fn show(ed: &mut Editor, ui: &mut Ui) {
     let ctx = ui.ctx().clone();
     preview_window(ed, &ctx);
     server_window(ed, &ctx);
+    super::library::window(ed, &ctx);
     templates_window(ed, &ctx);
     if let Some((purpose, path)) = ed.files.dialog(&ctx) {
         match purpose {

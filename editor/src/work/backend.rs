@@ -146,6 +146,10 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
                 remote = None;
                 out.send(Reply::Connected(Err("runs are local".into())));
             }
+            Request::Library(ask) => match &remote {
+                Some(r) => out.send(Reply::Library(super::library::serve(r, ask).await)),
+                None => out.send(Reply::Library(super::library::not_connected(ask))),
+            },
         }
     }
     if let Some((cancel, task)) = running {

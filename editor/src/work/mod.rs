@@ -3,6 +3,7 @@
 //! through the typed messages of [`protocol`]. No egui here.
 
 pub mod backend;
+pub mod library;
 pub mod protocol;
 pub mod quote;
 pub mod remote;

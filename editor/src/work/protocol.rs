@@ -30,6 +30,8 @@ pub enum Request {
     Connect(super::remote::ServerTarget),
     /// Quote, run and bill here again.
     Disconnect,
+    /// The team library, on the connected server.
+    Library(super::library::LibraryAsk),
 }
 
 /// A graph to check or run.
@@ -68,6 +70,8 @@ pub enum Reply {
     /// Where runs go now: `Ok(what)` on a server, `Err(why)` here (the connection failed,
     /// or the editor disconnected).
     Connected(Result<String, String>),
+    /// What the team library answered.
+    Library(super::library::LibraryReply),
 }
 
 /// What the backend runs with.

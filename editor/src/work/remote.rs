@@ -32,6 +32,13 @@ pub struct Remote {
     account: Option<String>,
 }
 
+impl Remote {
+    /// The server's client.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 /// Connects: the key is checked by listing the tenant's accounts.
 pub async fn connect(target: ServerTarget) -> Result<(Remote, String), String> {
     let client = Client::new(&target.url, &target.token);

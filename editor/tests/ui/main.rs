@@ -4,6 +4,7 @@
 
 mod editing;
 mod files;
+mod library;
 mod running;
 mod server;
 mod snapshots;

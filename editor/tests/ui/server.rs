@@ -13,9 +13,14 @@ use crate::support::{fixture, launch, settle};
 
 /// A server on an ephemeral port, serving on its own runtime until the test ends.
 fn start_server(data: &Path) -> (String, String, tokio::runtime::Runtime) {
+    start_server_as(data, Role::Runner)
+}
+
+/// The same, with a key of `role`.
+pub fn start_server_as(data: &Path, role: Role) -> (String, String, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (url, token) = rt.block_on(async {
-        let token = switchyard_server::create_key(data, None, "acme", Role::Runner).await.unwrap();
+        let token = switchyard_server::create_key(data, None, "acme", role).await.unwrap();
         let opts = ServerOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             data: data.to_path_buf(),

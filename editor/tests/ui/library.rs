@@ -1,0 +1,100 @@
+//! The team library from the editor, against a real server: Save to library, an edit saved
+//! on top of another user's change (merged), the same param changed on both sides settled
+//! node by node, opening from the library, and the sync status at each step.
+
+use std::collections::BTreeMap;
+
+use egui_kittest::kittest::Queryable;
+use serde_json::json;
+use switchyard_client::client::Client;
+use switchyard_client::library::PushRequest;
+use switchyard_editor::work::ServerTarget;
+use switchyard_server::Role;
+
+use crate::server::start_server_as;
+use crate::support::{fixture, launch, node, settle};
+
+fn set_param(
+    h: &mut egui_kittest::Harness<'static, switchyard_editor::Editor>,
+    key: &str,
+    param: &str,
+    value: serde_json::Value,
+) {
+    let ed = h.state_mut();
+    let id = node(ed, key);
+    ed.doc.snarl[id].params.insert(param.into(), value);
+    ed.commit("edit");
+    h.run_steps(2);
+}
+
+#[test]
+fn save_to_library_merges_other_edits_and_settles_conflicts_node_by_node() {
+    let out = tempfile::tempdir().unwrap();
+    let (url, token, server) = start_server_as(&out.path().join("server"), Role::Editor);
+    let mut l = launch(out.path());
+    l.server = Some((ServerTarget { url: url.clone(), token: token.clone(), account: None }, true));
+    let editor = switchyard_editor::start(l, || {}).unwrap();
+    let mut h = egui_kittest::Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, ed: &mut switchyard_editor::Editor| ed.ui(ui), editor);
+    settle(&mut h, |ed| ed.connected.is_some());
+    crate::support::open_file(&mut h, &fixture("small-local.json"));
+    assert_eq!(switchyard_editor::shell::library::sync_status(h.state()), "not in the library");
+
+    // Save to library, with a message.
+    switchyard_editor::shell::library::show_library(h.state_mut());
+    h.state_mut().library.path = "shots/small".into();
+    h.state_mut().library.message = "first".into();
+    h.run_steps(2);
+    h.get_by_label("Save to library").click();
+    settle(&mut h, |ed| ed.status.starts_with("saved to shots/small"));
+    assert_eq!(switchyard_editor::shell::library::sync_status(h.state()), "up to date");
+    let other = Client::new(&url, &token);
+    let id = h.state().library.origin.clone().unwrap().id;
+
+    // Another user changes the blur; here the noise's seed: saving merges both.
+    let push = |base: String, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut w = server.block_on(other.library_workflow(&id, None)).unwrap().workflow;
+        edit(&mut w);
+        let req = PushRequest { base, workflow: w, message: "elsewhere".into(), choices: BTreeMap::new() };
+        server.block_on(other.library_push(&id, &req)).unwrap()
+    };
+    let base = h.state().library.origin.clone().unwrap().base;
+    push(base, &|w| w["nodes"]["soft"]["params"]["sigma"] = json!(3.0));
+    set_param(&mut h, "noise", "seed", json!(9));
+    assert!(switchyard_editor::shell::library::sync_status(h.state()).starts_with("ahead"));
+    h.get_by_label("Save to library").click();
+    settle(&mut h, |ed| ed.status.starts_with("merged with the library's changes"));
+    let ed = h.state();
+    assert_eq!(ed.current.nodes["soft"].params["sigma"], json!(3.0), "their edit arrived");
+    assert_eq!(ed.current.nodes["noise"].params["seed"], json!(9), "mine is kept");
+
+    // The same param on both sides: a conflict, settled by picking theirs.
+    let base = h.state().library.origin.clone().unwrap().base;
+    push(base, &|w| w["nodes"]["noise"]["params"]["width"] = json!(128));
+    set_param(&mut h, "noise", "width", json!(64));
+    h.get_by_label("Save to library").click();
+    settle(&mut h, |ed| !ed.library.conflicts.is_empty());
+    assert_eq!(h.state().library.conflicts[0].key, "noise.params.width");
+    assert!(switchyard_editor::shell::library::sync_status(h.state()).starts_with("conflict"));
+    h.get_by_label("theirs: 128").click();
+    h.run_steps(2);
+    h.get_by_label("Save to library").click();
+    settle(&mut h, |ed| ed.status.starts_with("merged with the library's changes"));
+    assert_eq!(h.state().current.nodes["noise"].params["width"], json!(128));
+    let head = server.block_on(other.library_workflow(&id, None)).unwrap();
+    assert_eq!(head.workflow["nodes"]["noise"]["params"]["width"], 128);
+
+    // Opening from the library's list.
+    crate::support::open_file(&mut h, &fixture("small-local.json"));
+    h.state_mut().library.origin = None;
+    h.state_mut().library.list.clear();
+    h.get_by_label("Refresh").click();
+    settle(&mut h, |ed| !ed.library.list.is_empty());
+    assert_eq!(h.state().library.list[0].revisions, 5, "first, theirs, mine and the merge, theirs");
+    // Picking theirs for the only conflict made the head itself: no revision was added.
+    h.get_by_label("shots/small  (5 revisions)").click();
+    settle(&mut h, |ed| ed.status.starts_with("opened shots/small"));
+    assert_eq!(h.state().current.nodes["noise"].params["width"], json!(128));
+    assert_eq!(switchyard_editor::shell::library::sync_status(h.state()), "up to date");
+}
