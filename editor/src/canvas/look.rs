@@ -85,6 +85,8 @@ pub struct Look {
     pub runs: HashMap<String, NodeRun>,
     /// Preview textures by node key, with the source image's size.
     pub previews: HashMap<String, (TextureHandle, [u32; 2])>,
+    /// A library diff drawn on the canvas: each touched node's mark and its changes.
+    pub diff: HashMap<String, (switchyard_library::diff::Mark, Vec<String>)>,
 }
 
 impl Look {
@@ -92,6 +94,30 @@ impl Look {
     pub fn apply(&mut self, event: &Event) {
         if let Some(state) = NodeRun::from_event(&event.kind) {
             self.runs.insert(event.node.as_str().to_string(), state);
+        }
+    }
+
+    /// Marks the nodes `diff` touches (a removed node has no place on the canvas to mark).
+    pub fn show_diff(&mut self, diff: &switchyard_library::Diff) {
+        self.diff = diff
+            .marks()
+            .into_iter()
+            .map(|(node, mark)| {
+                let on = |c: &&switchyard_library::Change| c.node() == Some(node.as_str());
+                let lines = diff.changes.iter().filter(on).map(ToString::to_string).collect();
+                (node, (mark, lines))
+            })
+            .collect();
+    }
+
+    /// The colour a diff mark is drawn in.
+    pub fn mark_color(mark: switchyard_library::diff::Mark) -> Color32 {
+        use switchyard_library::diff::Mark;
+        match mark {
+            Mark::Added => Color32::from_rgb(90, 200, 110),
+            Mark::Removed => Color32::from_rgb(240, 90, 90),
+            Mark::Changed => Color32::from_rgb(240, 180, 60),
+            Mark::Moved => Color32::from_rgb(140, 150, 220),
         }
     }
 

@@ -231,6 +231,11 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
             for problem in self.look.node_problems(&key) {
                 ui.label(RichText::new(problem).color(Color32::LIGHT_RED));
             }
+            if let Some((mark, lines)) = self.look.diff.get(&key) {
+                let word = format!("{mark:?} since the revision").to_lowercase();
+                let text = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+                ui.label(RichText::new(word).small().color(Look::mark_color(*mark))).on_hover_text(text);
+            }
         });
         self.body_sizes.insert(node, ui.min_rect().size());
     }
@@ -244,10 +249,12 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         snarl: &Snarl<EdNode>,
     ) -> egui::Frame {
         let key = &snarl[node].key;
-        let stroke = match self.look.run_of(key) {
-            Some(run) => Stroke::new(2.0, run.color()),
-            None if self.look.has_problems(key) => Stroke::new(2.0, Color32::LIGHT_RED),
-            None => default.stroke,
+        let marked = self.look.diff.get(key).map(|(m, _)| Look::mark_color(*m));
+        let stroke = match (self.look.run_of(key), marked) {
+            (Some(run), _) => Stroke::new(2.0, run.color()),
+            (None, Some(color)) => Stroke::new(3.0, color),
+            (None, None) if self.look.has_problems(key) => Stroke::new(2.0, Color32::LIGHT_RED),
+            (None, None) => default.stroke,
         };
         default.stroke(stroke)
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use egui::Ui;
-use switchyard_client::library::{Conflict, Side, WorkflowSummary};
+use switchyard_client::library::{Conflict, RevisionView, Side, WorkflowSummary};
 use switchyard_library::revision_hash;
 
 use super::editor::Editor;
@@ -34,6 +34,12 @@ pub struct LibraryPanel {
     pub conflicts: Vec<Conflict>,
     /// The side picked for each conflict, by key.
     pub choices: BTreeMap<String, Side>,
+    /// The open workflow's revisions, newest first.
+    pub log: Vec<RevisionView>,
+    /// The revision the canvas is compared with, if any.
+    pub compared: Option<String>,
+    /// Nodes the compared revision had that the graph has not.
+    pub removed: Vec<String>,
     /// The last thing the library said.
     pub said: String,
 }
@@ -90,7 +96,26 @@ pub fn save_to_library(ed: &mut Editor) {
 pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
     match reply {
         LibraryReply::Listed(Ok(list)) => ed.library.list = list,
-        LibraryReply::Listed(Err(why)) | LibraryReply::Opened(Err(why)) => ed.library.said = why,
+        LibraryReply::Listed(Err(why))
+        | LibraryReply::Opened(Err(why))
+        | LibraryReply::Log(Err(why))
+        | LibraryReply::Revision(Err(why)) => ed.library.said = why,
+        LibraryReply::Log(Ok(log)) => ed.library.log = log,
+        LibraryReply::Revision(Ok((hash, file))) => {
+            let diff = switchyard_library::diff(&file, &ed.current);
+            ed.look.show_diff(&diff);
+            ed.library.removed = diff
+                .changes
+                .iter()
+                .filter_map(|c| match c {
+                    switchyard_library::Change::Removed { node, .. } => Some(node.clone()),
+                    _ => None,
+                })
+                .collect();
+            ed.library.said =
+                format!("{} change(s) since {}; marked on the canvas", diff.changes.len(), &hash[..12.min(hash.len())]);
+            ed.library.compared = Some(hash);
+        }
         LibraryReply::Opened(Ok((origin, file))) => match from_file(&file, &ed.registry) {
             Ok(doc) => {
                 ed.set_doc(doc);
@@ -101,7 +126,9 @@ pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
                 ed.library.path = origin.path.clone();
                 ed.library.conflicts.clear();
                 ed.library.choices.clear();
+                clear_diff(ed);
                 ed.status = format!("opened {} from the library", origin.path);
+                ask(ed, LibraryAsk::Log { id: origin.id.clone() });
                 ed.library.said = ed.status.clone();
                 ed.library.origin = Some(origin);
             }
@@ -119,6 +146,7 @@ pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
             let how = if merged { "merged with the library's changes and saved" } else { "saved" };
             ed.status = format!("{how} to {} ({})", origin.path, &origin.base[..12.min(origin.base.len())]);
             ed.library.said = ed.status.clone();
+            ask(ed, LibraryAsk::Log { id: origin.id.clone() });
             ed.library.origin = Some(origin);
             ask(ed, LibraryAsk::List);
         }
@@ -135,6 +163,43 @@ pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
             ed.library.said = format!("not saved: {why}");
             ed.status = ed.library.said.clone();
         }
+    }
+}
+
+/// Takes the diff marks off the canvas.
+pub fn clear_diff(ed: &mut Editor) {
+    ed.look.diff.clear();
+    ed.library.compared = None;
+    ed.library.removed.clear();
+}
+
+/// The open workflow's history: each revision, with Compare to draw what changed since it.
+fn history(ed: &mut Editor, ui: &mut Ui) {
+    let Some(origin) = ed.library.origin.clone() else { return };
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("History").strong());
+        if ed.library.compared.is_some() && ui.button("Clear marks").clicked() {
+            clear_diff(ed);
+        }
+    });
+    let mut compare = None;
+    egui::ScrollArea::vertical().id_salt("library-history").max_height(160.0).show(ui, |ui| {
+        for r in &ed.library.log {
+            ui.horizontal(|ui| {
+                let layout = if r.layout_only { " (layout)" } else { "" };
+                ui.label(format!("{}  {}  {}{layout}", &r.hash[..12.min(r.hash.len())], r.author, r.message));
+                if ui.small_button(format!("Compare {}", &r.hash[..8.min(r.hash.len())])).clicked() {
+                    compare = Some(r.hash.clone());
+                }
+            });
+        }
+    });
+    if !ed.library.removed.is_empty() {
+        ui.label(format!("removed since then: {}", ed.library.removed.join(", ")));
+    }
+    if let Some(hash) = compare {
+        ask(ed, LibraryAsk::Revision { id: origin.id, hash });
     }
 }
 
@@ -199,6 +264,7 @@ pub fn window(ed: &mut Editor, ctx: &egui::Context) {
         if !ed.library.said.is_empty() {
             ui.label(egui::RichText::new(&ed.library.said).small());
         }
+        history(ed, ui);
     });
     ed.library.open &= open;
     if let Some(id) = picked {

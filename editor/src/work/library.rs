@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use switchyard_client::client::ClientError;
-use switchyard_client::library::{Conflict, ConflictDetails, CreateWorkflow, PushRequest, Side, WorkflowSummary};
+use switchyard_client::library::{
+    Conflict, ConflictDetails, CreateWorkflow, PushRequest, RevisionView, Side, WorkflowSummary,
+};
 use switchyard_engine::format::WorkflowFile;
 
 use super::remote::Remote;
@@ -31,6 +33,18 @@ pub enum LibraryAsk {
         /// Its id.
         id: String,
     },
+    /// A workflow's revisions, newest first.
+    Log {
+        /// Its id.
+        id: String,
+    },
+    /// A workflow at one revision, to compare the graph with.
+    Revision {
+        /// Its id.
+        id: String,
+        /// The revision's hash.
+        hash: String,
+    },
     /// Save `file` at `path`: a new workflow without `origin`, else a push from its base.
     Save {
         /// Where the graph came from.
@@ -53,6 +67,10 @@ pub enum LibraryReply {
     Listed(Result<Vec<WorkflowSummary>, String>),
     /// A workflow opened: where from, and its file.
     Opened(Result<(Origin, Box<WorkflowFile>), String>),
+    /// A workflow's revisions.
+    Log(Result<Vec<RevisionView>, String>),
+    /// One revision's file.
+    Revision(Result<(String, Box<WorkflowFile>), String>),
     /// Saved: where it now stands, the head's file, and whether it was merged.
     Saved(Result<(Origin, Box<WorkflowFile>, bool), SaveRefusal>),
 }
@@ -82,6 +100,15 @@ pub async fn serve(remote: &Remote, ask: LibraryAsk) -> LibraryReply {
                 .map(|f| (Origin { id: view.summary.id, path: view.summary.path, base: view.revision.hash }, f)),
             Err(e) => Err(e.to_string()),
         }),
+        LibraryAsk::Log { id } => {
+            LibraryReply::Log(client.library_log(&id, 100).await.map(|l| l.revisions).map_err(|e| e.to_string()))
+        }
+        LibraryAsk::Revision { id, hash } => {
+            LibraryReply::Revision(match client.library_workflow(&id, Some(&hash)).await {
+                Ok(view) => file_of(view.workflow).map(|f| (view.revision.hash, f)),
+                Err(e) => Err(e.to_string()),
+            })
+        }
         LibraryAsk::Save { origin, path, message, file, choices } => {
             LibraryReply::Saved(save(remote, origin, path, message, *file, choices).await)
         }
@@ -127,6 +154,8 @@ pub fn not_connected(ask: LibraryAsk) -> LibraryReply {
     match ask {
         LibraryAsk::List => LibraryReply::Listed(Err(why)),
         LibraryAsk::Open { .. } => LibraryReply::Opened(Err(why)),
+        LibraryAsk::Log { .. } => LibraryReply::Log(Err(why)),
+        LibraryAsk::Revision { .. } => LibraryReply::Revision(Err(why)),
         LibraryAsk::Save { .. } => LibraryReply::Saved(Err(SaveRefusal::Other(why))),
     }
 }

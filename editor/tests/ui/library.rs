@@ -97,4 +97,20 @@ fn save_to_library_merges_other_edits_and_settles_conflicts_node_by_node() {
     settle(&mut h, |ed| ed.status.starts_with("opened shots/small"));
     assert_eq!(h.state().current.nodes["noise"].params["width"], json!(128));
     assert_eq!(switchyard_editor::shell::library::sync_status(h.state()), "up to date");
+
+    // The history, and the diff since the first revision drawn on the canvas.
+    settle(&mut h, |ed| ed.library.log.len() == 5);
+    let first = h.state().library.log.last().unwrap().hash.clone();
+    h.get_by_label(&format!("Compare {}", &first[..8])).click();
+    settle(&mut h, |ed| ed.library.compared.is_some());
+    let diff = &h.state().look.diff;
+    use switchyard_library::diff::Mark;
+    assert_eq!(diff.get("noise").map(|d| d.0), Some(Mark::Changed));
+    assert_eq!(diff.get("soft").map(|d| d.0), Some(Mark::Changed));
+    assert!(diff.get("save").is_none(), "untouched nodes are not marked");
+    assert!(diff["noise"].1.contains(&"~ noise.width: 96 -> 128".to_string()), "{:?}", diff["noise"].1);
+    h.get_all_by_label("changed since the revision").next().expect("the mark is drawn on the node");
+    h.get_by_label("Clear marks").click();
+    h.run_steps(2);
+    assert!(h.state().look.diff.is_empty());
 }
