@@ -337,7 +337,7 @@ impl Editor {
                 self.requote();
                 self.refresh_balance();
             }
-            Reply::Library(reply) => super::library::on_reply(self, reply),
+            Reply::Library(reply) => super::library::on_reply(self, ctx, reply),
         }
     }
 

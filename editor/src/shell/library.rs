@@ -40,6 +40,8 @@ pub struct LibraryPanel {
     pub compared: Option<String>,
     /// Nodes the compared revision had that the graph has not.
     pub removed: Vec<String>,
+    /// The team's templates and the form of the one in use.
+    pub templates: super::use_template::Templates,
     /// The last thing the library said.
     pub said: String,
 }
@@ -93,7 +95,7 @@ pub fn save_to_library(ed: &mut Editor) {
 }
 
 /// A reply from the library.
-pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
+pub fn on_reply(ed: &mut Editor, ctx: &egui::Context, reply: LibraryReply) {
     match reply {
         LibraryReply::Listed(Ok(list)) => ed.library.list = list,
         LibraryReply::Listed(Err(why))
@@ -101,6 +103,23 @@ pub fn on_reply(ed: &mut Editor, reply: LibraryReply) {
         | LibraryReply::Log(Err(why))
         | LibraryReply::Revision(Err(why)) => ed.library.said = why,
         LibraryReply::Log(Ok(log)) => ed.library.log = log,
+        LibraryReply::Templates(Ok(list)) => {
+            ed.library.templates.list = list
+                .into_iter()
+                .map(|(t, png)| {
+                    let tex = png.and_then(|p| super::use_template::texture(ctx, &t.reference, &p));
+                    (t, tex)
+                })
+                .collect();
+        }
+        LibraryReply::Templates(Err(why)) => ed.library.said = why,
+        LibraryReply::TemplateRan(outcome) => {
+            ed.library.templates.ran = match outcome {
+                Ok(done) => done,
+                Err(why) => format!("not run: {why}"),
+            };
+            ed.status = ed.library.templates.ran.clone();
+        }
         LibraryReply::Revision(Ok((hash, file))) => {
             let diff = switchyard_library::diff(&file, &ed.current);
             ed.look.show_diff(&diff);
@@ -265,6 +284,7 @@ pub fn window(ed: &mut Editor, ctx: &egui::Context) {
             ui.label(egui::RichText::new(&ed.library.said).small());
         }
         history(ed, ui);
+        super::use_template::section(ed, ui);
     });
     ed.library.open &= open;
     if let Some(id) = picked {

@@ -10,5 +10,6 @@ pub mod library;
 mod menus;
 mod shortcuts;
 pub mod status;
+pub mod use_template;
 pub mod window;
 mod windows;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use switchyard_client::client::ClientError;
 use switchyard_client::library::{
-    Conflict, ConflictDetails, CreateWorkflow, PushRequest, RevisionView, Side, WorkflowSummary,
+    Conflict, ConflictDetails, CreateWorkflow, PushRequest, RevisionView, Side, TemplateView, WorkflowSummary,
 };
+use switchyard_client::protocol::SubmitRequest;
 use switchyard_engine::format::WorkflowFile;
 
 use super::remote::Remote;
@@ -45,6 +46,15 @@ pub enum LibraryAsk {
         /// The revision's hash.
         hash: String,
     },
+    /// The team's templates, each with its preview's PNG where it has one.
+    Templates,
+    /// Runs a template on the server with values for its exposed params, to its end.
+    RunTemplate {
+        /// `team/name@version`.
+        reference: String,
+        /// `node.param=value` for the exposed params.
+        set: Vec<String>,
+    },
     /// Save `file` at `path`: a new workflow without `origin`, else a push from its base.
     Save {
         /// Where the graph came from.
@@ -71,9 +81,16 @@ pub enum LibraryReply {
     Log(Result<Vec<RevisionView>, String>),
     /// One revision's file.
     Revision(Result<(String, Box<WorkflowFile>), String>),
+    /// The templates, with their previews' PNGs.
+    Templates(Result<Vec<Listed>, String>),
+    /// A template run ended: its final state and charge, or why it did not run.
+    TemplateRan(Result<String, String>),
     /// Saved: where it now stands, the head's file, and whether it was merged.
     Saved(Result<(Origin, Box<WorkflowFile>, bool), SaveRefusal>),
 }
+
+/// A template as listed, with its preview's PNG where it has one.
+pub type Listed = (TemplateView, Option<Vec<u8>>);
 
 /// Why a save did not land.
 #[derive(Debug)]
@@ -108,6 +125,10 @@ pub async fn serve(remote: &Remote, ask: LibraryAsk) -> LibraryReply {
                 Ok(view) => file_of(view.workflow).map(|f| (view.revision.hash, f)),
                 Err(e) => Err(e.to_string()),
             })
+        }
+        LibraryAsk::Templates => LibraryReply::Templates(templates(remote).await.map_err(|e| e.to_string())),
+        LibraryAsk::RunTemplate { reference, set } => {
+            LibraryReply::TemplateRan(run_template(remote, reference, set).await)
         }
         LibraryAsk::Save { origin, path, message, file, choices } => {
             LibraryReply::Saved(save(remote, origin, path, message, *file, choices).await)
@@ -155,7 +176,42 @@ pub fn not_connected(ask: LibraryAsk) -> LibraryReply {
         LibraryAsk::List => LibraryReply::Listed(Err(why)),
         LibraryAsk::Open { .. } => LibraryReply::Opened(Err(why)),
         LibraryAsk::Log { .. } => LibraryReply::Log(Err(why)),
+        LibraryAsk::Templates => LibraryReply::Templates(Err(why)),
+        LibraryAsk::RunTemplate { .. } => LibraryReply::TemplateRan(Err(why)),
         LibraryAsk::Revision { .. } => LibraryReply::Revision(Err(why)),
         LibraryAsk::Save { .. } => LibraryReply::Saved(Err(SaveRefusal::Other(why))),
     }
+}
+
+/// The largest template preview fetched.
+const PREVIEW_MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+async fn templates(remote: &Remote) -> Result<Vec<Listed>, ClientError> {
+    let client = remote.client();
+    let mut out = Vec::new();
+    for t in client.library_templates().await?.templates {
+        let png = match t.has_preview {
+            true => {
+                let path = format!("/v1/library/templates/{}/{}/preview", t.name, t.version);
+                client.get_bytes(&path, &[], PREVIEW_MAX_BYTES).await.ok()
+            }
+            false => None,
+        };
+        out.push((t, png));
+    }
+    Ok(out)
+}
+
+async fn run_template(remote: &Remote, reference: String, set: Vec<String>) -> Result<String, String> {
+    let client = remote.client();
+    let req = SubmitRequest {
+        template: Some(reference.clone()),
+        set,
+        account: remote.account().clone(),
+        ..SubmitRequest::default()
+    };
+    let run = client.submit(&req, None).await.map_err(|e| e.to_string())?;
+    let ended = client.watch(&run.id, |_| {}).await.map_err(|e| e.to_string())?;
+    let charged = ended.charged().map(|c| format!(", charged {c} cr")).unwrap_or_default();
+    Ok(format!("{reference} {}{charged} (run {})", ended.state, ended.id))
 }

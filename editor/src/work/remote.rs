@@ -37,6 +37,11 @@ impl Remote {
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
+
+    /// The account runs bill, if any.
+    pub(crate) fn account(&self) -> &Option<String> {
+        &self.account
+    }
 }
 
 /// Connects: the key is checked by listing the tenant's accounts.

@@ -114,3 +114,72 @@ fn save_to_library_merges_other_edits_and_settles_conflicts_node_by_node() {
     h.run_steps(2);
     assert!(h.state().look.diff.is_empty());
 }
+
+/// "Use template": the team's templates listed with their previews; the form holds only the
+/// exposed params; running it runs that template on the server with those values.
+#[test]
+fn use_template_runs_a_template_with_only_its_exposed_params() {
+    use base64::Engine as _;
+    let out = tempfile::tempdir().unwrap();
+    let (url, token, server) = start_server_as(&out.path().join("server"), Role::Publisher);
+    let client = Client::new(&url, &token);
+    let workflow: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("small-local.json")).unwrap()).unwrap();
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 90, 40]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    server.block_on(async {
+        let made = client
+            .library_create(&switchyard_client::library::CreateWorkflow {
+                path: "small".into(),
+                workflow,
+                message: String::new(),
+            })
+            .await
+            .unwrap();
+        let release = switchyard_client::library::PublishRequest {
+            name: "small".into(),
+            workflow: made.summary.id,
+            revision: None,
+            description: "noise, softened".into(),
+            preview_png_base64: Some(base64::engine::general_purpose::STANDARD.encode(&png)),
+            exposed: vec![switchyard_client::library::ExposeRequest {
+                key: "noise.seed".into(),
+                label: Some("Seed".into()),
+                min: Some(0.0),
+                max: Some(100.0),
+            }],
+            state: None,
+        };
+        client.library_publish(&release).await.unwrap();
+    });
+    let mut l = launch(out.path());
+    l.server = Some((ServerTarget { url: url.clone(), token: token.clone(), account: None }, true));
+    let editor = switchyard_editor::start(l, || {}).unwrap();
+    let mut h = egui_kittest::Harness::builder()
+        .with_size([1280.0, 900.0])
+        .build_ui_state(|ui, ed: &mut switchyard_editor::Editor| ed.ui(ui), editor);
+    settle(&mut h, |ed| ed.connected.is_some());
+    switchyard_editor::shell::library::show_library(h.state_mut());
+    h.run_steps(2);
+    h.get_by_label("List templates").click();
+    settle(&mut h, |ed| !ed.library.templates.list.is_empty());
+    assert!(h.state().library.templates.list[0].1.is_some(), "the preview is a texture");
+    h.get_by_label("Use acme/small@1").click();
+    h.run_steps(2);
+    h.get_by_label("Seed");
+    assert!(h.query_by_label("sigma").is_none(), "only the exposed params are in the form");
+    let (_, values) = h.state_mut().library.templates.using.as_mut().unwrap();
+    assert_eq!(values["noise.seed"], json!(5), "the default is the revision's value");
+    values.insert("noise.seed".into(), json!(42));
+    h.get_by_label("▶ Run template").click();
+    settle(&mut h, |ed| ed.library.templates.ran.starts_with("acme/small@1 "));
+    assert!(
+        h.state().library.templates.ran.starts_with("acme/small@1 succeeded"),
+        "{}",
+        h.state().library.templates.ran
+    );
+    let runs = server.block_on(client.runs(None, 10, None)).unwrap();
+    assert_eq!(runs.runs[0].template.as_deref(), Some("acme/small@1"));
+}
