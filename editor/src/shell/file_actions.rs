@@ -21,6 +21,7 @@ pub fn carry_out(ed: &mut Editor, pending: Pending) {
     match pending {
         Pending::New => {
             ed.set_doc(crate::document::model::Doc::default());
+            super::library::adopt_origin(ed);
             ed.files.path = None;
             after_load(ed, "new graph");
         }
@@ -36,6 +37,7 @@ pub fn open(ed: &mut Editor, path: &Path, as_template: bool) {
     match doc {
         Ok(doc) => {
             ed.set_doc(doc);
+            super::library::adopt_origin(ed);
             if as_template {
                 ed.files.path = None;
                 ed.files.base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);

@@ -87,7 +87,7 @@ pub fn save_to_library(ed: &mut Editor) {
         origin,
         path,
         message: ed.library.message.clone(),
-        file: Box::new(ed.current.clone()),
+        file: Box::new(for_library(ed)),
         choices: ed.library.choices.clone(),
     };
     ed.library.said = "saving…".into();
@@ -141,15 +141,13 @@ pub fn on_reply(ed: &mut Editor, ctx: &egui::Context, reply: LibraryReply) {
                 ed.files.path = None;
                 ed.files.saved_rev = Some(ed.rev);
                 ed.history.clear();
-                ed.library.clean = Some(revision_hash(&ed.current).to_string());
-                ed.library.path = origin.path.clone();
                 ed.library.conflicts.clear();
                 ed.library.choices.clear();
                 clear_diff(ed);
                 ed.status = format!("opened {} from the library", origin.path);
                 ask(ed, LibraryAsk::Log { id: origin.id.clone() });
                 ed.library.said = ed.status.clone();
-                ed.library.origin = Some(origin);
+                set_origin(ed, origin);
             }
             Err(e) => ed.library.said = format!("cannot open: {e}"),
         },
@@ -157,8 +155,11 @@ pub fn on_reply(ed: &mut Editor, ctx: &egui::Context, reply: LibraryReply) {
             if merged && let Ok(doc) = from_file(&file, &ed.registry) {
                 ed.set_doc(doc);
             }
-            ed.files.saved_rev = Some(ed.rev);
-            ed.library.clean = Some(revision_hash(&ed.current).to_string());
+            // A graph with no file of its own is safe once in the library; one with a file
+            // still has that file to save.
+            if ed.files.path.is_none() {
+                ed.files.saved_rev = Some(ed.rev);
+            }
             ed.library.conflicts.clear();
             ed.library.choices.clear();
             ed.library.message.clear();
@@ -166,7 +167,7 @@ pub fn on_reply(ed: &mut Editor, ctx: &egui::Context, reply: LibraryReply) {
             ed.status = format!("{how} to {} ({})", origin.path, &origin.base[..12.min(origin.base.len())]);
             ed.library.said = ed.status.clone();
             ask(ed, LibraryAsk::Log { id: origin.id.clone() });
-            ed.library.origin = Some(origin);
+            set_origin(ed, origin);
             ask(ed, LibraryAsk::List);
         }
         LibraryReply::Saved(Err(SaveRefusal::Conflicts(conflicts))) => {
@@ -183,6 +184,64 @@ pub fn on_reply(ed: &mut Editor, ctx: &egui::Context, reply: LibraryReply) {
             ed.status = ed.library.said.clone();
         }
     }
+}
+
+/// Where the graph's library origin is kept in its own file (the layout, which never
+/// affects a run), so a graph saved to disk and edited offline, on any device, saves back to
+/// the library later from the revision it was made from, merging.
+const ORIGIN_KEY: &str = "library_origin";
+
+/// Records `origin` in the graph's layout, and takes the graph as clean at it.
+fn set_origin(ed: &mut Editor, origin: Origin) {
+    let kept = serde_json::json!({ "id": origin.id, "path": origin.path, "base": origin.base });
+    ed.doc.ui_rest.insert(ORIGIN_KEY.into(), kept);
+    ed.current = crate::document::convert::to_file(&ed.doc, &ed.registry);
+    ed.library.clean = Some(revision_hash(&ed.current).to_string());
+    ed.library.path = origin.path.clone();
+    ed.library.origin = Some(origin);
+}
+
+/// A graph opened from a file: the library origin it carries, if any (its local edits are
+/// unknown, so it counts as ahead until saved).
+pub fn adopt_origin(ed: &mut Editor) {
+    let kept = ed.doc.ui_rest.get(ORIGIN_KEY).and_then(|v| {
+        Some(Origin {
+            id: v.get("id")?.as_str()?.to_string(),
+            path: v.get("path")?.as_str()?.to_string(),
+            base: v.get("base")?.as_str()?.to_string(),
+        })
+    });
+    ed.library.clean = None;
+    ed.library.conflicts.clear();
+    ed.library.choices.clear();
+    clear_diff(ed);
+    match kept {
+        Some(origin) => {
+            ed.library.path = origin.path.clone();
+            ed.library.origin = Some(origin);
+        }
+        None => ed.library.origin = None,
+    }
+}
+
+/// The graph as the library keeps it: without the origin it carries here.
+fn for_library(ed: &Editor) -> switchyard_engine::format::WorkflowFile {
+    let mut file = ed.current.clone();
+    if let Some(ui) = &mut file.ui {
+        ui.shift_remove(ORIGIN_KEY);
+    }
+    file
+}
+
+/// The listed workflows by folder (the path up to its last `/`; the team's top level as
+/// `/`), folders in order.
+fn by_folder<'a>(list: &[&'a WorkflowSummary]) -> BTreeMap<String, Vec<&'a WorkflowSummary>> {
+    let mut out: BTreeMap<String, Vec<&WorkflowSummary>> = BTreeMap::new();
+    for w in list {
+        let folder = w.path.rsplit_once('/').map_or("/".to_string(), |(f, _)| format!("{f}/"));
+        out.entry(folder).or_default().push(w);
+    }
+    out
 }
 
 /// Takes the diff marks off the canvas.
@@ -257,11 +316,17 @@ pub fn window(ed: &mut Editor, ctx: &egui::Context) {
         });
         let needle = ed.library.search.to_lowercase();
         egui::ScrollArea::vertical().max_height(240.0).show(ui, |ui| {
-            for w in ed.library.list.iter().filter(|w| w.path.to_lowercase().contains(&needle)) {
-                let label = format!("{}  ({} revisions)", w.path, w.revisions);
-                if ui.button(label).on_hover_text(format!("last by {}", w.updated_by)).clicked() {
-                    picked = Some(w.id.clone());
-                }
+            let shown: Vec<&WorkflowSummary> =
+                ed.library.list.iter().filter(|w| w.path.to_lowercase().contains(&needle)).collect();
+            for (folder, items) in by_folder(&shown) {
+                egui::CollapsingHeader::new(folder).default_open(true).show(ui, |ui| {
+                    for w in items {
+                        let label = format!("{}  ({} revisions)", w.path, w.revisions);
+                        if ui.button(label).on_hover_text(format!("last by {}", w.updated_by)).clicked() {
+                            picked = Some(w.id.clone());
+                        }
+                    }
+                });
             }
         });
         ui.separator();

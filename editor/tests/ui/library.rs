@@ -93,6 +93,7 @@ fn save_to_library_merges_other_edits_and_settles_conflicts_node_by_node() {
     settle(&mut h, |ed| !ed.library.list.is_empty());
     assert_eq!(h.state().library.list[0].revisions, 5, "first, theirs, mine and the merge, theirs");
     // Picking theirs for the only conflict made the head itself: no revision was added.
+    h.get_by_label("shots/");
     h.get_by_label("shots/small  (5 revisions)").click();
     settle(&mut h, |ed| ed.status.starts_with("opened shots/small"));
     assert_eq!(h.state().current.nodes["noise"].params["width"], json!(128));
@@ -113,6 +114,36 @@ fn save_to_library_merges_other_edits_and_settles_conflicts_node_by_node() {
     h.get_by_label("Clear marks").click();
     h.run_steps(2);
     assert!(h.state().look.diff.is_empty());
+
+    // Offline: saved to a file, the graph carries its library origin; edited with no
+    // connection, it saves back later from the revision it was made from, merging.
+    let file = out.path().join("offline.json");
+    switchyard_editor::shell::file_actions::save_to(h.state_mut(), &file);
+    h.state_mut().disconnect();
+    settle(&mut h, |ed| ed.connected.is_none());
+    crate::support::open_file(&mut h, &file);
+    set_param(&mut h, "soft", "sigma", json!(7.0));
+    switchyard_editor::shell::file_actions::save_to(h.state_mut(), &file);
+    let head = server.block_on(other.library_workflow(&id, None)).unwrap().revision.hash;
+    push(head, &|w| w["nodes"]["noise"]["params"]["seed"] = json!(77));
+    h.state_mut().connect();
+    settle(&mut h, |ed| ed.connected.is_some());
+    assert_eq!(
+        h.state().library.origin.as_ref().map(|o| o.path.as_str()),
+        Some("shots/small"),
+        "the file kept its origin"
+    );
+    h.get_by_label("Save to library").click();
+    settle(&mut h, |ed| ed.status.starts_with("merged with the library's changes"));
+    let head = server.block_on(other.library_workflow(&id, None)).unwrap();
+    assert_eq!(
+        (
+            head.workflow["nodes"]["soft"]["params"]["sigma"].as_f64(),
+            head.workflow["nodes"]["noise"]["params"]["seed"].as_i64()
+        ),
+        (Some(7.0), Some(77))
+    );
+    assert!(head.workflow["ui"].get("library_origin").is_none(), "the origin stays out of the library");
 }
 
 /// "Use template": the team's templates listed with their previews; the form holds only the
