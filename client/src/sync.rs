@@ -18,7 +18,7 @@ use switchyard_library::{Conflict, Side, merge, revision_hash};
 use crate::client::{Client, ClientError};
 use crate::library::{CreateWorkflow, PushRequest, TemplateView, WorkflowSummary};
 
-/// The most working files one sync reads.
+/// The most working files (and folders) one sync reads.
 const FILES_MAX: usize = 100_000;
 
 /// Why a sync stopped.
@@ -161,13 +161,19 @@ impl LocalLibrary {
         let dir = self.root.join("work");
         let mut out = Vec::new();
         let mut todo = vec![dir.clone()];
+        let mut visited = 0;
         while let Some(d) = todo.pop() {
+            visited += 1;
             let Ok(entries) = std::fs::read_dir(&d) else { continue };
             for e in entries.flatten() {
                 let p = e.path();
-                if p.is_dir() {
-                    todo.push(p);
-                } else if p.extension().is_some_and(|x| x == "json") && out.len() < FILES_MAX {
+                // Links are not followed (a loop would never end), and folders are bounded.
+                let Ok(kind) = e.file_type() else { continue };
+                if kind.is_dir() {
+                    if visited + todo.len() < FILES_MAX {
+                        todo.push(p);
+                    }
+                } else if kind.is_file() && p.extension().is_some_and(|x| x == "json") && out.len() < FILES_MAX {
                     let rel = p.strip_prefix(&dir).unwrap_or(&p).with_extension("");
                     let path = rel.to_string_lossy().replace('\\', "/");
                     if self.id_of(&path).is_none() {
@@ -387,4 +393,21 @@ impl LocalLibrary {
 pub struct KeptTemplate {
     pub template: TemplateView,
     pub workflow: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_in_the_local_copy_is_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let work = root.path().join("work/shots");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(work.join("sky.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(root.path().join("work"), work.join("again")).unwrap();
+        let local = LocalLibrary::open(root.path()).unwrap();
+        assert_eq!(local.untracked().unwrap(), ["shots/sky"], "the file once, the loop not followed");
+    }
 }
