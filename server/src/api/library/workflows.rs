@@ -350,14 +350,7 @@ pub(crate) async fn push(
         let base = revision(&app, &caller, &id, &req.base).await?;
         if base.hash == w.head {
             if pushed_hash.as_str() == w.head {
-                let reply = PushReply {
-                    summary: summary(&w),
-                    revision: revision_view(&head_row),
-                    merged: false,
-                    layout_kept: Vec::new(),
-                    unchanged: true,
-                };
-                return Ok((StatusCode::OK, Json(reply)));
+                return Ok(push_reply(&w, &head_row, false, Vec::new(), true));
             }
             let r =
                 next_revision(&caller, w.head_seq + 1, &head_file, &pushed, vec![w.head.clone()], req.message.clone());
@@ -365,14 +358,7 @@ pub(crate) async fn push(
                 == Outcome::Done
             {
                 let w = live(&app, &caller, &id).await?;
-                let reply = PushReply {
-                    summary: summary(&w),
-                    revision: revision_view(&r),
-                    merged: false,
-                    layout_kept: Vec::new(),
-                    unchanged: false,
-                };
-                return Ok((StatusCode::CREATED, Json(reply)));
+                return Ok(push_reply(&w, &r, false, Vec::new(), false));
             }
             continue;
         }
@@ -386,14 +372,7 @@ pub(crate) async fn push(
                 .details(serde_json::to_value(&details).unwrap_or_default()));
         }
         if revision_hash(&m.file).as_str() == w.head {
-            let reply = PushReply {
-                summary: summary(&w),
-                revision: revision_view(&head_row),
-                merged: true,
-                layout_kept: m.layout_kept,
-                unchanged: true,
-            };
-            return Ok((StatusCode::OK, Json(reply)));
+            return Ok(push_reply(&w, &head_row, true, m.layout_kept, true));
         }
         // The push is kept as its own revision (made from its base), then merged with the
         // head: its edits stay in the history whatever the merge picked.
@@ -410,17 +389,23 @@ pub(crate) async fn push(
         );
         if app.store.library_append(&caller.tenant, &id, w.head_seq, &[side, merged.clone()]).await? == Outcome::Done {
             let w = live(&app, &caller, &id).await?;
-            let reply = PushReply {
-                summary: summary(&w),
-                revision: revision_view(&merged),
-                merged: true,
-                layout_kept: m.layout_kept,
-                unchanged: false,
-            };
-            return Ok((StatusCode::CREATED, Json(reply)));
+            return Ok(push_reply(&w, &merged, true, m.layout_kept, false));
         }
     }
     Err(conflict("busy", "the workflow kept changing while this push merged").help("push again"))
+}
+
+/// A push's or restore's reply: unchanged (200, the head as it was) or landed (201).
+fn push_reply(
+    w: &WorkflowRow,
+    r: &RevisionRow,
+    merged: bool,
+    layout_kept: Vec<String>,
+    unchanged: bool,
+) -> (StatusCode, Json<PushReply>) {
+    let status = if unchanged { StatusCode::OK } else { StatusCode::CREATED };
+    let reply = PushReply { summary: summary(w), revision: revision_view(r), merged, layout_kept, unchanged };
+    (status, Json(reply))
 }
 
 fn short(hash: &str) -> &str {
@@ -441,14 +426,7 @@ pub(crate) async fn restore(
         let old = revision(&app, &caller, &id, &req.revision).await?;
         let head_row = head(&app, &caller, &w).await?;
         if old.hash == w.head {
-            let reply = PushReply {
-                summary: summary(&w),
-                revision: revision_view(&head_row),
-                merged: false,
-                layout_kept: Vec::new(),
-                unchanged: true,
-            };
-            return Ok((StatusCode::OK, Json(reply)));
+            return Ok(push_reply(&w, &head_row, false, Vec::new(), true));
         }
         let message = req.message.clone().unwrap_or_else(|| format!("restore {}", short(&old.hash)));
         let r = next_revision(
@@ -461,14 +439,7 @@ pub(crate) async fn restore(
         );
         if app.store.library_append(&caller.tenant, &id, w.head_seq, std::slice::from_ref(&r)).await? == Outcome::Done {
             let w = live(&app, &caller, &id).await?;
-            let reply = PushReply {
-                summary: summary(&w),
-                revision: revision_view(&r),
-                merged: false,
-                layout_kept: Vec::new(),
-                unchanged: false,
-            };
-            return Ok((StatusCode::CREATED, Json(reply)));
+            return Ok(push_reply(&w, &r, false, Vec::new(), false));
         }
     }
     Err(conflict("busy", "the workflow kept changing while restoring").help("restore again"))
