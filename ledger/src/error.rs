@@ -134,6 +134,26 @@ pub enum LedgerError {
         /// What it said.
         message: String,
     },
+    /// The wallet may not start new paid work (suspended, or paused by a review); work
+    /// already admitted goes on.
+    #[error("{wallet} cannot start new paid work: {why}; {next}; nothing was charged")]
+    SpendingPaused {
+        /// The wallet.
+        wallet: String,
+        /// Why.
+        why: String,
+        /// What lifts it.
+        next: String,
+    },
+    /// A payment event names a customer no wallet is bound to (yet).
+    #[error("no wallet is bound to customer {0:?} yet; its checkout or a `billing bind` binds it")]
+    UnknownCustomer(String),
+    /// A payment event names a payment the ledger never granted for (yet).
+    #[error("no payment {0:?} in the ledger yet")]
+    UnknownPayment(String),
+    /// No such review.
+    #[error("no review {0:?}")]
+    UnknownReview(String),
     /// The database failed.
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -155,6 +155,29 @@ impl Ledger {
         keyed!(self, key, &hash, |tx| self.grant_in(tx, grant, key).await)
     }
 
+    /// [`Ledger::grant`] inside the caller's transaction: the grant made once under `key`
+    /// (a payment's webhook and an operator's command name the same key, so only the first
+    /// grants). Returns the receipt and whether it was granted before.
+    pub(crate) async fn grant_once_in(
+        &self,
+        tx: &mut Tx,
+        grant: &Grant,
+        key: &str,
+    ) -> Result<(GrantReceipt, bool), LedgerError> {
+        check_grant(grant)?;
+        crate::holds::check_key(key)?;
+        let hash = fingerprint(&("grant", grant));
+        let now = self.now();
+        let claimed = crate::on_postgres(tx) && crate::keys::claim(tx, key, &hash, now).await?;
+        if !claimed && let Some(done) = crate::keys::recall(tx, key, &hash).await? {
+            return Ok((done, true));
+        }
+        let receipt = self.grant_in(tx, grant, key).await?;
+        let result = serde_json::to_string(&receipt).unwrap_or_default();
+        crate::keys::remember(tx, key, &hash, true, &result, now).await?;
+        Ok((receipt, false))
+    }
+
     async fn grant_in(&self, tx: &mut Tx, grant: &Grant, key: &str) -> Result<GrantReceipt, LedgerError> {
         let now = self.now();
         ensure_account(tx, &grant.wallet, "wallet", false, now).await?;
@@ -229,15 +252,21 @@ impl Ledger {
     /// A wallet's credits in unexpired lots.
     pub async fn balance(&self, wallet: &str) -> Result<Balance, LedgerError> {
         crate::holds::wallet_exists(&self.pool, wallet).await?;
-        let (posted, held): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT CAST(SUM(posted_credits - posted_debits) AS BIGINT), CAST(SUM(pending_debits) AS BIGINT) FROM accounts \
-             WHERE owner = $1 AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
+        let (posted, held, frozen): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT CAST(SUM(posted_credits - posted_debits) AS BIGINT), CAST(SUM(pending_debits) AS BIGINT), \
+             CAST(SUM(CASE WHEN frozen = 1 THEN posted_credits - posted_debits - pending_debits ELSE 0 END) AS BIGINT) \
+             FROM accounts WHERE owner = $1 AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
         )
         .bind(wallet)
         .bind(self.now())
         .fetch_one(&self.pool)
         .await?;
-        let (posted, held) = (posted.unwrap_or(0), held.unwrap_or(0));
-        Ok(Balance { posted: Credits(posted), held: Credits(held), available: Credits(posted - held) })
+        let (posted, held, frozen) = (posted.unwrap_or(0), held.unwrap_or(0), frozen.unwrap_or(0));
+        Ok(Balance {
+            posted: Credits(posted),
+            held: Credits(held),
+            available: Credits(posted - held - frozen),
+            frozen: Credits(frozen),
+        })
     }
 }

@@ -94,6 +94,11 @@ impl Ledger {
             return Ok(HoldId(id));
         }
         crate::members::require_member(tx, &req.wallet, req.member.as_deref()).await?;
+        // Admission only: a call hold of a run already admitted goes on even when its
+        // reservation is short, so running work finishes.
+        if req.parent.is_none() {
+            crate::standing::check_spendable(tx, &req.wallet, now).await?;
+        }
         let mut lots = free_lots(tx, &req.wallet, now).await?;
         let Some(legs) = allocate(&mut lots, req.amount.0) else {
             wallet_exists(&mut **tx, &req.wallet).await?;
@@ -473,7 +478,7 @@ pub(crate) async fn free_lots(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<
         ($lock:literal) => {
             concat!(
                 "SELECT id, posted_credits - posted_debits - pending_debits FROM accounts \
-                 WHERE owner = $1 AND kind = 'lot' AND (expires_at_ms IS NULL OR expires_at_ms > $2) \
+                 WHERE owner = $1 AND kind = 'lot' AND frozen = 0 AND (expires_at_ms IS NULL OR expires_at_ms > $2) \
                  AND posted_credits - posted_debits - pending_debits > 0 \
                  ORDER BY (expires_at_ms IS NULL), expires_at_ms, priority, created_at_ms, id",
                 $lock

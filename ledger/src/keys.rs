@@ -133,7 +133,7 @@ impl Ledger {
 
 /// Inserts the key's row as a claim; `false` when the key already has a (committed) row. A
 /// claim by a transaction still in flight makes this wait for it to end.
-async fn claim(tx: &mut Tx, key: &str, hash: &str, now_ms: i64) -> Result<bool, LedgerError> {
+pub(crate) async fn claim(tx: &mut Tx, key: &str, hash: &str, now_ms: i64) -> Result<bool, LedgerError> {
     let done = sqlx::query(
         "INSERT INTO idempotency (key, request_hash, ok, result, created_at_ms) VALUES ($1, $2, 2, '', $3) \
          ON CONFLICT (key) DO NOTHING",
@@ -148,7 +148,7 @@ async fn claim(tx: &mut Tx, key: &str, hash: &str, now_ms: i64) -> Result<bool, 
 
 /// The earlier outcome under `key`, if any: its result, its failure, or a refusal when the
 /// key was used for a different request.
-async fn recall<T: DeserializeOwned>(tx: &mut Tx, key: &str, hash: &str) -> Result<Option<T>, LedgerError> {
+pub(crate) async fn recall<T: DeserializeOwned>(tx: &mut Tx, key: &str, hash: &str) -> Result<Option<T>, LedgerError> {
     let row: Option<(String, i64, String)> =
         sqlx::query_as("SELECT request_hash, ok, result FROM idempotency WHERE key = $1")
             .bind(key)
@@ -169,7 +169,14 @@ async fn recall<T: DeserializeOwned>(tx: &mut Tx, key: &str, hash: &str) -> Resu
 }
 
 /// Stores the outcome under `key`, replacing this transaction's own claim.
-async fn remember(tx: &mut Tx, key: &str, hash: &str, ok: bool, result: &str, now_ms: i64) -> Result<(), LedgerError> {
+pub(crate) async fn remember(
+    tx: &mut Tx,
+    key: &str,
+    hash: &str,
+    ok: bool,
+    result: &str,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
     sqlx::query(
         "INSERT INTO idempotency (key, request_hash, ok, result, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, ok = excluded.ok, result = excluded.result \

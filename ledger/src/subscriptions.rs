@@ -43,6 +43,80 @@ pub struct HoldRecord {
     pub kind: String,
 }
 
+/// A plan's grant for the calendar month holding `at_ms` (expiring at its end) and its
+/// idempotency key: the plan, wallet and month, so the same month is granted once.
+/// A custom plan (monthly_credits 0, such as Enterprise) takes its amount in `custom`.
+pub(crate) fn plan_grant(
+    wallet: &str,
+    name: &str,
+    plan: &Plan,
+    seats: i64,
+    custom: Option<i64>,
+    at_ms: i64,
+) -> Result<(Grant, String), LedgerError> {
+    if plan.per_seat && !(1..=SEATS_MAX).contains(&seats) {
+        return Err(LedgerError::InvalidAmount(format!("seats must be from 1 to {SEATS_MAX}, not {seats}")));
+    }
+    let seats = if plan.per_seat { seats } else { 1 };
+    let (expires, month) = month_end(at_ms);
+    let monthly = match (plan.monthly_credits, custom) {
+        (0, Some(n)) if (1..=AMOUNT_MAX).contains(&n) => n,
+        (0, Some(n)) => {
+            return Err(LedgerError::InvalidAmount(format!(
+                "plan {name} is custom: its monthly credits must be from 1 to {AMOUNT_MAX}, not {n}"
+            )));
+        }
+        (0, None) => {
+            return Err(LedgerError::InvalidAmount(format!(
+                "plan {name} is custom: give its monthly credits (--credits N)"
+            )));
+        }
+        (n, None) => n,
+        (_, Some(_)) => {
+            return Err(LedgerError::InvalidAmount(format!("plan {name} grants a fixed amount; drop --credits")));
+        }
+    };
+    let amount = monthly.checked_mul(seats).filter(|a| *a <= AMOUNT_MAX).ok_or_else(|| {
+        LedgerError::InvalidAmount(format!("{monthly} cr for {seats} seats is over the {AMOUNT_MAX} cr a grant may be"))
+    })?;
+    let amount = Credits(amount);
+    let grant = Grant {
+        wallet: wallet.to_string(),
+        amount,
+        source: Source::Plan,
+        expires_at_ms: Some(expires),
+        reason: format!("plan:{name}:{month}"),
+        rollover_cap: plan.rollover_cap,
+    };
+    let key = format!("plan:{name}:{wallet}:{month}");
+    Ok((grant, key))
+}
+
+/// A bought pack's grant (it never expires) and its key: the payment's id, so each payment
+/// tops up once.
+pub(crate) fn pack_grant(
+    wallet: &str,
+    name: &str,
+    pack: &Pack,
+    payment_id: &str,
+) -> Result<(Grant, String), LedgerError> {
+    if payment_id.trim().is_empty() {
+        return Err(LedgerError::InvalidAmount(
+            "a top-up needs the payment's id (--payment-id), which makes it happen once".into(),
+        ));
+    }
+    let key = format!("topup:{payment_id}");
+    let grant = Grant {
+        wallet: wallet.to_string(),
+        amount: Credits(pack.credits),
+        source: Source::Pack,
+        expires_at_ms: None,
+        reason: format!("pack:{name}"),
+        rollover_cap: 0,
+    };
+    Ok((grant, key))
+}
+
 impl Ledger {
     /// Grants a plan's credits for the current calendar month, expiring at its end, and
     /// records the plan and tier on the wallet. The key is the plan, wallet and month, so
@@ -56,43 +130,8 @@ impl Ledger {
         seats: i64,
         custom: Option<i64>,
     ) -> Result<GrantReceipt, LedgerError> {
-        if plan.per_seat && !(1..=SEATS_MAX).contains(&seats) {
-            return Err(LedgerError::InvalidAmount(format!("seats must be from 1 to {SEATS_MAX}, not {seats}")));
-        }
-        let seats = if plan.per_seat { seats } else { 1 };
-        let (expires, month) = month_end(self.now());
-        let monthly = match (plan.monthly_credits, custom) {
-            (0, Some(n)) if (1..=AMOUNT_MAX).contains(&n) => n,
-            (0, Some(n)) => {
-                return Err(LedgerError::InvalidAmount(format!(
-                    "plan {name} is custom: its monthly credits must be from 1 to {AMOUNT_MAX}, not {n}"
-                )));
-            }
-            (0, None) => {
-                return Err(LedgerError::InvalidAmount(format!(
-                    "plan {name} is custom: give its monthly credits (--credits N)"
-                )));
-            }
-            (n, None) => n,
-            (_, Some(_)) => {
-                return Err(LedgerError::InvalidAmount(format!("plan {name} grants a fixed amount; drop --credits")));
-            }
-        };
-        let amount = monthly.checked_mul(seats).filter(|a| *a <= AMOUNT_MAX).ok_or_else(|| {
-            LedgerError::InvalidAmount(format!(
-                "{monthly} cr for {seats} seats is over the {AMOUNT_MAX} cr a grant may be"
-            ))
-        })?;
-        let amount = Credits(amount);
-        let grant = Grant {
-            wallet: wallet.to_string(),
-            amount,
-            source: Source::Plan,
-            expires_at_ms: Some(expires),
-            reason: format!("plan:{name}:{month}"),
-            rollover_cap: plan.rollover_cap,
-        };
-        let receipt = self.grant(&grant, &format!("plan:{name}:{wallet}:{month}")).await?;
+        let (grant, key) = plan_grant(wallet, name, plan, seats, custom, self.now())?;
+        let receipt = self.grant(&grant, &key).await?;
         sqlx::query("UPDATE accounts SET plan = $1, tier = $2 WHERE id = $3")
             .bind(name)
             .bind(plan.tier)
@@ -110,20 +149,7 @@ impl Ledger {
         pack: &Pack,
         payment_id: &str,
     ) -> Result<GrantReceipt, LedgerError> {
-        if payment_id.trim().is_empty() {
-            return Err(LedgerError::InvalidAmount(
-                "a top-up needs the payment's id (--payment-id), which makes it happen once".into(),
-            ));
-        }
-        let key = format!("topup:{payment_id}");
-        let grant = Grant {
-            wallet: wallet.to_string(),
-            amount: Credits(pack.credits),
-            source: Source::Pack,
-            expires_at_ms: None,
-            reason: format!("pack:{name}"),
-            rollover_cap: 0,
-        };
+        let (grant, key) = pack_grant(wallet, name, pack, payment_id)?;
         self.grant(&grant, &key).await
     }
 

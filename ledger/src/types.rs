@@ -105,8 +105,11 @@ pub struct Balance {
     pub posted: Credits,
     /// Credits reserved by pending holds.
     pub held: Credits,
-    /// What can be held now.
+    /// What can be held now (frozen credit excluded).
     pub available: Credits,
+    /// Unreserved paid credit frozen by a dispute pending review.
+    #[serde(default, skip_serializing_if = "is_zero_credits")]
+    pub frozen: Credits,
 }
 
 /// One transfer, as `credits history` exports it.
@@ -131,6 +134,10 @@ pub struct TransferRecord {
     pub idempotency_key: Option<String>,
     /// When (unix ms).
     pub created_at_ms: i64,
+}
+
+fn is_zero_credits(n: &Credits) -> bool {
+    n.0 == 0
 }
 
 fn is_zero(n: &i64) -> bool {

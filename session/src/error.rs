@@ -60,7 +60,7 @@ impl From<switchyard_ledger::LedgerError> for SessionError {
     fn from(e: switchyard_ledger::LedgerError) -> Self {
         use switchyard_ledger::LedgerError as L;
         let code = match &e {
-            L::InsufficientFunds { .. } | L::MemberCapReached { .. } => Code::OverBudget,
+            L::InsufficientFunds { .. } | L::MemberCapReached { .. } | L::SpendingPaused { .. } => Code::OverBudget,
             L::Database(_) | L::Migrate(_) => Code::Failed,
             _ => Code::Invalid,
         };

@@ -1,0 +1,62 @@
+-- Billing operations (issue 19): payments applied once by event id, the wallet's standing
+-- (dunning), what each payment bought (for refunds and disputes), lots frozen by a dispute,
+-- the review queue, and the billing audit trail. The same tables as PostgreSQL's 0002.
+ALTER TABLE accounts ADD COLUMN frozen INTEGER NOT NULL DEFAULT 0 CHECK (frozen IN (0, 1));
+
+CREATE TABLE billing_accounts (
+    wallet TEXT PRIMARY KEY REFERENCES accounts (id),
+    customer TEXT UNIQUE,
+    subscription TEXT,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'past_due', 'suspended')),
+    since_ms BIGINT NOT NULL,
+    grace_until_ms BIGINT
+);
+
+CREATE TABLE payment_events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    wallet TEXT,
+    outcome TEXT NOT NULL,
+    received_at_ms BIGINT NOT NULL
+);
+
+CREATE TABLE payments (
+    payment TEXT PRIMARY KEY,
+    wallet TEXT NOT NULL REFERENCES accounts (id),
+    lot TEXT NOT NULL REFERENCES accounts (id),
+    credits BIGINT NOT NULL CHECK (credits > 0),
+    paid_minor BIGINT NOT NULL CHECK (paid_minor >= 0),
+    currency TEXT NOT NULL,
+    refunded_minor BIGINT NOT NULL DEFAULT 0,
+    clawed_back BIGINT NOT NULL DEFAULT 0,
+    overspent BIGINT NOT NULL DEFAULT 0,
+    disputed INTEGER NOT NULL DEFAULT 0,
+    created_at_ms BIGINT NOT NULL
+);
+
+CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    wallet TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    blocks INTEGER NOT NULL CHECK (blocks IN (0, 1)),
+    subject TEXT,
+    state TEXT NOT NULL CHECK (state IN ('open', 'cleared', 'upheld')),
+    created_at_ms BIGINT NOT NULL,
+    decided_at_ms BIGINT,
+    decided_by TEXT,
+    note TEXT
+);
+CREATE INDEX reviews_by_wallet ON reviews (wallet, state);
+
+CREATE TABLE billing_audit (
+    id INTEGER PRIMARY KEY,
+    wallet TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    detail TEXT NOT NULL,
+    event_id TEXT,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX billing_audit_by_wallet ON billing_audit (wallet, id);
