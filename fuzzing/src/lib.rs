@@ -18,7 +18,7 @@ use switchyard_nodes::cloud::secret::ApiKey;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, for the smoke run.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("provider_reply", provider_reply),
     ("workflow", workflow),
     ("manifest", manifest),
@@ -27,6 +27,7 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("comfy_import", comfy_import),
     ("comfy_prompt", comfy_prompt),
     ("library_push", library_push),
+    ("stripe_webhook", stripe_webhook),
 ];
 
 /// Splits the input at the first `\n--\n` (or not at all): a header part and a body part.
@@ -156,6 +157,20 @@ pub fn library_push(data: &[u8]) {
         alone.is_clean() && revision_hash(&alone.file) == revision_hash(ours),
         "a change merged with no change is the change"
     );
+}
+
+/// A Stripe webhook delivery: the `Stripe-Signature` header, then after `\n--\n` the raw
+/// body. Neither the signature check nor the event reader panics, and the body signed with
+/// the endpoint's secret always verifies.
+pub fn stripe_webhook(data: &[u8]) {
+    use switchyard_ops::stripe::{read_event, sign, verify};
+    const NOW_S: i64 = 1_796_000_000;
+    let (header, body) = split(data);
+    let secrets = ["whsec_fuzz".to_string()];
+    let _ = verify(std::str::from_utf8(header).ok(), body, &secrets, NOW_S, 300);
+    let _ = read_event(body);
+    let good = sign(&secrets[0], NOW_S, body);
+    assert_eq!(verify(Some(&good), body, &secrets, NOW_S, 300), Ok(NOW_S), "a signed body verifies");
 }
 
 /// A local model's TOML manifest.

@@ -195,11 +195,15 @@ pub(crate) async fn transition_in(
 }
 
 /// Refuses a new hold on a wallet that is suspended or paused by an open blocking review.
-pub(crate) async fn check_spendable(tx: &mut Tx, wallet: &str, now_ms: i64) -> Result<(), LedgerError> {
+pub(crate) async fn check_spendable(
+    tx: &mut sqlx::AnyConnection,
+    wallet: &str,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
     let row: Option<(String, Option<i64>)> =
         sqlx::query_as("SELECT state, grace_until_ms FROM billing_accounts WHERE wallet = $1")
             .bind(wallet)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     if let Some((state, grace)) = row
         && lapsed(Standing::parse(&state), grace, now_ms) == Standing::Suspended
@@ -214,7 +218,7 @@ pub(crate) async fn check_spendable(tx: &mut Tx, wallet: &str, now_ms: i64) -> R
         "SELECT id, rule FROM reviews WHERE wallet = $1 AND state = 'open' AND blocks = 1 ORDER BY created_at_ms, id LIMIT 1",
     )
     .bind(wallet)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some((id, rule)) = review {
         return Err(LedgerError::SpendingPaused {
@@ -353,6 +357,13 @@ impl Ledger {
         }
         tx.commit().await?;
         self.review(id).await
+    }
+
+    /// Whether the wallet may start new paid work now: refused with why (suspended, or a
+    /// blocking review), as a new hold would be.
+    pub async fn spendable(&self, wallet: &str) -> Result<(), LedgerError> {
+        let mut conn = self.pool.acquire().await?;
+        check_spendable(&mut conn, wallet, self.now()).await
     }
 
     /// A wallet's dunning state now.

@@ -25,6 +25,10 @@ pub enum Role {
     Billing,
     /// Everything: also the queue (pause, resume, priorities) and the tenant's API keys.
     Admin,
+    /// The platform's billing operator: the review queue and reconciliation across every
+    /// tenant (`/v1/ops/…` only). Made by the server's operator only (`serve --create-key
+    /// ops --role operator`), never through `/v1/keys`.
+    Operator,
     /// A render-farm worker that joins through the server: the worker protocol only, for
     /// every tenant's farm tasks, and nothing of any tenant's API. Made by the server's
     /// operator only (`serve --create-key farm --role worker`), never through `/v1/keys`.
@@ -50,11 +54,21 @@ pub enum Permission {
     Admin,
     /// Claim, run and report farm tasks (the worker protocol).
     Work,
+    /// Decide reviews and reconcile, across tenants (the operator's `/v1/ops`).
+    Operate,
 }
 
 impl Role {
-    const ALL: [Role; 7] =
-        [Role::Viewer, Role::Runner, Role::Editor, Role::Publisher, Role::Billing, Role::Admin, Role::Worker];
+    const ALL: [Role; 8] = [
+        Role::Viewer,
+        Role::Runner,
+        Role::Editor,
+        Role::Publisher,
+        Role::Billing,
+        Role::Admin,
+        Role::Operator,
+        Role::Worker,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -64,6 +78,7 @@ impl Role {
             Role::Publisher => "publisher",
             Role::Billing => "billing",
             Role::Admin => "admin",
+            Role::Operator => "operator",
             Role::Worker => "worker",
         }
     }
@@ -74,6 +89,7 @@ impl Role {
         matches!(
             (self, p),
             (Role::Worker, P::Work)
+                | (Role::Operator, P::Operate)
                 | (Role::Admin, P::Read | P::Run | P::Edit | P::Publish | P::Queue | P::Billing | P::Admin)
                 | (Role::Viewer | Role::Runner | Role::Editor | Role::Publisher | Role::Billing, P::Read)
                 | (Role::Runner | Role::Editor | Role::Publisher, P::Run)
@@ -94,7 +110,9 @@ impl FromStr for Role {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Role::ALL.into_iter().find(|r| r.name() == text).ok_or_else(|| {
-            format!("no role {text:?}; the roles are viewer, runner, editor, publisher, billing, admin and worker")
+            format!(
+                "no role {text:?}; the roles are viewer, runner, editor, publisher, billing, admin, operator and worker"
+            )
         })
     }
 }

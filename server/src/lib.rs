@@ -75,6 +75,40 @@ pub struct ServerOptions {
     pub comfy_templates: Option<PathBuf>,
     /// The settings file (provider keys, limits, local inference).
     pub settings: Config,
+    /// Payments: the webhook's secrets and tolerance, and dunning's grace period.
+    pub billing: BillingOptions,
+}
+
+/// How the server takes payments.
+#[derive(Clone, Debug)]
+pub struct BillingOptions {
+    /// The Stripe webhook endpoint's secrets (`whsec_…`), several during a rotation; with
+    /// none, every delivery is refused.
+    pub stripe_secrets: WebhookSecrets,
+    /// How far a signature's timestamp may be from now, in seconds.
+    pub tolerance_s: i64,
+    /// How long a wallet whose renewal failed keeps spending.
+    pub dunning: switchyard_session::credits::Dunning,
+}
+
+impl Default for BillingOptions {
+    fn default() -> Self {
+        Self {
+            stripe_secrets: WebhookSecrets::default(),
+            tolerance_s: switchyard_session::credits::ops::stripe::TOLERANCE_S,
+            dunning: Default::default(),
+        }
+    }
+}
+
+/// Webhook secrets: never printed.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets(pub Vec<String>);
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookSecrets({} redacted)", self.0.len())
+    }
 }
 
 /// What can stop the server.
@@ -141,6 +175,8 @@ pub(crate) struct App {
     comfy_templates: Option<PathBuf>,
     /// ComfyUI's price badges of the cloud node types.
     comfy_prices: api::comfy::Prices,
+    /// Payments.
+    billing: BillingOptions,
 }
 
 impl App {
@@ -253,6 +289,7 @@ impl Server {
             comfy_frontend: opts.comfy_frontend.clone(),
             comfy_templates: opts.comfy_templates.clone(),
             comfy_prices: Default::default(),
+            billing: opts.billing.clone(),
         });
         let listener = TcpListener::bind(opts.listen).await?;
         let metrics = match opts.metrics_listen {
@@ -277,6 +314,7 @@ impl Server {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
         let work = CancellationToken::new();
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
+        tokio::spawn(sweep_dunning(Arc::clone(&self.app), shutdown.clone()));
         if self.app.farm.is_some() {
             tokio::spawn(farm::relay(Arc::clone(&self.app), shutdown.clone()));
             tokio::spawn(farm::reap(Arc::clone(&self.app), shutdown.clone()));
@@ -308,6 +346,23 @@ impl Server {
         let _ = tokio::time::timeout(STOP_WAIT, self.app.idle()).await;
         let _ = dispatcher.await;
         Ok(())
+    }
+}
+
+/// Once a minute, suspends the wallets whose grace period after a failed renewal ended.
+async fn sweep_dunning(app: Arc<App>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if let Ok(ledger) = app.ledger().await {
+            match ledger.sweep_dunning().await {
+                Ok(suspended) if !suspended.is_empty() => tracing::warn!(?suspended, "suspended for unpaid renewals"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "dunning sweep failed"),
+            }
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct Metrics {
     pub farm_inputs_sent: AtomicU64,
     /// Files workers sent back (not counting those the server had by hash).
     pub farm_blobs_received: AtomicU64,
+    /// Payment webhooks refused for their signature.
+    pub webhooks_refused: AtomicU64,
     /// Runs ended, by final state.
     ended: Mutex<BTreeMap<String, u64>>,
     /// Node wall time by node type: count and seconds.
@@ -51,6 +53,12 @@ impl Metrics {
             "switchyard_runs_submitted_total",
             "Runs accepted into the queue.",
             self.submitted.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "switchyard_payment_webhooks_refused_total",
+            "Payment webhooks refused for a bad or stale signature.",
+            self.webhooks_refused.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

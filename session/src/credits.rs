@@ -4,9 +4,12 @@
 
 pub use switchyard_ledger::plans::Plans;
 pub use switchyard_ledger::{
-    Balance, Credits, Grant, GrantReceipt, HoldId, HoldRecord, Ledger, LedgerError, Location, MemberUse, Recovery,
-    Resolution, Source, TransferRecord, to_csv,
+    Balance, BillingAudit, Credits, Decision, Dunning, Grant, GrantReceipt, HoldId, HoldRecord, Ledger, LedgerError,
+    Location, MemberUse, PaymentAction, PaymentEvent, PaymentOutcome, Raise, Recovery, Resolution, Review, Source,
+    Standing, TransferRecord, to_csv,
 };
+/// Billing operations: Stripe webhooks, usage exports and reconciliation.
+pub use switchyard_ops as ops;
 
 /// Opens (creating if needed) the ledger at `location` for administration, after
 /// start-up recovery (expired holds voided or marked unknown) and expiry of lapsed grants,

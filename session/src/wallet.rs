@@ -33,6 +33,8 @@ pub struct Room {
     pub available: i64,
     /// The member and what is left of their cap this month.
     pub member: Option<(String, i64)>,
+    /// Why the wallet may not start paid work now (suspended, a review), if it may not.
+    pub paused: Option<String>,
 }
 
 /// The ledger: `explicit`, else the default.
@@ -70,7 +72,12 @@ pub async fn room(ledger: &Ledger, wallet: &WalletOptions) -> Result<Room, Sessi
         }
         None => None,
     };
-    Ok(Room { available, member })
+    let paused = match ledger.spendable(&wallet.account).await {
+        Ok(()) => None,
+        Err(e @ switchyard_ledger::LedgerError::SpendingPaused { .. }) => Some(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Room { available, member, paused })
 }
 
 /// The wallet's available credits, for a front end's display.

@@ -501,10 +501,22 @@ pub struct ServeArgs {
     /// Offer the workflows in DIR to ComfyUI's frontend as templates, translated on the fly.
     #[arg(long, value_name = "DIR")]
     pub comfy_templates: Option<PathBuf>,
+    /// Stripe webhook secrets (whsec_…), one per line (two during a rotation), for
+    /// POST /v1/billing/stripe/webhook; SWITCHYARD_STRIPE_WEBHOOK_SECRET (comma-separated)
+    /// works too. Never on the command line, where `ps` would show it.
+    #[arg(long, value_name = "FILE")]
+    pub stripe_webhook_secrets: Option<PathBuf>,
+    /// How far a webhook signature's timestamp may be from now.
+    #[arg(long, default_value_t = 300)]
+    pub webhook_tolerance_s: i64,
+    /// How long an account whose renewal failed keeps spending before it is suspended.
+    #[arg(long, default_value_t = 3.0)]
+    pub dunning_grace_days: f64,
     /// Create TENANT (if new) and an API key for it, print the key once, and exit.
     #[arg(long, value_name = "TENANT")]
     pub create_key: Option<String>,
-    /// The new key's role: viewer, runner, editor, publisher, billing or admin.
+    /// The new key's role: viewer, runner, editor, publisher, billing or admin (a tenant's);
+    /// worker or operator (the platform's: farm workers, billing operations).
     #[arg(long, default_value = "admin", requires = "create_key")]
     pub role: String,
 }

@@ -1,7 +1,7 @@
 //! `switchyard serve`: the flags to server options, the key command, and the signals.
 
 use anyhow::{Context, Result};
-use switchyard_server::{Role, Server, ServerOptions};
+use switchyard_server::{BillingOptions, Role, Server, ServerOptions, WebhookSecrets};
 use switchyard_session::settings::Config;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +25,13 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             println!("{token}");
             return Ok(Exit::Ok);
         }
+        let billing = match billing_options(&args) {
+            Ok(billing) => billing,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Exit::Invalid);
+            }
+        };
         let opts = ServerOptions {
             listen: args.listen,
             data: args.data.clone(),
@@ -39,6 +46,7 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
             comfy_frontend: args.comfy_frontend.clone(),
             comfy_templates: args.comfy_templates.clone(),
             settings,
+            billing,
         };
         let server = Server::bind(opts).await?;
         // Scripts and tests read the address from this line.
@@ -50,6 +58,29 @@ pub fn serve(args: ServeArgs, settings: Config) -> Result<Exit> {
         watch_signals(shutdown.clone());
         server.run(shutdown).await?;
         Ok(Exit::Ok)
+    })
+}
+
+/// The webhook secrets (from the file, else the environment), tolerance and grace period.
+fn billing_options(args: &ServeArgs) -> Result<BillingOptions, String> {
+    let text = match &args.stripe_webhook_secrets {
+        Some(file) => {
+            std::fs::read_to_string(file).map_err(|e| format!("--stripe-webhook-secrets {}: {e}", file.display()))?
+        }
+        None => std::env::var("SWITCHYARD_STRIPE_WEBHOOK_SECRET").unwrap_or_default().replace(',', "\n"),
+    };
+    let secrets: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    if !(1..=86_400).contains(&args.webhook_tolerance_s) {
+        return Err(format!("--webhook-tolerance-s must be from 1 to 86400, not {}", args.webhook_tolerance_s));
+    }
+    if !(0.0..=90.0).contains(&args.dunning_grace_days) {
+        return Err(format!("--dunning-grace-days must be from 0 to 90, not {}", args.dunning_grace_days));
+    }
+    let grace_ms = (args.dunning_grace_days * 86_400_000.0).round() as i64;
+    Ok(BillingOptions {
+        stripe_secrets: WebhookSecrets(secrets),
+        tolerance_s: args.webhook_tolerance_s,
+        dunning: switchyard_session::credits::Dunning { grace_ms },
     })
 }
 

@@ -34,6 +34,7 @@ pub fn start_server_as(data: &Path, role: Role) -> (String, String, tokio::runti
             artifacts: None,
             comfy_frontend: None,
             comfy_templates: None,
+            billing: Default::default(),
             settings: Default::default(),
         };
         let server = Server::bind(opts).await.unwrap();

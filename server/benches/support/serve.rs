@@ -29,6 +29,7 @@ pub async fn start(data: &Path, database: Option<String>, workers: usize) -> Ser
         artifacts: None,
         comfy_frontend: None,
         comfy_templates: None,
+        billing: Default::default(),
         settings: Default::default(),
     };
     let server = Server::bind(opts).await.expect("the server binds");

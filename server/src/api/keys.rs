@@ -23,10 +23,12 @@ pub(crate) async fn create(State(app): State<Arc<App>>, caller: Caller, body: By
     require(&caller, Permission::Admin)?;
     let req: KeyRequest = super::runs::parse(&body)?;
     let role: Role = req.role.parse().map_err(|e: String| ApiError::bad_request("bad-field", e))?;
-    if role == Role::Worker {
-        // A worker sees every tenant's farm tasks: only the server's operator makes its keys.
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "a tenant may not make worker keys")
-            .help("the server's operator makes them with `switchyard serve --create-key farm --role worker`"));
+    if matches!(role, Role::Worker | Role::Operator) {
+        // Workers and operators see every tenant: only the server's operator makes their keys.
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("a tenant may not make {role} keys"))
+            .help(format!(
+                "the server's operator makes them with `switchyard serve --create-key NAME --role {role}`"
+            )));
     }
     let expires_at_ms = match req.expires_in_s {
         Some(s) if (1..=EXPIRY_MAX_S).contains(&s) => Some(now_ms() + s * 1000),

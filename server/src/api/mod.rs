@@ -2,6 +2,7 @@
 //! (`Authorization: Bearer sy_…`); errors are JSON `{"error": {"code", "message", "help"}}`.
 
 mod accounts;
+mod billing;
 mod catalog;
 pub(crate) mod comfy;
 mod credits;
@@ -285,7 +286,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         v1 = v1.route(&doc.route_path(), route);
     }
     // The document itself needs no key.
-    let v1 = v1.merge(farm_work::routes());
+    let v1 = v1.merge(farm_work::routes()).merge(billing::routes());
     let v1 = v1.route("/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }));
     let routes = Router::new()
         .nest("/v1", v1)
@@ -421,6 +422,12 @@ where
                         .help("use a tenant's key for the tenant API"))
                 }
             };
+        }
+        // An operator key (every tenant's billing operations) calls the operator's paths only,
+        // and only an operator key calls them.
+        if (caller.role == crate::keys::Role::Operator) != billing::is_ops_path(parts.uri.path()) {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "operator keys and /v1/ops go together")
+                .help("an operator key calls /v1/ops/… only; tenants' keys call the rest"));
         }
         if let Err(wait) = app.limits.check(&caller.key_id, &caller.tenant) {
             app.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

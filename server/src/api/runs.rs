@@ -350,6 +350,10 @@ async fn fits(
     let wallet = wallet_options(app, &wallet_of(&caller.tenant, account), req);
     let ledger = app.ledger().await.map_err(session_refusal)?;
     let room = switchyard_session::wallet::room(ledger, &wallet).await.map_err(session_refusal)?;
+    if let Some(why) = room.paused.clone().filter(|_| totals.credits.1 > 0) {
+        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "spending-paused", why)
+            .help("free local work still runs; paid work waits until the account is in good standing"));
+    }
     let verdict = switchyard_session::wallet::verdict(totals, &room, req.budget);
     if !verdict.fits() {
         let [quote, why] = verdict.lines(totals);

@@ -5,6 +5,13 @@ use crate::ServerError;
 use crate::protocol::KeyView;
 
 impl Store {
+    /// Whether the server has `tenant`.
+    pub(crate) async fn tenant_exists(&self, tenant: &str) -> Result<bool, ServerError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1").bind(tenant).fetch_optional(&self.pool).await?;
+        Ok(found.is_some())
+    }
+
     pub(crate) async fn ensure_tenant(&self, tenant: &str) -> Result<(), ServerError> {
         sqlx::query("INSERT INTO tenants (id, created_at_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
             .bind(tenant)

@@ -9,6 +9,7 @@ mod farm;
 mod farm_remote;
 mod lanes;
 mod library;
+mod payments;
 pub(crate) mod support;
 
 use std::path::Path;

@@ -1,0 +1,180 @@
+//! Billing operations over HTTP.
+//!
+//! - `POST /v1/billing/stripe/webhook`: Stripe-format events, signed (no API key): the
+//!   signature is checked in constant time within the tolerance, the event is read and
+//!   applied once by its id, in the ledger's transaction. An event naming a customer or
+//!   payment the ledger does not know yet answers 409, so Stripe's retry applies it later.
+//! - `GET /v1/billing/reviews` and `GET /v1/billing/audit`: the tenant's review queue and
+//!   billing audit trail (a billing or admin key).
+//! - `/v1/ops/…`: the platform operator's side (an `operator` key, made only with
+//!   `serve --create-key`): every tenant's review queue, and deciding a review. A tenant
+//!   never clears its own fraud review.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use switchyard_session::credits::ops::stripe;
+use switchyard_session::credits::{Decision, LedgerError, PaymentAction, PaymentOutcome, Plans};
+
+use super::credits::failed;
+use super::{ApiError, require};
+use crate::App;
+use crate::keys::{Caller, Permission, check_name};
+
+/// The largest webhook body taken.
+pub const WEBHOOK_BODY_MAX: usize = 512 * 1024;
+
+/// The webhook, the tenant's reviews and audit, and the operator's routes.
+pub(crate) fn routes() -> axum::Router<Arc<App>> {
+    let limit = tower_http::limit::RequestBodyLimitLayer::new(WEBHOOK_BODY_MAX);
+    axum::Router::new()
+        .route("/billing/stripe/webhook", post(webhook).layer(limit))
+        .route("/billing/reviews", get(tenant_reviews))
+        .route("/billing/audit", get(audit))
+        .route("/ops/reviews", get(all_reviews))
+        .route("/ops/reviews/{id}/decide", post(decide))
+}
+
+/// Whether `path` is one of the operator's (the only paths an operator key may call);
+/// inside `/v1` the prefix is already taken off.
+pub(crate) fn is_ops_path(path: &str) -> bool {
+    path.strip_prefix("/v1").unwrap_or(path).starts_with("/ops/")
+}
+
+/// `POST /v1/billing/stripe/webhook`.
+async fn webhook(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PaymentOutcome>, ApiError> {
+    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let now_s = crate::store::now_ms() / 1000;
+    let billing = &app.billing;
+    stripe::verify(header, &body, &billing.stripe_secrets.0, now_s, billing.tolerance_s).map_err(|e| {
+        app.metrics.webhooks_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::bad_request("bad-signature", e.to_string())
+            .help("Stripe signs each delivery with the endpoint's secret; a replayed or altered body is refused")
+    })?;
+    let event = stripe::read_event(&body).map_err(|e| ApiError::bad_request("unreadable-event", e.to_string()))?;
+    if let Some(wallet) = named_wallet(&event.action) {
+        check_wallet(&app, wallet).await?;
+    }
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let outcome = ledger.apply_payment(&event, &Plans::builtin(), billing.dunning).await.map_err(|e| match e {
+        LedgerError::UnknownCustomer(_) | LedgerError::UnknownPayment(_) => {
+            ApiError::new(StatusCode::CONFLICT, "not-yet-known", e.to_string())
+                .help("Stripe retries the delivery; it applies once the checkout that binds the customer has come")
+        }
+        other => failed(other),
+    })?;
+    tracing::info!(event = %event.id, kind = %event.kind, replayed = outcome.replayed, "payment event");
+    Ok(Json(outcome))
+}
+
+fn named_wallet(action: &PaymentAction) -> Option<&str> {
+    match action {
+        PaymentAction::TopUp { wallet, .. } => Some(wallet),
+        PaymentAction::PlanPaid { wallet, .. }
+        | PaymentAction::PaymentFailed { wallet, .. }
+        | PaymentAction::PlanChanged { wallet, .. }
+        | PaymentAction::PlanEnded { wallet, .. } => wallet.as_deref(),
+        _ => None,
+    }
+}
+
+/// A wallet an event names must be `TENANT/ACCOUNT` of a tenant this server has.
+async fn check_wallet(app: &App, wallet: &str) -> Result<(), ApiError> {
+    let bad = |why: String| {
+        ApiError::bad_request("bad-wallet", format!("the event's wallet {wallet:?} {why}"))
+            .help("set the checkout's client_reference_id (or metadata.switchyard_wallet) to TENANT/ACCOUNT")
+    };
+    let (tenant, account) = wallet.split_once('/').ok_or_else(|| bad("is not TENANT/ACCOUNT".into()))?;
+    check_name("tenant", tenant).and_then(|_| check_name("account", account)).map_err(bad)?;
+    if !app.store.tenant_exists(tenant).await? {
+        return Err(bad(format!("names tenant {tenant:?}, which this server does not have")));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ReviewQuery {
+    #[serde(default)]
+    open: Option<bool>,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+/// `GET /v1/billing/reviews`: the caller's tenant's reviews (`open=true` for open ones).
+async fn tenant_reviews(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Billing)?;
+    reviews(&app, &format!("{}/", caller.tenant), q.open.unwrap_or(false)).await
+}
+
+/// `GET /v1/ops/reviews`: every tenant's reviews, or one tenant's (`tenant=`).
+async fn all_reviews(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Operate)?;
+    let prefix = match &q.tenant {
+        Some(t) => {
+            check_name("tenant", t).map_err(|e| ApiError::bad_request("bad-field", e))?;
+            format!("{t}/")
+        }
+        None => String::new(),
+    };
+    reviews(&app, &prefix, q.open.unwrap_or(true)).await
+}
+
+async fn reviews(app: &App, prefix: &str, open: bool) -> Result<Json<serde_json::Value>, ApiError> {
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let reviews = ledger.reviews(prefix, open).await.map_err(failed)?;
+    Ok(Json(serde_json::json!({ "reviews": reviews })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideRequest {
+    decision: Decision,
+    note: String,
+}
+
+/// `POST /v1/ops/reviews/{id}/decide` `{decision: clear|uphold, note}`.
+async fn decide(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Operate)?;
+    let req: DecideRequest = super::runs::parse(&body)?;
+    if req.note.trim().is_empty() {
+        return Err(ApiError::bad_request("bad-field", "a decision needs a note saying why"));
+    }
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let by = format!("{}:{}", caller.tenant, caller.key_id);
+    match ledger.decide_review(&id, req.decision, &by, &req.note).await {
+        Ok(review) => Ok(Json(serde_json::json!({ "review": review }))),
+        Err(LedgerError::UnknownReview(_)) => Err(ApiError::not_found(format!("no review {id}"))),
+        Err(e @ LedgerError::Settled { .. }) => Err(ApiError::new(StatusCode::CONFLICT, "decided", e.to_string())),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// `GET /v1/billing/audit`: the tenant's billing audit trail (payments, dunning, reviews).
+async fn audit(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Billing)?;
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let trail = ledger.billing_audit(&format!("{}/", caller.tenant)).await.map_err(failed)?;
+    Ok(Json(serde_json::json!({ "audit": trail })))
+}
