@@ -25,12 +25,14 @@ mod keys;
 mod members;
 mod payments;
 pub mod plans;
+mod reports;
 mod reserve;
 mod shared;
 mod standing;
 pub mod store;
 mod subscriptions;
 mod types;
+mod usage;
 
 use std::sync::Arc;
 
@@ -57,10 +59,12 @@ pub use history::to_csv;
 pub use holds::{HoldId, Posted, Recovery, Resolution};
 pub use members::MemberUse;
 pub use payments::{PaymentAction, PaymentEvent, PaymentOutcome};
+pub use reports::StoredReport;
 pub use shared::{Closed, SharedTx};
 pub use standing::{BillingAudit, Decision, Dunning, Raise, Review, Standing};
 pub use subscriptions::{HoldRecord, SEATS_MAX};
 pub use types::{Audit, Balance, Credits, Grant, HoldRequest, Source, TransferRecord};
+pub use usage::{Unidentified, VendorCost};
 
 /// The current time in unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;

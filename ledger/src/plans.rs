@@ -71,6 +71,12 @@ pub fn month_end(now_ms: i64) -> (i64, String) {
     (days_from_civil(ny, nm, 1) * 86_400_000, format!("{y:04}-{m:02}"))
 }
 
+/// The UTC date (`2026-11-30`) of day `days` since 1970-01-01.
+pub fn day_name(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -2,5 +2,8 @@
 //!
 //! - [`stripe`]: Stripe-format webhooks, their signatures checked in constant time and
 //!   their events read into the ledger's typed [`switchyard_ledger::PaymentEvent`].
+//! - [`reconcile`]: providers' usage exports matched against the ledger's charges, streamed
+//!   with bounded memory, unknown holds settled from the same evidence.
 
+pub mod reconcile;
 pub mod stripe;

@@ -2,7 +2,9 @@
 //! outcomes, the audit trail): the ledger opened the way every front end opens it, and the
 //! ledger's types a front end names. Front ends reach the ledger only through here.
 
+pub use switchyard_ledger::StoredReport;
 pub use switchyard_ledger::plans::Plans;
+pub use switchyard_ledger::plans::{day_name, days_from_civil};
 pub use switchyard_ledger::{
     Balance, BillingAudit, Credits, Decision, Dunning, Grant, GrantReceipt, HoldId, HoldRecord, Ledger, LedgerError,
     Location, MemberUse, PaymentAction, PaymentEvent, PaymentOutcome, Raise, Recovery, Resolution, Review, Source,

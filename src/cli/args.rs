@@ -54,6 +54,9 @@ pub enum Command {
     Quote(QuoteArgs),
     /// The credit wallet: balance, top-ups, plan grants, holds and the audit trail.
     Credits(CreditsArgs),
+    /// Reconcile a provider's usage export against the ledger's charges, settle unknown
+    /// holds from it, and store the report (exit 1 when the variance is flagged).
+    Reconcile(ReconcileArgs),
     /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
     Doctor {
         /// Print the report as JSON.
@@ -633,6 +636,54 @@ pub struct CreditsArgs {
     pub plans: Option<PathBuf>,
     #[command(subcommand)]
     pub command: CreditsCommand,
+}
+
+/// `switchyard reconcile`.
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// The ledger: a SQLite file or a postgres:// URL (default: $SWITCHYARD_LEDGER, else
+    /// the user's ledger).
+    #[arg(long, value_name = "FILE|URL")]
+    pub ledger: Option<Location>,
+    /// The provider, as the ledger names it (openai, replicate, elevenlabs, fal…).
+    #[arg(long, required_unless_present_any = ["list", "show"])]
+    pub provider: Option<String>,
+    /// The provider's usage export (repeat for several pages).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["list", "show"])]
+    pub usage: Vec<PathBuf>,
+    /// The export's format: openai, replicate, elevenlabs or csv (default: the provider's).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The first day the export covers (YYYY-MM-DD, UTC; default: 30 days before --to).
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+    /// The day after the last it covers (YYYY-MM-DD, UTC; default: today).
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+    /// Flag a total variance above this percent.
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
+    /// Report only: settle no unknown hold and store no report.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Replicate's hardware price per second.
+    #[arg(long, default_value_t = 0.0014)]
+    pub replicate_usd_per_s: f64,
+    /// ElevenLabs' price per 1,000 characters (multilingual; Flash and Turbo are half).
+    #[arg(long, default_value_t = 0.10)]
+    pub elevenlabs_usd_per_1k: f64,
+    /// A catalog file for the credit conversion instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// List the stored reports.
+    #[arg(long)]
+    pub list: bool,
+    /// Show a stored report.
+    #[arg(long, value_name = "ID")]
+    pub show: Option<String>,
 }
 
 /// What to do with the wallet.

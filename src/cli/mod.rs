@@ -14,6 +14,7 @@ mod mock;
 mod placement;
 mod progress;
 mod quote;
+mod reconcile;
 mod remote;
 mod run;
 mod serve;
@@ -67,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Import { from: ImportFrom::Comfy { file, out } } => comfy::import(&registry, &file, out.as_deref()),
         Command::Export { to: ExportTo::Comfy { workflow, out } } => {
             comfy::export(&registry, &workflow, out.as_deref())

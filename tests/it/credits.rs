@@ -101,3 +101,50 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
     let (code, _) = quote("hybrid-upscale", &["--policy", "cheapest", "--deadline", "1s"]);
     assert_eq!(code, 2, "a deadline no placement meets is refused");
 }
+
+fn reconcile(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("reconcile")
+        .arg("--ledger")
+        .arg(ledger)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn reconcile_flags_a_variance_stores_the_report_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let export = dir.path().join("fal.csv");
+    std::fs::write(&export, "date,amount_usd\n2026-11-03,2.50\n").unwrap();
+    let window = ["--from", "2026-11-01", "--to", "2026-12-01"];
+    let usage = ["--provider", "fal", "--usage", export.to_str().unwrap()];
+    let (code, out, err) = reconcile(&ledger, &[&usage[..], &window[..], &["--dry-run"]].concat());
+    assert_eq!(code, 1, "a bill the ledger never charged is flagged: {out}{err}");
+    assert!(out.contains("FLAGGED") && out.contains("matched by UTC day") && out.contains("dry run"), "{out}");
+    let (code, out, _) = reconcile(&ledger, &[&usage[..], &window[..]].concat());
+    assert_eq!(code, 1);
+    let id = out.split("stored as ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_string();
+    let (code, list, _) = reconcile(&ledger, &["--list"]);
+    assert_eq!(code, 0);
+    assert!(list.contains(&id) && list.contains("fal"), "{list}");
+    let (code, shown, _) = reconcile(&ledger, &["--show", &id]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!((report["vendor_only"].as_i64(), report["flagged"].as_bool()), (Some(1), Some(true)), "{report}");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--from", "2026-13-01"], "not a day"),
+        (&["--from", "2026-12-01", "--to", "2026-11-01"], "--from must be before --to"),
+        (&["--format", "xml"], "no usage format"),
+        (&["--threshold=-1"], "percent from 0 to 100"),
+    ];
+    for (extra, says) in cases {
+        let (code, _, err) = reconcile(&ledger, &[&usage[..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    assert_eq!(reconcile(&ledger, &["--show", "rec_none"]).0, 2);
+}

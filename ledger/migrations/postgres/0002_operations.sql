@@ -1,6 +1,6 @@
 -- Billing operations (issue 19): payments applied once by event id, the wallet's standing
 -- (dunning), what each payment bought (for refunds and disputes), lots frozen by a dispute,
--- the review queue, and the billing audit trail. The same tables as SQLite's 0006.
+-- the review queue, the billing audit trail, and stored reconciliation reports. The same tables as SQLite's 0006.
 ALTER TABLE accounts ADD COLUMN frozen BIGINT NOT NULL DEFAULT 0 CHECK (frozen IN (0, 1));
 
 CREATE TABLE billing_accounts (
@@ -60,3 +60,14 @@ CREATE TABLE billing_audit (
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX billing_audit_by_wallet ON billing_audit (wallet, id);
+
+CREATE TABLE reconciliations (
+    id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    from_ms BIGINT NOT NULL,
+    to_ms BIGINT NOT NULL,
+    flagged BIGINT NOT NULL CHECK (flagged IN (0, 1)),
+    report TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX reconciliations_by_provider ON reconciliations (provider, created_at_ms);
