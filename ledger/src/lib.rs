@@ -33,6 +33,7 @@ pub mod store;
 mod subscriptions;
 mod types;
 mod usage;
+mod velocity;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub use standing::{BillingAudit, Decision, Dunning, Raise, Review, Standing};
 pub use subscriptions::{HoldRecord, SEATS_MAX};
 pub use types::{Audit, Balance, Credits, Grant, HoldRequest, Source, TransferRecord};
 pub use usage::{Unidentified, VendorCost};
+pub use velocity::{PromptMark, SpendFacts};
 
 /// The current time in unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -109,6 +111,11 @@ impl Ledger {
 
     fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    /// The ledger's clock now (unix ms): what its timestamps and windows are measured by.
+    pub fn now_ms(&self) -> i64 {
+        self.now()
     }
 
     /// Which store holds this ledger.

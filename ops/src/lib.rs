@@ -4,6 +4,8 @@
 //!   their events read into the ledger's typed [`switchyard_ledger::PaymentEvent`].
 //! - [`reconcile`]: providers' usage exports matched against the ledger's charges, streamed
 //!   with bounded memory, unknown holds settled from the same evidence.
+//! - [`fraud`]: velocity and fraud rules at admission and top-up, raising reviews.
 
+pub mod fraud;
 pub mod reconcile;
 pub mod stripe;

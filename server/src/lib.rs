@@ -89,6 +89,8 @@ pub struct BillingOptions {
     pub tolerance_s: i64,
     /// How long a wallet whose renewal failed keeps spending.
     pub dunning: switchyard_session::credits::Dunning,
+    /// Fraud and velocity rules, weighed as each paid run starts and at each top-up.
+    pub fraud: switchyard_session::credits::ops::fraud::Rules,
 }
 
 impl Default for BillingOptions {
@@ -97,6 +99,7 @@ impl Default for BillingOptions {
             stripe_secrets: WebhookSecrets::default(),
             tolerance_s: switchyard_session::credits::ops::stripe::TOLERANCE_S,
             dunning: Default::default(),
+            fraud: Default::default(),
         }
     }
 }

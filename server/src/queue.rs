@@ -289,6 +289,7 @@ async fn run_one(
             ledger: Some(app.ledger.clone()),
             budget: run.budget,
             member: run.member.clone(),
+            rules: Some(app.billing.fraud.clone()),
         };
         match switchyard_session::plan::admit_items(&mut items, &plans, Arc::clone(&app.catalog), &wallet).await? {
             Admission::Admitted(b) => billing = Some(b),

@@ -79,11 +79,23 @@ pub async fn admit_items(
     wallet: &WalletOptions,
 ) -> Result<Admission, SessionError> {
     let ledger = crate::wallet::open_for_run(wallet).await?;
-    let admission = crate::wallet::admit(ledger, catalog, wallet, &totals(plans)).await?;
+    let admission = crate::wallet::admit(ledger, catalog, wallet, &totals(plans), &prompts_of(items)).await?;
     if let Admission::Admitted(billing) = &admission {
         wrap(items, plans, billing);
     }
     Ok(admission)
+}
+
+/// The text prompts a run's items send (each node's `prompt` param), for the fraud rules.
+fn prompts_of(items: &[BatchItem]) -> Vec<String> {
+    let params = items.iter().flat_map(|i| i.graph.nodes.iter()).flat_map(|n| n.params.iter());
+    params
+        .filter_map(|(name, value)| match (*name, value) {
+            ("prompt", switchyard_engine::ParamValue::Text(text)) if !text.trim().is_empty() => Some(text.to_string()),
+            _ => None,
+        })
+        .take(1_000)
+        .collect()
 }
 
 /// Wraps every placed node so it spends through `billing`.

@@ -24,6 +24,8 @@ pub struct WalletOptions {
     pub budget: Option<i64>,
     /// The team member spending from a pool wallet, within their monthly cap.
     pub member: Option<String>,
+    /// Fraud and velocity rules weighed at admission (a server's); none on a personal ledger.
+    pub rules: Option<switchyard_ops::fraud::Rules>,
 }
 
 /// The wallet's room: available credits, and what is left of the member's cap.
@@ -106,11 +108,21 @@ pub async fn admit(
     catalog: Arc<Catalog>,
     wallet: &WalletOptions,
     totals: &Totals,
+    prompts: &[String],
 ) -> Result<Admission, SessionError> {
     let room = room(&ledger, wallet).await?;
     let verdict = verdict(totals, &room, wallet.budget);
     if !verdict.fits() {
         return Ok(Admission::Refused(verdict));
+    }
+    if let Some(rules) = wallet.rules.as_ref().filter(|_| totals.credits.1 > 0) {
+        let asked = switchyard_ops::fraud::Admission { wallet: &wallet.account, most: totals.credits.1, prompts };
+        if let Some(review) = switchyard_ops::fraud::check_admission(&ledger, rules, &asked).await? {
+            return Err(SessionError::over_budget(format!(
+                "{} cannot start new paid work: review {} ({}): {}; an operator clears it with `switchyard billing review clear {}`; nothing was charged",
+                wallet.account, review.id, review.rule, review.detail, review.id
+            )));
+        }
     }
     let billing = Billing::admit(
         ledger,

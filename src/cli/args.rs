@@ -512,6 +512,12 @@ pub struct ServeArgs {
     /// How far a webhook signature's timestamp may be from now.
     #[arg(long, default_value_t = 300)]
     pub webhook_tolerance_s: i64,
+    /// Fraud and velocity limits (TOML: new_account_days, new_account_daily_cap,
+    /// baseline_days, spike_factor, spike_min_credits, concurrent_holds,
+    /// duplicate_prompts_per_hour, near_duplicate_bits, topups_per_hour,
+    /// topups_per_customer_per_day); the rest keep their defaults.
+    #[arg(long, value_name = "FILE")]
+    pub fraud_rules: Option<PathBuf>,
     /// How long an account whose renewal failed keeps spending before it is suspended.
     #[arg(long, default_value_t = 3.0)]
     pub dunning_grace_days: f64,
@@ -813,6 +819,7 @@ impl WalletArgs {
             ledger: self.ledger.clone(),
             budget: self.budget,
             member: self.member.clone(),
+            rules: None,
         }
     }
 }

@@ -77,10 +77,18 @@ fn billing_options(args: &ServeArgs) -> Result<BillingOptions, String> {
         return Err(format!("--dunning-grace-days must be from 0 to 90, not {}", args.dunning_grace_days));
     }
     let grace_ms = (args.dunning_grace_days * 86_400_000.0).round() as i64;
+    let fraud = match &args.fraud_rules {
+        None => Default::default(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("--fraud-rules {}: {e}", file.display()))?;
+            toml::from_str(&text).map_err(|e| format!("--fraud-rules {}: {e}", file.display()))?
+        }
+    };
     Ok(BillingOptions {
         stripe_secrets: WebhookSecrets(secrets),
         tolerance_s: args.webhook_tolerance_s,
         dunning: switchyard_session::credits::Dunning { grace_ms },
+        fraud,
     })
 }
 

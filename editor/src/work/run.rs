@@ -109,10 +109,11 @@ async fn open_billing(
         ledger: Some(wallet.ledger.clone()),
         budget,
         member: wallet.member.clone(),
+        rules: None,
     };
     let ledger = switchyard_session::wallet::open_for_run(&opts).await.map_err(|e| e.to_string())?;
     let totals = &plan.plan.totals;
-    match switchyard_session::wallet::admit(ledger, Arc::clone(&settings.catalog), &opts, totals).await {
+    match switchyard_session::wallet::admit(ledger, Arc::clone(&settings.catalog), &opts, totals, &[]).await {
         Ok(Admission::Admitted(billing)) => Ok(billing),
         Ok(Admission::Refused(verdict)) => {
             let [_, why] = verdict.lines(totals);
@@ -130,6 +131,7 @@ pub async fn balance(wallet: Option<&Wallet>) -> Result<i64, String> {
         ledger: Some(wallet.ledger.clone()),
         budget: None,
         member: wallet.member.clone(),
+        rules: None,
     };
     switchyard_session::wallet::available(&opts).await.map_err(|e| e.to_string())
 }

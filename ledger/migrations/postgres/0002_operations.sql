@@ -71,3 +71,14 @@ CREATE TABLE reconciliations (
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX reconciliations_by_provider ON reconciliations (provider, created_at_ms);
+
+-- Admissions checked by the fraud rules: each run's most, and the prompts it sent (an
+-- exact hash and a 64-bit SimHash, for near duplicates).
+CREATE TABLE admissions (
+    wallet TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    most BIGINT NOT NULL,
+    prompt_hash TEXT,
+    simhash BIGINT
+);
+CREATE INDEX admissions_by_wallet ON admissions (wallet, at_ms);

@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use switchyard_session::credits::ops::stripe;
+use switchyard_session::credits::ops::{fraud, stripe};
 use switchyard_session::credits::{Decision, LedgerError, PaymentAction, PaymentOutcome, Plans};
 
 use super::credits::failed;
@@ -73,6 +73,13 @@ async fn webhook(
         other => failed(other),
     })?;
     tracing::info!(event = %event.id, kind = %event.kind, replayed = outcome.replayed, "payment event");
+    if let (PaymentAction::TopUp { wallet, customer, .. }, false) = (&event.action, outcome.replayed) {
+        // The credit stays granted; new spending waits for a person when top-ups come too fast.
+        let fraud = &billing.fraud;
+        if let Some(review) = fraud::check_topup(ledger, fraud, wallet, customer.as_deref()).await.map_err(failed)? {
+            tracing::warn!(wallet, review = %review.id, "top-up velocity: new spending paused for review");
+        }
+    }
     Ok(Json(outcome))
 }
 

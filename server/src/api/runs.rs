@@ -384,6 +384,7 @@ pub(crate) fn wallet_options(app: &App, wallet: &str, req: &SubmitRequest) -> Wa
         ledger: Some(app.ledger.clone()),
         budget: req.budget,
         member: req.member.clone(),
+        rules: Some(app.billing.fraud.clone()),
     }
 }
 
