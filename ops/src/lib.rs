@@ -5,7 +5,10 @@
 //! - [`reconcile`]: providers' usage exports matched against the ledger's charges, streamed
 //!   with bounded memory, unknown holds settled from the same evidence.
 //! - [`fraud`]: velocity and fraud rules at admission and top-up, raising reviews.
+//! - [`charts`] and [`usage`]: usage analytics, their tables and their charts.
 
+pub mod charts;
 pub mod fraud;
 pub mod reconcile;
 pub mod stripe;
+pub mod usage;

@@ -318,9 +318,12 @@ async fn run_one(
     };
     let execute = async {
         let sink = EventSink::channel(events).with_previews(switchyard_nodes::preview::previewer(PREVIEW_SIDE));
-        switchyard_session::run::execute(items, false, &exec, sink, cancel, billing).await
+        switchyard_session::run::execute(items, false, &exec, sink, cancel, billing.clone()).await
     };
     let (ran, ()) = tokio::join!(execute, forward);
+    if let (Some(billing), Ok(ledger)) = (&billing, app.ledger().await) {
+        switchyard_session::account::record_usage(ledger, billing, &plans, &ran.reports).await;
+    }
     let account = run.account.as_deref().map(|a| wallet_of(&run.tenant, a));
     let credits = RunAccount::of(&run.policy, account.as_deref(), &plans, &ran.reports);
     if let Some(charged) = credits.as_ref().and_then(|c| c.charged) {

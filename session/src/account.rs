@@ -79,3 +79,64 @@ impl RunAccount {
         (!run.nodes.is_empty()).then_some(run)
     }
 }
+
+/// The use of each placed node of a run (local and cloud), for usage analytics: what it
+/// cost, and for a local node what its cheapest cloud placement would have cost.
+pub fn usage_records(plans: &[GraphPlan], reports: &[RunReport]) -> Vec<switchyard_ledger::UsageRecord> {
+    let mut records = Vec::new();
+    for (plan, report) in plans.iter().zip(reports) {
+        for n in &report.nodes {
+            let Some(placed) = plan.placed(&n.id) else { continue };
+            if !matches!(n.status, NodeStatus::Executed | NodeStatus::Failed) {
+                continue;
+            }
+            let record = n.metering.as_ref().and_then(CreditsRecord::of);
+            let placement = record.as_ref().map_or(placed.quote.placement.as_str(), |r| r.placement.as_str());
+            let (provider, model) = split_placement(placement);
+            let local = provider == "local";
+            let cloud_equiv = placed
+                .candidates
+                .iter()
+                .filter(|c| !c.id.starts_with("local:"))
+                .map(|c| c.credits.0)
+                .min()
+                .unwrap_or(0);
+            records.push(switchyard_ledger::UsageRecord {
+                node_id: n.id.as_str().to_string(),
+                node_type: n.type_name.to_string(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                local,
+                failed: n.status == NodeStatus::Failed,
+                credits: record.as_ref().map_or(0, |r| r.charged),
+                cloud_equiv: if local { cloud_equiv } else { 0 },
+                gco2eq: record.as_ref().map_or(placed.quote.gco2eq, |r| r.gco2eq),
+            });
+        }
+    }
+    records
+}
+
+/// `provider:model@region/route` (or `local:name`) as its provider and model.
+fn split_placement(placement: &str) -> (&str, &str) {
+    let (provider, rest) = placement.split_once(':').unwrap_or(("unknown", placement));
+    (provider, rest.split('@').next().unwrap_or(rest))
+}
+
+/// Records a billed run's use in its wallet's ledger as it ends. A failure is logged, never
+/// the run's: analytics never fail work that was done and paid for.
+pub async fn record_usage(
+    ledger: &switchyard_ledger::Ledger,
+    billing: &switchyard_billing::Billing,
+    plans: &[GraphPlan],
+    reports: &[RunReport],
+) {
+    let records = usage_records(plans, reports);
+    if records.is_empty() {
+        return;
+    }
+    let run_id = billing.run_id.to_string();
+    if let Err(e) = ledger.record_usage(&run_id, &billing.account, billing.member.as_deref(), &records).await {
+        tracing::warn!(error = %e, run = %run_id, "cannot record the run's usage for analytics");
+    }
+}

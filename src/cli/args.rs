@@ -54,6 +54,11 @@ pub enum Command {
     Quote(QuoteArgs),
     /// The credit wallet: balance, top-ups, plan grants, holds and the audit trail.
     Credits(CreditsArgs),
+    /// Reports on what the credits bought.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Reconcile a provider's usage export against the ledger's charges, settle unknown
     /// holds from it, and store the report (exit 1 when the variance is flagged).
     Reconcile(ReconcileArgs),
@@ -642,6 +647,34 @@ pub struct CreditsArgs {
     pub plans: Option<PathBuf>,
     #[command(subcommand)]
     pub command: CreditsCommand,
+}
+
+/// What to report.
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// A month's usage: a table by provider, model, node type, member and day, and charts
+    /// (PNG and SVG) of credits per day, members against their caps, and local savings.
+    Usage(UsageArgs),
+}
+
+/// `switchyard report usage`.
+#[derive(Args, Debug)]
+pub struct UsageArgs {
+    /// The ledger: a SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub ledger: Option<Location>,
+    /// The wallet, or every wallet under a prefix ending in `/` (a tenant's `acme/`).
+    #[arg(long, default_value = "default")]
+    pub account: String,
+    /// The month (YYYY-MM; default: this one).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Where to write the charts.
+    #[arg(long, default_value = "usage-report")]
+    pub out: PathBuf,
+    /// Print the report as JSON (and write no charts).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `switchyard reconcile`.

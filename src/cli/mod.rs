@@ -16,6 +16,7 @@ mod progress;
 mod quote;
 mod reconcile;
 mod remote;
+mod report;
 mod run;
 mod serve;
 mod spend;
@@ -69,6 +70,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
         Command::Reconcile(args) => reconcile::run(args),
+        Command::Report { command: args::ReportCommand::Usage(args) } => report::usage(args),
         Command::Import { from: ImportFrom::Comfy { file, out } } => comfy::import(&registry, &file, out.as_deref()),
         Command::Export { to: ExportTo::Comfy { workflow, out } } => {
             comfy::export(&registry, &workflow, out.as_deref())

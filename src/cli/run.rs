@@ -84,8 +84,13 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
         tokio::spawn(progress::show_bars(rx, total_nodes as u64))
     };
     let exec = exec_options(args);
-    let ran = execute_items(items, args.batch.is_some(), &exec, EventSink::channel(tx), &cancel, billed).await;
+    let ran = execute_items(items, args.batch.is_some(), &exec, EventSink::channel(tx), &cancel, billed.clone()).await;
     let _ = printer.await;
+    if let Some(billing) = &billed
+        && let Ok(ledger) = switchyard_session::wallet::open(&args.wallet.options(&billing.account)).await
+    {
+        switchyard_session::account::record_usage(&ledger, billing, &plans, &ran.reports).await;
+    }
     let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &ran.reports);
     Ok(summary::print(&ran.reports, args, ran.cache, spent.as_ref()))
 }

@@ -330,3 +330,61 @@ fn a_member_runs_within_their_monthly_cap() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cap 100 cr a month; 74 spent in ") && text.ends_with(", 0 held\n"), "{text}");
 }
+
+/// A billed run's nodes are recorded for analytics; `report usage` tables them by provider,
+/// model, node type and day, and writes the three charts as PNG and SVG.
+#[test]
+fn report_usage_tables_a_billed_run_and_draws_its_charts() {
+    let farm = Farm::new();
+    let (code, summary, err) = farm.run(&root().join("workflows/cloud-shot.json"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let charged = summary["credits"]["charged"].as_i64().unwrap();
+    // Usage is dated by the ledger's clock (now), not by the pricing time `--at`.
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let month = utc_day(now_s)[..7].to_string();
+    let month = month.as_str();
+    let out = farm.dir.path().join("charts");
+    let report = |extra: &[&str]| {
+        farm.cmd()
+            .args(["report", "usage", "--account", "studio", "--month", month, "--ledger"])
+            .arg(farm.ledger())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let json = report(&["--json"]);
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["total"]["credits"].as_i64(), Some(charged), "{json}");
+    assert_eq!(json["total"]["calls"].as_i64(), Some(3), "{json}");
+    assert_eq!(json["total"]["runs"].as_i64(), Some(1), "{json}");
+    let providers: Vec<&str> =
+        json["by_provider"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    assert!(providers.len() >= 2 && !providers.contains(&"local"), "{providers:?}");
+    let text = report(&["--out", out.to_str().unwrap()]);
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let table = String::from_utf8_lossy(&text.stdout);
+    assert!(table.contains(&format!("{charged} cr over 1 runs")) && table.contains("node type"), "{table}");
+    for stem in ["credits-per-day", "members", "local-vs-cloud"] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<text"), "{stem}");
+    }
+    let svg = std::fs::read_to_string(out.join("credits-per-day.svg")).unwrap();
+    assert!(providers.iter().all(|p| svg.contains(p)), "the legend names each provider");
+    let bad = report(&["--month", "2026-13"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let ghost = farm
+        .cmd()
+        .args(["report", "usage", "--account", "ghost", "--month", month, "--ledger"])
+        .arg(farm.ledger())
+        .output()
+        .unwrap();
+    assert_eq!(ghost.status.code(), Some(2), "a misspelt account is an error");
+}
+
+/// The UTC day of a unix time, as `YYYY-MM-DD`.
+fn utc_day(seconds: i64) -> String {
+    switchyard_session::credits::day_name(seconds.div_euclid(86_400))
+}

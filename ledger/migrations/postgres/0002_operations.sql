@@ -82,3 +82,24 @@ CREATE TABLE admissions (
     simhash BIGINT
 );
 CREATE INDEX admissions_by_wallet ON admissions (wallet, at_ms);
+
+-- Usage analytics: one row per placed node of a billed run, local or cloud: what it cost,
+-- what a local node would have cost in the cloud, and its carbon (milligrams CO2eq).
+CREATE TABLE usage_records (
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    wallet TEXT NOT NULL,
+    member TEXT,
+    node_type TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    local BIGINT NOT NULL CHECK (local IN (0, 1)),
+    failed BIGINT NOT NULL CHECK (failed IN (0, 1)),
+    credits BIGINT NOT NULL,
+    cloud_equiv BIGINT NOT NULL,
+    mg_co2eq BIGINT NOT NULL,
+    day TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+);
+CREATE INDEX usage_by_wallet_day ON usage_records (wallet, day);
