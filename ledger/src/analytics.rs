@@ -156,3 +156,34 @@ impl Ledger {
             .await?)
     }
 }
+
+impl Ledger {
+    /// The lots `wallet` owns (expired ones too).
+    pub async fn lots_of(&self, wallet: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE owner = $1 AND kind = 'lot' ORDER BY id")
+            .bind(wallet)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Credits charged to `wallet` in `[from_ms, to_ms)` per team member (`-` for none).
+    pub async fn spend_by_member(
+        &self,
+        wallet: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, i64)>, LedgerError> {
+        let rows: Vec<(Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT COALESCE(h.member, p.member), CAST(SUM(t.amount) AS BIGINT) FROM transfers t \
+             JOIN accounts a ON a.id = t.debit JOIN holds h ON h.id = t.hold_id LEFT JOIN holds p ON p.id = h.parent \
+             WHERE a.owner = $1 AND a.kind = 'lot' AND t.reason = 'charge' AND t.created_at_ms >= $2 AND t.created_at_ms < $3 \
+             GROUP BY COALESCE(h.member, p.member) ORDER BY 1",
+        )
+        .bind(wallet)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(m, c)| (m.unwrap_or_else(|| "-".into()), c.unwrap_or(0))).collect())
+    }
+}

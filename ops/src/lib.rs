@@ -6,9 +6,11 @@
 //!   with bounded memory, unknown holds settled from the same evidence.
 //! - [`fraud`]: velocity and fraud rules at admission and top-up, raising reviews.
 //! - [`charts`] and [`usage`]: usage analytics, their tables and their charts.
+//! - [`statement`]: a wallet's monthly statement.
 
 pub mod charts;
 pub mod fraud;
 pub mod reconcile;
+pub mod statement;
 pub mod stripe;
 pub mod usage;

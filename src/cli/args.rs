@@ -54,6 +54,9 @@ pub enum Command {
     Quote(QuoteArgs),
     /// The credit wallet: balance, top-ups, plan grants, holds and the audit trail.
     Credits(CreditsArgs),
+    /// Billing operations on a ledger: statements, the review queue, the billing audit
+    /// trail, dunning, and customers bound to wallets.
+    Billing(BillingArgs),
     /// Reports on what the credits bought.
     Report {
         #[command(subcommand)]
@@ -647,6 +650,81 @@ pub struct CreditsArgs {
     pub plans: Option<PathBuf>,
     #[command(subcommand)]
     pub command: CreditsCommand,
+}
+
+/// `switchyard billing`.
+#[derive(Args, Debug)]
+pub struct BillingArgs {
+    /// The ledger: a SQLite file or a postgres:// URL.
+    #[arg(long, global = true, value_name = "FILE|URL")]
+    pub ledger: Option<Location>,
+    #[command(subcommand)]
+    pub command: BillingCommand,
+}
+
+/// A billing operation.
+#[derive(Subcommand, Debug)]
+pub enum BillingCommand {
+    /// A wallet's monthly statement: CSV and JSON, and HTML with --html.
+    Statement {
+        /// The wallet.
+        #[arg(long)]
+        account: String,
+        /// The month (YYYY-MM).
+        #[arg(long)]
+        month: String,
+        /// Where to write the files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Also a printable HTML page.
+        #[arg(long)]
+        html: bool,
+    },
+    /// The review queue (fraud hits, disputes, refunds of spent credit).
+    Reviews {
+        /// Only wallets under this prefix (a tenant's `acme/`).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Decided ones too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide a review: clear (lift the pause) or uphold.
+    Review {
+        /// `clear` or `uphold`.
+        decision: String,
+        /// The review.
+        id: String,
+        /// Why (kept with the decision).
+        #[arg(long)]
+        note: String,
+        /// Who decides.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
+    /// The billing audit trail: payments, dunning, freezes, reviews.
+    Audit {
+        /// Only wallets under this prefix.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend the wallets whose grace period after a failed renewal has ended.
+    Sweep,
+    /// Bind a payment processor's customer to a wallet, so its invoices find it.
+    Bind {
+        /// The wallet.
+        #[arg(long)]
+        account: String,
+        /// The customer (`cus_…`).
+        #[arg(long)]
+        customer: String,
+    },
 }
 
 /// What to report.

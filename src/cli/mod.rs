@@ -1,6 +1,7 @@
 //! The subcommands. Each reads its flags, calls the library crates, and returns an exit code.
 
 pub mod args;
+mod billing;
 mod catalog;
 mod comfy;
 mod credits;
@@ -70,6 +71,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
         Command::Reconcile(args) => reconcile::run(args),
+        Command::Billing(args) => billing::run(args),
         Command::Report { command: args::ReportCommand::Usage(args) } => report::usage(args),
         Command::Import { from: ImportFrom::Comfy { file, out } } => comfy::import(&registry, &file, out.as_deref()),
         Command::Export { to: ExportTo::Comfy { workflow, out } } => {

@@ -148,3 +148,46 @@ fn reconcile_flags_a_variance_stores_the_report_and_refuses_bad_input() {
     }
     assert_eq!(reconcile(&ledger, &["--show", "rec_none"]).0, 2);
 }
+
+fn billing(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["billing", "--ledger"])
+        .arg(ledger)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn billing_writes_statements_and_decides_reviews_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    assert_eq!(credits(&ledger, &["grant", "--plan", "pro"]).0, 0);
+    let month = switchyard_session::credits::day_name(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 / 86_400,
+    )[..7]
+        .to_string();
+    let out = dir.path().join("statements");
+    let (code, text, err) = billing(
+        &ledger,
+        &["statement", "--account", "studio", "--month", &month, "--out", out.to_str().unwrap(), "--html"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("granted 20000") && text.contains("closing 20000 cr"), "{text}");
+    for ext in ["csv", "json", "html"] {
+        assert!(out.join(format!("statement-studio-{month}.{ext}")).is_file(), "{ext}");
+    }
+    assert_eq!(billing(&ledger, &["bind", "--account", "studio", "--customer", "cus_1"]).0, 0);
+    let (code, _, err) = billing(&ledger, &["bind", "--account", "other", "--customer", "cus_1"]);
+    assert_eq!(code, 2, "one customer pays for one wallet: {err}");
+    assert!(billing(&ledger, &["reviews"]).1.contains("no reviews"));
+    let (code, _, err) = billing(&ledger, &["review", "clear", "rev_none", "--note", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no review"), "{err}");
+    assert_eq!(billing(&ledger, &["review", "maybe", "rev_none", "--note", "x"]).0, 2);
+    assert!(billing(&ledger, &["sweep"]).1.contains("0 wallet(s) suspended"));
+    let (code, _, err) = billing(&ledger, &["statement", "--account", "nobody", "--month", &month]);
+    assert_eq!(code, 2, "{err}");
+}
