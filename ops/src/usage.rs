@@ -49,6 +49,13 @@ pub fn days_of(month: &str) -> Option<Vec<String>> {
     Some((first..next).map(switchyard_ledger::plans::day_name).collect())
 }
 
+/// The days `[first, day after last)` of `month`, as `YYYY-MM-DD`.
+pub fn window(month: &str) -> Option<(String, String)> {
+    let days = days_of(month)?;
+    let last = days.last()?;
+    Some((days[0].clone(), next_day(last)))
+}
+
 /// Builds the report of `account` (a wallet, or a prefix ending in `/`) for `month`.
 pub async fn report(ledger: &Ledger, account: &str, month: &str) -> Result<UsageReport, LedgerError> {
     let days =
@@ -84,10 +91,14 @@ pub async fn report(ledger: &Ledger, account: &str, month: &str) -> Result<Usage
     // Each member's spend this month (from the usage), against their cap (0: none).
     let mut caps: Vec<(String, i64, i64)> =
         by_member.iter().filter(|m| m.key != "-").map(|m| (m.key.clone(), m.credits, 0)).collect();
-    if !account.ends_with('/') {
-        for m in ledger.members(account).await? {
+    let wallets = match account.ends_with('/') {
+        true => ledger.wallets(account).await?,
+        false => vec![account.to_string()],
+    };
+    for wallet in wallets {
+        for m in ledger.members(&wallet).await? {
             match caps.iter_mut().find(|c| c.0 == m.member) {
-                Some(c) => c.2 = m.cap,
+                Some(c) => c.2 += m.cap,
                 None => caps.push((m.member.clone(), 0, m.cap)),
             }
         }

@@ -6,6 +6,7 @@ mod billing;
 mod catalog;
 pub(crate) mod comfy;
 mod credits;
+mod dashboard;
 mod doctor;
 mod events;
 mod farm;
@@ -291,6 +292,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let routes = Router::new()
         .nest("/v1", v1)
         .merge(comfy::routes())
+        .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready));
     // With ComfyUI's frontend, what no route takes is one of its files.

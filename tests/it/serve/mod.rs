@@ -5,6 +5,7 @@
 mod accounts;
 mod comfy;
 mod comfy_frontend;
+mod dashboard;
 mod farm;
 mod farm_remote;
 mod lanes;

@@ -22,7 +22,7 @@ use crate::App;
 /// How long a browser stays signed in.
 const COOKIE_MAX_AGE_S: u64 = 7 * 86_400;
 /// The longest key a sign-in form takes.
-const KEY_MAX_BYTES: usize = 256;
+pub(crate) const KEY_MAX_BYTES: usize = 256;
 
 /// The frontend's routes: `/` (the app, or the sign-in page), `/login`, and its files.
 pub(crate) fn routes(dir: PathBuf) -> Router<Arc<App>> {
@@ -33,7 +33,7 @@ pub(crate) fn routes(dir: PathBuf) -> Router<Arc<App>> {
         .fallback_service(ServeDir::new(dir))
 }
 
-async fn signed_in(app: &App, token: &str) -> bool {
+pub(crate) async fn signed_in(app: &App, token: &str) -> bool {
     matches!(crate::keys::authenticate(&app.store, token).await, Ok(Some(_)))
 }
 
@@ -51,14 +51,20 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap, index: Arc<PathBu
     }
 }
 
-/// The sign-in page: one field for an API key. No script, no outside resource.
+/// The sign-in page for ComfyUI's editor.
 fn sign_in(problem: Option<&str>) -> Response {
+    sign_in_page(problem, "/login", "open ComfyUI's editor on this server")
+}
+
+/// A sign-in page posting to `action`: one field for an API key. No script, no outside
+/// resource.
+pub(crate) fn sign_in_page(problem: Option<&str>, action: &str, purpose: &str) -> Response {
     let problem = problem.map(|p| format!("<p role=\"alert\">{p}</p>")).unwrap_or_default();
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Switchyard: sign in</title></head>\
          <body style=\"font-family: sans-serif; max-width: 32em; margin: 4em auto\">\
-         <h1>Switchyard</h1><p>Sign in with an API key to open ComfyUI's editor on this server.</p>{problem}\
-         <form method=\"post\" action=\"/login\"><label>API key <input name=\"key\" type=\"password\" \
+         <h1>Switchyard</h1><p>Sign in with an API key to {purpose}.</p>{problem}\
+         <form method=\"post\" action=\"{action}\"><label>API key <input name=\"key\" type=\"password\" \
          autocomplete=\"off\" required size=\"40\"></label> <button type=\"submit\">Sign in</button></form>\
          <p><small><code>switchyard serve --create-key TENANT</code> makes a key.</small></p></body></html>"
     );
@@ -74,8 +80,13 @@ async fn start(app: &App, token: &str) -> Response {
     if token.len() > KEY_MAX_BYTES || !signed_in(app, token).await {
         return sign_in(Some("that key is not valid"));
     }
+    with_cookie(token, "/")
+}
+
+/// The key's cookie set, and on to `to`.
+pub(crate) fn with_cookie(token: &str, to: &str) -> Response {
     let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_S}");
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(to).into_response();
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -106,7 +117,7 @@ async fn login_form(State(app): State<Arc<App>>, body: Bytes) -> Response {
 
 /// A field of an `application/x-www-form-urlencoded` body. API keys are plain ASCII, so
 /// only `+` and `%XX` need decoding.
-fn form_value(body: &[u8], name: &str) -> Option<String> {
+pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let raw = text.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?;
     let mut out = Vec::with_capacity(raw.len());

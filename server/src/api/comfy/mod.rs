@@ -11,7 +11,7 @@
 //! - `neutral.rs`: `/system_stats`, `/free`, and the endpoints with nothing behind them;
 //! - `record.rs`: a prompt's record as those read it.
 
-mod frontend;
+pub(crate) mod frontend;
 mod history;
 mod neutral;
 mod price;
