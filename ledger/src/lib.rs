@@ -16,6 +16,7 @@
 //! claimed by inserting its row first, so a concurrent replay waits for the first outcome.
 //! See [`store`] and `migrations/{sqlite,postgres}`.
 
+mod alerts;
 mod analytics;
 mod batch;
 mod error;
@@ -56,6 +57,7 @@ pub fn default_location() -> Option<Location> {
         _ => dirs::data_dir().map(|d| Location::File(d.join("switchyard").join("ledger.db"))),
     }
 }
+pub use alerts::{AlertEndpoint, Delivery};
 pub use analytics::{Dim, UsageRecord, UsageTotals};
 pub use grants::GrantReceipt;
 pub use history::to_csv;

@@ -7,7 +7,9 @@
 //! - [`fraud`]: velocity and fraud rules at admission and top-up, raising reviews.
 //! - [`charts`] and [`usage`]: usage analytics, their tables and their charts.
 //! - [`statement`]: a wallet's monthly statement.
+//! - [`alerts`]: usage alerts evaluated over the ledger, delivered from an outbox.
 
+pub mod alerts;
 pub mod charts;
 pub mod fraud;
 pub mod reconcile;

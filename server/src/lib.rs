@@ -7,6 +7,7 @@
 //! The pieces: `store.rs` (the tables), `keys.rs` (API keys and roles), `api/` (the HTTP
 //! routes under `/v1`), `queue.rs` (the dispatcher and the execution of one run).
 
+mod alerts;
 mod api;
 pub use switchyard_client::{client, library, protocol};
 mod estimate;
@@ -91,6 +92,10 @@ pub struct BillingOptions {
     pub dunning: switchyard_session::credits::Dunning,
     /// Fraud and velocity rules, weighed as each paid run starts and at each top-up.
     pub fraud: switchyard_session::credits::ops::fraud::Rules,
+    /// How often usage alerts are evaluated and delivered.
+    pub alerts_interval_ms: u64,
+    /// Whether alert URLs may name private and loopback addresses (off: public only).
+    pub alert_private_urls: bool,
 }
 
 impl Default for BillingOptions {
@@ -100,6 +105,8 @@ impl Default for BillingOptions {
             tolerance_s: switchyard_session::credits::ops::stripe::TOLERANCE_S,
             dunning: Default::default(),
             fraud: Default::default(),
+            alerts_interval_ms: 10_000,
+            alert_private_urls: false,
         }
     }
 }
@@ -318,6 +325,7 @@ impl Server {
         let work = CancellationToken::new();
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
         tokio::spawn(sweep_dunning(Arc::clone(&self.app), shutdown.clone()));
+        tokio::spawn(alerts::run(Arc::clone(&self.app), shutdown.clone()));
         if self.app.farm.is_some() {
             tokio::spawn(farm::relay(Arc::clone(&self.app), shutdown.clone()));
             tokio::spawn(farm::reap(Arc::clone(&self.app), shutdown.clone()));

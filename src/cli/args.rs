@@ -526,6 +526,12 @@ pub struct ServeArgs {
     /// topups_per_customer_per_day); the rest keep their defaults.
     #[arg(long, value_name = "FILE")]
     pub fraud_rules: Option<PathBuf>,
+    /// How often usage alerts are evaluated and their deliveries sent.
+    #[arg(long, default_value_t = 10_000)]
+    pub alerts_interval_ms: u64,
+    /// Let tenants' alert URLs name private and loopback addresses (a closed network).
+    #[arg(long)]
+    pub alert_webhooks_private: bool,
     /// How long an account whose renewal failed keeps spending before it is suspended.
     #[arg(long, default_value_t = 3.0)]
     pub dunning_grace_days: f64,
@@ -709,6 +715,15 @@ pub enum BillingCommand {
     Audit {
         /// Only wallets under this prefix.
         #[arg(long, default_value = "")]
+        prefix: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Usage alerts' deliveries (the outbox) of an endpoint: what was sent, retried or failed.
+    Alerts {
+        /// The endpoint's prefix (a tenant's `acme/`).
+        #[arg(long)]
         prefix: String,
         /// Print JSON.
         #[arg(long)]

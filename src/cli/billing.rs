@@ -105,6 +105,23 @@ async fn command(ledger: &Ledger, command: &BillingCommand) -> Result<Exit> {
                 }
             }
         }
+        BillingCommand::Alerts { prefix, json } => {
+            let deliveries = ledger.deliveries(prefix, 1000).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&deliveries)?);
+            } else {
+                for d in &deliveries {
+                    let error = d.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    println!(
+                        "{}  {:<10} {:<30} {:<24} attempts {}{error}",
+                        d.id, d.state, d.event, d.wallet, d.attempts
+                    );
+                }
+                if deliveries.is_empty() {
+                    println!("no alerts for {prefix:?}");
+                }
+            }
+        }
         BillingCommand::Sweep => {
             let suspended = ledger.sweep_dunning().await?;
             println!(

@@ -89,6 +89,8 @@ fn billing_options(args: &ServeArgs) -> Result<BillingOptions, String> {
         tolerance_s: args.webhook_tolerance_s,
         dunning: switchyard_session::credits::Dunning { grace_ms },
         fraud,
+        alerts_interval_ms: args.alerts_interval_ms,
+        alert_private_urls: args.alert_webhooks_private,
     })
 }
 

@@ -188,6 +188,7 @@ fn billing_writes_statements_and_decides_reviews_from_the_command_line() {
     assert!(err.contains("no review"), "{err}");
     assert_eq!(billing(&ledger, &["review", "maybe", "rev_none", "--note", "x"]).0, 2);
     assert!(billing(&ledger, &["sweep"]).1.contains("0 wallet(s) suspended"));
+    assert!(billing(&ledger, &["alerts", "--prefix", "acme/"]).1.contains("no alerts"));
     let (code, _, err) = billing(&ledger, &["statement", "--account", "nobody", "--month", &month]);
     assert_eq!(code, 2, "{err}");
 }

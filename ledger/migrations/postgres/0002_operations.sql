@@ -103,3 +103,36 @@ CREATE TABLE usage_records (
     PRIMARY KEY (run_id, node_id)
 );
 CREATE INDEX usage_by_wallet_day ON usage_records (wallet, day);
+
+-- Usage alerts: a tenant's endpoint (its URL, the secret that signs deliveries, the
+-- thresholds in percent), the thresholds each wallet or member has crossed, and the outbox
+-- of deliveries, retried until delivered.
+CREATE TABLE alert_endpoints (
+    prefix TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    thresholds TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE TABLE alert_marks (
+    wallet TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    threshold BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    PRIMARY KEY (wallet, subject, threshold)
+);
+CREATE TABLE alert_outbox (
+    id TEXT PRIMARY KEY,
+    prefix TEXT NOT NULL,
+    wallet TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at_ms BIGINT NOT NULL,
+    last_error TEXT,
+    created_at_ms BIGINT NOT NULL,
+    delivered_at_ms BIGINT
+);
+CREATE INDEX alert_outbox_due ON alert_outbox (state, next_at_ms);
+CREATE INDEX alert_outbox_by_prefix ON alert_outbox (prefix, created_at_ms);

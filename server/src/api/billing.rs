@@ -18,8 +18,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use switchyard_session::credits::ops::{fraud, stripe};
-use switchyard_session::credits::{Decision, LedgerError, PaymentAction, PaymentOutcome, Plans};
+use switchyard_session::credits::ops::{alerts, fraud, stripe};
+use switchyard_session::credits::{AlertEndpoint, Decision, LedgerError, PaymentAction, PaymentOutcome, Plans};
 
 use super::credits::failed;
 use super::{ApiError, require};
@@ -36,6 +36,7 @@ pub(crate) fn routes() -> axum::Router<Arc<App>> {
         .route("/billing/stripe/webhook", post(webhook).layer(limit))
         .route("/billing/reviews", get(tenant_reviews))
         .route("/billing/audit", get(audit))
+        .route("/billing/alerts", get(alert_deliveries).put(set_alerts))
         .route("/ops/reviews", get(all_reviews))
         .route("/ops/reviews/{id}/decide", post(decide))
 }
@@ -176,6 +177,56 @@ async fn decide(
         Err(e @ LedgerError::Settled { .. }) => Err(ApiError::new(StatusCode::CONFLICT, "decided", e.to_string())),
         Err(e) => Err(failed(e)),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsRequest {
+    url: String,
+    #[serde(default)]
+    thresholds: Option<Vec<i64>>,
+}
+
+/// `PUT /v1/billing/alerts` `{url, thresholds?}`: where the tenant's usage alerts go. The
+/// signing secret is made anew and shown in this reply only.
+async fn set_alerts(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Billing)?;
+    let req: AlertsRequest = super::runs::parse(&body)?;
+    if req.url.len() > 2048 {
+        return Err(ApiError::bad_request("bad-field", "the url is over 2048 bytes"));
+    }
+    crate::alerts::check_url(&req.url, app.billing.alert_private_urls)
+        .await
+        .map_err(|e| ApiError::bad_request("bad-field", e))?;
+    let list = req.thresholds.unwrap_or_else(|| alerts::THRESHOLDS.to_vec());
+    let text = list.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let thresholds = alerts::parse_thresholds(&text).map_err(|e| ApiError::bad_request("bad-field", e))?;
+    let secret = format!("whsec_{}", crate::keys::random_hex(24));
+    let thresholds = thresholds.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let endpoint = AlertEndpoint {
+        prefix: format!("{}/", caller.tenant),
+        url: req.url.clone(),
+        secret: secret.clone(),
+        thresholds: thresholds.clone(),
+    };
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    ledger.set_alert_endpoint(&endpoint).await.map_err(failed)?;
+    Ok(Json(serde_json::json!({ "url": req.url, "thresholds": thresholds, "secret": secret })))
+}
+
+/// `GET /v1/billing/alerts`: the tenant's endpoint (without its secret) and its latest
+/// deliveries.
+async fn alert_deliveries(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Billing)?;
+    let prefix = format!("{}/", caller.tenant);
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let endpoint = ledger.alert_endpoints(Some(&prefix)).await.map_err(failed)?.into_iter().next();
+    let deliveries = ledger.deliveries(&prefix, 100).await.map_err(failed)?;
+    Ok(Json(serde_json::json!({ "endpoint": endpoint, "deliveries": deliveries })))
 }
 
 /// `GET /v1/billing/audit`: the tenant's billing audit trail (payments, dunning, reviews).

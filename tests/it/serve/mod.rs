@@ -3,6 +3,7 @@
 //! requests get specific errors and queue nothing; and the queue survives `kill -9`.
 
 mod accounts;
+mod alerts;
 mod comfy;
 mod comfy_frontend;
 mod dashboard;
