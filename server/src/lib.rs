@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod outputs;
 mod queue;
+mod reconcile;
 mod store;
 
 use std::net::SocketAddr;
@@ -96,6 +97,10 @@ pub struct BillingOptions {
     pub alerts_interval_ms: u64,
     /// Whether alert URLs may name private and loopback addresses (off: public only).
     pub alert_private_urls: bool,
+    /// The usage inbox the nightly reconciliation reads (`INBOX/PROVIDER/FROM_TO.EXT`).
+    pub usage_inbox: Option<PathBuf>,
+    /// How often the inbox is read.
+    pub reconcile_interval_s: u64,
 }
 
 impl Default for BillingOptions {
@@ -107,6 +112,8 @@ impl Default for BillingOptions {
             fraud: Default::default(),
             alerts_interval_ms: 10_000,
             alert_private_urls: false,
+            usage_inbox: None,
+            reconcile_interval_s: 3_600,
         }
     }
 }
@@ -326,6 +333,10 @@ impl Server {
         let dispatcher = tokio::spawn(queue::dispatch(Arc::clone(&self.app), shutdown.clone(), work.clone()));
         tokio::spawn(sweep_dunning(Arc::clone(&self.app), shutdown.clone()));
         tokio::spawn(alerts::run(Arc::clone(&self.app), shutdown.clone()));
+        if let Some(inbox) = self.app.billing.usage_inbox.clone() {
+            let every = Duration::from_secs(self.app.billing.reconcile_interval_s.max(1));
+            tokio::spawn(reconcile::nightly(Arc::clone(&self.app), inbox, every, shutdown.clone()));
+        }
         if self.app.farm.is_some() {
             tokio::spawn(farm::relay(Arc::clone(&self.app), shutdown.clone()));
             tokio::spawn(farm::reap(Arc::clone(&self.app), shutdown.clone()));

@@ -526,6 +526,13 @@ pub struct ServeArgs {
     /// topups_per_customer_per_day); the rest keep their defaults.
     #[arg(long, value_name = "FILE")]
     pub fraud_rules: Option<PathBuf>,
+    /// Reconcile the providers' usage exports dropped in DIR/PROVIDER/FROM_TO.EXT (days,
+    /// such as replicate/2026-11-01_2026-12-01.json), as a nightly job.
+    #[arg(long, value_name = "DIR")]
+    pub usage_inbox: Option<PathBuf>,
+    /// How often the usage inbox is read.
+    #[arg(long, default_value_t = 3_600)]
+    pub reconcile_interval_s: u64,
     /// How often usage alerts are evaluated and their deliveries sent.
     #[arg(long, default_value_t = 10_000)]
     pub alerts_interval_ms: u64,

@@ -91,6 +91,8 @@ fn billing_options(args: &ServeArgs) -> Result<BillingOptions, String> {
         fraud,
         alerts_interval_ms: args.alerts_interval_ms,
         alert_private_urls: args.alert_webhooks_private,
+        usage_inbox: args.usage_inbox.clone(),
+        reconcile_interval_s: args.reconcile_interval_s,
     })
 }
 

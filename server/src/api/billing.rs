@@ -39,6 +39,13 @@ pub(crate) fn routes() -> axum::Router<Arc<App>> {
         .route("/billing/alerts", get(alert_deliveries).put(set_alerts))
         .route("/ops/reviews", get(all_reviews))
         .route("/ops/reviews/{id}/decide", post(decide))
+        .route(
+            "/ops/reconciliations",
+            get(reports)
+                .post(reconcile)
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(crate::reconcile::EXPORT_MAX_BYTES)),
+        )
+        .route("/ops/reconciliations/{id}", get(report))
 }
 
 /// Whether `path` is one of the operator's (the only paths an operator key may call);
@@ -235,4 +242,85 @@ async fn audit(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde
     let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
     let trail = ledger.billing_audit(&format!("{}/", caller.tenant)).await.map_err(failed)?;
     Ok(Json(serde_json::json!({ "audit": trail })))
+}
+
+#[derive(Deserialize)]
+struct ReconcileQuery {
+    provider: String,
+    from: String,
+    to: String,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    threshold: Option<f64>,
+}
+
+/// `POST /v1/ops/reconciliations?provider=&from=&to=[&format=&threshold=]` with a usage
+/// export as the body: reconciled, unknown holds settled, the report stored and returned.
+async fn reconcile(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ReconcileQuery>,
+    body: axum::body::Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Operate)?;
+    let bad = |m: String| ApiError::bad_request("bad-field", m);
+    let day = |d: &str| crate::reconcile::day_ms(d).ok_or_else(|| bad(format!("{d:?} is not a day (YYYY-MM-DD)")));
+    let (from_ms, to_ms) = (day(&q.from)?, day(&q.to)?);
+    if from_ms >= to_ms {
+        return Err(bad("from must be before to".into()));
+    }
+    crate::keys::check_name("provider", &q.provider).map_err(bad)?;
+    let format = q.format.as_deref().map(str::parse).transpose().map_err(bad)?;
+    if q.threshold.is_some_and(|t| !(0.0..=100.0).contains(&t)) {
+        return Err(bad("threshold is a percent from 0 to 100".into()));
+    }
+    let file = spool(body).await?;
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let job = crate::reconcile::Job { provider: q.provider, format, from_ms, to_ms, threshold_pct: q.threshold };
+    let (id, report) = crate::reconcile::run_file(&app, ledger, &job, file.path())
+        .await
+        .map_err(|e| ApiError::bad_request("unreadable-export", e))?;
+    Ok(Json(serde_json::json!({ "id": id, "report": report })))
+}
+
+/// The request body in a temporary file, streamed (an export may be large).
+async fn spool(body: axum::body::Body) -> Result<tempfile::NamedTempFile, ApiError> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let failed = |e: String| ApiError::from(crate::ServerError::Invalid(e));
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("bad-body", e.to_string()))?;
+        file.write_all(&chunk).map_err(|e| failed(e.to_string()))?;
+    }
+    file.flush().map_err(|e| failed(e.to_string()))?;
+    Ok(file)
+}
+
+/// `GET /v1/ops/reconciliations`: the stored reports, newest first.
+async fn reports(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Operate)?;
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let list = ledger.reports(None, 200).await.map_err(failed)?;
+    Ok(Json(serde_json::json!({ "reconciliations": list })))
+}
+
+/// `GET /v1/ops/reconciliations/{id}`: one stored report.
+async fn report(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&caller, Permission::Operate)?;
+    let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    let json = ledger
+        .report(&id)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    Ok(Json(report))
 }

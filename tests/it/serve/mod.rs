@@ -12,6 +12,7 @@ mod farm_remote;
 mod lanes;
 mod library;
 mod payments;
+mod reconcile;
 pub(crate) mod support;
 
 use std::path::Path;
