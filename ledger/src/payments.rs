@@ -233,7 +233,7 @@ impl Ledger {
         e: &LedgerError,
         now: i64,
     ) -> Result<PaymentOutcome, LedgerError> {
-        let wallet = match (event_wallet(&event.action), event_customer(&event.action)) {
+        let wallet = match (event.action.wallet(), event_customer(&event.action)) {
             (Some(wallet), _) => Some(wallet.to_string()),
             (None, Some(customer)) => {
                 sqlx::query_scalar("SELECT wallet FROM billing_accounts WHERE customer = $1")
@@ -437,15 +437,17 @@ impl Ledger {
     }
 }
 
-/// The wallet an event names, if it names one directly.
-fn event_wallet(action: &PaymentAction) -> Option<&str> {
-    match action {
-        PaymentAction::TopUp { wallet, .. } => Some(wallet),
-        PaymentAction::PlanPaid { wallet, .. }
-        | PaymentAction::PaymentFailed { wallet, .. }
-        | PaymentAction::PlanChanged { wallet, .. }
-        | PaymentAction::PlanEnded { wallet, .. } => wallet.as_deref(),
-        _ => None,
+impl PaymentAction {
+    /// The wallet the event names, if it names one directly.
+    pub fn wallet(&self) -> Option<&str> {
+        match self {
+            PaymentAction::TopUp { wallet, .. } => Some(wallet),
+            PaymentAction::PlanPaid { wallet, .. }
+            | PaymentAction::PaymentFailed { wallet, .. }
+            | PaymentAction::PlanChanged { wallet, .. }
+            | PaymentAction::PlanEnded { wallet, .. } => wallet.as_deref(),
+            _ => None,
+        }
     }
 }
 

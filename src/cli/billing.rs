@@ -11,14 +11,9 @@ use super::args::{BillingArgs, BillingCommand};
 pub fn run(args: BillingArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let location = super::credits::ledger_location(args.ledger.clone())?;
-        let ledger = match switchyard_session::credits::open_admin(&location).await {
-            Ok((ledger, _)) => ledger,
-            Err(e @ LedgerError::NotALedger { .. }) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Invalid);
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {location}")),
+        let ledger = match super::credits::open_for_ops(args.ledger.clone()).await? {
+            Ok(ledger) => ledger,
+            Err(exit) => return Ok(exit),
         };
         match command(&ledger, &args.command).await {
             Ok(exit) => Ok(exit),

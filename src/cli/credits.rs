@@ -24,6 +24,20 @@ pub fn ledger_location(explicit: Option<Location>) -> Result<Location> {
     Ok(location)
 }
 
+/// Opens the ledger an operations command names (`--ledger`, else the default): `Err` is
+/// the exit when the file is not a ledger (said on stderr).
+pub async fn open_for_ops(explicit: Option<Location>) -> Result<Result<Ledger, Exit>> {
+    let location = ledger_location(explicit)?;
+    match switchyard_session::credits::open_admin(&location).await {
+        Ok((ledger, _)) => Ok(Ok(ledger)),
+        Err(e @ LedgerError::NotALedger { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Err(Exit::Invalid))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open the ledger {location}")),
+    }
+}
+
 /// A request refused for what it asked (exit 2), not for a failure of the store.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

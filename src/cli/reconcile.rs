@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use switchyard_session::credits::Ledger;
 use switchyard_session::credits::ops::reconcile::{self, Format, Options, Rates, Report, Settle};
-use switchyard_session::credits::{Ledger, LedgerError};
 
 use super::Exit;
 use super::args::ReconcileArgs;
@@ -14,14 +14,9 @@ const DAY_MS: i64 = 86_400_000;
 pub fn run(args: ReconcileArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let location = super::credits::ledger_location(args.ledger.clone())?;
-        let ledger = match switchyard_session::credits::open_admin(&location).await {
-            Ok((ledger, _)) => ledger,
-            Err(e @ LedgerError::NotALedger { .. }) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Invalid);
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {location}")),
+        let ledger = match super::credits::open_for_ops(args.ledger.clone()).await? {
+            Ok(ledger) => ledger,
+            Err(exit) => return Ok(exit),
         };
         if args.list {
             return list(&ledger, &args).await;

@@ -1,6 +1,6 @@
 //! `switchyard report usage`: a month's usage as a table and charts.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use switchyard_session::credits::LedgerError;
 use switchyard_session::credits::ops::usage;
 
@@ -15,19 +15,14 @@ pub fn usage(args: UsageArgs) -> Result<Exit> {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let location = super::credits::ledger_location(args.ledger.clone())?;
-        let ledger = match switchyard_session::credits::open_admin(&location).await {
-            Ok((ledger, _)) => ledger,
-            Err(e @ LedgerError::NotALedger { .. }) => {
-                eprintln!("error: {e}");
-                return Ok(Exit::Invalid);
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot open the ledger {location}")),
+        let ledger = match super::credits::open_for_ops(args.ledger.clone()).await? {
+            Ok(ledger) => ledger,
+            Err(exit) => return Ok(exit),
         };
         if !args.account.ends_with('/')
             && matches!(ledger.balance(&args.account).await, Err(LedgerError::UnknownWallet(_)))
         {
-            eprintln!("error: no account {:?} in {location}", args.account);
+            eprintln!("error: no account {:?} in the ledger", args.account);
             return Ok(Exit::Invalid);
         }
         let report = usage::report(&ledger, &args.account, &month).await?;

@@ -102,9 +102,10 @@ fn quotes_price_the_templates_and_refuse_over_budget() {
     assert_eq!(code, 2, "a deadline no placement meets is refused");
 }
 
-fn reconcile(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .arg("reconcile")
+/// `switchyard COMMAND --ledger LEDGER ARGS…`: its exit code, stdout and stderr.
+fn on_ledger(command: &str, ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg(command)
         .arg("--ledger")
         .arg(ledger)
         .args(args)
@@ -112,6 +113,10 @@ fn reconcile(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+fn reconcile(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    on_ledger("reconcile", ledger, args)
 }
 
 #[test]
@@ -150,14 +155,7 @@ fn reconcile_flags_a_variance_stores_the_report_and_refuses_bad_input() {
 }
 
 fn billing(ledger: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["billing", "--ledger"])
-        .arg(ledger)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    on_ledger("billing", ledger, args)
 }
 
 #[test]

@@ -69,7 +69,7 @@ async fn webhook(
             .help("Stripe signs each delivery with the endpoint's secret; a replayed or altered body is refused")
     })?;
     let event = stripe::read_event(&body).map_err(|e| ApiError::bad_request("unreadable-event", e.to_string()))?;
-    if let Some(wallet) = named_wallet(&event.action) {
+    if let Some(wallet) = event.action.wallet() {
         check_wallet(&app, wallet).await?;
     }
     let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
@@ -89,17 +89,6 @@ async fn webhook(
         }
     }
     Ok(Json(outcome))
-}
-
-fn named_wallet(action: &PaymentAction) -> Option<&str> {
-    match action {
-        PaymentAction::TopUp { wallet, .. } => Some(wallet),
-        PaymentAction::PlanPaid { wallet, .. }
-        | PaymentAction::PaymentFailed { wallet, .. }
-        | PaymentAction::PlanChanged { wallet, .. }
-        | PaymentAction::PlanEnded { wallet, .. } => wallet.as_deref(),
-        _ => None,
-    }
 }
 
 /// A wallet an event names must be `TENANT/ACCOUNT` of a tenant this server has.
