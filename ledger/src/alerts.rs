@@ -196,6 +196,40 @@ impl Ledger {
             .await?)
     }
 
+    /// Sets (or with `None` removes) `wallet`'s monthly budget for alerts.
+    pub async fn set_alert_budget(&self, wallet: &str, monthly: Option<i64>) -> Result<(), LedgerError> {
+        match monthly {
+            Some(n) if (1..=crate::AMOUNT_MAX).contains(&n) => {
+                sqlx::query(
+                    "INSERT INTO alert_budgets (wallet, monthly) VALUES ($1, $2) \
+                     ON CONFLICT (wallet) DO UPDATE SET monthly = excluded.monthly",
+                )
+                .bind(wallet)
+                .bind(n)
+                .execute(&self.pool)
+                .await?;
+            }
+            Some(n) => {
+                return Err(LedgerError::InvalidAmount(format!(
+                    "a monthly budget is from 1 to {} cr, not {n}",
+                    crate::AMOUNT_MAX
+                )));
+            }
+            None => {
+                sqlx::query("DELETE FROM alert_budgets WHERE wallet = $1").bind(wallet).execute(&self.pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `wallet`'s monthly budget for alerts, if it has one.
+    pub async fn alert_budget(&self, wallet: &str) -> Result<Option<i64>, LedgerError> {
+        Ok(sqlx::query_scalar("SELECT monthly FROM alert_budgets WHERE wallet = $1")
+            .bind(wallet)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Credits charged to `wallet` since `since_ms`.
     pub async fn spent_since(&self, wallet: &str, since_ms: i64) -> Result<i64, LedgerError> {
         let spent: Option<i64> = sqlx::query_scalar(

@@ -108,6 +108,13 @@ pub enum PaymentAction {
         /// The subscription.
         subscription: String,
     },
+    /// A charge succeeded: the payment method behind the payment, for velocity checks.
+    Charged {
+        /// The payment (intent).
+        payment: String,
+        /// The method: a card's fingerprint, else the payment method's id.
+        method: String,
+    },
     /// An event with nothing to do (recorded, so a replay is recognised).
     Ignored {
         /// Why.
@@ -421,6 +428,21 @@ impl Ledger {
                 out.effect = format!("subscription {subscription} ended: no plan, tier 0; bought credit stays");
                 audit_in(tx, &wallet, "plan", (before.as_deref(), None), &out.effect, id, now).await?;
                 out.wallet = Some(wallet);
+            }
+            PaymentAction::Charged { payment, method } => {
+                sqlx::query(
+                    "INSERT INTO payment_methods (payment, method, at_ms) VALUES ($1, $2, $3) ON CONFLICT (payment) DO NOTHING",
+                )
+                .bind(payment)
+                .bind(method)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                out.wallet = sqlx::query_scalar("SELECT wallet FROM payments WHERE payment = $1")
+                    .bind(payment)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                out.effect = format!("payment {payment} was made with method {method}");
             }
             PaymentAction::Ignored { why } => out.effect = format!("ignored: {why}"),
         }

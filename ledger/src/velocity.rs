@@ -96,6 +96,26 @@ impl Ledger {
         Ok((by_wallet, by_customer))
     }
 
+    /// Top-ups paid since `since_ms` with payment `method` (into any wallet).
+    pub async fn topups_by_method(&self, method: &str, since_ms: i64) -> Result<i64, LedgerError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payment_methods m JOIN payments p ON p.payment = m.payment \
+             JOIN accounts a ON a.id = p.lot WHERE m.method = $1 AND a.source = 'pack' AND p.created_at_ms >= $2",
+        )
+        .bind(method)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The method behind `payment`, if a charge named it.
+    pub async fn method_of(&self, payment: &str) -> Result<Option<String>, LedgerError> {
+        Ok(sqlx::query_scalar("SELECT method FROM payment_methods WHERE payment = $1")
+            .bind(payment)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// The prompts `wallet`'s runs sent since `since_ms`, newest first, at most `limit`.
     pub async fn recent_prompts(
         &self,

@@ -1,7 +1,8 @@
 //! Usage alerts: thresholds (50/80/100% by default) of a wallet's month and of each
 //! member's cap, evaluated over the ledger; each crossing is one event in the outbox, named
 //! after the billing anchors' (Orb's `credit_balance_dropped`, `credit_balance_depleted`,
-//! `credit_balance_recovered`, and `member_cap_threshold_reached`), and delivered signed
+//! `credit_balance_recovered`; and `member_cap_threshold_reached` and
+//! `budget_threshold_reached` for a member's cap and a wallet's monthly budget), delivered signed
 //! (`Switchyard-Signature: t=…,v1=…`, the HMAC-SHA256 of `"{t}.{body}"`, as Stripe signs)
 //! with the event id as its idempotency key, retried with backoff.
 
@@ -50,6 +51,7 @@ pub async fn evaluate(ledger: &Ledger) -> Result<usize, LedgerError> {
         for wallet in ledger.wallets(&endpoint.prefix).await? {
             queued += wallet_alerts(ledger, &endpoint, &wallet, &thresholds).await?;
             queued += member_alerts(ledger, &endpoint, &wallet, &thresholds).await?;
+            queued += budget_alerts(ledger, &endpoint, &wallet, &thresholds).await?;
         }
     }
     Ok(queued)
@@ -131,6 +133,33 @@ async fn member_alerts(
             if ledger.cross_alert((wallet, &subject, t), &ep.prefix, event, &body(&id, event, now, data), &id).await? {
                 queued += 1;
             }
+        }
+    }
+    Ok(queued)
+}
+
+/// A wallet's monthly budget, if it has one (a new month's marks are new subjects).
+async fn budget_alerts(
+    ledger: &Ledger,
+    ep: &AlertEndpoint,
+    wallet: &str,
+    thresholds: &[i64],
+) -> Result<usize, LedgerError> {
+    let Some(budget) = ledger.alert_budget(wallet).await? else { return Ok(0) };
+    let now = ledger.now_ms();
+    let start = month_start(now);
+    let spent = ledger.spent_since(wallet, start).await?;
+    let used_pct = spent * 100 / budget;
+    let month = switchyard_ledger::plans::day_name(start / 86_400_000)[..7].to_string();
+    let subject = format!("budget:{month}");
+    let marked = ledger.alert_marks(wallet, &subject).await?;
+    let mut queued = 0;
+    for &t in thresholds.iter().filter(|t| used_pct >= **t && !marked.contains(t)) {
+        let event = "budget_threshold_reached";
+        let id = event_id(wallet, &subject, &t.to_string(), now);
+        let data = json!({ "wallet": wallet, "threshold_pct": t, "spent_this_month": spent, "budget": budget, "month": month });
+        if ledger.cross_alert((wallet, &subject, t), &ep.prefix, event, &body(&id, event, now, data), &id).await? {
+            queued += 1;
         }
     }
     Ok(queued)

@@ -11,9 +11,10 @@
 //! - `concurrent_holds`: at most `concurrent_holds` holds open at once;
 //! - `duplicate_prompts`: more than `duplicate_prompts_per_hour` runs in an hour sending the
 //!   same prompt, exactly or nearly (SimHash within `near_duplicate_bits` bits);
-//! - `topup_velocity`: more than `topups_per_hour` top-ups into a wallet in an hour, or
-//!   more than `topups_per_customer_per_day` by one paying customer (the payment method's
-//!   holder) in a day.
+//! - `topup_velocity`: more than `topups_per_hour` top-ups into a wallet in an hour, more
+//!   than `topups_per_customer_per_day` by one paying customer in a day, or more than
+//!   `topups_per_method_per_day` with one payment method (a card's fingerprint, from the
+//!   `charge.succeeded` event) in a day, across wallets.
 
 use serde::{Deserialize, Serialize};
 use switchyard_ledger::{Ledger, LedgerError, PromptMark, Raise, Review};
@@ -44,6 +45,8 @@ pub struct Rules {
     pub topups_per_hour: i64,
     /// Top-ups a day by one customer, at most.
     pub topups_per_customer_per_day: i64,
+    /// Top-ups a day with one payment method (a card's fingerprint), at most.
+    pub topups_per_method_per_day: i64,
 }
 
 impl Default for Rules {
@@ -59,6 +62,7 @@ impl Default for Rules {
             near_duplicate_bits: 10,
             topups_per_hour: 5,
             topups_per_customer_per_day: 10,
+            topups_per_method_per_day: 10,
         }
     }
 }
@@ -189,10 +193,15 @@ pub async fn check_topup(
     rules: &Rules,
     wallet: &str,
     customer: Option<&str>,
+    method: Option<&str>,
 ) -> Result<Option<Review>, LedgerError> {
     let now = now_ms(ledger);
     let (hour, _) = ledger.topups_since(wallet, None, now - HOUR_MS).await?;
     let (_, day) = ledger.topups_since(wallet, customer, now - 24 * HOUR_MS).await?;
+    let by_method = match method {
+        Some(m) => ledger.topups_by_method(m, now - 24 * HOUR_MS).await?,
+        None => 0,
+    };
     let hit = if hour > rules.topups_per_hour {
         Some(format!("{hour} top-ups into {wallet} in an hour, over {} allowed", rules.topups_per_hour))
     } else if customer.is_some() && day > rules.topups_per_customer_per_day {
@@ -200,6 +209,11 @@ pub async fn check_topup(
             "{day} top-ups by customer {} in a day, over {} allowed",
             customer.unwrap_or_default(),
             rules.topups_per_customer_per_day
+        ))
+    } else if by_method > rules.topups_per_method_per_day {
+        Some(format!(
+            "{by_method} top-ups with one payment method in a day, over {} allowed",
+            rules.topups_per_method_per_day
         ))
     } else {
         None

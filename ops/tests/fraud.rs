@@ -126,8 +126,38 @@ async fn top_ups_too_fast_are_held_for_review() {
             },
         };
         ledger.apply_payment(&event, &plans, Default::default()).await.unwrap();
-        let review = fraud::check_topup(&ledger, &rules, "acme/main", Some("cus_1")).await.unwrap();
+        let review = fraud::check_topup(&ledger, &rules, "acme/main", Some("cus_1"), None).await.unwrap();
         assert_eq!(review.is_some(), i == 2, "the third top-up in an hour: {review:?}");
     }
     assert_eq!(ledger.balance("acme/main").await.unwrap().posted, Credits(100_300), "the credit stays granted");
+}
+
+#[tokio::test]
+async fn one_card_topping_up_many_wallets_is_held_for_review() {
+    let (ledger, _now, _dir) = ledger().await;
+    let rules = Rules { topups_per_method_per_day: 2, ..Rules::default() };
+    let plans = switchyard_ledger::plans::Plans::builtin();
+    for (i, wallet) in ["acme/a", "acme/b", "acme/c"].into_iter().enumerate() {
+        let topup = switchyard_ledger::PaymentAction::TopUp {
+            wallet: wallet.into(),
+            customer: Some(format!("cus_{i}")),
+            pack: "100".into(),
+            payment: format!("pi_{i}"),
+            paid_minor: 1_000,
+            currency: "usd".into(),
+        };
+        let charged =
+            switchyard_ledger::PaymentAction::Charged { payment: format!("pi_{i}"), method: "card:same".into() };
+        for (n, action) in [topup, charged].into_iter().enumerate() {
+            let event = switchyard_ledger::PaymentEvent { id: format!("evt_{i}_{n}"), kind: "test".into(), action };
+            ledger.apply_payment(&event, &plans, Default::default()).await.unwrap();
+        }
+        let review = fraud::check_topup(&ledger, &rules, wallet, None, Some("card:same")).await.unwrap();
+        assert_eq!(
+            review.as_ref().map(|r| r.rule.as_str()),
+            (i == 2).then_some("topup_velocity"),
+            "{wallet}: {review:?}"
+        );
+    }
+    assert_eq!(ledger.method_of("pi_1").await.unwrap().as_deref(), Some("card:same"));
 }

@@ -62,6 +62,10 @@ fn each_event_type_reads_into_its_action() {
         ),
         ("charge.refunded", PaymentAction::Refunded { payment: "pi_pack500".into(), refunded_minor: 4500 }),
         (
+            "charge.succeeded",
+            PaymentAction::Charged { payment: "pi_pack500".into(), method: "card:Xt5EWLLDS7FJjR1c".into() },
+        ),
+        (
             "charge.dispute.created",
             PaymentAction::Disputed {
                 payment: "pi_pack500".into(),

@@ -136,3 +136,18 @@ CREATE TABLE alert_outbox (
 );
 CREATE INDEX alert_outbox_due ON alert_outbox (state, next_at_ms);
 CREATE INDEX alert_outbox_by_prefix ON alert_outbox (prefix, created_at_ms);
+
+-- The payment method behind each payment (a card's fingerprint, else the method's id), for
+-- top-up velocity per payment method.
+CREATE TABLE payment_methods (
+    payment TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
+CREATE INDEX payment_methods_by_method ON payment_methods (method, at_ms);
+
+-- Monthly budgets that alerts measure a wallet's spend against (credits).
+CREATE TABLE alert_budgets (
+    wallet TEXT PRIMARY KEY,
+    monthly BIGINT NOT NULL CHECK (monthly > 0)
+);

@@ -120,6 +120,18 @@ struct Charge {
     payment_intent: Option<String>,
     #[serde(default)]
     amount_refunded: i64,
+    payment_method: Option<String>,
+    payment_method_details: Option<MethodDetails>,
+}
+
+#[derive(Deserialize)]
+struct MethodDetails {
+    card: Option<Card>,
+}
+
+#[derive(Deserialize)]
+struct Card {
+    fingerprint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +174,7 @@ pub fn read_event(body: &[u8]) -> Result<PaymentEvent, EventError> {
         "invoice.paid" => reader.invoice_paid(object)?,
         "invoice.payment_failed" => reader.invoice_failed(object)?,
         "charge.refunded" => reader.refunded(object)?,
+        "charge.succeeded" => reader.charged(object)?,
         "charge.dispute.created" => reader.disputed(object)?,
         "customer.subscription.updated" => reader.subscription(object, false)?,
         "customer.subscription.deleted" => reader.subscription(object, true)?,
@@ -271,6 +284,16 @@ impl Reader<'_> {
             payment: charge.payment_intent.unwrap_or(charge.id),
             refunded_minor: charge.amount_refunded,
         })
+    }
+
+    fn charged(&self, object: serde_json::Value) -> Result<PaymentAction, EventError> {
+        let charge: Charge = self.object(object)?;
+        let fingerprint = charge.payment_method_details.and_then(|d| d.card?.fingerprint);
+        let method = fingerprint
+            .map(|f| format!("card:{f}"))
+            .or(charge.payment_method)
+            .ok_or_else(|| self.missing("payment_method", "a charge names the payment method it was made with"))?;
+        Ok(PaymentAction::Charged { payment: charge.payment_intent.unwrap_or(charge.id), method })
     }
 
     fn disputed(&self, object: serde_json::Value) -> Result<PaymentAction, EventError> {

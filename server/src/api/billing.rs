@@ -81,10 +81,18 @@ async fn webhook(
         other => failed(other),
     })?;
     tracing::info!(event = %event.id, kind = %event.kind, replayed = outcome.replayed, "payment event");
-    if let (PaymentAction::TopUp { wallet, customer, .. }, false) = (&event.action, outcome.replayed) {
-        // The credit stays granted; new spending waits for a person when top-ups come too fast.
-        let fraud = &billing.fraud;
-        if let Some(review) = fraud::check_topup(ledger, fraud, wallet, customer.as_deref()).await.map_err(failed)? {
+    // The credit stays granted; new spending waits for a person when top-ups come too fast.
+    let topup = match (&event.action, outcome.replayed) {
+        (_, true) => None,
+        (PaymentAction::TopUp { wallet, customer, payment, .. }, _) => {
+            Some((wallet.clone(), customer.clone(), ledger.method_of(payment).await.map_err(failed)?))
+        }
+        (PaymentAction::Charged { method, .. }, _) => outcome.wallet.clone().map(|w| (w, None, Some(method.clone()))),
+        _ => None,
+    };
+    if let Some((wallet, customer, method)) = topup {
+        let (rules, customer, method) = (&billing.fraud, customer.as_deref(), method.as_deref());
+        if let Some(review) = fraud::check_topup(ledger, rules, &wallet, customer, method).await.map_err(failed)? {
             tracing::warn!(wallet, review = %review.id, "top-up velocity: new spending paused for review");
         }
     }
@@ -181,6 +189,9 @@ struct AlertsRequest {
     url: String,
     #[serde(default)]
     thresholds: Option<Vec<i64>>,
+    /// Monthly budgets by account (credits; null removes one).
+    #[serde(default)]
+    budgets: std::collections::BTreeMap<String, Option<i64>>,
 }
 
 /// `PUT /v1/billing/alerts` `{url, thresholds?}`: where the tenant's usage alerts go. The
@@ -210,6 +221,16 @@ async fn set_alerts(
         thresholds: thresholds.clone(),
     };
     let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
+    for (account, budget) in &req.budgets {
+        check_name("account", account).map_err(|e| ApiError::bad_request("bad-field", e))?;
+        if budget.is_some_and(|b| b <= 0) {
+            return Err(ApiError::bad_request("bad-field", format!("the budget of {account} must be above 0 credits")));
+        }
+    }
+    for (account, budget) in &req.budgets {
+        let wallet = crate::queue::wallet_of(&caller.tenant, account);
+        ledger.set_alert_budget(&wallet, *budget).await.map_err(failed)?;
+    }
     ledger.set_alert_endpoint(&endpoint).await.map_err(failed)?;
     Ok(Json(serde_json::json!({ "url": req.url, "thresholds": thresholds, "secret": secret })))
 }
