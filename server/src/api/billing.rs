@@ -29,14 +29,11 @@ use crate::keys::{Caller, Permission, check_name};
 /// The largest webhook body taken.
 pub const WEBHOOK_BODY_MAX: usize = 512 * 1024;
 
-/// The webhook, the tenant's reviews and audit, and the operator's routes.
+/// The webhook and the operator's routes (the tenant's are in the documented table).
 pub(crate) fn routes() -> axum::Router<Arc<App>> {
     let limit = tower_http::limit::RequestBodyLimitLayer::new(WEBHOOK_BODY_MAX);
     axum::Router::new()
         .route("/billing/stripe/webhook", post(webhook).layer(limit))
-        .route("/billing/reviews", get(tenant_reviews))
-        .route("/billing/audit", get(audit))
-        .route("/billing/alerts", get(alert_deliveries).put(set_alerts))
         .route("/ops/reviews", get(all_reviews))
         .route("/ops/reviews/{id}/decide", post(decide))
         .route(
@@ -114,7 +111,7 @@ async fn check_wallet(app: &App, wallet: &str) -> Result<(), ApiError> {
 }
 
 #[derive(Deserialize)]
-struct ReviewQuery {
+pub(crate) struct ReviewQuery {
     #[serde(default)]
     open: Option<bool>,
     #[serde(default)]
@@ -122,7 +119,7 @@ struct ReviewQuery {
 }
 
 /// `GET /v1/billing/reviews`: the caller's tenant's reviews (`open=true` for open ones).
-async fn tenant_reviews(
+pub(crate) async fn tenant_reviews(
     State(app): State<Arc<App>>,
     caller: Caller,
     Query(q): Query<ReviewQuery>,
@@ -196,7 +193,7 @@ struct AlertsRequest {
 
 /// `PUT /v1/billing/alerts` `{url, thresholds?}`: where the tenant's usage alerts go. The
 /// signing secret is made anew and shown in this reply only.
-async fn set_alerts(
+pub(crate) async fn set_alerts(
     State(app): State<Arc<App>>,
     caller: Caller,
     body: Bytes,
@@ -237,7 +234,10 @@ async fn set_alerts(
 
 /// `GET /v1/billing/alerts`: the tenant's endpoint (without its secret) and its latest
 /// deliveries.
-async fn alert_deliveries(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn alert_deliveries(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
     require(&caller, Permission::Billing)?;
     let prefix = format!("{}/", caller.tenant);
     let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
@@ -247,7 +247,7 @@ async fn alert_deliveries(State(app): State<Arc<App>>, caller: Caller) -> Result
 }
 
 /// `GET /v1/billing/audit`: the tenant's billing audit trail (payments, dunning, reviews).
-async fn audit(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn audit(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
     require(&caller, Permission::Billing)?;
     let ledger = app.ledger().await.map_err(|e| ApiError::from(crate::ServerError::Invalid(e.to_string())))?;
     let trail = ledger.billing_audit(&format!("{}/", caller.tenant)).await.map_err(failed)?;

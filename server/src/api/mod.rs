@@ -269,6 +269,46 @@ fn v1_routes() -> Vec<(Doc, MethodRouter<Arc<App>>)> {
         ),
     ];
     table.extend(library::routes().into_iter().map(|(doc, route)| (doc, body(route))));
+    table.extend([
+        (
+            Doc::new(
+                "get",
+                "/billing/reviews",
+                "The tenant's review queue: fraud hits, disputes, refunds of spent credit (billing)",
+            )
+            .query(&[("open", "boolean")])
+            .reply::<serde_json::Value>(200)
+            .errors(&[403]),
+            body(get(billing::tenant_reviews)),
+        ),
+        (
+            Doc::new(
+                "get",
+                "/billing/audit",
+                "The tenant's billing audit trail: payments, dunning, freezes, reviews (billing)",
+            )
+            .reply::<serde_json::Value>(200)
+            .errors(&[403]),
+            body(get(billing::audit)),
+        ),
+        (
+            Doc::new("get", "/billing/alerts", "The tenant's alert endpoint and its latest deliveries (billing)")
+                .reply::<serde_json::Value>(200)
+                .errors(&[403]),
+            body(get(billing::alert_deliveries)),
+        ),
+        (
+            Doc::new(
+                "put",
+                "/billing/alerts",
+                "Set where usage alerts go, their thresholds and monthly budgets (billing)",
+            )
+            .body::<serde_json::Value>()
+            .reply::<serde_json::Value>(200)
+            .errors(&[400, 403]),
+            body(put(billing::set_alerts)),
+        ),
+    ]);
     table
 }
 
