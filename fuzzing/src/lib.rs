@@ -180,7 +180,7 @@ pub fn stripe_webhook(data: &[u8]) {
 pub fn usage_export(data: &[u8]) {
     use switchyard_ops::reconcile::formats::{Format, Rates, read};
     use switchyard_ops::reconcile::sorted::Sorter;
-    for format in [Format::OpenAi, Format::Replicate, Format::ElevenLabs, Format::Csv] {
+    for format in [Format::OpenAi, Format::Replicate, Format::ElevenLabs, Format::BflCredits, Format::Csv] {
         let mut sorter = Sorter::new(3);
         let mut rows = 0usize;
         let read_ok = read(format, data, Rates::default(), &mut |row| {

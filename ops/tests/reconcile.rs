@@ -238,3 +238,38 @@ async fn elevenlabs_history_is_priced_by_characters_and_model() {
     let report = reconcile::reconcile(&b.ledger, input(page), &options("elevenlabs", 1000)).await.unwrap();
     assert_eq!((report.matched, report.findings_total, report.flagged), (2, 0, false), "{report:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bfl_is_reconciled_by_its_balance_over_the_window() {
+    let b = books(false).await;
+    charge(&b, "bfl", Some("task-1"), 1_000).await;
+    charge(&b, "bfl", Some("task-2"), 600).await;
+    let balances = |start: &str, end: &str| {
+        let mut v: Vec<(String, Box<dyn std::io::Read + Send>)> = Vec::new();
+        for (name, text) in [("start.json", start), ("end.json", end)] {
+            v.push((name.into(), Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))));
+        }
+        v
+    };
+    // 1,600 cr of cost = $8.00 = 800 BFL credits.
+    let opts = options("bfl", 1000);
+    assert_eq!(opts.format, Format::BflCredits);
+    let report = reconcile::reconcile(&b.ledger, balances(r#"{"credits": 1000.0}"#, r#"{"credits": 200.0}"#), &opts)
+        .await
+        .unwrap();
+    assert_eq!((report.matched, report.findings_total, report.flagged), (1, 0, false), "{report:#?}");
+    assert!(report.how.contains("balance"), "{}", report.how);
+    let report = reconcile::reconcile(&b.ledger, balances(r#"{"credits": 1000.0}"#, r#"{"credits": 100.0}"#), &opts)
+        .await
+        .unwrap();
+    assert!(report.flagged && report.findings[0].kind == FindingKind::Differs, "$9 billed, $8 charged: {report:#?}");
+    for (start, end, says) in [
+        (r#"{"credits": 1.0}"#, r#"{"credits": 5.0}"#, "the balance rose"),
+        (r#"{"balance": 1}"#, r#"{"credits": 5.0}"#, "not BFL's credits reply"),
+    ] {
+        let e = reconcile::reconcile(&b.ledger, balances(start, end), &opts).await.unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let one = vec![("a".to_string(), Box::new(std::io::Cursor::new(b"{}".to_vec())) as Box<dyn std::io::Read + Send>)];
+    assert!(reconcile::reconcile(&b.ledger, one, &opts).await.unwrap_err().to_string().contains("two balances"));
+}

@@ -790,7 +790,8 @@ pub struct ReconcileArgs {
     /// The provider's usage export (repeat for several pages).
     #[arg(long, value_name = "FILE", required_unless_present_any = ["list", "show"])]
     pub usage: Vec<PathBuf>,
-    /// The export's format: openai, replicate, elevenlabs or csv (default: the provider's).
+    /// The export's format: openai, replicate, elevenlabs, bfl-credits (two balances: at
+    /// --from, then at --to) or csv (default: the provider's).
     #[arg(long)]
     pub format: Option<String>,
     /// The first day the export covers (YYYY-MM-DD, UTC; default: 30 days before --to).

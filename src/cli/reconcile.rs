@@ -86,8 +86,11 @@ fn options(args: &ReconcileArgs) -> Result<Options, String> {
         opts.format = format.parse::<Format>()?;
     }
     opts.threshold_pct = args.threshold;
-    opts.rates =
-        Rates { replicate_usd_per_s: args.replicate_usd_per_s, elevenlabs_usd_per_1k: args.elevenlabs_usd_per_1k };
+    opts.rates = Rates {
+        replicate_usd_per_s: args.replicate_usd_per_s,
+        elevenlabs_usd_per_1k: args.elevenlabs_usd_per_1k,
+        ..Rates::default()
+    };
     Ok(opts)
 }
 

@@ -7,6 +7,8 @@
 //!   cost is `metrics.predict_time` at the hardware's price per second.
 //! - `elevenlabs`: the history page (`{"history":[items]}`), by `request_id`; the cost is the
 //!   characters used at the model's price per 1,000.
+//! - `bfl-credits`: BFL's credit balance at the window's start and end (two replies of
+//!   `GET /v1/credits`); BFL has no per-request export, so the window's total is matched.
 //! - `csv`: a generic CSV with a header: an id column (`id`, `request_id`, `task_id` or
 //!   `vendor_id`; without one the rows are daily totals), an amount in USD (`amount_usd`,
 //!   `cost_usd`, `usd` or `amount`), optionally a `day`/`date` (`YYYY-MM-DD`) and a `status`.
@@ -31,6 +33,10 @@ pub enum Format {
     ElevenLabs,
     /// A generic CSV.
     Csv,
+    /// BFL's credit balance (`GET /v1/credits`: `{"credits": N}`), two replies: at the
+    /// window's start and at its end. BFL gives no per-request export, so its window's total
+    /// is what is matched.
+    BflCredits,
 }
 
 impl std::str::FromStr for Format {
@@ -41,7 +47,10 @@ impl std::str::FromStr for Format {
             "replicate" => Ok(Format::Replicate),
             "elevenlabs" => Ok(Format::ElevenLabs),
             "csv" => Ok(Format::Csv),
-            other => Err(format!("no usage format {other:?}; the formats are openai, replicate, elevenlabs and csv")),
+            "bfl-credits" => Ok(Format::BflCredits),
+            other => Err(format!(
+                "no usage format {other:?}; the formats are openai, replicate, elevenlabs, bfl-credits and csv"
+            )),
         }
     }
 }
@@ -53,6 +62,7 @@ impl Format {
             "openai" => Format::OpenAi,
             "replicate" => Format::Replicate,
             "elevenlabs" => Format::ElevenLabs,
+            "bfl" => Format::BflCredits,
             _ => Format::Csv,
         }
     }
@@ -77,18 +87,20 @@ pub struct Rates {
     /// ElevenLabs' price per 1,000 characters for multilingual models ($0.10); Flash and
     /// Turbo models cost half.
     pub elevenlabs_usd_per_1k: f64,
+    /// What one BFL credit is worth ($0.01).
+    pub bfl_usd_per_credit: f64,
 }
 
 impl Default for Rates {
     fn default() -> Self {
-        Self { replicate_usd_per_s: 0.0014, elevenlabs_usd_per_1k: 0.10 }
+        Self { replicate_usd_per_s: 0.0014, elevenlabs_usd_per_1k: 0.10, bfl_usd_per_credit: 0.01 }
     }
 }
 
 /// Whether a format's rows are keyed by id (else by day).
 pub fn by_id(format: Format, csv_header: Option<&csv::StringRecord>) -> bool {
     match format {
-        Format::OpenAi => false,
+        Format::OpenAi | Format::BflCredits => false,
         Format::Replicate | Format::ElevenLabs => true,
         Format::Csv => csv_header.is_some_and(|h| column(h, ID_NAMES).is_some()),
     }
@@ -111,6 +123,12 @@ pub fn read(
     sink: &mut dyn FnMut(UsageRow) -> Result<(), ReconcileError>,
 ) -> Result<bool, ReconcileError> {
     match format {
+        Format::BflCredits => {
+            let reply: Credits = serde_json::from_reader(input)
+                .map_err(|e| ReconcileError::Read(format!("not BFL's credits reply {{\"credits\": N}}: {e}")))?;
+            sink(UsageRow { key: "balance".into(), usd: reply.credits * rates.bfl_usd_per_credit, failed: false })?;
+            Ok(false)
+        }
         Format::Csv => read_csv(input, sink),
         Format::OpenAi => {
             stream_list::<Bucket>(input, "data", &mut |b| {
@@ -144,6 +162,11 @@ pub fn read(
 /// The UTC day of a unix time in seconds.
 fn day_of_s(seconds: i64) -> String {
     switchyard_ledger::plans::day_name(seconds.div_euclid(86_400))
+}
+
+#[derive(Deserialize)]
+struct Credits {
+    credits: f64,
 }
 
 #[derive(Deserialize)]

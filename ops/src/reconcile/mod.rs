@@ -213,6 +213,9 @@ pub async fn reconcile(
     inputs: Vec<(String, Box<dyn Read + Send>)>,
     opts: &Options,
 ) -> Result<Report, ReconcileError> {
+    if opts.format == Format::BflCredits {
+        return balance_window(ledger, inputs, opts).await;
+    }
     let mut sorter = sorted::Sorter::new(opts.chunk_rows);
     let mut sources = Vec::new();
     let mut by_id = true;
@@ -301,6 +304,71 @@ pub async fn reconcile(
     Ok(report)
 }
 
+/// A provider that gives only its balance (BFL): the drop between the balance at the window's
+/// start and at its end against the ledger's costs in the window.
+async fn balance_window(
+    ledger: &Ledger,
+    inputs: Vec<(String, Box<dyn Read + Send>)>,
+    opts: &Options,
+) -> Result<Report, ReconcileError> {
+    if inputs.len() != 2 {
+        return Err(ReconcileError::Read(format!(
+            "bfl-credits takes two balances (--usage at the window's start, then at its end), not {}",
+            inputs.len()
+        )));
+    }
+    let mut balances = Vec::new();
+    let mut sources = Vec::new();
+    for (name, input) in inputs {
+        formats::read(opts.format, input, opts.rates, &mut |row| {
+            balances.push(row.usd);
+            Ok(())
+        })
+        .map_err(|e| ReconcileError::Read(format!("{name}: {e}")))?;
+        sources.push(name);
+    }
+    let used = balances[0] - balances[1];
+    if used < 0.0 {
+        return Err(ReconcileError::Read(
+            "the balance rose between the two replies (credit bought in the window): take the snapshots around the purchase".into(),
+        ));
+    }
+    let days = ledger.daily_costs(&opts.provider, opts.from_ms, opts.to_ms).await?;
+    let ledger_credits: i64 = days.iter().map(|(_, c)| c).sum();
+    let mut report = Report {
+        provider: opts.provider.clone(),
+        format: opts.format,
+        sources,
+        from_ms: opts.from_ms,
+        to_ms: opts.to_ms,
+        by_id: false,
+        ledger_rows: days.len() as u64,
+        vendor_rows: 1,
+        matched: 0,
+        ledger_only: 0,
+        vendor_only: 0,
+        differing: 0,
+        ledger_usd: 0.0,
+        vendor_usd: 0.0,
+        variance_pct: 0.0,
+        threshold_pct: opts.threshold_pct,
+        flagged: false,
+        unidentified: Unidentified::default(),
+        findings: Vec::new(),
+        findings_total: 0,
+        unknown: Vec::new(),
+        how: "matched as the window's total: BFL reports its credit balance, not each request".into(),
+    };
+    let row = UsageRow { key: "window".into(), usd: used, failed: false };
+    let mut merge = Merge { opts, report: &mut report, pending: HashMap::new(), settled: Vec::new() };
+    merge.both("window", ledger_credits, &row);
+    report.ledger_rows = days.len() as u64;
+    let unknown = ledger.unknown_holds(&opts.provider).await?;
+    report.unknown = settle_rest(&unknown, Vec::new(), HashMap::new(), opts, false);
+    finish(&mut report);
+    Ok(report)
+}
+
 /// Unknown holds by vendor id (by-id reconciliations only).
 fn unknown_by_id(unknown: &[HoldRecord], by_id: bool) -> HashMap<String, HoldRecord> {
     if !by_id {
@@ -334,7 +402,7 @@ fn settle_rest(
             ),
             (Some(_), true) => (Settle::Leave, "the call was outside the export's window".to_string()),
             (None, _) => (Settle::Leave, "the call returned no vendor id to match".to_string()),
-            (Some(_), false) => (Settle::Leave, "the export has daily totals, not ids".to_string()),
+            (Some(_), false) => (Settle::Leave, "the export has totals, not ids".to_string()),
         };
         settled.push(UnknownHold { hold: hold.id.clone(), vendor_id: hold.vendor_id.clone(), settle, evidence });
     }
