@@ -215,16 +215,17 @@ mod tests {
             assert_eq!(role.to_string().parse::<Role>(), Ok(role));
         }
         let table = [
-            (Role::Viewer, [true, false, false, false, false, false, false, false]),
-            (Role::Runner, [true, true, false, false, false, false, false, false]),
-            (Role::Editor, [true, true, true, false, false, false, false, false]),
-            (Role::Publisher, [true, true, true, true, false, false, false, false]),
-            (Role::Billing, [true, false, false, false, false, true, false, false]),
-            (Role::Admin, [true, true, true, true, true, true, true, false]),
-            (Role::Worker, [false, false, false, false, false, false, false, true]),
+            (Role::Viewer, [true, false, false, false, false, false, false, false, false]),
+            (Role::Runner, [true, true, false, false, false, false, false, false, false]),
+            (Role::Editor, [true, true, true, false, false, false, false, false, false]),
+            (Role::Publisher, [true, true, true, true, false, false, false, false, false]),
+            (Role::Billing, [true, false, false, false, false, true, false, false, false]),
+            (Role::Admin, [true, true, true, true, true, true, true, false, false]),
+            (Role::Operator, [false, false, false, false, false, false, false, false, true]),
+            (Role::Worker, [false, false, false, false, false, false, false, true, false]),
         ];
         for (role, allowed) in table {
-            let asked = [P::Read, P::Run, P::Edit, P::Publish, P::Queue, P::Billing, P::Admin, P::Work];
+            let asked = [P::Read, P::Run, P::Edit, P::Publish, P::Queue, P::Billing, P::Admin, P::Work, P::Operate];
             for (p, want) in asked.into_iter().zip(allowed) {
                 assert_eq!(role.may(p), want, "{role} {p:?}");
             }
@@ -233,7 +234,7 @@ mod tests {
             "root"
                 .parse::<Role>()
                 .unwrap_err()
-                .contains("viewer, runner, editor, publisher, billing, admin and worker")
+                .contains("viewer, runner, editor, publisher, billing, admin, operator and worker")
         );
     }
 }
