@@ -187,6 +187,36 @@ pub struct Report {
     pub how: String,
 }
 
+impl Report {
+    /// A report with nothing counted yet.
+    fn empty(opts: &Options, sources: Vec<String>, by_id: bool, how: String) -> Self {
+        Report {
+            provider: opts.provider.clone(),
+            format: opts.format,
+            sources,
+            from_ms: opts.from_ms,
+            to_ms: opts.to_ms,
+            by_id,
+            ledger_rows: 0,
+            vendor_rows: 0,
+            matched: 0,
+            ledger_only: 0,
+            vendor_only: 0,
+            differing: 0,
+            ledger_usd: 0.0,
+            vendor_usd: 0.0,
+            variance_pct: 0.0,
+            threshold_pct: opts.threshold_pct,
+            flagged: false,
+            unidentified: Unidentified::default(),
+            findings: Vec::new(),
+            findings_total: 0,
+            unknown: Vec::new(),
+            how,
+        }
+    }
+}
+
 /// How a provider's charges can be matched, in words (for the report).
 pub fn how(provider: &str, by_id: bool) -> String {
     let base = if by_id {
@@ -226,30 +256,7 @@ pub async fn reconcile(
     }
     let mut vendor = Grouped { rows: sorter.finish()?.peekable() };
     let unknown = ledger.unknown_holds(&opts.provider).await?;
-    let mut report = Report {
-        provider: opts.provider.clone(),
-        format: opts.format,
-        sources,
-        from_ms: opts.from_ms,
-        to_ms: opts.to_ms,
-        by_id,
-        ledger_rows: 0,
-        vendor_rows: 0,
-        matched: 0,
-        ledger_only: 0,
-        vendor_only: 0,
-        differing: 0,
-        ledger_usd: 0.0,
-        vendor_usd: 0.0,
-        variance_pct: 0.0,
-        threshold_pct: opts.threshold_pct,
-        flagged: false,
-        unidentified: Unidentified::default(),
-        findings: Vec::new(),
-        findings_total: 0,
-        unknown: Vec::new(),
-        how: how(&opts.provider, by_id),
-    };
+    let mut report = Report::empty(opts, sources, by_id, how(&opts.provider, by_id));
     let mut merge = Merge { opts, report: &mut report, pending: unknown_by_id(&unknown, by_id), settled: Vec::new() };
     if by_id {
         let mut costs = ledger.vendor_costs(&opts.provider, opts.from_ms, opts.to_ms);
@@ -335,33 +342,12 @@ async fn balance_window(
     }
     let days = ledger.daily_costs(&opts.provider, opts.from_ms, opts.to_ms).await?;
     let ledger_credits: i64 = days.iter().map(|(_, c)| c).sum();
-    let mut report = Report {
-        provider: opts.provider.clone(),
-        format: opts.format,
-        sources,
-        from_ms: opts.from_ms,
-        to_ms: opts.to_ms,
-        by_id: false,
-        ledger_rows: days.len() as u64,
-        vendor_rows: 1,
-        matched: 0,
-        ledger_only: 0,
-        vendor_only: 0,
-        differing: 0,
-        ledger_usd: 0.0,
-        vendor_usd: 0.0,
-        variance_pct: 0.0,
-        threshold_pct: opts.threshold_pct,
-        flagged: false,
-        unidentified: Unidentified::default(),
-        findings: Vec::new(),
-        findings_total: 0,
-        unknown: Vec::new(),
-        how: "matched as the window's total: BFL reports its credit balance, not each request".into(),
-    };
+    let how = "matched as the window's total: BFL reports its credit balance, not each request";
+    let mut report = Report::empty(opts, sources, false, how.into());
     let row = UsageRow { key: "window".into(), usd: used, failed: false };
     let mut merge = Merge { opts, report: &mut report, pending: HashMap::new(), settled: Vec::new() };
     merge.both("window", ledger_credits, &row);
+    // One total stands for every day the ledger charged in the window.
     report.ledger_rows = days.len() as u64;
     let unknown = ledger.unknown_holds(&opts.provider).await?;
     report.unknown = settle_rest(&unknown, Vec::new(), HashMap::new(), opts, false);
