@@ -2,7 +2,7 @@
 //! team member's monthly cap. The command line and the editor refuse a run with it before
 //! anything starts.
 
-use switchyard_catalog::quote::Totals;
+use switchyard_catalog::quote::{Totals, eta_text};
 
 /// The first limit a quote's most is over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,12 +67,15 @@ impl Verdict {
         let after =
             self.available.map_or(String::new(), |a| format!("; {a} cr available, {} after at most", a - self.most));
         let total = format!(
-            "total: {}, about {:.0} s, about {:.1} gCO2eq{after}",
+            "total: {}, {}, about {:.1} gCO2eq{after}",
             credits_text(totals.credits),
-            totals.makespan_s,
+            eta_text((totals.makespan_s, totals.makespan_worst_s)),
             totals.gco2eq
         );
         let fit = match self.over() {
+            None if self.available.is_none() && self.budget.is_none() && self.member.is_none() => {
+                "no wallet given and no budget: nothing to check the total against (--account, --budget)".to_string()
+            }
             None => "fits".to_string(),
             Some(Over::Balance(a)) => format!("does NOT fit: at most {} cr against {a} cr available", self.most),
             Some(Over::Budget(b)) => format!("does NOT fit: at most {} cr against the budget of {b} cr", self.most),
@@ -102,5 +105,14 @@ mod tests {
         let v = Verdict::new(10, None, None).member(Some(("ana".into(), 3)));
         assert_eq!(v.over(), Some(Over::MemberCap { member: "ana".into(), left: 3 }));
         assert!(Verdict::new(10, Some(10), Some(10)).fits());
+    }
+
+    #[test]
+    fn a_quote_with_no_wallet_says_so_instead_of_fits() {
+        let totals = Totals { credits: (3, 3), makespan_s: 3.0, makespan_worst_s: 20.0, gco2eq: 0.2 };
+        let [total, fit] = Verdict::new(3, None, None).lines(&totals);
+        assert_eq!(total, "total: 3 cr, ETA 3-20 s, about 0.2 gCO2eq");
+        assert!(fit.starts_with("no wallet given"), "{fit}");
+        assert_eq!(Verdict::new(3, None, Some(5)).lines(&totals)[1], "fits");
     }
 }

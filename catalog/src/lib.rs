@@ -37,6 +37,16 @@ pub enum Brand {
     Amd,
 }
 
+impl std::fmt::Display for Brand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Brand::Nvidia => "NVIDIA",
+            Brand::GoogleTpu => "Google TPU",
+            Brand::Amd => "AMD",
+        })
+    }
+}
+
 /// Expected seconds per call.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -61,6 +61,23 @@ pub struct Totals {
     /// The longest path of typical times through the graph (cloud calls; local work counts 0
     /// until local timing estimates exist).
     pub makespan_s: f64,
+    /// The same path with each call's worst time.
+    pub makespan_worst_s: f64,
+}
+
+/// An ETA as people read it: `ETA 3-20 s`, `ETA ~5 s`, or, for work with no estimate (local
+/// nodes until local timing exists), `no ETA`.
+pub fn eta_text((typical_s, worst_s): (f64, f64)) -> String {
+    let (lo, hi) = (typical_s.round(), worst_s.max(typical_s).round());
+    if worst_s <= 0.0 {
+        "no ETA".to_string()
+    } else if hi < 1.0 {
+        "ETA under 1 s".to_string()
+    } else if lo == hi {
+        format!("ETA ~{hi:.0} s")
+    } else {
+        format!("ETA {lo:.0}-{hi:.0} s")
+    }
 }
 
 fn num(params: &BTreeMap<String, String>, name: &str) -> Option<f64> {
@@ -111,6 +128,21 @@ mod tests {
     use crate::place::{Need, Options, Prefs};
 
     use super::*;
+
+    #[test]
+    fn etas_read_as_people_say_them() {
+        let cases = [
+            ((0.0, 0.0), "no ETA"),
+            ((0.0, 0.3), "ETA under 1 s"),
+            ((3.0, 20.0), "ETA 3-20 s"),
+            ((5.0, 5.2), "ETA ~5 s"),
+            ((60.0, 300.0), "ETA 60-300 s"),
+            ((8.0, 2.0), "ETA ~8 s"), // a worst below the typical is read as the typical
+        ];
+        for (eta, text) in cases {
+            assert_eq!(eta_text(eta), text, "{eta:?}");
+        }
+    }
 
     /// Prices `model` pinned, at a time with no surge or off-peak window.
     fn quote(capability: &str, model: &str, params: &[(&str, &str)]) -> Result<NodeQuote, String> {

@@ -42,6 +42,10 @@ pub enum EventKind {
     Finished {
         /// Wall time of the run in milliseconds.
         duration_ms: u64,
+        /// Files the node wrote. Not serialized: a front end decides whether its readers may
+        /// see this machine's paths (the CLI's event stream shows them; a server does not).
+        #[serde(skip)]
+        files: Vec<std::path::PathBuf>,
     },
     /// Failed, errored or panicked.
     Failed {

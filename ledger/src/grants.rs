@@ -13,6 +13,15 @@ pub struct GrantReceipt {
     pub lot: String,
     /// How much it holds.
     pub amount: Credits,
+    /// Whether this is the first grant's receipt, replayed for a repeated key (a second
+    /// monthly grant, a payment delivered twice). Never stored: a receipt read back from the
+    /// idempotency table is a replay, so its default is `true`.
+    #[serde(default = "replayed", skip_serializing)]
+    pub replayed: bool,
+}
+
+fn replayed() -> bool {
+    true
 }
 
 /// A transfer's bookkeeping besides its two accounts and amount.
@@ -200,7 +209,7 @@ impl Ledger {
         let audit = Audit::default();
         let entry = Entry { reason: &grant.reason, hold_id: None, audit: &audit, key: Some(key), now_ms: now };
         transfer(tx, &source, &lot, grant.amount.0, &entry).await?;
-        Ok(GrantReceipt { lot, amount: grant.amount })
+        Ok(GrantReceipt { lot, amount: grant.amount, replayed: false })
     }
 
     /// Moves what is left in expired lots (less what pending holds still reserve) to

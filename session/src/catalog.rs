@@ -2,7 +2,7 @@
 //! quote and a run's totals), so front ends reach the catalog only through the session.
 
 pub use switchyard_catalog::place::Options as PlacementRules;
-pub use switchyard_catalog::quote::{NodeQuote, Totals};
+pub use switchyard_catalog::quote::{NodeQuote, Totals, eta_text};
 pub use switchyard_catalog::{Catalog, json_schema};
 
 /// The shipped catalog's data as JSON (its TOML, one to one), for a server to publish.

@@ -6,9 +6,9 @@ pub use switchyard_ledger::StoredReport;
 pub use switchyard_ledger::plans::Plans;
 pub use switchyard_ledger::plans::{day_name, days_from_civil};
 pub use switchyard_ledger::{
-    AlertEndpoint, Balance, BillingAudit, Credits, Decision, Delivery, Dim, Dunning, Grant, GrantReceipt, HoldId,
-    HoldRecord, Ledger, LedgerError, Location, MemberUse, PaymentAction, PaymentEvent, PaymentOutcome, Raise, Recovery,
-    Resolution, Review, Source, Standing, TransferRecord, UsageRecord, UsageTotals, to_csv,
+    AlertEndpoint, Audit, Balance, BillingAudit, Credits, Decision, Delivery, Dim, Dunning, Grant, GrantReceipt,
+    HoldId, HoldRecord, Ledger, LedgerError, Location, MemberUse, PaymentAction, PaymentEvent, PaymentOutcome, Raise,
+    Recovery, Resolution, Review, Source, Standing, TransferRecord, UsageRecord, UsageTotals, to_csv,
 };
 /// Billing operations: Stripe webhooks, usage exports and reconciliation.
 pub use switchyard_ops as ops;

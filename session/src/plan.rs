@@ -61,6 +61,7 @@ pub fn totals(plans: &[GraphPlan]) -> Totals {
         totals.credits = (totals.credits.0 + p.plan.totals.credits.0, totals.credits.1 + p.plan.totals.credits.1);
         totals.gco2eq += p.plan.totals.gco2eq;
         totals.makespan_s = totals.makespan_s.max(p.plan.totals.makespan_s);
+        totals.makespan_worst_s = totals.makespan_worst_s.max(p.plan.totals.makespan_worst_s);
     }
     totals
 }

@@ -65,6 +65,16 @@ pub enum Command {
     /// Reconcile a provider's usage export against the ledger's charges, settle unknown
     /// holds from it, and store the report (exit 1 when the variance is flagged).
     Reconcile(ReconcileArgs),
+    /// List the local ONNX models: name, task, licence, size and manifest, and any manifest
+    /// that does not check out.
+    Models {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also hash every model file against its manifest (reads each file in full).
+        #[arg(long)]
+        verify: bool,
+    },
     /// Report this machine's CPU, memory, graphics adapters, ONNX Runtime and cache disk.
     Doctor {
         /// Print the report as JSON.
@@ -551,6 +561,19 @@ pub struct ServeArgs {
     pub role: String,
 }
 
+impl CreditsCommand {
+    /// Whether the command only reads one wallet: it refuses a wallet (or a ledger file) that
+    /// does not exist instead of creating either.
+    pub fn reads_one_wallet(&self) -> bool {
+        match self {
+            CreditsCommand::Balance { .. } | CreditsCommand::Holds { .. } => true,
+            CreditsCommand::History { all, .. } => !all,
+            CreditsCommand::Member { cap, .. } => cap.is_none(),
+            _ => false,
+        }
+    }
+}
+
 impl Command {
     /// The workflow flags of a command that reads a workflow.
     pub fn workflow_args(&mut self) -> Option<&mut WorkflowArgs> {
@@ -560,6 +583,11 @@ impl Command {
             Command::Quote(a) => Some(&mut a.workflow),
             _ => None,
         }
+    }
+
+    /// Long-running services, which keep SIGPIPE ignored (see `main`).
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Worker(_) | Command::WorkerTask(_) | Command::MockProviders { .. })
     }
 }
 
@@ -866,11 +894,15 @@ pub enum CreditsCommand {
         #[arg(long)]
         cap: Option<i64>,
     },
-    /// Every transfer, oldest first, with run, node, provider and vendor ids.
+    /// Every transfer, oldest first, with run, node, provider and vendor ids: a table in
+    /// local time, or JSON or CSV.
     History {
-        /// Print CSV instead of JSON.
-        #[arg(long)]
+        /// Print CSV (times in unix ms).
+        #[arg(long, conflicts_with = "json")]
         csv: bool,
+        /// Print JSON (times in unix ms).
+        #[arg(long)]
+        json: bool,
         /// Every wallet's, not only --account's.
         #[arg(long)]
         all: bool,

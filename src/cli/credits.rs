@@ -38,6 +38,24 @@ pub async fn open_for_ops(explicit: Option<Location>) -> Result<Result<Ledger, E
     }
 }
 
+/// Refuses a wallet the ledger does not hold, naming the nearest one it does.
+async fn known_wallet(ledger: &Ledger, account: &str) -> Result<()> {
+    let wallets = ledger.wallets("").await?;
+    if wallets.iter().any(|w| w == account) {
+        return Ok(());
+    }
+    let nearest = wallets
+        .iter()
+        .min_by_key(|w| strsim::levenshtein(w, account))
+        .filter(|w| strsim::levenshtein(w, account) <= 2.max(account.len() / 3));
+    let hint = match nearest {
+        Some(w) => format!("; did you mean {w:?}?"),
+        None if wallets.is_empty() => "; the ledger holds none yet (`credits grant` or `topup` creates one)".into(),
+        None => format!("; wallets: {}", wallets.iter().take(10).cloned().collect::<Vec<_>>().join(", ")),
+    };
+    Err(Refused(format!("no wallet {account:?} in this ledger{hint}")).into())
+}
+
 /// A request refused for what it asked (exit 2), not for a failure of the store.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -57,6 +75,17 @@ pub fn run(args: CreditsArgs) -> Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let location = ledger_location(args.ledger.clone())?;
+        if args.command.reads_one_wallet()
+            && let Location::File(path) = &location
+            && !path.exists()
+        {
+            eprintln!(
+                "error: no ledger at {} yet, so no wallet {:?}; `switchyard credits grant` or `topup` creates it",
+                path.display(),
+                args.account
+            );
+            return Ok(Exit::Invalid);
+        }
         let (ledger, recovered) = match switchyard_session::credits::open_admin(&location).await {
             Ok(opened) => opened,
             Err(e @ LedgerError::NotALedger { .. }) => {
@@ -86,6 +115,9 @@ pub fn run(args: CreditsArgs) -> Result<Exit> {
 
 async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
     let account = args.account.as_str();
+    if args.command.reads_one_wallet() {
+        known_wallet(ledger, account).await?;
+    }
     match &args.command {
         CreditsCommand::Balance { json } => {
             let b = ledger.balance(account).await?;
@@ -108,7 +140,11 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
                 return Err(Refused(format!("no pack {pack:?}; packs: {known}")).into());
             };
             let receipt = ledger.topup(account, pack, p, payment_id).await?;
-            println!("{account}: +{} from pack {pack} (lot {})", receipt.amount, receipt.lot);
+            if receipt.replayed {
+                println!("{account}: pack {pack} for payment {payment_id} was already granted (lot {})", receipt.lot);
+            } else {
+                println!("{account}: +{} from pack {pack} (lot {})", receipt.amount, receipt.lot);
+            }
         }
         CreditsCommand::Grant { plan, seats, credits } => {
             let plans = plans(args.plans.as_ref())?;
@@ -117,14 +153,24 @@ async fn command(ledger: &Ledger, args: &CreditsArgs) -> Result<()> {
                 return Err(Refused(format!("no plan {plan:?}; plans: {known}")).into());
             };
             let receipt = ledger.grant_plan(account, plan, p, *seats, *credits).await?;
-            println!("{account}: {} from plan {plan} this month (lot {})", receipt.amount, receipt.lot);
+            let month = chrono::Utc::now().format("%Y-%m");
+            if receipt.replayed {
+                println!(
+                    "{account}: plan {plan} already granted for {month} ({}, lot {})",
+                    receipt.amount, receipt.lot
+                );
+            } else {
+                println!("{account}: {} from plan {plan} for {month} (lot {})", receipt.amount, receipt.lot);
+            }
         }
-        CreditsCommand::History { csv, all } => {
+        CreditsCommand::History { csv, json, all } => {
             let records = ledger.history((!all).then_some(account)).await?;
             if *csv {
                 print!("{}", to_csv(&records));
-            } else {
+            } else if *json {
                 println!("{}", serde_json::to_string_pretty(&records)?);
+            } else {
+                print!("{}", super::history::table(&records, &chrono::Local));
             }
         }
         CreditsCommand::Member { name, cap } => {

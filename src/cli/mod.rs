@@ -9,9 +9,11 @@ mod doctor;
 mod farm;
 mod farm_plan;
 mod farm_submit;
+mod history;
 mod library;
 mod load;
 mod mock;
+mod models;
 mod placement;
 mod progress;
 mod quote;
@@ -68,6 +70,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Validate(args) => load::validate(&registry, &args),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
+        Command::Models { json, verify } => models::list(&config.onnx_settings().models_dir, json, verify),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),
         Command::Reconcile(args) => reconcile::run(args),

@@ -6,7 +6,7 @@ use switchyard_billing::GraphPlan;
 pub use switchyard_billing::verdict::{Verdict, credits_text};
 use switchyard_engine::{Graph, Registry};
 use switchyard_nodes::onnx::OnnxSettings;
-use switchyard_session::catalog::NodeQuote;
+use switchyard_session::catalog::{NodeQuote, eta_text};
 
 use super::Exit;
 use super::args::{QuoteArgs, WalletArgs};
@@ -91,12 +91,11 @@ pub fn node_lines(graph: &Graph, plan: &GraphPlan) -> Vec<String> {
 
 fn node_line(q: &NodeQuote) -> String {
     format!(
-        "{}: {} {}, ETA {:.0}-{:.0} s, {:.2} gCO2eq ({})",
+        "{}: {} {}, {}, {:.2} gCO2eq ({})",
         q.node,
         q.placement,
         credits_text(q.credits),
-        q.eta_s.0,
-        q.eta_s.1,
+        eta_text(q.eta_s),
         q.gco2eq,
         q.why
     )

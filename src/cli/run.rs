@@ -11,7 +11,7 @@ use super::args::RunArgs;
 use super::load::print_diagnostics;
 use super::placement::load_catalog;
 use super::{Exit, progress, spend, summary};
-use switchyard_billing::GraphPlan;
+use switchyard_billing::{GraphPlan, RunId};
 use switchyard_nodes::onnx::OnnxSettings;
 use switchyard_session::account::RunAccount;
 use switchyard_session::catalog::Catalog;
@@ -78,12 +78,18 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
     watch_ctrl_c(cancel.clone());
     let total_nodes: usize = items.iter().map(|i| i.graph.len()).sum();
     let (tx, rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let run_id = billed.as_ref().map_or_else(RunId::mint, |b| b.run_id.clone()).to_string();
+    if args.events_json {
+        let fields = serde_json::json!({ "workflow": args.workflow.workflow.display().to_string(), "items": items.len(), "nodes": total_nodes });
+        progress::print_run_event("run_started", &run_id, fields);
+    }
     let printer = if args.events_json {
-        tokio::spawn(progress::print_ndjson(rx))
+        tokio::spawn(progress::print_ndjson(rx, run_id.clone()))
     } else {
         tokio::spawn(progress::show_bars(rx, total_nodes as u64))
     };
     let exec = exec_options(args);
+    let started = std::time::Instant::now();
     let ran = execute_items(items, args.batch.is_some(), &exec, EventSink::channel(tx), &cancel, billed.clone()).await;
     let _ = printer.await;
     if let Some(billing) = &billed
@@ -92,7 +98,14 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
         switchyard_session::account::record_usage(&ledger, billing, &plans, &ran.reports).await;
     }
     let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &ran.reports);
-    Ok(summary::print(&ran.reports, args, ran.cache, spent.as_ref()))
+    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if args.events_json {
+        let failed = ran.reports.iter().filter(|r| r.status != switchyard_engine::RunStatus::Succeeded).count();
+        let status = summary::overall(&ran.reports);
+        let fields = serde_json::json!({ "status": status, "duration_ms": wall_ms, "items": ran.reports.len(), "items_failed": failed });
+        progress::print_run_event("run_finished", &run_id, fields);
+    }
+    Ok(summary::print(&ran.reports, args, ran.cache, spent.as_ref(), wall_ms))
 }
 
 fn exec_options(args: &RunArgs) -> ExecOptions {

@@ -56,16 +56,19 @@ fn exit_of(code: Code) -> Exit {
 }
 
 /// The closing lines for people.
-pub fn print(run: &RunAccount) {
+pub fn write(out: &mut String, run: &RunAccount) {
+    use std::fmt::Write;
     for n in &run.nodes {
         let charged = n.charged.map_or_else(|| "unbilled".to_string(), |c| format!("charged {c} cr"));
         let quoted = super::quote::credits_text(n.quoted);
-        eprintln!("  {:<20} {:<44} quoted {quoted:<12} {charged}", n.node, n.placement);
+        let _ = writeln!(out, "  {:<20} {:<44} quoted {quoted:<12} {charged}", n.node, n.placement);
     }
     let quoted = super::quote::credits_text(run.quoted);
-    match (&run.account, run.charged) {
-        (Some(a), Some(c)) => eprintln!("credits ({}): quoted {quoted}, charged {c} cr to {a}", run.policy),
-        _ => eprintln!("credits ({}): quoted {quoted}; unbilled (no --account: your own provider keys)", run.policy),
-    }
-    eprintln!("carbon: about {:.2} gCO2eq for the cloud and local models run", run.gco2eq);
+    let _ = match (&run.account, run.charged) {
+        (Some(a), Some(c)) => writeln!(out, "credits ({}): quoted {quoted}, charged {c} cr to {a}", run.policy),
+        _ => {
+            writeln!(out, "credits ({}): quoted {quoted}; unbilled (no --account: your own provider keys)", run.policy)
+        }
+    };
+    let _ = writeln!(out, "carbon: about {:.2} gCO2eq for the cloud and local models run", run.gco2eq);
 }

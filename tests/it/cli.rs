@@ -157,6 +157,21 @@ fn events_json_prints_one_event_per_line() {
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
     assert_eq!((count("queued"), count("started"), count("finished")), (6, 6, 6));
+    let (first, last) = (&events[0], &events[events.len() - 1]);
+    assert_eq!((&first["event"], &first["nodes"]), (&Value::from("run_started"), &Value::from(6)), "{first}");
+    assert_eq!((&last["event"], &last["status"]), (&Value::from("run_finished"), &Value::from("succeeded")), "{last}");
+    let run_id = &first["run_id"];
+    assert!(run_id.as_str().is_some_and(|id| id.starts_with("run-")), "{first}");
+    let mut ts = 0;
+    for e in &events {
+        assert_eq!(&e["run_id"], run_id, "one run id on every line: {e}");
+        let t = e["ts_ms"].as_u64().unwrap();
+        assert!(t >= ts, "times never go back: {e}");
+        ts = t;
+    }
+    let save = events.iter().find(|e| e["node"] == "save" && e["event"] == "finished").unwrap();
+    let file = save["files"][0].as_str().unwrap();
+    assert!(file.ends_with("lookdev/draft.png") && Path::new(file).exists(), "{save}");
 }
 
 #[test]
@@ -230,8 +245,11 @@ fn nodes_json_lists_every_builtin_with_ports_and_params() {
 
 #[test]
 fn doctor_reports_cpu_memory_adapters_and_the_onnx_runtime() {
-    let out = bin().args(["doctor", "--json"]).output().unwrap();
+    let out =
+        bin().args(["doctor", "--json"]).env_remove("XDG_RUNTIME_DIR").env_remove("WAYLAND_DISPLAY").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "no Mesa noise without a runtime dir: {stderr}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let local = &doc["local"];
     assert!(local["cpu_threads"].as_u64().unwrap() >= 1);
@@ -252,4 +270,44 @@ fn doctor_reports_cpu_memory_adapters_and_the_onnx_runtime() {
     assert_eq!(local["onnx"]["version"], "1.31.1");
     assert!(local["onnx"]["providers"].as_array().unwrap().iter().any(|p| p == "CPUExecutionProvider"));
     assert!(local["cache_free_bytes"].as_u64().is_some());
+}
+
+/// `switchyard nodes | head -2` and `schema | head -2`: the reader closes the pipe early.
+#[test]
+fn a_closed_pipe_ends_printing_commands_quietly() {
+    for args in [&["nodes"][..], &["schema"], &["nodes", "--json"]] {
+        let mut child = bin().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first line
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+    }
+}
+
+/// `switchyard models` lists each local model with its task, licence and size, and names a
+/// manifest that does not check out (exit 2) without hiding the good ones.
+#[test]
+fn models_lists_local_models_and_names_bad_manifests() {
+    let out =
+        bin().args(["models", "--json", "--verify"]).env("SWITCHYARD_MODELS", root().join("models")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["chroma_key", "grade_teal_orange", "sobel_edges", "upscale2x"]);
+    let upscale = &doc["models"][3];
+    assert_eq!((&upscale["task"], upscale["size_bytes"].as_u64().unwrap() > 0), (&Value::from("upscale 2x"), true));
+    assert!(upscale["licence"].as_str().unwrap().starts_with("Apache-2.0"), "{upscale}");
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["upscale2x.toml", "upscale2x.onnx"] {
+        std::fs::copy(root().join("models").join(f), tmp.path().join(f)).unwrap();
+    }
+    std::fs::write(tmp.path().join("broken.toml"), "name = \"broken\"\ntask = 3\n").unwrap();
+    let out = bin().arg("models").env("SWITCHYARD_MODELS", tmp.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("upscale2x") && text.contains("upscale 2x"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("! ") && l.contains("broken.toml")), "{text}");
 }

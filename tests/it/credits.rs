@@ -190,3 +190,45 @@ fn billing_writes_statements_and_decides_reviews_from_the_command_line() {
     let (code, _, err) = billing(&ledger, &["statement", "--account", "nobody", "--month", &month]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `credits history` reads as a table by default; a misspelt wallet is refused with the
+/// nearest name, a read of a ledger that does not exist never creates it, and a repeated
+/// monthly grant or top-up says it was already granted.
+#[test]
+fn history_is_a_table_and_misspelt_wallets_are_refused_without_creating_a_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let (code, out, err) = credits(&db, &["history"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("no ledger at"), "{err}");
+    assert!(!db.exists(), "a read never creates the ledger");
+    let (_, first, _) = credits(&db, &["grant", "--plan", "pro"]);
+    let (_, again, _) = credits(&db, &["grant", "--plan", "pro"]);
+    assert!(first.contains("20000 cr from plan pro for 20"), "{first}");
+    assert!(again.contains("plan pro already granted for 20"), "{again}");
+    let (_, again, _) = {
+        credits(&db, &["topup", "--pack", "500", "--payment-id", "pay_1"]);
+        credits(&db, &["topup", "--pack", "500", "--payment-id", "pay_1"])
+    };
+    assert!(again.contains("pack 500 for payment pay_1 was already granted"), "{again}");
+    let (code, table, _) = credits(&db, &["history"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("when") && lines[0].contains("credits  from"), "{table}");
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1].contains("  20000  source:plan") && lines[2].contains("    500  source:pack"), "{table}");
+    let (_, json, _) = credits(&db, &["history", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap().as_array().unwrap().len(), 2);
+    for read in [&["history"][..], &["balance"], &["holds"], &["member", "--name", "ana"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["credits", "--ledger"])
+            .arg(&db)
+            .args(["--account", "stuido"])
+            .args(read)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{read:?}: {err}");
+        assert!(err.contains("no wallet \"stuido\" in this ledger; did you mean \"studio\"?"), "{read:?}: {err}");
+    }
+}

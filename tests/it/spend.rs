@@ -176,7 +176,7 @@ fn a_billed_run_holds_then_posts_the_metered_charge() {
         assert_eq!(h["state"], "posted", "{h}");
         assert!(h["run_id"].as_str().unwrap().parse::<switchyard_billing::RunId>().is_ok(), "a minted run id: {h}");
     }
-    let history = farm.credits(&["history"]).1;
+    let history = farm.credits(&["history", "--json"]).1;
     let posts: Vec<&Value> = history.as_array().unwrap().iter().filter(|t| t["hold_id"].is_string()).collect();
     assert!(!posts.is_empty(), "{history}");
     for t in posts {

@@ -182,12 +182,14 @@ impl Catalog {
         let graph = schedule::Graph { ranked: &cands, upstream: &upstream, opts };
         let choice = graph.choose()?;
         let finish = graph.simulate(&choice);
+        let makespan_worst_s = graph.simulate_worst(&choice).into_iter().fold(0.0, f64::max);
         let placed: Vec<Option<Placed>> = nodes
             .par_iter()
             .zip(ranked.into_par_iter().zip(choice))
             .map(|((need, _), (r, pick))| Some(policy::placed(need.as_ref()?, &r?, pick, opts)))
             .collect();
-        let mut totals = Totals { makespan_s: finish.iter().fold(0.0, |a, b| a.max(*b)), ..Totals::default() };
+        let makespan_s = finish.iter().copied().fold(0.0, f64::max);
+        let mut totals = Totals { makespan_s, makespan_worst_s, ..Totals::default() };
         for p in placed.iter().flatten() {
             totals.credits = (totals.credits.0 + p.quote.credits.0, totals.credits.1 + p.quote.credits.1);
             totals.gco2eq += p.quote.gco2eq;

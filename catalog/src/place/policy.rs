@@ -151,8 +151,8 @@ fn why(need: &Need, chosen: &Cand, runner_up: Option<&Cand>, opts: &Options) -> 
         Policy::LocalFirst(_) if chosen.pool == "local" => "a draft, run here for free".into(),
         Policy::LocalFirst(inner) if need.final_quality => format!("a final, sent to the cloud ({inner})"),
         Policy::LocalFirst(inner) => format!("no local model can do it; {inner}"),
-        Policy::Brand(b) if chosen.brand == Some(*b) => format!("{b:?} compute, cheapest").to_lowercase(),
-        Policy::Brand(b) => format!("no {b:?} candidate; cheapest other brand").to_lowercase(),
+        Policy::Brand(b) if chosen.brand == Some(*b) => format!("{b} compute, cheapest"),
+        Policy::Brand(b) => format!("no {b} candidate; cheapest other brand"),
         Policy::Fastest => "finishes the graph soonest".into(),
         Policy::Cheapest if opts.deadline_s.is_some() => "cheapest within the deadline".into(),
         Policy::Cheapest => "cheapest".into(),
@@ -165,10 +165,10 @@ fn why(need: &Need, chosen: &Cand, runner_up: Option<&Cand>, opts: &Options) -> 
     }
     match runner_up {
         Some(r) => line.push_str(&format!(
-            "; runner-up {} at {}, ~{:.0} s, {:.2} gCO2eq",
+            "; runner-up {} at {}, {}, {:.2} gCO2eq",
             r.placement(),
             credits_text(r.credits),
-            r.eta_s.0,
+            crate::quote::eta_text(r.eta_s),
             r.gco2eq
         )),
         None => line.push_str("; no other candidate"),

@@ -61,6 +61,7 @@ impl<'a> Graph<'_, 'a> {
     fn schedule(
         &self,
         mut pick: impl FnMut(usize, &[Cand<'a>], &mut Pools<'a>, f64) -> usize,
+        worst: bool,
     ) -> (Vec<usize>, Vec<f64>) {
         let mut pools = Pools::new(self.opts);
         let n = self.ranked.len();
@@ -74,7 +75,7 @@ impl<'a> Graph<'_, 'a> {
             let k = pick(i, cands, &mut pools, ready).min(cands.len() - 1);
             let c = &cands[k];
             let (slot, free) = pools.earliest(c.pool);
-            let end = ready.max(free) + c.eta_s.0;
+            let end = ready.max(free) + if worst { c.eta_s.1 } else { c.eta_s.0 };
             pools.take(c.pool, slot, end);
             (choice[i], finish[i]) = (k, end);
         }
@@ -83,7 +84,12 @@ impl<'a> Graph<'_, 'a> {
 
     /// Each node's finish time with these picks.
     pub fn simulate(&self, choice: &[usize]) -> Vec<f64> {
-        self.schedule(|i, _, _, _| choice[i]).1
+        self.schedule(|i, _, _, _| choice[i], false).1
+    }
+
+    /// Each node's finish time with these picks when every call takes its worst time.
+    pub fn simulate_worst(&self, choice: &[usize]) -> Vec<f64> {
+        self.schedule(|i, _, _, _| choice[i], true).1
     }
 
     /// Earliest-finish-time picks: the first candidate that would finish soonest.
@@ -98,7 +104,7 @@ impl<'a> Graph<'_, 'a> {
             }
             best.0
         };
-        self.schedule(soonest).0
+        self.schedule(soonest, false).0
     }
 
     fn makespan(&self, choice: &[usize]) -> f64 {

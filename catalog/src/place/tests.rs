@@ -143,6 +143,13 @@ fn bad_preferences_and_policies_are_named() {
 }
 
 #[test]
+fn brand_reasons_name_the_brand_as_people_write_it() {
+    let plan = place_one(image("a fox"), &opts("brand:google")).unwrap();
+    assert!(!plan.quote.why.contains("googletpu"), "{}", plan.quote.why);
+    assert!(plan.quote.why.contains("Google TPU"), "{}", plan.quote.why);
+}
+
+#[test]
 fn surge_windows_raise_the_price_and_say_so() {
     let mut n = image("a fox");
     n.prefs.pin = Some("openai:gpt-image-1".into());

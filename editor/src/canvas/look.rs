@@ -63,7 +63,7 @@ impl NodeRun {
             EventKind::Started => NodeRun::Running(None),
             EventKind::Progress { value, max } => NodeRun::Running(Some((*value, *max))),
             EventKind::Cached => NodeRun::Cached,
-            EventKind::Finished { duration_ms } => NodeRun::Done(*duration_ms),
+            EventKind::Finished { duration_ms, .. } => NodeRun::Done(*duration_ms),
             EventKind::Failed { message } => NodeRun::Failed(message.clone()),
             EventKind::Skipped { reason } => NodeRun::Skipped(reason.clone()),
             EventKind::Cancelled => NodeRun::Cancelled,

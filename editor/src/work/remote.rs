@@ -177,7 +177,7 @@ fn event_kind(body: &EventBody) -> Option<EventKind> {
         "started" => EventKind::Started,
         "progress" => EventKind::Progress { value: body.value.unwrap_or(0), max: body.max.unwrap_or(0) },
         "cached" => EventKind::Cached,
-        "finished" => EventKind::Finished { duration_ms: body.duration_ms.unwrap_or(0) },
+        "finished" => EventKind::Finished { duration_ms: body.duration_ms.unwrap_or(0), files: Vec::new() },
         "failed" => EventKind::Failed { message: text(&body.message) },
         "skipped" => EventKind::Skipped { reason: text(&body.reason) },
         "cancelled" => EventKind::Cancelled,
@@ -209,7 +209,7 @@ mod tests {
         let body = |what: &str| EventBody { what: Some(what.into()), ..EventBody::default() };
         assert_eq!(event_kind(&body("started")), Some(EventKind::Started));
         let finished = EventBody { duration_ms: Some(12), ..body("finished") };
-        assert_eq!(event_kind(&finished), Some(EventKind::Finished { duration_ms: 12 }));
+        assert_eq!(event_kind(&finished), Some(EventKind::Finished { duration_ms: 12, files: Vec::new() }));
         let failed = EventBody { message: Some("boom".into()), ..body("failed") };
         assert_eq!(event_kind(&failed), Some(EventKind::Failed { message: "boom".into() }));
         assert_eq!(event_kind(&body("teleported")), None);

@@ -211,7 +211,8 @@ impl<'g> RunState<'g> {
                 self.succeed(i, p, NodeStatus::Cached, None, Record::default());
             }
             TaskResult::Executed { produced, record, duration_ms } => {
-                self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Finished { duration_ms }).await;
+                let files = record.files.clone();
+                self.opts.events.emit(&self.graph.nodes[i].id, EventKind::Finished { duration_ms, files }).await;
                 self.preview(i, &produced).await;
                 self.succeed(i, produced, NodeStatus::Executed, Some(duration_ms), record);
             }

@@ -179,6 +179,34 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     Ok(manifest)
 }
 
+/// The most manifests one models folder lists.
+pub const MANIFESTS_MAX: usize = 1_000;
+
+/// Every manifest (`*.toml`) in `dir`, by file name: each checked, and its model's hash
+/// verified when `verify` (which reads every model file). A bad manifest is listed with its
+/// error; an unreadable folder is an error.
+pub fn manifests_in(dir: &Path, verify: bool) -> std::io::Result<Vec<Result<Manifest, ManifestError>>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .take(MANIFESTS_MAX)
+        .collect();
+    paths.sort();
+    let read = |path: &PathBuf| {
+        if verify {
+            return load(path);
+        }
+        let text = switchyard_engine::read_input_text(path, MANIFEST_MAX_BYTES).map_err(|e| ManifestError {
+            file: path.clone(),
+            field: "(file)".into(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        parse(path, &text)
+    };
+    Ok(paths.iter().map(read).collect())
+}
+
 /// Parses and checks a manifest's text, without touching the model file.
 pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
     let raw: Raw = toml::from_str(text).map_err(|e| ManifestError {

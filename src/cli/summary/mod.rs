@@ -4,6 +4,8 @@ use serde::Serialize;
 use switchyard_engine::cache::CacheStats;
 use switchyard_engine::{NodeStatus, RunReport, RunStatus};
 
+mod batch;
+
 use super::Exit;
 use super::args::RunArgs;
 use switchyard_session::account::RunAccount;
@@ -39,7 +41,13 @@ struct Summary<'a> {
 }
 
 /// Prints the summary and returns the exit code.
-pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats, credits: Option<&RunAccount>) -> Exit {
+pub fn print(
+    reports: &[RunReport],
+    args: &RunArgs,
+    stats: CacheStats,
+    credits: Option<&RunAccount>,
+    wall_ms: u64,
+) -> Exit {
     let status = overall(reports);
     let mut counts = Counts::default();
     for r in reports {
@@ -56,7 +64,7 @@ pub fn print(reports: &[RunReport], args: &RunArgs, stats: CacheStats, credits: 
             if args.events_json { serde_json::to_string(&summary) } else { serde_json::to_string_pretty(&summary) };
         println!("{}", text.unwrap_or_default());
     } else {
-        print_table(&summary);
+        print_table(&summary, wall_ms);
     }
     match status {
         RunStatus::Succeeded => Exit::Ok,
@@ -73,7 +81,7 @@ fn peak_rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-fn overall(reports: &[RunReport]) -> RunStatus {
+pub fn overall(reports: &[RunReport]) -> RunStatus {
     let any = |s| reports.iter().any(|r| r.status == s);
     if any(RunStatus::Cancelled) {
         RunStatus::Cancelled
@@ -84,44 +92,69 @@ fn overall(reports: &[RunReport]) -> RunStatus {
     }
 }
 
-fn print_table(s: &Summary<'_>) {
-    for r in s.runs {
-        if let Some(item) = &r.item {
-            eprintln!("item {item}:");
-        }
-        for n in r.nodes.iter().filter(|n| n.status != NodeStatus::Cached || s.runs.len() == 1) {
-            let time = n.duration_ms.map_or_else(String::new, |ms| format!("{ms} ms"));
-            eprintln!(
-                "  {:<20} {:<16} {:<9} {:>9}",
-                n.id.as_str(),
-                n.type_name,
-                format!("{:?}", n.status).to_lowercase(),
-                time
-            );
-            if let Some(err) = &n.error
-                && n.status == NodeStatus::Failed
-            {
-                eprintln!("      {err}");
-            }
-            for f in &n.files {
-                eprintln!("      wrote {}", f.display());
-            }
+/// The summary for people, written to stderr at once through one buffered write (a line
+/// at a time to unbuffered stderr cost a system call per field on large graphs).
+fn print_table(s: &Summary<'_>, wall_ms: u64) {
+    use std::io::Write;
+    let text = table(s, wall_ms);
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+fn table(s: &Summary<'_>, wall_ms: u64) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if s.runs.iter().any(|r| r.item.is_some()) {
+        batch::write(&mut out, s.runs);
+    } else {
+        for r in s.runs {
+            nodes(&mut out, r);
         }
     }
     let c = &s.counts;
-    eprintln!(
-        "{}: {} executed, {} cached, {} failed, {} skipped, {} cancelled",
+    let _ = writeln!(
+        out,
+        "{}: {} executed, {} cached, {} failed, {} skipped, {} cancelled in {}",
         format!("{:?}", s.status).to_lowercase(),
         c.executed,
         c.cached,
         c.failed,
         c.skipped,
-        c.cancelled
+        c.cancelled,
+        duration_text(wall_ms)
     );
     if let Some(spent) = s.credits {
-        super::spend::print(spent);
+        super::spend::write(&mut out, spent);
     }
     if let Some(mib) = s.peak_rss_mib {
-        eprintln!("peak memory: {mib} MiB");
+        let _ = writeln!(out, "peak memory: {mib} MiB");
+    }
+    out
+}
+
+/// A single run's nodes, one line each, with failures and the files written under them.
+fn nodes(out: &mut String, r: &RunReport) {
+    use std::fmt::Write;
+    for n in &r.nodes {
+        let time = n.duration_ms.map_or_else(String::new, duration_text);
+        let status = format!("{:?}", n.status).to_lowercase();
+        let _ = writeln!(out, "  {:<20} {:<16} {:<9} {:>9}", n.id.as_str(), n.type_name, status, time);
+        if let Some(err) = &n.error
+            && n.status == NodeStatus::Failed
+        {
+            let _ = writeln!(out, "      {err}");
+        }
+        for f in &n.files {
+            let _ = writeln!(out, "      wrote {}", f.display());
+        }
+    }
+}
+
+/// A duration as people read it: `120 ms`, `9.5 s`, `2 min 05 s`.
+pub fn duration_text(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
