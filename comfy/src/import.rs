@@ -163,6 +163,7 @@ pub fn import_api(
         name: name.into(),
         description: "Imported from ComfyUI".into(),
         nodes,
+        run: None,
         ui: None,
     };
     Ok(Imported { workflow, warnings: importer.warnings, origin: importer.origin })
@@ -502,6 +503,7 @@ fn blank(type_name: &str) -> NodeEntry {
         placement: None,
         quality: None,
         requires: None,
+        mode: Default::default(),
     }
 }
 

@@ -74,6 +74,14 @@ fn compile_file(
     registry: &Registry,
     opts: &CompileOptions,
 ) -> Result<Graph, Diagnostics> {
+    let mut broken = std::borrow::Cow::Borrowed(broken_nodes);
+    let mut cut = BTreeSet::new();
+    let resolved = crate::modes::resolve(file, registry, &mut diagnostics, &mut cut);
+    let file = resolved.as_ref().unwrap_or(file);
+    if !cut.is_empty() {
+        broken.to_mut().extend(cut.iter().cloned());
+    }
+    let broken_nodes = broken.as_ref();
     if file.nodes.len() > opts.max_nodes {
         diagnostics.push(
             Diagnostic::file(
@@ -124,7 +132,9 @@ fn compile_file(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    Ok(Graph::from_sorted(file.name.clone(), reorder(nodes, &index, &order)))
+    let mut graph = Graph::from_sorted(file.name.clone(), reorder(nodes, &index, &order));
+    graph.run = file.run.clone().unwrap_or_default();
+    Ok(graph)
 }
 
 /// Refuses input paths set in the file (or by `--set`) outside the allowed folders.

@@ -68,6 +68,8 @@ impl GraphNode {
 pub struct Graph {
     /// The workflow's name.
     pub name: String,
+    /// The file's run settings: defaults for policy, budget, deadline and routes.
+    pub run: crate::format::RunSettings,
     /// Nodes, in topological order: every node comes after all of its inputs.
     pub nodes: Vec<GraphNode>,
     /// The DAG over node indices; an edge per distinct upstream-downstream pair.
@@ -96,7 +98,7 @@ impl Graph {
             }
             dependencies.push(ups);
         }
-        Self { name, nodes, dag, dependants, dependencies }
+        Self { name, run: Default::default(), nodes, dag, dependants, dependencies }
     }
 
     /// Number of nodes.

@@ -23,6 +23,7 @@ pub mod format;
 mod graph;
 mod ids;
 pub mod metering;
+mod modes;
 mod node;
 mod params;
 mod paths;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use switchyard_engine::format::{FileMap, NodeEntry, WorkflowFile};
+use switchyard_engine::format::{FileMap, NodeEntry, RunSettings, WorkflowFile};
 
 use crate::diff::fields;
 
@@ -202,6 +202,14 @@ fn merge_ui(
     present.map(|()| merge_layout(&ui(base), &ui(ours), &ui(theirs), kept, false))
 }
 
+/// The run settings, merged as one value: a change on one side wins, changes on both conflict.
+fn merge_run(ctx: &mut Ctx, base: &WorkflowFile, ours: &WorkflowFile, theirs: &WorkflowFile) -> Option<RunSettings> {
+    let value = |f: &WorkflowFile| f.run.as_ref().and_then(|r| serde_json::to_value(r).ok());
+    let (b, o, t) = (value(base), value(ours), value(theirs));
+    let merged = ctx.value("run".into(), None, b.as_ref(), o.as_ref(), t.as_ref())?;
+    serde_json::from_value(merged).ok()
+}
+
 /// Merges `ours` and `theirs`, both edits of `base`; `choices` settle conflicts by key.
 pub fn merge(
     base: &WorkflowFile,
@@ -224,8 +232,9 @@ pub fn merge(
             nodes.insert(id.clone(), n);
         }
     }
+    let run = merge_run(&mut ctx, base, ours, theirs);
     let mut layout_kept = Vec::new();
     let ui = merge_ui(base, ours, theirs, &mut layout_kept);
-    let file = WorkflowFile { format: ours.format.clone(), version: ours.version, name, description, nodes, ui };
+    let file = WorkflowFile { format: ours.format.clone(), version: ours.version, name, description, nodes, run, ui };
     Merged { file, conflicts: ctx.conflicts, layout_kept }
 }

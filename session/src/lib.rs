@@ -22,6 +22,7 @@ pub mod farm;
 pub mod load;
 pub mod placement;
 pub mod plan;
+pub mod preflight;
 pub mod run;
 pub mod settings;
 pub mod wallet;

@@ -614,6 +614,15 @@ pub struct ValidateArgs {
     /// Print problems as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also check what a run needs beyond a valid file: a placement for every node under the
+    /// policy, the provider keys that placement uses, the local models, and a writable --out.
+    #[arg(long)]
+    pub preflight: bool,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// The output folder a run would write to (checked by --preflight).
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -954,9 +963,10 @@ pub struct QuoteArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PlacementArgs {
     /// fastest, cheapest, greenest, brand:nvidia|google|amd, or local-first[:POLICY] (drafts
-    /// here, finals to the cloud under POLICY, cheapest by default).
-    #[arg(long, default_value = "cheapest")]
-    pub policy: String,
+    /// here, finals to the cloud under POLICY, cheapest by default). Default: the workflow's
+    /// `run.policy`, else cheapest.
+    #[arg(long)]
+    pub policy: Option<String>,
     /// With cheapest: the graph must finish within this, such as 90s, 5m or 1h.
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
@@ -977,7 +987,34 @@ pub struct PlacementArgs {
     pub licences: Vec<String>,
 }
 
+impl PlacementArgs {
+    /// The policy in force.
+    pub fn policy(&self) -> &str {
+        self.policy.as_deref().unwrap_or("cheapest")
+    }
+
+    /// Takes the workflow's run settings where no flag was given: flags win.
+    pub fn default_from(&mut self, run: &switchyard_engine::format::RunSettings) {
+        if self.policy.is_none() {
+            self.policy.clone_from(&run.policy);
+        }
+        if self.deadline.is_none() {
+            self.deadline.clone_from(&run.deadline);
+        }
+        if self.routes.is_empty() {
+            self.routes.clone_from(&run.routes);
+        }
+    }
+}
+
 impl WalletArgs {
+    /// Takes the workflow's budget where `--budget` was not given.
+    pub fn default_from(&mut self, run: &switchyard_engine::format::RunSettings) {
+        if self.budget.is_none() {
+            self.budget = run.budget;
+        }
+    }
+
     /// The session layer's wallet options for `account`.
     pub fn options(&self, account: &str) -> switchyard_session::wallet::WalletOptions {
         switchyard_session::wallet::WalletOptions {

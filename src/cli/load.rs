@@ -6,6 +6,7 @@ use anyhow::Result;
 use switchyard_engine::format::Override;
 use switchyard_engine::{Diagnostics, Graph, Registry};
 use switchyard_session::load::{LoadOptions, Source};
+use switchyard_session::settings::Config;
 
 use super::Exit;
 use super::args::{ValidateArgs, WorkflowArgs};
@@ -33,10 +34,11 @@ pub fn print_diagnostics(path: &Path, diags: &Diagnostics, json: bool) {
     }
 }
 
-pub fn validate(registry: &Registry, args: &ValidateArgs) -> Result<Exit> {
+pub fn validate(registry: &Registry, args: &ValidateArgs, config: &Config) -> Result<Exit> {
     let path = &args.workflow.workflow;
     let result = load_and_compile(registry, &args.workflow, &[]);
     match result {
+        Ok((_, graph)) if args.preflight => super::preflight::report(graph, args, config),
         Ok((_, graph)) => {
             if args.json {
                 println!("{}", serde_json::json!({ "valid": true, "file": path, "nodes": graph.len() }));

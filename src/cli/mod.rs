@@ -15,6 +15,7 @@ mod load;
 mod mock;
 mod models;
 mod placement;
+mod preflight;
 mod progress;
 mod quote;
 mod reconcile;
@@ -67,7 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
     }
     match command {
         Command::Run(args) => run::run(&registry, args, &config.onnx_settings()),
-        Command::Validate(args) => load::validate(&registry, &args),
+        Command::Validate(args) => load::validate(&registry, &args, &config),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
         Command::Models { json, verify } => models::list(&config.onnx_settings().models_dir, json, verify),

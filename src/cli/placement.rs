@@ -13,7 +13,7 @@ use super::args::PlacementArgs;
 impl From<&PlacementArgs> for PlacementOptions {
     fn from(a: &PlacementArgs) -> Self {
         PlacementOptions {
-            policy: a.policy.clone(),
+            policy: a.policy().to_string(),
             deadline: a.deadline.clone(),
             at: a.at.clone(),
             catalog: a.catalog.clone(),

@@ -22,8 +22,12 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
             return Ok(Exit::Invalid);
         }
     };
-    let placed = load_catalog(&args.placement).and_then(|catalog| {
-        let opts = options(&args.placement, &catalog, &graph, onnx)?;
+    let (mut placement, mut wallet) = (args.placement.clone(), args.wallet.clone());
+    placement.default_from(&graph.run);
+    wallet.default_from(&graph.run);
+    let (placement, wallet) = (&placement, &wallet);
+    let placed = load_catalog(placement).and_then(|catalog| {
+        let opts = options(placement, &catalog, &graph, onnx)?;
         place(&mut graph, &catalog, &opts)
     });
     let plan = match placed {
@@ -33,18 +37,18 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
             return Ok(Exit::Invalid);
         }
     };
-    let verdict = match &args.wallet.account {
-        Some(account) => match room(&args.wallet, account) {
-            Ok((a, member)) => Verdict::new(plan.plan.totals.credits.1, Some(a), args.wallet.budget).member(member),
+    let verdict = match &wallet.account {
+        Some(account) => match room(wallet, account) {
+            Ok((a, member)) => Verdict::new(plan.plan.totals.credits.1, Some(a), wallet.budget).member(member),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(Exit::Invalid);
             }
         },
-        None => Verdict::new(plan.plan.totals.credits.1, None, args.wallet.budget),
+        None => Verdict::new(plan.plan.totals.credits.1, None, wallet.budget),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json(&graph, &plan, &verdict, &args.placement.policy))?);
+        println!("{}", serde_json::to_string_pretty(&json(&graph, &plan, &verdict, placement.policy()))?);
     } else {
         for line in node_lines(&graph, &plan).into_iter().chain(verdict.lines(&plan.plan.totals)) {
             println!("{line}");

@@ -21,7 +21,7 @@ use switchyard_session::run::{CacheOptions, ExecOptions, execute as execute_item
 /// Events buffered between the executor and the printer.
 const EVENT_QUEUE: usize = 4096;
 
-pub fn run(registry: &Registry, args: RunArgs, onnx: &OnnxSettings) -> Result<Exit> {
+pub fn run(registry: &Registry, mut args: RunArgs, onnx: &OnnxSettings) -> Result<Exit> {
     let mut items = match prepare(registry, &args) {
         Ok(items) => items,
         Err(diags) => {
@@ -29,6 +29,10 @@ pub fn run(registry: &Registry, args: RunArgs, onnx: &OnnxSettings) -> Result<Ex
             return Ok(Exit::Invalid);
         }
     };
+    if let Some(first) = items.first() {
+        args.placement.default_from(&first.graph.run);
+        args.wallet.default_from(&first.graph.run);
+    }
     let (catalog, plans) = match place_items(&mut items, &args, onnx) {
         Ok(placed) => placed,
         Err(e) => {
@@ -97,7 +101,7 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
     {
         switchyard_session::account::record_usage(&ledger, billing, &plans, &ran.reports).await;
     }
-    let spent = RunAccount::of(&args.placement.policy, args.wallet.account.as_deref(), &plans, &ran.reports);
+    let spent = RunAccount::of(args.placement.policy(), args.wallet.account.as_deref(), &plans, &ran.reports);
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if args.events_json {
         let failed = ran.reports.iter().filter(|r| r.status != switchyard_engine::RunStatus::Succeeded).count();

@@ -311,3 +311,74 @@ fn models_lists_local_models_and_names_bad_manifests() {
     assert!(text.contains("upscale2x") && text.contains("upscale 2x"), "{text}");
     assert!(text.lines().any(|l| l.starts_with("! ") && l.contains("broken.toml")), "{text}");
 }
+
+/// `validate --preflight` finds what would stop a run beyond the file: a provider key the
+/// placement needs, and an output folder that cannot be written; a ready graph lists its
+/// placements and exits 0.
+#[test]
+fn preflight_names_missing_keys_and_unwritable_output_folders() {
+    let keys = ["BFL_API_KEY", "RUNWAYML_API_SECRET", "RECRAFT_API_TOKEN"];
+    let wf = template("cloud-shot.json");
+    let mut bare = bin();
+    bare.args(["validate", "--preflight", "--json"]).arg(&wf);
+    for k in keys {
+        bare.env_remove(k);
+    }
+    let out = bare.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes: Vec<&str> = doc["problems"].as_array().unwrap().iter().map(|p| p["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["key", "clip", "cutout"], "{doc}");
+    assert!(doc["problems"][0]["help"].as_str().unwrap().starts_with("set BFL_API_KEY"), "{doc}");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let keyed = |out: &Path| {
+        let mut cmd = bin();
+        cmd.args(["validate", "--preflight", "--out"]).arg(out).arg(&wf);
+        for k in keys {
+            cmd.env(k, "test-key");
+        }
+        cmd.output().unwrap()
+    };
+    let blocked = keyed(&file.join("renders"));
+    let err = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    let ready = keyed(&tmp.path().join("renders"));
+    let text = String::from_utf8_lossy(&ready.stdout);
+    assert_eq!(ready.status.code(), Some(0), "{}", String::from_utf8_lossy(&ready.stderr));
+    assert!(text.contains("ready to run under cheapest") && text.contains("clip: runway:"), "{text}");
+    assert!(!tmp.path().join("renders").exists(), "a pre-flight creates nothing");
+}
+
+/// A workflow's `run` section gives `quote` and `run` their defaults (policy, budget); a flag
+/// given on the command line wins.
+#[test]
+fn run_settings_in_the_file_are_defaults_the_command_line_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(template("cloud-shot.json")).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["run"] = serde_json::json!({ "policy": "greenest", "budget": 10 });
+    let wf = tmp.path().join("shot.json");
+    std::fs::write(&wf, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let quote = |extra: &[&str]| {
+        let out =
+            bin().args(["quote", "--json", "--at", "2025-11-19T12:00:00Z"]).arg(&wf).args(extra).output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or_default())
+    };
+    let (code, from_file) = quote(&[]);
+    assert_eq!(
+        (code, &from_file["policy"], &from_file["budget"]),
+        (Some(3), &Value::from("greenest"), &Value::from(10))
+    );
+    let (code, flags) = quote(&["--policy", "cheapest", "--budget", "1000"]);
+    assert_eq!((code, &flags["policy"], &flags["budget"]), (Some(0), &Value::from("cheapest"), &Value::from(1000)));
+    let bad = tmp.path().join("bad.json");
+    doc["run"] = serde_json::json!({ "policy": "greenest", "budjet": 10 });
+    std::fs::write(&bad, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = bin().arg("validate").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("malformed-run-settings") && err.contains("budjet"), "{err}");
+}

@@ -57,3 +57,23 @@ fn a_graph_over_the_node_limit_is_refused() {
     assert_eq!(err.0[0].code, "graph-too-large");
     assert!(err.0[0].message.contains("the graph has 6 nodes; the limit is 3"));
 }
+
+/// Bypassed nodes pass their input through and muted ones are left out: neither is in the
+/// compiled graph, and the wires around them are joined as the file says.
+#[test]
+fn bypassed_and_muted_nodes_leave_the_graph_and_bypass_joins_the_wires() {
+    let registry = switchyard_nodes::builtin_registry();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/lookdev-draft.json"))
+        .unwrap()
+        .replace(r#""type": "image.blur","#, r#""type": "image.blur", "mode": "bypass","#)
+        .replace(r#""type": "image.save","#, r#""type": "image.save", "mode": "mute","#);
+    let (file, graph) = load_workflow(&text, &registry, &[], &CompileOptions::default()).unwrap();
+    assert_eq!(file.nodes["soft"].mode, switchyard_engine::format::NodeMode::Bypass, "the file keeps the mode");
+    let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["clouds", "grain", "grade", "texture"], "soft (bypassed) and save (muted) are out");
+    let grade = graph.nodes.iter().find(|n| n.id.as_str() == "grade").unwrap();
+    let source = grade.inputs[0].sources[0].node;
+    assert_eq!(graph.nodes[source].id.as_str(), "clouds", "grade reads clouds through the bypassed blur");
+    let saved = serde_json::to_string(&file).unwrap();
+    assert!(saved.contains(r#""mode":"bypass""#) && !saved.contains(r#""mode":"always""#), "{saved}");
+}

@@ -40,7 +40,9 @@ pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenEr
     let mut ui_rest = file.ui.clone().unwrap_or_default();
     let saved = saved_positions(ui_rest.remove("nodes"));
     let fallback = layout_by_depth(file);
-    let mut doc = Doc { name: file.name.clone(), description: file.description.clone(), ui_rest, ..Doc::default() };
+    let run = file.run.clone().unwrap_or_default();
+    let mut doc =
+        Doc { name: file.name.clone(), description: file.description.clone(), run, ui_rest, ..Doc::default() };
     let mut ids = HashMap::new();
     for (key, entry) in &file.nodes {
         let spec = registry
@@ -53,6 +55,7 @@ pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenEr
         node.placement = entry.placement.clone();
         node.quality = entry.quality;
         node.requires = entry.requires.clone();
+        node.mode = entry.mode;
         for (input, wires) in &entry.inputs {
             if spec.inputs.iter().all(|i| i.name != input) {
                 node.param_wires.push(input.clone());
@@ -158,6 +161,7 @@ pub fn to_file(doc: &Doc, registry: &Registry) -> WorkflowFile {
         name: doc.name.clone(),
         description: doc.description.clone(),
         nodes: entries,
+        run: (!doc.run.is_empty()).then(|| doc.run.clone()),
         ui: Some(ui),
     }
 }
@@ -192,6 +196,7 @@ fn entry(
         placement: node.placement.clone(),
         quality: node.quality,
         requires: node.requires.clone(),
+        mode: node.mode,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
-use switchyard_engine::format::{FileMap, Placement, Quality, Requires};
+use switchyard_engine::format::{FileMap, NodeMode, Placement, Quality, Requires, RunSettings};
 use switchyard_engine::{NodeSpec, PortType, Registry};
 
 /// One node as the editor holds it.
@@ -24,6 +24,8 @@ pub struct EdNode {
     pub quality: Option<Quality>,
     /// What a machine must have to run it (kept as the file had it).
     pub requires: Option<Requires>,
+    /// Runs, is bypassed (inputs pass through) or is muted (left out).
+    pub mode: NodeMode,
     /// The file's order of each list input's sources, so saving keeps it.
     pub list_order: BTreeMap<String, Vec<String>>,
     /// Creation order, so saved files keep their node order.
@@ -52,6 +54,7 @@ impl EdNode {
             placement: None,
             quality: None,
             requires: None,
+            mode: NodeMode::Always,
             list_order: BTreeMap::new(),
             seq,
         }
@@ -82,6 +85,8 @@ pub struct Doc {
     pub name: String,
     /// Its description.
     pub description: String,
+    /// The run settings saved with it (policy, budget, deadline, routes).
+    pub run: RunSettings,
     /// The file's `ui` section minus node positions, carried through untouched.
     pub ui_rest: serde_json::Map<String, serde_json::Value>,
     /// The next `seq` to give.

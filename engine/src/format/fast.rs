@@ -25,6 +25,8 @@ struct FastFile {
     #[serde(deserialize_with = "nodes")]
     nodes: FileMap<NodeEntry>,
     #[serde(default)]
+    run: Option<super::RunSettings>,
+    #[serde(default)]
     ui: Option<StrictObject>,
 }
 
@@ -43,6 +45,8 @@ struct FastNode {
     quality: Option<Quality>,
     #[serde(default)]
     requires: Option<Requires>,
+    #[serde(default)]
+    mode: super::NodeMode,
 }
 
 /// Reads a well-formed file of a supported version, or gives `None`.
@@ -58,6 +62,7 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
         name: f.name,
         description: f.description,
         nodes: f.nodes,
+        run: f.run,
         ui,
     })
 }
@@ -65,8 +70,9 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
 /// Reads the nodes straight into the file's map, so no second map of every node is built.
 fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<FileMap<NodeEntry>, D::Error> {
     let entry = |n: FastNode| {
-        let (placement, quality, requires) = (n.placement, n.quality, n.requires);
-        Ok(NodeEntry { type_name: n.type_name, params: n.params.0, inputs: n.inputs.0, placement, quality, requires })
+        let (placement, quality, requires, mode) = (n.placement, n.quality, n.requires, n.mode);
+        let (params, inputs) = (n.params.0, n.inputs.0);
+        Ok(NodeEntry { type_name: n.type_name, params, inputs, placement, quality, requires, mode })
     };
     d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, entry)).map(|m| m.0)
 }

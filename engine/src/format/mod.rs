@@ -5,6 +5,7 @@ mod overrides;
 mod parse;
 mod placement;
 mod requires;
+mod run_settings;
 
 /// An object in the file: keys in the file's order, hashed with a fast seeded hasher.
 pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>;
@@ -15,6 +16,7 @@ pub use overrides::{Override, apply_override, parse_override};
 pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
 pub use placement::{Placement, Quality};
 pub use requires::Requires;
+pub use run_settings::{NodeMode, RunSettings};
 
 /// The value of the `format` field.
 pub const FORMAT_NAME: &str = "switchyard.workflow";
@@ -40,6 +42,9 @@ pub struct WorkflowFile {
     pub description: String,
     /// The nodes, keyed by node id (letters, digits, `_` and `-`), in the file's order.
     pub nodes: FileMap<NodeEntry>,
+    /// Defaults for a run of this file (policy, budget, deadline, routes); flags win.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunSettings>,
     /// Editor layout only (positions, colours); never affects execution or cache keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui: Option<serde_json::Map<String, serde_json::Value>>,
@@ -75,6 +80,9 @@ pub struct NodeEntry {
     /// What a machine must have to run it (a farm gives it only to workers that do).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires: Option<Requires>,
+    /// `bypass` (pass inputs through) or `mute` (leave out); runs when absent.
+    #[serde(default, skip_serializing_if = "NodeMode::is_always")]
+    pub mode: NodeMode,
 }
 
 /// The source(s) of one input.

@@ -13,7 +13,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 /// The largest workflow file read, in bytes.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
-const TOP_LEVEL_KEYS: &[&str] = &["format", "version", "name", "description", "nodes", "ui"];
+const TOP_LEVEL_KEYS: &[&str] = &["format", "version", "name", "description", "nodes", "run", "ui"];
 
 /// The result of reading a file: what could be read, and every problem found.
 #[derive(Debug, Default)]
@@ -87,7 +87,21 @@ pub fn parse_workflow(text: &str) -> ParsedWorkflow {
             None
         }
     };
-    out.file = Some(WorkflowFile { format: FORMAT_NAME.to_string(), version: 1, name, description, nodes, ui });
+    let run = match root.remove("run") {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_json::from_value::<super::RunSettings>(v) {
+            Ok(run) => Some(run),
+            Err(e) => {
+                out.diagnostics.push(
+                    Diagnostic::file("malformed-run-settings", format!("\"run\": {e}"))
+                        .field("run")
+                        .help("\"run\" is { \"policy\": \"cheapest\", \"budget\": 100, \"deadline\": \"5m\", \"routes\": [\"green\"] }, each optional"),
+                );
+                None
+            }
+        },
+    };
+    out.file = Some(WorkflowFile { format: FORMAT_NAME.to_string(), version: 1, name, description, nodes, run, ui });
     out
 }
 
@@ -155,7 +169,7 @@ fn read_nodes(nodes: Option<Value>, out: &mut ParsedWorkflow) -> super::FileMap<
             Err(e) => {
                 out.diagnostics.push(
                     Diagnostic::node("malformed-node", &id, e.to_string())
-                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }, with \"placement\" and \"quality\" on cloud.* nodes and \"requires\" naming the machine it needs"),
+                        .help("a node is { \"type\": \"…\", \"params\": {…}, \"inputs\": {…} }, with \"placement\" and \"quality\" on cloud.* nodes, \"requires\" naming the machine it needs, and \"mode\": \"bypass\" or \"mute\""),
                 );
                 out.broken_nodes.insert(id);
             }

@@ -73,15 +73,32 @@ pub struct Providers {
     decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
+/// A provider's key, from the settings or its variable, and the hint to give when it is not set.
+fn provider_key(settings: &CloudSettings, info: &ProviderInfo) -> (Option<ApiKey>, String) {
+    let s = settings.providers.get(info.name);
+    let env = s.and_then(|s| s.api_key_env.clone()).unwrap_or_else(|| info.key_env.to_string());
+    let key = s
+        .and_then(|s| s.api_key.clone())
+        .or_else(|| std::env::var(&env).ok().filter(|k| !k.is_empty()).map(ApiKey::new));
+    (key, format!("set {env}, or api_key_env under [providers.{}] in switchyard.toml", info.name))
+}
+
+/// `None` when `provider` has a key (or is not a provider this build knows); else how to set one.
+pub fn key_missing(settings: &CloudSettings, provider: &str) -> Option<String> {
+    let info = PROVIDERS.iter().find(|i| i.name == provider)?;
+    match provider_key(settings, info) {
+        (Some(_), _) => None,
+        (None, hint) => Some(hint),
+    }
+}
+
 impl Providers {
     /// Builds a client per known provider; keys come from the settings or the environment.
     pub fn new(settings: &CloudSettings) -> Result<Self, String> {
         let mut clients = BTreeMap::new();
         for info in PROVIDERS {
             let s = settings.providers.get(info.name).cloned().unwrap_or_default();
-            let env = s.api_key_env.clone().unwrap_or_else(|| info.key_env.to_string());
-            let key = s.api_key.clone().or_else(|| std::env::var(&env).ok().filter(|k| !k.is_empty()).map(ApiKey::new));
-            let hint = format!("set {env}, or api_key_env under [providers.{}] in switchyard.toml", info.name);
+            let (key, hint) = provider_key(settings, info);
             let url = s.base_url.as_deref().unwrap_or(info.base_url);
             let mut client =
                 ProviderClient::new(info.name, url, key, hint, s.client, info.request_id_header, info.auth)?;

@@ -30,6 +30,7 @@ fn workflow_of(app: &App, name: &str, text: &str) -> WorkflowFile {
             name: name.into(),
             description: format!("A ComfyUI workflow Switchyard cannot run yet: {e}"),
             nodes: FileMap::default(),
+            run: None,
             ui: None,
         },
     };
