@@ -12,7 +12,7 @@ pub mod spend;
 pub mod verdict;
 
 pub use billed::{Billing, RunBudget};
-pub use plan::{GraphPlan, place_graph};
+pub use plan::{GraphPlan, place_each, place_graph};
 pub use record::{CreditsRecord, FellBack};
 pub use run_id::RunId;
 pub use spend::{Posting, Spend, SpendFuture};

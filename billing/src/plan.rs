@@ -112,3 +112,20 @@ pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Resu
     }
     Ok(GraphPlan::new(graph, plan))
 }
+
+/// Each cloud-capable node placed on its own (no graph-wide pass: no deadline, no spill
+/// between providers), for telling which nodes a failed graph placement is about and quoting
+/// the rest. By node id; local nodes are absent.
+pub fn place_each(catalog: &Catalog, graph: &Graph, opts: &Options) -> Vec<(NodeId, Result<Placed, PlaceError>)> {
+    let one = |n: &GraphNode| {
+        let need = need(n, capability(n)?);
+        let placed = catalog.plan(&[(Some(need), Vec::new())], opts).map(|p| p.nodes.into_iter().flatten().next());
+        let placed = match placed {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => return None,
+            Err(e) => Err(e),
+        };
+        Some((n.id.clone(), placed))
+    };
+    graph.nodes.iter().filter_map(one).collect()
+}

@@ -91,6 +91,16 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
+    /// The name people read in a palette: the type's last part in words (`image.blur` is
+    /// "Blur", `cloud.text_to_image` is "Text to image"), with the family for ONNX nodes.
+    pub fn display_name(&self) -> String {
+        let (family, last) = self.type_name.rsplit_once('.').unwrap_or(("", self.type_name));
+        let words = last.replace('_', " ");
+        let mut chars = words.chars();
+        let name: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        if family == "onnx" { format!("ONNX {words}") } else { name }
+    }
+
     /// Starts a deterministic CPU node spec with no ports or params.
     pub fn new(type_name: &'static str, category: &'static str, description: &'static str) -> Self {
         Self {
@@ -363,5 +373,19 @@ impl NodeError {
     /// An I/O failure on a path.
     pub fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
         NodeError::Io { path: path.into(), message: err.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod display_name_tests {
+    use super::NodeSpec;
+
+    #[test]
+    fn palette_names_read_as_words() {
+        for (type_name, name) in
+            [("image.blur", "Blur"), ("cloud.text_to_image", "Text to image"), ("onnx.image", "ONNX image"), ("x", "X")]
+        {
+            assert_eq!(NodeSpec::new(type_name, "c", "d").display_name(), name);
+        }
     }
 }

@@ -65,6 +65,16 @@ pub enum Command {
     /// Reconcile a provider's usage export against the ledger's charges, settle unknown
     /// holds from it, and store the report (exit 1 when the variance is flagged).
     Reconcile(ReconcileArgs),
+    /// Rewrite workflow files in the one canonical form the editor saves (a node per line), or
+    /// with --check, list those not in it (exit 1).
+    Fmt {
+        /// The workflow files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if any file is not in canonical form.
+        #[arg(long)]
+        check: bool,
+    },
     /// List the local ONNX models: name, task, licence, size and manifest, and any manifest
     /// that does not check out.
     Models {

@@ -62,3 +62,39 @@ pub fn load_and_compile(
 ) -> Result<(Source, Graph), Diagnostics> {
     switchyard_session::load::load(registry, &args.options(), extra)
 }
+
+/// `switchyard fmt`: each file rewritten in canonical form (or, with `check`, named when it
+/// is not). A file that does not parse is named and left alone (exit 2).
+pub fn format_files(files: &[std::path::PathBuf], check: bool) -> Result<Exit> {
+    let mut exit = Exit::Ok;
+    for path in files {
+        let source = match switchyard_session::load::read_source(path) {
+            Ok(s) => s,
+            Err(d) => {
+                print_diagnostics(path, &d, false);
+                exit = Exit::Invalid;
+                continue;
+            }
+        };
+        let parsed = switchyard_engine::format::parse_workflow(&source.text);
+        let Some(file) = parsed.file.filter(|_| parsed.diagnostics.is_empty()) else {
+            print_diagnostics(path, &parsed.diagnostics, false);
+            exit = Exit::Invalid;
+            continue;
+        };
+        let text = switchyard_engine::format::to_canonical_text(&file);
+        if text == source.text {
+            continue;
+        }
+        if check {
+            println!("{}: not in canonical form", path.display());
+            if exit == Exit::Ok {
+                exit = Exit::Failed;
+            }
+        } else {
+            std::fs::write(path, text)?;
+            println!("{}: formatted", path.display());
+        }
+    }
+    Ok(exit)
+}

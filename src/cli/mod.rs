@@ -71,6 +71,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Validate(args) => load::validate(&registry, &args, &config),
         Command::Nodes { json } => catalog::print_nodes(&registry, json),
         Command::Doctor { json, cache_dir } => doctor::doctor(json, cache_dir, &config),
+        Command::Fmt { files, check } => load::format_files(&files, check),
         Command::Models { json, verify } => models::list(&config.onnx_settings().models_dir, json, verify),
         Command::MockProviders { port } => mock::serve(port),
         Command::Credits(args) => credits::run(args),

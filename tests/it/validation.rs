@@ -77,3 +77,23 @@ fn bypassed_and_muted_nodes_leave_the_graph_and_bypass_joins_the_wires() {
     let saved = serde_json::to_string(&file).unwrap();
     assert!(saved.contains(r#""mode":"bypass""#) && !saved.contains(r#""mode":"always""#), "{saved}");
 }
+
+/// The templates are kept in the canonical form the editor saves, so opening and saving one
+/// changes nothing.
+#[test]
+fn every_template_is_in_canonical_form() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file = switchyard_engine::format::parse_workflow(&text).file.unwrap();
+            assert_eq!(
+                switchyard_engine::format::to_canonical_text(&file),
+                text,
+                "{}: run `switchyard fmt`",
+                path.display()
+            );
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! What the canvas shows besides the file: the latest quote, validation problems, each
 //! node's run state and its preview.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use egui::{Color32, TextureHandle};
+use switchyard_engine::format::{InputRef, WorkflowFile};
 use switchyard_engine::{Diagnostic, Event, EventKind};
 
 use crate::work::GraphQuote;
@@ -87,14 +88,55 @@ pub struct Look {
     pub previews: HashMap<String, (TextureHandle, [u32; 2])>,
     /// A library diff drawn on the canvas: each touched node's mark and its changes.
     pub diff: HashMap<String, (switchyard_library::diff::Mark, Vec<String>)>,
+    /// Files each node wrote in the last run.
+    pub files: HashMap<String, Vec<std::path::PathBuf>>,
+    /// Nodes whose preview is folded away.
+    pub folded: HashSet<String>,
+    /// Whether previews show at all (View > Previews).
+    pub previews_hidden: bool,
+    /// The graph as the last run ran it, to tell which previews an edit made stale.
+    pub ran: Option<WorkflowFile>,
+    /// Nodes whose last-run preview and files no longer match the graph.
+    pub stale: HashSet<String>,
 }
 
 impl Look {
     /// Applies a run event.
     pub fn apply(&mut self, event: &Event) {
+        if let EventKind::Finished { files, .. } = &event.kind {
+            self.files.insert(event.node.as_str().to_string(), files.clone());
+        }
         if let Some(state) = NodeRun::from_event(&event.kind) {
             self.runs.insert(event.node.as_str().to_string(), state);
         }
+    }
+
+    /// Marks stale what `current` changed since the last run: a node whose entry differs (or
+    /// that is new), and everything downstream of one.
+    pub fn mark_stale(&mut self, current: &WorkflowFile) {
+        let Some(ran) = &self.ran else { return };
+        let mut stale: HashSet<String> =
+            current.nodes.iter().filter(|(k, e)| ran.nodes.get(*k) != Some(*e)).map(|(k, _)| k.clone()).collect();
+        // Each pass reaches one wire further downstream; the node count bounds the passes.
+        for _ in 0..current.nodes.len() {
+            let reached: Vec<String> = current
+                .nodes
+                .iter()
+                .filter(|(k, _)| !stale.contains(*k))
+                .filter(|(_, e)| e.inputs.values().flat_map(InputRef::sources).any(|w| upstream_in(w, &stale)))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if reached.is_empty() {
+                break;
+            }
+            stale.extend(reached);
+        }
+        self.stale = stale;
+    }
+
+    /// Whether a node's preview is drawn: previews on, this one not folded.
+    pub fn preview_shown(&self, key: &str) -> bool {
+        !self.previews_hidden && !self.folded.contains(key)
     }
 
     /// Marks the nodes `diff` touches (a removed node has no place on the canvas to mark).
@@ -154,8 +196,20 @@ impl Look {
     }
 }
 
-/// A diagnostic as one line: what, then how to fix it.
+fn upstream_in(wire: &str, nodes: &HashSet<String>) -> bool {
+    wire.rsplit_once('.').is_some_and(|(n, _)| nodes.contains(n))
+}
+
+/// A diagnostic as one line: what, then how to fix it. An unwired input reads as what to do
+/// on the canvas ("connect an image here"), not as the file's syntax.
 pub fn problem_text(d: &Diagnostic) -> String {
+    if d.code == "missing-input"
+        && let Some(input) = d.field.as_deref().and_then(|f| f.strip_prefix("inputs."))
+    {
+        let ty = d.message.split_once('(').and_then(|(_, rest)| rest.split_once(')')).map_or("a wire", |(t, _)| t);
+        let article = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        return format!("connect {article} {} here (input {input:?})", ty.replace('_', " "));
+    }
     match &d.help {
         Some(help) => format!("{} ({help})", d.message),
         None => d.message.clone(),

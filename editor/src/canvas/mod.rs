@@ -2,7 +2,7 @@
 //! widgets, badges, previews and the palette. It draws the document and what the last quote
 //! and run said, and reports edits as actions.
 
-mod badges;
+pub mod badges;
 pub mod look;
 pub mod palette;
 pub mod pins;

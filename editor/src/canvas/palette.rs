@@ -11,7 +11,8 @@ pub fn grouped<'a>(registry: &'a Registry, search: &str) -> BTreeMap<&'static st
     let needle = search.trim().to_lowercase();
     let mut groups: BTreeMap<&'static str, Vec<&NodeSpec>> = BTreeMap::new();
     for spec in registry.specs() {
-        let hay = [spec.type_name, spec.category, spec.description];
+        let name = spec.display_name();
+        let hay = [spec.type_name, spec.category, spec.description, name.as_str()];
         if needle.is_empty() || hay.iter().any(|h| h.to_lowercase().contains(&needle)) {
             groups.entry(spec.category).or_default().push(spec);
         }
@@ -39,7 +40,7 @@ pub fn panel(ui: &mut Ui, registry: &Registry, search: &mut String) -> Option<St
                 egui::CollapsingHeader::new(*category).default_open(true).open((!search.is_empty()).then_some(true));
             header.show(ui, |ui| {
                 for spec in specs {
-                    if ui.button(spec.type_name).on_hover_text(spec.description).clicked() {
+                    if entry(ui, spec).clicked() {
                         picked = Some(spec.type_name.to_string());
                     }
                 }
@@ -47,6 +48,22 @@ pub fn panel(ui: &mut Ui, registry: &Registry, search: &mut String) -> Option<St
         }
     });
     picked
+}
+
+/// One palette entry: the display name, with the type underneath in small print. The button
+/// is labelled with the type, so it is found (and tested) by the name files use.
+pub fn entry(ui: &mut Ui, spec: &NodeSpec) -> egui::Response {
+    let text = egui::text::LayoutJob::default();
+    let mut job = text;
+    let body = egui::TextStyle::Button.resolve(ui.style());
+    let small = egui::TextStyle::Small.resolve(ui.style());
+    let strong = ui.visuals().strong_text_color();
+    let weak = ui.visuals().weak_text_color();
+    job.append(&spec.display_name(), 0.0, egui::TextFormat::simple(body, strong));
+    job.append(&format!("\n{}", spec.type_name), 0.0, egui::TextFormat::simple(small, weak));
+    let button = ui.add(egui::Button::new(job).min_size(egui::vec2(ui.available_width(), 0.0)));
+    button.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, spec.type_name));
+    button.on_hover_text(spec.description)
 }
 
 /// The canvas's right-click menu: categories as submenus.

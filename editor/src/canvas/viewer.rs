@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use egui::{Color32, Rect, RichText, Stroke, Ui};
 use egui_snarl::ui::{PinInfo, SnarlViewer};
 use egui_snarl::{InPin, InPinId, NodeId, OutPin, Snarl};
+use switchyard_engine::format::NodeMode;
 use switchyard_engine::{PortType, Registry};
 
 use crate::canvas::look::{Look, NodeRun};
@@ -30,6 +31,10 @@ pub enum Action {
     DriveByWire(NodeId, String),
     /// Turn this node's wire-driven param back into a widget.
     BackToWidget(NodeId, String),
+    /// Run, bypass or mute this node.
+    SetMode(NodeId, NodeMode),
+    /// Fold or unfold this node's preview.
+    FoldPreview(String),
 }
 
 /// A wire the viewer refused, with why.
@@ -68,6 +73,17 @@ pub struct Viewer<'a> {
     pub frame_to: Option<egui::emath::TSTransform>,
     /// The canvas-to-screen transform this frame used.
     pub transform: egui::emath::TSTransform,
+    /// The nodes selected (by a click, Ctrl+A, or snarl's shift-click and box).
+    pub selection: &'a [NodeId],
+}
+
+/// What a node's mode looks like in its header, and the tint of its frame.
+fn mode_look(mode: NodeMode) -> Option<(&'static str, Color32)> {
+    match mode {
+        NodeMode::Always => None,
+        NodeMode::Bypass => Some(("bypassed", Color32::from_rgb(170, 110, 220))),
+        NodeMode::Mute => Some(("muted", Color32::from_gray(110))),
+    }
 }
 
 /// A port type's colour, shared by pins and wires.
@@ -85,6 +101,49 @@ pub fn port_color(ty: PortType) -> Color32 {
 }
 
 impl Viewer<'_> {
+    /// The node's preview from the last run: foldable, and marked stale after an edit that
+    /// changed it or anything upstream.
+    fn preview(&mut self, ui: &mut Ui, key: &str) {
+        let Some(shown) = self.look.preview(key) else { return };
+        let stale = self.look.stale.contains(key);
+        let open = self.look.preview_shown(key);
+        ui.horizontal(|ui| {
+            let arrow = if open { "▾ preview" } else { "▸ preview" };
+            if ui.add(egui::Button::new(RichText::new(arrow).small()).frame(false)).clicked() {
+                self.actions.push(Action::FoldPreview(key.to_string()));
+            }
+            if stale {
+                let why = "the graph changed since this preview was made; run again to update it";
+                ui.label(RichText::new("stale").small().color(Color32::from_rgb(230, 160, 60))).on_hover_text(why);
+            }
+        });
+        if !open {
+            return;
+        }
+        let size = shown.size_vec2() * (200.0 / shown.size_vec2().max_elem()).min(1.0);
+        let tint = if stale { Color32::from_gray(120) } else { Color32::WHITE };
+        let image = egui::Image::new((shown.id(), size))
+            .tint(tint)
+            .sense(egui::Sense::click())
+            .alt_text(format!("preview of {key}"));
+        if ui.add(image).on_hover_text("click to view").clicked() {
+            self.actions.push(Action::View(key.to_string()));
+        }
+    }
+
+    /// What a save node wrote in the last run, one elided line per file.
+    fn files_written(&self, ui: &mut Ui, key: &str) {
+        let Some(files) = self.look.files.get(key).filter(|f| !f.is_empty()) else { return };
+        let stale = self.look.stale.contains(key);
+        for f in files {
+            let name = f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let word = if stale { "wrote (stale)" } else { "wrote" };
+            let text = crate::canvas::badges::elide(&format!("{word} {name}"), crate::canvas::badges::BADGE_CHARS_MAX);
+            let label = egui::Label::new(RichText::new(text).small().weak()).wrap_mode(egui::TextWrapMode::Extend);
+            ui.add(label).on_hover_text(f.display().to_string());
+        }
+    }
+
     fn refuse(&mut self, pin: InPinId, reason: String) {
         *self.refusal = Some(Refusal { pin, reason });
     }
@@ -124,10 +183,14 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         let run = self.look.run_of(&n.key);
         // The header row is laid out left to right already; a nested row would take its width
         // before the node has one.
-        ui.label(RichText::new(&n.key).strong());
-        ui.label(RichText::new(&n.type_name).small().weak());
+        // Labels in the header are not selectable: a drag on the title moves the node.
+        ui.add(egui::Label::new(RichText::new(&n.key).strong()).selectable(false));
+        ui.add(egui::Label::new(RichText::new(&n.type_name).small().weak()).selectable(false));
+        if let Some((word, color)) = mode_look(n.mode) {
+            ui.add(egui::Label::new(RichText::new(word).small().color(color)).selectable(false));
+        }
         if let Some(run) = run {
-            ui.label(RichText::new(run.word()).small().color(run.color()));
+            ui.add(egui::Label::new(RichText::new(run.word()).small().color(run.color())).selectable(false));
         }
     }
 
@@ -216,15 +279,8 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
                 }
             }
             crate::canvas::badges::show(ui, self.look, &key, spec);
-            if let Some(shown) = self.look.preview(&key) {
-                let size = shown.size_vec2() * (200.0 / shown.size_vec2().max_elem()).min(1.0);
-                let image = egui::Image::new((shown.id(), size))
-                    .sense(egui::Sense::click())
-                    .alt_text(format!("preview of {key}"));
-                if ui.add(image).on_hover_text("click to view").clicked() {
-                    self.actions.push(Action::View(key.clone()));
-                }
-            }
+            self.preview(ui, &key);
+            self.files_written(ui, &key);
             if let Some(NodeRun::Failed(msg)) = self.look.run_of(&key) {
                 ui.label(RichText::new(format!("failed: {msg}")).color(Color32::LIGHT_RED));
             }
@@ -249,6 +305,13 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         snarl: &Snarl<EdNode>,
     ) -> egui::Frame {
         let key = &snarl[node].key;
+        let default = match mode_look(snarl[node].mode) {
+            Some((_, tint)) => default.fill(default.fill.lerp_to_gamma(tint, 0.25)),
+            None => default,
+        };
+        if self.selection.contains(&node) {
+            return default.stroke(Stroke::new(2.5, Color32::from_rgb(255, 210, 80)));
+        }
         let marked = self.look.diff.get(key).map(|(m, _)| Look::mark_color(*m));
         let stroke = match (self.look.run_of(key), marked) {
             (Some(run), _) => Stroke::new(2.0, run.color()),
@@ -328,6 +391,14 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
                 }
             }
         }
+        let mode = snarl[node].mode;
+        for (want, label) in [(NodeMode::Always, "Run"), (NodeMode::Bypass, "Bypass"), (NodeMode::Mute, "Mute")] {
+            if ui.add_enabled(mode != want, egui::Button::new(label)).clicked() {
+                self.actions.push(Action::SetMode(node, want));
+                ui.close();
+            }
+        }
+        ui.separator();
         if ui.button("Duplicate").clicked() {
             self.actions.push(Action::Duplicate(vec![node]));
             ui.close();

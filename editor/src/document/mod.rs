@@ -2,6 +2,8 @@
 //! conversion between the file and the canvas, and undo history. No drawing, no background
 //! work.
 
+pub mod clipboard;
 pub mod convert;
 pub mod history;
+pub mod layout;
 pub mod model;

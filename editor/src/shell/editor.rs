@@ -19,7 +19,7 @@ use crate::canvas::viewer::{Action, Refusal};
 use crate::document::convert::to_file;
 use crate::document::history::History;
 use crate::document::model::{Doc, spec_of};
-use crate::work::{Backend, Check, Finished, Reply, Request, ServerTarget, run_status_text};
+use crate::work::{Backend, Check, Finished, GraphQuote, Reply, Request, ServerTarget, run_status_text};
 
 /// The canvas widget's id, so selection can be read back.
 pub const CANVAS_ID: &str = "switchyard-canvas";
@@ -28,8 +28,17 @@ pub(super) const QUOTE_DEBOUNCE: std::time::Duration = std::time::Duration::from
 /// Below this zoom, node bodies are too small to read and only reserve their space.
 pub(super) const DETAIL_ZOOM: f32 = 0.5;
 /// The policies the picker offers, as `--policy` takes them.
-pub const POLICIES: &[&str] =
-    &["cheapest", "fastest", "greenest", "brand:nvidia", "brand:google", "brand:amd", "local-first"];
+pub const POLICIES: &[&str] = &[
+    "cheapest",
+    "fastest",
+    "greenest",
+    "brand:nvidia",
+    "brand:google",
+    "brand:amd",
+    "local-first",
+    "local-first:fastest",
+    "local-first:greenest",
+];
 
 /// The whole editor.
 pub struct Editor {
@@ -83,6 +92,15 @@ pub struct Editor {
     pub connected: Option<String>,
     /// The Library window's state.
     pub library: super::library::LibraryPanel,
+    /// The selected nodes: a plain click selects one, Shift or Ctrl+click adds, Ctrl+A takes
+    /// all; snarl's own shift-click and box selection are followed as they change.
+    pub selection: Vec<NodeId>,
+    /// Snarl's selection as last seen, to follow its changes.
+    pub(super) snarl_selection: Vec<NodeId>,
+    /// Nodes copied with Ctrl+C, as a workflow file (also on the system clipboard as text).
+    pub clipboard: Option<WorkflowFile>,
+    /// The search box a double-click on the canvas opened, and where the node will go.
+    pub quick_add: Option<super::quick_add::QuickAdd>,
     sent: Option<(u64, String)>,
     last_edit: Option<std::time::Instant>,
     pub(super) backend: Backend,
@@ -121,6 +139,10 @@ impl Editor {
             server_window: false,
             connected: None,
             library: super::library::LibraryPanel::default(),
+            selection: Vec::new(),
+            snarl_selection: Vec::new(),
+            clipboard: None,
+            quick_add: None,
             sent: None,
             last_edit: None,
             backend,
@@ -141,12 +163,18 @@ impl Editor {
 
     /// Replaces the graph (a file was opened, or undo), keeping nothing of the old run.
     pub fn set_doc(&mut self, doc: Doc) {
+        self.policy = doc.run.policy.clone().unwrap_or_else(|| "cheapest".into());
+        self.budget_text = doc.run.budget.map(|b| b.to_string()).unwrap_or_default();
         self.doc = doc;
         self.forget_layout();
         self.current = to_file(&self.doc, &self.registry);
         self.rev += 1;
         self.look.runs.clear();
         self.look.previews.clear();
+        self.look.files.clear();
+        self.look.stale.clear();
+        self.look.ran = None;
+        self.selection.clear();
         self.refusal = None;
         self.frame_all = 4;
     }
@@ -163,6 +191,8 @@ impl Editor {
         self.history.record(before, Some(what));
         self.rev += 1;
         self.last_edit = Some(std::time::Instant::now());
+        self.look.mark_stale(&self.current);
+        self.status = super::status::edit_text(what);
     }
 
     /// Whether the graph differs from its file on disk.
@@ -183,6 +213,8 @@ impl Editor {
             input_root: self.files.input_root(),
             policy: self.policy.clone(),
             budget: self.budget(),
+            deadline: self.doc.run.deadline.clone(),
+            routes: self.doc.run.routes.clone(),
         }
     }
 
@@ -191,13 +223,19 @@ impl Editor {
         match action {
             Action::Add(type_name, pos) => self.add_node(&type_name, pos),
             Action::Duplicate(ids) => {
-                if !self.doc.duplicate(&ids).is_empty() {
+                let made = self.doc.duplicate(&ids);
+                if !made.is_empty() {
                     self.commit("duplicate");
+                    self.status = format!("duplicated {} node(s)", made.len());
                 }
             }
             Action::Delete(ids) => {
+                let keys: Vec<String> =
+                    ids.iter().filter_map(|id| self.doc.snarl.get_node(*id)).map(|n| n.key.clone()).collect();
                 self.doc.remove(&ids);
+                self.selection.retain(|id| !ids.contains(id));
                 self.commit("delete");
+                self.status = format!("deleted {}", keys.join(", "));
             }
             Action::View(key) => self.viewing = Some(key),
             Action::PickFile(key, param) => self.files.pick_param(key, param),
@@ -211,6 +249,17 @@ impl Editor {
                 self.doc.back_to_widget(node, &param, declared.unwrap_or(0));
                 self.commit("wire param");
             }
+            Action::SetMode(node, mode) => {
+                if let Some(n) = self.doc.snarl.get_node_mut(node) {
+                    n.mode = mode;
+                    self.commit("mode");
+                }
+            }
+            Action::FoldPreview(key) => {
+                if !self.look.folded.remove(&key) {
+                    self.look.folded.insert(key);
+                }
+            }
         }
     }
 
@@ -221,13 +270,83 @@ impl Editor {
             return;
         };
         let id = self.doc.add(&spec, pos);
-        self.status = format!("added {}", self.doc.snarl[id].key);
         self.commit("add");
+        self.status = format!("added {}", self.doc.snarl[id].key);
     }
 
     /// The nodes selected on the canvas.
-    pub fn selected(&self, ctx: &egui::Context) -> Vec<NodeId> {
-        get_selected_nodes(Id::new(CANVAS_ID), ctx)
+    pub fn selected(&mut self, ctx: &egui::Context) -> Vec<NodeId> {
+        self.follow_snarl_selection(ctx);
+        self.selection.iter().copied().filter(|id| self.doc.snarl.get_node(*id).is_some()).collect()
+    }
+
+    /// Takes in what snarl's shift-click and box selection changed since last seen.
+    pub(super) fn follow_snarl_selection(&mut self, ctx: &egui::Context) {
+        let now = get_selected_nodes(Id::new(CANVAS_ID), ctx);
+        for id in now.iter().filter(|id| !self.snarl_selection.contains(id)) {
+            if !self.selection.contains(id) {
+                self.selection.push(*id);
+            }
+        }
+        let dropped: Vec<NodeId> = self.snarl_selection.iter().copied().filter(|id| !now.contains(id)).collect();
+        self.selection.retain(|id| !dropped.contains(id));
+        self.snarl_selection = now;
+    }
+
+    /// Selects every node (Ctrl+A).
+    pub fn select_all(&mut self) {
+        self.selection = self.doc.snarl.node_ids().map(|(id, _)| id).collect();
+        self.status = format!("selected all {} node(s)", self.selection.len());
+    }
+
+    /// Copies the selected nodes (Ctrl+C): kept here and put on the system clipboard as text.
+    pub fn copy(&mut self, ctx: &egui::Context) {
+        let ids = self.selected(ctx);
+        match crate::document::clipboard::copy(&self.doc, &self.registry, &ids) {
+            Some(file) => {
+                if let Ok(text) = serde_json::to_string_pretty(&file) {
+                    ctx.copy_text(text);
+                }
+                self.status = format!("copied {} node(s)", file.nodes.len());
+                self.clipboard = Some(file);
+            }
+            None => self.status = "nothing selected to copy (click a node, or Ctrl+A)".into(),
+        }
+    }
+
+    /// Pastes copied nodes (Ctrl+V) beside where they were copied from: from the system
+    /// clipboard's text when it holds nodes, else from this editor's last copy.
+    pub fn paste(&mut self, text: Option<&str>) {
+        use crate::document::clipboard::{PasteError, parse, paste};
+        let file = match text.map(parse) {
+            Some(Ok(file)) => file,
+            Some(Err(e)) if self.clipboard.is_none() => {
+                self.status = format!("not pasted: {e}");
+                return;
+            }
+            _ => match self.clipboard.clone() {
+                Some(file) => file,
+                None => {
+                    self.status = format!("not pasted: {}", PasteError::NotNodes);
+                    return;
+                }
+            },
+        };
+        match paste(&mut self.doc, &self.registry, &file, egui::vec2(40.0, 40.0)) {
+            Ok(made) => {
+                self.commit("paste");
+                self.status = format!("pasted {} node(s)", made.len());
+                self.selection = made;
+            }
+            Err(e) => self.status = format!("not pasted: {e}"),
+        }
+    }
+
+    /// Lays the graph out in columns by depth (View > Arrange, or L).
+    pub fn arrange(&mut self) {
+        self.doc.arrange(&self.rects);
+        self.commit("arrange");
+        self.frame_all = 2;
     }
 
     /// Steps back one edit.
@@ -274,6 +393,9 @@ impl Editor {
             return;
         }
         self.look.runs.clear();
+        self.look.files.clear();
+        self.look.stale.clear();
+        self.look.ran = Some(self.current.clone());
         if self.backend.send(Request::Run(self.check())) {
             self.running = true;
             self.status = if self.connected.is_some() { "running on the server…" } else { "running…" }.into();
@@ -308,16 +430,8 @@ impl Editor {
         match reply {
             Reply::Checked { rev, result } if rev == self.rev => {
                 self.look.checked_rev = Some(rev);
-                match result {
-                    Ok(quote) => {
-                        self.look.problems.clear();
-                        self.look.quote = Some(quote);
-                    }
-                    Err(problems) => {
-                        self.look.problems = problems;
-                        self.look.quote = None;
-                    }
-                }
+                self.look.problems = result.problems;
+                self.look.quote = result.quote;
             }
             Reply::Checked { .. } => {}
             Reply::Event(event) => self.look.apply(&event),
@@ -382,6 +496,9 @@ impl Editor {
         }
         if !self.look.problems.is_empty() {
             return Some(format!("{} problem(s) to fix first; they are marked on the nodes", self.look.problems.len()));
+        }
+        if let Some(Ok(GraphQuote { blocked: Some(why), .. })) = &self.look.quote {
+            return Some(format!("not placed: {why}"));
         }
         self.over_budget()
     }

@@ -71,10 +71,8 @@ pub fn save(ed: &mut Editor) {
 /// Writes the graph to `path` (through a temporary file, so a failed write keeps the old one).
 pub fn save_to(ed: &mut Editor, path: &Path) {
     let file = to_file(&ed.doc, &ed.registry);
-    let text = match serde_json::to_string_pretty(&file) {
-        Ok(t) => t + "\n",
-        Err(e) => return ed.status = format!("cannot save: {e}"),
-    };
+    // One stable form: a node per line, so a one-node edit is a one-line diff.
+    let text = switchyard_engine::format::to_canonical_text(&file);
     let tmp = path.with_extension("json.saving");
     let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
     match written {

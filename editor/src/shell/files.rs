@@ -9,6 +9,8 @@ use switchyard_engine::format::{MAX_FILE_BYTES, WorkflowFile, parse_workflow};
 
 /// Recent files kept.
 pub const MAX_RECENT: usize = 10;
+/// The open dialog's filter: workflow files, and PNGs that may carry one.
+pub const WORKFLOW_FILTER: &str = "Workflows (.json, .png)";
 
 /// What a file dialog was opened for.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,7 +75,7 @@ impl Files {
             templates: None,
             confirm: None,
             may_close: false,
-            dialog: FileDialog::new().add_file_filter_extensions("Workflows", vec!["json"]),
+            dialog: FileDialog::new().add_file_filter_extensions(WORKFLOW_FILTER, vec!["json", "png"]),
             purpose: None,
         }
     }
@@ -92,13 +94,21 @@ impl Files {
     /// Opens the picker for a node's path param.
     pub fn pick_param(&mut self, key: String, param: String) {
         self.purpose = Some(Purpose::Param(key, param));
+        self.dialog.config_mut().default_file_filter = None;
         self.dialog.pick_file();
     }
 
-    /// Opens the picker to open a workflow.
+    /// Opens the picker to open a workflow: it lists workflow files (and PNGs, which may
+    /// carry the workflow that made them) unless the user picks "All files".
     pub fn pick_open(&mut self) {
         self.purpose = Some(Purpose::Open);
+        self.dialog.config_mut().default_file_filter = Some(WORKFLOW_FILTER.into());
         self.dialog.pick_file();
+    }
+
+    /// The filter the file dialog opens with (`None`: all files).
+    pub fn dialog_filter(&mut self) -> Option<String> {
+        self.dialog.config_mut().default_file_filter.clone()
     }
 
     /// Opens the picker to save under a new name.

@@ -18,7 +18,7 @@ impl Editor {
         egui::Panel::bottom("status").show(ui, |ui| super::status::bar(self, ui));
         egui::Panel::left("palette").default_size(220.0).show(ui, |ui| {
             if let Some(type_name) = crate::canvas::palette::panel(ui, &self.registry, &mut self.search) {
-                let at = self.view_center();
+                let at = self.doc.free_spot(self.view_center(), &self.rects);
                 self.add_node(&type_name, at);
             }
         });
@@ -28,6 +28,8 @@ impl Editor {
     }
 
     fn canvas(&mut self, ui: &mut Ui) {
+        // Snarl's response rect is unbounded; the panel's is the canvas on screen.
+        let area = ui.available_rect_before_wrap();
         let frame_to = (self.frame_all == 1).then(|| self.frame_transform(ui.available_rect_before_wrap())).flatten();
         if self.frame_all > 0 {
             self.frame_all -= 1;
@@ -46,20 +48,52 @@ impl Editor {
             detail: self.transform.scaling >= DETAIL_ZOOM,
             frame_to,
             transform: self.transform,
+            selection: &self.selection,
         };
-        let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
+        // A double-click on empty canvas opens the node search, so snarl does not recentre on it.
+        let style = SnarlStyle { collapsible: Some(false), centering: Some(false), ..SnarlStyle::new() };
         let widget = SnarlWidget::new().id(Id::new(CANVAS_ID)).style(style);
-        let response = widget.show(&mut self.doc.snarl, &mut viewer, ui);
+        widget.show(&mut self.doc.snarl, &mut viewer, ui);
         let (edited, actions) = (viewer.edited.take(), std::mem::take(&mut viewer.actions));
         self.transform = viewer.transform;
-        self.canvas_rect = response.rect;
+        self.canvas_rect = area;
         for action in actions {
             self.act(action);
         }
+        self.follow_snarl_selection(ui.ctx());
+        self.pointer_on_canvas(ui, area);
         if let Some(what) = edited {
             self.commit(&what);
         } else if ui.input(|i| i.pointer.any_released()) && self.moved() {
             self.commit("move");
+        }
+    }
+
+    /// A plain click on a node selects it (Shift or Ctrl adds it), a click on empty canvas
+    /// clears the selection, and a double-click there opens the node search.
+    fn pointer_on_canvas(&mut self, ui: &Ui, area: egui::Rect) {
+        let (clicked, double, at, modifiers) = ui.input(|i| {
+            let p = &i.pointer;
+            (p.primary_clicked(), p.button_double_clicked(egui::PointerButton::Primary), p.interact_pos(), i.modifiers)
+        });
+        let on_canvas = |p: &egui::Pos2| area.contains(*p) && ui.ctx().layer_id_at(*p) == Some(ui.layer_id());
+        let Some(screen) = at.filter(on_canvas) else { return };
+        if !clicked || self.quick_add.is_some() {
+            return;
+        }
+        let canvas = self.transform.inverse() * screen;
+        let hit = self.rects.iter().find(|(_, r)| r.contains(canvas)).map(|(id, _)| *id);
+        match (hit, double) {
+            (None, true) => {
+                self.quick_add = Some(super::quick_add::QuickAdd { screen, canvas, text: String::new() });
+            }
+            (None, false) => self.selection.clear(),
+            (Some(id), _) if modifiers.shift || modifiers.command => {
+                if !self.selection.contains(&id) {
+                    self.selection.push(id);
+                }
+            }
+            (Some(id), _) => self.selection = vec![id],
         }
     }
 

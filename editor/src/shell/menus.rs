@@ -17,6 +17,14 @@ pub fn bar(ed: &mut Editor, ui: &mut Ui) {
                 ed.frame_all();
                 ui.close();
             }
+            if ui.button("Arrange by depth (L)").clicked() {
+                ed.arrange();
+                ui.close();
+            }
+            let mut shown = !ed.look.previews_hidden;
+            if ui.checkbox(&mut shown, "Previews (P)").changed() {
+                ed.look.previews_hidden = !shown;
+            }
         });
         ui.menu_button("Server", |ui| server_menu(ed, ui));
         ui.separator();
@@ -72,7 +80,19 @@ fn edit_menu(ed: &mut Editor, ui: &mut Ui) {
         ui.close();
     }
     ui.separator();
+    if ui.button("Select all (Ctrl+A)").clicked() {
+        ed.select_all();
+        ui.close();
+    }
     let selected = ed.selected(ui.ctx());
+    if ui.add_enabled(!selected.is_empty(), egui::Button::new("Copy (Ctrl+C)")).clicked() {
+        ed.copy(ui.ctx());
+        ui.close();
+    }
+    if ui.button("Paste (Ctrl+V)").clicked() {
+        ed.paste(None);
+        ui.close();
+    }
     if ui.add_enabled(!selected.is_empty(), egui::Button::new("Duplicate (Ctrl+D)")).clicked() {
         ed.act(Action::Duplicate(selected.clone()));
         ui.close();

@@ -8,6 +8,7 @@ pub mod files;
 mod frame;
 pub mod library;
 mod menus;
+pub mod quick_add;
 mod shortcuts;
 pub mod status;
 pub mod use_template;

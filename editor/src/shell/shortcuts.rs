@@ -15,6 +15,9 @@ const REDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND.plus(Mod
 const REDO_Y: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
 const DUPLICATE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::D);
 const RUN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Enter);
+const SELECT_ALL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::A);
+const COPY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::C);
+const PASTE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::V);
 
 /// Handles this frame's shortcuts.
 pub fn handle(ed: &mut Editor, ui: &mut Ui) {
@@ -42,7 +45,26 @@ pub fn handle(ed: &mut Editor, ui: &mut Ui) {
         return;
     }
     if pressed(&DUPLICATE) {
-        ed.act(Action::Duplicate(ed.selected(&ctx)));
+        let selected = ed.selected(&ctx);
+        ed.act(Action::Duplicate(selected));
+    }
+    if pressed(&SELECT_ALL) {
+        ed.select_all();
+    }
+    // The desktop integration turns Ctrl+C and Ctrl+V into copy and paste events (with the
+    // system clipboard's text); the keys themselves come through elsewhere.
+    let (copy_event, pasted) = ctx.input(|i| {
+        let copy = i.events.iter().any(|e| matches!(e, egui::Event::Copy));
+        let paste = i.events.iter().find_map(|e| if let egui::Event::Paste(t) = e { Some(t.clone()) } else { None });
+        (copy, paste)
+    });
+    if pressed(&COPY) || copy_event {
+        ed.copy(&ctx);
+    }
+    if let Some(text) = pasted {
+        ed.paste(Some(&text));
+    } else if pressed(&PASTE) {
+        ed.paste(None);
     }
     let key = |k: Key| ctx.input_mut(|i| i.consume_key(Modifiers::NONE, k));
     if key(Key::Delete) || key(Key::Backspace) {
@@ -53,6 +75,12 @@ pub fn handle(ed: &mut Editor, ui: &mut Ui) {
     }
     if key(Key::F) {
         ed.frame_all();
+    }
+    if key(Key::L) {
+        ed.arrange();
+    }
+    if key(Key::P) {
+        ed.look.previews_hidden = !ed.look.previews_hidden;
     }
     if key(Key::Escape) {
         ed.cancel();

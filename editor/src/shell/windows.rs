@@ -10,6 +10,7 @@ use super::files::{Pending, Purpose};
 /// Draws whichever windows are open.
 pub fn show(ed: &mut Editor, ui: &mut Ui) {
     let ctx = ui.ctx().clone();
+    super::quick_add::show(ed, ui);
     preview_window(ed, &ctx);
     server_window(ed, &ctx);
     super::library::window(ed, &ctx);

@@ -8,11 +8,10 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Check, GraphQuote, Outbox, Reply, Request, Settings};
+use super::protocol::{Check, CheckResult, Outbox, Reply, Request, Settings};
 use super::quote::quote;
 use super::remote::{self, Remote};
 use super::run::run;
-use switchyard_engine::Diagnostic;
 
 /// Requests the UI may queue at once; a full queue drops a check, never a run or cancel.
 const REQUEST_QUEUE: usize = 64;
@@ -50,19 +49,15 @@ impl Backend {
 }
 
 /// A check on a server: validated here (the same node types), quoted there.
-async fn check_on(
-    settings: &Arc<Settings>,
-    remote: &Remote,
-    check: Check,
-) -> Result<Result<GraphQuote, String>, Vec<Diagnostic>> {
+async fn check_on(settings: &Arc<Settings>, remote: &Remote, check: Check) -> CheckResult {
     let s = Arc::clone(settings);
     let c = check.clone();
     match tokio::task::spawn_blocking(move || super::quote::compile(&s, &c)).await {
-        Ok(Err(diagnostics)) => return Err(diagnostics),
-        Err(e) => return Ok(Err(format!("the check failed: {e}"))),
+        Ok(Err(problems)) => return CheckResult { problems, quote: None },
+        Err(e) => return CheckResult { problems: Vec::new(), quote: Some(Err(format!("the check failed: {e}"))) },
         Ok(Ok(_)) => {}
     }
-    Ok(remote::quote(remote, &check).await)
+    CheckResult { problems: Vec::new(), quote: Some(remote::quote(remote, &check).await) }
 }
 
 /// Of several queued checks only the newest is worth doing; a request of another kind behind
@@ -103,7 +98,10 @@ async fn serve(settings: Arc<Settings>, mut requests: mpsc::Receiver<Request>, o
                     None => {
                         let s = Arc::clone(&settings);
                         let result = tokio::task::spawn_blocking(move || quote(&s, &check)).await;
-                        result.unwrap_or_else(|e| Ok(Err(format!("the check failed: {e}"))))
+                        result.unwrap_or_else(|e| CheckResult {
+                            problems: Vec::new(),
+                            quote: Some(Err(format!("the check failed: {e}"))),
+                        })
                     }
                 };
                 out.send(Reply::Checked { rev, result });
@@ -165,7 +163,15 @@ mod tests {
     fn check(rev: u64) -> Request {
         let text = r#"{"format": "switchyard.workflow", "version": 1, "nodes": {}}"#;
         let file = serde_json::from_str(text).expect("an empty workflow");
-        let check = super::super::Check { rev, file, input_root: ".".into(), policy: "cheapest".into(), budget: None };
+        let check = super::super::Check {
+            rev,
+            file,
+            input_root: ".".into(),
+            policy: "cheapest".into(),
+            budget: None,
+            deadline: None,
+            routes: Vec::new(),
+        };
         Request::Check(check)
     }
 

@@ -10,5 +10,7 @@ pub mod remote;
 pub mod run;
 
 pub use backend::Backend;
-pub use protocol::{Badge, Check, Finished, GraphQuote, Outbox, Reply, Request, Settings, Wallet, run_status_text};
+pub use protocol::{
+    Badge, Check, CheckResult, Finished, GraphQuote, Outbox, Reply, Request, Settings, Wallet, run_status_text,
+};
 pub use remote::ServerTarget;

@@ -47,17 +47,21 @@ pub struct Check {
     pub policy: String,
     /// The most the run may spend, in credits.
     pub budget: Option<i64>,
+    /// The deadline of the file's run settings (`5m`), over the launch flags'.
+    pub deadline: Option<String>,
+    /// The routes of the file's run settings, over the launch flags'.
+    pub routes: Vec<String>,
 }
 
 /// What comes back.
 #[derive(Debug)]
 pub enum Reply {
-    /// The check of revision `rev`: every diagnostic, or the quote.
+    /// The check of revision `rev`: every diagnostic, and the quote of what could be placed.
     Checked {
         /// The revision checked.
         rev: u64,
-        /// Diagnostics, or the placed graph's quote (or why it cannot be placed).
-        result: Result<Result<GraphQuote, String>, Vec<Diagnostic>>,
+        /// Diagnostics, and the quote of the nodes they are not about.
+        result: CheckResult,
     },
     /// A node's state changed during a run.
     Event(Event),
@@ -108,11 +112,25 @@ pub struct Badge {
     pub why: String,
 }
 
+/// A check's outcome: one bad node does not silence the others' badges.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckResult {
+    /// Validation problems, each on its node where it has one.
+    pub problems: Vec<Diagnostic>,
+    /// The quote of the nodes that validate (all of them when there are no problems), or
+    /// why nothing could be quoted.
+    pub quote: Option<Result<GraphQuote, String>>,
+}
+
 /// A placed graph's quote.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GraphQuote {
     /// Badges of cloud-capable nodes by node key.
     pub nodes: HashMap<String, Badge>,
+    /// Nodes that cannot be placed, with why; only these show an error.
+    pub node_errors: HashMap<String, String>,
+    /// Why the graph as a whole cannot run as placed (Run stays off), when it cannot.
+    pub blocked: Option<String>,
     /// Credits for the whole graph, least and most.
     pub credits: (i64, i64),
     /// The graph's estimated gCO2eq.

@@ -86,7 +86,7 @@ fn graph_quote(reply: QuoteReply) -> GraphQuote {
         })
         .collect();
     let credits = (reply.quote.min, reply.quote.max);
-    GraphQuote { nodes, credits, gco2eq: reply.gco2eq, makespan_s: reply.makespan_s }
+    GraphQuote { nodes, credits, gco2eq: reply.gco2eq, makespan_s: reply.makespan_s, ..GraphQuote::default() }
 }
 
 /// The billed account's available credits on the server.

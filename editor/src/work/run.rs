@@ -93,7 +93,7 @@ fn prepare(settings: &Settings, check: &Check) -> Result<(switchyard_engine::Gra
         let first = d.first().map(ToString::to_string).unwrap_or_default();
         format!("the graph has {} problem(s); first: {first}", d.len())
     })?;
-    let quote = super::quote::options(settings, &graph, &check.policy)?;
+    let quote = super::quote::options(settings, &graph, check)?;
     let plan = place_graph(&settings.catalog, &mut graph, &quote).map_err(|e| e.to_string())?;
     Ok((graph, plan))
 }

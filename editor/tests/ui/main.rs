@@ -2,6 +2,7 @@
 //! headless egui_kittest harness over the real backend (validation, quotes, runs). One test
 //! binary, so the GUI stack links once.
 
+mod daily;
 mod editing;
 mod files;
 mod library;

@@ -119,6 +119,8 @@ pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) ->
         input_root: workflows(),
         policy: policy.into(),
         budget: None,
+        deadline: None,
+        routes: Vec::new(),
     };
-    switchyard_editor::work::quote::quote(&settings, &check).unwrap().unwrap()
+    switchyard_editor::work::quote::quote(&settings, &check).quote.unwrap().unwrap()
 }

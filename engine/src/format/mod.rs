@@ -1,5 +1,6 @@
 //! The saved workflow format, version 1. Its own types, converted explicitly into a runtime graph.
 
+mod canonical;
 mod fast;
 mod overrides;
 mod parse;
@@ -12,6 +13,7 @@ pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use canonical::to_canonical_text;
 pub use overrides::{Override, apply_override, parse_override};
 pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
 pub use placement::{Placement, Quality};
