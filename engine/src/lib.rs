@@ -45,7 +45,7 @@ pub use node::{
 };
 pub use node::{PROVIDER_PARAM, cloud_capability};
 pub use params::{ParamKind, ParamSpec, ParamValue, PathRole, json_kind};
-pub use paths::{InputRoots, PathError, PathRoots, check_output_path, open_input_file, read_input_text};
+pub use paths::{InputRoots, PathError, PathRoots, Provenance, check_output_path, open_input_file, read_input_text};
 pub use registry::{DuplicateNodeType, Registry, nearest};
 pub use types::PortType;
 pub use value::{Audio, Image, Mask, PixelStore, Value, ValueError, VideoFrames};

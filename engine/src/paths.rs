@@ -22,6 +22,18 @@ pub struct PathRoots {
     written: Arc<Mutex<HashSet<String>>>,
     /// Where inputs may be read from.
     pub inputs: InputRoots,
+    /// The workflow this run runs, for saved images to carry (as ComfyUI's PNGs do).
+    pub provenance: Option<Arc<Provenance>>,
+}
+
+/// The workflow a run ran: its file's text and the `--set` overrides applied to it (a batch
+/// item's bind among them). Saved PNGs carry both, so the image opens back as its graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The workflow file's text.
+    pub workflow: Arc<str>,
+    /// Overrides as typed: `node.param=value`.
+    pub overrides: Vec<String>,
 }
 
 /// Which folders inputs may be read from. Permissive unless `confine` is set (a server
@@ -119,7 +131,14 @@ impl PathRoots {
             item: None,
             written: Arc::default(),
             inputs: InputRoots::default(),
+            provenance: None,
         }
+    }
+
+    /// The same roots, with the workflow saved images carry.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = Some(Arc::new(provenance));
+        self
     }
 
     /// The same roots, reading inputs only where `inputs` allows.

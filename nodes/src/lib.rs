@@ -24,6 +24,7 @@ use switchyard_engine::{DuplicateNodeType, Registry};
 
 pub use color::{linear_to_srgb, srgb_to_linear};
 pub use convert::{ImageLimits, from_dynamic, row_rgba8, to_rgba8};
+pub use image::embedded;
 
 /// Adds every built-in node type to `registry`, with ONNX models found as `settings` say.
 /// Cloud providers take their keys from the environment and their default settings.

@@ -245,7 +245,7 @@ pub(crate) fn prepare(
     let uploads = app.uploads(tenant);
     // Tenant names are checked to be plain, so this is a folder inside the data folder.
     std::fs::create_dir_all(&uploads).map_err(|e| SessionError::invalid(format!("the uploads folder: {e}")))?;
-    let source = Source { text: workflow.to_string(), input_root: uploads.clone() };
+    let source = Source::text(workflow.to_string(), uploads.clone());
     let opts = LoadOptions {
         workflow: PathBuf::new(),
         overrides: overrides.to_vec(),
@@ -254,7 +254,8 @@ pub(crate) fn prepare(
     };
     let parsed = switchyard_session::load::parse_overrides(overrides).map_err(Refusal::Invalid)?;
     let graph = switchyard_session::load::compile(&app.registry, &source, &parsed, &opts).map_err(Refusal::Invalid)?;
-    let paths = PathRoots::new(uploads, out).with_inputs(app.inputs(tenant));
+    let paths =
+        PathRoots::new(uploads, out).with_inputs(app.inputs(tenant)).with_provenance(source.provenance(overrides));
     let mut items = [BatchItem { name: String::new(), paths, graph }];
     let placement = PlacementOptions {
         policy: placing.policy.clone(),

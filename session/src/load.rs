@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::format::{MAX_FILE_BYTES, Override, ParsedWorkflow, WorkflowFile, parse_override};
 use switchyard_engine::{
-    CompileOptions, Diagnostic, Diagnostics, Graph, InputRoots, PathRoots, Registry, load_workflow,
+    CompileOptions, Diagnostic, Diagnostics, Graph, InputRoots, PathRoots, Provenance, Registry, load_workflow,
 };
 
 /// The most files one batch glob may match.
@@ -41,17 +41,38 @@ pub struct Source {
     pub text: String,
     /// Its folder, canonical.
     pub input_root: PathBuf,
+    /// Overrides that came with it: those a PNG's run applied (they go before the flags').
+    pub overrides: Vec<String>,
 }
 
-/// Reads the file, refusing what is too large, not UTF-8, or not a regular file.
+impl Source {
+    /// A workflow's text, read from `input_root`, with no overrides of its own.
+    pub fn text(text: String, input_root: PathBuf) -> Self {
+        Self { text, input_root, overrides: Vec::new() }
+    }
+
+    /// What saved images of a run with `overrides` (after the source's own) carry.
+    pub fn provenance(&self, overrides: &[String]) -> Provenance {
+        let overrides = self.overrides.iter().chain(overrides).cloned().collect();
+        Provenance { workflow: self.text.as_str().into(), overrides }
+    }
+}
+
+/// Reads the file, refusing what is too large, not UTF-8, or not a regular file. A PNG that
+/// Switchyard saved yields the workflow it carries (its relative inputs resolve beside it).
 pub fn read_source(path: &Path) -> Result<Source, Diagnostics> {
     let unreadable =
         |why: String| Diagnostics::from(Diagnostic::file("unreadable-file", format!("{}: {why}", path.display())));
-    let text =
-        switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let input_root = parent.canonicalize().map_err(|e| unreadable(e.to_string()))?;
-    Ok(Source { text, input_root })
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        let file = switchyard_engine::open_input_file(path).map_err(|e| unreadable(e.to_string()))?;
+        let found = switchyard_nodes::embedded::workflow_in_png(std::io::BufReader::new(file)).map_err(unreadable)?;
+        return Ok(Source { text: found.workflow, input_root, overrides: found.overrides });
+    }
+    let text =
+        switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;
+    Ok(Source::text(text, input_root))
 }
 
 /// Parses every override, collecting all malformed ones.
@@ -88,7 +109,8 @@ pub fn compile_in_memory(
 /// Reads, overrides (the options', then `extra`) and validates.
 pub fn load(registry: &Registry, opts: &LoadOptions, extra: &[Override]) -> Result<(Source, Graph), Diagnostics> {
     let source = read_source(&opts.workflow)?;
-    let mut overrides = parse_overrides(&opts.overrides)?;
+    let mut overrides = parse_overrides(&source.overrides)?;
+    overrides.extend(parse_overrides(&opts.overrides)?);
     overrides.extend_from_slice(extra);
     let graph = compile(registry, &source, &overrides, opts)?;
     Ok((source, graph))
@@ -102,10 +124,13 @@ pub fn prepare(
     batch: Option<&BatchOptions>,
     out: &Path,
 ) -> Result<Vec<BatchItem>, Diagnostics> {
-    let roots = |source: &Source| PathRoots::new(&source.input_root, out).with_inputs(opts.inputs.clone());
+    let roots = |source: &Source, overrides: &[String]| {
+        let roots = PathRoots::new(&source.input_root, out).with_inputs(opts.inputs.clone());
+        roots.with_provenance(source.provenance(overrides))
+    };
     let Some(batch) = batch else {
         let (source, graph) = load(registry, opts, &[])?;
-        return Ok(vec![BatchItem { name: String::new(), paths: roots(&source), graph }]);
+        return Ok(vec![BatchItem { name: String::new(), paths: roots(&source, &opts.overrides), graph }]);
     };
     let (node, param) = batch.bind.split_once('.').ok_or_else(|| {
         Diagnostic::file("bad-bind", format!("--bind {:?} is not of the form node.param", batch.bind))
@@ -113,14 +138,19 @@ pub fn prepare(
     })?;
     let files = glob_files(&batch.pattern)?;
     let source = read_source(&opts.workflow)?;
-    let base = parse_overrides(&opts.overrides)?;
+    let mut base = parse_overrides(&source.overrides)?;
+    base.extend(parse_overrides(&opts.overrides)?);
     let mut diags = Diagnostics::default();
     let mut items = Vec::with_capacity(files.len());
     for (file, name) in files.iter().zip(item_names(&files)) {
         let mut overrides = base.clone();
         overrides.push(Override { node: node.into(), param: param.into(), raw: file.to_string_lossy().into_owned() });
+        let bound = format!("{node}.{param}={}", file.to_string_lossy());
         match compile(registry, &source, &overrides, opts) {
-            Ok(graph) => items.push(BatchItem { name, graph, paths: roots(&source) }),
+            Ok(graph) => {
+                let typed: Vec<String> = opts.overrides.iter().cloned().chain([bound]).collect();
+                items.push(BatchItem { name, graph, paths: roots(&source, &typed) });
+            }
             Err(d) => {
                 for mut e in d.0 {
                     e.message = format!("batch item {}: {}", file.display(), e.message);

@@ -382,3 +382,42 @@ fn run_settings_in_the_file_are_defaults_the_command_line_overrides() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("malformed-run-settings") && err.contains("budjet"), "{err}");
 }
+
+/// A saved PNG carries the workflow and the run's overrides: `run IMAGE.png` makes the same
+/// image again, and `validate` reads it; a PNG without one is refused, naming why.
+#[test]
+fn a_saved_png_carries_its_workflow_and_runs_again_from_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wf = template("lookdev-draft.json");
+    let small = [
+        "--set",
+        "clouds.width=64",
+        "--set",
+        "clouds.height=36",
+        "--set",
+        "grain.width=64",
+        "--set",
+        "grain.height=36",
+    ];
+    let first = tmp.path().join("first");
+    let (out, _) = run_json(
+        &[wf.to_str().unwrap(), "--set", "clouds.seed=42"].iter().copied().chain(small).collect::<Vec<_>>(),
+        &first,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let image = first.join("lookdev/draft.png");
+    let again = tmp.path().join("again");
+    let (out, _) = run_json(&[image.to_str().unwrap()], &again);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (a, b) = (std::fs::read(&image).unwrap(), std::fs::read(again.join("lookdev/draft.png")).unwrap());
+    assert!(a == b, "the image's own workflow, overrides included, makes the same image");
+    let plain = tmp.path().join("plain");
+    let (out, _) = run_json(&[wf.to_str().unwrap()].iter().copied().chain(small).collect::<Vec<_>>(), &plain);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read(plain.join("lookdev/draft.png")).unwrap() != a, "the seed override was carried");
+    let ok = bin().arg("validate").arg(&image).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bare = bin().arg("validate").arg(root().join("workflows/assets/frames/frame_0001.png")).output().unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("carries no Switchyard workflow"));
+}

@@ -31,9 +31,13 @@ pub fn carry_out(ed: &mut Editor, pending: Pending) {
     }
 }
 
-/// Opens `path`; a template opens as a new, unsaved graph that reads inputs beside it.
+/// Opens `path`; a template, or a PNG carrying the workflow that made it, opens as a new,
+/// unsaved graph that reads inputs beside it (saving never overwrites the image).
 pub fn open(ed: &mut Editor, path: &Path, as_template: bool) {
-    let doc = read_workflow(path).and_then(|f| from_file(&f, &ed.registry).map_err(|e| e.to_string()));
+    let image = super::files::is_image(path);
+    let as_template = as_template || image;
+    let file = if image { super::files::read_image_workflow(path, &ed.registry) } else { read_workflow(path) };
+    let doc = file.and_then(|f| from_file(&f, &ed.registry).map_err(|e| e.to_string()));
     match doc {
         Ok(doc) => {
             ed.set_doc(doc);
@@ -43,7 +47,8 @@ pub fn open(ed: &mut Editor, path: &Path, as_template: bool) {
                 ed.files.base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
                 ed.files.saved_rev = None;
                 ed.history.clear();
-                ed.status = format!("template {} opened; save it to keep it", path.display());
+                let what = if image { "the workflow of" } else { "template" };
+                ed.status = format!("{what} {} opened; save it to keep it", path.display());
             } else {
                 ed.files.path = Some(path.to_path_buf());
                 ed.files.remember(path);

@@ -166,6 +166,28 @@ pub fn read_workflow(path: &Path) -> Result<WorkflowFile, String> {
     }
 }
 
+/// The workflow a PNG saved by a run carries, with that run's overrides applied: the graph
+/// that made the image.
+pub fn read_image_workflow(path: &Path, registry: &switchyard_engine::Registry) -> Result<WorkflowFile, String> {
+    let source = switchyard_session::load::read_source(path).map_err(|d| d.to_string().trim().to_string())?;
+    let parsed = parse_workflow(&source.text);
+    let mut file = match (parsed.file, parsed.diagnostics.0.first()) {
+        (Some(file), None) => file,
+        (_, Some(first)) => return Err(format!("{}: the workflow it carries: {first}", path.display())),
+        (None, None) => return Err(format!("{}: not a workflow", path.display())),
+    };
+    let overrides = switchyard_session::load::parse_overrides(&source.overrides).map_err(|d| d.to_string())?;
+    for o in &overrides {
+        switchyard_engine::format::apply_override(&mut file, o, registry).map_err(|d| d.to_string())?;
+    }
+    Ok(file)
+}
+
+/// Whether `path` names a PNG (which may carry the workflow that made it).
+pub fn is_image(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"))
+}
+
 /// Templates in the shared folder: path, name and description, sorted by name.
 pub fn templates(dir: &Path) -> Vec<(PathBuf, String, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };

@@ -14,6 +14,12 @@ impl Editor {
             self.on_reply(ui.ctx(), reply);
         }
         super::shortcuts::handle(self, ui);
+        // A workflow file, or a PNG that carries one, dropped on the window opens.
+        let dropped = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+        let dropped = dropped.filter(|p| !p.as_os_str().is_empty());
+        if let Some(path) = dropped {
+            super::file_actions::request(self, super::files::Pending::Open(path));
+        }
         egui::Panel::top("menu").show(ui, |ui| super::menus::bar(self, ui));
         egui::Panel::bottom("status").show(ui, |ui| super::status::bar(self, ui));
         egui::Panel::left("palette").default_size(220.0).show(ui, |ui| {

@@ -57,7 +57,11 @@ pub async fn run(
             }
         })
     };
-    let paths = PathRoots::new(&check.input_root, &settings.out_dir).with_inputs(settings.inputs.clone());
+    let workflow = switchyard_engine::format::to_canonical_text(&check.file);
+    let provenance = switchyard_engine::Provenance { workflow: workflow.into(), overrides: Vec::new() };
+    let paths = PathRoots::new(&check.input_root, &settings.out_dir)
+        .with_inputs(settings.inputs.clone())
+        .with_provenance(provenance);
     let opts = RunOptions { paths: Arc::new(paths), events: EventSink::channel(tx), cancel, keep_outputs: true };
     let report = executor.run(&graph, opts).await;
     let _ = forward.await;

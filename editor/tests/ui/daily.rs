@@ -271,3 +271,20 @@ fn the_open_dialog_lists_workflows_and_a_param_picker_lists_everything() {
     h.state_mut().files.pick_param("noise".into(), "path".into());
     assert_eq!(h.state_mut().files.dialog_filter(), None);
 }
+
+#[test]
+fn a_png_saved_by_a_run_opens_as_the_graph_that_made_it() {
+    let out = tempfile::tempdir().unwrap();
+    let mut h = opened(out.path(), &fixture("small-local.json"));
+    h.get_by_label("▶ Run").click();
+    settle(&mut h, |ed| ed.status.starts_with("run "));
+    let image = out.path().join("soft.png");
+    let mut other = crate::support::harness(out.path());
+    switchyard_editor::shell::file_actions::open(other.state_mut(), &image, false);
+    other.run_steps(2);
+    let ed = other.state();
+    let keys: Vec<&str> = ed.current.nodes.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["noise", "soft", "save"], "{}", ed.status);
+    assert!(ed.files.path.is_none(), "saving never overwrites the image");
+    assert!(ed.status.contains("the workflow of"), "{}", ed.status);
+}

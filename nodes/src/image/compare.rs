@@ -50,7 +50,7 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
     let both = side_by_side(a, b)?;
     let (path, file) = ctx.paths().create_output(ctx.text("path")?).map_err(|e| NodeError::Invalid(e.to_string()))?;
     let mut w = BufWriter::new(file);
-    super::io_save::write_png8(&both, png::Compression::Fast, &mut w)
+    super::io_save::write_png8(&both, png::Compression::Fast, None, &mut w)
         .map_err(|e| NodeError::io(&path, format!("cannot encode: {e}")))?;
     w.flush().map_err(|e| NodeError::io(&path, e))?;
     Ok(Outputs::new().with_file(path))

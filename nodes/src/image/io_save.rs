@@ -65,7 +65,8 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
                 "balanced" => png::Compression::Balanced,
                 _ => png::Compression::Fast,
             };
-            write_png8(img, compression, &mut w).map_err(|e| fail(&e))?;
+            let provenance = ctx.paths().provenance.as_deref();
+            write_png8(img, compression, provenance, &mut w).map_err(|e| fail(&e))?;
         }
         Format::Eight(f) => to_rgba8(img).write_to(&mut w, f).map_err(|e| fail(&e))?,
     }
@@ -73,16 +74,30 @@ fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {
     Ok(Outputs::new().with_file(path))
 }
 
-/// 8-bit PNG a row at a time, so even a 16K image needs no whole-image byte buffer.
+/// The text chunk keys a saved PNG carries its workflow under (UTF-8 `iTXt`).
+pub const WORKFLOW_CHUNK: &str = "switchyard.workflow";
+/// The chunk holding the run's overrides, a JSON list of `node.param=value`.
+pub const OVERRIDES_CHUNK: &str = "switchyard.overrides";
+
+/// 8-bit PNG a row at a time, so even a 16K image needs no whole-image byte buffer. With a
+/// provenance, the workflow and its overrides go in text chunks before the pixels.
 pub(crate) fn write_png8(
     img: &Image,
     compression: png::Compression,
+    provenance: Option<&switchyard_engine::Provenance>,
     w: &mut impl Write,
 ) -> Result<(), png::EncodingError> {
     let mut enc = png::Encoder::new(w, img.width(), img.height());
     enc.set_color(png::ColorType::Rgba);
     enc.set_depth(png::BitDepth::Eight);
     enc.set_compression(compression);
+    if let Some(p) = provenance {
+        enc.add_itxt_chunk(WORKFLOW_CHUNK.into(), p.workflow.to_string())?;
+        if !p.overrides.is_empty() {
+            let list = serde_json::to_string(&p.overrides).unwrap_or_default();
+            enc.add_itxt_chunk(OVERRIDES_CHUNK.into(), list)?;
+        }
+    }
     let mut writer = enc.write_header()?;
     let mut stream = writer.stream_writer()?;
     let (mut row, mut scratch) = (Vec::new(), Vec::new());

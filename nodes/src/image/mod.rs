@@ -6,6 +6,7 @@ mod blend;
 mod blur;
 mod compare;
 mod crop;
+pub mod embedded;
 mod grid;
 mod io_load;
 mod io_save;

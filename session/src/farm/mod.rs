@@ -53,7 +53,7 @@ pub fn items_of(
         ))
     })?;
     let names = if run.names.is_empty() { item_names(&run.files) } else { run.names.clone() };
-    let source = Source { text: run.workflow.clone(), input_root: PathBuf::from(&run.input_root) };
+    let source = Source::text(run.workflow.clone(), PathBuf::from(&run.input_root));
     let opts = LoadOptions {
         workflow: Path::new(&run.input_root).join("workflow.json"),
         overrides: run.overrides.clone(),
@@ -66,7 +66,11 @@ pub fn items_of(
         let mut overrides = base.clone();
         overrides.push(Override { node: node.into(), param: param.into(), raw: file.clone() });
         let graph = compile(registry, &source, &overrides, &opts)?;
-        let paths = PathRoots::new(&run.input_root, &run.out_dir).with_inputs(inputs.clone());
+        let bound = format!("{node}.{param}={file}");
+        let typed: Vec<String> = run.overrides.iter().cloned().chain([bound]).collect();
+        let paths = PathRoots::new(&run.input_root, &run.out_dir)
+            .with_inputs(inputs.clone())
+            .with_provenance(source.provenance(&typed));
         items.push(BatchItem { name: name.clone(), graph, paths });
     }
     Ok(items)
