@@ -71,8 +71,34 @@ pub fn speech_pcm(chars: usize, rate_hz: u32) -> Vec<u8> {
         .collect()
 }
 
-fn media(asset: Asset) -> (&'static str, Arc<Vec<u8>>) {
+/// A `w` x `h` PNG made from `input`: resized, warmed a little (so a result differs visibly
+/// from its input), and with `cutout` a soft oval subject on transparency, as a background
+/// remover returns. `None` when the input does not decode.
+pub fn from_input(input: &[u8], (w, h): (u32, u32), cutout: bool) -> Option<Vec<u8>> {
+    let src = image::load_from_memory(input).ok()?.into_rgba8();
+    let mut img = image::imageops::resize(&src, w.max(1), h.max(1), image::imageops::FilterType::Triangle);
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        p.0[0] = p.0[0].saturating_add(12);
+        p.0[2] = p.0[2].saturating_sub(12);
+        if cutout {
+            let (dx, dy) = ((f64::from(x) - cx) / (cx * 0.8), (f64::from(y) - cy) / (cy * 0.9));
+            let r = (dx * dx + dy * dy).sqrt();
+            p.0[3] = (((1.1 - r) / 0.2).clamp(0.0, 1.0) * 255.0) as u8;
+        }
+    }
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).ok()?;
+    Some(out.into_inner())
+}
+
+fn media(asset: Asset, source: Option<&[u8]>) -> (&'static str, Arc<Vec<u8>>) {
+    let made = |size, cutout| source.and_then(|s| from_input(s, size, cutout)).map(Arc::new);
     match asset {
+        Asset::Png(w, h) if source.is_some() => ("image/png", made((w, h), false).unwrap_or_else(|| png(w, h))),
+        Asset::Cutout(w, h) if source.is_some() => {
+            ("image/png", made((w, h), true).unwrap_or_else(|| Arc::new(cutout_png(w, h))))
+        }
         Asset::Png(w, h) => ("image/png", png(w, h)),
         Asset::Jpeg(w, h) => ("image/jpeg", jpeg(w, h)),
         Asset::Mp4 => ("video/mp4", Arc::new(CLIP_MP4.to_vec())),
@@ -91,7 +117,8 @@ async fn download(Axum(st): Axum<Arc<State>>, Path(name): Path<String>, headers:
     let Some(asset) = st.asset(id) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let (ctype, bytes) = media(asset);
+    let source = st.source(id);
+    let (ctype, bytes) = media(asset, source.as_deref().map(Vec::as_slice));
     match fault {
         Some(Fault::Truncated) => {
             // Promises the whole length, sends half, then breaks the connection.
@@ -107,5 +134,33 @@ async fn download(Axum(st): Axum<Arc<State>>, Path(name): Path<String>, headers:
             (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "error").into_response()
         }
         _ => ([("content-type", ctype)], Bytes::copy_from_slice(&bytes)).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> image::RgbaImage {
+        image::load_from_memory(bytes).unwrap().into_rgba8()
+    }
+
+    /// An upscale or image-to-image result follows its input: the requested size, the input's
+    /// picture (a red left half stays red), warmed a little; a cutout keeps the subject.
+    #[test]
+    fn results_made_from_an_input_look_like_it() {
+        let input = image::RgbaImage::from_fn(32, 16, |x, _| {
+            if x < 16 { image::Rgba([200, 30, 30, 255]) } else { image::Rgba([30, 30, 200, 255]) }
+        });
+        let mut bytes = Cursor::new(Vec::new());
+        input.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        let up = decode(&from_input(bytes.get_ref(), (128, 64), false).unwrap());
+        assert_eq!(up.dimensions(), (128, 64));
+        let (left, right) = (up.get_pixel(10, 32).0, up.get_pixel(118, 32).0);
+        assert!(left[0] > 200 && left[2] < 30, "the red half stays red, warmer: {left:?}");
+        assert!(right[2] > 170 && right[0] < 60, "the blue half stays blue: {right:?}");
+        let cut = decode(&from_input(bytes.get_ref(), (64, 32), true).unwrap());
+        assert_eq!((cut.get_pixel(0, 0).0[3], cut.get_pixel(32, 16).0[3]), (0, 255), "corners clear, subject kept");
+        assert!(from_input(b"not an image", (8, 8), false).is_none());
     }
 }

@@ -84,6 +84,9 @@ async fn remove_background(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body:
         return error(StatusCode::BAD_REQUEST, "invalid_file", "file: an image is required");
     };
     let id = st.new_task("rcbg", Asset::Cutout(w, h), 0, &None);
+    if let Some(input) = crate::form::get(&form, "file") {
+        st.keep_source(&id, input);
+    }
     json_reply(
         StatusCode::OK,
         &[],

@@ -63,14 +63,16 @@ async fn admit(
     Ok((form, fault, rid))
 }
 
-fn image_bytes(rid: &str, (w, h): (u32, u32), seed: &str) -> Response {
+fn image_bytes(rid: &str, (w, h): (u32, u32), seed: &str, input: Option<&[u8]>) -> Response {
     let headers = [
         ("content-type", "image/png".to_string()),
         ("finish-reason", "SUCCESS".to_string()),
         ("seed", seed.to_string()),
         ("x-request-id", rid.to_string()),
     ];
-    let mut resp = Bytes::copy_from_slice(&crate::assets::png(w, h)).into_response();
+    let made = input.and_then(|i| crate::assets::from_input(i, (w, h), false));
+    let bytes = made.unwrap_or_else(|| crate::assets::png(w, h).to_vec());
+    let mut resp = Bytes::from(bytes).into_response();
     for (n, v) in headers {
         if let Ok(v) = v.parse() {
             resp.headers_mut().insert(n, v);
@@ -109,7 +111,7 @@ async fn generate(Axum(st): Axum<Arc<State>>, Path(model): Path<String>, headers
             size_for_ratio(ratio, ':').unwrap_or((1024, 1024))
         }
     };
-    image_bytes(&rid, size, text(&form, "seed").unwrap_or("1234"))
+    image_bytes(&rid, size, text(&form, "seed").unwrap_or("1234"), crate::form::get(&form, "image"))
 }
 
 async fn upscale(Axum(st): Axum<Arc<State>>, Path(mode): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -126,9 +128,12 @@ async fn upscale(Axum(st): Axum<Arc<State>>, Path(mode): Path<String>, headers: 
     }
     let out = ((w * 4).min(4096), (h * 4).min(4096));
     match mode.as_str() {
-        "fast" | "conservative" => image_bytes(&rid, out, "0"),
+        "fast" | "conservative" => image_bytes(&rid, out, "0", crate::form::get(&form, "image")),
         "creative" => {
             let id = st.new_task("upscale", Asset::Png(out.0, out.1), 2, &fault);
+            if let Some(input) = crate::form::get(&form, "image") {
+                st.keep_source(&id, input);
+            }
             json_reply(StatusCode::OK, &[("x-request-id", rid)], json!({ "id": id }))
         }
         _ => error(StatusCode::NOT_FOUND, &rid, "not_found", &["the requested resource was not found"]),
@@ -156,7 +161,9 @@ async fn result(Axum(st): Axum<Arc<State>>, Path(id): Path<String>, headers: Hea
             let Asset::Png(w, h) = task.asset else {
                 return error(StatusCode::INTERNAL_SERVER_ERROR, &rid, "internal_error", &[]);
             };
-            let b64 = base64::engine::general_purpose::STANDARD.encode(crate::assets::png(w, h).as_slice());
+            let made = st.source(&id).and_then(|i| crate::assets::from_input(&i, (w, h), false));
+            let bytes = made.unwrap_or_else(|| crate::assets::png(w, h).to_vec());
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
             json_reply(
                 StatusCode::OK,
                 &[("x-request-id", rid)],

@@ -120,6 +120,8 @@ pub struct Task {
     pub polls: u32,
     /// The result file.
     pub asset: Asset,
+    /// The input image the result is made from (image-to-image, upscale, cutout), if any.
+    pub source: Option<std::sync::Arc<Vec<u8>>>,
     /// Stays running forever.
     pub never_finish: bool,
     /// Finishes in a moderation failure.
@@ -199,6 +201,7 @@ impl State {
             polls_left: polls,
             polls: 0,
             asset,
+            source: None,
             never_finish: matches!(fault, Some(Fault::NeverFinish)),
             moderated: matches!(fault, Some(Fault::Moderated)),
             cancelled: false,
@@ -252,6 +255,18 @@ impl State {
     /// A task's asset.
     pub fn asset(&self, id: &str) -> Option<Asset> {
         lock(&self.tasks).get(id).map(|t| t.asset)
+    }
+
+    /// Makes task `id`'s result from `input` (an uploaded image), so it looks like its input.
+    pub fn keep_source(&self, id: &str, input: &[u8]) {
+        if let Some(t) = lock(&self.tasks).get_mut(id) {
+            t.source = Some(std::sync::Arc::new(input.to_vec()));
+        }
+    }
+
+    /// The input image task `id`'s result is made from.
+    pub fn source(&self, id: &str) -> Option<std::sync::Arc<Vec<u8>>> {
+        lock(&self.tasks).get(id).and_then(|t| t.source.clone())
     }
 }
 
