@@ -74,11 +74,20 @@ pub fn speech_pcm(chars: usize, rate_hz: u32) -> Vec<u8> {
 /// A `w` x `h` PNG made from `input`: resized, warmed a little (so a result differs visibly
 /// from its input), and with `cutout` a soft oval subject on transparency, as a background
 /// remover returns. `None` when the input does not decode.
+///
+/// Cheap on purpose (a mock answers many requests at once, unoptimised in tests): nearest
+/// sampling, and a stored (uncompressed) PNG.
 pub fn from_input(input: &[u8], (w, h): (u32, u32), cutout: bool) -> Option<Vec<u8>> {
+    use image::ImageEncoder as _;
     let src = image::load_from_memory(input).ok()?.into_rgba8();
-    let mut img = image::imageops::resize(&src, w.max(1), h.max(1), image::imageops::FilterType::Triangle);
+    let (sw, sh) = src.dimensions();
+    let (w, h) = (w.max(1), h.max(1));
     let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
-    for (x, y, p) in img.enumerate_pixels_mut() {
+    let img = image::RgbaImage::from_fn(w, h, |x, y| {
+        let mut p = *src.get_pixel(
+            (u64::from(x) * u64::from(sw) / u64::from(w)) as u32,
+            (u64::from(y) * u64::from(sh) / u64::from(h)) as u32,
+        );
         p.0[0] = p.0[0].saturating_add(12);
         p.0[2] = p.0[2].saturating_sub(12);
         if cutout {
@@ -86,10 +95,16 @@ pub fn from_input(input: &[u8], (w, h): (u32, u32), cutout: bool) -> Option<Vec<
             let r = (dx * dx + dy * dy).sqrt();
             p.0[3] = (((1.1 - r) / 0.2).clamp(0.0, 1.0) * 255.0) as u8;
         }
-    }
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).ok()?;
-    Some(out.into_inner())
+        p
+    });
+    let mut out = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Uncompressed,
+        image::codecs::png::FilterType::NoFilter,
+    );
+    encoder.write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgba8).ok()?;
+    Some(out)
 }
 
 fn media(asset: Asset, source: Option<&[u8]>) -> (&'static str, Arc<Vec<u8>>) {

@@ -30,6 +30,20 @@ impl PinRects {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&(node, side, index)).copied()
     }
 
+    /// Pins on `side` whose drawn centre is within `radius` of `at` (canvas space), nearest
+    /// first.
+    pub fn near(&self, at: egui::Pos2, side: Side, radius: f32) -> Vec<(NodeId, usize)> {
+        let rects = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut found: Vec<(f32, NodeId, usize)> = rects
+            .iter()
+            .filter(|((_, s, _), _)| *s == side)
+            .map(|((node, _, i), r)| (r.center().distance(at), *node, *i))
+            .filter(|(d, _, _)| *d <= radius)
+            .collect();
+        found.sort_by(|a, b| a.0.total_cmp(&b.0));
+        found.into_iter().map(|(_, node, i)| (node, i)).collect()
+    }
+
     /// A pin that records its rect here when drawn.
     pub fn pin(&self, info: PinInfo, node: NodeId, side: Side, index: usize) -> Pin {
         Pin { info, at: (node, side, index), rects: self.clone() }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use egui::{Color32, Rect, RichText, Stroke, Ui};
-use egui_snarl::ui::{PinInfo, SnarlViewer};
-use egui_snarl::{InPin, InPinId, NodeId, OutPin, Snarl};
+use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
+use egui_snarl::{InPin, InPinId, NodeId, OutPin, OutPinId, Snarl};
 use switchyard_engine::format::NodeMode;
 use switchyard_engine::{PortType, Registry};
 
@@ -75,7 +75,12 @@ pub struct Viewer<'a> {
     pub transform: egui::emath::TSTransform,
     /// The nodes selected (by a click, Ctrl+A, or snarl's shift-click and box).
     pub selection: &'a [NodeId],
+    /// The pointer in canvas space, where it is over the canvas.
+    pub pointer: Option<egui::Pos2>,
 }
+
+/// A wire released this close to a compatible pin (canvas points) snaps to it.
+pub const WIRE_SNAP_RADIUS: f32 = 28.0;
 
 /// What a node's mode looks like in its header, and the tint of its frame.
 fn mode_look(mode: NodeMode) -> Option<(&'static str, Color32)> {
@@ -355,6 +360,34 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
     fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<EdNode>) {
         snarl.drop_outputs(pin.id);
         self.edited = Some("wire".into());
+    }
+
+    /// A wire released near a pin it may connect to (not on it) snaps to the nearest such pin.
+    fn has_dropped_wire_menu(&mut self, src: AnyPins, snarl: &mut Snarl<EdNode>) -> bool {
+        let Some(at) = self.pointer else { return false };
+        let pairs: Vec<(OutPinId, InPinId)> = match src {
+            AnyPins::Out(outs) => self
+                .pins
+                .near(at, Side::In, WIRE_SNAP_RADIUS)
+                .into_iter()
+                .flat_map(|(node, input)| outs.iter().map(move |o| (*o, InPinId { node, input })))
+                .collect(),
+            AnyPins::In(ins) => self
+                .pins
+                .near(at, Side::Out, WIRE_SNAP_RADIUS)
+                .into_iter()
+                .flat_map(|(node, output)| ins.iter().map(move |i| (OutPinId { node, output }, *i)))
+                .collect(),
+        };
+        let fits = pairs.into_iter().find(|(o, i)| {
+            let (from, to) = (snarl.out_pin(*o), snarl.in_pin(*i));
+            self.wire_problem(&from, &to, snarl).is_none()
+        });
+        if let Some((o, i)) = fits {
+            let (from, to) = (snarl.out_pin(o), snarl.in_pin(i));
+            self.connect(&from, &to, snarl);
+        }
+        false
     }
 
     fn has_graph_menu(&mut self, _: egui::Pos2, _: &mut Snarl<EdNode>) -> bool {

@@ -55,6 +55,7 @@ impl Editor {
             frame_to,
             transform: self.transform,
             selection: &self.selection,
+            pointer: ui.input(|i| i.pointer.hover_pos()).map(|p| self.transform.inverse() * p),
         };
         // A double-click on empty canvas opens the node search, so snarl does not recentre on it.
         let style = SnarlStyle { collapsible: Some(false), centering: Some(false), ..SnarlStyle::new() };

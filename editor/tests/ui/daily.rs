@@ -288,3 +288,14 @@ fn a_png_saved_by_a_run_opens_as_the_graph_that_made_it() {
     assert!(ed.files.path.is_none(), "saving never overwrites the image");
     assert!(ed.status.contains("the workflow of"), "{}", ed.status);
 }
+
+#[test]
+fn a_wire_released_near_a_compatible_pin_snaps_to_it_and_an_incompatible_one_does_not() {
+    let out = tempfile::tempdir().unwrap();
+    let mut h = opened(out.path(), &fixture("unwired.json"));
+    crate::support::drag_wire_near(&mut h, ("mask", 0), ("blur", 0), egui::vec2(-16.0, 6.0));
+    assert_eq!(h.state().doc.snarl.wires().count(), 0, "a mask never snaps to an image input");
+    crate::support::drag_wire_near(&mut h, ("noise", 0), ("blur", 0), egui::vec2(-16.0, 6.0));
+    let saved = switchyard_editor::document::convert::to_file(&h.state().doc, &h.state().registry);
+    assert_eq!(saved.nodes["blur"].inputs["image"].sources(), ["noise.image"], "released 17 px short, it snapped");
+}

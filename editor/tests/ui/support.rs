@@ -81,12 +81,17 @@ pub fn node(ed: &Editor, key: &str) -> NodeId {
 
 /// Drags a wire from an output pin to an input pin, as a mouse does.
 pub fn drag_wire(h: &mut Harness<'static, Editor>, from: (&str, usize), to: (&str, usize)) {
+    drag_wire_near(h, from, to, egui::Vec2::ZERO);
+}
+
+/// Drags a wire from an output pin and drops it `miss` (screen points) away from an input pin.
+pub fn drag_wire_near(h: &mut Harness<'static, Editor>, from: (&str, usize), to: (&str, usize), miss: egui::Vec2) {
     let ed = h.state();
     let at = |key: &str, side, i| {
         let rect = ed.pins.get(node(ed, key), side, i).expect("the pin was drawn");
         ed.transform() * rect.center()
     };
-    let (a, b) = (at(from.0, Side::Out, from.1), at(to.0, Side::In, to.1));
+    let (a, b) = (at(from.0, Side::Out, from.1), at(to.0, Side::In, to.1) + miss);
     h.hover_at(a);
     h.step();
     h.drag_at(a);
