@@ -10,7 +10,7 @@ use switchyard_editor::canvas::badges;
 use switchyard_editor::canvas::viewer::Action;
 use switchyard_engine::format::NodeMode;
 
-use crate::support::{fixture, node, opened, settle, workflows};
+use crate::support::{click_header, fixture, node, opened, settle, workflows};
 
 fn badge(h: &Harness<'static, Editor>, key: &str) -> (String, bool) {
     let ed = h.state();
@@ -140,30 +140,15 @@ fn previews_fold_hide_and_go_stale_after_an_upstream_edit_and_save_nodes_show_th
     h.get_by_label("wrote (stale) soft.png");
 }
 
-/// Clicks at a node's header with `modifiers` (a plain click selects).
-fn click_node(h: &mut Harness<'static, Editor>, key: &str, modifiers: Modifiers) {
-    let ed = h.state();
-    let rect = ed.rects[&node(ed, key)];
-    let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
-    h.hover_at(pos);
-    h.step();
-    for pressed in [true, false] {
-        let button = egui::PointerButton::Primary;
-        h.event_modifiers(egui::Event::PointerButton { pos, button, pressed, modifiers }, modifiers);
-        h.step();
-    }
-    h.run_steps(2);
-}
-
 #[test]
 fn a_plain_click_selects_ctrl_a_takes_all_and_copy_paste_works_within_and_between_graphs() {
     let out = tempfile::tempdir().unwrap();
     let mut h = opened(out.path(), &fixture("small-local.json"));
     let ctx = h.ctx.clone();
-    click_node(&mut h, "soft", Modifiers::NONE);
+    click_header(&mut h, "soft", egui::PointerButton::Primary, Modifiers::NONE);
     let soft = node(h.state(), "soft");
     assert_eq!(h.state_mut().selected(&ctx), [soft], "a plain click selects");
-    click_node(&mut h, "save", Modifiers::NONE);
+    click_header(&mut h, "save", egui::PointerButton::Primary, Modifiers::NONE);
     let save = node(h.state(), "save");
     assert_eq!(h.state_mut().selected(&ctx), [save], "another plain click moves the selection");
     h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);

@@ -6,7 +6,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use switchyard_editor::Editor;
 
-use crate::support::{drag_wire, fixture, harness, node, opened};
+use crate::support::{click_header, drag_wire, fixture, harness, node, opened};
 
 #[test]
 fn the_palette_adds_nodes_by_type_and_search_narrows_it() {
@@ -100,21 +100,6 @@ fn validation_problems_show_on_the_nodes_they_name() {
     let missing = egui_kittest::kittest::by().label_contains(r#"connect an image here (input "image")"#);
     assert_eq!(h.query_all(missing).count(), 2);
     h.get_by_label("total: 2 problem(s)");
-}
-
-/// Clicks a node's header with `button` while holding `modifiers`: Shift+click selects,
-/// a right click opens the node's menu.
-fn click_header(h: &mut Harness<'static, Editor>, key: &str, button: egui::PointerButton, modifiers: Modifiers) {
-    let ed = h.state();
-    let rect = ed.rects[&node(ed, key)];
-    let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
-    h.hover_at(pos);
-    h.step();
-    for pressed in [true, false] {
-        h.event_modifiers(egui::Event::PointerButton { pos, button, pressed, modifiers }, modifiers);
-        h.step();
-    }
-    h.run_steps(2);
 }
 
 fn file_params(path: &std::path::Path, key: &str) -> switchyard_engine::format::FileMap<serde_json::Value> {

@@ -129,3 +129,23 @@ pub fn quote_of(file: &switchyard_engine::format::WorkflowFile, policy: &str) ->
     };
     switchyard_editor::work::quote::quote(&settings, &check).quote.unwrap().unwrap()
 }
+
+/// Clicks a node's header with `button` while holding `modifiers`: Shift+click selects,
+/// a right click opens the node's menu.
+pub fn click_header(
+    h: &mut Harness<'static, Editor>,
+    key: &str,
+    button: egui::PointerButton,
+    modifiers: egui::Modifiers,
+) {
+    let ed = h.state();
+    let rect = ed.rects[&node(ed, key)];
+    let pos = ed.transform() * (rect.left_top() + egui::vec2(rect.width() * 0.7, 12.0));
+    h.hover_at(pos);
+    h.step();
+    for pressed in [true, false] {
+        h.event_modifiers(egui::Event::PointerButton { pos, button, pressed, modifiers }, modifiers);
+        h.step();
+    }
+    h.run_steps(2);
+}
