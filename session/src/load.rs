@@ -43,18 +43,22 @@ pub struct Source {
     pub input_root: PathBuf,
     /// Overrides that came with it: those a PNG's run applied (they go before the flags').
     pub overrides: Vec<String>,
+    /// The text shared by every item's provenance, made once (a batch of 2,000 items holds
+    /// one copy, not 2,000).
+    shared: std::sync::OnceLock<std::sync::Arc<str>>,
 }
 
 impl Source {
     /// A workflow's text, read from `input_root`, with no overrides of its own.
     pub fn text(text: String, input_root: PathBuf) -> Self {
-        Self { text, input_root, overrides: Vec::new() }
+        Self { text, input_root, overrides: Vec::new(), shared: Default::default() }
     }
 
     /// What saved images of a run with `overrides` (after the source's own) carry.
     pub fn provenance(&self, overrides: &[String]) -> Provenance {
         let overrides = self.overrides.iter().chain(overrides).cloned().collect();
-        Provenance { workflow: self.text.as_str().into(), overrides }
+        let workflow = std::sync::Arc::clone(self.shared.get_or_init(|| self.text.as_str().into()));
+        Provenance { workflow, overrides }
     }
 }
 
@@ -68,7 +72,7 @@ pub fn read_source(path: &Path) -> Result<Source, Diagnostics> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         let file = switchyard_engine::open_input_file(path).map_err(|e| unreadable(e.to_string()))?;
         let found = switchyard_nodes::embedded::workflow_in_png(std::io::BufReader::new(file)).map_err(unreadable)?;
-        return Ok(Source { text: found.workflow, input_root, overrides: found.overrides });
+        return Ok(Source { overrides: found.overrides, ..Source::text(found.workflow, input_root) });
     }
     let text =
         switchyard_engine::read_input_text(path, MAX_FILE_BYTES as u64).map_err(|e| unreadable(e.to_string()))?;

@@ -115,21 +115,24 @@ impl Look {
     /// that is new), and everything downstream of one.
     pub fn mark_stale(&mut self, current: &WorkflowFile) {
         let Some(ran) = &self.ran else { return };
-        let mut stale: HashSet<String> =
-            current.nodes.iter().filter(|(k, e)| ran.nodes.get(*k) != Some(*e)).map(|(k, _)| k.clone()).collect();
-        // Each pass reaches one wire further downstream; the node count bounds the passes.
-        for _ in 0..current.nodes.len() {
-            let reached: Vec<String> = current
-                .nodes
-                .iter()
-                .filter(|(k, _)| !stale.contains(*k))
-                .filter(|(_, e)| e.inputs.values().flat_map(InputRef::sources).any(|w| upstream_in(w, &stale)))
-                .map(|(k, _)| k.clone())
-                .collect();
-            if reached.is_empty() {
-                break;
+        let mut dependants: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (key, entry) in &current.nodes {
+            for wire in entry.inputs.values().flat_map(InputRef::sources) {
+                if let Some((from, _)) = wire.rsplit_once('.') {
+                    dependants.entry(from).or_default().push(key);
+                }
             }
-            stale.extend(reached);
+        }
+        let changed = current.nodes.iter().filter(|(k, e)| ran.nodes.get(*k) != Some(*e)).map(|(k, _)| k.as_str());
+        let mut queue: Vec<&str> = changed.collect();
+        let mut stale: HashSet<String> = queue.iter().map(|k| (*k).to_string()).collect();
+        // Each node is queued once, so the walk is bounded by the graph's size.
+        while let Some(key) = queue.pop() {
+            for next in dependants.get(key).into_iter().flatten() {
+                if stale.insert((*next).to_string()) {
+                    queue.push(next);
+                }
+            }
         }
         self.stale = stale;
     }
@@ -194,10 +197,6 @@ impl Look {
     pub fn preview(&self, key: &str) -> Option<&TextureHandle> {
         self.previews.get(key).map(|(t, _)| t)
     }
-}
-
-fn upstream_in(wire: &str, nodes: &HashSet<String>) -> bool {
-    wire.rsplit_once('.').is_some_and(|(n, _)| nodes.contains(n))
 }
 
 /// A diagnostic as one line: what, then how to fix it. An unwired input reads as what to do
