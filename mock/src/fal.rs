@@ -72,10 +72,14 @@ fn submit(st: &State, model: &str, app: &str, body: &[u8], fault: &Option<crate:
         }
         Asset::Mp4
     } else if input["upscale_factor"].is_u64() {
-        if input["image_url"].as_str().is_none() {
+        let Some(url) = input["image_url"].as_str() else {
             return missing("image_url");
-        }
-        Asset::Png(1024, 1024)
+        };
+        // A data URI's image sets the size (times the factor); a remote URL is not fetched.
+        let k = u32::try_from(input["upscale_factor"].as_u64().unwrap_or(2)).unwrap_or(2);
+        let size = crate::state::data_uri_bytes(url).as_deref().and_then(crate::state::image_size);
+        let (w, h) = size.map_or((1024, 1024), |(w, h)| ((w * k).min(4096), (h * k).min(4096)));
+        Asset::Png(w, h)
     } else {
         if input["prompt"].as_str().is_none_or(str::is_empty) {
             return missing("prompt");
@@ -84,6 +88,9 @@ fn submit(st: &State, model: &str, app: &str, body: &[u8], fault: &Option<crate:
         Asset::Png(side("width").min(4096), side("height").min(4096))
     };
     let id = st.new_task("falreq", asset, 2, fault);
+    if let Some(source) = input["image_url"].as_str().and_then(crate::state::data_uri_bytes) {
+        st.keep_source(&id, &source);
+    }
     let base = format!("{}/fal/{app}/requests/{id}", st.base_url);
     json_reply(
         StatusCode::OK,

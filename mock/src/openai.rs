@@ -107,12 +107,21 @@ async fn generate(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -
         size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))).unwrap_or((1024, 1024));
     let n = req["n"].as_u64().unwrap_or(1).clamp(1, 10);
     let quality = req["quality"].as_str().unwrap_or("auto");
-    success(&rid, prompt, (w, h), quality, n, size)
+    success(&rid, prompt, (w, h), quality, n, size, None)
 }
 
-/// The images reply with `usage` tokens.
-fn success(rid: &str, prompt: &str, (w, h): (u32, u32), quality: &str, n: u64, size: &str) -> Response {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(crate::assets::png(w, h).as_slice());
+/// The images reply with `usage` tokens; an edit's image is `made` from its input.
+fn success(
+    rid: &str,
+    prompt: &str,
+    (w, h): (u32, u32),
+    quality: &str,
+    n: u64,
+    size: &str,
+    made: Option<Vec<u8>>,
+) -> Response {
+    let bytes = made.unwrap_or_else(|| crate::assets::png(w, h).to_vec());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
     let out_tokens: u64 = match quality {
         "low" => 272,
         "medium" => 1056,
@@ -149,5 +158,6 @@ async fn edit(Axum(st): Axum<Arc<State>>, headers: HeaderMap, body: Bytes) -> Re
         return missing(&rid, "image");
     };
     let quality = text("quality").unwrap_or_else(|| "auto".into());
-    success(&rid, &prompt, (w, h), &quality, 1, "auto")
+    let made = image.and_then(|f| crate::assets::from_input(&f.data, (w, h), false));
+    success(&rid, &prompt, (w, h), &quality, 1, "auto", made)
 }

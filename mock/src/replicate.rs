@@ -91,7 +91,7 @@ async fn create(st: &State, path: &str, model: &str, headers: &HeaderMap, body: 
         size_for_ratio(input["aspect_ratio"].as_str().unwrap_or("1:1"), ':').unwrap_or((1024, 1024))
     };
     let id = st.new_task("pred", Asset::Png(size.0, size.1), 2, &fault);
-    if let Some(bytes) = input["image"].as_str().and_then(data_uri_bytes) {
+    if let Some(bytes) = input["image"].as_str().and_then(crate::state::data_uri_bytes) {
         st.keep_source(&id, &bytes);
     }
     let wait = headers.get("prefer").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("wait"));
@@ -102,16 +102,9 @@ async fn create(st: &State, path: &str, model: &str, headers: &HeaderMap, body: 
     json_reply(StatusCode::CREATED, &[], prediction(st, &id, model, "starting", Value::Null, Value::Null))
 }
 
-/// The bytes of a `data:image/...;base64,` URI.
-fn data_uri_bytes(uri: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let b64 = uri.strip_prefix("data:")?.split_once(";base64,")?.1;
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
-}
-
 /// The size of a `data:image/png;base64,` URI's image.
 fn data_uri_size(uri: &str) -> Option<(u32, u32)> {
-    image_size(&data_uri_bytes(uri)?)
+    image_size(&crate::state::data_uri_bytes(uri)?)
 }
 
 async fn poll(Axum(st): Axum<Arc<State>>, Path(id): Path<String>, headers: HeaderMap) -> Response {

@@ -344,6 +344,13 @@ pub async fn gate(
     }
 }
 
+/// The bytes of a `data:image/...;base64,` URI.
+pub fn data_uri_bytes(uri: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let b64 = uri.strip_prefix("data:")?.split_once(";base64,")?.1;
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
 /// The size of a PNG or JPEG, read from its header.
 pub fn image_size(bytes: &[u8]) -> Option<(u32, u32)> {
     image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
