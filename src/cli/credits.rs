@@ -44,11 +44,7 @@ async fn known_wallet(ledger: &Ledger, account: &str) -> Result<()> {
     if wallets.iter().any(|w| w == account) {
         return Ok(());
     }
-    let nearest = wallets
-        .iter()
-        .min_by_key(|w| strsim::levenshtein(w, account))
-        .filter(|w| strsim::levenshtein(w, account) <= 2.max(account.len() / 3));
-    let hint = match nearest {
+    let hint = match switchyard_engine::nearest(account, wallets.iter().map(String::as_str)) {
         Some(w) => format!("; did you mean {w:?}?"),
         None if wallets.is_empty() => "; the ledger holds none yet (`credits grant` or `topup` creates one)".into(),
         None => format!("; wallets: {}", wallets.iter().take(10).cloned().collect::<Vec<_>>().join(", ")),
