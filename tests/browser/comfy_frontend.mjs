@@ -48,7 +48,15 @@ try {
   await page.waitForFunction(() => window.app.graph.nodes.length === 6, null, { timeout: STEP_MS });
   const sigma = await page.evaluate(() => window.app.graph.nodes.find((n) => n.title === 'soft').widgets.find((w) => w.name === 'sigma').value);
   check(sigma === 3, 'the template opens with its widgets set (soft.sigma = 3)');
-  await page.mouse.dblclick(700, 760);
+  // Under load the templates dialog may still be closing when the double-click lands, so
+  // the search box is opened again until it has the keyboard, as a user would.
+  const searchOpen = () => page.evaluate(() => document.activeElement?.tagName === 'INPUT');
+  for (let attempt = 0; attempt < 5 && !(await searchOpen()); attempt++) {
+    await page.keyboard.press('Escape');
+    await page.mouse.dblclick(700, 760);
+    await page.waitForFunction(() => document.activeElement?.tagName === 'INPUT', null, { timeout: 5_000 }).catch(() => {});
+  }
+  check(await searchOpen(), 'a double-click on the canvas opens the node search');
   await page.keyboard.type('Image Invert', { delay: 20 });
   await page.getByText('Image Invert').first().waitFor({ timeout: STEP_MS });
   await page.keyboard.press('Enter');

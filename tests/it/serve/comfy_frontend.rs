@@ -33,6 +33,6 @@ fn comfyuis_frontend_runs_a_switchyard_graph_in_a_real_browser() {
         .expect("node runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "the browser steps failed (screens in {}):\n{stdout}\n{stderr}", out.display());
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 10, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 11, "{stdout}");
     assert!(out.join("comfy-frontend.png").is_file());
 }
