@@ -46,6 +46,32 @@ fn placed(workflow: &WorkflowFile, id: &str) -> Option<[f64; 2]> {
     Some([pos.first()?.as_f64()?, pos.get(1)?.as_f64()?])
 }
 
+/// The file's groups (`ui.groups`, already in ComfyUI's names) as the frontend reads them;
+/// an entry without a usable bounding box is left out.
+fn groups(workflow: &WorkflowFile) -> Vec<Value> {
+    let Some(Value::Array(list)) = workflow.ui.as_ref().and_then(|u| u.get("groups")) else { return Vec::new() };
+    let bounding = |g: &Value| {
+        let b = g.get("bounding")?.as_array()?;
+        let b: Option<Vec<f64>> = b.iter().map(|x| x.as_f64().filter(|x| x.is_finite())).collect();
+        b.filter(|b| b.len() == 4 && b[2] > 0.0 && b[3] > 0.0)
+    };
+    let text = |g: &Value, key: &str, default: &str| g.get(key).and_then(Value::as_str).unwrap_or(default).to_string();
+    list.iter()
+        .filter_map(|g| Some((g, bounding(g)?)))
+        .enumerate()
+        .map(|(i, (g, b))| {
+            json!({
+                "id": i + 1,
+                "title": text(g, "title", "Group"),
+                "bounding": b,
+                "color": text(g, "color", "#3f789e"),
+                "font_size": 24,
+                "flags": {},
+            })
+        })
+        .collect()
+}
+
 /// Each node's depth: how many wires lie between it and a node with no inputs.
 fn depths(workflow: &WorkflowFile) -> HashMap<&str, usize> {
     let mut depth: HashMap<&str, usize> = HashMap::new();
@@ -152,7 +178,7 @@ pub fn ui_of(workflow: &WorkflowFile, registry: &Registry) -> Result<Value, Stri
         "last_link_id": links.len(),
         "nodes": nodes,
         "links": links,
-        "groups": [],
+        "groups": groups(workflow),
         "config": {},
         "extra": { "switchyard": { "name": workflow.name } },
         "version": 0.4,

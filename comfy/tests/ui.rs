@@ -82,3 +82,26 @@ fn broken_ui_files_are_refused_with_what_is_wrong() {
         assert!(e.contains(says), "{says}: {e}");
     }
 }
+
+#[test]
+fn groups_go_to_comfyuis_frontend_with_its_names_and_broken_ones_stay_behind() {
+    let text = json!({
+        "format": "switchyard.workflow", "version": 1, "name": "g",
+        "nodes": { "noise": { "type": "image.noise" } },
+        "ui": { "groups": [
+            { "title": "Plates", "color": "#4a8a4e", "bounding": [10, 20, 300, 200] },
+            { "title": "no box" },
+            { "bounding": [0, 0, 50, 50] },
+        ] },
+    })
+    .to_string();
+    let file = switchyard_engine::format::parse_workflow(&text).file.expect("the file reads");
+    let ui = switchyard_comfy::ui_of(&file, &switchyard_nodes::builtin_registry()).unwrap();
+    assert_eq!(
+        ui["groups"],
+        json!([
+            { "id": 1, "title": "Plates", "color": "#4a8a4e", "bounding": [10.0, 20.0, 300.0, 200.0], "font_size": 24, "flags": {} },
+            { "id": 2, "title": "Group", "color": "#3f789e", "bounding": [0.0, 0.0, 50.0, 50.0], "font_size": 24, "flags": {} },
+        ])
+    );
+}

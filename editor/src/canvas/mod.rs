@@ -3,6 +3,7 @@
 //! and run said, and reports edits as actions.
 
 pub mod badges;
+pub mod groups;
 pub mod look;
 pub mod palette;
 pub mod pins;

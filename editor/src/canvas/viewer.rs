@@ -35,6 +35,10 @@ pub enum Action {
     SetMode(NodeId, NodeMode),
     /// Fold or unfold this node's preview.
     FoldPreview(String),
+    /// Put the selected nodes in a new group.
+    GroupSelected,
+    /// Change group `0` (an index into the document's groups).
+    EditGroup(usize, crate::canvas::groups::GroupEdit),
 }
 
 /// A wire the viewer refused, with why.
@@ -77,6 +81,8 @@ pub struct Viewer<'a> {
     pub selection: &'a [NodeId],
     /// The pointer in canvas space, where it is over the canvas.
     pub pointer: Option<egui::Pos2>,
+    /// The document's groups, drawn under the nodes.
+    pub groups: &'a [crate::document::groups::Group],
 }
 
 /// A wire released this close to a compatible pin (canvas points) snaps to it.
@@ -395,6 +401,16 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
     }
 
     fn show_graph_menu(&mut self, pos: egui::Pos2, ui: &mut Ui, _: &mut Snarl<EdNode>) {
+        if let Some(i) = crate::document::groups::hit(self.groups, pos, false) {
+            if let Some(edit) = crate::canvas::groups::menu(ui, &self.groups[i]) {
+                self.actions.push(Action::EditGroup(i, edit));
+            }
+            return;
+        }
+        if !self.selection.is_empty() && ui.button("Group selected nodes (Ctrl+G)").clicked() {
+            self.actions.push(Action::GroupSelected);
+            ui.close();
+        }
         ui.label("Add node");
         if let Some(type_name) = crate::canvas::palette::menu(ui, self.registry) {
             self.actions.push(Action::Add(type_name, pos));
@@ -440,6 +456,21 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
             self.actions.push(Action::Delete(vec![node]));
             ui.close();
         }
+    }
+
+    fn draw_background(
+        &mut self,
+        background: Option<&egui_snarl::ui::BackgroundPattern>,
+        viewport: &Rect,
+        snarl_style: &egui_snarl::ui::SnarlStyle,
+        style: &egui::Style,
+        painter: &egui::Painter,
+        _: &Snarl<EdNode>,
+    ) {
+        if let Some(background) = background {
+            background.draw(viewport, snarl_style, style, painter);
+        }
+        crate::canvas::groups::draw(painter, viewport, self.groups);
     }
 
     fn current_transform(&mut self, to_global: &mut egui::emath::TSTransform, _: &mut Snarl<EdNode>) {

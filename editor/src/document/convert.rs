@@ -39,10 +39,11 @@ pub enum OpenError {
 pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenError> {
     let mut ui_rest = file.ui.clone().unwrap_or_default();
     let saved = saved_positions(ui_rest.remove("nodes"));
+    let groups = crate::document::groups::from_ui(ui_rest.remove("groups"));
     let fallback = layout_by_depth(file);
     let run = file.run.clone().unwrap_or_default();
     let mut doc =
-        Doc { name: file.name.clone(), description: file.description.clone(), run, ui_rest, ..Doc::default() };
+        Doc { name: file.name.clone(), description: file.description.clone(), run, groups, ui_rest, ..Doc::default() };
     let mut ids = HashMap::new();
     for (key, entry) in &file.nodes {
         let spec = registry
@@ -155,6 +156,9 @@ pub fn to_file(doc: &Doc, registry: &Registry) -> WorkflowFile {
     }
     let mut ui = doc.ui_rest.clone();
     ui.insert("nodes".into(), Value::Object(positions));
+    if !doc.groups.is_empty() {
+        ui.insert("groups".into(), crate::document::groups::to_ui(&doc.groups));
+    }
     WorkflowFile {
         format: switchyard_engine::format::FORMAT_NAME.into(),
         version: 1,

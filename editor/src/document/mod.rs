@@ -4,6 +4,7 @@
 
 pub mod clipboard;
 pub mod convert;
+pub mod groups;
 pub mod history;
 pub mod layout;
 pub mod model;

@@ -87,7 +87,9 @@ pub struct Doc {
     pub description: String,
     /// The run settings saved with it (policy, budget, deadline, routes).
     pub run: RunSettings,
-    /// The file's `ui` section minus node positions, carried through untouched.
+    /// Named, coloured groups (the file's `ui.groups`).
+    pub groups: Vec<crate::document::groups::Group>,
+    /// The file's `ui` section minus node positions and groups, carried through untouched.
     pub ui_rest: serde_json::Map<String, serde_json::Value>,
     /// The next `seq` to give.
     pub next_seq: u64,

@@ -101,6 +101,8 @@ pub struct Editor {
     pub clipboard: Option<WorkflowFile>,
     /// The search box a double-click on the canvas opened, and where the node will go.
     pub quick_add: Option<super::quick_add::QuickAdd>,
+    /// The group being dragged by its title bar or corner.
+    pub(super) group_drag: Option<super::groups::GroupDrag>,
     sent: Option<(u64, String)>,
     last_edit: Option<std::time::Instant>,
     pub(super) backend: Backend,
@@ -143,6 +145,7 @@ impl Editor {
             snarl_selection: Vec::new(),
             clipboard: None,
             quick_add: None,
+            group_drag: None,
             sent: None,
             last_edit: None,
             backend,
@@ -260,6 +263,8 @@ impl Editor {
                     self.look.folded.insert(key);
                 }
             }
+            Action::GroupSelected => self.group_selection(),
+            Action::EditGroup(index, edit) => self.edit_group(index, edit),
         }
     }
 

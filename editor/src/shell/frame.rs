@@ -37,6 +37,8 @@ impl Editor {
         // Snarl's response rect is unbounded; the panel's is the canvas on screen.
         let area = ui.available_rect_before_wrap();
         let frame_to = (self.frame_all == 1).then(|| self.frame_transform(ui.available_rect_before_wrap())).flatten();
+        // While a group is dragged, the view holds still (snarl would pan with the drag).
+        let frame_to = frame_to.or_else(|| self.group_drag.as_ref().map(|_| self.transform));
         if self.frame_all > 0 {
             self.frame_all -= 1;
             ui.ctx().request_repaint();
@@ -56,6 +58,7 @@ impl Editor {
             transform: self.transform,
             selection: &self.selection,
             pointer: ui.input(|i| i.pointer.hover_pos()).map(|p| self.transform.inverse() * p),
+            groups: &self.doc.groups,
         };
         // A double-click on empty canvas opens the node search, so snarl does not recentre on it.
         let style = SnarlStyle { collapsible: Some(false), centering: Some(false), ..SnarlStyle::new() };
@@ -68,6 +71,7 @@ impl Editor {
             self.act(action);
         }
         self.follow_snarl_selection(ui.ctx());
+        self.drag_group(ui, area);
         self.pointer_on_canvas(ui, area);
         if let Some(what) = edited {
             self.commit(&what);

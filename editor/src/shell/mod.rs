@@ -6,6 +6,7 @@ pub mod editor;
 pub mod file_actions;
 pub mod files;
 mod frame;
+mod groups;
 pub mod library;
 mod menus;
 pub mod quick_add;

@@ -1,4 +1,5 @@
-//! Keyboard shortcuts: delete, duplicate, save, open, undo/redo, run, cancel and frame-all.
+//! Keyboard shortcuts: delete, duplicate, save, open, undo/redo, run, cancel, frame-all and
+//! group (Ctrl+G).
 //! Keys that type text are left alone while a text field has focus.
 
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
@@ -18,6 +19,7 @@ const RUN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Ent
 const SELECT_ALL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::A);
 const COPY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::C);
 const PASTE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::V);
+const GROUP: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::G);
 
 /// Handles this frame's shortcuts.
 pub fn handle(ed: &mut Editor, ui: &mut Ui) {
@@ -50,6 +52,10 @@ pub fn handle(ed: &mut Editor, ui: &mut Ui) {
     }
     if pressed(&SELECT_ALL) {
         ed.select_all();
+    }
+    if pressed(&GROUP) {
+        ed.selected(&ctx);
+        ed.group_selection();
     }
     // The desktop integration turns Ctrl+C and Ctrl+V into copy and paste events (with the
     // system clipboard's text); the keys themselves come through elsewhere.

@@ -135,6 +135,11 @@ pub fn edit_text(what: &str) -> String {
         "arrange" => "arranged the graph by depth".into(),
         "paste" => "pasted".into(),
         "run settings" => "run settings changed (saved with the file)".into(),
+        "group move" => "moved a group with its nodes".into(),
+        "group resize" => "resized a group".into(),
+        "group title" => "renamed a group".into(),
+        "group colour" => "recoloured a group".into(),
+        "group fit" => "fitted a group to its nodes".into(),
         param if param.contains('.') => format!("set {param}"),
         other => other.to_string(),
     }

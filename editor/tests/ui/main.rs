@@ -5,6 +5,7 @@
 mod daily;
 mod editing;
 mod files;
+mod groups;
 mod library;
 mod running;
 mod server;
