@@ -13,6 +13,7 @@ use crate::canvas::look::{Look, NodeRun};
 use crate::canvas::pins::{PinRects, Side};
 use crate::canvas::widgets::param_widget;
 use crate::document::model::{EdNode, spec_of, would_cycle};
+use crate::document::reroute;
 
 /// Something the viewer asks the app to do after the frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +40,15 @@ pub enum Action {
     GroupSelected,
     /// Change group `0` (an index into the document's groups).
     EditGroup(usize, crate::canvas::groups::GroupEdit),
+    /// Put a reroute point at `at` (canvas space), fed by `from` and feeding `to`.
+    Reroute {
+        /// Where.
+        at: egui::Pos2,
+        /// The output that feeds it.
+        from: Option<OutPinId>,
+        /// The inputs it feeds.
+        to: Vec<InPinId>,
+    },
 }
 
 /// A wire the viewer refused, with why.
@@ -159,28 +169,45 @@ impl Viewer<'_> {
         *self.refusal = Some(Refusal { pin, reason });
     }
 
-    /// Why a wire from `from` into `to` cannot be, if it cannot.
+    /// Why a wire from `from` into `to` cannot be, if it cannot. Through a reroute point, the
+    /// type is the one the point carries, and every input it feeds must accept it.
     fn wire_problem(&self, from: &OutPin, to: &InPin, snarl: &Snarl<EdNode>) -> Option<String> {
         let (src, dst) = (&snarl[from.id.node], &snarl[to.id.node]);
-        let (Some(src_spec), Some(dst_spec)) = (spec_of(self.registry, src), spec_of(self.registry, dst)) else {
-            return Some("unknown node type".into());
-        };
-        let out = src_spec.outputs.get(from.id.output)?;
-        let port = dst.in_port(dst_spec, to.id.input)?;
         if from.id.node == to.id.node {
             return Some(format!("{} cannot feed itself", dst.key));
         }
-        if !port.ty.accepts(out.ty) {
-            return Some(format!(
-                "{}.{} is {}; {}.{} accepts {}",
-                src.key, out.name, out.ty, dst.key, port.name, port.ty
-            ));
+        let known = |n: &EdNode| n.is_reroute() || spec_of(self.registry, n).is_some();
+        if !known(src) || !known(dst) {
+            return Some("unknown node type".into());
         }
-        if port.max_sources > 1 && to.remotes.len() >= port.max_sources {
-            return Some(format!("{}.{} takes at most {} wires", dst.key, port.name, port.max_sources));
+        // A reroute point nothing feeds carries no type yet: anything may leave it.
+        let carried = reroute::real_source(snarl, from.id).and_then(|real| {
+            let n = &snarl[real.node];
+            let out = spec_of(self.registry, n)?.outputs.get(real.output)?;
+            Some((format!("{}.{}", n.key, out.name), out.ty))
+        });
+        let targets = match dst.is_reroute() {
+            true => reroute::real_targets(snarl, to.id.node),
+            false => vec![to.id],
+        };
+        for target in targets {
+            let n = &snarl[target.node];
+            let port = n.in_port(spec_of(self.registry, n)?, target.input)?;
+            if let Some((name, ty)) = carried.as_ref().filter(|(_, ty)| !port.ty.accepts(*ty)) {
+                return Some(format!("{name} is {ty}; {}.{} accepts {}", n.key, port.name, port.ty));
+            }
+            if target == to.id && port.max_sources > 1 && to.remotes.len() >= port.max_sources {
+                return Some(format!("{}.{} takes at most {} wires", n.key, port.name, port.max_sources));
+            }
         }
         would_cycle(snarl, from.id.node, to.id.node)
             .then(|| format!("{} already depends on {}; this wire would make a loop", src.key, dst.key))
+    }
+
+    /// A reroute point's pin, coloured by what it carries.
+    fn reroute_pin(&self, snarl: &Snarl<EdNode>, carried: Option<OutPinId>) -> PinInfo {
+        let ty = carried.and_then(|o| reroute::out_type(snarl, self.registry, o));
+        PinInfo::circle().with_fill(ty.map_or(Color32::GRAY, port_color))
     }
 }
 
@@ -191,6 +218,10 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
 
     fn show_header(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
         let n = &snarl[node];
+        if n.is_reroute() {
+            ui.add(egui::Label::new(RichText::new("reroute").small().weak()).selectable(false));
+            return;
+        }
         let run = self.look.run_of(&n.key);
         // The header row is laid out left to right already; a nested row would take its width
         // before the node has one.
@@ -206,11 +237,17 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
     }
 
     fn inputs(&mut self, node: &EdNode) -> usize {
-        spec_of(self.registry, node).map_or(0, |s| node.in_count(s))
+        match node.is_reroute() {
+            true => 1,
+            false => spec_of(self.registry, node).map_or(0, |s| node.in_count(s)),
+        }
     }
 
     fn outputs(&mut self, node: &EdNode) -> usize {
-        spec_of(self.registry, node).map_or(0, |s| s.outputs.len())
+        match node.is_reroute() {
+            true => 1,
+            false => spec_of(self.registry, node).map_or(0, |s| s.outputs.len()),
+        }
     }
 
     fn show_input(
@@ -221,6 +258,9 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
     ) -> impl egui_snarl::ui::SnarlPin + 'static {
         let n = &snarl[pin.id.node];
         let record = |info| self.pins.pin(info, pin.id.node, Side::In, pin.id.input);
+        if n.is_reroute() {
+            return record(self.reroute_pin(snarl, pin.remotes.first().copied()));
+        }
         let Some(port) = spec_of(self.registry, n).and_then(|s| n.in_port(s, pin.id.input)) else {
             return record(PinInfo::circle());
         };
@@ -241,6 +281,9 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
     ) -> impl egui_snarl::ui::SnarlPin + 'static {
         let n = &snarl[pin.id.node];
         let record = |info| self.pins.pin(info, pin.id.node, Side::Out, pin.id.output);
+        if n.is_reroute() {
+            return record(self.reroute_pin(snarl, Some(pin.id)));
+        }
         let Some(out) = spec_of(self.registry, n).and_then(|s| s.outputs.get(pin.id.output)) else {
             return record(PinInfo::circle());
         };
@@ -248,8 +291,8 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         record(PinInfo::circle().with_fill(port_color(out.ty)))
     }
 
-    fn has_body(&mut self, _: &EdNode) -> bool {
-        true
+    fn has_body(&mut self, node: &EdNode) -> bool {
+        !node.is_reroute()
     }
 
     fn show_body(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
@@ -392,8 +435,21 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
         if let Some((o, i)) = fits {
             let (from, to) = (snarl.out_pin(o), snarl.in_pin(i));
             self.connect(&from, &to, snarl);
+            return false;
         }
-        false
+        true
+    }
+
+    /// A wire released on empty canvas offers a reroute point there, wired to it.
+    fn show_dropped_wire_menu(&mut self, pos: egui::Pos2, ui: &mut Ui, src: AnyPins, _: &mut Snarl<EdNode>) {
+        if ui.button("Reroute here").clicked() {
+            let (from, to) = match src {
+                AnyPins::Out(outs) => (outs.first().copied(), Vec::new()),
+                AnyPins::In(ins) => (None, ins.to_vec()),
+            };
+            self.actions.push(Action::Reroute { at: pos, from, to });
+            ui.close();
+        }
     }
 
     fn has_graph_menu(&mut self, _: egui::Pos2, _: &mut Snarl<EdNode>) -> bool {
@@ -411,6 +467,10 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
             self.actions.push(Action::GroupSelected);
             ui.close();
         }
+        if ui.button("Add reroute point").clicked() {
+            self.actions.push(Action::Reroute { at: pos, from: None, to: Vec::new() });
+            ui.close();
+        }
         ui.label("Add node");
         if let Some(type_name) = crate::canvas::palette::menu(ui, self.registry) {
             self.actions.push(Action::Add(type_name, pos));
@@ -424,6 +484,13 @@ impl SnarlViewer<EdNode> for Viewer<'_> {
 
     fn show_node_menu(&mut self, node: NodeId, _: &[InPin], _: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<EdNode>) {
         let n = &snarl[node];
+        if n.is_reroute() {
+            if ui.button("Delete (keeps the wire)").clicked() {
+                self.actions.push(Action::Delete(vec![node]));
+                ui.close();
+            }
+            return;
+        }
         if let Some(spec) = spec_of(self.registry, n) {
             ui.menu_button("Drive by a wire", |ui| {
                 for p in spec.params.iter().filter(|p| !n.param_wires.iter().any(|w| w == p.name)) {

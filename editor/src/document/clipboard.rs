@@ -32,6 +32,10 @@ pub fn copy(doc: &Doc, registry: &Registry, ids: &[NodeId]) -> Option<WorkflowFi
         }
         entry.inputs.retain(|_, w| !w.sources().is_empty() && w.sources().iter().all(inside));
     }
+    if let Some(ui) = file.ui.as_mut() {
+        // Groups and reroute points name nodes left behind; only positions travel.
+        ui.retain(|k, _| k == "nodes");
+    }
     if let Some(nodes) = file.ui.as_mut().and_then(|u| u.get_mut("nodes")).and_then(|n| n.as_object_mut()) {
         nodes.retain(|k, _| keys.contains(k));
     }

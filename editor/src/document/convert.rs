@@ -40,6 +40,7 @@ pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenEr
     let mut ui_rest = file.ui.clone().unwrap_or_default();
     let saved = saved_positions(ui_rest.remove("nodes"));
     let groups = crate::document::groups::from_ui(ui_rest.remove("groups"));
+    let reroutes = ui_rest.remove("reroutes");
     let fallback = layout_by_depth(file);
     let run = file.run.clone().unwrap_or_default();
     let mut doc =
@@ -77,6 +78,7 @@ pub fn from_file(file: &WorkflowFile, registry: &Registry) -> Result<Doc, OpenEr
             }
         }
     }
+    crate::document::reroute::from_ui(&mut doc, registry, reroutes);
     Ok(doc)
 }
 
@@ -146,7 +148,8 @@ pub fn to_file(doc: &Doc, registry: &Registry) -> WorkflowFile {
     for (from, to) in doc.snarl.wires() {
         incoming.entry(to).or_default().push(from);
     }
-    let mut nodes: Vec<(egui_snarl::NodeId, Pos2, &EdNode)> = doc.snarl.nodes_pos_ids().collect();
+    let mut nodes: Vec<(egui_snarl::NodeId, Pos2, &EdNode)> =
+        doc.snarl.nodes_pos_ids().filter(|(_, _, n)| !n.is_reroute()).collect();
     nodes.sort_by_key(|(_, _, n)| n.seq);
     let mut entries = FileMap::default();
     let mut positions = serde_json::Map::new();
@@ -158,6 +161,9 @@ pub fn to_file(doc: &Doc, registry: &Registry) -> WorkflowFile {
     ui.insert("nodes".into(), Value::Object(positions));
     if !doc.groups.is_empty() {
         ui.insert("groups".into(), crate::document::groups::to_ui(&doc.groups));
+    }
+    if let Some(reroutes) = crate::document::reroute::to_ui(doc, registry) {
+        ui.insert("reroutes".into(), reroutes);
     }
     WorkflowFile {
         format: switchyard_engine::format::FORMAT_NAME.into(),
@@ -204,7 +210,9 @@ fn entry(
     }
 }
 
+/// The file's name for the output `out` carries, through any reroute points.
 fn wire_name(doc: &Doc, registry: &Registry, out: OutPinId) -> Option<String> {
+    let out = crate::document::reroute::real_source(&doc.snarl, out)?;
     let src = doc.snarl.get_node(out.node)?;
     let port = spec_of(registry, src)?.outputs.get(out.output)?;
     Some(format!("{}.{}", src.key, port.name))

@@ -8,3 +8,4 @@ pub mod groups;
 pub mod history;
 pub mod layout;
 pub mod model;
+pub mod reroute;

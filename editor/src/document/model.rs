@@ -139,11 +139,14 @@ impl Doc {
         made.into_values().collect()
     }
 
-    /// Removes nodes and every wire touching them.
+    /// Removes nodes and every wire touching them; a removed reroute point joins the wire it
+    /// carried.
     pub fn remove(&mut self, ids: &[NodeId]) {
         for &id in ids {
-            if self.snarl.get_node(id).is_some() {
-                self.snarl.remove_node(id);
+            match self.snarl.get_node(id).map(EdNode::is_reroute) {
+                Some(true) => self.remove_reroute(id),
+                Some(false) => drop(self.snarl.remove_node(id)),
+                None => {}
             }
         }
     }

@@ -265,7 +265,23 @@ impl Editor {
             }
             Action::GroupSelected => self.group_selection(),
             Action::EditGroup(index, edit) => self.edit_group(index, edit),
+            Action::Reroute { at, from, to } => self.add_reroute(at, from, to),
         }
+    }
+
+    /// Adds a reroute point at `at`, fed by `from` and feeding `to` (a single input's old wire
+    /// is replaced).
+    pub fn add_reroute(&mut self, at: egui::Pos2, from: Option<egui_snarl::OutPinId>, to: Vec<egui_snarl::InPinId>) {
+        let id = self.doc.add_reroute(crate::document::reroute::REROUTE, at);
+        if let Some(from) = from {
+            self.doc.snarl.connect(from, egui_snarl::InPinId { node: id, input: 0 });
+        }
+        for input in to {
+            self.doc.snarl.drop_inputs(input);
+            self.doc.snarl.connect(egui_snarl::OutPinId { node: id, output: 0 }, input);
+        }
+        self.commit("reroute");
+        self.status = "added a reroute point; drag from its right side to carry the wire on".into();
     }
 
     /// Adds a node of `type_name` at `pos` (canvas space).

@@ -108,10 +108,12 @@ impl Editor {
         }
     }
 
-    /// Whether any node sits elsewhere than the last recorded state says.
+    /// Whether any node or reroute point sits elsewhere than the last recorded state says.
     fn moved(&self) -> bool {
-        let saved = self.current.ui.as_ref().and_then(|u| u.get("nodes"));
+        let ui = self.current.ui.as_ref();
+        let (nodes, points) = (ui.and_then(|u| u.get("nodes")), ui.and_then(|u| u.get("reroutes")));
         self.doc.snarl.nodes_pos_ids().any(|(_, pos, n)| {
+            let saved = if n.is_reroute() { points } else { nodes };
             let at = saved.and_then(|s| s.get(&n.key)).and_then(|v| v.get("pos"));
             let xy = at.and_then(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)));
             xy != Some((f64::from(pos.x.round()), f64::from(pos.y.round())))

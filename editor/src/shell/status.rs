@@ -135,6 +135,7 @@ pub fn edit_text(what: &str) -> String {
         "arrange" => "arranged the graph by depth".into(),
         "paste" => "pasted".into(),
         "run settings" => "run settings changed (saved with the file)".into(),
+        "reroute" => "added a reroute point".into(),
         "group move" => "moved a group with its nodes".into(),
         "group resize" => "resized a group".into(),
         "group title" => "renamed a group".into(),

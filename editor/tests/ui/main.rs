@@ -7,6 +7,7 @@ mod editing;
 mod files;
 mod groups;
 mod library;
+mod reroute;
 mod running;
 mod server;
 mod snapshots;
