@@ -37,6 +37,22 @@ pub struct NodeQuote {
     pub gco2eq: f64,
     /// Why this placement, naming the runner-up and its cost.
     pub why: String,
+    /// The same request was paid for before and its kept result will be reused: the
+    /// credits, ETA and gCO2eq are then 0 (a display mark; admission still holds the price,
+    /// in case the kept result is gone by the time the node runs).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+}
+
+impl NodeQuote {
+    /// Marks the quote as served from a kept result: nothing to pay, nothing to wait for.
+    pub fn mark_cached(&mut self) {
+        self.credits = (0, 0);
+        self.eta_s = (0.0, 0.0);
+        self.gco2eq = 0.0;
+        self.cached = true;
+        self.why = "cached: this exact request was paid for before, and its kept result is reused".into();
+    }
 }
 
 impl Call {

@@ -131,45 +131,29 @@ impl NodeContext {
         }
     }
 
-    fn param(&self, name: &str) -> Result<&ParamValue, NodeError> {
-        self.params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| NodeError::Internal(format!("param {name:?} has no value")))
+    /// The params, typed by name.
+    pub fn param_list(&self) -> ParamList<'_> {
+        ParamList(&self.params)
     }
 
     /// An integer (or seed) param.
     pub fn int(&self, name: &str) -> Result<i64, NodeError> {
-        match self.param(name)? {
-            ParamValue::Int(v) => Ok(*v),
-            other => Err(NodeError::Internal(format!("param {name:?} is {}, not an integer", other.kind_name()))),
-        }
+        self.param_list().int(name)
     }
 
     /// A float param; integers widen.
     pub fn float(&self, name: &str) -> Result<f64, NodeError> {
-        match self.param(name)? {
-            ParamValue::Float(v) => Ok(*v),
-            ParamValue::Int(v) => Ok(*v as f64),
-            other => Err(NodeError::Internal(format!("param {name:?} is {}, not a number", other.kind_name()))),
-        }
+        self.param_list().float(name)
     }
 
     /// A boolean param.
     pub fn bool(&self, name: &str) -> Result<bool, NodeError> {
-        match self.param(name)? {
-            ParamValue::Bool(v) => Ok(*v),
-            other => Err(NodeError::Internal(format!("param {name:?} is {}, not a boolean", other.kind_name()))),
-        }
+        self.param_list().bool(name)
     }
 
     /// A text, choice or path param.
     pub fn text(&self, name: &str) -> Result<&str, NodeError> {
-        match self.param(name)? {
-            ParamValue::Text(v) => Ok(v),
-            other => Err(NodeError::Internal(format!("param {name:?} is {}, not text", other.kind_name()))),
-        }
+        self.param_list().text(name)
     }
 
     /// The folders that relative paths resolve against.
@@ -233,5 +217,50 @@ pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
         s.clone()
     } else {
         "a panic with a non-text payload".to_string()
+    }
+}
+
+/// A node's resolved params, read by name and type: what a running node's context reads, and
+/// what a quote can read before anything runs.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamList<'a>(pub &'a [(&'static str, ParamValue)]);
+
+impl<'a> ParamList<'a> {
+    fn get(&self, name: &str) -> Result<&'a ParamValue, NodeError> {
+        let found = self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+        found.ok_or_else(|| NodeError::Internal(format!("param {name:?} has no value")))
+    }
+
+    /// An integer (or seed) param.
+    pub fn int(&self, name: &str) -> Result<i64, NodeError> {
+        match self.get(name)? {
+            ParamValue::Int(v) => Ok(*v),
+            other => Err(NodeError::Internal(format!("param {name:?} is {}, not an integer", other.kind_name()))),
+        }
+    }
+
+    /// A float param; integers widen.
+    pub fn float(&self, name: &str) -> Result<f64, NodeError> {
+        match self.get(name)? {
+            ParamValue::Float(v) => Ok(*v),
+            ParamValue::Int(v) => Ok(*v as f64),
+            other => Err(NodeError::Internal(format!("param {name:?} is {}, not a number", other.kind_name()))),
+        }
+    }
+
+    /// A boolean param.
+    pub fn bool(&self, name: &str) -> Result<bool, NodeError> {
+        match self.get(name)? {
+            ParamValue::Bool(v) => Ok(*v),
+            other => Err(NodeError::Internal(format!("param {name:?} is {}, not a boolean", other.kind_name()))),
+        }
+    }
+
+    /// A text, choice or path param.
+    pub fn text(&self, name: &str) -> Result<&'a str, NodeError> {
+        match self.get(name)? {
+            ParamValue::Text(v) => Ok(v),
+            other => Err(NodeError::Internal(format!("param {name:?} is {}, not text", other.kind_name()))),
+        }
     }
 }

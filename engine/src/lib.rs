@@ -32,7 +32,7 @@ mod types;
 mod value;
 
 pub use compile::{CompileOptions, compile, load_workflow};
-pub use context::{CallJournal, JournalFuture, NodeContext, panic_message, run_blocking};
+pub use context::{CallJournal, JournalFuture, NodeContext, ParamList, panic_message, run_blocking};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use events::{Event, EventKind, EventSink, Picture, Previewer};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};

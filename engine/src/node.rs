@@ -233,6 +233,14 @@ pub trait Node: Send + Sync + 'static {
         let _ = (params, paths);
         Ok(None)
     }
+
+    /// Whether a run with these params (and no wired inputs) would reuse a result already
+    /// paid for, so it costs nothing: what a quote marks "cached". `None` where the node
+    /// cannot tell before it runs. Must be quick and local (a file lookup at most).
+    fn kept(&self, params: &[(&'static str, ParamValue)]) -> Option<bool> {
+        let _ = params;
+        None
+    }
 }
 
 /// What one run of a node leaves besides its values: the files it wrote and what a paid

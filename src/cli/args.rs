@@ -967,6 +967,10 @@ pub struct QuoteArgs {
     pub placement: PlacementArgs,
     #[command(flatten)]
     pub wallet: WalletArgs,
+    /// Where `run` keeps paid results (its --paid-results): a node whose request was paid
+    /// for before quotes 0 cr, marked cached.
+    #[arg(long, value_name = "DIR")]
+    pub paid_results: Option<PathBuf>,
 }
 
 /// How cloud-capable nodes are placed (`quote` and `run`).

@@ -52,9 +52,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             return Ok(Exit::Invalid);
         }
     };
-    // Only runs make paid calls, so only they keep paid results.
+    // Only runs make paid calls, so only they keep paid results; a quote looks them up.
     let kept = match &cli.command {
         Command::Run(args) => KeptResults::at_or_default(args.paid_results.clone()),
+        Command::Quote(args) => KeptResults::at_or_default(args.paid_results.clone()),
         _ => KeptResults::none(),
     };
     let registry = switchyard_nodes::registry_keeping(&config, kept);

@@ -30,13 +30,14 @@ pub fn quote(registry: &Registry, args: &QuoteArgs, onnx: &OnnxSettings) -> Resu
         let opts = options(placement, &catalog, &graph, onnx)?;
         place(&mut graph, &catalog, &opts)
     });
-    let plan = match placed {
+    let mut plan = match placed {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Exit::Invalid);
         }
     };
+    plan.mark_kept(&graph);
     let verdict = match &wallet.account {
         Some(account) => match room(wallet, account) {
             Ok((a, member)) => Verdict::new(plan.plan.totals.credits.1, Some(a), wallet.budget).member(member),
@@ -94,6 +95,9 @@ pub fn node_lines(graph: &Graph, plan: &GraphPlan) -> Vec<String> {
 }
 
 fn node_line(q: &NodeQuote) -> String {
+    if q.cached {
+        return format!("{}: {} 0 cr, cached (paid for before: the kept result is reused)", q.node, q.placement);
+    }
     format!(
         "{}: {} {}, {}, {:.2} gCO2eq ({})",
         q.node,

@@ -291,3 +291,38 @@ fn bad_ledger_input_is_refused_with_exit_2_and_changes_nothing() {
     assert!(err.contains("--member"), "{err}");
     assert!(farm.mock.requests().is_empty(), "nothing was sent");
 }
+
+fn quoted<'a>(quote: &'a Value, id: &str) -> &'a Value {
+    let nodes = quote["nodes"].as_array().unwrap();
+    nodes.iter().find(|n| n["node"] == id).unwrap_or_else(|| panic!("no node {id}: {quote}"))
+}
+
+/// A re-run's quote: the key frame, whose exact request was paid for and kept, quotes 0 cr
+/// marked cached and leaves the totals; the nodes fed by wires cannot tell before the run.
+#[test]
+fn a_quote_marks_nodes_whose_request_was_paid_for_before_as_cached_at_zero() {
+    let farm = Farm::new();
+    let quote = || {
+        let out = farm.cmd().args(["quote", "--json", "--at", AT]).arg(shot()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let before = quote();
+    assert_eq!(quoted(&before, "key").get("cached"), None, "nothing is kept before the first run");
+    let key_price = quoted(&before, "key")["credits"][1].as_i64().unwrap();
+    assert!(key_price > 0);
+    let (code, _, err) = farm.run(&shot(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let after = quote();
+    let key = quoted(&after, "key");
+    assert_eq!((key["cached"].as_bool(), &key["credits"]), (Some(true), &serde_json::json!([0, 0])), "{key}");
+    assert_eq!(quoted(&after, "clip").get("cached"), None, "a node fed by a wire is quoted in full");
+    assert_eq!(
+        after["totals"]["credits"][1].as_i64().unwrap(),
+        before["totals"]["credits"][1].as_i64().unwrap() - key_price,
+        "the cached node leaves the totals"
+    );
+    let text = farm.cmd().args(["quote", "--at", AT]).arg(shot()).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("key: bfl:flux-2-pro") && text.contains("0 cr, cached (paid for before"), "{text}");
+}

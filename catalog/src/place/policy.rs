@@ -135,6 +135,7 @@ pub(super) fn placed(need: &Need, ranked: &Ranked, pick: usize, opts: &Options) 
         eta_s: chosen.eta_s,
         gco2eq: chosen.gco2eq,
         why: why(need, &chosen, runner_up.as_ref(), opts),
+        cached: false,
     };
     Placed { quote, candidates: list, fallbacks: need.prefs.allow_fallbacks }
 }

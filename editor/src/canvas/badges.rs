@@ -23,7 +23,10 @@ pub fn elide(text: &str, max: usize) -> String {
 pub fn text(look: &Look, key: &str, spec: &NodeSpec) -> (String, String, bool) {
     let quote = look.quote.as_ref().and_then(|q| q.as_ref().ok());
     if let Some(b) = quote.and_then(|q| q.nodes.get(key)) {
-        let line = format!("{} · {} · {:.2} gCO2eq", b.placement, credits_text(b.credits), b.gco2eq);
+        let line = match b.cached {
+            true => format!("cached · 0 cr · {}", b.placement),
+            false => format!("{} · {} · {:.2} gCO2eq", b.placement, credits_text(b.credits), b.gco2eq),
+        };
         return (line.clone(), format!("{line}\n{}", b.why), false);
     }
     if let Some(why) = quote.and_then(|q| q.node_errors.get(key)) {

@@ -110,6 +110,8 @@ pub struct Badge {
     pub gco2eq: f64,
     /// Why the policy chose it.
     pub why: String,
+    /// Paid for before: the kept result is reused, at 0 cr.
+    pub cached: bool,
 }
 
 /// A check's outcome: one bad node does not silence the others' badges.

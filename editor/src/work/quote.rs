@@ -90,10 +90,11 @@ pub fn options(settings: &Settings, graph: &Graph, check: &Check) -> Result<Opti
 /// fault and the others still show their badges; the graph is then blocked from running.
 pub fn place(settings: &Settings, graph: &mut Graph, check: &Check) -> Result<GraphQuote, String> {
     let opts = options(settings, graph, check)?;
-    let plan = match place_graph(&settings.catalog, graph, &opts) {
+    let mut plan = match place_graph(&settings.catalog, graph, &opts) {
         Ok(plan) => plan,
         Err(e) => return Ok(placed_one_by_one(settings, graph, &opts, e.to_string())),
     };
+    plan.mark_kept(graph);
     let mut quote = GraphQuote {
         credits: plan.plan.totals.credits,
         gco2eq: plan.plan.totals.gco2eq,
@@ -127,7 +128,7 @@ fn placed_one_by_one(settings: &Settings, graph: &Graph, opts: &Options, why: St
 }
 
 fn badge(q: &switchyard_session::catalog::NodeQuote) -> Badge {
-    Badge { placement: q.placement.clone(), credits: q.credits, gco2eq: q.gco2eq, why: q.why.clone() }
+    Badge { placement: q.placement.clone(), credits: q.credits, gco2eq: q.gco2eq, why: q.why.clone(), cached: q.cached }
 }
 
 fn fit(settings: &Settings, manifest: &str) -> Result<f64, String> {

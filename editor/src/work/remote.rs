@@ -80,8 +80,13 @@ fn graph_quote(reply: QuoteReply) -> GraphQuote {
         .nodes
         .into_iter()
         .map(|n| {
-            let badge =
-                Badge { placement: n.placement, credits: (n.credits.min, n.credits.max), gco2eq: n.gco2eq, why: n.why };
+            let badge = Badge {
+                placement: n.placement,
+                credits: (n.credits.min, n.credits.max),
+                gco2eq: n.gco2eq,
+                why: n.why,
+                cached: false,
+            };
             (n.node, badge)
         })
         .collect();

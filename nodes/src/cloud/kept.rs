@@ -88,6 +88,11 @@ impl KeptResults {
         Some(self.dir.as_ref()?.join(&hex[..2]).join(format!("{hex}.kept")))
     }
 
+    /// Whether a result is kept for `key` (a quote's question: the file is not read).
+    pub fn contains(&self, key: KeptKey) -> bool {
+        self.path(key).is_some_and(|p| p.metadata().is_ok_and(|m| m.is_file() && m.len() > 0))
+    }
+
     /// The kept result for `key`, if one is kept and reads back whole.
     pub fn get(&self, key: KeptKey) -> Option<Kept> {
         let path = self.path(key)?;

@@ -160,6 +160,20 @@ impl Node for CloudNode {
         Ok(self.providers.get(provider).map(|c| blake3::hash(c.base_url.as_bytes())))
     }
 
+    /// A request whose params alone make it (no image input) was paid for before when its
+    /// result is kept under the same key a run would look up.
+    fn kept(&self, params: &[(&'static str, ParamValue)]) -> Option<bool> {
+        if self.shape.takes_image() {
+            return None;
+        }
+        let list = switchyard_engine::ParamList(params);
+        let chosen = list.text(PROVIDER_PARAM).ok()?;
+        let (provider, model) = placement(&self.providers, self.capability, chosen).ok()?;
+        let client = self.providers.get(provider)?;
+        let ask = specs::ask_of_params(self.capability, &self.shape, list).ok()?;
+        Some(self.providers.kept.contains(KeptKey::of(&client.base_url, provider, model, &ask)))
+    }
+
     fn run(&self, ctx: NodeContext) -> NodeFuture {
         if let Ok(Some((local, model))) = ctx.text(PROVIDER_PARAM).map(|v| self.local_model(v)) {
             let [model, tile] = local_params(model);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use switchyard_engine::{
-    NodeContext, NodeError, NodeSpec, ParamKind, ParamSpec, ParamValue, PathRole, PortType, ResourceClass,
+    NodeContext, NodeError, NodeSpec, ParamKind, ParamList, ParamSpec, ParamValue, PathRole, PortType, ResourceClass,
 };
 
 use super::ask::{Ask, Capability};
@@ -155,6 +155,29 @@ impl Shape {
 /// The node's params as a portable request; image inputs are encoded as PNG off the
 /// scheduler's threads.
 pub async fn ask(capability: Capability, shape: &Shape, ctx: &NodeContext) -> Result<Ask, NodeError> {
+    let mut ask = ask_of_params(capability, shape, ctx.param_list())?;
+    if shape.image_input {
+        let image = ctx.image("image")?.clone();
+        if !shape.params.contains(&"width") {
+            (ask.width, ask.height) = (image.width(), image.height());
+        }
+        let png = tokio::task::spawn_blocking(move || super::output::encode_png(&image))
+            .await
+            .map_err(|e| NodeError::Internal(format!("encoding the input: {e}")))??;
+        ask.image = Some(Arc::from(png));
+    }
+    Ok(ask)
+}
+
+impl Shape {
+    /// Whether the node takes an image, which is only known once the run makes it.
+    pub fn takes_image(&self) -> bool {
+        self.image_input
+    }
+}
+
+/// The request `params` make, but for an image input.
+pub fn ask_of_params(capability: Capability, shape: &Shape, ctx: ParamList<'_>) -> Result<Ask, NodeError> {
     let has = |name: &str| shape.params.contains(&name);
     let prompt = match capability {
         Capability::TextToSpeech => ctx.text("text")?,
@@ -174,19 +197,10 @@ pub async fn ask(capability: Capability, shape: &Shape, ctx: &NodeContext) -> Re
     ask.strength = if has("strength") { Some(ctx.float("strength")?).filter(|s| *s >= 0.0) } else { None };
     ask.scale = if has("scale") { u32::try_from(ctx.int("scale")?).ok() } else { None };
     ask.duration_s = if has("duration_s") { u32::try_from(ctx.int("duration_s")?).ok() } else { None };
-    if shape.image_input {
-        let image = ctx.image("image")?.clone();
-        if !has("width") {
-            (ask.width, ask.height) = (image.width(), image.height());
-        }
-        let png = tokio::task::spawn_blocking(move || super::output::encode_png(&image))
-            .await
-            .map_err(|e| NodeError::Internal(format!("encoding the input: {e}")))??;
-        ask.image = Some(Arc::from(png));
-    }
     Ok(ask)
 }
 
-fn u32_of(ctx: &NodeContext, name: &str) -> Result<u32, NodeError> {
-    crate::kit::u32_param(ctx, name)
+fn u32_of(ctx: ParamList<'_>, name: &str) -> Result<u32, NodeError> {
+    let v = ctx.int(name)?;
+    u32::try_from(v).map_err(|_| NodeError::Invalid(format!("param {name:?} = {v} does not fit a size")))
 }
