@@ -4,13 +4,14 @@
 mod codec;
 mod disk;
 mod memory;
+mod pack;
 mod shared;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use disk::DiskCache;
+pub use disk::{DiskCache, Held};
 pub use memory::MemoryCache;
 pub use shared::{SHARED_MAX_BYTES, SharedStore};
 
@@ -167,6 +168,34 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// Answers a disk lookup in place when that needs no blocking I/O: `Some(found)` for a
+    /// packed entry (a small read) or a key the store does not hold (no shared tier to ask),
+    /// `None` when a file or the shared tier must be read on a blocking thread.
+    pub fn get_disk_in_place(&self, key: &CacheKey, shared: bool) -> Option<Option<Arc<[Value]>>> {
+        let disk = self.disk.as_ref()?;
+        let held = disk.held(key);
+        let asks_shared = shared && self.shared.is_some();
+        match held {
+            disk::Held::File | disk::Held::Unsure => None,
+            disk::Held::No if asks_shared => None,
+            disk::Held::No => {
+                bump(&self.counters.misses, 1);
+                Some(None)
+            }
+            disk::Held::Packed => Some(self.get_disk(key, shared)),
+        }
+    }
+
+    /// Stores on disk in place when that is a small append and no shared tier is involved;
+    /// returns whether it did.
+    pub fn put_disk_in_place(&self, key: &CacheKey, values: &[Value], shared: bool) -> bool {
+        if self.disk.is_none() || (shared && self.shared.is_some()) || !DiskCache::packs(values) {
+            return false;
+        }
+        self.put_disk(key, values, shared);
+        true
     }
 
     /// Counts a miss when no disk lookup follows.

@@ -149,14 +149,17 @@ impl NodeTask {
             self.cache.record_miss();
             return None;
         }
-        let cache = Arc::clone(&self.cache);
         let shared = self.costly();
+        if let Some(found) = self.cache.get_disk_in_place(&key, shared) {
+            return found;
+        }
+        let cache = Arc::clone(&self.cache);
         blocking(move || cache.get_disk(&key, shared)).await.ok().flatten()
     }
 
     async fn store(&self, key: CacheKey, values: &Arc<[Value]>) {
         self.cache.put_memory(key, Arc::clone(values));
-        if self.cache.has_disk() {
+        if self.cache.has_disk() && !self.cache.put_disk_in_place(&key, values, self.costly()) {
             let (cache, values, shared) = (Arc::clone(&self.cache), Arc::clone(values), self.costly());
             let _best_effort = blocking(move || cache.put_disk(&key, &values, shared)).await;
         }

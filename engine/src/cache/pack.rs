@@ -1,0 +1,258 @@
+//! Small entries packed into append-only segment files: a 49-byte integer costs one append
+//! to an open file instead of a file (and an inode) of its own. Each process appends to a
+//! segment of its own, so processes sharing a cache folder never interleave records; the
+//! index is read from every segment when the cache opens. A record is a tag, the key, the
+//! length and the codec's bytes (which carry their own checksum); a torn tail ends a
+//! segment's scan, and a damaged record reads as a miss.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use super::CacheKey;
+
+/// An entry whose encoding is at most this goes into a segment; larger ones get a file.
+pub const SMALL_MAX_BYTES: usize = 16 << 10;
+/// A segment is closed for appends past this size (or an eighth of the cache's cap, if
+/// smaller, so eviction can always free space), and a new one started.
+const SEGMENT_MAX_BYTES: u64 = 64 << 20;
+/// The most segments read when the cache opens; a guard on a huge or foreign folder.
+const SEGMENTS_MAX: usize = 4_096;
+const TAG: &[u8; 4] = b"SYP1";
+const HEADER_BYTES: usize = 4 + 32 + 4;
+
+/// Where one record's bytes lie.
+#[derive(Clone, Copy)]
+struct Loc {
+    segment: usize,
+    offset: u64,
+    len: u32,
+}
+
+/// One segment file, opened for reads.
+struct Segment {
+    path: PathBuf,
+    file: File,
+    bytes: u64,
+    /// Whether this process has touched its time since opening (once is enough for LRU).
+    touched: bool,
+}
+
+/// This process's segment, open for appends.
+struct Writer {
+    segment: usize,
+    file: File,
+    at: u64,
+}
+
+#[derive(Default)]
+struct State {
+    segments: Vec<Option<Segment>>,
+    index: HashMap<CacheKey, Loc>,
+    writer: Option<Writer>,
+}
+
+/// The packed store of small entries in one folder.
+pub struct Pack {
+    dir: PathBuf,
+    segment_max_bytes: u64,
+    state: Mutex<State>,
+}
+
+impl Pack {
+    /// Opens (creating) the folder and indexes every segment in it, for a cache capped at
+    /// `cap_bytes`.
+    pub fn open(dir: PathBuf, cap_bytes: u64) -> io::Result<Self> {
+        fs::create_dir_all(&dir)?;
+        let mut state = State::default();
+        for path in segment_paths(&dir)? {
+            let Ok(file) = File::open(&path) else { continue };
+            let data = fs::read(&path)?;
+            let segment = state.segments.len();
+            for (key, offset, len) in records(&data) {
+                state.index.insert(key, Loc { segment, offset, len });
+            }
+            state.segments.push(Some(Segment { path, file, bytes: data.len() as u64, touched: false }));
+        }
+        let segment_max_bytes = (cap_bytes / 8).clamp(1, SEGMENT_MAX_BYTES);
+        Ok(Self { dir, segment_max_bytes, state: Mutex::new(state) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The encoded bytes of `key`'s record, if packed.
+    pub fn get(&self, key: &CacheKey) -> Option<Vec<u8>> {
+        let mut state = self.lock();
+        let loc = *state.index.get(key)?;
+        let segment = state.segments.get_mut(loc.segment)?.as_mut()?;
+        let mut bytes = vec![0; loc.len as usize];
+        if segment.file.read_exact_at(&mut bytes, loc.offset).is_err() {
+            state.index.remove(key);
+            return None;
+        }
+        if !segment.touched {
+            // Eviction drops the least recently used segments first.
+            segment.touched = true;
+            let _best_effort = segment.file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    /// Whether `key` is packed (from the index alone).
+    pub fn contains(&self, key: &CacheKey) -> bool {
+        self.lock().index.contains_key(key)
+    }
+
+    /// Forgets `key` (its record failed its checksum).
+    pub fn forget(&self, key: &CacheKey) {
+        self.lock().index.remove(key);
+    }
+
+    /// Appends `encoded` under `key` in one write. Returns the bytes the segment grew by.
+    pub fn put(&self, key: &CacheKey, encoded: &[u8]) -> io::Result<u64> {
+        let len = u32::try_from(encoded.len()).map_err(|_| io::Error::other("entry too large to pack"))?;
+        let mut record = Vec::with_capacity(HEADER_BYTES + encoded.len());
+        record.extend_from_slice(TAG);
+        record.extend_from_slice(&key.0);
+        record.extend_from_slice(&len.to_le_bytes());
+        record.extend_from_slice(encoded);
+        let mut state = self.lock();
+        let full = state.writer.as_ref().is_none_or(|w| w.at >= self.segment_max_bytes);
+        if full {
+            state.writer = Some(self.new_segment(&mut state)?);
+        }
+        let Some(writer) = state.writer.as_mut() else { return Err(io::Error::other("no segment")) };
+        writer.file.write_all(&record)?;
+        let (segment, offset) = (writer.segment, writer.at + HEADER_BYTES as u64);
+        writer.at += record.len() as u64;
+        if let Some(Some(s)) = state.segments.get_mut(segment) {
+            s.bytes += record.len() as u64;
+        }
+        state.index.insert(*key, Loc { segment, offset, len });
+        Ok(record.len() as u64)
+    }
+
+    fn new_segment(&self, state: &mut State) -> io::Result<Writer> {
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let path = self.dir.join(format!("{nanos:032}-{}.pack", std::process::id()));
+        let file = File::options().create_new(true).append(true).open(&path)?;
+        let read = File::open(&path)?;
+        let segment = state.segments.len();
+        state.segments.push(Some(Segment { path, file: read, bytes: 0, touched: true }));
+        Ok(Writer { segment, file, at: 0 })
+    }
+
+    /// Bytes in all segments.
+    pub fn total_bytes(&self) -> u64 {
+        self.lock().segments.iter().flatten().map(|s| s.bytes).sum()
+    }
+
+    /// Every segment but the one being appended to, with its size and last use, for eviction.
+    pub fn segments(&self) -> Vec<(PathBuf, u64, SystemTime)> {
+        let state = self.lock();
+        let writing = state.writer.as_ref().map(|w| w.segment);
+        let open = state.segments.iter().enumerate().filter(|(i, _)| Some(*i) != writing);
+        let last_use = |s: &Segment| s.file.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+        open.filter_map(|(_, s)| s.as_ref()).map(|s| (s.path.clone(), s.bytes, last_use(s))).collect()
+    }
+
+    /// Removes segment `path` and every entry in it. Returns the bytes freed.
+    pub fn remove_segment(&self, path: &Path) -> u64 {
+        let mut state = self.lock();
+        let Some(i) = state.segments.iter().position(|s| s.as_ref().is_some_and(|s| s.path == path)) else {
+            return 0;
+        };
+        if fs::remove_file(path).is_err() {
+            return 0;
+        }
+        let bytes = state.segments[i].take().map_or(0, |s| s.bytes);
+        state.index.retain(|_, loc| loc.segment != i);
+        bytes
+    }
+}
+
+fn segment_paths(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir)?.take(SEGMENTS_MAX) {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "pack") {
+            paths.push(path);
+        }
+    }
+    // Oldest first (names start with the creation time), so a later record of a key wins.
+    paths.sort();
+    Ok(paths)
+}
+
+/// The records in a segment's bytes, up to the first that is torn or not a record.
+fn records(data: &[u8]) -> Vec<(CacheKey, u64, u32)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(header) = data.get(at..at + HEADER_BYTES) {
+        if &header[..4] != TAG {
+            break;
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&header[4..36]);
+        let len = u32::from_le_bytes([header[36], header[37], header[38], header[39]]);
+        let start = at + HEADER_BYTES;
+        let Some(end) = start.checked_add(len as usize).filter(|end| *end <= data.len()) else { break };
+        out.push((CacheKey(key), start as u64, len));
+        at = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// A segment is a file anyone could damage: any bytes scan without a panic, and every
+        /// record found lies inside them.
+        #[test]
+        fn any_bytes_scan_to_records_inside_them(data in proptest::collection::vec(any::<u8>(), 0..512), tagged in any::<bool>()) {
+            let mut data = data;
+            if tagged && data.len() >= HEADER_BYTES {
+                data[..4].copy_from_slice(TAG);
+                let half = ((data.len() - HEADER_BYTES) as u32 / 2).to_le_bytes();
+                data[36..40].copy_from_slice(&half);
+            }
+            for (_, offset, len) in records(&data) {
+                prop_assert!(offset as usize + len as usize <= data.len());
+            }
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening_and_a_torn_tail_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pack = Pack::open(tmp.path().to_path_buf(), 1 << 20).unwrap();
+        pack.put(&CacheKey([1; 32]), b"one").unwrap();
+        pack.put(&CacheKey([2; 32]), b"two").unwrap();
+        pack.put(&CacheKey([1; 32]), b"uno").unwrap();
+        assert_eq!(pack.get(&CacheKey([1; 32])).as_deref(), Some(&b"uno"[..]), "the later record wins");
+        drop(pack);
+        let segment = segment_paths(tmp.path()).unwrap().remove(0);
+        let mut f = File::options().append(true).open(&segment).unwrap();
+        f.write_all(b"SYP1 half a record").unwrap();
+        let pack = Pack::open(tmp.path().to_path_buf(), 1 << 20).unwrap();
+        assert_eq!(pack.get(&CacheKey([1; 32])).as_deref(), Some(&b"uno"[..]));
+        assert_eq!(pack.get(&CacheKey([2; 32])).as_deref(), Some(&b"two"[..]));
+        assert!(pack.get(&CacheKey([3; 32])).is_none());
+        pack.put(&CacheKey([3; 32]), b"three").unwrap();
+        assert_eq!(segment_paths(tmp.path()).unwrap().len(), 2, "a second process writes its own segment");
+        let freed = pack.remove_segment(&segment);
+        assert!(freed > 0);
+        assert!(pack.get(&CacheKey([1; 32])).is_none(), "entries leave with their segment");
+        assert_eq!(pack.get(&CacheKey([3; 32])).as_deref(), Some(&b"three"[..]));
+    }
+}
