@@ -79,6 +79,7 @@ fn overhead(url: &str) {
     let target = format!("{url}/v1/flux-2-pro");
     let body = serde_json::json!({ "prompt": "overhead", "width": 256, "height": 256 });
     let cancel = tokio_util::sync::CancellationToken::new();
+    let http = client.http().expect("the HTTP client builds");
     rt.block_on(async {
         let mut layer = Vec::new();
         let mut bare = Vec::new();
@@ -86,7 +87,7 @@ fn overhead(url: &str) {
             let deadline = Instant::now() + Duration::from_secs(30);
             let started = Instant::now();
             if i % 2 == 0 {
-                let build = || client.http().post(&target).header("x-key", switchyard_mock::keys::BFL).json(&body);
+                let build = || http.post(&target).header("x-key", switchyard_mock::keys::BFL).json(&body);
                 client.send(Resend::OnlyIfRefused, &cancel, deadline, build).await.expect("send");
                 layer.push(started.elapsed());
             } else {

@@ -50,7 +50,7 @@ pub fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError
 /// Generates one image: create, poll, download.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
     let body = body(call, model, ask)?;
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url(&format!("/v1/{model}"));
     let reply = call.create(|| http.post(&url).json(&body)).await?;
     let doc = call.created_json(&reply, None)?;
@@ -69,7 +69,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 }
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
-    let reply = call.read(|| call.client.http().get(url)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(url)).await?;
     let doc = call.read_json(&reply, None)?;
     let details = doc["details"].to_string();
     match doc["status"].as_str().unwrap_or("") {

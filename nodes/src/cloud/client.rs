@@ -110,10 +110,11 @@ pub struct ProviderClient {
     /// Where the key should come from, for the error when it is missing.
     pub key_hint: String,
     /// Authenticated API calls: redirects are never followed, so a key never leaves the
-    /// configured origin.
-    http: reqwest::Client,
+    /// configured origin. Built on first use: building loads the system's root certificates,
+    /// which a run that calls no provider should not pay for.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     /// Result downloads: no key, public addresses only (checked after DNS and on every hop).
-    delivery: reqwest::Client,
+    delivery: std::sync::OnceLock<Result<reqwest::Client, String>>,
     reach: Reach,
     /// Limits and retry budget.
     pub config: ClientConfig,
@@ -150,25 +151,15 @@ impl ProviderClient {
         request_id_header: &'static str,
         auth: Auth,
     ) -> Result<Self, String> {
-        let builder = || {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-                .timeout(Duration::from_millis(config.request_timeout_ms))
-                .pool_max_idle_per_host(config.concurrency)
-        };
-        let failed = |e: reqwest::Error| format!("{name}: cannot build the HTTP client: {e}");
-        let http = builder().redirect(reqwest::redirect::Policy::none()).build().map_err(failed)?;
         let reach = Reach::for_base(base_url);
-        let delivery =
-            builder().redirect(reach.redirect_policy()).dns_resolver(reach.resolver()).build().map_err(failed)?;
         let rate = NonZeroU32::new(config.rate_per_s.max(1)).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             name,
             base_url: base_url.trim_end_matches('/').to_string(),
             key,
             key_hint,
-            http,
-            delivery,
+            http: std::sync::OnceLock::new(),
+            delivery: std::sync::OnceLock::new(),
             reach,
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             rate: governor::RateLimiter::direct(governor::Quota::per_second(rate)),
@@ -213,9 +204,31 @@ impl ProviderClient {
         CloudError::Auth { provider: self.name, request_id: None, message: message.into(), hint: self.key_hint.clone() }
     }
 
-    /// The underlying HTTP client, for building requests.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    fn builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(self.config.connect_timeout_ms))
+            .timeout(Duration::from_millis(self.config.request_timeout_ms))
+            .pool_max_idle_per_host(self.config.concurrency)
+    }
+
+    fn built<'a>(
+        &'a self,
+        client: &'a std::sync::OnceLock<Result<reqwest::Client, String>>,
+        delivery: bool,
+    ) -> Result<&'a reqwest::Client, CloudError> {
+        let client = client.get_or_init(|| {
+            let builder = match delivery {
+                true => self.builder().redirect(self.reach.redirect_policy()).dns_resolver(self.reach.resolver()),
+                false => self.builder().redirect(reqwest::redirect::Policy::none()),
+            };
+            builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+        });
+        client.as_ref().map_err(|why| CloudError::NotSent { provider: self.name, why: why.clone() })
+    }
+
+    /// The HTTP client for API calls, for building requests (built on first use).
+    pub fn http(&self) -> Result<&reqwest::Client, CloudError> {
+        self.built(&self.http, false)
     }
 
     /// Text with the key scrubbed out.
@@ -368,7 +381,8 @@ impl ProviderClient {
         if let Some(why) = self.reach.refuse(&parsed) {
             return Err(CloudError::Unreachable { provider: self.name, why });
         }
-        let reply = self.send(Resend::Safe, cancel, deadline, || self.delivery.get(parsed.clone())).await?;
+        let delivery = self.built(&self.delivery, true)?;
+        let reply = self.send(Resend::Safe, cancel, deadline, || delivery.get(parsed.clone())).await?;
         let malformed = |detail: String| CloudError::Malformed { provider: self.name, request_id: None, detail };
         if !reply.status.is_success() {
             return Err(malformed(format!("downloading the result gave HTTP {}", reply.status)));
@@ -532,9 +546,10 @@ mod tests {
         let (name, value) = c.auth_header().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         let url = format!("http://{api}/v1/create");
+        let http = c.http().unwrap();
         let err = c
             .send(Resend::OnlyIfRefused, &CancellationToken::new(), deadline, || {
-                c.http().post(&url).header(name, value.clone()).body("{}")
+                http.post(&url).header(name, value.clone()).body("{}")
             })
             .await
             .unwrap_err();

@@ -21,7 +21,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     }
     let mut body = json!({ "text": ask.prompt, "model_id": model });
     put(&mut body, "seed", ask.seed);
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url(&format!("/v1/text-to-speech/{voice}?output_format=pcm_{RATE_HZ}"));
     let reply = call.create(|| http.post(&url).json(&body)).await?;
     let rid = reply.request_id.clone();

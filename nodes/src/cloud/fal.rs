@@ -47,7 +47,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
     if app.split('/').count() != 2 {
         return Err(call.unsupported("model", format!("{model:?} is not a fal model id such as fal-ai/flux/dev")));
     }
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url(&format!("/{model}"));
     let reply = call.create(|| http.post(&url).json(&input)).await?;
     let doc = call.created_json(&reply, reply.request_id.clone());
@@ -71,7 +71,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str, base: &str) -> Result<Polled<()>, CloudError> {
     let url = format!("{base}/status");
-    let reply = call.read(|| call.client.http().get(&url)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(&url)).await?;
     let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["status"].as_str().unwrap_or("") {
         "IN_QUEUE" | "IN_PROGRESS" => Ok(Polled::Pending(None)),

@@ -44,7 +44,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
         return Err(call.unsupported("model", format!("this adapter speaks Ideogram v3 (ideogram:v3), not {model}")));
     }
     form(call, ask)?;
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url("/v1/ideogram-v3/generate");
     // Checked above; a form cannot be cloned, so each attempt builds its own.
     let reply = call.create(|| http.post(&url).multipart(form(call, ask).unwrap_or_default())).await?;

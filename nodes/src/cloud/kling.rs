@@ -58,7 +58,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 /// The created task's `data`. An ambiguous create is looked up by its external id and sent
 /// again only when no such task exists.
 async fn create(call: &Call<'_>, body: &Value, external_id: &str) -> Result<Value, CloudError> {
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url(PATH);
     match call.create(|| http.post(&url).json(body)).await {
         Ok(reply) => envelope(call, &reply),
@@ -101,7 +101,8 @@ fn envelope(call: &Call<'_>, reply: &Reply) -> Result<Value, CloudError> {
 }
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<Value>, CloudError> {
-    let reply = call.read(|| call.client.http().get(url)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(url)).await?;
     let data = envelope(call, &reply)?;
     match data["task_status"].as_str().unwrap_or("") {
         "submitted" | "processing" => Ok(Polled::Pending(None)),

@@ -28,7 +28,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
 /// Creates the generation, polls it, downloads the image.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
     let body = body(call, model, ask)?;
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url("/dream-machine/v1/generations/image");
     let reply = call.create(|| http.post(&url).json(&body)).await?;
     let rid = reply.request_id.clone();
@@ -46,7 +46,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 }
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
-    let reply = call.read(|| call.client.http().get(url)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(url)).await?;
     let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["state"].as_str().unwrap_or("") {
         "queued" | "dreaming" => Ok(Polled::Pending(None)),

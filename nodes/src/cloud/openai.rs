@@ -67,7 +67,7 @@ fn edit_form(model: &str, ask: &Ask, png: &[u8]) -> Form {
 /// Generates or edits one image.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
     check(call, model, ask)?;
-    let http = call.client.http();
+    let http = call.client.http()?;
     let reply = match ask.capability {
         Capability::TextToImage => {
             let (url, body) = (call.url("/v1/images/generations"), body(model, ask));

@@ -45,7 +45,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
 
 /// Generates one image, or removes one image's background.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
-    let http = call.client.http();
+    let http = call.client.http()?;
     let reply = if ask.capability == Capability::RemoveBackground {
         if model != "remove-background" {
             return Err(call.unsupported("model", "Recraft's background removal is recraft:remove-background"));

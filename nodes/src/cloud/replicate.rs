@@ -45,7 +45,7 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
         }
         None => return Err(call.unsupported("model", format!("{model:?} is not owner/name or owner/name:version"))),
     };
-    let http = call.client.http();
+    let http = call.client.http()?;
     let reply = call.create(|| http.post(&url).header("prefer", "wait").json(&body)).await?;
     let prediction = call.created_json(&reply, reply.request_id.clone())?;
     let id = prediction["id"].as_str().ok_or_else(|| call.malformed(reply.request_id.clone(), "no id"))?.to_string();
@@ -67,7 +67,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str) -> Result<Polled<Value>, CloudError> {
     let url = call.url(&format!("/v1/predictions/{id}"));
-    let reply = call.read(|| call.client.http().get(&url)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(&url)).await?;
     let doc = call.created_json(&reply, reply.request_id.clone())?;
     state(call, id, doc)
 }

@@ -38,7 +38,7 @@ fn body(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Value, CloudError> {
 /// Creates the task, polls it, downloads the video.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
     let body = body(call, model, ask)?;
-    let http = call.client.http();
+    let http = call.client.http()?;
     let url = call.url("/v1/image_to_video");
     let reply = call.create(|| http.post(&url).header("x-runway-version", VERSION).json(&body)).await?;
     let rid = reply.request_id.clone();
@@ -57,7 +57,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 }
 
 async fn poll_once(call: &Call<'_>, id: &str, url: &str) -> Result<Polled<String>, CloudError> {
-    let reply = call.read(|| call.client.http().get(url).header("x-runway-version", VERSION)).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(url).header("x-runway-version", VERSION)).await?;
     let doc = call.read_json(&reply, Some(id.into()))?;
     match doc["status"].as_str().unwrap_or("") {
         "PENDING" | "THROTTLED" => Ok(Polled::Pending(Some(0.0))),

@@ -100,7 +100,7 @@ fn request(call: &Call<'_>, model: &str, ask: &Ask) -> Result<(String, Form), Cl
 
 /// Generates, edits or upscales one image.
 pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generated, CloudError> {
-    let http = call.client.http();
+    let http = call.client.http()?;
     let path = request(call, model, ask)?.0;
     let url = call.url(&path);
     let asynchronous = ask.capability == Capability::Upscale && model == "creative";
@@ -126,7 +126,8 @@ pub async fn generate(call: &Call<'_>, model: &str, ask: &Ask) -> Result<Generat
 
 async fn poll_once(call: &Call<'_>, id: &str) -> Result<Polled<Reply>, CloudError> {
     let url = call.url(&format!("/v2beta/results/{id}"));
-    let reply = call.read(|| call.client.http().get(&url).header("accept", "application/json")).await?;
+    let http = call.client.http()?;
+    let reply = call.read(|| http.get(&url).header("accept", "application/json")).await?;
     match reply.status.as_u16() {
         202 => Ok(Polled::Pending(None)),
         200 => Ok(Polled::Done(reply)),
