@@ -116,3 +116,67 @@ impl Graph {
         self.nodes.iter().position(|n| n.id.as_str() == id)
     }
 }
+
+/// What [`Graph::prune`] left out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pruned {
+    /// The nodes left out, in graph order.
+    pub nodes: Vec<NodeId>,
+}
+
+impl Graph {
+    /// The graph cut down to what `outputs` need: those nodes and everything upstream of
+    /// them, as ComfyUI runs only what leads to an output. With no `outputs` named, the
+    /// outputs are the nodes with side effects (saves); a graph with none of those is kept
+    /// whole. An unknown name is an error naming the nearest id.
+    pub fn prune(self, outputs: &[String]) -> Result<(Graph, Pruned), String> {
+        let mut wanted = Vec::with_capacity(outputs.len());
+        for name in outputs {
+            let Some(i) = self.index_of(name) else {
+                let ids = self.nodes.iter().map(|n| n.id.as_str());
+                let hint = crate::registry::nearest(name, ids).map(|n| format!("; did you mean {n:?}?"));
+                return Err(format!("--only {name:?}: no such node{}", hint.unwrap_or_default()));
+            };
+            wanted.push(i);
+        }
+        if wanted.is_empty() {
+            wanted = (0..self.len()).filter(|&i| self.nodes[i].node.spec().side_effects).collect();
+        }
+        if wanted.is_empty() {
+            return Ok((self, Pruned::default()));
+        }
+        let mut keep = vec![false; self.len()];
+        let mut stack = wanted;
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut keep[i], true) {
+                stack.extend(self.dependencies[i].iter().copied());
+            }
+        }
+        if keep.iter().all(|k| *k) {
+            return Ok((self, Pruned::default()));
+        }
+        let Graph { name, run, nodes, .. } = self;
+        let mut new_index = vec![usize::MAX; nodes.len()];
+        let (mut kept, mut pruned) = (Vec::new(), Pruned::default());
+        for (i, node) in nodes.into_iter().enumerate() {
+            if !keep[i] {
+                pruned.nodes.push(node.id);
+                continue;
+            }
+            new_index[i] = kept.len();
+            kept.push(node);
+        }
+        // Kept nodes only read from kept nodes (everything upstream of a kept node is kept).
+        for node in &mut kept {
+            for s in node.inputs.iter_mut().flat_map(|b| b.sources.iter_mut()) {
+                s.node = new_index[s.node];
+            }
+            for p in &mut node.param_inputs {
+                p.source.node = new_index[p.source.node];
+            }
+        }
+        let mut graph = Graph::from_sorted(name, kept);
+        graph.run = run;
+        Ok((graph, pruned))
+    }
+}

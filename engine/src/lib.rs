@@ -36,7 +36,7 @@ pub use context::{CallJournal, JournalFuture, NodeContext, ParamList, panic_mess
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use events::{Event, EventKind, EventSink, Picture, Previewer};
 pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
-pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Source};
+pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Pruned, Source};
 pub use ids::NodeId;
 pub use metering::CallRecord;
 pub use node::{

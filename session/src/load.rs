@@ -188,3 +188,18 @@ pub fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, Diagnostics> {
     files.sort();
     Ok(files)
 }
+
+/// Cuts every item down to what its outputs need (`only`, else its saves), as ComfyUI runs
+/// only what leads to an output. Returns the items and the ids left out (the items share a
+/// graph, so the first item's).
+pub fn prune(items: Vec<BatchItem>, only: &[String]) -> Result<(Vec<BatchItem>, Vec<String>), String> {
+    let mut pruned = None;
+    let mut out = Vec::with_capacity(items.len());
+    for mut item in items {
+        let (graph, left) = item.graph.prune(only)?;
+        item.graph = graph;
+        pruned.get_or_insert_with(|| left.nodes.iter().map(|n| n.as_str().to_string()).collect());
+        out.push(item);
+    }
+    Ok((out, pruned.unwrap_or_default()))
+}

@@ -664,6 +664,13 @@ pub struct RunArgs {
     /// Stop launching nodes after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run only this node and what it needs (repeatable). By default a run keeps only the
+    /// nodes that lead to an output (a save); the rest are pruned and reported.
+    #[arg(long, value_name = "NODE")]
+    pub only: Vec<String>,
+    /// Run every node, even those that lead to no output.
+    #[arg(long, conflicts_with = "only")]
+    pub all_nodes: bool,
     /// Cache folder; defaults to the user's cache folder.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,

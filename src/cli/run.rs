@@ -22,13 +22,26 @@ use switchyard_session::run::{CacheOptions, ExecOptions, execute as execute_item
 const EVENT_QUEUE: usize = 4096;
 
 pub fn run(registry: &Registry, mut args: RunArgs, onnx: &OnnxSettings) -> Result<Exit> {
-    let mut items = match prepare(registry, &args) {
+    let items = match prepare(registry, &args) {
         Ok(items) => items,
         Err(diags) => {
             print_diagnostics(&args.workflow.workflow, &diags, args.json);
             return Ok(Exit::Invalid);
         }
     };
+    let (mut items, pruned) = match args.all_nodes {
+        true => (items, Vec::new()),
+        false => match switchyard_session::load::prune(items, &args.only) {
+            Ok(cut) => cut,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Exit::Invalid);
+            }
+        },
+    };
+    if !pruned.is_empty() && !args.json && !args.events_json {
+        eprintln!("{}", summary::pruned_text(&pruned));
+    }
     if let Some(first) = items.first() {
         args.placement.default_from(&first.graph.run);
         args.wallet.default_from(&first.graph.run);
@@ -42,7 +55,7 @@ pub fn run(registry: &Registry, mut args: RunArgs, onnx: &OnnxSettings) -> Resul
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let exit = runtime.block_on(execute(items, catalog, plans, &args));
+    let exit = runtime.block_on(execute(items, catalog, plans, &args, &pruned));
     // Blocking node work that ignores cancellation must not hold the process open for long.
     runtime.shutdown_timeout(Duration::from_secs(2));
     exit
@@ -70,7 +83,13 @@ fn place_items(
     Ok((catalog, plans))
 }
 
-async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPlan>, args: &RunArgs) -> Result<Exit> {
+async fn execute(
+    mut items: Vec<BatchItem>,
+    catalog: Catalog,
+    plans: Vec<GraphPlan>,
+    args: &RunArgs,
+    pruned: &[String],
+) -> Result<Exit> {
     let mut billed = None;
     if args.wallet.account.is_some() && switchyard_session::plan::spends(&plans) {
         match spend::open(args, catalog, &mut items, &plans).await {
@@ -109,7 +128,7 @@ async fn execute(mut items: Vec<BatchItem>, catalog: Catalog, plans: Vec<GraphPl
         let fields = serde_json::json!({ "status": status, "duration_ms": wall_ms, "items": ran.reports.len(), "items_failed": failed });
         progress::print_run_event("run_finished", &run_id, fields);
     }
-    Ok(summary::print(&ran.reports, args, ran.cache, spent.as_ref(), wall_ms))
+    Ok(summary::print(&ran.reports, args, ran.cache, (spent.as_ref(), pruned), wall_ms))
 }
 
 fn exec_options(args: &RunArgs) -> ExecOptions {

@@ -421,3 +421,37 @@ fn a_saved_png_carries_its_workflow_and_runs_again_from_the_image() {
     assert_eq!(bare.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bare.stderr).contains("carries no Switchyard workflow"));
 }
+
+/// As in ComfyUI, a run keeps only what leads to an output: a node that feeds no save is
+/// pruned and named; `--only` runs one node and what it needs; `--all-nodes` runs them all.
+#[test]
+fn a_run_prunes_nodes_that_lead_to_no_output_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("editor/tests/fixtures/small-local.json")).unwrap().replace(
+        r#""save":"#,
+        r#""stray": { "type": "image.invert", "inputs": { "image": "noise.image" } },
+    "save":"#,
+    );
+    let file = tmp.path().join("stray.json");
+    std::fs::write(&file, text).unwrap();
+    let ids = |summary: &Value| -> Vec<String> {
+        let nodes = summary["runs"][0]["nodes"].as_array().cloned().unwrap_or_default();
+        nodes.iter().map(|n| n["id"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let (out, summary) = run_json(&[file.to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ids(&summary), ["noise", "soft", "save"]);
+    assert_eq!(summary["pruned"], serde_json::json!(["stray"]));
+    let (_, summary) = run_json(&["--all-nodes", file.to_str().unwrap()], tmp.path());
+    assert_eq!(ids(&summary).len(), 4, "--all-nodes runs the stray node too");
+    assert_eq!(summary.get("pruned"), None);
+    let (_, summary) = run_json(&["--only", "soft", file.to_str().unwrap()], tmp.path());
+    assert_eq!(ids(&summary), ["noise", "soft"], "--only runs a node and what it needs, not the save");
+    let (out, _) = run_json(&["--only", "sfot", file.to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r#"--only "sfot": no such node; did you mean "soft"?"#), "{err}");
+    let text = bin().args(["run", "--no-disk-cache", "--out"]).arg(tmp.path()).arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(err.contains("pruned 1 node(s) that lead to no output: stray (--all-nodes runs them)"), "{err}");
+}

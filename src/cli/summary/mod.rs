@@ -38,6 +38,19 @@ struct Summary<'a> {
     /// Credits quoted and charged, and gCO2eq, when the workflow has cloud-capable nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     credits: Option<&'a RunAccount>,
+    /// Nodes left out because they lead to no output (see `--only`, `--all-nodes`).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pruned: &'a [String],
+}
+
+/// The line that says which nodes were pruned, naming the first few.
+pub fn pruned_text(pruned: &[String]) -> String {
+    const NAMED_MAX: usize = 8;
+    let mut names = pruned.iter().take(NAMED_MAX).cloned().collect::<Vec<_>>().join(", ");
+    if pruned.len() > NAMED_MAX {
+        names.push_str(&format!(" and {} more", pruned.len() - NAMED_MAX));
+    }
+    format!("pruned {} node(s) that lead to no output: {names} (--all-nodes runs them)", pruned.len())
 }
 
 /// Prints the summary and returns the exit code.
@@ -45,7 +58,7 @@ pub fn print(
     reports: &[RunReport],
     args: &RunArgs,
     stats: CacheStats,
-    credits: Option<&RunAccount>,
+    (credits, pruned): (Option<&RunAccount>, &[String]),
     wall_ms: u64,
 ) -> Exit {
     let status = overall(reports);
@@ -58,7 +71,7 @@ pub fn print(
         counts.cancelled += r.count(NodeStatus::Cancelled);
     }
     let cache = CacheSummary { memory_hits: stats.memory_hits, disk_hits: stats.disk_hits, misses: stats.misses };
-    let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports, credits };
+    let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports, credits, pruned };
     if args.json {
         let text =
             if args.events_json { serde_json::to_string(&summary) } else { serde_json::to_string_pretty(&summary) };
