@@ -18,20 +18,8 @@ fn pin(h: &Harness<'static, Editor>, key: &str, side: Side) -> Pos2 {
     ed.transform() * ed.pins.get(node(ed, key), side, 0).expect("the pin was drawn").center()
 }
 
-/// Drags from `from` to `to` (screen space) and lets go, the pointer staying there as a
-/// mouse's does (kittest's `drop_at` also takes the pointer away, which closes menus).
 fn drag(h: &mut Harness<'static, Editor>, from: Pos2, to: Pos2) {
-    h.hover_at(from);
-    h.step();
-    h.drag_at(from);
-    h.step();
-    for t in [0.1, 0.5, 0.9, 1.0] {
-        h.hover_at(from + (to - from) * t);
-        h.step();
-    }
-    let (button, modifiers) = (egui::PointerButton::Primary, egui::Modifiers::NONE);
-    h.event(egui::Event::PointerButton { pos: to, button, pressed: false, modifiers });
-    h.run_steps(3);
+    crate::support::drag(h, from, to, true);
 }
 
 #[test]

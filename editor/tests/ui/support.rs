@@ -92,6 +92,12 @@ pub fn drag_wire_near(h: &mut Harness<'static, Editor>, from: (&str, usize), to:
         ed.transform() * rect.center()
     };
     let (a, b) = (at(from.0, Side::Out, from.1), at(to.0, Side::In, to.1) + miss);
+    drag(h, a, b, false);
+}
+
+/// Drags from `a` to `b` (screen space) and lets go; with `stay`, the pointer stays there as
+/// a mouse's does (kittest's `drop_at` also takes the pointer away, which closes menus).
+pub fn drag(h: &mut Harness<'static, Editor>, a: egui::Pos2, b: egui::Pos2, stay: bool) {
     h.hover_at(a);
     h.step();
     h.drag_at(a);
@@ -100,7 +106,13 @@ pub fn drag_wire_near(h: &mut Harness<'static, Editor>, from: (&str, usize), to:
         h.hover_at(a + (b - a) * t);
         h.step();
     }
-    h.drop_at(b);
+    match stay {
+        true => {
+            let (button, modifiers) = (egui::PointerButton::Primary, egui::Modifiers::NONE);
+            h.event(egui::Event::PointerButton { pos: b, button, pressed: false, modifiers });
+        }
+        false => h.drop_at(b),
+    }
     h.run_steps(3);
 }
 
