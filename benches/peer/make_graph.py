@@ -17,9 +17,11 @@ def switchyard(shape, n):
     nodes = {}
     if shape == "chain":
         for i in range(n):
-            entry = {"type": "value.int", "params": {} if i else {"value": 1}}
+            entry = {"type": "value.int"}
             if i:
                 entry["inputs"] = {"value": f"n{i - 1}.value"}
+            else:
+                entry["params"] = {"value": 1}
             nodes[f"n{i}"] = entry
     else:
         for b in range(n):

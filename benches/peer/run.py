@@ -92,7 +92,7 @@ def main():
         with open(changed, "w") as f:
             g = make_graph.switchyard(shape, n)
             first = next(iter(g["nodes"].values()))
-            first["params"]["value"] = 2
+            first.setdefault("params", {})["value"] = 2
             json.dump(g, f)
         firsts, agains, edits = [], [], []
         for _ in range(args.repeat):

@@ -160,6 +160,11 @@ impl DiskCache {
         self.evict_if_needed()
     }
 
+    /// Writes out packed entries still buffered in memory.
+    pub fn flush(&self) -> io::Result<()> {
+        self.pack.flush()
+    }
+
     /// Bytes on disk, as tracked: entry files and packed segments.
     pub fn total_bytes(&self) -> u64 {
         *self.total_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) + self.pack.total_bytes()

@@ -198,6 +198,16 @@ impl Cache {
         true
     }
 
+    /// Writes out disk entries still buffered in memory (packed small entries); the executor
+    /// calls it when a run ends.
+    pub fn flush(&self) {
+        if let Some(d) = &self.disk
+            && let Err(e) = d.flush()
+        {
+            tracing::warn!(error = %e, "could not write cache entries to disk; they will be made again");
+        }
+    }
+
     /// Counts a miss when no disk lookup follows.
     pub fn record_miss(&self) {
         bump(&self.counters.misses, 1);

@@ -66,6 +66,7 @@ pub(super) async fn run_graph(exec: &Executor, graph: &Graph, opts: RunOptions) 
             st.complete(i, result, exec.config().fail_fast).await;
         }
     }
+    exec.cache().flush();
     st.finish(started).await
 }
 
