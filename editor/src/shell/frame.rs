@@ -87,8 +87,7 @@ impl Editor {
             let p = &i.pointer;
             (p.primary_clicked(), p.button_double_clicked(egui::PointerButton::Primary), p.interact_pos(), i.modifiers)
         });
-        let on_canvas = |p: &egui::Pos2| area.contains(*p) && ui.ctx().layer_id_at(*p) == Some(ui.layer_id());
-        let Some(screen) = at.filter(on_canvas) else { return };
+        let Some(screen) = at.filter(|p| on_canvas(ui, area, *p)) else { return };
         if !clicked || self.quick_add.is_some() {
             return;
         }
@@ -119,4 +118,9 @@ impl Editor {
             xy != Some((f64::from(pos.x.round()), f64::from(pos.y.round())))
         })
     }
+}
+
+/// Whether `p` (screen space) is on the canvas itself, not on a window or menu over it.
+pub(super) fn on_canvas(ui: &Ui, area: egui::Rect, p: egui::Pos2) -> bool {
+    area.contains(p) && ui.ctx().layer_id_at(p) == Some(ui.layer_id())
 }

@@ -91,7 +91,7 @@ impl Editor {
             }
             return;
         }
-        let on_canvas = at.is_some_and(|p| area.contains(p) && ui.ctx().layer_id_at(p) == Some(ui.layer_id()));
+        let on_canvas = at.is_some_and(|p| super::frame::on_canvas(ui, area, p));
         let Some(c) = canvas.filter(|_| pressed && on_canvas) else { return };
         if self.rects.values().any(|r| r.contains(c)) {
             return;

@@ -127,7 +127,7 @@ impl DiskCache {
         if size as u64 > self.cap_bytes {
             return Ok(());
         }
-        if size <= SMALL_MAX_BYTES {
+        if Self::packs(values) {
             let mut encoded = Vec::with_capacity(size + 64);
             codec::encode_to(values, &mut encoded)?;
             if encoded.len() <= SMALL_MAX_BYTES {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -75,8 +75,9 @@ impl Pack {
         fs::create_dir_all(&dir)?;
         let mut state = State::default();
         for path in segment_paths(&dir)? {
-            let Ok(file) = File::open(&path) else { continue };
-            let data = fs::read(&path)?;
+            let Ok(mut file) = File::open(&path) else { continue };
+            let mut data = Vec::new();
+            file.read_to_end(&mut data)?;
             let segment = state.segments.len();
             for (key, offset, len) in records(&data) {
                 state.index.insert(key, Loc { segment, offset, len });
