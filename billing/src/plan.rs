@@ -39,9 +39,8 @@ impl GraphPlan {
     /// is kept) as cached at 0 cr, and takes it out of the totals' credits and gCO2eq. For
     /// quotes people read: a run's admission holds the full price, in case the kept result
     /// is gone by the time the node runs. Only nodes without wired inputs can tell before the
-    /// run. Returns how many were marked.
-    pub fn mark_kept(&mut self, graph: &Graph) -> usize {
-        let mut marked = 0;
+    /// run.
+    pub fn mark_kept(&mut self, graph: &Graph) {
         for node in graph.nodes.iter().filter(|n| n.upstream().next().is_none() && n.param_inputs.is_empty()) {
             let Some(&i) = self.index.get(&node.id) else { continue };
             let Some(Some(placed)) = self.plan.nodes.get_mut(i) else { continue };
@@ -53,9 +52,7 @@ impl GraphPlan {
             totals.credits = (totals.credits.0 - lo, totals.credits.1 - hi);
             totals.gco2eq = (totals.gco2eq - placed.quote.gco2eq).max(0.0);
             placed.quote.mark_cached();
-            marked += 1;
         }
-        marked
     }
 }
 

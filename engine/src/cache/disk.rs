@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::pack::{Pack, SMALL_MAX_BYTES};
-use super::{CacheKey, codec};
+use super::{CacheKey, codec, lock};
 use crate::value::Value;
 
 /// The most entries scanned when opening or evicting; a guard on a huge or foreign folder.
@@ -154,7 +154,7 @@ impl DiskCache {
         lock(&self.files).insert(*key);
         self.own_change();
         {
-            let mut total = self.total_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut total = lock(&self.total_bytes);
             *total = total.saturating_sub(replaced) + written;
         }
         self.evict_if_needed()
@@ -167,7 +167,7 @@ impl DiskCache {
 
     /// Bytes on disk, as tracked: entry files and packed segments.
     pub fn total_bytes(&self) -> u64 {
-        *self.total_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) + self.pack.total_bytes()
+        *lock(&self.total_bytes) + self.pack.total_bytes()
     }
 
     fn remove(&self, path: &Path, len: u64) {
@@ -176,7 +176,7 @@ impl DiskCache {
         }
         if fs::remove_file(path).is_ok() {
             self.own_change();
-            let mut total = self.total_bytes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut total = lock(&self.total_bytes);
             *total = total.saturating_sub(len);
         }
     }
@@ -203,10 +203,6 @@ impl DiskCache {
         }
         Ok(())
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A folder's modification time, if it can be read.

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::CacheKey;
@@ -89,7 +89,7 @@ impl Pack {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        super::lock(&self.state)
     }
 
     /// The encoded bytes of `key`'s record, if packed.
@@ -132,15 +132,10 @@ impl Pack {
         }
     }
 
-    /// Appends `encoded` under `key` (buffered; see [`Pack::flush`]). Returns the bytes the
-    /// segment grew by.
-    pub fn put(&self, key: &CacheKey, encoded: &[u8]) -> io::Result<u64> {
+    /// Appends `encoded` under `key` (buffered; see [`Pack::flush`]).
+    pub fn put(&self, key: &CacheKey, encoded: &[u8]) -> io::Result<()> {
         let len = u32::try_from(encoded.len()).map_err(|_| io::Error::other("entry too large to pack"))?;
-        let mut record = Vec::with_capacity(HEADER_BYTES + encoded.len());
-        record.extend_from_slice(TAG);
-        record.extend_from_slice(&key.0);
-        record.extend_from_slice(&len.to_le_bytes());
-        record.extend_from_slice(encoded);
+        let record_bytes = (HEADER_BYTES + encoded.len()) as u64;
         let mut state = self.lock();
         let full = state.writer.as_ref().is_none_or(|w| w.at >= self.segment_max_bytes);
         if full {
@@ -150,17 +145,19 @@ impl Pack {
             state.writer = Some(self.new_segment(&mut state)?);
         }
         let Some(writer) = state.writer.as_mut() else { return Err(io::Error::other("no segment")) };
-        writer.pending.extend_from_slice(&record);
+        for part in [&TAG[..], &key.0, &len.to_le_bytes(), encoded] {
+            writer.pending.extend_from_slice(part);
+        }
         let (segment, offset) = (writer.segment, writer.at + HEADER_BYTES as u64);
-        writer.at += record.len() as u64;
+        writer.at += record_bytes;
         if writer.pending.len() >= BUFFER_BYTES {
             writer.flush()?;
         }
         if let Some(Some(s)) = state.segments.get_mut(segment) {
-            s.bytes += record.len() as u64;
+            s.bytes += record_bytes;
         }
         state.index.insert(*key, Loc { segment, offset, len });
-        Ok(record.len() as u64)
+        Ok(())
     }
 
     fn new_segment(&self, state: &mut State) -> io::Result<Writer> {
