@@ -96,7 +96,7 @@ fn wire_pins(
     let dst_id = *ids.get(key)?;
     let dst = doc.snarl.get_node(dst_id)?;
     let spec = spec_of(registry, dst)?;
-    let index = (0..dst.in_count(spec)).find(|&i| dst.in_port(spec, i).is_some_and(|p| p.name == input))?;
+    let index = dst.input_index(spec, input)?;
     Some((OutPinId { node: src_id, output }, InPinId { node: dst_id, input: index }))
 }
 

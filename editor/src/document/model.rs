@@ -70,6 +70,11 @@ impl EdNode {
         Some(InPort { name, ty: p.kind.port_type(), max_sources: 1 })
     }
 
+    /// The index of the input pin named `name` (a declared input or a wire-driven param).
+    pub fn input_index(&self, spec: &NodeSpec, name: &str) -> Option<usize> {
+        (0..self.in_count(spec)).find(|&i| self.in_port(spec, i).is_some_and(|p| p.name == name))
+    }
+
     /// How many input pins the node shows.
     pub fn in_count(&self, spec: &NodeSpec) -> usize {
         spec.inputs.len() + self.param_wires.len()

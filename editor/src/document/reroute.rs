@@ -204,6 +204,6 @@ fn input_pin(doc: &Doc, registry: &Registry, name: &str) -> Option<InPinId> {
     let node = doc.find(key)?;
     let n = doc.snarl.get_node(node).filter(|n| !n.is_reroute())?;
     let spec = spec_of(registry, n)?;
-    let index = (0..n.in_count(spec)).find(|&i| n.in_port(spec, i).is_some_and(|p| p.name == input))?;
+    let index = n.input_index(spec, input)?;
     Some(InPinId { node, input: index })
 }
