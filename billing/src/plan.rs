@@ -20,13 +20,14 @@ pub struct GraphPlan {
 
 impl GraphPlan {
     fn new(graph: &Graph, plan: Plan) -> Self {
-        let index = graph.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        let placed = graph.nodes.iter().zip(&plan.nodes).enumerate().filter(|(_, (_, p))| p.is_some());
+        let index = placed.map(|(i, (n, _))| (n.id.clone(), i)).collect();
         Self { plan, index }
     }
 
-    /// No node placed.
-    pub fn unplaced(graph: &Graph) -> Self {
-        Self::new(graph, Plan { nodes: vec![None; graph.len()], totals: Default::default() })
+    /// No node placed (and nothing held per node: a graph may have a million local nodes).
+    pub fn unplaced(_graph: &Graph) -> Self {
+        Self { plan: Plan { nodes: Vec::new(), totals: Default::default() }, index: HashMap::new() }
     }
 
     /// Where node `id` was placed, if it was (a report, a graph and a plan are matched by
@@ -86,7 +87,7 @@ fn need(node: &GraphNode, capability: &str) -> Need {
     set.extend(node.param_inputs.iter().map(|b| b.param.to_string()));
     let model = params.remove(PROVIDER_PARAM).unwrap_or_default();
     set.remove(PROVIDER_PARAM);
-    let p = &node.placement;
+    let p = node.placement();
     let prefs = Prefs {
         pin: p.pin.clone(),
         order: p.order.clone(),
@@ -119,6 +120,9 @@ pub fn offer_local_models(
 
 /// Places every capability node of `graph` and sets its `provider` param to the pick.
 pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Result<GraphPlan, PlaceError> {
+    if !graph.nodes.iter().any(|n| capability(n).is_some()) {
+        return Ok(GraphPlan::unplaced(graph));
+    }
     let shape: Vec<(Option<Need>, Vec<usize>)> =
         graph.nodes.iter().map(|n| (capability(n).map(|c| need(n, c)), n.upstream().collect())).collect();
     let plan = catalog.plan(&shape, opts)?;

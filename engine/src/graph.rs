@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use petgraph::graph::DiGraph;
-
 use crate::format::{Placement, Quality};
 use crate::ids::NodeId;
 use crate::node::Node;
@@ -49,13 +47,20 @@ pub struct GraphNode {
     pub inputs: Vec<InputBinding>,
     /// Params driven by wires.
     pub param_inputs: Vec<ParamBinding>,
-    /// Placement preferences from the file (cloud-capable nodes only).
-    pub placement: Placement,
+    /// Placement preferences from the file (cloud-capable nodes only); boxed, since most
+    /// nodes have none and a large graph holds a million of these.
+    pub placement: Option<Box<Placement>>,
     /// Draft or final, from the file.
     pub quality: Quality,
 }
 
 impl GraphNode {
+    /// Its placement preferences: the file's, or none.
+    pub fn placement(&self) -> &Placement {
+        static NONE: Placement = Placement::NONE;
+        self.placement.as_deref().unwrap_or(&NONE)
+    }
+
     /// Every upstream node index, with repeats.
     pub fn upstream(&self) -> impl Iterator<Item = usize> + '_ {
         let wires = self.inputs.iter().flat_map(|b| b.sources.iter());
@@ -72,33 +77,72 @@ pub struct Graph {
     pub run: crate::format::RunSettings,
     /// Nodes, in topological order: every node comes after all of its inputs.
     pub nodes: Vec<GraphNode>,
-    /// The DAG over node indices; an edge per distinct upstream-downstream pair.
-    pub dag: DiGraph<usize, ()>,
-    pub(crate) dependants: Vec<Vec<usize>>,
+    /// Distinct downstream nodes of each node.
+    pub(crate) dependants: Adjacency,
     /// Distinct upstream nodes of each node.
-    pub(crate) dependencies: Vec<Vec<usize>>,
+    pub(crate) dependencies: Adjacency,
+}
+
+/// A list of node indices per node, flattened into two arrays (a million-node graph holds
+/// two allocations here, not two million).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Adjacency {
+    /// Where each node's list starts in `items`; one more entry than nodes.
+    starts: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Adjacency {
+    /// The list of node `i`.
+    pub(crate) fn of(&self, i: usize) -> impl ExactSizeIterator<Item = usize> + '_ {
+        let (from, to) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        self.items[from..to].iter().map(|&n| n as usize)
+    }
+
+    /// How many nodes each node's list holds.
+    pub(crate) fn counts(&self) -> impl Iterator<Item = u32> + '_ {
+        self.starts.windows(2).map(|w| w[1] - w[0])
+    }
+
+    /// The same edges the other way round: for each node, the nodes whose lists hold it.
+    fn reversed(&self) -> Adjacency {
+        let n = self.starts.len().saturating_sub(1);
+        let mut starts = vec![0u32; n + 1];
+        for &to in &self.items {
+            starts[to as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut items = vec![0u32; self.items.len()];
+        for from in 0..n {
+            for to in self.of(from) {
+                items[next[to] as usize] = from as u32;
+                next[to] += 1;
+            }
+        }
+        Adjacency { starts, items }
+    }
 }
 
 impl Graph {
-    /// Builds a graph from nodes already in topological order.
+    /// Builds a graph from nodes already in topological order. Indices are held as `u32`:
+    /// a graph is read from a file of at most 64 MiB, so it has far fewer nodes than that.
     pub(crate) fn from_sorted(name: String, nodes: Vec<GraphNode>) -> Self {
-        let mut dag = DiGraph::with_capacity(nodes.len(), nodes.len());
-        for i in 0..nodes.len() {
-            dag.add_node(i);
-        }
-        let mut dependants = vec![Vec::new(); nodes.len()];
-        let mut dependencies = Vec::with_capacity(nodes.len());
-        for (i, node) in nodes.iter().enumerate() {
-            let mut ups: Vec<usize> = node.upstream().collect();
+        let mut dependencies = Adjacency { starts: Vec::with_capacity(nodes.len() + 1), items: Vec::new() };
+        dependencies.starts.push(0);
+        let mut ups = Vec::new();
+        for node in &nodes {
+            ups.clear();
+            ups.extend(node.upstream().map(|u| u as u32));
             ups.sort_unstable();
             ups.dedup();
-            for &u in &ups {
-                dependants[u].push(i);
-                dag.add_edge(petgraph::graph::NodeIndex::new(u), petgraph::graph::NodeIndex::new(i), ());
-            }
-            dependencies.push(ups);
+            dependencies.items.extend_from_slice(&ups);
+            dependencies.starts.push(dependencies.items.len() as u32);
         }
-        Self { name, run: Default::default(), nodes, dag, dependants, dependencies }
+        let dependants = dependencies.reversed();
+        Self { name, run: Default::default(), nodes, dependants, dependencies }
     }
 
     /// Number of nodes.
@@ -149,7 +193,7 @@ impl Graph {
         let mut stack = wanted;
         while let Some(i) = stack.pop() {
             if !std::mem::replace(&mut keep[i], true) {
-                stack.extend(self.dependencies[i].iter().copied());
+                stack.extend(self.dependencies.of(i));
             }
         }
         if keep.iter().all(|k| *k) {

@@ -31,7 +31,7 @@ mod registry;
 mod types;
 mod value;
 
-pub use compile::{CompileOptions, compile, load_workflow};
+pub use compile::{CompileOptions, compile, compile_streamed, compile_text, load_workflow};
 pub use context::{CallJournal, JournalFuture, NodeContext, ParamList, panic_message, run_blocking};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use events::{Event, EventKind, EventSink, Picture, Previewer};

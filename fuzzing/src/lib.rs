@@ -79,7 +79,10 @@ pub fn workflow(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let inputs = Some((std::env::temp_dir(), switchyard_engine::InputRoots { confine: true, roots: Vec::new() }));
     let opts = CompileOptions { max_nodes: 2_000, inputs };
-    let _ = load_workflow(text, registry(), &[], &opts);
+    let full = load_workflow(text, registry(), &[], &opts);
+    // The streamed read takes only what the full read accepts.
+    let streamed = switchyard_engine::compile_streamed(text, registry(), &[], &opts);
+    assert!(streamed.is_none() || full.is_ok(), "the streamed read took a file the full read refuses");
 }
 
 /// A ComfyUI workflow file, in the API or the UI format, imported, then validated as the

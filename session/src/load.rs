@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use switchyard_engine::batch::{BatchItem, item_names};
 use switchyard_engine::format::{MAX_FILE_BYTES, Override, ParsedWorkflow, WorkflowFile, parse_override};
 use switchyard_engine::{
-    CompileOptions, Diagnostic, Diagnostics, Graph, InputRoots, PathRoots, Provenance, Registry, load_workflow,
+    CompileOptions, Diagnostic, Diagnostics, Graph, InputRoots, PathRoots, Provenance, Registry, compile_text,
 };
 
 /// The most files one batch glob may match.
@@ -37,27 +37,24 @@ pub struct BatchOptions {
 
 /// The workflow's text and the folder its input paths resolve against.
 pub struct Source {
-    /// The file's text.
-    pub text: String,
+    /// The file's text, shared with every saved image's provenance.
+    pub text: std::sync::Arc<str>,
     /// Its folder, canonical.
     pub input_root: PathBuf,
     /// Overrides that came with it: those a PNG's run applied (they go before the flags').
     pub overrides: Vec<String>,
-    /// The text shared by every item's provenance, made once (a batch of 2,000 items holds
-    /// one copy, not 2,000).
-    shared: std::sync::OnceLock<std::sync::Arc<str>>,
 }
 
 impl Source {
     /// A workflow's text, read from `input_root`, with no overrides of its own.
     pub fn text(text: String, input_root: PathBuf) -> Self {
-        Self { text, input_root, overrides: Vec::new(), shared: Default::default() }
+        Self { text: text.into(), input_root, overrides: Vec::new() }
     }
 
     /// What saved images of a run with `overrides` (after the source's own) carry.
     pub fn provenance(&self, overrides: &[String]) -> Provenance {
         let overrides = self.overrides.iter().chain(overrides).cloned().collect();
-        let workflow = std::sync::Arc::clone(self.shared.get_or_init(|| self.text.as_str().into()));
+        let workflow = std::sync::Arc::clone(&self.text);
         Provenance { workflow, overrides }
     }
 }
@@ -95,7 +92,7 @@ pub fn compile(
 ) -> Result<Graph, Diagnostics> {
     let compile =
         CompileOptions { max_nodes: opts.max_nodes, inputs: Some((source.input_root.clone(), opts.inputs.clone())) };
-    load_workflow(&source.text, registry, overrides, &compile).map(|(_, graph)| graph)
+    compile_text(&source.text, registry, overrides, &compile)
 }
 
 /// Validates a workflow already in memory (the editor's), as a file in `input_root` would be.

@@ -53,7 +53,7 @@ pub async fn submit(
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let run = FarmRun {
         id: FarmRun::new_id(),
-        workflow: source.text,
+        workflow: source.text.to_string(),
         input_root: text(&source.input_root),
         out_dir: text(&out),
         bind,

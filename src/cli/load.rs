@@ -83,7 +83,7 @@ pub fn format_files(files: &[std::path::PathBuf], check: bool) -> Result<Exit> {
             continue;
         };
         let text = switchyard_engine::format::to_canonical_text(&file);
-        if text == source.text {
+        if text == *source.text {
             continue;
         }
         if check {

@@ -19,7 +19,7 @@ use switchyard_session::load::BatchOptions;
 use switchyard_session::run::{CacheOptions, ExecOptions, execute as execute_items};
 
 /// Events buffered between the executor and the printer.
-const EVENT_QUEUE: usize = 4096;
+const EVENT_QUEUE: usize = 16 * 1024;
 
 pub fn run(registry: &Registry, mut args: RunArgs, onnx: &OnnxSettings) -> Result<Exit> {
     let items = match prepare(registry, &args) {

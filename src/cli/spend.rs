@@ -56,8 +56,7 @@ fn exit_of(code: Code) -> Exit {
 }
 
 /// The closing lines for people.
-pub fn write(out: &mut String, run: &RunAccount) {
-    use std::fmt::Write;
+pub fn write(out: &mut impl std::fmt::Write, run: &RunAccount) {
     for n in &run.nodes {
         let charged = n.charged.map_or_else(|| "unbilled".to_string(), |c| format!("charged {c} cr"));
         let quoted = super::quote::credits_text(n.quoted);

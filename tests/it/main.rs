@@ -15,5 +15,6 @@ mod property;
 mod run_fixtures;
 mod serve;
 mod spend;
+mod streamed;
 mod support;
 mod validation;

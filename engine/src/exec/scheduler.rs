@@ -17,15 +17,6 @@ use crate::node::{NodeError, Record};
 use crate::params::ParamValue;
 use crate::value::Value;
 
-/// The end state of one node.
-struct Ended {
-    status: NodeStatus,
-    duration_ms: Option<u64>,
-    error: Option<String>,
-    record: Record,
-    unavailable: bool,
-}
-
 /// Mutable bookkeeping for one run.
 struct RunState<'g> {
     graph: &'g Graph,
@@ -37,7 +28,9 @@ struct RunState<'g> {
     /// Why a node must be skipped: the first failed or skipped input.
     poisoned: Vec<Option<String>>,
     produced: Vec<Option<Produced>>,
-    ended: Vec<Option<Ended>>,
+    /// Each node's line of the report, once it ended (made then, so the report is not a
+    /// second copy of a million ends).
+    ended: Vec<Option<NodeReport>>,
     kept: HashMap<crate::ids::NodeId, Vec<(&'static str, Value)>>,
     ready: VecDeque<usize>,
     any_failed: bool,
@@ -73,14 +66,14 @@ pub(super) async fn run_graph(exec: &Executor, graph: &Graph, opts: RunOptions) 
 impl<'g> RunState<'g> {
     fn new(graph: &'g Graph, opts: RunOptions, stop: CancellationToken) -> Self {
         let n = graph.len();
-        let unmet: Vec<u32> = graph.dependencies.iter().map(|d| d.len() as u32).collect();
+        let unmet: Vec<u32> = graph.dependencies.counts().collect();
         let ready = (0..n).filter(|&i| unmet[i] == 0).collect();
         Self {
             graph,
             opts,
             stop,
             unmet,
-            consumers_left: graph.dependants.iter().map(|d| d.len() as u32).collect(),
+            consumers_left: graph.dependants.counts().collect(),
             poisoned: vec![None; n],
             produced: (0..n).map(|_| None).collect(),
             ended: (0..n).map(|_| None).collect(),
@@ -196,7 +189,7 @@ impl<'g> RunState<'g> {
         if self.opts.keep_outputs {
             return;
         }
-        for &u in &self.graph.dependencies[i] {
+        for u in self.graph.dependencies.of(i) {
             self.consumers_left[u] = self.consumers_left[u].saturating_sub(1);
             if self.consumers_left[u] == 0 {
                 self.produced[u] = None;
@@ -244,10 +237,10 @@ impl<'g> RunState<'g> {
             let named = spec.outputs.iter().zip(p.values.iter()).map(|(o, v)| (o.name, v.clone())).collect();
             self.kept.insert(self.graph.nodes[i].id.clone(), named);
         }
-        if !self.graph.dependants[i].is_empty() {
+        if self.graph.dependants.of(i).len() > 0 {
             self.produced[i] = Some(p);
         }
-        self.ended[i] = Some(Ended { status, duration_ms, error: None, record, unavailable: false });
+        self.ended[i] = Some(self.report(i, status, duration_ms, None, record));
         self.release_dependants(i, None);
     }
 
@@ -263,7 +256,7 @@ impl<'g> RunState<'g> {
         self.end(i, status, duration_ms, Some(message)).await;
         match (error, self.ended[i].as_mut()) {
             // Remote work done before a local failure keeps its record: it was paid for.
-            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.record.metering = Some(*metering),
+            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.metering = Some(*metering),
             (NodeError::Unavailable(_), Some(ended)) => ended.unavailable = true,
             _ => {}
         }
@@ -281,8 +274,7 @@ impl<'g> RunState<'g> {
             _ => EventKind::Cancelled,
         };
         self.opts.events.emit(&id, event).await;
-        self.ended[i] =
-            Some(Ended { status, duration_ms, error: error.clone(), record: Record::default(), unavailable: false });
+        self.ended[i] = Some(self.report(i, status, duration_ms, error.clone(), Record::default()));
         if status != NodeStatus::Failed {
             let reason = format!(
                 "input node {:?} was {}",
@@ -293,8 +285,29 @@ impl<'g> RunState<'g> {
         }
     }
 
+    fn report(
+        &self,
+        i: usize,
+        status: NodeStatus,
+        duration_ms: Option<u64>,
+        error: Option<String>,
+        record: Record,
+    ) -> NodeReport {
+        let node = &self.graph.nodes[i];
+        NodeReport {
+            id: node.id.clone(),
+            type_name: node.node.spec().type_name,
+            status,
+            duration_ms,
+            error,
+            files: record.files,
+            metering: record.metering,
+            unavailable: false,
+        }
+    }
+
     fn release_dependants(&mut self, i: usize, poison: Option<String>) {
-        for &d in &self.graph.dependants[i] {
+        for d in self.graph.dependants.of(i) {
             if let Some(reason) = &poison
                 && self.poisoned[d].is_none()
             {
@@ -312,38 +325,22 @@ impl<'g> RunState<'g> {
             if self.ended[i].is_none() {
                 let id = self.graph.nodes[i].id.clone();
                 self.opts.events.emit(&id, EventKind::Cancelled).await;
-                self.ended[i] = Some(Ended {
-                    status: NodeStatus::Cancelled,
-                    duration_ms: None,
-                    error: Some("the run was cancelled".into()),
-                    record: Record::default(),
-                    unavailable: false,
-                });
+                let error = Some("the run was cancelled".into());
+                self.ended[i] = Some(self.report(i, NodeStatus::Cancelled, None, error, Record::default()));
             }
         }
-        let nodes: Vec<NodeReport> = self
-            .graph
-            .nodes
-            .iter()
-            .zip(self.ended)
-            .map(|(n, e)| {
-                let e = e.unwrap_or(Ended {
-                    status: NodeStatus::Cancelled,
-                    duration_ms: None,
-                    error: None,
-                    record: Record::default(),
-                    unavailable: false,
-                });
-                NodeReport {
-                    id: n.id.clone(),
-                    type_name: n.node.spec().type_name,
-                    status: e.status,
-                    duration_ms: e.duration_ms,
-                    error: e.error,
-                    files: e.record.files,
-                    metering: e.record.metering,
-                    unavailable: e.unavailable,
-                }
+        // Every node has ended by now; `map` (unlike `flatten`) collects in place.
+        let graph = self.graph;
+        let ended = self.ended.into_iter().enumerate();
+        let nodes: Vec<NodeReport> = ended
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    let node = &graph.nodes[i];
+                    let (id, type_name) = (node.id.clone(), node.node.spec().type_name);
+                    let status = NodeStatus::Cancelled;
+                    let (duration_ms, error, files, metering) = (None, None, Vec::new(), None);
+                    NodeReport { id, type_name, status, duration_ms, error, files, metering, unavailable: false }
+                })
             })
             .collect();
         // A user's cancel wins (exit 130); fail-fast cancellations count as the failure they follow.

@@ -32,7 +32,7 @@ struct FastFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FastNode {
+pub(super) struct FastNode {
     #[serde(rename = "type")]
     type_name: String,
     #[serde(default)]
@@ -69,12 +69,15 @@ pub(super) fn parse(text: &str) -> Option<WorkflowFile> {
 
 /// Reads the nodes straight into the file's map, so no second map of every node is built.
 fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<FileMap<NodeEntry>, D::Error> {
-    let entry = |n: FastNode| {
+    d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, |n: FastNode| Ok(NodeEntry::from(n)))).map(|m| m.0)
+}
+
+impl From<FastNode> for NodeEntry {
+    fn from(n: FastNode) -> Self {
         let (placement, quality, requires, mode) = (n.placement, n.quality, n.requires, n.mode);
         let (params, inputs) = (n.params.0, n.inputs.0);
-        Ok(NodeEntry { type_name: n.type_name, params, inputs, placement, quality, requires, mode })
-    };
-    d.deserialize_map(UniqueVisitor(PhantomData::<FastNode>, entry)).map(|m| m.0)
+        NodeEntry { type_name: n.type_name, params, inputs, placement, quality, requires, mode }
+    }
 }
 
 /// A JSON object whose keys must be unique, in file order.
@@ -94,7 +97,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
 
 /// A JSON object of arbitrary values, refusing duplicate keys at any depth.
 #[derive(Default)]
-struct StrictObject(FileMap<serde_json::Value>);
+pub(super) struct StrictObject(FileMap<serde_json::Value>);
 
 impl<'de> Deserialize<'de> for StrictObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

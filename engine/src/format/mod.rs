@@ -7,6 +7,7 @@ mod parse;
 mod placement;
 mod requires;
 mod run_settings;
+pub(crate) mod stream;
 
 /// An object in the file: keys in the file's order, hashed with a fast seeded hasher.
 pub type FileMap<V> = indexmap::IndexMap<String, V, foldhash::fast::RandomState>;
@@ -14,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use canonical::to_canonical_text;
+pub(crate) use overrides::set_param;
 pub use overrides::{Override, apply_override, parse_override};
 pub use parse::{MAX_FILE_BYTES, ParsedWorkflow, parse_workflow};
 pub use placement::{Placement, Quality};

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::WorkflowFile;
+use super::{NodeEntry, WorkflowFile};
 use crate::diagnostics::Diagnostic;
 use crate::params::ParamKind;
 use crate::registry::{Registry, nearest};
@@ -45,9 +45,14 @@ pub fn apply_override(file: &mut WorkflowFile, o: &Override, registry: &Registry
         .field(format!("params.{}", o.param))
         .maybe_help(hint));
     };
-    let kind = registry.get(&entry.type_name).and_then(|n| n.spec().param_spec(&o.param)).map(|p| p.kind.clone());
-    entry.params.insert(o.param.clone(), typed_value(&o.raw, kind.as_ref()));
+    set_param(entry, o, registry);
     Ok(())
+}
+
+/// Sets the override's param in one node's entry, typed as [`apply_override`] types it.
+pub(crate) fn set_param(entry: &mut NodeEntry, o: &Override, registry: &Registry) {
+    let kind = registry.get(&entry.type_name).and_then(|n| n.spec().param_spec(&o.param)).map(|p| &p.kind);
+    entry.params.insert(o.param.clone(), typed_value(&o.raw, kind));
 }
 
 /// Text params take the raw text as is; other kinds parse it as JSON, falling back to text

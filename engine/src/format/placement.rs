@@ -31,6 +31,16 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// No preferences (the default).
+    pub const NONE: Placement = Placement {
+        pin: None,
+        order: Vec::new(),
+        allow_fallbacks: None,
+        max_credits: None,
+        only: Vec::new(),
+        ignore: Vec::new(),
+    };
+
     /// Whether fallbacks are allowed (the default).
     pub fn fallbacks(&self) -> bool {
         self.allow_fallbacks.unwrap_or(true)

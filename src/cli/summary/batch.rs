@@ -1,15 +1,13 @@
 //! A batch's summary: one aligned line per item (item, status, time, outputs), failed items
 //! last and marked, then the totals.
 
-use std::fmt::Write;
-
 use switchyard_engine::{NodeStatus, RunReport, RunStatus};
 
 use super::duration_text;
 
 /// Writes one line per item, succeeded items first in batch order, then the rest, each
 /// failure followed by the failing node and its error.
-pub fn write(out: &mut String, runs: &[RunReport]) {
+pub fn write(out: &mut impl std::fmt::Write, runs: &[RunReport]) {
     let (ok, bad): (Vec<&RunReport>, Vec<&RunReport>) = runs.iter().partition(|r| r.status == RunStatus::Succeeded);
     let item_w = runs.iter().map(|r| item_name(r).chars().count()).max().unwrap_or(4).max(4);
     let time_w = runs.iter().map(|r| duration_text(r.duration_ms).len()).max().unwrap_or(4).max(4);

@@ -73,9 +73,7 @@ pub fn print(
     let cache = CacheSummary { memory_hits: stats.memory_hits, disk_hits: stats.disk_hits, misses: stats.misses };
     let summary = Summary { status, counts, cache, peak_rss_mib: peak_rss_mib(), runs: reports, credits, pruned };
     if args.json {
-        let text =
-            if args.events_json { serde_json::to_string(&summary) } else { serde_json::to_string_pretty(&summary) };
-        println!("{}", text.unwrap_or_default());
+        print_json(&summary, !args.events_json);
     } else {
         print_table(&summary, wall_ms);
     }
@@ -105,23 +103,43 @@ pub fn overall(reports: &[RunReport]) -> RunStatus {
     }
 }
 
-/// The summary for people, written to stderr at once through one buffered write (a line
-/// at a time to unbuffered stderr cost a system call per field on large graphs).
-fn print_table(s: &Summary<'_>, wall_ms: u64) {
-    use std::io::Write;
-    let text = table(s, wall_ms);
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+/// Output buffered in blocks: a line at a time to unbuffered stderr cost a system call per
+/// field on large graphs, and the whole text at once held a million nodes' lines in memory.
+fn buffered<W: std::io::Write>(to: W) -> std::io::BufWriter<W> {
+    std::io::BufWriter::with_capacity(64 * 1024, to)
 }
 
-fn table(s: &Summary<'_>, wall_ms: u64) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
+/// The summary as JSON on stdout, written as it is serialised.
+fn print_json(s: &Summary<'_>, pretty: bool) {
+    use std::io::Write;
+    let mut out = buffered(std::io::stdout().lock());
+    let written = if pretty { serde_json::to_writer_pretty(&mut out, s) } else { serde_json::to_writer(&mut out, s) };
+    let _ = written.map_err(std::io::Error::from).and_then(|()| writeln!(out)).and_then(|()| out.flush());
+}
+
+/// The summary for people, on stderr.
+fn print_table(s: &Summary<'_>, wall_ms: u64) {
+    use std::io::Write;
+    let mut err = Text(buffered(std::io::stderr().lock()));
+    write_table(&mut err, s, wall_ms);
+    let _ = err.0.flush();
+}
+
+/// Text formatting into a byte sink (errors end the text: the reader has gone).
+struct Text<W>(W);
+
+impl<W: std::io::Write> std::fmt::Write for Text<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+    }
+}
+
+fn write_table(out: &mut impl std::fmt::Write, s: &Summary<'_>, wall_ms: u64) {
     if s.runs.iter().any(|r| r.item.is_some()) {
-        batch::write(&mut out, s.runs);
+        batch::write(out, s.runs);
     } else {
         for r in s.runs {
-            nodes(&mut out, r);
+            nodes(out, r);
         }
     }
     let c = &s.counts;
@@ -137,17 +155,15 @@ fn table(s: &Summary<'_>, wall_ms: u64) -> String {
         duration_text(wall_ms)
     );
     if let Some(spent) = s.credits {
-        super::spend::write(&mut out, spent);
+        super::spend::write(out, spent);
     }
     if let Some(mib) = s.peak_rss_mib {
         let _ = writeln!(out, "peak memory: {mib} MiB");
     }
-    out
 }
 
 /// A single run's nodes, one line each, with failures and the files written under them.
-fn nodes(out: &mut String, r: &RunReport) {
-    use std::fmt::Write;
+fn nodes(out: &mut impl std::fmt::Write, r: &RunReport) {
     for n in &r.nodes {
         let time = n.duration_ms.map_or_else(String::new, duration_text);
         let status = format!("{:?}", n.status).to_lowercase();

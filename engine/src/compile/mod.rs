@@ -1,5 +1,9 @@
 //! Validation: the file format converted into a runtime [`Graph`], with every error collected.
 
+mod stream;
+
+pub use stream::{compile_streamed, compile_text};
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,15 +104,7 @@ fn compile_file(
     let mut nodes = Vec::with_capacity(ids.len());
     for ((id, entry), imp) in file.nodes.iter().zip(&impls) {
         let Some(imp) = imp else { continue };
-        let checker = NodeChecker { id, entry, node: imp.as_ref(), spec: imp.spec(), lookup: &lookup };
-        let (params, param_inputs) = checker.params_and_param_inputs(&mut diagnostics);
-        let inputs = checker.inputs(&mut diagnostics);
-        checker.placement(&mut diagnostics);
-        checker.requires(&mut diagnostics);
-        let placement = entry.placement.clone().unwrap_or_default();
-        let quality = entry.quality.unwrap_or_default();
-        let node = Arc::clone(imp);
-        nodes.push(GraphNode { id: NodeId::new(id), node, params, inputs, param_inputs, placement, quality });
+        nodes.push(check_node(&lookup, NodeId::new(id), entry, imp, &mut diagnostics));
     }
     let order = match topological_order(&nodes, &index, ids.len()) {
         Ok(order) => order,
@@ -132,9 +128,27 @@ fn compile_file(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let mut graph = Graph::from_sorted(file.name.clone(), reorder(nodes, &index, &order));
+    let mut graph = Graph::from_sorted(file.name.clone(), reorder(nodes, &order));
     graph.run = file.run.clone().unwrap_or_default();
     Ok(graph)
+}
+
+/// Checks one node's entry against its type and the other nodes, and builds its graph node.
+fn check_node(
+    lookup: &Lookup,
+    id: NodeId,
+    entry: &NodeEntry,
+    imp: &Arc<dyn Node>,
+    diags: &mut Diagnostics,
+) -> GraphNode {
+    let checker = NodeChecker { id: id.as_str(), entry, node: imp.as_ref(), spec: imp.spec(), lookup };
+    let (params, param_inputs) = checker.params_and_param_inputs(diags);
+    let inputs = checker.inputs(diags);
+    checker.placement(diags);
+    checker.requires(diags);
+    let placement = entry.placement.clone().map(Box::new);
+    let quality = entry.quality.unwrap_or_default();
+    GraphNode { id, node: Arc::clone(imp), params, inputs, param_inputs, placement, quality }
 }
 
 /// Refuses input paths set in the file (or by `--set`) outside the allowed folders.
@@ -281,8 +295,10 @@ impl NodeChecker<'_> {
                     .push(self.diag("invalid-param", field(), msg).help(format!("{}: {}", ps.name, ps.description))),
             }
         }
-        let mut params = Vec::with_capacity(self.spec.params.len());
-        let mut bindings = Vec::new();
+        // Exact sizes: a million-node graph holds a million of each.
+        let wired = self.spec.params.iter().filter(|p| self.entry.inputs.contains_key(p.name)).count();
+        let mut params = Vec::with_capacity(self.spec.params.len() - wired);
+        let mut bindings = Vec::with_capacity(wired);
         for ps in &self.spec.params {
             if let Some(r) = self.entry.inputs.get(ps.name) {
                 if let Some(source) = self.param_source(ps.name, &ps.kind, r, diags) {
@@ -339,7 +355,7 @@ impl NodeChecker<'_> {
     }
 
     fn inputs(&self, diags: &mut Diagnostics) -> Vec<InputBinding> {
-        let mut bindings = Vec::new();
+        let mut bindings = Vec::with_capacity(self.spec.inputs.len().min(self.entry.inputs.len()));
         for (name, r) in &self.entry.inputs {
             let field = || format!("inputs.{name}");
             let Some(is) = self.spec.inputs.iter().find(|i| i.name == name) else {
@@ -463,21 +479,34 @@ fn topological_order(
     index: &FastMap<&str, usize>,
     count: usize,
 ) -> Result<Vec<usize>, Vec<Vec<usize>>> {
-    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); count];
+    // Each node's dependants, flattened (one allocation, not one per node), in file order.
+    let file_index: Vec<usize> = nodes.iter().map(|n| index[n.id.as_str()]).collect();
+    let mut starts = vec![0usize; count + 1];
     let mut unmet = vec![0u32; count];
-    for node in nodes {
-        let to = index[node.id.as_str()];
+    for (node, &to) in nodes.iter().zip(&file_index) {
         for from in node.upstream() {
-            dependants[from].push(to);
+            starts[from + 1] += 1;
             unmet[to] += 1;
         }
     }
+    for i in 0..count {
+        starts[i + 1] += starts[i];
+    }
+    let mut dependants = vec![0usize; starts[count]];
+    let mut next_slot = starts.clone();
+    for (node, &to) in nodes.iter().zip(&file_index) {
+        for from in node.upstream() {
+            dependants[next_slot[from]] = to;
+            next_slot[from] += 1;
+        }
+    }
+    let of = |at: usize| &dependants[starts[at]..starts[at + 1]];
     let mut order: Vec<usize> = (0..count).filter(|&i| unmet[i] == 0).collect();
     let mut next = 0;
     while next < order.len() {
         let at = order[next];
         next += 1;
-        for &d in &dependants[at] {
+        for &d in of(at) {
             unmet[d] -= 1;
             if unmet[d] == 0 {
                 order.push(d);
@@ -492,8 +521,8 @@ fn topological_order(
     for _ in 0..count {
         dag.add_node(());
     }
-    for (from, ds) in dependants.iter().enumerate() {
-        for &to in ds {
+    for from in 0..count {
+        for &to in of(from) {
             dag.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
         }
     }
@@ -552,29 +581,32 @@ fn cycle_diagnostic(cycle: &[usize], ids: &[&str]) -> Diagnostic {
         .help("a node cannot depend on its own output; remove one of these wires")
 }
 
-/// Puts nodes into topological order and rewrites their wires to the new indices.
-fn reorder(nodes: Vec<GraphNode>, index: &FastMap<&str, usize>, order: &[usize]) -> Vec<GraphNode> {
-    let mut by_file: Vec<Option<GraphNode>> = (0..index.len()).map(|_| None).collect();
-    for node in nodes {
-        let i = index[node.id.as_str()];
-        by_file[i] = Some(node);
-    }
-    let mut new_index = vec![0usize; index.len()];
+/// Puts nodes into topological order and rewrites their wires to the new indices, in place
+/// (a second vector of a million nodes would double the graph's memory).
+fn reorder(mut nodes: Vec<GraphNode>, order: &[usize]) -> Vec<GraphNode> {
+    let mut new_index = vec![0usize; order.len()];
     for (new, &old) in order.iter().enumerate() {
         new_index[old] = new;
     }
-    let mut sorted = Vec::with_capacity(order.len());
-    for &old in order {
-        let Some(mut node) = by_file[old].take() else { continue };
-        for b in &mut node.inputs {
-            for s in &mut b.sources {
-                s.node = new_index[s.node];
-            }
+    // Only a valid graph is reordered: every node is present and in file order.
+    if nodes.len() != order.len() {
+        return nodes;
+    }
+    for node in &mut nodes {
+        for s in node.inputs.iter_mut().flat_map(|b| b.sources.iter_mut()) {
+            s.node = new_index[s.node];
         }
         for p in &mut node.param_inputs {
             p.source.node = new_index[p.source.node];
         }
-        sorted.push(node);
     }
-    sorted
+    // Follow each cycle of the permutation, swapping every node into its place.
+    for start in 0..nodes.len() {
+        while new_index[start] != start {
+            let to = new_index[start];
+            nodes.swap(start, to);
+            new_index.swap(start, to);
+        }
+    }
+    nodes
 }

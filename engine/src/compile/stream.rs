@@ -1,0 +1,98 @@
+//! Compiling straight from a file's text. A well-formed, valid file is read in two streaming
+//! passes (ids and types, then one node entry at a time, each checked and dropped), so a
+//! million-node graph never holds its whole parse tree. Anything else (a problem of any
+//! kind, a bypassed or muted node) goes the way of [`load_workflow`], which reports every
+//! problem; both ways run the same checks, so they build the same graph.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::{CompileOptions, FastMap, Lookup, check_input_paths, check_node, load_workflow, valid_node_id};
+use crate::diagnostics::Diagnostics;
+use crate::format::{MAX_FILE_BYTES, Override, Requires, set_param, stream};
+use crate::graph::Graph;
+use crate::ids::NodeId;
+use crate::node::Node;
+use crate::registry::Registry;
+
+/// Reads, overrides and validates a workflow's text into a graph, keeping no parse tree.
+pub fn compile_text(
+    text: &str,
+    registry: &Registry,
+    overrides: &[Override],
+    opts: &CompileOptions,
+) -> Result<Graph, Diagnostics> {
+    match compile_streamed(text, registry, overrides, opts) {
+        Some(graph) => Ok(graph),
+        None => load_workflow(text, registry, overrides, opts).map(|(_, graph)| graph),
+    }
+}
+
+/// The graph of a valid file read in two streaming passes, or `None` where the file has a
+/// problem or needs the whole tree (bypassed or muted nodes); [`compile_text`] then reads it
+/// the full way.
+pub fn compile_streamed(
+    text: &str,
+    registry: &Registry,
+    overrides: &[Override],
+    opts: &CompileOptions,
+) -> Option<Graph> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut ids: Vec<NodeId> = Vec::new();
+    let mut impls: Vec<Option<&Arc<dyn Node>>> = Vec::new();
+    let header = stream::skim(text, |id, type_name, mode| {
+        let imp = registry.get(type_name);
+        let fits = ids.len() < opts.max_nodes && mode.is_always() && valid_node_id(id) && imp.is_some();
+        if fits {
+            ids.push(NodeId::new(id));
+            impls.push(imp);
+        }
+        fits
+    })?;
+    let names: Vec<&str> = ids.iter().map(NodeId::as_str).collect();
+    let index: FastMap<&str, usize> = names.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    if index.len() != names.len() {
+        return None;
+    }
+    let mut wanted: FastMap<usize, Vec<&Override>> = FastMap::default();
+    for o in overrides {
+        wanted.entry(*index.get(o.node.as_str())?).or_default().push(o);
+    }
+    let broken = BTreeSet::new();
+    let lookup = Lookup { ids: &names, index: &index, impls: &impls, broken: &broken };
+    let mut nodes = Vec::with_capacity(ids.len());
+    let mut requires: Vec<(usize, Requires)> = Vec::new();
+    let mut diagnostics = Diagnostics::default();
+    let read = stream::entries(text, |id, mut entry| {
+        let at = nodes.len();
+        let (Some(expected), Some(Some(imp))) = (ids.get(at), impls.get(at)) else { return false };
+        if expected.as_str() != id {
+            return false;
+        }
+        for o in wanted.get(&at).into_iter().flatten() {
+            set_param(&mut entry, o, registry);
+        }
+        nodes.push(check_node(&lookup, expected.clone(), &entry, imp, &mut diagnostics));
+        if let Some(r) = entry.requires {
+            requires.push((at, r));
+        }
+        diagnostics.is_empty()
+    });
+    if !read || nodes.len() != ids.len() {
+        return None;
+    }
+    if let Some((base, roots)) = &opts.inputs {
+        check_input_paths(&nodes, base, roots, &mut diagnostics);
+    }
+    let union = Requires::union(requires.iter().map(|(at, r)| (names[*at], r)));
+    if !diagnostics.is_empty() || union.is_err() {
+        return None;
+    }
+    let order = super::topological_order(&nodes, &index, ids.len()).ok()?;
+    let mut graph = Graph::from_sorted(header.name, super::reorder(nodes, &order));
+    graph.run = header.run.unwrap_or_default();
+    Some(graph)
+}
