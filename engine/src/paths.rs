@@ -257,10 +257,13 @@ pub fn open_input_file(path: &Path) -> io::Result<File> {
 pub fn read_input_text(path: &Path, max_bytes: u64) -> io::Result<String> {
     use std::io::Read as _;
     let file = open_input_file(path)?;
-    if file.metadata()?.len() > max_bytes {
+    let len = file.metadata()?.len();
+    if len > max_bytes {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than the {max_bytes}-byte limit")));
     }
-    let mut text = String::new();
+    // Sized up front: `take` hides the length, and growing by doubling copied a large file
+    // several times and held two copies at once.
+    let mut text = String::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
     file.take(max_bytes).read_to_string(&mut text)?;
     Ok(text)
 }

@@ -1,6 +1,9 @@
 //! Validation: the file format converted into a runtime [`Graph`], with every error collected.
 
+mod ids;
 mod stream;
+
+use ids::IdIndex;
 
 pub use stream::{compile_streamed, compile_text};
 
@@ -97,7 +100,8 @@ fn compile_file(
         );
     }
     let ids: Vec<&str> = file.nodes.keys().map(String::as_str).collect();
-    let index: FastMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    // The file's keys are unique, so the index always builds.
+    let Some(index) = IdIndex::new(&ids) else { return Err(diagnostics) };
     let impls: Vec<Option<&Arc<dyn Node>>> =
         file.nodes.iter().map(|(id, entry)| resolve_type(id, entry, registry, &mut diagnostics)).collect();
     let lookup = Lookup { ids: &ids, index: &index, impls: &impls, broken: broken_nodes };
@@ -106,7 +110,7 @@ fn compile_file(
         let Some(imp) = imp else { continue };
         nodes.push(check_node(&lookup, NodeId::new(id), entry, imp, &mut diagnostics));
     }
-    let order = match topological_order(&nodes, &index, ids.len()) {
+    let order = match topological_order(&nodes, &ids, &index) {
         Ok(order) => order,
         Err(cycles) => {
             for cycle in cycles {
@@ -208,7 +212,7 @@ fn valid_node_id(id: &str) -> bool {
 /// What every node check needs to know about the other nodes, indexed by file order.
 struct Lookup<'a> {
     ids: &'a [&'a str],
-    index: &'a FastMap<&'a str, usize>,
+    index: &'a IdIndex,
     impls: &'a [Option<&'a Arc<dyn Node>>],
     broken: &'a BTreeSet<String>,
 }
@@ -436,7 +440,7 @@ impl NodeChecker<'_> {
             );
             return None;
         };
-        let Some(&upstream) = self.lookup.index.get(node) else {
+        let Some(upstream) = self.lookup.index.get(self.lookup.ids, node) else {
             if !self.lookup.broken.contains(node) {
                 let hint = nearest(node, self.lookup.ids.iter().copied()).map(|n| format!("did you mean {n:?}?"));
                 diags.push(
@@ -474,13 +478,15 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 /// A topological order of file indices (Kahn's algorithm), or every cycle found (as file
 /// indices, first node repeated at the end).
-fn topological_order(
-    nodes: &[GraphNode],
-    index: &FastMap<&str, usize>,
-    count: usize,
-) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+fn topological_order(nodes: &[GraphNode], ids: &[&str], index: &IdIndex) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+    let count = ids.len();
     // Each node's dependants, flattened (one allocation, not one per node), in file order.
-    let file_index: Vec<usize> = nodes.iter().map(|n| index[n.id.as_str()]).collect();
+    // Every node present means each sits at its file index; otherwise look them up.
+    let file_index: Vec<usize> = if nodes.len() == count {
+        (0..count).collect()
+    } else {
+        nodes.iter().map(|n| index.get(ids, n.id.as_str()).unwrap_or(0)).collect()
+    };
     let mut starts = vec![0usize; count + 1];
     let mut unmet = vec![0u32; count];
     for (node, &to) in nodes.iter().zip(&file_index) {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{CompileOptions, FastMap, Lookup, check_input_paths, check_node, load_workflow, valid_node_id};
+use super::{CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_workflow, valid_node_id};
 use crate::diagnostics::Diagnostics;
 use crate::format::{MAX_FILE_BYTES, Override, Requires, set_param, stream};
 use crate::graph::Graph;
@@ -53,13 +53,10 @@ pub fn compile_streamed(
         fits
     })?;
     let names: Vec<&str> = ids.iter().map(NodeId::as_str).collect();
-    let index: FastMap<&str, usize> = names.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    if index.len() != names.len() {
-        return None;
-    }
+    let index = IdIndex::new(&names)?;
     let mut wanted: FastMap<usize, Vec<&Override>> = FastMap::default();
     for o in overrides {
-        wanted.entry(*index.get(o.node.as_str())?).or_default().push(o);
+        wanted.entry(index.get(&names, &o.node)?).or_default().push(o);
     }
     let broken = BTreeSet::new();
     let lookup = Lookup { ids: &names, index: &index, impls: &impls, broken: &broken };
@@ -91,7 +88,7 @@ pub fn compile_streamed(
     if !diagnostics.is_empty() || union.is_err() {
         return None;
     }
-    let order = super::topological_order(&nodes, &index, ids.len()).ok()?;
+    let order = super::topological_order(&nodes, &names, &index).ok()?;
     let mut graph = Graph::from_sorted(header.name, super::reorder(nodes, &order));
     graph.run = header.run.unwrap_or_default();
     Some(graph)

@@ -43,9 +43,10 @@ pub struct NodeReport {
     /// Files it wrote.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
-    /// What a paid provider metered (ids and quantities), when it executed.
+    /// What a paid provider metered (ids and quantities), when it executed; boxed, since
+    /// few nodes have one and a report may hold a million lines.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metering: Option<serde_json::Value>,
+    pub metering: Option<Box<serde_json::Value>>,
     /// It failed only because a service it needs could not be reached (nothing was sent or
     /// charged): a later try may succeed, and the failure counts against no machine.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -256,7 +256,7 @@ impl<'g> RunState<'g> {
         self.end(i, status, duration_ms, Some(message)).await;
         match (error, self.ended[i].as_mut()) {
             // Remote work done before a local failure keeps its record: it was paid for.
-            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.metering = Some(*metering),
+            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.metering = Some(metering),
             (NodeError::Unavailable(_), Some(ended)) => ended.unavailable = true,
             _ => {}
         }
@@ -301,7 +301,7 @@ impl<'g> RunState<'g> {
             duration_ms,
             error,
             files: record.files,
-            metering: record.metering,
+            metering: record.metering.map(Box::new),
             unavailable: false,
         }
     }
