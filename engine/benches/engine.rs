@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group};
 use switchyard_engine::cache::Cache;
 use switchyard_engine::{
     CompileOptions, Executor, ExecutorConfig, Graph, Node, NodeContext, NodeFuture, NodeSpec, Outputs, ParamKind,
-    ParamSpec, ParamValue, PathRoots, PortType, Registry, RunOptions, RunStatus, Value, load_workflow,
+    ParamSpec, ParamValue, PathRoots, PortType, Registry, RunOptions, RunStatus, Value, compile_text, load_workflow,
 };
 
 /// The same allocator as the `switchyard` binary, so figures match what users run.
@@ -91,6 +91,9 @@ fn parse_and_validate(c: &mut Criterion) {
     g.throughput(Throughput::Elements(10_000));
     // Dropping the result is not part of validating it.
     g.bench_function("parse_and_validate_10k_nodes", |b| b.iter_with_large_drop(|| compile(&reg, black_box(&text))));
+    // The path the CLI and the server take: two streaming passes, no parse tree kept.
+    let streamed = |text: &str| compile_text(text, &reg, &[], &CompileOptions::default()).expect("valid");
+    g.bench_function("compile_text_10k_nodes", |b| b.iter_with_large_drop(|| streamed(black_box(&text))));
     g.finish();
 }
 

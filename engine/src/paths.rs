@@ -30,8 +30,8 @@ pub struct PathRoots {
 /// item's bind among them). Saved PNGs carry both, so the image opens back as its graph.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
-    /// The workflow file's text.
-    pub workflow: Arc<str>,
+    /// The workflow file's text (shared, never copied: a large workflow's text is tens of MB).
+    pub workflow: Arc<String>,
     /// Overrides as typed: `node.param=value`.
     pub overrides: Vec<String>,
 }

@@ -38,7 +38,7 @@ pub struct BatchOptions {
 /// The workflow's text and the folder its input paths resolve against.
 pub struct Source {
     /// The file's text, shared with every saved image's provenance.
-    pub text: std::sync::Arc<str>,
+    pub text: std::sync::Arc<String>,
     /// Its folder, canonical.
     pub input_root: PathBuf,
     /// Overrides that came with it: those a PNG's run applied (they go before the flags').
@@ -48,7 +48,7 @@ pub struct Source {
 impl Source {
     /// A workflow's text, read from `input_root`, with no overrides of its own.
     pub fn text(text: String, input_root: PathBuf) -> Self {
-        Self { text: text.into(), input_root, overrides: Vec::new() }
+        Self { text: std::sync::Arc::new(text), input_root, overrides: Vec::new() }
     }
 
     /// What saved images of a run with `overrides` (after the source's own) carry.
