@@ -217,7 +217,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let k = (state % 9) as u8;
-            if state % 3 == 0 {
+            if state.is_multiple_of(3) {
                 let hit = c.get(&key(k)).is_some();
                 assert_eq!(hit, model.contains(&k));
                 if hit {
