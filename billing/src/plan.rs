@@ -26,7 +26,7 @@ impl GraphPlan {
     }
 
     /// No node placed (and nothing held per node: a graph may have a million local nodes).
-    pub fn unplaced(_graph: &Graph) -> Self {
+    pub fn unplaced() -> Self {
         Self { plan: Plan { nodes: Vec::new(), totals: Default::default() }, index: HashMap::new() }
     }
 
@@ -121,7 +121,7 @@ pub fn offer_local_models(
 /// Places every capability node of `graph` and sets its `provider` param to the pick.
 pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Result<GraphPlan, PlaceError> {
     if !graph.nodes.iter().any(|n| capability(n).is_some()) {
-        return Ok(GraphPlan::unplaced(graph));
+        return Ok(GraphPlan::unplaced());
     }
     let shape: Vec<(Option<Need>, Vec<usize>)> =
         graph.nodes.iter().map(|n| (capability(n).map(|c| need(n, c)), n.upstream().collect())).collect();

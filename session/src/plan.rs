@@ -37,7 +37,7 @@ pub fn place_items(
             Ok(plan) => plan,
             Err(e) if !billed && all_pinned(&item.graph) => {
                 tracing::warn!(error = %e, "cannot price this workflow; running its pinned providers unbilled");
-                GraphPlan::unplaced(&item.graph)
+                GraphPlan::unplaced()
             }
             Err(e) if item.name.is_empty() => return Err(SessionError::invalid(e.to_string())),
             Err(e) => return Err(SessionError::invalid(format!("batch item {}: {e}", item.name))),

@@ -72,19 +72,21 @@ impl<'de, S: NodesSeed> Visitor<'de> for Top<S> {
             match (slot, self.check_rest) {
                 (4, _) => map.next_value_seed(Nodes(&mut self.nodes))?,
                 (_, false) => drop(map.next_value::<IgnoredAny>()?),
-                (0, true) if map.next_value::<Key<'de>>()?.0 != FORMAT_NAME => return Err(A::Error::custom("format")),
-                (1, true) if !SUPPORTED_VERSIONS.contains(&map.next_value::<u32>()?) => {
-                    return Err(A::Error::custom("version"));
-                }
-                (2, true) => header.name = map.next_value()?,
-                (3, true) => drop(map.next_value::<String>()?),
-                (5, true) => header.run = map.next_value()?,
-                (6, true) => drop(map.next_value::<Option<StrictObject>>()?),
-                _ => {}
+                (0, _) => holds(map.next_value::<Key<'de>>()?.0 == FORMAT_NAME, "format")?,
+                (1, _) => holds(SUPPORTED_VERSIONS.contains(&map.next_value::<u32>()?), "version")?,
+                (2, _) => header.name = map.next_value()?,
+                (3, _) => drop(map.next_value::<String>()?),
+                (5, _) => header.run = map.next_value()?,
+                _ => drop(map.next_value::<Option<StrictObject>>()?),
             }
         }
         if seen[0] && seen[1] && seen[4] { Ok(header) } else { Err(A::Error::custom("missing field")) }
     }
+}
+
+/// An error naming the field that is not as this build reads it.
+fn holds<E: serde::de::Error>(ok: bool, field: &'static str) -> Result<(), E> {
+    if ok { Ok(()) } else { Err(E::custom(field)) }
 }
 
 /// Hands the `nodes` object to the pass's reader.
