@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use switchyard_engine::{CompileOptions, load_workflow};
+use switchyard_engine::{CompileOptions, compile_text, load_workflow};
 
 /// Validates `input` and compares the rendered diagnostics with the `expect` file.
 fn check(input: &Path, expect: &Path) {
@@ -45,17 +45,44 @@ fn every_template_is_valid() {
     }
 }
 
+/// A file over the node limit is refused with that one diagnostic, by either read, before
+/// any node is checked: its other problems cost nothing to find. Muted and bypassed nodes do
+/// not count; an entry that cannot be read does.
 #[test]
-fn a_graph_over_the_node_limit_is_refused() {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/lookdev-draft.json")).unwrap();
+fn a_graph_over_the_node_limit_is_refused_by_the_limit_alone() {
     let registry = switchyard_nodes::builtin_registry();
-    let err = load_workflow(&text, &registry, &[], &CompileOptions { max_nodes: 3, ..CompileOptions::default() })
-        .err()
-        .unwrap();
-    assert_eq!(err.0.len(), 1);
-    assert_eq!(err.0[0].code, "graph-too-large");
-    assert!(err.0[0].message.contains("the graph has 6 nodes; the limit is 3"));
+    let int = |v: i64| format!(r#"{{"type": "value.int", "params": {{"value": {v}}}}}"#);
+    let file = |nodes: &[(&str, String)]| {
+        let body: Vec<String> = nodes.iter().map(|(id, n)| format!("{id:?}: {n}")).collect();
+        format!(r#"{{"format": "switchyard.workflow", "version": 1, "nodes": {{{}}}}}"#, body.join(", "))
+    };
+    let muted = r#"{"type": "value.int", "mode": "mute"}"#.to_string();
+    let unknown = r#"{"type": "no.such_type"}"#.to_string();
+    let malformed = r#"{"type": "value.int", "params": 7}"#.to_string();
+    // (what, nodes, limit, refused with: Some(running count) or None for accepted)
+    let cases: Vec<(&str, Vec<(&str, String)>, usize, Option<usize>)> = vec![
+        ("three plain nodes, limit 2", vec![("a", int(1)), ("b", int(2)), ("c", int(3))], 2, Some(3)),
+        ("three plain nodes, limit 3", vec![("a", int(1)), ("b", int(2)), ("c", int(3))], 3, None),
+        ("a muted node does not count", vec![("a", int(1)), ("b", int(2)), ("m", muted)], 2, None),
+        ("an unknown type is not reported", vec![("a", int(1)), ("x", unknown), ("c", int(3))], 2, Some(3)),
+        ("a malformed node counts", vec![("a", int(1)), ("bad", malformed), ("c", int(3))], 2, Some(3)),
+    ];
+    for (what, nodes, limit, refused) in cases {
+        let text = file(&nodes);
+        let opts = CompileOptions { max_nodes: limit, ..CompileOptions::default() };
+        let full = load_workflow(&text, &registry, &[], &opts).map(|_| ()).map_err(|d| d.to_string());
+        let streamed = compile_text(&text, &registry, &[], &opts).map(|_| ()).map_err(|d| d.to_string());
+        assert_eq!(full, streamed, "{what}: both reads agree");
+        match refused {
+            Some(count) => {
+                let err = full.expect_err(what);
+                assert_eq!(err.matches("graph-too-large").count(), 1, "{what}: {err}");
+                assert!(err.contains(&format!("the graph has {count} nodes; the limit is {limit}")), "{what}: {err}");
+                assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{what}: only the limit: {err}");
+            }
+            None => assert!(full.is_ok(), "{what}: {full:?}"),
+        }
+    }
 }
 
 /// Bypassed nodes pass their input through and muted ones are left out: neither is in the

@@ -50,6 +50,11 @@ pub fn load_workflow(
     overrides: &[Override],
     opts: &CompileOptions,
 ) -> Result<(WorkflowFile, Graph), Diagnostics> {
+    if let Some(running) = stream::running_nodes(text)
+        && running > opts.max_nodes
+    {
+        return Err(Diagnostics::from(too_large(running, opts.max_nodes)));
+    }
     let mut parsed = parse_workflow(text);
     if let Some(file) = parsed.file.as_mut() {
         for o in overrides {
@@ -63,6 +68,13 @@ pub fn load_workflow(
     };
     let graph = compile_file(&file, parsed.diagnostics, &parsed.broken_nodes, registry, opts)?;
     Ok((file, graph))
+}
+
+/// The refusal of a graph with more running nodes than the limit.
+fn too_large(running: usize, max_nodes: usize) -> Diagnostic {
+    Diagnostic::file("graph-too-large", format!("the graph has {running} nodes; the limit is {max_nodes}"))
+        .field("nodes")
+        .help("split the workflow, or raise the limit with --max-nodes")
 }
 
 /// Validates a parsed file against the registry and builds the runtime graph.
@@ -81,6 +93,11 @@ fn compile_file(
     registry: &Registry,
     opts: &CompileOptions,
 ) -> Result<Graph, Diagnostics> {
+    // For a parse tree from elsewhere (the editor's); `load_workflow` counted before parsing.
+    let running = file.nodes.values().filter(|n| n.mode.is_always()).count() + broken_nodes.len();
+    if running > opts.max_nodes {
+        return Err(Diagnostics::from(too_large(running, opts.max_nodes)));
+    }
     let mut broken = std::borrow::Cow::Borrowed(broken_nodes);
     let mut cut = BTreeSet::new();
     let resolved = crate::modes::resolve(file, registry, &mut diagnostics, &mut cut);
@@ -89,16 +106,6 @@ fn compile_file(
         broken.to_mut().extend(cut.iter().cloned());
     }
     let broken_nodes = broken.as_ref();
-    if file.nodes.len() > opts.max_nodes {
-        diagnostics.push(
-            Diagnostic::file(
-                "graph-too-large",
-                format!("the graph has {} nodes; the limit is {}", file.nodes.len(), opts.max_nodes),
-            )
-            .field("nodes")
-            .help("split the workflow, or raise the limit with --max-nodes"),
-        );
-    }
     let ids: Vec<&str> = file.nodes.keys().map(String::as_str).collect();
     // The file's keys are unique, so the index always builds.
     let Some(index) = IdIndex::new(&ids) else { return Err(diagnostics) };

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::{CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_workflow, valid_node_id};
+use super::{
+    CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_workflow, too_large, valid_node_id,
+};
 use crate::diagnostics::Diagnostics;
 use crate::format::{MAX_FILE_BYTES, Override, Requires, set_param, stream};
 use crate::graph::Graph;
@@ -22,10 +24,37 @@ pub fn compile_text(
     overrides: &[Override],
     opts: &CompileOptions,
 ) -> Result<Graph, Diagnostics> {
-    match compile_streamed(text, registry, overrides, opts) {
-        Some(graph) => Ok(graph),
-        None => load_workflow(text, registry, overrides, opts).map(|(_, graph)| graph),
+    match streamed(text, registry, overrides, opts) {
+        Streamed::Graph(graph) => Ok(graph),
+        Streamed::TooLarge(count) => Err(Diagnostics::from(too_large(count, opts.max_nodes))),
+        Streamed::Fallback => load_workflow(text, registry, overrides, opts).map(|(_, graph)| graph),
     }
+}
+
+/// How many nodes of a well-formed file would run (muted and bypassed ones left out; an
+/// entry the skim cannot place counts), read without building anything: the node limit is
+/// checked on this before a file is parsed, so an oversized file costs a skim, and its other
+/// problems are not reported until it fits.
+pub(super) fn running_nodes(text: &str) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut running = 0usize;
+    stream::skim(text, |_, _, mode| {
+        running += usize::from(mode.is_always());
+        true
+    })?;
+    Some(running)
+}
+
+/// What the streaming read made of a file.
+enum Streamed {
+    Graph(Graph),
+    /// More running nodes than the limit: refused before any node's body is read.
+    TooLarge(usize),
+    /// A problem, or nodes that need the whole tree: read the full way.
+    Fallback,
 }
 
 /// The graph of a valid file read in two streaming passes, or `None` where the file has a
@@ -37,21 +66,49 @@ pub fn compile_streamed(
     overrides: &[Override],
     opts: &CompileOptions,
 ) -> Option<Graph> {
+    match streamed(text, registry, overrides, opts) {
+        Streamed::Graph(graph) => Some(graph),
+        Streamed::TooLarge(_) | Streamed::Fallback => None,
+    }
+}
+
+fn streamed(text: &str, registry: &Registry, overrides: &[Override], opts: &CompileOptions) -> Streamed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.len() > MAX_FILE_BYTES {
-        return None;
+        return Streamed::Fallback;
     }
     let mut ids: Vec<NodeId> = Vec::new();
     let mut impls: Vec<Option<&Arc<dyn Node>>> = Vec::new();
-    let header = stream::skim(text, |id, type_name, mode| {
+    let (mut running, mut plain) = (0usize, true);
+    // Counting goes on past a problem, so an oversized file is refused without a full read.
+    let skimmed = stream::skim(text, |id, type_name, mode| {
+        running += usize::from(mode.is_always());
         let imp = registry.get(type_name);
-        let fits = ids.len() < opts.max_nodes && mode.is_always() && valid_node_id(id) && imp.is_some();
-        if fits {
+        plain &= running <= opts.max_nodes && mode.is_always() && valid_node_id(id) && imp.is_some();
+        if plain {
             ids.push(NodeId::new(id));
             impls.push(imp);
         }
-        fits
-    })?;
+        true
+    });
+    match skimmed {
+        Some(_) if running > opts.max_nodes => Streamed::TooLarge(running),
+        Some(header) if plain => compile_skimmed(text, header, ids, impls, registry, overrides, opts)
+            .map_or(Streamed::Fallback, Streamed::Graph),
+        _ => Streamed::Fallback,
+    }
+}
+
+/// The second pass: each node's entry read, checked and turned into its graph node.
+fn compile_skimmed(
+    text: &str,
+    header: stream::Header,
+    ids: Vec<NodeId>,
+    impls: Vec<Option<&Arc<dyn Node>>>,
+    registry: &Registry,
+    overrides: &[Override],
+    opts: &CompileOptions,
+) -> Option<Graph> {
     let names: Vec<&str> = ids.iter().map(NodeId::as_str).collect();
     let index = IdIndex::new(&names)?;
     let mut wanted: FastMap<usize, Vec<&Override>> = FastMap::default();
