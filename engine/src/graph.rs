@@ -155,6 +155,12 @@ impl Graph {
         self.nodes.is_empty()
     }
 
+    /// Whether any node writes outside the engine (saves a file): only those can carry the
+    /// workflow's provenance.
+    pub fn has_side_effects(&self) -> bool {
+        self.nodes.iter().any(|n| n.node.spec().side_effects)
+    }
+
     /// The index of a node by id.
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id.as_str() == id)

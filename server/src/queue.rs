@@ -254,8 +254,7 @@ pub(crate) fn prepare(
     };
     let parsed = switchyard_session::load::parse_overrides(overrides).map_err(Refusal::Invalid)?;
     let graph = switchyard_session::load::compile(&app.registry, &source, &parsed, &opts).map_err(Refusal::Invalid)?;
-    let paths =
-        PathRoots::new(uploads, out).with_inputs(app.inputs(tenant)).with_provenance(source.provenance(overrides));
+    let paths = source.carried_by(PathRoots::new(uploads, out).with_inputs(app.inputs(tenant)), &graph, overrides);
     let mut items = [BatchItem { name: String::new(), paths, graph }];
     let placement = PlacementOptions {
         policy: placing.policy.clone(),

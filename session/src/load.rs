@@ -57,6 +57,12 @@ impl Source {
         let workflow = std::sync::Arc::clone(&self.text);
         Provenance { workflow, overrides }
     }
+
+    /// `roots` with the provenance `graph`'s saved files carry, where it saves any: a graph
+    /// that writes nothing does not hold on to the text (tens of MB for a large graph).
+    pub fn carried_by(&self, roots: PathRoots, graph: &Graph, overrides: &[String]) -> PathRoots {
+        if graph.has_side_effects() { roots.with_provenance(self.provenance(overrides)) } else { roots }
+    }
 }
 
 /// Reads the file, refusing what is too large, not UTF-8, or not a regular file. A PNG that
@@ -125,13 +131,14 @@ pub fn prepare(
     batch: Option<&BatchOptions>,
     out: &Path,
 ) -> Result<Vec<BatchItem>, Diagnostics> {
-    let roots = |source: &Source, overrides: &[String]| {
+    let roots = |source: &Source, graph: &Graph, overrides: &[String]| {
         let roots = PathRoots::new(&source.input_root, out).with_inputs(opts.inputs.clone());
-        roots.with_provenance(source.provenance(overrides))
+        source.carried_by(roots, graph, overrides)
     };
     let Some(batch) = batch else {
         let (source, graph) = load(registry, opts, &[])?;
-        return Ok(vec![BatchItem { name: String::new(), paths: roots(&source, &opts.overrides), graph }]);
+        let paths = roots(&source, &graph, &opts.overrides);
+        return Ok(vec![BatchItem { name: String::new(), paths, graph }]);
     };
     let (node, param) = batch.bind.split_once('.').ok_or_else(|| {
         Diagnostic::file("bad-bind", format!("--bind {:?} is not of the form node.param", batch.bind))
@@ -150,7 +157,8 @@ pub fn prepare(
         match compile(registry, &source, &overrides, opts) {
             Ok(graph) => {
                 let typed: Vec<String> = opts.overrides.iter().cloned().chain([bound]).collect();
-                items.push(BatchItem { name, graph, paths: roots(&source, &typed) });
+                let paths = roots(&source, &graph, &typed);
+                items.push(BatchItem { name, graph, paths });
             }
             Err(d) => {
                 for mut e in d.0 {

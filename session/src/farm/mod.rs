@@ -68,9 +68,8 @@ pub fn items_of(
         let graph = compile(registry, &source, &overrides, &opts)?;
         let bound = format!("{node}.{param}={file}");
         let typed: Vec<String> = run.overrides.iter().cloned().chain([bound]).collect();
-        let paths = PathRoots::new(&run.input_root, &run.out_dir)
-            .with_inputs(inputs.clone())
-            .with_provenance(source.provenance(&typed));
+        let roots = PathRoots::new(&run.input_root, &run.out_dir).with_inputs(inputs.clone());
+        let paths = source.carried_by(roots, &graph, &typed);
         items.push(BatchItem { name: name.clone(), graph, paths });
     }
     Ok(items)
