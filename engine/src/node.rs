@@ -82,6 +82,10 @@ pub struct NodeSpec {
     pub fingerprinted: bool,
     /// Where the work runs.
     pub resource: ResourceClass,
+    /// Its work is so small (a value, a prompt) that a task, a slot and a timer would cost
+    /// more: the scheduler calls [`Node::run_now`] on its own thread instead of `run`.
+    #[serde(skip)]
+    pub instant: bool,
     /// Input ports.
     pub inputs: Vec<InputSpec>,
     /// Output ports.
@@ -112,6 +116,7 @@ impl NodeSpec {
             side_effects: false,
             fingerprinted: false,
             resource: ResourceClass::Cpu,
+            instant: false,
             inputs: Vec::new(),
             outputs: Vec::new(),
             params: Vec::new(),
@@ -139,6 +144,12 @@ impl NodeSpec {
     /// Marks the node as adding outside state to its cache key.
     pub fn fingerprinted(mut self) -> Self {
         self.fingerprinted = true;
+        self
+    }
+
+    /// Marks the node as doing its work at once in [`Node::run_now`].
+    pub fn instant(mut self) -> Self {
+        self.instant = true;
         self
     }
 
@@ -214,6 +225,13 @@ pub trait Node: Send + Sync + 'static {
 
     /// Runs the node. Heavy CPU work belongs in [`crate::run_blocking`], so the scheduler never stalls.
     fn run(&self, ctx: NodeContext) -> NodeFuture;
+
+    /// Does the work of a node whose spec is marked `instant`, at once: no I/O, nothing that
+    /// waits, nothing long. The scheduler calls it with panics caught; other nodes never are.
+    fn run_now(&self, ctx: &NodeContext) -> Result<Outputs, NodeError> {
+        let _ = ctx;
+        Err(NodeError::Internal(format!("{} is marked instant but does no work at once", self.spec().type_name)))
+    }
 
     /// Checks a param's value beyond its kind, at validation time: a model manifest that must
     /// exist, say. Returns what is wrong and how to fix it. Must be quick and local (no

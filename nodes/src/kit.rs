@@ -35,9 +35,9 @@ pub struct InlineNode {
 }
 
 impl InlineNode {
-    /// Pairs a spec with its work.
+    /// Pairs a spec with its work, marking the spec instant.
     pub fn new(spec: NodeSpec, work: Work) -> Self {
-        Self { spec, work }
+        Self { spec: spec.instant(), work }
     }
 }
 
@@ -48,6 +48,10 @@ impl Node for InlineNode {
 
     fn run(&self, ctx: NodeContext) -> NodeFuture {
         Box::pin(std::future::ready((self.work)(&ctx)))
+    }
+
+    fn run_now(&self, ctx: &NodeContext) -> Result<Outputs, NodeError> {
+        (self.work)(ctx)
     }
 }
 

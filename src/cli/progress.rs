@@ -89,7 +89,9 @@ fn show(multi: &MultiProgress, overall: &ProgressBar, bars: &mut HashMap<String,
             bar.set_length(*max);
             bar.set_position(*value);
         }
-        EventKind::Started => overall.set_message(key()),
+        // Naming the running node costs a string per node: only where the bar is seen.
+        EventKind::Started if !overall.is_hidden() => overall.set_message(key()),
+        EventKind::Started => {}
         EventKind::Finished { .. }
         | EventKind::Cached
         | EventKind::Failed { .. }

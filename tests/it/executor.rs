@@ -18,7 +18,7 @@ fn statuses(report: &switchyard_engine::RunReport) -> Vec<(String, NodeStatus)> 
 
 #[test]
 fn a_panicking_node_is_a_recorded_failure_and_independent_branches_finish() {
-    for panic_type in ["test.panic", "test.panic_blocking"] {
+    for panic_type in ["test.panic", "test.panic_blocking", "test.instant_panic"] {
         let log = Arc::new(Log::default());
         let reg = probe_registry(&log);
         let g = graph(
@@ -292,4 +292,79 @@ fn events_follow_each_node_from_queued_to_its_end() {
     let pos =
         |id: &str, k: &str| events.iter().position(|e| e.node.as_str() == id && format!("{:?}", e.kind).starts_with(k));
     assert!(pos("a", "Finished") < pos("b", "Started"));
+}
+
+/// Instant nodes run on the scheduler's thread without a task, a slot or a timer; everything
+/// seen from outside is what any node gives: the same events, outputs, cache hits, failures
+/// and fail-fast.
+#[test]
+fn instant_nodes_give_the_events_outputs_cache_hits_and_failures_of_any_node() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let g = graph(
+        &reg,
+        &workflow(json!({
+            "a": { "type": "test.instant", "params": { "salt": 3 } },
+            "b": { "type": "test.step", "inputs": { "in": "a.out" }, "params": { "salt": 1 } },
+            "v": { "type": "value.int", "params": { "value": 7 } },
+            "c": { "type": "test.instant", "inputs": { "in": ["v.value", "b.out"] } }
+        })),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let exec = executor(2);
+    let rt = runtime();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        runs.push(rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            let mut opts = options(tmp.path());
+            opts.events = EventSink::channel(tx);
+            let report = exec.run(&g, opts).await;
+            let mut events = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                events
+                    .push((e.node.to_string(), format!("{:?}", e.kind).split([' ', '{']).next().unwrap().to_string()));
+            }
+            (report, events)
+        }));
+    }
+    let kinds = |events: &[(String, String)], id: &str| -> Vec<String> {
+        events.iter().filter(|(n, _)| n == id).map(|(_, k)| k.clone()).collect()
+    };
+    let (first, first_events) = &runs[0];
+    assert_eq!(first.status, RunStatus::Succeeded);
+    assert_eq!(first.value("c", "out"), Some(&Value::Int(7 + 4)), "v (7) plus b (a's 3 plus 1)");
+    for id in ["a", "c", "v"] {
+        assert_eq!(kinds(first_events, id), ["Queued", "Started", "Finished"], "{id}");
+        assert_eq!(first.node(id).unwrap().status, NodeStatus::Executed, "{id}");
+    }
+    let pos = |id: &str, k: &str| first_events.iter().position(|(n, e)| n == id && e == k);
+    assert!(pos("a", "Finished") < pos("b", "Started") && pos("b", "Finished") < pos("c", "Started"));
+    let (second, second_events) = &runs[1];
+    assert!(second.nodes.iter().all(|n| n.status == NodeStatus::Cached), "{:?}", statuses(second));
+    assert_eq!(kinds(second_events, "a"), ["Queued", "Cached"]);
+    assert_eq!(second.value("c", "out"), Some(&Value::Int(11)));
+    assert_eq!((log.runs_of("a"), log.runs_of("c")), (1, 1), "a cached instant node does not run again");
+
+    // A failing instant node fails alone, skips what needs it, and stops the run under fail-fast.
+    let text = workflow(json!({
+        "bad": { "type": "test.instant_fail" },
+        "after": { "type": "test.instant", "inputs": { "in": "bad.out" } },
+        "slow": { "type": "test.source", "params": { "ms": 50 } },
+        "later": { "type": "test.step", "inputs": { "in": "slow.out" } }
+    }));
+    let g = graph(&reg, &text);
+    let cases =
+        [(false, NodeStatus::Skipped, NodeStatus::Executed), (true, NodeStatus::Cancelled, NodeStatus::Cancelled)];
+    for (fail_fast, after, later) in cases {
+        let config = ExecutorConfig { cpu_limit: 2, fail_fast, ..ExecutorConfig::default() };
+        let exec = Executor::new(config, Arc::new(Cache::memory(1 << 20)));
+        let report = run(&exec, &g, options(tmp.path()));
+        assert_eq!(report.status, RunStatus::Failed);
+        let bad = report.node("bad").unwrap();
+        assert_eq!(bad.status, NodeStatus::Failed);
+        assert!(bad.error.as_deref().unwrap().contains("failed on purpose"), "{:?}", bad.error);
+        assert_eq!(report.node("after").unwrap().status, after, "fail-fast {fail_fast}");
+        assert_eq!(report.node("later").unwrap().status, later, "fail-fast {fail_fast}");
+    }
 }

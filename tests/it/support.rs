@@ -87,6 +87,25 @@ impl Node for Probe {
             result
         })
     }
+
+    /// Instant probes (`test.instant*`): the same behaviour, done at once (no sleep).
+    fn run_now(&self, ctx: &NodeContext) -> Result<Outputs, NodeError> {
+        let id = ctx.node_id().to_string();
+        self.log.start(&id);
+        let result = match self.behaviour {
+            Behaviour::Panic => panic!("instant probe exploded"),
+            Behaviour::Fail => Err(NodeError::Failed("instant probe failed on purpose".into())),
+            _ => step(ctx),
+        };
+        self.log.end(&id);
+        result
+    }
+}
+
+/// A step's output: the sum of its inputs plus `salt`.
+fn step(ctx: &NodeContext) -> Result<Outputs, NodeError> {
+    let sum: i64 = ctx.inputs("in").iter().map(|v| if let Value::Int(n) = v { *n } else { 0 }).sum();
+    Ok(Outputs::new().with("out", Value::Int(sum + ctx.int("salt")?)))
 }
 
 async fn behave(behaviour: Behaviour, ctx: &NodeContext) -> Result<Outputs, NodeError> {
@@ -97,8 +116,7 @@ async fn behave(behaviour: Behaviour, ctx: &NodeContext) -> Result<Outputs, Node
                 _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
                 _ = ctx.cancellation().cancelled() => return Err(NodeError::Cancelled),
             }
-            let sum: i64 = ctx.inputs("in").iter().map(|v| if let Value::Int(n) = v { *n } else { 0 }).sum();
-            Ok(Outputs::new().with("out", Value::Int(sum + ctx.int("salt")?)))
+            step(ctx)
         }
         Behaviour::Panic => panic!("probe exploded"),
         Behaviour::PanicBlocking => {
@@ -129,8 +147,9 @@ fn probe_spec(name: &'static str) -> NodeSpec {
 }
 
 /// A registry with the built-in nodes and the probes `test.step`, `test.source`, `test.panic`,
-/// `test.panic_blocking`, `test.fail`, `test.random`, `test.stubborn` and `test.accel` (a
-/// local-accelerator step), all logging to `log`.
+/// `test.panic_blocking`, `test.fail`, `test.random`, `test.stubborn`, `test.accel` (a
+/// local-accelerator step) and the instant `test.instant`, `test.instant_panic` and
+/// `test.instant_fail`, all logging to `log`.
 pub fn probe_registry(log: &Arc<Log>) -> Registry {
     let mut r = switchyard_nodes::builtin_registry();
     let mut add = |name: &'static str, behaviour: Behaviour, spec_fn: fn(&'static str) -> NodeSpec| {
@@ -148,6 +167,9 @@ pub fn probe_registry(log: &Arc<Log>) -> Registry {
     add("test.random", Behaviour::Random, |n| probe_spec(n).nondeterministic());
     add("test.stubborn", Behaviour::Stubborn, probe_spec);
     add("test.accel", Behaviour::Step, |n| probe_spec(n).resource(switchyard_engine::ResourceClass::LocalAccelerator));
+    add("test.instant", Behaviour::Step, |n| probe_spec(n).instant());
+    add("test.instant_panic", Behaviour::Panic, |n| probe_spec(n).instant());
+    add("test.instant_fail", Behaviour::Fail, |n| probe_spec(n).instant());
     r
 }
 

@@ -60,7 +60,8 @@ fn a_graph_over_the_node_limit_is_refused_by_the_limit_alone() {
     let unknown = r#"{"type": "no.such_type"}"#.to_string();
     let malformed = r#"{"type": "value.int", "params": 7}"#.to_string();
     // (what, nodes, limit, refused with: Some(running count) or None for accepted)
-    let cases: Vec<(&str, Vec<(&str, String)>, usize, Option<usize>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, usize, Option<usize>);
+    let cases: Vec<Case> = vec![
         ("three plain nodes, limit 2", vec![("a", int(1)), ("b", int(2)), ("c", int(3))], 2, Some(3)),
         ("three plain nodes, limit 3", vec![("a", int(1)), ("b", int(2)), ("c", int(3))], 3, None),
         ("a muted node does not count", vec![("a", int(1)), ("b", int(2)), ("m", muted)], 2, None),

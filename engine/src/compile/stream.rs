@@ -25,7 +25,7 @@ pub fn compile_text(
     opts: &CompileOptions,
 ) -> Result<Graph, Diagnostics> {
     match streamed(text, registry, overrides, opts) {
-        Streamed::Graph(graph) => Ok(graph),
+        Streamed::Graph(graph) => Ok(*graph),
         Streamed::TooLarge(count) => Err(Diagnostics::from(too_large(count, opts.max_nodes))),
         Streamed::Fallback => load_workflow(text, registry, overrides, opts).map(|(_, graph)| graph),
     }
@@ -50,7 +50,7 @@ pub(super) fn running_nodes(text: &str) -> Option<usize> {
 
 /// What the streaming read made of a file.
 enum Streamed {
-    Graph(Graph),
+    Graph(Box<Graph>),
     /// More running nodes than the limit: refused before any node's body is read.
     TooLarge(usize),
     /// A problem, or nodes that need the whole tree: read the full way.
@@ -67,7 +67,7 @@ pub fn compile_streamed(
     opts: &CompileOptions,
 ) -> Option<Graph> {
     match streamed(text, registry, overrides, opts) {
-        Streamed::Graph(graph) => Some(graph),
+        Streamed::Graph(graph) => Some(*graph),
         Streamed::TooLarge(_) | Streamed::Fallback => None,
     }
 }
@@ -94,7 +94,7 @@ fn streamed(text: &str, registry: &Registry, overrides: &[Override], opts: &Comp
     match skimmed {
         Some(_) if running > opts.max_nodes => Streamed::TooLarge(running),
         Some(header) if plain => compile_skimmed(text, header, ids, impls, registry, overrides, opts)
-            .map_or(Streamed::Fallback, Streamed::Graph),
+            .map_or(Streamed::Fallback, |g| Streamed::Graph(Box::new(g))),
         _ => Streamed::Fallback,
     }
 }

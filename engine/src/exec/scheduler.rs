@@ -1,6 +1,7 @@
 //! The scheduler loop: unmet-dependency counts, a ready queue, and the set of running node tasks.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,14 +9,18 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::report::{NodeReport, NodeStatus, RunReport, RunStatus};
-use super::task::{NodeTask, Produced, TaskResult, key_hashes};
+use super::task::{self, NodeTask, Produced, TaskResult, key_hashes};
 use super::{Executor, RunOptions};
 use crate::cache::CacheKey;
+use crate::context::{NodeContext, panic_message};
 use crate::events::EventKind;
 use crate::graph::{Graph, Source};
 use crate::node::{NodeError, Record};
 use crate::params::ParamValue;
 use crate::value::Value;
+
+/// Per-node state held only while it matters, by node index.
+type LiveMap<V> = HashMap<usize, V, foldhash::fast::RandomState>;
 
 /// Mutable bookkeeping for one run.
 struct RunState<'g> {
@@ -25,9 +30,10 @@ struct RunState<'g> {
     stop: CancellationToken,
     unmet: Vec<u32>,
     consumers_left: Vec<u32>,
-    /// Why a node must be skipped: the first failed or skipped input.
-    poisoned: Vec<Option<String>>,
-    produced: Vec<Option<Produced>>,
+    /// Why a node must be skipped: the first failed or skipped input. Keyed, since it is rare.
+    poisoned: LiveMap<String>,
+    /// Outputs some node still needs; keyed, so a run holds its frontier, not a slot per node.
+    produced: LiveMap<Produced>,
     /// Each node's line of the report, once it ended (made then, so the report is not a
     /// second copy of a million ends).
     ended: Vec<Option<NodeReport>>,
@@ -74,8 +80,8 @@ impl<'g> RunState<'g> {
             stop,
             unmet,
             consumers_left: graph.dependants.counts().collect(),
-            poisoned: vec![None; n],
-            produced: (0..n).map(|_| None).collect(),
+            poisoned: LiveMap::default(),
+            produced: LiveMap::default(),
             ended: (0..n).map(|_| None).collect(),
             kept: HashMap::new(),
             ready,
@@ -90,7 +96,7 @@ impl<'g> RunState<'g> {
             self.end(i, NodeStatus::Cancelled, None, Some("the run was cancelled".into())).await;
             return None;
         }
-        if let Some(reason) = self.poisoned[i].take() {
+        if let Some(reason) = self.poisoned.remove(&i) {
             self.release_inputs(i);
             self.end(i, NodeStatus::Skipped, None, Some(reason)).await;
             return None;
@@ -119,12 +125,54 @@ impl<'g> RunState<'g> {
         }
         let gathered = self.gather(i);
         match gathered {
+            Ok(g) if spec.instant && !spec.fingerprinted => self.run_instant(exec, i, g, key).await,
             Ok(g) => Some(self.task(exec, i, g, key)),
             Err(e) => {
                 self.fail(i, e, None).await;
                 None
             }
         }
+    }
+
+    /// Runs an instant node here, on the scheduler's thread, with no task, slot or timer (its
+    /// work is smaller than they are). Gives a task back where only a blocking disk read can
+    /// tell whether it is cached.
+    async fn run_instant(&mut self, exec: &Executor, i: usize, g: Gathered, key: Option<CacheKey>) -> Option<NodeTask> {
+        let graph = self.graph;
+        let node = &graph.nodes[i];
+        let spec = node.node.spec();
+        if spec.cacheable()
+            && let Some(k) = key
+        {
+            match task::lookup_in_place(exec.cache(), &k, task::costly(spec)) {
+                Some(Some(values)) => {
+                    let produced = Produced { hashes: key_hashes(&k, values.len()), values };
+                    self.complete(i, TaskResult::Cached(produced), false).await;
+                    return None;
+                }
+                Some(None) => {}
+                None => return Some(self.task(exec, i, g, key)),
+            }
+        }
+        self.opts.events.emit(&node.id, EventKind::Started).await;
+        let ctx = NodeContext {
+            node_id: node.id.clone(),
+            inputs: g.inputs,
+            params: g.params,
+            paths: Arc::clone(&self.opts.paths),
+            cancel: self.stop.clone(),
+            events: self.opts.events.clone(),
+            _permit: None,
+            journal: None,
+        };
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| node.node.run_now(&ctx)))
+            .unwrap_or_else(|payload| Err(NodeError::Panicked(panic_message(payload))));
+        let duration_ms = started.elapsed().as_millis() as u64;
+        drop(ctx);
+        let result = task::settle(&*node.node, outcome, duration_ms, key, exec.cache()).await;
+        self.complete(i, result, exec.config().fail_fast).await;
+        None
     }
 
     /// The hashes of every wired input, wired params last, in a fixed order.
@@ -136,9 +184,7 @@ impl<'g> RunState<'g> {
     }
 
     fn produced_of(&self, s: Source) -> Result<&Produced, NodeError> {
-        self.produced[s.node]
-            .as_ref()
-            .ok_or_else(|| NodeError::Internal("an input's value was already released".into()))
+        self.produced.get(&s.node).ok_or_else(|| NodeError::Internal("an input's value was already released".into()))
     }
 
     /// Collects a node's input values and wired params, then frees consumed outputs.
@@ -192,7 +238,7 @@ impl<'g> RunState<'g> {
         for u in self.graph.dependencies.of(i) {
             self.consumers_left[u] = self.consumers_left[u].saturating_sub(1);
             if self.consumers_left[u] == 0 {
-                self.produced[u] = None;
+                self.produced.remove(&u);
             }
         }
     }
@@ -238,7 +284,7 @@ impl<'g> RunState<'g> {
             self.kept.insert(self.graph.nodes[i].id.clone(), named);
         }
         if self.graph.dependants.of(i).len() > 0 {
-            self.produced[i] = Some(p);
+            self.produced.insert(i, p);
         }
         self.ended[i] = Some(self.report(i, status, duration_ms, None, record));
         self.release_dependants(i, None);
@@ -308,10 +354,8 @@ impl<'g> RunState<'g> {
 
     fn release_dependants(&mut self, i: usize, poison: Option<String>) {
         for d in self.graph.dependants.of(i) {
-            if let Some(reason) = &poison
-                && self.poisoned[d].is_none()
-            {
-                self.poisoned[d] = Some(reason.clone());
+            if let Some(reason) = &poison {
+                self.poisoned.entry(d).or_insert_with(|| reason.clone());
             }
             self.unmet[d] -= 1;
             if self.unmet[d] == 0 {

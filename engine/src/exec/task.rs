@@ -99,24 +99,7 @@ impl NodeTask {
         };
         let outcome = guarded_run(&*self.node, ctx, &self.cancel, self.timeout, self.cancel_grace).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        let outputs = match outcome.and_then(|o| order_outputs(&*self.node, o)) {
-            Ok(o) => o,
-            Err(error) => return Ok(TaskResult::Failed { error, duration_ms: Some(duration_ms) }),
-        };
-        let (values, record) = outputs;
-        let hashes = match key {
-            Some(k) => key_hashes(&k, values.len()),
-            None => match content_hashes(&values).await {
-                Ok(h) => h,
-                Err(error) => return Ok(TaskResult::Failed { error, duration_ms: Some(duration_ms) }),
-            },
-        };
-        if spec.cacheable()
-            && let Some(key) = key
-        {
-            self.store(key, &values).await;
-        }
-        Ok(TaskResult::Executed { produced: Produced { values, hashes }, record, duration_ms })
+        Ok(settle(&*self.node, outcome, duration_ms, key, &self.cache).await)
     }
 
     async fn fingerprint(&self) -> Result<Option<blake3::Hash>, NodeError> {
@@ -138,32 +121,77 @@ impl NodeTask {
     /// Whether the node's outputs are costly to make again (a cloud call, local inference):
     /// those go to the cache's shared tier too.
     fn costly(&self) -> bool {
-        self.node.spec().resource != crate::node::ResourceClass::Cpu
+        costly(self.node.spec())
     }
 
     async fn lookup(&self, key: CacheKey, memory_checked: bool) -> Option<Arc<[Value]>> {
         if !memory_checked && let Some(hit) = self.cache.get_memory(&key) {
             return Some(hit);
         }
-        if !self.cache.has_disk() {
-            self.cache.record_miss();
-            return None;
-        }
         let shared = self.costly();
-        if let Some(found) = self.cache.get_disk_in_place(&key, shared) {
+        if let Some(found) = lookup_in_place(&self.cache, &key, shared) {
             return found;
         }
         let cache = Arc::clone(&self.cache);
         blocking(move || cache.get_disk(&key, shared)).await.ok().flatten()
     }
+}
 
-    async fn store(&self, key: CacheKey, values: &Arc<[Value]>) {
-        self.cache.put_memory(key, Arc::clone(values));
-        if self.cache.has_disk() && !self.cache.put_disk_in_place(&key, values, self.costly()) {
-            let (cache, values, shared) = (Arc::clone(&self.cache), Arc::clone(values), self.costly());
-            let _best_effort = blocking(move || cache.put_disk(&key, &values, shared)).await;
-        }
+/// A lookup past memory that needs no I/O off this thread: the disk cache's answer where it
+/// has one in place, a miss where there is no disk cache, or `None` where only a blocking read
+/// can tell.
+pub(super) fn lookup_in_place(cache: &Cache, key: &CacheKey, shared: bool) -> Option<Option<Arc<[Value]>>> {
+    if !cache.has_disk() {
+        cache.record_miss();
+        return Some(None);
     }
+    cache.get_disk_in_place(key, shared)
+}
+
+/// Turns what a node gave into the task's result: outputs checked against the spec, hashed,
+/// and stored in the cache where the node is cacheable.
+pub(super) async fn settle(
+    node: &dyn Node,
+    outcome: Result<Outputs, NodeError>,
+    duration_ms: u64,
+    key: Option<CacheKey>,
+    cache: &Arc<Cache>,
+) -> TaskResult {
+    let failed = |error| TaskResult::Failed { error, duration_ms: Some(duration_ms) };
+    let (values, record) = match outcome.and_then(|o| order_outputs(node, o)) {
+        Ok(o) => o,
+        Err(error) => return failed(error),
+    };
+    let hashes = match key {
+        Some(k) => key_hashes(&k, values.len()),
+        None => match content_hashes(&values).await {
+            Ok(h) => h,
+            Err(error) => return failed(error),
+        },
+    };
+    let spec = node.spec();
+    if spec.cacheable()
+        && let Some(key) = key
+    {
+        store(cache, key, &values, costly(spec)).await;
+    }
+    TaskResult::Executed { produced: Produced { values, hashes }, record, duration_ms }
+}
+
+/// Keeps a node's outputs in memory and, where there is one, on disk (`shared`: in the
+/// shared tier too).
+async fn store(cache: &Arc<Cache>, key: CacheKey, values: &Arc<[Value]>, shared: bool) {
+    cache.put_memory(key, Arc::clone(values));
+    if cache.has_disk() && !cache.put_disk_in_place(&key, values, shared) {
+        let (cache, values) = (Arc::clone(cache), Arc::clone(values));
+        let _best_effort = blocking(move || cache.put_disk(&key, &values, shared)).await;
+    }
+}
+
+/// Whether a node's outputs are costly to make again (a cloud call, local inference): those
+/// go to the cache's shared tier too.
+pub(super) fn costly(spec: &crate::node::NodeSpec) -> bool {
+    spec.resource != crate::node::ResourceClass::Cpu
 }
 
 /// Calls the node with panics caught, a timeout, and a grace period after cancellation.
