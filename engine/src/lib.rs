@@ -35,7 +35,7 @@ pub use compile::{CompileOptions, compile, compile_streamed, compile_text, load_
 pub use context::{CallJournal, JournalFuture, NodeContext, ParamList, panic_message, run_blocking};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use events::{Event, EventKind, EventSink, Picture, Previewer};
-pub use exec::{Executor, ExecutorConfig, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
+pub use exec::{Executor, ExecutorConfig, NodeDetail, NodeReport, NodeStatus, RunOptions, RunReport, RunStatus};
 pub use graph::{Graph, GraphNode, InputBinding, ParamBinding, Pruned, Source};
 pub use ids::NodeId;
 pub use metering::CallRecord;

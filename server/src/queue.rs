@@ -340,6 +340,6 @@ async fn run_one(
             app.metrics.node_ran(node.type_name, ms as f64 / 1000.0);
         }
     }
-    let files = ran.reports.iter().flat_map(|r| r.nodes.iter().flat_map(|n| n.files.iter().cloned())).collect();
+    let files = ran.reports.iter().flat_map(|r| r.nodes.iter().flat_map(|n| n.files().iter().cloned())).collect();
     Ok((state, summary, files))
 }

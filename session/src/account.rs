@@ -56,7 +56,7 @@ impl RunAccount {
         for (plan, report) in plans.iter().zip(reports) {
             for n in &report.nodes {
                 let Some(placed) = plan.placed(&n.id) else { continue };
-                let record = n.metering.as_deref().and_then(CreditsRecord::of);
+                let record = n.metering().and_then(CreditsRecord::of);
                 if n.status == NodeStatus::Executed {
                     run.gco2eq += record.as_ref().map_or(placed.quote.gco2eq, |r| r.gco2eq);
                 }
@@ -90,7 +90,7 @@ pub fn usage_records(plans: &[GraphPlan], reports: &[RunReport]) -> Vec<switchya
             if !matches!(n.status, NodeStatus::Executed | NodeStatus::Failed) {
                 continue;
             }
-            let record = n.metering.as_deref().and_then(CreditsRecord::of);
+            let record = n.metering().and_then(CreditsRecord::of);
             let placement = record.as_ref().map_or(placed.quote.placement.as_str(), |r| r.placement.as_str());
             let (provider, model) = split_placement(placement);
             let local = provider == "local";

@@ -45,8 +45,8 @@ fn a_panicking_node_is_a_recorded_failure_and_independent_branches_finish() {
             ]
         );
         let boom = report.node("boom").unwrap();
-        assert!(boom.error.as_deref().unwrap().contains("exploded"), "{:?}", boom.error);
-        assert!(report.node("after2").unwrap().error.as_deref().unwrap().contains("\"after\" was skipped"));
+        assert!(boom.error().unwrap().contains("exploded"), "{:?}", boom.error());
+        assert!(report.node("after2").unwrap().error().unwrap().contains("\"after\" was skipped"));
     }
 }
 
@@ -116,7 +116,7 @@ fn a_node_past_its_timeout_fails_with_a_clear_message() {
     let report = run(&exec, &g, options(tmp.path()));
     let slow = report.node("slow").unwrap();
     assert_eq!(slow.status, NodeStatus::Failed);
-    assert!(slow.error.as_deref().unwrap().contains("timed out after 50 ms"), "{:?}", slow.error);
+    assert!(slow.error().unwrap().contains("timed out after 50 ms"), "{:?}", slow.error());
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn a_wired_param_out_of_range_fails_that_node_only() {
     let report = run(&executor(2), &g, options(tmp.path()));
     let noise = report.node("noise").unwrap();
     assert_eq!(noise.status, NodeStatus::Failed);
-    assert!(noise.error.as_deref().unwrap().contains("wired param \"width\": -5 is out of range"), "{:?}", noise.error);
+    assert!(noise.error().unwrap().contains("wired param \"width\": -5 is out of range"), "{:?}", noise.error());
 }
 
 #[test]
@@ -363,7 +363,7 @@ fn instant_nodes_give_the_events_outputs_cache_hits_and_failures_of_any_node() {
         assert_eq!(report.status, RunStatus::Failed);
         let bad = report.node("bad").unwrap();
         assert_eq!(bad.status, NodeStatus::Failed);
-        assert!(bad.error.as_deref().unwrap().contains("failed on purpose"), "{:?}", bad.error);
+        assert!(bad.error().unwrap().contains("failed on purpose"), "{:?}", bad.error());
         assert_eq!(report.node("after").unwrap().status, after, "fail-fast {fail_fast}");
         assert_eq!(report.node("later").unwrap().status, later, "fail-fast {fail_fast}");
     }

@@ -80,7 +80,8 @@ pub async fn run(
     let account = settings.wallet.as_ref().map(|w| w.account.as_str());
     let run = RunAccount::of(&check.policy, account, std::slice::from_ref(&plan), std::slice::from_ref(&report));
     let charged = settings.wallet.as_ref().map(|_| run.and_then(|r| r.charged).unwrap_or(0));
-    let nodes = report.nodes.iter().map(|n| (n.id.as_str().to_string(), n.status, n.error.clone())).collect();
+    let nodes =
+        report.nodes.iter().map(|n| (n.id.as_str().to_string(), n.status, n.error().map(str::to_string))).collect();
     let done = Finished { status: report.status, duration_ms: report.duration_ms, nodes, previews, charged };
     out.send(Reply::Finished(Box::new(done)));
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-pub use report::{NodeReport, NodeStatus, RunReport, RunStatus};
+pub use report::{NodeDetail, NodeReport, NodeStatus, RunReport, RunStatus};
 
 use crate::cache::Cache;
 use crate::events::EventSink;

@@ -24,7 +24,8 @@ pub enum NodeStatus {
     Cancelled,
 }
 
-/// One node's line in the summary.
+/// One node's line in the summary: 64 bytes, since a report may hold a million lines and
+/// most have no error, file or metering (those sit in [`NodeDetail`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeReport {
     /// The node id.
@@ -37,20 +38,65 @@ pub struct NodeReport {
     /// Wall time when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Its error, files and metering, where it has any.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<NodeDetail>>,
+}
+
+/// What few nodes' lines carry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NodeDetail {
     /// Why it failed, was skipped or was cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Files it wrote.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PathBuf>,
-    /// What a paid provider metered (ids and quantities), when it executed; boxed, since
-    /// few nodes have one and a report may hold a million lines.
+    /// What a paid provider metered (ids and quantities), when it executed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metering: Option<Box<serde_json::Value>>,
+    pub metering: Option<serde_json::Value>,
     /// It failed only because a service it needs could not be reached (nothing was sent or
     /// charged): a later try may succeed, and the failure counts against no machine.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unavailable: bool,
+}
+
+impl NodeReport {
+    /// A line with no detail.
+    pub fn new(id: NodeId, type_name: &'static str, status: NodeStatus, duration_ms: Option<u64>) -> Self {
+        Self { id, type_name, status, duration_ms, detail: None }
+    }
+
+    /// The same line with `detail`, kept only where it says anything.
+    pub fn with_detail(mut self, detail: NodeDetail) -> Self {
+        self.detail = (detail != NodeDetail::default()).then(|| Box::new(detail));
+        self
+    }
+
+    /// Why it failed, was skipped or was cancelled.
+    pub fn error(&self) -> Option<&str> {
+        self.detail.as_ref()?.error.as_deref()
+    }
+
+    /// Files it wrote.
+    pub fn files(&self) -> &[PathBuf] {
+        self.detail.as_ref().map_or(&[], |d| &d.files)
+    }
+
+    /// What a paid provider metered, when it executed.
+    pub fn metering(&self) -> Option<&serde_json::Value> {
+        self.detail.as_ref()?.metering.as_ref()
+    }
+
+    /// Whether it failed only because a service it needs could not be reached.
+    pub fn unavailable(&self) -> bool {
+        self.detail.as_ref().is_some_and(|d| d.unavailable)
+    }
+
+    /// Its detail, to fill in.
+    pub fn detail_mut(&mut self) -> &mut NodeDetail {
+        self.detail.get_or_insert_default()
+    }
 }
 
 /// How the whole run ended.
@@ -97,11 +143,59 @@ impl RunReport {
 
     /// Every file written.
     pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
-        self.nodes.iter().flat_map(|n| n.files.iter())
+        self.nodes.iter().flat_map(|n| n.files().iter())
     }
 
     /// A kept output value.
     pub fn value(&self, node: &str, port: &str) -> Option<&Value> {
         self.values.get(&NodeId::new(node))?.iter().find(|(p, _)| *p == port).map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_line_serialises_its_detail_flat_and_only_what_it_has() {
+        let line =
+            |status, detail: NodeDetail| NodeReport::new(NodeId::new("n"), "t", status, Some(3)).with_detail(detail);
+        let cases = [
+            (
+                line(NodeStatus::Executed, NodeDetail::default()),
+                json!({"id": "n", "type": "t", "status": "executed", "duration_ms": 3}),
+            ),
+            (
+                line(
+                    NodeStatus::Failed,
+                    NodeDetail { error: Some("boom".into()), unavailable: true, ..NodeDetail::default() },
+                ),
+                json!({"id": "n", "type": "t", "status": "failed", "duration_ms": 3, "error": "boom", "unavailable": true}),
+            ),
+            (
+                line(
+                    NodeStatus::Executed,
+                    NodeDetail {
+                        files: vec!["a.png".into()],
+                        metering: Some(json!({"id": "x"})),
+                        ..NodeDetail::default()
+                    },
+                ),
+                json!({"id": "n", "type": "t", "status": "executed", "duration_ms": 3, "files": ["a.png"], "metering": {"id": "x"}}),
+            ),
+        ];
+        for (report, want) in cases {
+            assert_eq!(serde_json::to_value(&report).unwrap(), want);
+        }
+        let bare = line(NodeStatus::Executed, NodeDetail::default());
+        assert!(bare.detail.is_none(), "an empty detail is not boxed");
+        assert_eq!((bare.error(), bare.files().len(), bare.metering(), bare.unavailable()), (None, 0, None, false));
+    }
+
+    #[test]
+    fn a_line_stays_64_bytes_since_a_report_may_hold_a_million() {
+        assert!(std::mem::size_of::<NodeReport>() <= 64, "{} bytes", std::mem::size_of::<NodeReport>());
     }
 }

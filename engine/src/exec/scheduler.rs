@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::report::{NodeReport, NodeStatus, RunReport, RunStatus};
+use super::report::{NodeDetail, NodeReport, NodeStatus, RunReport, RunStatus};
 use super::task::{self, NodeTask, Produced, TaskResult, key_hashes};
 use super::{Executor, RunOptions};
 use crate::cache::CacheKey;
@@ -302,8 +302,8 @@ impl<'g> RunState<'g> {
         self.end(i, status, duration_ms, Some(message)).await;
         match (error, self.ended[i].as_mut()) {
             // Remote work done before a local failure keeps its record: it was paid for.
-            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.metering = Some(metering),
-            (NodeError::Unavailable(_), Some(ended)) => ended.unavailable = true,
+            (NodeError::AfterRemoteWork { metering, .. }, Some(ended)) => ended.detail_mut().metering = Some(*metering),
+            (NodeError::Unavailable(_), Some(ended)) => ended.detail_mut().unavailable = true,
             _ => {}
         }
         if status == NodeStatus::Failed {
@@ -340,16 +340,8 @@ impl<'g> RunState<'g> {
         record: Record,
     ) -> NodeReport {
         let node = &self.graph.nodes[i];
-        NodeReport {
-            id: node.id.clone(),
-            type_name: node.node.spec().type_name,
-            status,
-            duration_ms,
-            error,
-            files: record.files,
-            metering: record.metering.map(Box::new),
-            unavailable: false,
-        }
+        let detail = NodeDetail { error, files: record.files, metering: record.metering, unavailable: false };
+        NodeReport::new(node.id.clone(), node.node.spec().type_name, status, duration_ms).with_detail(detail)
     }
 
     fn release_dependants(&mut self, i: usize, poison: Option<String>) {
@@ -380,10 +372,7 @@ impl<'g> RunState<'g> {
             .map(|(i, r)| {
                 r.unwrap_or_else(|| {
                     let node = &graph.nodes[i];
-                    let (id, type_name) = (node.id.clone(), node.node.spec().type_name);
-                    let status = NodeStatus::Cancelled;
-                    let (duration_ms, error, files, metering) = (None, None, Vec::new(), None);
-                    NodeReport { id, type_name, status, duration_ms, error, files, metering, unavailable: false }
+                    NodeReport::new(node.id.clone(), node.node.spec().type_name, NodeStatus::Cancelled, None)
                 })
             })
             .collect();

@@ -290,7 +290,7 @@ async fn keep(
     let out = std::path::Path::new(out_dir);
     let mut outputs = Vec::new();
     for (report, item) in reports.iter().zip(names) {
-        for file in report.nodes.iter().flat_map(|n| &n.files) {
+        for file in report.nodes.iter().flat_map(|n| n.files()) {
             let path = if file.is_absolute() { file.clone() } else { out.join(file) };
             let name = path.strip_prefix(out).unwrap_or(&path).to_string_lossy().into_owned();
             let Some((hash, bytes)) = link.keep(store, &path).await? else { continue };
@@ -375,8 +375,9 @@ fn outcome_of(reports: &[switchyard_engine::RunReport]) -> Outcome {
         return Outcome::Done;
     }
     let nodes = || reports.iter().flat_map(|r| &r.nodes).filter(|n| n.status == NodeStatus::Failed);
-    let first_error =
-        |unavailable: bool| nodes().filter(|n| n.unavailable == unavailable).find_map(|n| n.error.clone());
+    let first_error = |unavailable: bool| {
+        nodes().filter(|n| n.unavailable() == unavailable).find_map(|n| n.error().map(str::to_string))
+    };
     match first_error(false) {
         Some(why) => Outcome::Failed(why),
         None => match first_error(true) {

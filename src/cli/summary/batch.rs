@@ -23,7 +23,7 @@ pub fn write(out: &mut impl std::fmt::Write, runs: &[RunReport]) {
         let (item, time) = (item_name(r), duration_text(r.duration_ms));
         let _ = writeln!(out, "{mark} {item:<item_w$}  {status:<9}  {time:>time_w$}  {outputs}");
         for n in r.nodes.iter().filter(|n| n.status == NodeStatus::Failed) {
-            let _ = writeln!(out, "      {}: {}", n.id.as_str(), n.error.as_deref().unwrap_or("failed"));
+            let _ = writeln!(out, "      {}: {}", n.id.as_str(), n.error().unwrap_or("failed"));
         }
     }
     let node_ms: u64 = runs.iter().map(|r| r.duration_ms).sum();
@@ -43,22 +43,19 @@ fn item_name(r: &RunReport) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use switchyard_engine::{NodeId, NodeReport};
+    use switchyard_engine::{NodeDetail, NodeId, NodeReport};
 
     use super::*;
 
     fn report(item: &str, status: RunStatus, duration_ms: u64, file: Option<&str>) -> RunReport {
         let node_status = if status == RunStatus::Succeeded { NodeStatus::Executed } else { NodeStatus::Failed };
-        let node = NodeReport {
-            id: NodeId::new("save"),
-            type_name: "save_image",
-            status: node_status,
-            duration_ms: Some(duration_ms),
+        let detail = NodeDetail {
             error: (node_status == NodeStatus::Failed).then(|| "cannot write".to_string()),
             files: file.into_iter().map(Into::into).collect(),
-            metering: None,
-            unavailable: false,
+            ..NodeDetail::default()
         };
+        let node =
+            NodeReport::new(NodeId::new("save"), "save_image", node_status, Some(duration_ms)).with_detail(detail);
         RunReport {
             workflow: "wf".into(),
             item: Some(item.into()),

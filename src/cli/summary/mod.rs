@@ -168,12 +168,12 @@ fn nodes(out: &mut impl std::fmt::Write, r: &RunReport) {
         let time = n.duration_ms.map_or_else(String::new, duration_text);
         let status = format!("{:?}", n.status).to_lowercase();
         let _ = writeln!(out, "  {:<20} {:<16} {:<9} {:>9}", n.id.as_str(), n.type_name, status, time);
-        if let Some(err) = &n.error
+        if let Some(err) = n.error()
             && n.status == NodeStatus::Failed
         {
             let _ = writeln!(out, "      {err}");
         }
-        for f in &n.files {
+        for f in n.files() {
             let _ = writeln!(out, "      wrote {}", f.display());
         }
     }
