@@ -131,7 +131,11 @@ pub fn place_graph(catalog: &Catalog, graph: &mut Graph, opts: &Options) -> Resu
         let Some(first) = placed.candidates.first() else { continue };
         match node.params.iter_mut().find(|(n, _)| *n == PROVIDER_PARAM) {
             Some(slot) => slot.1 = ParamValue::Text(first.id.as_str().into()),
-            None => node.params.push((PROVIDER_PARAM, ParamValue::Text(first.id.as_str().into()))),
+            None => {
+                let mut params = std::mem::take(&mut node.params).into_vec();
+                params.push((PROVIDER_PARAM, ParamValue::Text(first.id.as_str().into())));
+                node.params = params.into();
+            }
         }
     }
     Ok(GraphPlan::new(graph, plan))

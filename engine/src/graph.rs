@@ -41,12 +41,13 @@ pub struct GraphNode {
     pub id: NodeId,
     /// The implementation.
     pub node: Arc<dyn Node>,
-    /// Checked param values, defaults filled in, in spec order (params driven by a wire are absent).
-    pub params: Vec<(&'static str, ParamValue)>,
+    /// Checked param values, defaults filled in, in spec order (params driven by a wire are
+    /// absent). Boxed slices here and below: a million nodes hold no spare capacity fields.
+    pub params: Box<[(&'static str, ParamValue)]>,
     /// Wired inputs.
-    pub inputs: Vec<InputBinding>,
+    pub inputs: Box<[InputBinding]>,
     /// Params driven by wires.
-    pub param_inputs: Vec<ParamBinding>,
+    pub param_inputs: Box<[ParamBinding]>,
     /// Placement preferences from the file (cloud-capable nodes only); boxed, since most
     /// nodes have none and a large graph holds a million of these.
     pub placement: Option<Box<Placement>>,

@@ -159,6 +159,7 @@ fn check_node(
     checker.requires(diags);
     let placement = entry.placement.clone().map(Box::new);
     let quality = entry.quality.unwrap_or_default();
+    let (params, inputs, param_inputs) = (params.into(), inputs.into(), param_inputs.into());
     GraphNode { id, node: Arc::clone(imp), params, inputs, param_inputs, placement, quality }
 }
 

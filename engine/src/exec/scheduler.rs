@@ -201,7 +201,8 @@ impl<'g> RunState<'g> {
             let values = b.sources.iter().map(|s| self.produced_of(*s).map(|p| p.values[s.output].clone()));
             inputs.push((b.port, values.collect::<Result<Vec<_>, _>>()?));
         }
-        let mut params = node.params.clone();
+        let mut params = Vec::with_capacity(node.params.len() + node.param_inputs.len());
+        params.extend_from_slice(&node.params);
         for p in &node.param_inputs {
             let v = &self.produced_of(p.source)?.values[p.source.output];
             params.push((p.param, wired_param(node.node.spec(), p.param, v)?));
