@@ -7,27 +7,50 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use super::CacheKey;
+use super::slab::{NONE, Slab, hash};
 use crate::value::Value;
 
 /// What an entry costs beyond its values' bytes: its slot (key, values, size, two links), its
-/// table position and the slab's growth room, and the value list's shared header.
-pub const ENTRY_OVERHEAD_BYTES: usize = 2 * std::mem::size_of::<Slot>() + 2 * 5 + 16;
-
-/// No slot.
-const NONE: u32 = u32::MAX;
+/// table position (up to two buckets of a position and a control byte), and (for several
+/// values) the list's shared header.
+pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Slot>() + 2 * 5 + 16;
 
 /// One entry, or a free slot (no values).
 struct Slot {
     key: CacheKey,
-    values: Option<Arc<[Value]>>,
+    values: Option<Held>,
     size: usize,
     newer: u32,
     older: u32,
 }
 
+/// An entry's values. Most nodes have one output: it is kept in the slot itself, since the
+/// shared list would be an allocation of its own per entry (values are handles to shared
+/// buffers, so a copy of one is cheap).
+enum Held {
+    One(Value),
+    Many(Arc<[Value]>),
+}
+
+impl Held {
+    fn of(values: Arc<[Value]>) -> Self {
+        match &*values {
+            [one] => Held::One(one.clone()),
+            _ => Held::Many(values),
+        }
+    }
+
+    fn values(&self) -> Arc<[Value]> {
+        match self {
+            Held::One(one) => Arc::new([one.clone()]),
+            Held::Many(values) => Arc::clone(values),
+        }
+    }
+}
+
 /// An LRU of node outputs holding at most `budget_bytes`.
 pub struct MemoryCache {
-    slots: Vec<Slot>,
+    slots: Slab<Slot>,
     free: Vec<u32>,
     table: HashTable<u32>,
     /// Most and least recently used.
@@ -37,18 +60,11 @@ pub struct MemoryCache {
     budget_bytes: usize,
 }
 
-/// Keys are content hashes already: their first bytes hash them.
-fn hash(key: &CacheKey) -> u64 {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&key.0[..8]);
-    u64::from_le_bytes(first)
-}
-
 impl MemoryCache {
     /// An empty cache with a byte budget.
     pub fn new(budget_bytes: usize) -> Self {
         Self {
-            slots: Vec::new(),
+            slots: Slab::default(),
             free: Vec::new(),
             table: HashTable::new(),
             newest: NONE,
@@ -59,7 +75,7 @@ impl MemoryCache {
     }
 
     fn find(&self, key: &CacheKey) -> Option<u32> {
-        self.table.find(hash(key), |&at| self.slots[at as usize].key == *key).copied()
+        self.table.find(hash(key), |&at| self.slots[at].key == *key).copied()
     }
 
     /// Looks up and marks as recently used.
@@ -67,7 +83,7 @@ impl MemoryCache {
         let at = self.find(key)?;
         self.unlink(at);
         self.link_newest(at);
-        self.slots[at as usize].values.clone()
+        self.slots[at].values.as_ref().map(Held::values)
     }
 
     /// Inserts, evicting least-recently-used entries to stay in budget. Returns how many were evicted.
@@ -79,18 +95,19 @@ impl MemoryCache {
         }
         match self.find(&key) {
             Some(at) => {
-                let slot = &mut self.slots[at as usize];
+                let slot = &mut self.slots[at];
                 self.bytes -= std::mem::replace(&mut slot.size, size);
-                slot.values = Some(values);
+                slot.values = Some(Held::of(values));
                 self.unlink(at);
                 self.link_newest(at);
             }
             None => {
-                let Some(at) = self.store(Slot { key, values: Some(values), size, newer: NONE, older: NONE }) else {
+                let held = Some(Held::of(values));
+                let Some(at) = self.store(Slot { key, values: held, size, newer: NONE, older: NONE }) else {
                     return 0;
                 };
                 let slots = &self.slots;
-                self.table.insert_unique(hash(&key), at, |&p| hash(&slots[p as usize].key));
+                self.table.insert_unique(hash(&key), at, |&p| hash(&slots[p].key));
                 self.link_newest(at);
             }
         }
@@ -106,45 +123,43 @@ impl MemoryCache {
     /// Puts a slot in a free place; `None` past `u32` positions (far beyond any byte budget).
     fn store(&mut self, slot: Slot) -> Option<u32> {
         if let Some(at) = self.free.pop() {
-            self.slots[at as usize] = slot;
+            self.slots[at] = slot;
             return Some(at);
         }
-        let at = u32::try_from(self.slots.len()).ok().filter(|&at| at != NONE)?;
-        self.slots.push(slot);
-        Some(at)
+        self.slots.push(slot)
     }
 
     fn evict(&mut self, at: u32) {
         self.unlink(at);
-        let key = self.slots[at as usize].key;
+        let key = self.slots[at].key;
         if let Ok(found) = self.table.find_entry(hash(&key), |&p| p == at) {
             found.remove();
         }
-        let slot = &mut self.slots[at as usize];
+        let slot = &mut self.slots[at];
         slot.values = None;
         self.bytes -= std::mem::take(&mut slot.size);
         self.free.push(at);
     }
 
     fn unlink(&mut self, at: u32) {
-        let Slot { newer, older, .. } = self.slots[at as usize];
+        let Slot { newer, older, .. } = self.slots[at];
         match newer {
             NONE => self.newest = older,
-            n => self.slots[n as usize].older = older,
+            n => self.slots[n].older = older,
         }
         match older {
             NONE => self.oldest = newer,
-            o => self.slots[o as usize].newer = newer,
+            o => self.slots[o].newer = newer,
         }
     }
 
     fn link_newest(&mut self, at: u32) {
         let was = self.newest;
-        let slot = &mut self.slots[at as usize];
+        let slot = &mut self.slots[at];
         (slot.newer, slot.older) = (NONE, was);
         match was {
             NONE => self.oldest = at,
-            w => self.slots[w as usize].newer = at,
+            w => self.slots[w].newer = at,
         }
         self.newest = at;
     }
@@ -237,6 +252,19 @@ mod tests {
         }
         for k in &model {
             assert_eq!(c.get(&key(*k)).as_deref(), Some(&[Value::Int((*k).into())][..]));
+        }
+    }
+
+    #[test]
+    fn entries_of_none_one_or_several_values_come_back_as_put() {
+        let mut c = MemoryCache::new(1 << 20);
+        let lists: [Vec<Value>; 3] =
+            [vec![], vec![Value::Int(7)], vec![Value::Float(0.5), Value::Text("a".into()), Value::Bool(true)]];
+        for (n, values) in lists.iter().enumerate() {
+            c.put(key(n as u8), values.clone().into());
+        }
+        for (n, values) in lists.iter().enumerate() {
+            assert_eq!(c.get(&key(n as u8)).as_deref(), Some(&values[..]), "{} values", values.len());
         }
     }
 

@@ -6,6 +6,7 @@ mod disk;
 mod memory;
 mod pack;
 mod shared;
+mod slab;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

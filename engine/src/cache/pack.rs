@@ -5,7 +5,6 @@
 //! length and the codec's bytes (which carry their own checksum); a torn tail ends a
 //! segment's scan, and a damaged record reads as a miss.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::FileExt as _;
@@ -14,6 +13,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::CacheKey;
+use super::slab::KeyMap;
 
 /// An entry whose encoding is at most this goes into a segment; larger ones get a file.
 pub const SMALL_MAX_BYTES: usize = 16 << 10;
@@ -28,11 +28,12 @@ const SEGMENTS_MAX: usize = 4_096;
 const TAG: &[u8; 4] = b"SYP1";
 const HEADER_BYTES: usize = 4 + 32 + 4;
 
-/// Where one record's bytes lie.
+/// Where one record's bytes lie: 12 bytes, since the index may hold a million (a segment
+/// is at most 64 MiB, so offsets fit; records past 4 GiB in a foreign file are not read).
 #[derive(Clone, Copy)]
 struct Loc {
-    segment: usize,
-    offset: u64,
+    segment: u32,
+    offset: u32,
     len: u32,
 }
 
@@ -57,7 +58,7 @@ struct Writer {
 #[derive(Default)]
 struct State {
     segments: Vec<Option<Segment>>,
-    index: HashMap<CacheKey, Loc>,
+    index: KeyMap<Loc>,
     writer: Option<Writer>,
 }
 
@@ -78,10 +79,12 @@ impl Pack {
             let Ok(mut file) = File::open(&path) else { continue };
             let mut data = Vec::new();
             file.read_to_end(&mut data)?;
-            let segment = state.segments.len();
-            for (key, offset, len) in records(&data) {
-                state.index.insert(key, Loc { segment, offset, len });
-            }
+            let Ok(segment) = u32::try_from(state.segments.len()) else { break };
+            for_each_record(&data, |key, offset, len| {
+                if let Ok(offset) = u32::try_from(offset) {
+                    state.index.insert(key, Loc { segment, offset, len });
+                }
+            });
             state.segments.push(Some(Segment { path, file, bytes: data.len() as u64, touched: false }));
         }
         let segment_max_bytes = (cap_bytes / 8).clamp(1, SEGMENT_MAX_BYTES);
@@ -95,13 +98,13 @@ impl Pack {
     /// The encoded bytes of `key`'s record, if packed.
     pub fn get(&self, key: &CacheKey) -> Option<Vec<u8>> {
         let mut state = self.lock();
-        let loc = *state.index.get(key)?;
+        let loc = state.index.get(key)?;
         if let Some(bytes) = state.writer.as_ref().and_then(|w| w.pending_bytes(loc)) {
             return Some(bytes);
         }
-        let segment = state.segments.get_mut(loc.segment)?.as_mut()?;
+        let segment = state.segments.get_mut(loc.segment as usize)?.as_mut()?;
         let mut bytes = vec![0; loc.len as usize];
-        if segment.file.read_exact_at(&mut bytes, loc.offset).is_err() {
+        if segment.file.read_exact_at(&mut bytes, u64::from(loc.offset)).is_err() {
             state.index.remove(key);
             return None;
         }
@@ -156,6 +159,9 @@ impl Pack {
         if let Some(Some(s)) = state.segments.get_mut(segment) {
             s.bytes += record_bytes;
         }
+        let (Ok(segment), Ok(offset)) = (u32::try_from(segment), u32::try_from(offset)) else {
+            return Err(io::Error::other("segment past its size limit"));
+        };
         state.index.insert(*key, Loc { segment, offset, len });
         Ok(())
     }
@@ -194,7 +200,7 @@ impl Pack {
             return 0;
         }
         let bytes = state.segments[i].take().map_or(0, |s| s.bytes);
-        state.index.retain(|_, loc| loc.segment != i);
+        state.index.retain(|loc| loc.segment as usize != i);
         bytes
     }
 }
@@ -212,10 +218,11 @@ impl Writer {
     /// A record's bytes while they are still in memory.
     fn pending_bytes(&self, loc: Loc) -> Option<Vec<u8>> {
         let start = self.at - self.pending.len() as u64;
-        if loc.segment != self.segment || loc.offset < start {
+        let offset = u64::from(loc.offset);
+        if loc.segment as usize != self.segment || offset < start {
             return None;
         }
-        let from = usize::try_from(loc.offset - start).ok()?;
+        let from = usize::try_from(offset - start).ok()?;
         self.pending.get(from..from + loc.len as usize).map(<[u8]>::to_vec)
     }
 }
@@ -241,9 +248,9 @@ fn segment_paths(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// The records in a segment's bytes, up to the first that is torn or not a record.
-fn records(data: &[u8]) -> Vec<(CacheKey, u64, u32)> {
-    let mut out = Vec::new();
+/// Calls `each(key, offset, len)` for the records in a segment's bytes, up to the first that
+/// is torn or not a record.
+fn for_each_record(data: &[u8], mut each: impl FnMut(CacheKey, u64, u32)) {
     let mut at = 0usize;
     while let Some(header) = data.get(at..at + HEADER_BYTES) {
         if &header[..4] != TAG {
@@ -254,10 +261,9 @@ fn records(data: &[u8]) -> Vec<(CacheKey, u64, u32)> {
         let len = u32::from_le_bytes([header[36], header[37], header[38], header[39]]);
         let start = at + HEADER_BYTES;
         let Some(end) = start.checked_add(len as usize).filter(|end| *end <= data.len()) else { break };
-        out.push((CacheKey(key), start as u64, len));
+        each(CacheKey(key), start as u64, len);
         at = end;
     }
-    out
 }
 
 #[cfg(test)]
@@ -277,9 +283,9 @@ mod tests {
                 let half = ((data.len() - HEADER_BYTES) as u32 / 2).to_le_bytes();
                 data[36..40].copy_from_slice(&half);
             }
-            for (_, offset, len) in records(&data) {
-                prop_assert!(offset as usize + len as usize <= data.len());
-            }
+            let mut inside = true;
+            for_each_record(&data, |_, offset, len| inside &= offset as usize + len as usize <= data.len());
+            prop_assert!(inside);
         }
     }
 
