@@ -24,6 +24,20 @@ pub enum NodeStatus {
     Cancelled,
 }
 
+impl NodeStatus {
+    /// The status as its summary and JSON name it: `executed`, `cached`, `failed`, `skipped`,
+    /// `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Executed => "executed",
+            NodeStatus::Cached => "cached",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Skipped => "skipped",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One node's line in the summary: 64 bytes, since a report may hold a million lines and
 /// most have no error, file or metering (those sit in [`NodeDetail`]).
 #[derive(Clone, Debug, Serialize)]
@@ -192,6 +206,14 @@ mod tests {
         let bare = line(NodeStatus::Executed, NodeDetail::default());
         assert!(bare.detail.is_none(), "an empty detail is not boxed");
         assert_eq!((bare.error(), bare.files().len(), bare.metering(), bare.unavailable()), (None, 0, None, false));
+    }
+
+    #[test]
+    fn a_status_reads_as_its_json_name() {
+        use NodeStatus::*;
+        for status in [Executed, Cached, Failed, Skipped, Cancelled] {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(status.as_str()));
+        }
     }
 
     #[test]

@@ -164,9 +164,14 @@ fn write_table(out: &mut impl std::fmt::Write, s: &Summary<'_>, wall_ms: u64) {
 
 /// A single run's nodes, one line each, with failures and the files written under them.
 fn nodes(out: &mut impl std::fmt::Write, r: &RunReport) {
+    // One buffer for every line's time: a million-line summary makes no string per line.
+    let mut time = String::new();
     for n in &r.nodes {
-        let time = n.duration_ms.map_or_else(String::new, duration_text);
-        let status = format!("{:?}", n.status).to_lowercase();
+        time.clear();
+        if let Some(ms) = n.duration_ms {
+            write_duration(&mut time, ms);
+        }
+        let status = n.status.as_str();
         let _ = writeln!(out, "  {:<20} {:<16} {:<9} {:>9}", n.id.as_str(), n.type_name, status, time);
         if let Some(err) = n.error()
             && n.status == NodeStatus::Failed
@@ -181,9 +186,16 @@ fn nodes(out: &mut impl std::fmt::Write, r: &RunReport) {
 
 /// A duration as people read it: `120 ms`, `9.5 s`, `2 min 05 s`.
 pub fn duration_text(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms} ms"),
-        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
+    let mut text = String::new();
+    write_duration(&mut text, ms);
+    text
+}
+
+fn write_duration(out: &mut String, ms: u64) {
+    use std::fmt::Write as _;
+    let _ = match ms {
+        0..1_000 => write!(out, "{ms} ms"),
+        1_000..60_000 => write!(out, "{:.1} s", ms as f64 / 1000.0),
+        _ => write!(out, "{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    };
 }
