@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::pack::{Pack, SMALL_MAX_BYTES};
 use super::{CacheKey, codec, lock};
@@ -14,6 +14,18 @@ use crate::value::Value;
 
 /// The most entries scanned when opening or evicting; a guard on a huge or foreign folder.
 const SCAN_MAX: usize = 1_000_000;
+
+/// How long one look at the folder's time answers for misses: a million misses cost a
+/// million `stat`s otherwise. An entry file another process writes within it is made again
+/// here, never read wrong.
+const FOLDER_LOOK_MS: u64 = 50;
+
+/// The folder's modification time when the set of entry files was last known complete, and
+/// when the folder was last seen at that time.
+struct FolderLook {
+    as_of: Option<SystemTime>,
+    seen: Option<Instant>,
+}
 
 /// A folder of cached outputs, kept under `cap_bytes`.
 pub struct DiskCache {
@@ -24,9 +36,9 @@ pub struct DiskCache {
     /// The keys that have an entry file, so a miss is known without touching the disk
     /// (entries another process writes after this one opened are not seen: a recompute).
     files: Mutex<HashSet<CacheKey>>,
-    /// The folder's modification time when `files` was last known complete: while it holds,
-    /// no other process has added an entry file.
-    files_as_of: Mutex<Option<SystemTime>>,
+    /// The folder's modification time when `files` was last known complete, and when it
+    /// was last seen so: while it holds, no other process has added an entry file.
+    folder: Mutex<FolderLook>,
     pack: Pack,
 }
 
@@ -52,9 +64,9 @@ impl DiskCache {
         let total = found.iter().map(|e| e.1).sum();
         let files = found.iter().filter_map(|e| key_of(&e.0)).collect();
         let pack = Pack::open(dir.join("pack"), cap_bytes)?;
-        let files_as_of = Mutex::new(modified(&dir));
+        let folder = Mutex::new(FolderLook { as_of: modified(&dir), seen: None });
         let files = Mutex::new(files);
-        let cache = Self { dir, cap_bytes, total_bytes: Mutex::new(total), files, files_as_of, pack };
+        let cache = Self { dir, cap_bytes, total_bytes: Mutex::new(total), files, folder, pack };
         cache.evict_if_needed()?;
         Ok(cache)
     }
@@ -70,20 +82,37 @@ impl DiskCache {
 
     /// Where `key` is held, from memory alone.
     pub fn held(&self, key: &CacheKey) -> Held {
-        if self.pack.contains(key) {
-            Held::Packed
-        } else if lock(&self.files).contains(key) {
+        if self.pack.contains(key) { Held::Packed } else { self.held_unpacked(key) }
+    }
+
+    /// Where `key` stands outside the pack: a file, not held, or unsure.
+    pub fn held_unpacked(&self, key: &CacheKey) -> Held {
+        if lock(&self.files).contains(key) {
             Held::File
-        } else if *lock(&self.files_as_of) == modified(&self.dir) {
+        } else if self.folder_unchanged() {
             Held::No
         } else {
             Held::Unsure
         }
     }
 
+    /// Whether no other process has added an entry file: the folder's time, looked at once
+    /// per `FOLDER_LOOK_MS` at most.
+    fn folder_unchanged(&self) -> bool {
+        let mut look = lock(&self.folder);
+        if look.seen.is_some_and(|t| t.elapsed() < Duration::from_millis(FOLDER_LOOK_MS)) {
+            return true;
+        }
+        let unchanged = look.as_of == modified(&self.dir);
+        if unchanged {
+            look.seen = Some(Instant::now());
+        }
+        unchanged
+    }
+
     /// Notes that the folder's change was this process's own.
     fn own_change(&self) {
-        *lock(&self.files_as_of) = modified(&self.dir);
+        *lock(&self.folder) = FolderLook { as_of: modified(&self.dir), seen: Some(Instant::now()) };
     }
 
     /// Whether `values` go into a segment (an append of at most 16 KiB) rather than a file.
@@ -91,15 +120,26 @@ impl DiskCache {
         values.iter().map(Value::byte_size).sum::<usize>() <= SMALL_MAX_BYTES
     }
 
+    /// A packed entry's values, found with one look at the index; a damaged one is forgotten
+    /// and reads as none.
+    pub fn get_packed(&self, key: &CacheKey) -> Option<Vec<Value>> {
+        let bytes = self.pack.get(key)?;
+        self.decode_packed(key, &bytes)
+    }
+
+    fn decode_packed(&self, key: &CacheKey, bytes: &[u8]) -> Option<Vec<Value>> {
+        let values = codec::decode(bytes);
+        if values.is_none() {
+            tracing::warn!("dropping a damaged packed cache entry");
+            self.pack.forget(key);
+        }
+        values
+    }
+
     /// Reads an entry. A damaged file is removed and counts as a miss.
     pub fn get(&self, key: &CacheKey) -> Option<Vec<Value>> {
         if let Some(bytes) = self.pack.get(key) {
-            let values = codec::decode(&bytes);
-            if values.is_none() {
-                tracing::warn!("dropping a damaged packed cache entry");
-                self.pack.forget(key);
-            }
-            return values;
+            return self.decode_packed(key, &bytes);
         }
         let path = self.path(key);
         let bytes = fs::read(&path).ok()?;
@@ -265,6 +305,23 @@ mod tests {
         assert_eq!(b.held(&CacheKey([2; 32])), Held::Unsure, "another process's file is looked for");
         assert_eq!(b.get(&CacheKey([2; 32])).unwrap(), big);
         assert_eq!(b.held(&CacheKey([2; 32])), Held::File);
+    }
+
+    #[test]
+    fn one_look_at_the_folder_answers_misses_for_a_while() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (DiskCache::open(tmp.path(), 1 << 20).unwrap(), DiskCache::open(tmp.path(), 1 << 20).unwrap());
+        let big = vec![Value::Text("x".repeat(40_000).into())];
+        assert_eq!(b.held(&CacheKey([1; 32])), Held::No);
+        let looked = Instant::now();
+        a.put(&CacheKey([2; 32]), &big).unwrap();
+        let held = b.held(&CacheKey([2; 32]));
+        if looked.elapsed() < Duration::from_millis(FOLDER_LOOK_MS) {
+            assert_eq!(held, Held::No, "within a look, a miss costs no stat (a recompute at worst)");
+        }
+        std::thread::sleep(Duration::from_millis(FOLDER_LOOK_MS + 10));
+        assert_eq!(b.held(&CacheKey([2; 32])), Held::Unsure, "after it, another process's file is looked for");
+        assert_eq!(b.get(&CacheKey([2; 32])).unwrap(), big);
     }
 
     #[test]

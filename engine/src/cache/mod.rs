@@ -158,12 +158,7 @@ impl Cache {
             false => None,
         });
         match found {
-            Some(values) => {
-                bump(&self.counters.disk_hits, 1);
-                let values: Arc<[Value]> = values.into();
-                self.put_memory(*key, Arc::clone(&values));
-                Some(values)
-            }
+            Some(values) => Some(self.found_on_disk(key, values)),
             None => {
                 bump(&self.counters.misses, 1);
                 None
@@ -171,21 +166,31 @@ impl Cache {
         }
     }
 
+    /// Counts a disk hit and keeps its values in memory too.
+    fn found_on_disk(&self, key: &CacheKey, values: Vec<Value>) -> Arc<[Value]> {
+        bump(&self.counters.disk_hits, 1);
+        let values: Arc<[Value]> = values.into();
+        self.put_memory(*key, Arc::clone(&values));
+        values
+    }
+
     /// Answers a disk lookup in place when that needs no blocking I/O: `Some(found)` for a
     /// packed entry (a small read) or a key the store does not hold (no shared tier to ask),
     /// `None` when a file or the shared tier must be read on a blocking thread.
     pub fn get_disk_in_place(&self, key: &CacheKey, shared: bool) -> Option<Option<Arc<[Value]>>> {
         let disk = self.disk.as_ref()?;
-        let held = disk.held(key);
+        // A packed hit, a re-run's common case, takes one look at the index.
+        if let Some(values) = disk.get_packed(key) {
+            return Some(Some(self.found_on_disk(key, values)));
+        }
         let asks_shared = shared && self.shared.is_some();
-        match held {
-            disk::Held::File | disk::Held::Unsure => None,
+        match disk.held_unpacked(key) {
+            disk::Held::File | disk::Held::Unsure | disk::Held::Packed => None,
             disk::Held::No if asks_shared => None,
             disk::Held::No => {
                 bump(&self.counters.misses, 1);
                 Some(None)
             }
-            disk::Held::Packed => Some(self.get_disk(key, shared)),
         }
     }
 

@@ -55,6 +55,17 @@ pub fn load_workflow(
     {
         return Err(Diagnostics::from(too_large(running, opts.max_nodes)));
     }
+    load_counted(text, registry, overrides, opts)
+}
+
+/// [`load_workflow`] once the node limit has been checked on a skim (or the skim found the
+/// file not well formed, which the parse reports).
+fn load_counted(
+    text: &str,
+    registry: &Registry,
+    overrides: &[Override],
+    opts: &CompileOptions,
+) -> Result<(WorkflowFile, Graph), Diagnostics> {
     let mut parsed = parse_workflow(text);
     if let Some(file) = parsed.file.as_mut() {
         for o in overrides {

@@ -1,14 +1,14 @@
 //! Compiling straight from a file's text. A well-formed, valid file is read in two streaming
 //! passes (ids and types, then one node entry at a time, each checked and dropped), so a
 //! million-node graph never holds its whole parse tree. Anything else (a problem of any
-//! kind, a bypassed or muted node) goes the way of [`load_workflow`], which reports every
-//! problem; both ways run the same checks, so they build the same graph.
+//! kind, a bypassed or muted node) goes the way of [`super::load_workflow`], which reports
+//! every problem; both ways run the same checks, so they build the same graph.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{
-    CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_workflow, too_large, valid_node_id,
+    CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_counted, too_large, valid_node_id,
 };
 use crate::diagnostics::Diagnostics;
 use crate::format::{MAX_FILE_BYTES, Override, Requires, set_param, stream};
@@ -27,7 +27,8 @@ pub fn compile_text(
     match streamed(text, registry, overrides, opts) {
         Streamed::Graph(graph) => Ok(*graph),
         Streamed::TooLarge(count) => Err(Diagnostics::from(too_large(count, opts.max_nodes))),
-        Streamed::Fallback => load_workflow(text, registry, overrides, opts).map(|(_, graph)| graph),
+        // The skim has counted already: the full read need not skim again.
+        Streamed::Fallback => load_counted(text, registry, overrides, opts).map(|(_, graph)| graph),
     }
 }
 

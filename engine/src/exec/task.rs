@@ -118,17 +118,11 @@ impl NodeTask {
         }
     }
 
-    /// Whether the node's outputs are costly to make again (a cloud call, local inference):
-    /// those go to the cache's shared tier too.
-    fn costly(&self) -> bool {
-        costly(self.node.spec())
-    }
-
     async fn lookup(&self, key: CacheKey, memory_checked: bool) -> Option<Arc<[Value]>> {
         if !memory_checked && let Some(hit) = self.cache.get_memory(&key) {
             return Some(hit);
         }
-        let shared = self.costly();
+        let shared = costly(self.node.spec());
         if let Some(found) = lookup_in_place(&self.cache, &key, shared) {
             return found;
         }
