@@ -232,6 +232,40 @@ fn disk_cache_serves_a_fresh_executor() {
     assert_eq!(first.value("blur", "image"), second.value("blur", "image"));
 }
 
+/// A small output packed on disk is held once: the pack answers it in place, in the same
+/// executor and a fresh one, and memory keeps no second copy; a large one is kept in memory.
+#[test]
+fn small_outputs_packed_on_disk_are_not_held_in_memory_too() {
+    let log = Arc::new(Log::default());
+    let reg = probe_registry(&log);
+    let tmp = tempfile::tempdir().unwrap();
+    let text = workflow(json!({
+        "a": { "type": "test.instant", "params": { "salt": 2 } },
+        "b": { "type": "test.step", "inputs": { "in": "a.out" } },
+        "noise": { "type": "image.noise", "params": { "width": 128, "height": 128, "seed": 4 } }
+    }));
+    let make = || {
+        let disk = DiskCache::open(tmp.path().join("cache"), 64 << 20).unwrap();
+        Executor::new(ExecutorConfig::default(), Arc::new(Cache::with_disk(64 << 20, disk)))
+    };
+    let g = graph(&reg, &text);
+    let exec = make();
+    run(&exec, &g, options(tmp.path()));
+    let image_bytes = 128 * 128 * 4 * 4;
+    let held = exec.cache().stats().memory_bytes;
+    assert!(held >= image_bytes && held < image_bytes + 1024, "only the image is in memory: {held} bytes");
+    let again = run(&exec, &g, options(tmp.path()));
+    assert_eq!(again.count(NodeStatus::Cached), 3);
+    let stats = exec.cache().stats();
+    assert_eq!((stats.memory_hits, stats.disk_hits), (1, 2), "the image from memory, the numbers from the pack");
+    assert_eq!(stats.memory_bytes, held);
+    let fresh = make();
+    let third = run(&fresh, &g, options(tmp.path()));
+    assert_eq!(third.count(NodeStatus::Cached), 3);
+    assert_eq!(third.value("b", "out"), Some(&Value::Int(2)));
+    assert_eq!((log.runs_of("a"), log.runs_of("b")), (1, 1));
+}
+
 #[test]
 fn a_wired_param_out_of_range_fails_that_node_only() {
     let log = Arc::new(Log::default());

@@ -158,7 +158,7 @@ impl Cache {
             false => None,
         });
         match found {
-            Some(values) => Some(self.found_on_disk(key, values)),
+            Some(values) => Some(self.found_on_disk(key, values, true)),
             None => {
                 bump(&self.counters.misses, 1);
                 None
@@ -166,11 +166,14 @@ impl Cache {
         }
     }
 
-    /// Counts a disk hit and keeps its values in memory too.
-    fn found_on_disk(&self, key: &CacheKey, values: Vec<Value>) -> Arc<[Value]> {
+    /// Counts a disk hit, keeping its values in memory too where `remember` (a packed entry
+    /// is answered in place again, so memory need not hold it twice).
+    fn found_on_disk(&self, key: &CacheKey, values: Vec<Value>, remember: bool) -> Arc<[Value]> {
         bump(&self.counters.disk_hits, 1);
         let values: Arc<[Value]> = values.into();
-        self.put_memory(*key, Arc::clone(&values));
+        if remember {
+            self.put_memory(*key, Arc::clone(&values));
+        }
         values
     }
 
@@ -181,7 +184,7 @@ impl Cache {
         let disk = self.disk.as_ref()?;
         // A packed hit, a re-run's common case, takes one look at the index.
         if let Some(values) = disk.get_packed(key) {
-            return Some(Some(self.found_on_disk(key, values)));
+            return Some(Some(self.found_on_disk(key, values, false)));
         }
         let asks_shared = shared && self.shared.is_some();
         match disk.held_unpacked(key) {
@@ -194,14 +197,21 @@ impl Cache {
         }
     }
 
-    /// Stores on disk in place when that is a small append and no shared tier is involved;
-    /// returns whether it did.
-    pub fn put_disk_in_place(&self, key: &CacheKey, values: &[Value], shared: bool) -> bool {
-        if self.disk.is_none() || (shared && self.shared.is_some()) || !DiskCache::packs(values) {
-            return false;
+    /// Stores on disk in place when that is a small append and no shared tier is involved:
+    /// `Some(stored)` where it tried (a failed write is logged), `None` where the entry must
+    /// go to disk from a blocking thread, or nowhere (no disk store).
+    pub fn put_disk_in_place(&self, key: &CacheKey, values: &[Value], shared: bool) -> Option<bool> {
+        let disk = self.disk.as_ref()?;
+        if (shared && self.shared.is_some()) || !DiskCache::packs(values) {
+            return None;
         }
-        self.put_disk(key, values, shared);
-        true
+        match disk.put(key, values) {
+            Ok(()) => Some(true),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
+                Some(false)
+            }
+        }
     }
 
     /// Writes out disk entries still buffered in memory (packed small entries); the executor

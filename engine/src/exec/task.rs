@@ -173,10 +173,15 @@ pub(super) async fn settle(
 }
 
 /// Keeps a node's outputs in memory and, where there is one, on disk (`shared`: in the
-/// shared tier too).
+/// shared tier too). A small entry packed on disk is answered from there in place, so
+/// memory does not hold it a second time (a million small entries held twice were 90 MiB).
 async fn store(cache: &Arc<Cache>, key: CacheKey, values: &Arc<[Value]>, shared: bool) {
+    let packed = cache.put_disk_in_place(&key, values, shared);
+    if packed == Some(true) {
+        return;
+    }
     cache.put_memory(key, Arc::clone(values));
-    if cache.has_disk() && !cache.put_disk_in_place(&key, values, shared) {
+    if packed.is_none() && cache.has_disk() {
         let (cache, values) = (Arc::clone(cache), Arc::clone(values));
         let _best_effort = blocking(move || cache.put_disk(&key, &values, shared)).await;
     }
