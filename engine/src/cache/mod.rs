@@ -110,6 +110,18 @@ struct Counters {
     evictions: AtomicU64,
 }
 
+/// Writes an entry to this machine's disk store; a failure is logged (the entry will be made
+/// again) and returns false.
+fn put_local(disk: &DiskCache, key: &CacheKey, values: &[Value]) -> bool {
+    match disk.put(key, values) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
+            false
+        }
+    }
+}
+
 fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
@@ -205,13 +217,7 @@ impl Cache {
         if (shared && self.shared.is_some()) || !DiskCache::packs(values) {
             return None;
         }
-        match disk.put(key, values) {
-            Ok(()) => Some(true),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
-                Some(false)
-            }
-        }
+        Some(put_local(disk, key, values))
     }
 
     /// Writes out disk entries still buffered in memory (packed small entries); the executor
@@ -246,10 +252,8 @@ impl Cache {
     /// Stores on disk, if a store is attached, and a costly entry (`shared`) in the shared
     /// tier too. Blocking I/O: call from a blocking thread.
     pub fn put_disk(&self, key: &CacheKey, values: &[Value], shared: bool) {
-        if let Some(d) = &self.disk
-            && let Err(e) = d.put(key, values)
-        {
-            tracing::warn!(error = %e, "could not write a cache entry to disk; continuing without it");
+        if let Some(d) = &self.disk {
+            put_local(d, key, values);
         }
         let Some(store) = self.shared.as_ref().filter(|_| shared) else { return };
         if values.iter().map(Value::byte_size).sum::<usize>() > SHARED_MAX_BYTES {
