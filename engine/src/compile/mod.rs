@@ -3,7 +3,7 @@
 mod ids;
 mod stream;
 
-use ids::IdIndex;
+use ids::{IdIndex, Ids};
 
 pub use stream::{compile_streamed, compile_text};
 
@@ -119,16 +119,19 @@ fn compile_file(
     let broken_nodes = broken.as_ref();
     let ids: Vec<&str> = file.nodes.keys().map(String::as_str).collect();
     // The file's keys are unique, so the index always builds.
-    let Some(index) = IdIndex::new(&ids) else { return Err(diagnostics) };
+    let Some(index) = IdIndex::new(Ids::Text(&ids)) else { return Err(diagnostics) };
     let impls: Vec<Option<&Arc<dyn Node>>> =
         file.nodes.iter().map(|(id, entry)| resolve_type(id, entry, registry, &mut diagnostics)).collect();
-    let lookup = Lookup { ids: &ids, index: &index, impls: &impls, broken: broken_nodes };
+    let lookup = Lookup { ids: Ids::Text(&ids), index: &index, impls: &impls, broken: broken_nodes };
     let mut nodes = Vec::with_capacity(ids.len());
     for ((id, entry), imp) in file.nodes.iter().zip(&impls) {
         let Some(imp) = imp else { continue };
         nodes.push(check_node(&lookup, NodeId::new(id), entry, imp, &mut diagnostics));
     }
-    let order = match topological_order(&nodes, &ids, &index) {
+    // A node of unknown type is left out: the others are found at their file index.
+    let file_index = (nodes.len() != ids.len())
+        .then(|| nodes.iter().map(|n| index.get(Ids::Text(&ids), n.id.as_str()).map_or(0, |i| i as u32)).collect());
+    let order = match topological_order(&nodes, ids.len(), file_index) {
         Ok(order) => order,
         Err(cycles) => {
             for cycle in cycles {
@@ -230,7 +233,7 @@ fn valid_node_id(id: &str) -> bool {
 
 /// What every node check needs to know about the other nodes, indexed by file order.
 struct Lookup<'a> {
-    ids: &'a [&'a str],
+    ids: Ids<'a>,
     index: &'a IdIndex,
     impls: &'a [Option<&'a Arc<dyn Node>>],
     broken: &'a BTreeSet<String>,
@@ -461,7 +464,7 @@ impl NodeChecker<'_> {
         };
         let Some(upstream) = self.lookup.index.get(self.lookup.ids, node) else {
             if !self.lookup.broken.contains(node) {
-                let hint = nearest(node, self.lookup.ids.iter().copied()).map(|n| format!("did you mean {n:?}?"));
+                let hint = nearest(node, self.lookup.ids.iter()).map(|n| format!("did you mean {n:?}?"));
                 diags.push(
                     self.diag(
                         "unknown-node",
@@ -496,44 +499,46 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// A topological order of file indices (Kahn's algorithm), or every cycle found (as file
-/// indices, first node repeated at the end).
-fn topological_order(nodes: &[GraphNode], ids: &[&str], index: &IdIndex) -> Result<Vec<usize>, Vec<Vec<usize>>> {
-    let count = ids.len();
+/// indices, first node repeated at the end). `file_index` says where each node sits in the
+/// file, or is `None` where every node is there in file order. Indices are `u32`, as in
+/// [`Graph`]: a file of at most 64 MiB has far fewer nodes and wires.
+fn topological_order(
+    nodes: &[GraphNode],
+    count: usize,
+    file_index: Option<Vec<u32>>,
+) -> Result<Vec<u32>, Vec<Vec<usize>>> {
+    let at = |k: usize| file_index.as_ref().map_or(k, |f| f[k] as usize);
     // Each node's dependants, flattened (one allocation, not one per node), in file order.
-    // Every node present means each sits at its file index; otherwise look them up.
-    let file_index: Vec<usize> = if nodes.len() == count {
-        (0..count).collect()
-    } else {
-        nodes.iter().map(|n| index.get(ids, n.id.as_str()).unwrap_or(0)).collect()
-    };
-    let mut starts = vec![0usize; count + 1];
+    let mut starts = vec![0u32; count + 1];
     let mut unmet = vec![0u32; count];
-    for (node, &to) in nodes.iter().zip(&file_index) {
+    for (k, node) in nodes.iter().enumerate() {
         for from in node.upstream() {
             starts[from + 1] += 1;
-            unmet[to] += 1;
+            unmet[at(k)] += 1;
         }
     }
     for i in 0..count {
         starts[i + 1] += starts[i];
     }
-    let mut dependants = vec![0usize; starts[count]];
+    let mut dependants = vec![0u32; starts[count] as usize];
     let mut next_slot = starts.clone();
-    for (node, &to) in nodes.iter().zip(&file_index) {
+    for (k, node) in nodes.iter().enumerate() {
         for from in node.upstream() {
-            dependants[next_slot[from]] = to;
+            dependants[next_slot[from] as usize] = at(k) as u32;
             next_slot[from] += 1;
         }
     }
-    let of = |at: usize| &dependants[starts[at]..starts[at + 1]];
-    let mut order: Vec<usize> = (0..count).filter(|&i| unmet[i] == 0).collect();
+    drop(next_slot);
+    let of = |at: usize| &dependants[starts[at] as usize..starts[at + 1] as usize];
+    let mut order: Vec<u32> = Vec::with_capacity(count);
+    order.extend((0..count).filter(|&i| unmet[i] == 0).map(|i| i as u32));
     let mut next = 0;
     while next < order.len() {
-        let at = order[next];
+        let at = order[next] as usize;
         next += 1;
         for &d in of(at) {
-            unmet[d] -= 1;
-            if unmet[d] == 0 {
+            unmet[d as usize] -= 1;
+            if unmet[d as usize] == 0 {
                 order.push(d);
             }
         }
@@ -548,7 +553,7 @@ fn topological_order(nodes: &[GraphNode], ids: &[&str], index: &IdIndex) -> Resu
     }
     for from in 0..count {
         for &to in of(from) {
-            dag.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+            dag.add_edge(NodeIndex::new(from), NodeIndex::new(to as usize), ());
         }
     }
     Err(find_cycles(&dag))
@@ -608,10 +613,10 @@ fn cycle_diagnostic(cycle: &[usize], ids: &[&str]) -> Diagnostic {
 
 /// Puts nodes into topological order and rewrites their wires to the new indices, in place
 /// (a second vector of a million nodes would double the graph's memory).
-fn reorder(mut nodes: Vec<GraphNode>, order: &[usize]) -> Vec<GraphNode> {
-    let mut new_index = vec![0usize; order.len()];
+fn reorder(mut nodes: Vec<GraphNode>, order: &[u32]) -> Vec<GraphNode> {
+    let mut new_index = vec![0u32; order.len()];
     for (new, &old) in order.iter().enumerate() {
-        new_index[old] = new;
+        new_index[old as usize] = new as u32;
     }
     // Only a valid graph is reordered: every node is present and in file order.
     if nodes.len() != order.len() {
@@ -619,16 +624,16 @@ fn reorder(mut nodes: Vec<GraphNode>, order: &[usize]) -> Vec<GraphNode> {
     }
     for node in &mut nodes {
         for s in node.inputs.iter_mut().flat_map(|b| b.sources.iter_mut()) {
-            s.node = new_index[s.node];
+            s.node = new_index[s.node] as usize;
         }
         for p in &mut node.param_inputs {
-            p.source.node = new_index[p.source.node];
+            p.source.node = new_index[p.source.node] as usize;
         }
     }
     // Follow each cycle of the permutation, swapping every node into its place.
     for start in 0..nodes.len() {
-        while new_index[start] != start {
-            let to = new_index[start];
+        while new_index[start] as usize != start {
+            let to = new_index[start] as usize;
             nodes.swap(start, to);
             new_index.swap(start, to);
         }

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{
-    CompileOptions, FastMap, IdIndex, Lookup, check_input_paths, check_node, load_counted, too_large, valid_node_id,
+    CompileOptions, FastMap, IdIndex, Ids, Lookup, check_input_paths, check_node, load_counted, too_large,
+    valid_node_id,
 };
 use crate::diagnostics::Diagnostics;
 use crate::format::{MAX_FILE_BYTES, Override, Requires, set_param, stream};
@@ -110,14 +111,13 @@ fn compile_skimmed(
     overrides: &[Override],
     opts: &CompileOptions,
 ) -> Option<Graph> {
-    let names: Vec<&str> = ids.iter().map(NodeId::as_str).collect();
-    let index = IdIndex::new(&names)?;
+    let index = IdIndex::new(Ids::Node(&ids))?;
     let mut wanted: FastMap<usize, Vec<&Override>> = FastMap::default();
     for o in overrides {
-        wanted.entry(index.get(&names, &o.node)?).or_default().push(o);
+        wanted.entry(index.get(Ids::Node(&ids), &o.node)?).or_default().push(o);
     }
     let broken = BTreeSet::new();
-    let lookup = Lookup { ids: &names, index: &index, impls: &impls, broken: &broken };
+    let lookup = Lookup { ids: Ids::Node(&ids), index: &index, impls: &impls, broken: &broken };
     let mut nodes = Vec::with_capacity(ids.len());
     let mut requires: Vec<(usize, Requires)> = Vec::new();
     let mut diagnostics = Diagnostics::default();
@@ -142,11 +142,15 @@ fn compile_skimmed(
     if let Some((base, roots)) = &opts.inputs {
         check_input_paths(&nodes, base, roots, &mut diagnostics);
     }
-    let union = Requires::union(requires.iter().map(|(at, r)| (names[*at], r)));
+    let union = Requires::union(requires.iter().map(|(at, r)| (ids[*at].as_str(), r)));
     if !diagnostics.is_empty() || union.is_err() {
         return None;
     }
-    let order = super::topological_order(&nodes, &names, &index).ok()?;
+    // The nodes hold their ids now: the lists and the index go before the order is found,
+    // the point where a large graph's compile holds the most.
+    let count = ids.len();
+    drop((index, ids, impls, wanted));
+    let order = super::topological_order(&nodes, count, None).ok()?;
     let mut graph = Graph::from_sorted(header.name, super::reorder(nodes, &order));
     graph.run = header.run.unwrap_or_default();
     Some(graph)
