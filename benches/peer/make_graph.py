@@ -7,7 +7,9 @@ SHAPE is `chain` (N integer nodes, each fed by the one before) or `wide` (N inde
 branches of three: a source, a pass, a sink). FORMAT is `switchyard` (a workflow file of
 `value.int` nodes, each driven by the one before through its `value` input) or `comfy` (a
 ComfyUI API-format prompt of `PrimitiveInt` nodes ending in `PreviewAny` output nodes, since
-ComfyUI runs only what leads to an output).
+ComfyUI runs only what leads to an output). FORMAT `cached` is the chain for the disk
+cache's figures: value nodes are never cached (making one costs less than a cache entry), so
+it is a 1x1 `image.fill` followed by N-1 `image.invert` nodes, each a small cached entry.
 """
 import json
 import sys
@@ -31,6 +33,13 @@ def switchyard(shape, n):
     return {"format": "switchyard.workflow", "version": 1, "name": f"{shape} {n}", "nodes": nodes}
 
 
+def cached_chain(n, color=0):
+    nodes = {"n0": {"type": "image.fill", "params": {"width": 1, "height": 1, "color": color}}}
+    for i in range(1, n):
+        nodes[f"n{i}"] = {"type": "image.invert", "inputs": {"image": f"n{i - 1}.image"}}
+    return {"format": "switchyard.workflow", "version": 1, "name": f"cached chain {n}", "nodes": nodes}
+
+
 def comfy(shape, n):
     prompt = {}
     if shape == "chain":
@@ -47,10 +56,13 @@ def comfy(shape, n):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("chain", "wide") or sys.argv[3] not in ("switchyard", "comfy"):
+    formats = ("switchyard", "comfy", "cached")
+    if len(sys.argv) != 4 or sys.argv[1] not in ("chain", "wide") or sys.argv[3] not in formats:
         sys.exit(__doc__)
     shape, n, fmt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    graph = switchyard(shape, n) if fmt == "switchyard" else comfy(shape, n)
+    if fmt == "cached" and shape != "chain":
+        sys.exit("the cached format is a chain")
+    graph = {"switchyard": lambda: switchyard(shape, n), "comfy": lambda: comfy(shape, n), "cached": lambda: cached_chain(n)}[fmt]()
     json.dump(graph, sys.stdout, separators=(",", ":"))
 
 

@@ -101,6 +101,9 @@ pub struct EventSink {
     tx: Option<mpsc::Sender<Event>>,
     item: Option<Arc<str>>,
     previewer: Option<Previewer>,
+    /// Leave out [`EventKind::Queued`]: one per node at the start, which a reader that
+    /// shows only running and ended nodes would receive and drop a million times.
+    skip_queued: bool,
 }
 
 impl EventSink {
@@ -111,7 +114,7 @@ impl EventSink {
 
     /// Sends events into a bounded channel; state events wait for room, progress events are dropped when full.
     pub fn channel(tx: mpsc::Sender<Event>) -> Self {
-        Self { tx: Some(tx), item: None, previewer: None }
+        Self { tx: Some(tx), item: None, previewer: None, skip_queued: false }
     }
 
     /// The same sink, also sent a [`EventKind::Preview`] of each image output `previewer`
@@ -121,6 +124,17 @@ impl EventSink {
         self
     }
 
+    /// The same sink, never sent [`EventKind::Queued`].
+    pub fn without_queued(mut self) -> Self {
+        self.skip_queued = true;
+        self
+    }
+
+    /// Whether this sink is sent [`EventKind::Queued`].
+    pub fn wants_queued(&self) -> bool {
+        self.tx.is_some() && !self.skip_queued
+    }
+
     /// What makes previews, if this sink wants them.
     pub fn previewer(&self) -> Option<&Previewer> {
         self.previewer.as_ref().filter(|_| self.tx.is_some())
@@ -128,7 +142,7 @@ impl EventSink {
 
     /// The same sink, labelling events with a batch item.
     pub fn for_item(&self, item: &str) -> Self {
-        Self { tx: self.tx.clone(), item: Some(Arc::from(item)), previewer: self.previewer.clone() }
+        Self { item: Some(Arc::from(item)), ..self.clone() }
     }
 
     /// Whether anyone listens.
@@ -138,6 +152,9 @@ impl EventSink {
 
     /// Sends an event, waiting for room in the channel. A closed channel is ignored.
     pub async fn emit(&self, node: &NodeId, kind: EventKind) {
+        if self.skip_queued && matches!(kind, EventKind::Queued) {
+            return;
+        }
         if let Some(tx) = &self.tx {
             let _closed = tx.send(Event { item: self.item.clone(), node: node.clone(), kind }).await;
         }

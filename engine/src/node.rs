@@ -195,9 +195,10 @@ impl NodeSpec {
         self
     }
 
-    /// Whether outputs may be served from the cache.
+    /// Whether outputs may be served from the cache: deterministic, no side effects, and not
+    /// instant (an instant node's cache entry would cost more than making its value again).
     pub fn cacheable(&self) -> bool {
-        self.deterministic && !self.side_effects
+        self.deterministic && !self.side_effects && !self.instant
     }
 
     /// Finds a param by name.

@@ -1,5 +1,6 @@
 //! `switchyard run`: validate everything first, then run once or per batch item.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -106,15 +107,20 @@ async fn execute(
         let fields = serde_json::json!({ "workflow": args.workflow.workflow.display().to_string(), "items": items.len(), "nodes": total_nodes });
         progress::print_run_event("run_started", &run_id, fields);
     }
-    let printer = if args.events_json {
-        tokio::spawn(progress::print_ndjson(rx, run_id.clone()))
+    let (sink, printer) = if args.events_json {
+        (EventSink::channel(tx), Some(tokio::spawn(progress::print_ndjson(rx, run_id.clone()))))
+    } else if std::io::stderr().is_terminal() {
+        (EventSink::channel(tx).without_queued(), Some(tokio::spawn(progress::show_bars(rx, total_nodes as u64))))
     } else {
-        tokio::spawn(progress::show_bars(rx, total_nodes as u64))
+        // Bars are not drawn off a terminal: sending them a million events would be waste.
+        (EventSink::none(), None)
     };
     let exec = exec_options(args);
     let started = std::time::Instant::now();
-    let ran = execute_items(items, args.batch.is_some(), &exec, EventSink::channel(tx), &cancel, billed.clone()).await;
-    let _ = printer.await;
+    let ran = execute_items(items, args.batch.is_some(), &exec, sink, &cancel, billed.clone()).await;
+    if let Some(printer) = printer {
+        let _ = printer.await;
+    }
     if let Some(billing) = &billed
         && let Ok(ledger) = switchyard_session::wallet::open(&args.wallet.options(&billing.account)).await
     {

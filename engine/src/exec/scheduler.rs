@@ -46,7 +46,7 @@ pub(super) async fn run_graph(exec: &Executor, graph: &Graph, opts: RunOptions) 
     let started = Instant::now();
     let stop = opts.cancel.child_token();
     let mut st = RunState::new(graph, opts, stop);
-    if st.opts.events.is_active() {
+    if st.opts.events.wants_queued() {
         for node in &graph.nodes {
             st.opts.events.emit(&node.id, EventKind::Queued).await;
         }
@@ -125,7 +125,10 @@ impl<'g> RunState<'g> {
         }
         let gathered = self.gather(i);
         match gathered {
-            Ok(g) if spec.instant && !spec.fingerprinted => self.run_instant(exec, i, g, key).await,
+            Ok(g) if spec.instant && !spec.fingerprinted => {
+                self.run_instant(exec, i, g, key).await;
+                None
+            }
             Ok(g) => Some(self.task(exec, i, g, key)),
             Err(e) => {
                 self.fail(i, e, None).await;
@@ -134,26 +137,11 @@ impl<'g> RunState<'g> {
         }
     }
 
-    /// Runs an instant node here, on the scheduler's thread, with no task, slot or timer (its
-    /// work is smaller than they are). Gives a task back where only a blocking disk read can
-    /// tell whether it is cached.
-    async fn run_instant(&mut self, exec: &Executor, i: usize, g: Gathered, key: Option<CacheKey>) -> Option<NodeTask> {
+    /// Runs an instant node here, on the scheduler's thread, with no task, slot, timer or
+    /// cache entry (its work is smaller than any of them).
+    async fn run_instant(&mut self, exec: &Executor, i: usize, g: Gathered, key: Option<CacheKey>) {
         let graph = self.graph;
         let node = &graph.nodes[i];
-        let spec = node.node.spec();
-        if spec.cacheable()
-            && let Some(k) = key
-        {
-            match task::lookup_in_place(exec.cache(), &k, task::costly(spec)) {
-                Some(Some(values)) => {
-                    let produced = Produced { hashes: key_hashes(&k, values.len()), values };
-                    self.complete(i, TaskResult::Cached(produced), false).await;
-                    return None;
-                }
-                Some(None) => {}
-                None => return Some(self.task(exec, i, g, key)),
-            }
-        }
         self.opts.events.emit(&node.id, EventKind::Started).await;
         let ctx = NodeContext {
             node_id: node.id.clone(),
@@ -172,7 +160,6 @@ impl<'g> RunState<'g> {
         drop(ctx);
         let result = task::settle(&*node.node, outcome, duration_ms, key, exec.cache()).await;
         self.complete(i, result, exec.config().fail_fast).await;
-        None
     }
 
     /// The hashes of every wired input, wired params last, in a fixed order.

@@ -134,7 +134,7 @@ impl NodeTask {
 /// A lookup past memory that needs no I/O off this thread: the disk cache's answer where it
 /// has one in place, a miss where there is no disk cache, or `None` where only a blocking read
 /// can tell.
-pub(super) fn lookup_in_place(cache: &Cache, key: &CacheKey, shared: bool) -> Option<Option<Arc<[Value]>>> {
+fn lookup_in_place(cache: &Cache, key: &CacheKey, shared: bool) -> Option<Option<Arc<[Value]>>> {
     if !cache.has_disk() {
         cache.record_miss();
         return Some(None);
@@ -189,7 +189,7 @@ async fn store(cache: &Arc<Cache>, key: CacheKey, values: &Arc<[Value]>, shared:
 
 /// Whether a node's outputs are costly to make again (a cloud call, local inference): those
 /// go to the cache's shared tier too.
-pub(super) fn costly(spec: &crate::node::NodeSpec) -> bool {
+fn costly(spec: &crate::node::NodeSpec) -> bool {
     spec.resource != crate::node::ResourceClass::Cpu
 }
 
