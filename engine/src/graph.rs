@@ -131,7 +131,11 @@ impl Graph {
     /// Builds a graph from nodes already in topological order. Indices are held as `u32`:
     /// a graph is read from a file of at most 64 MiB, so it has far fewer nodes than that.
     pub(crate) fn from_sorted(name: String, nodes: Vec<GraphNode>) -> Self {
-        let mut dependencies = Adjacency { starts: Vec::with_capacity(nodes.len() + 1), items: Vec::new() };
+        // Sized for every wire up front: growing by doubling touched twice the memory.
+        let wires =
+            nodes.iter().map(|n| n.inputs.iter().map(|b| b.sources.len()).sum::<usize>() + n.param_inputs.len());
+        let items = Vec::with_capacity(wires.sum());
+        let mut dependencies = Adjacency { starts: Vec::with_capacity(nodes.len() + 1), items };
         dependencies.starts.push(0);
         let mut ups = Vec::new();
         for node in &nodes {

@@ -50,6 +50,9 @@ pub(super) fn running_nodes(text: &str) -> Option<usize> {
     Some(running)
 }
 
+/// The fewest bytes a node takes in a file: `"a":{"type":"b"},`.
+const MIN_NODE_BYTES: usize = 17;
+
 /// What the streaming read made of a file.
 enum Streamed {
     Graph(Box<Graph>),
@@ -79,8 +82,12 @@ fn streamed(text: &str, registry: &Registry, overrides: &[Override], opts: &Comp
     if text.len() > MAX_FILE_BYTES {
         return Streamed::Fallback;
     }
-    let mut ids: Vec<NodeId> = Vec::new();
-    let mut impls: Vec<Option<&Arc<dyn Node>>> = Vec::new();
+    // Sized once for the most nodes the text can hold and the limit lets through: growing by
+    // doubling copied a million ids and touched twice their memory. Capacity never written
+    // costs no memory.
+    let most = (text.len() / MIN_NODE_BYTES + 1).min(opts.max_nodes);
+    let mut ids: Vec<NodeId> = Vec::with_capacity(most);
+    let mut impls: Vec<Option<&Arc<dyn Node>>> = Vec::with_capacity(most);
     let (mut running, mut plain) = (0usize, true);
     // Counting goes on past a problem, so an oversized file is refused without a full read.
     let skimmed = stream::skim(text, |id, type_name, mode| {
