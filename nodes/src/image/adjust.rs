@@ -4,7 +4,7 @@ use switchyard_engine::{
     Image, NodeContext, NodeError, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PortType, Value,
 };
 
-use crate::kit::CpuNode;
+use crate::kit::{CpuNode, Footprint};
 
 /// Linear mid-grey, the pivot for contrast.
 const MID_GREY: f32 = 0.18;
@@ -41,7 +41,7 @@ pub fn node() -> CpuNode {
         ParamValue::Float(1.0),
         "Above 1 lifts shadows",
     ));
-    CpuNode::new(spec, run)
+    CpuNode::new(spec, run).footprint(Footprint::Inputs)
 }
 
 fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {

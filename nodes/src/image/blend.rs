@@ -7,7 +7,7 @@ use switchyard_engine::{
 };
 
 use crate::convert::{resample, resample_mask};
-use crate::kit::CpuNode;
+use crate::kit::{CpuNode, Footprint};
 
 const MODES: &[&str] = &["normal", "multiply", "screen", "overlay", "add"];
 
@@ -28,7 +28,7 @@ pub fn blend_node() -> CpuNode {
             ParamValue::Float(1.0),
             "Opacity of the top layer",
         ));
-    CpuNode::new(spec, run_blend)
+    CpuNode::new(spec, run_blend).footprint(Footprint::Inputs)
 }
 
 pub fn composite_node() -> CpuNode {
@@ -37,7 +37,7 @@ pub fn composite_node() -> CpuNode {
         .input("top", PortType::Image, "The upper layer")
         .input("mask", PortType::Mask, "Where top shows: 1 fully, 0 not at all")
         .output("image", PortType::Image, super::IMAGE_OUT);
-    CpuNode::new(spec, run_composite)
+    CpuNode::new(spec, run_composite).footprint(Footprint::Inputs)
 }
 
 fn run_blend(ctx: &NodeContext) -> Result<Outputs, NodeError> {

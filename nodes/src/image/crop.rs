@@ -4,7 +4,7 @@ use switchyard_engine::{
     Image, NodeContext, NodeError, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PortType, Value,
 };
 
-use crate::kit::{CpuNode, u32_param};
+use crate::kit::{CpuNode, Footprint, u32_param};
 
 pub fn node() -> CpuNode {
     let pos = ParamKind::Int { min: 0, max: i64::from(crate::kit::MAX_SIDE) };
@@ -16,7 +16,7 @@ pub fn node() -> CpuNode {
         .param(ParamSpec::new("y", pos, ParamValue::Int(0), "Top edge in pixels"))
         .param(ParamSpec::required("width", side.clone(), "Width in pixels"))
         .param(ParamSpec::required("height", side, "Height in pixels"));
-    CpuNode::new(spec, run)
+    CpuNode::new(spec, run).footprint(Footprint::Inputs)
 }
 
 fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {

@@ -4,7 +4,7 @@ use switchyard_engine::{
     Mask, NodeContext, NodeError, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PortType, Value,
 };
 
-use crate::kit::CpuNode;
+use crate::kit::{CpuNode, Footprint};
 
 const CHANNELS: &[&str] = &["luminance", "alpha", "red", "green", "blue"];
 
@@ -20,7 +20,7 @@ pub fn from_image_node() -> CpuNode {
                 "Which channel becomes the mask",
             ))
             .param(ParamSpec::new("invert", ParamKind::Bool, ParamValue::Bool(false), "Swap black and white"));
-    CpuNode::new(spec, run)
+    CpuNode::new(spec, run).footprint(Footprint::Inputs)
 }
 
 fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {

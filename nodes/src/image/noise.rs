@@ -5,7 +5,7 @@ use switchyard_engine::{
 };
 
 use crate::color::srgb_unit_to_linear;
-use crate::kit::{CpuNode, check_size, row_tick, u32_param};
+use crate::kit::{CpuNode, Footprint, check_size, row_tick, u32_param};
 
 pub fn node() -> CpuNode {
     let size = ParamKind::Int { min: 1, max: i64::from(crate::kit::MAX_SIDE) };
@@ -31,7 +31,7 @@ pub fn node() -> CpuNode {
         ParamValue::Bool(false),
         "Independent noise per channel instead of grey",
     ));
-    CpuNode::new(spec, run)
+    CpuNode::new(spec, run).footprint(Footprint::SizeParams)
 }
 
 fn run(ctx: &NodeContext) -> Result<Outputs, NodeError> {

@@ -6,13 +6,13 @@ use switchyard_engine::{
     Image, NodeContext, NodeError, NodeSpec, Outputs, ParamKind, ParamSpec, ParamValue, PortType, Value,
 };
 
-use crate::kit::{CpuNode, check_size, u32_param};
+use crate::kit::{CpuNode, Footprint, check_size, u32_param};
 
 pub fn invert_node() -> CpuNode {
     let spec = NodeSpec::new("image.invert", "image/color", "Invert the colours (in sRGB, as image editors do)")
         .input("image", PortType::Image, super::IMAGE_IN)
         .output("image", PortType::Image, super::IMAGE_OUT);
-    CpuNode::new(spec, invert)
+    CpuNode::new(spec, invert).footprint(Footprint::Inputs)
 }
 
 fn invert(ctx: &NodeContext) -> Result<Outputs, NodeError> {
@@ -40,7 +40,7 @@ pub fn fill_node() -> CpuNode {
             ParamValue::Int(0),
             "The colour as 0xRRGGBB in sRGB (16777215 is white)",
         ));
-    CpuNode::new(spec, fill)
+    CpuNode::new(spec, fill).footprint(Footprint::SizeParams)
 }
 
 fn fill(ctx: &NodeContext) -> Result<Outputs, NodeError> {
