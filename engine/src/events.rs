@@ -101,8 +101,9 @@ pub struct EventSink {
     tx: Option<mpsc::Sender<Event>>,
     item: Option<Arc<str>>,
     previewer: Option<Previewer>,
-    /// Leave out [`EventKind::Queued`]: one per node at the start, which a reader that
-    /// shows only running and ended nodes would receive and drop a million times.
+    /// Leave out [`EventKind::Queued`] (the scheduler asks [`EventSink::wants_queued`]): one
+    /// per node at the start, which a reader that shows only running and ended nodes would
+    /// receive and drop a million times.
     skip_queued: bool,
 }
 
@@ -145,16 +146,8 @@ impl EventSink {
         Self { item: Some(Arc::from(item)), ..self.clone() }
     }
 
-    /// Whether anyone listens.
-    pub fn is_active(&self) -> bool {
-        self.tx.is_some()
-    }
-
     /// Sends an event, waiting for room in the channel. A closed channel is ignored.
     pub async fn emit(&self, node: &NodeId, kind: EventKind) {
-        if self.skip_queued && matches!(kind, EventKind::Queued) {
-            return;
-        }
         if let Some(tx) = &self.tx {
             let _closed = tx.send(Event { item: self.item.clone(), node: node.clone(), kind }).await;
         }

@@ -132,9 +132,7 @@ impl Graph {
     /// a graph is read from a file of at most 64 MiB, so it has far fewer nodes than that.
     pub(crate) fn from_sorted(name: String, nodes: Vec<GraphNode>) -> Self {
         // Sized for every wire up front: growing by doubling touched twice the memory.
-        let wires =
-            nodes.iter().map(|n| n.inputs.iter().map(|b| b.sources.len()).sum::<usize>() + n.param_inputs.len());
-        let items = Vec::with_capacity(wires.sum());
+        let items = Vec::with_capacity(nodes.iter().map(|n| n.upstream().count()).sum());
         let mut dependencies = Adjacency { starts: Vec::with_capacity(nodes.len() + 1), items };
         dependencies.starts.push(0);
         let mut ups = Vec::new();
