@@ -5,10 +5,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
-use switchyard_engine::cache::{Cache, DiskCache};
+use switchyard_engine::cache::Cache;
 use switchyard_engine::{Event, EventKind, EventSink, Executor, ExecutorConfig, NodeStatus, RunStatus, Value};
 
-use crate::support::{Log, executor, graph, options, probe_registry, run, runtime, workflow};
+use crate::support::{Log, disk_executor, executor, graph, options, probe_registry, run, runtime, workflow};
 
 fn statuses(report: &switchyard_engine::RunReport) -> Vec<(String, NodeStatus)> {
     let mut v: Vec<_> = report.nodes.iter().map(|n| (n.id.to_string(), n.status)).collect();
@@ -220,10 +220,7 @@ fn disk_cache_serves_a_fresh_executor() {
         "noise": { "type": "image.noise", "params": { "width": 32, "height": 16, "seed": 4 } },
         "blur": { "type": "image.blur", "inputs": { "image": "noise.image" } }
     }));
-    let make = || {
-        let disk = DiskCache::open(tmp.path().join("cache"), 64 << 20).unwrap();
-        Executor::new(ExecutorConfig::default(), Arc::new(Cache::with_disk(64 << 20, disk)))
-    };
+    let make = || disk_executor(&tmp.path().join("cache"));
     let first = run(&make(), &graph(&reg, &text), options(tmp.path()));
     let second_exec = make();
     let second = run(&second_exec, &graph(&reg, &text), options(tmp.path()));
@@ -244,10 +241,7 @@ fn small_outputs_packed_on_disk_are_not_held_in_memory_too() {
         "b": { "type": "test.step", "inputs": { "in": "a.out" } },
         "noise": { "type": "image.noise", "params": { "width": 128, "height": 128, "seed": 4 } }
     }));
-    let make = || {
-        let disk = DiskCache::open(tmp.path().join("cache"), 64 << 20).unwrap();
-        Executor::new(ExecutorConfig::default(), Arc::new(Cache::with_disk(64 << 20, disk)))
-    };
+    let make = || disk_executor(&tmp.path().join("cache"));
     let g = graph(&reg, &text);
     let exec = make();
     run(&exec, &g, options(tmp.path()));

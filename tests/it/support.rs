@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchyard_engine::cache::Cache;
+use switchyard_engine::cache::{Cache, DiskCache};
 use switchyard_engine::{
     CompileOptions, Executor, ExecutorConfig, Graph, Node, NodeContext, NodeError, NodeFuture, NodeSpec, Outputs,
     ParamKind, ParamSpec, ParamValue, PathRoots, PortType, Registry, RunOptions, RunReport, Value, load_workflow,
@@ -190,6 +190,13 @@ pub fn graph(registry: &Registry, text: &str) -> Graph {
 pub fn executor(cpu_limit: usize) -> Executor {
     let config = ExecutorConfig { cpu_limit, ..ExecutorConfig::default() };
     Executor::new(config, Arc::new(Cache::memory(256 << 20)))
+}
+
+/// An executor with a memory cache and a disk cache in `dir` (64 MiB each): a second one
+/// on the same folder sees what the first wrote.
+pub fn disk_executor(dir: &Path) -> Executor {
+    let disk = DiskCache::open(dir.to_path_buf(), 64 << 20).unwrap();
+    Executor::new(ExecutorConfig::default(), Arc::new(Cache::with_disk(64 << 20, disk)))
 }
 
 /// Run options writing into `out`, keeping outputs for inspection.
